@@ -1,0 +1,44 @@
+//! The shape every aggregate's decision logic takes.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// What a decision may know beyond the command and the state: who asks, when, and a fresh id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandContext {
+    /// The id of the aggregate the command is addressed to.
+    pub aggregate_id: Uuid,
+    /// The `sub` of the caller's token.
+    pub actor: String,
+    /// The caller's email, when their token carries one.
+    pub actor_email: Option<String>,
+    pub now: DateTime<Utc>,
+    /// A fresh id for whatever the decision needs to name (an invitation, say).
+    pub new_id: Uuid,
+}
+
+/// An aggregate's decision logic: which events a command produces from the current state, and
+/// how each event changes that state.
+pub trait Decider {
+    type Command;
+    type Event: Clone;
+    type State: Default + Clone;
+    type Error: crate::Rejection;
+
+    fn decide(
+        command: &Self::Command,
+        state: &Self::State,
+        context: &CommandContext,
+    ) -> Result<Vec<Self::Event>, Self::Error>;
+
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State;
+
+    fn fold<'a>(events: impl IntoIterator<Item = &'a Self::Event>) -> Self::State
+    where
+        Self::Event: 'a,
+    {
+        events
+            .into_iter()
+            .fold(Self::State::default(), Self::evolve)
+    }
+}

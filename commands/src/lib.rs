@@ -1,0 +1,15 @@
+//! Oxbow's commands and the pure deciders that turn them into events.
+//!
+//! A decider is `decide(command, state, context) -> events | rejection` and
+//! `evolve(state, event) -> state`: synchronous, deterministic, no I/O. The current time and
+//! fresh ids come in through [`CommandContext`].
+
+mod decider;
+mod error;
+pub mod testing;
+pub mod validate;
+pub mod workspace;
+
+pub use decider::{CommandContext, Decider};
+pub use error::{Rejection, RejectionKind};
+pub use validate::FieldError;

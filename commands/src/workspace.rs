@@ -1,0 +1,539 @@
+//! The Workspace aggregate: a tenant, its members and their roles, its invitations.
+//!
+//! Rules: the creator is the first owner and a workspace always keeps an owner; admins manage
+//! members but only owners grant, change or take away the owner role; owners rename, suspend
+//! and reactivate the workspace.
+
+use std::collections::BTreeMap;
+
+use events::workspace::{
+    InvitationAccepted, MemberInvited, MemberRemoved, MemberRoleChanged, Role, WorkspaceCreated,
+    WorkspaceEvent, WorkspaceReactivated, WorkspaceRenamed, WorkspaceSuspended,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{CommandContext, Decider, FieldError, Rejection, RejectionKind, validate};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkspace {
+    /// 1 to 100 characters, not blank.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameWorkspace {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteMember {
+    pub email: String,
+    pub role: Role,
+    /// Made by the server when absent, and returned in the response's events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    pub invitation_id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeMemberRole {
+    pub user_id: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveMember {
+    pub user_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuspendWorkspace {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReactivateWorkspace {}
+
+/// Declares a command enum whose variants are the payload structs of the same name.
+macro_rules! command_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        $vis enum $name {
+            $($variant($variant)),+
+        }
+
+        impl $name {
+            /// Every command type of this enum, by wire name.
+            pub const TYPES: &'static [&'static str] = &[$(stringify!($variant)),+];
+
+            /// The JSON Schema of each command type's payload, by wire name.
+            pub fn payload_schemas(
+                generator: &mut schemars::SchemaGenerator,
+            ) -> Vec<(&'static str, schemars::Schema)> {
+                vec![$((stringify!($variant), generator.root_schema_for::<$variant>())),+]
+            }
+
+            /// Reads a payload as the command `command_type`; `None` when the type is not one of
+            /// this enum's. Errors name the offending field by JSON pointer.
+            pub fn parse(
+                command_type: &str,
+                payload: &serde_json::Value,
+            ) -> Option<Result<Self, FieldError>> {
+                match command_type {
+                    $(stringify!($variant) => Some(
+                        serde_path_to_error::deserialize::<_, $variant>(payload)
+                            .map_err(|error| FieldError::new(
+                                &json_pointer(&error.path().to_string()),
+                                error.inner().to_string(),
+                            ))
+                            .and_then(|command| { command.validate()?; Ok($name::$variant(command)) })
+                    ),)+
+                    _ => None,
+                }
+            }
+
+            pub fn command_type(&self) -> &'static str {
+                match self {
+                    $($name::$variant(_) => stringify!($variant)),+
+                }
+            }
+        }
+    };
+}
+
+/// serde_path_to_error's `a.b[0]` as a JSON pointer `/a/b/0`; `.` (the root) as ``.
+fn json_pointer(path: &str) -> String {
+    if path == "." {
+        return String::new();
+    }
+    path.split(['.', '['])
+        .filter(|part| !part.is_empty())
+        .map(|part| format!("/{}", part.trim_end_matches(']')))
+        .collect()
+}
+
+command_enum! {
+    /// Every command the Workspace aggregate takes.
+    pub enum WorkspaceCommand {
+        CreateWorkspace,
+        RenameWorkspace,
+        InviteMember,
+        AcceptInvitation,
+        ChangeMemberRole,
+        RemoveMember,
+        SuspendWorkspace,
+        ReactivateWorkspace,
+    }
+}
+
+/// Schema checks beyond the shape serde already enforces.
+trait Validate {
+    fn validate(&self) -> Result<(), FieldError> {
+        Ok(())
+    }
+}
+
+impl Validate for CreateWorkspace {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::name("/name", &self.name)
+    }
+}
+impl Validate for RenameWorkspace {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::name("/name", &self.name)
+    }
+}
+impl Validate for InviteMember {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::email("/email", &self.email)
+    }
+}
+impl Validate for AcceptInvitation {}
+impl Validate for ChangeMemberRole {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::user_id("/user_id", &self.user_id)
+    }
+}
+impl Validate for RemoveMember {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::user_id("/user_id", &self.user_id)
+    }
+}
+impl Validate for SuspendWorkspace {
+    fn validate(&self) -> Result<(), FieldError> {
+        match &self.reason {
+            Some(reason) if reason.chars().count() > 500 => {
+                Err(FieldError::new("/reason", "must be at most 500 characters"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+impl Validate for ReactivateWorkspace {}
+
+/// A pending or accepted invitation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub email: String,
+    pub role: Role,
+    pub accepted: bool,
+}
+
+/// What decisions about a workspace need to know.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkspaceState {
+    pub created: bool,
+    pub name: String,
+    pub suspended: bool,
+    pub members: BTreeMap<String, Role>,
+    pub invitations: BTreeMap<Uuid, Invitation>,
+}
+
+impl WorkspaceState {
+    pub fn role_of(&self, user_id: &str) -> Option<Role> {
+        self.members.get(user_id).copied()
+    }
+
+    pub fn owner_count(&self) -> usize {
+        self.members
+            .values()
+            .filter(|role| **role == Role::Owner)
+            .count()
+    }
+}
+
+/// Why a workspace command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkspaceError {
+    /// No workspace has this id.
+    #[error("no workspace has this id")]
+    NotFound,
+    /// A workspace with this id exists already.
+    #[error("a workspace with this id exists already")]
+    AlreadyExists,
+    /// The caller is not a member of the workspace.
+    #[error("the caller is not a member of this workspace")]
+    NotAMember,
+    /// The caller's role is below what the command needs.
+    #[error("this command needs the {} role or higher", required.as_str())]
+    RoleTooLow { required: Role },
+    /// Only owners grant, change or take away the owner role.
+    #[error("only an owner may grant, change or take away the owner role")]
+    OwnerRoleNeedsOwner,
+    /// The command would leave the workspace without an owner.
+    #[error("a workspace always keeps at least one owner")]
+    LastOwner,
+    /// The user is a member already.
+    #[error("{user_id} is a member already")]
+    AlreadyMember { user_id: String },
+    /// A pending invitation for this email exists already.
+    #[error("{email} has a pending invitation already")]
+    AlreadyInvited { email: String },
+    /// An invitation with this id exists already.
+    #[error("an invitation with this id exists already")]
+    InvitationIdTaken,
+    /// No invitation has this id.
+    #[error("no invitation of this workspace has this id")]
+    InvitationNotFound,
+    /// The invitation was accepted already.
+    #[error("this invitation was accepted already")]
+    InvitationAlreadyAccepted,
+    /// The caller's token names another email than the invitation.
+    #[error("this invitation is for another email address")]
+    InvitationForAnotherEmail,
+    /// The user is not a member.
+    #[error("{user_id} is not a member of this workspace")]
+    MemberNotFound { user_id: String },
+    #[error("the workspace is suspended already")]
+    AlreadySuspended,
+    #[error("the workspace is not suspended")]
+    NotSuspended,
+}
+
+impl Rejection for WorkspaceError {
+    fn kind(&self) -> RejectionKind {
+        use WorkspaceError::*;
+        match self {
+            NotFound => RejectionKind::NotFound,
+            AlreadyExists => RejectionKind::AlreadyExists,
+            NotAMember | RoleTooLow { .. } | OwnerRoleNeedsOwner | InvitationForAnotherEmail => {
+                RejectionKind::Forbidden
+            }
+            LastOwner
+            | AlreadyMember { .. }
+            | AlreadyInvited { .. }
+            | InvitationIdTaken
+            | InvitationNotFound
+            | InvitationAlreadyAccepted
+            | MemberNotFound { .. }
+            | AlreadySuspended
+            | NotSuspended => RejectionKind::RuleViolated,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        use WorkspaceError::*;
+        match self {
+            NotFound => "workspace_not_found",
+            AlreadyExists => "workspace_exists",
+            NotAMember => "not_a_member",
+            RoleTooLow { .. } => "role_too_low",
+            OwnerRoleNeedsOwner => "owner_role_needs_owner",
+            LastOwner => "last_owner",
+            AlreadyMember { .. } => "already_member",
+            AlreadyInvited { .. } => "already_invited",
+            InvitationIdTaken => "invitation_id_taken",
+            InvitationNotFound => "invitation_not_found",
+            InvitationAlreadyAccepted => "invitation_already_accepted",
+            InvitationForAnotherEmail => "invitation_for_another_email",
+            MemberNotFound { .. } => "member_not_found",
+            AlreadySuspended => "workspace_suspended",
+            NotSuspended => "workspace_not_suspended",
+        }
+    }
+}
+
+/// The Workspace decider.
+pub struct Workspace;
+
+impl Decider for Workspace {
+    type Command = WorkspaceCommand;
+    type Event = WorkspaceEvent;
+    type State = WorkspaceState;
+    type Error = WorkspaceError;
+
+    fn decide(
+        command: &WorkspaceCommand,
+        state: &WorkspaceState,
+        context: &CommandContext,
+    ) -> Result<Vec<WorkspaceEvent>, WorkspaceError> {
+        use WorkspaceCommand as C;
+        if let C::CreateWorkspace(command) = command {
+            if state.created {
+                return Err(WorkspaceError::AlreadyExists);
+            }
+            return Ok(vec![
+                WorkspaceCreated {
+                    workspace_id: context.aggregate_id,
+                    name: command.name.trim().to_owned(),
+                    owner_id: context.actor.clone(),
+                }
+                .into(),
+            ]);
+        }
+        if !state.created {
+            return Err(WorkspaceError::NotFound);
+        }
+        // Accepting is the one command a non-member may send.
+        if let C::AcceptInvitation(command) = command {
+            return accept(command, state, context);
+        }
+        let caller = state
+            .role_of(&context.actor)
+            .ok_or(WorkspaceError::NotAMember)?;
+        let require = |required: Role| {
+            if caller.at_least(required) {
+                Ok(())
+            } else {
+                Err(WorkspaceError::RoleTooLow { required })
+            }
+        };
+        let events: Vec<WorkspaceEvent> = match command {
+            C::CreateWorkspace(_) | C::AcceptInvitation(_) => unreachable!("handled above"),
+            C::RenameWorkspace(command) => {
+                require(Role::Owner)?;
+                let name = command.name.trim();
+                if name == state.name {
+                    return Ok(Vec::new());
+                }
+                vec![
+                    WorkspaceRenamed {
+                        name: name.to_owned(),
+                    }
+                    .into(),
+                ]
+            }
+            C::InviteMember(command) => {
+                require(Role::Admin)?;
+                if command.role == Role::Owner {
+                    require(Role::Owner).map_err(|_| WorkspaceError::OwnerRoleNeedsOwner)?;
+                }
+                let email = command.email.to_lowercase();
+                let invitation_id = command.invitation_id.unwrap_or(context.new_id);
+                if state.invitations.contains_key(&invitation_id) {
+                    return Err(WorkspaceError::InvitationIdTaken);
+                }
+                if state
+                    .invitations
+                    .values()
+                    .any(|i| !i.accepted && i.email == email)
+                {
+                    return Err(WorkspaceError::AlreadyInvited { email });
+                }
+                vec![
+                    MemberInvited {
+                        invitation_id,
+                        email,
+                        role: command.role,
+                        invited_by: context.actor.clone(),
+                    }
+                    .into(),
+                ]
+            }
+            C::ChangeMemberRole(command) => {
+                require(Role::Admin)?;
+                let current = state.role_of(&command.user_id).ok_or_else(|| {
+                    WorkspaceError::MemberNotFound {
+                        user_id: command.user_id.clone(),
+                    }
+                })?;
+                if current == command.role {
+                    return Ok(Vec::new());
+                }
+                if current == Role::Owner || command.role == Role::Owner {
+                    require(Role::Owner).map_err(|_| WorkspaceError::OwnerRoleNeedsOwner)?;
+                }
+                if current == Role::Owner && state.owner_count() == 1 {
+                    return Err(WorkspaceError::LastOwner);
+                }
+                vec![
+                    MemberRoleChanged {
+                        user_id: command.user_id.clone(),
+                        role: command.role,
+                    }
+                    .into(),
+                ]
+            }
+            C::RemoveMember(command) => {
+                let leaving_self = command.user_id == context.actor;
+                let current = state.role_of(&command.user_id).ok_or_else(|| {
+                    WorkspaceError::MemberNotFound {
+                        user_id: command.user_id.clone(),
+                    }
+                })?;
+                if !leaving_self {
+                    require(Role::Admin)?;
+                    if current == Role::Owner {
+                        require(Role::Owner).map_err(|_| WorkspaceError::OwnerRoleNeedsOwner)?;
+                    }
+                }
+                if current == Role::Owner && state.owner_count() == 1 {
+                    return Err(WorkspaceError::LastOwner);
+                }
+                vec![
+                    MemberRemoved {
+                        user_id: command.user_id.clone(),
+                    }
+                    .into(),
+                ]
+            }
+            C::SuspendWorkspace(command) => {
+                require(Role::Owner)?;
+                if state.suspended {
+                    return Err(WorkspaceError::AlreadySuspended);
+                }
+                vec![
+                    WorkspaceSuspended {
+                        reason: command.reason.clone(),
+                    }
+                    .into(),
+                ]
+            }
+            C::ReactivateWorkspace(_) => {
+                require(Role::Owner)?;
+                if !state.suspended {
+                    return Err(WorkspaceError::NotSuspended);
+                }
+                vec![WorkspaceReactivated {}.into()]
+            }
+        };
+        Ok(events)
+    }
+
+    fn evolve(mut state: WorkspaceState, event: &WorkspaceEvent) -> WorkspaceState {
+        match event {
+            WorkspaceEvent::WorkspaceCreated(e) => {
+                state.created = true;
+                state.name = e.name.clone();
+                state.members.insert(e.owner_id.clone(), Role::Owner);
+            }
+            WorkspaceEvent::WorkspaceRenamed(e) => state.name = e.name.clone(),
+            WorkspaceEvent::MemberInvited(e) => {
+                state.invitations.insert(
+                    e.invitation_id,
+                    Invitation {
+                        email: e.email.clone(),
+                        role: e.role,
+                        accepted: false,
+                    },
+                );
+            }
+            WorkspaceEvent::InvitationAccepted(e) => {
+                if let Some(invitation) = state.invitations.get_mut(&e.invitation_id) {
+                    invitation.accepted = true;
+                }
+                state.members.insert(e.user_id.clone(), e.role);
+            }
+            WorkspaceEvent::MemberRoleChanged(e) => {
+                state.members.insert(e.user_id.clone(), e.role);
+            }
+            WorkspaceEvent::MemberRemoved(e) => {
+                state.members.remove(&e.user_id);
+            }
+            WorkspaceEvent::WorkspaceSuspended(_) => state.suspended = true,
+            WorkspaceEvent::WorkspaceReactivated(_) => state.suspended = false,
+        }
+        state
+    }
+}
+
+fn accept(
+    command: &AcceptInvitation,
+    state: &WorkspaceState,
+    context: &CommandContext,
+) -> Result<Vec<WorkspaceEvent>, WorkspaceError> {
+    let invitation = state
+        .invitations
+        .get(&command.invitation_id)
+        .ok_or(WorkspaceError::InvitationNotFound)?;
+    if invitation.accepted {
+        return Err(WorkspaceError::InvitationAlreadyAccepted);
+    }
+    if let Some(email) = &context.actor_email
+        && !email.eq_ignore_ascii_case(&invitation.email)
+    {
+        return Err(WorkspaceError::InvitationForAnotherEmail);
+    }
+    if state.members.contains_key(&context.actor) {
+        return Err(WorkspaceError::AlreadyMember {
+            user_id: context.actor.clone(),
+        });
+    }
+    Ok(vec![
+        InvitationAccepted {
+            invitation_id: command.invitation_id,
+            user_id: context.actor.clone(),
+            role: invitation.role,
+        }
+        .into(),
+    ])
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,202 @@
+//! The envelope every event travels in: what a command hands to the log (`NewEvent`), what the
+//! log hands back (`RecordedEvent`), and how a domain event enum converts to and from it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::hash::{ChainHash, HashedFields};
+
+/// Who caused an event, for whom, and why: stored in the log's `metadata` column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// The `sub` of the token that sent the command, or `system:<role>` for Oxbow's own roles.
+    pub actor: String,
+    /// The tenant the event belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<Uuid>,
+    /// Shared by every event of one request or workflow.
+    pub correlation_id: Uuid,
+    /// The command (or event) that directly caused this one.
+    pub causation_id: Uuid,
+}
+
+/// An event on its way into the log; position, version, time and hash are the log's to give.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: serde_json::Value,
+    pub metadata: serde_json::Value,
+}
+
+impl NewEvent {
+    pub fn from_domain<E: DomainEvent>(event_id: Uuid, event: &E, metadata: &Metadata) -> NewEvent {
+        NewEvent {
+            event_id,
+            event_type: event.event_type().to_owned(),
+            schema_version: event.schema_version(),
+            payload: event.to_payload(),
+            metadata: serde_json::to_value(metadata).expect("metadata always serializes"),
+        }
+    }
+}
+
+/// An event as the log holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    pub position: i64,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: serde_json::Value,
+    pub metadata: serde_json::Value,
+    pub recorded_at: DateTime<Utc>,
+    pub hash: ChainHash,
+}
+
+impl RecordedEvent {
+    pub fn hashed_fields(&self) -> HashedFields<'_> {
+        HashedFields {
+            position: self.position,
+            stream_id: &self.stream_id,
+            stream_version: self.stream_version,
+            event_id: self.event_id,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            payload: &self.payload,
+            metadata: &self.metadata,
+            recorded_at_micros: self.recorded_at.timestamp_micros(),
+        }
+    }
+
+    /// The metadata, when it has the shape Oxbow writes.
+    pub fn parsed_metadata(&self) -> Option<Metadata> {
+        serde_json::from_value(self.metadata.clone()).ok()
+    }
+
+    pub fn workspace_id(&self) -> Option<Uuid> {
+        self.metadata
+            .get("workspace_id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse().ok())
+    }
+}
+
+/// A domain event enum: one variant per event type, each convertible to a stored payload.
+pub trait DomainEvent: Sized {
+    /// The type name stored in the log, e.g. `WorkspaceRenamed`.
+    fn event_type(&self) -> &'static str;
+    /// The version of this type's payload shape that `to_payload` writes.
+    fn schema_version(&self) -> i32 {
+        1
+    }
+    fn to_payload(&self) -> serde_json::Value;
+    /// Reads a stored event back, turning older payload shapes into today's.
+    fn from_stored(
+        event_type: &str,
+        schema_version: i32,
+        payload: &serde_json::Value,
+    ) -> crate::Result<Self>;
+
+    fn from_recorded(event: &RecordedEvent) -> crate::Result<Self> {
+        Self::from_stored(&event.event_type, event.schema_version, &event.payload)
+    }
+}
+
+/// The bounded context a stream belongs to, from its category (`workspace-…` → `workspaces`).
+pub fn context_of_stream(stream_id: &str) -> &'static str {
+    match stream_id.split_once('-').map(|(category, _)| category) {
+        Some("workspace") => "workspaces",
+        Some("agent") => "agents",
+        Some("workflow") => "workflows",
+        Some("run") => "runs",
+        Some("billing") => "billing",
+        _ => "oxbow",
+    }
+}
+
+/// Declares a domain event enum whose variants are the event structs of the same name.
+///
+/// Each struct is one event type at schema version 1; the enum gets `DomainEvent` and a list of
+/// its types for schema generation.
+#[macro_export]
+macro_rules! event_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        $vis enum $name {
+            $($variant($variant)),+
+        }
+
+        impl $name {
+            /// Every event type of this enum, by stored name.
+            pub const TYPES: &'static [&'static str] = &[$(stringify!($variant)),+];
+
+            /// The JSON Schema of each event type's payload, by stored name.
+            pub fn payload_schemas(
+                generator: &mut schemars::SchemaGenerator,
+            ) -> Vec<(&'static str, schemars::Schema)> {
+                vec![$((stringify!($variant), generator.root_schema_for::<$variant>())),+]
+            }
+        }
+
+        $(
+            impl From<$variant> for $name {
+                fn from(event: $variant) -> Self {
+                    $name::$variant(event)
+                }
+            }
+        )+
+
+        impl $crate::DomainEvent for $name {
+            fn event_type(&self) -> &'static str {
+                match self {
+                    $($name::$variant(_) => stringify!($variant)),+
+                }
+            }
+
+            fn to_payload(&self) -> serde_json::Value {
+                match self {
+                    $($name::$variant(event) => {
+                        serde_json::to_value(event).expect("event payloads always serialize")
+                    }),+
+                }
+            }
+
+            fn from_stored(
+                event_type: &str,
+                schema_version: i32,
+                payload: &serde_json::Value,
+            ) -> $crate::Result<Self> {
+                if schema_version > 1 {
+                    return Err($crate::Error::UnsupportedSchemaVersion {
+                        event_type: event_type.to_owned(),
+                        found: schema_version,
+                        known: 1,
+                    });
+                }
+                let malformed = |error: serde_json::Error| $crate::Error::MalformedPayload {
+                    event_type: event_type.to_owned(),
+                    reason: error.to_string(),
+                };
+                match event_type {
+                    $(stringify!($variant) => {
+                        <$variant as serde::Deserialize>::deserialize(payload)
+                            .map($name::$variant)
+                            .map_err(malformed)
+                    })+
+                    other => Err($crate::Error::UnknownEventType(other.to_owned())),
+                }
+            }
+        }
+    };
+}
+
+/// Recomputes `event`'s hash from `previous` and says whether the stored one matches.
+pub fn hash_matches(event: &RecordedEvent, previous: &ChainHash, scratch: &mut Vec<u8>) -> bool {
+    event.hashed_fields().chain(previous, scratch) == event.hash
+}
