@@ -1,1 +1,3 @@
-//! placeholder
+//! Audit tooling over the log.
+
+pub mod verify;

