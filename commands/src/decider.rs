@@ -37,8 +37,19 @@ pub trait Decider {
     where
         Self::Event: 'a,
     {
-        events
-            .into_iter()
-            .fold(Self::State::default(), Self::evolve)
+        events.into_iter().fold(Self::State::default(), Self::evolve)
     }
+}
+
+/// A decider whose events live in one stream per aggregate id.
+pub trait Aggregate: Decider {
+    /// The stream category, e.g. `workspace` for `workspace-<id>`.
+    const CATEGORY: &'static str;
+
+    fn stream_id(id: Uuid) -> String {
+        format!("{}-{id}", Self::CATEGORY)
+    }
+
+    /// The workspace (tenant) the aggregate belongs to, once known.
+    fn workspace_id(id: Uuid, state: &Self::State) -> Option<Uuid>;
 }

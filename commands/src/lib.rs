@@ -10,6 +10,6 @@ pub mod testing;
 pub mod validate;
 pub mod workspace;
 
-pub use decider::{CommandContext, Decider};
+pub use decider::{Aggregate, CommandContext, Decider};
 pub use error::{Rejection, RejectionKind};
 pub use validate::FieldError;

@@ -24,9 +24,7 @@ pub struct Given<D: Decider> {
 
 pub fn given<D: Decider>(events: impl IntoIterator<Item = D::Event>) -> Given<D> {
     let events: Vec<D::Event> = events.into_iter().collect();
-    Given {
-        state: D::fold(events.iter()),
-    }
+    Given { state: D::fold(events.iter()) }
 }
 
 impl<D: Decider> Given<D> {

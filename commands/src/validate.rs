@@ -10,10 +10,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(path: &str, message: impl Into<String>) -> FieldError {
-        FieldError {
-            path: path.to_owned(),
-            message: message.into(),
-        }
+        FieldError { path: path.to_owned(), message: message.into() }
     }
 }
 
@@ -27,10 +24,7 @@ pub fn name(path: &str, value: &str) -> Result<(), FieldError> {
         return Err(FieldError::new(path, "must not be blank"));
     }
     if value.chars().count() > NAME_MAX_CHARS {
-        return Err(FieldError::new(
-            path,
-            format!("must be at most {NAME_MAX_CHARS} characters"),
-        ));
+        return Err(FieldError::new(path, format!("must be at most {NAME_MAX_CHARS} characters")));
     }
     Ok(())
 }
@@ -41,20 +35,13 @@ pub fn email(path: &str, value: &str) -> Result<(), FieldError> {
         && !value.chars().any(char::is_whitespace)
         && matches!(value.split_once('@'), Some((local, domain))
             if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
-    if well_formed {
-        Ok(())
-    } else {
-        Err(FieldError::new(path, "must be an email address"))
-    }
+    if well_formed { Ok(()) } else { Err(FieldError::new(path, "must be an email address")) }
 }
 
 /// A user id as tokens carry it in `sub`.
 pub fn user_id(path: &str, value: &str) -> Result<(), FieldError> {
     if value.is_empty() || value.chars().count() > USER_ID_MAX_CHARS {
-        return Err(FieldError::new(
-            path,
-            format!("must be 1 to {USER_ID_MAX_CHARS} characters"),
-        ));
+        return Err(FieldError::new(path, format!("must be 1 to {USER_ID_MAX_CHARS} characters")));
     }
     Ok(())
 }

@@ -7,31 +7,34 @@
 use std::collections::BTreeMap;
 
 use events::workspace::{
-    InvitationAccepted, MemberInvited, MemberRemoved, MemberRoleChanged, Role, WorkspaceCreated,
-    WorkspaceEvent, WorkspaceReactivated, WorkspaceRenamed, WorkspaceSuspended,
+    InvitationAccepted, MemberInvited, MemberRemoved, MemberRoleChanged, Role, WorkspaceCreated, WorkspaceEvent,
+    WorkspaceReactivated, WorkspaceRenamed, WorkspaceSuspended,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{CommandContext, Decider, FieldError, Rejection, RejectionKind, validate};
+use crate::{Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, validate};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkspace {
     /// 1 to 100 characters, not blank.
+    #[schemars(length(min = 1, max = 100))]
     pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameWorkspace {
+    #[schemars(length(min = 1, max = 100))]
     pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteMember {
+    #[schemars(email, length(max = 254))]
     pub email: String,
     pub role: Role,
     /// Made by the server when absent, and returned in the response's events.
@@ -48,6 +51,7 @@ pub struct AcceptInvitation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeMemberRole {
+    #[schemars(length(min = 1, max = 200))]
     pub user_id: String,
     pub role: Role,
 }
@@ -55,6 +59,7 @@ pub struct ChangeMemberRole {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveMember {
+    #[schemars(length(min = 1, max = 200))]
     pub user_id: String,
 }
 
@@ -62,6 +67,7 @@ pub struct RemoveMember {
 #[serde(deny_unknown_fields)]
 pub struct SuspendWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 500))]
     pub reason: Option<String>,
 }
 
@@ -211,10 +217,7 @@ impl WorkspaceState {
     }
 
     pub fn owner_count(&self) -> usize {
-        self.members
-            .values()
-            .filter(|role| **role == Role::Owner)
-            .count()
+        self.members.values().filter(|role| **role == Role::Owner).count()
     }
 }
 
@@ -344,15 +347,9 @@ impl Decider for Workspace {
         if let C::AcceptInvitation(command) = command {
             return accept(command, state, context);
         }
-        let caller = state
-            .role_of(&context.actor)
-            .ok_or(WorkspaceError::NotAMember)?;
+        let caller = state.role_of(&context.actor).ok_or(WorkspaceError::NotAMember)?;
         let require = |required: Role| {
-            if caller.at_least(required) {
-                Ok(())
-            } else {
-                Err(WorkspaceError::RoleTooLow { required })
-            }
+            if caller.at_least(required) { Ok(()) } else { Err(WorkspaceError::RoleTooLow { required }) }
         };
         let events: Vec<WorkspaceEvent> = match command {
             C::CreateWorkspace(_) | C::AcceptInvitation(_) => unreachable!("handled above"),
@@ -362,12 +359,7 @@ impl Decider for Workspace {
                 if name == state.name {
                     return Ok(Vec::new());
                 }
-                vec![
-                    WorkspaceRenamed {
-                        name: name.to_owned(),
-                    }
-                    .into(),
-                ]
+                vec![WorkspaceRenamed { name: name.to_owned() }.into()]
             }
             C::InviteMember(command) => {
                 require(Role::Admin)?;
@@ -379,30 +371,19 @@ impl Decider for Workspace {
                 if state.invitations.contains_key(&invitation_id) {
                     return Err(WorkspaceError::InvitationIdTaken);
                 }
-                if state
-                    .invitations
-                    .values()
-                    .any(|i| !i.accepted && i.email == email)
-                {
+                if state.invitations.values().any(|i| !i.accepted && i.email == email) {
                     return Err(WorkspaceError::AlreadyInvited { email });
                 }
                 vec![
-                    MemberInvited {
-                        invitation_id,
-                        email,
-                        role: command.role,
-                        invited_by: context.actor.clone(),
-                    }
-                    .into(),
+                    MemberInvited { invitation_id, email, role: command.role, invited_by: context.actor.clone() }
+                        .into(),
                 ]
             }
             C::ChangeMemberRole(command) => {
                 require(Role::Admin)?;
-                let current = state.role_of(&command.user_id).ok_or_else(|| {
-                    WorkspaceError::MemberNotFound {
-                        user_id: command.user_id.clone(),
-                    }
-                })?;
+                let current = state
+                    .role_of(&command.user_id)
+                    .ok_or_else(|| WorkspaceError::MemberNotFound { user_id: command.user_id.clone() })?;
                 if current == command.role {
                     return Ok(Vec::new());
                 }
@@ -412,21 +393,13 @@ impl Decider for Workspace {
                 if current == Role::Owner && state.owner_count() == 1 {
                     return Err(WorkspaceError::LastOwner);
                 }
-                vec![
-                    MemberRoleChanged {
-                        user_id: command.user_id.clone(),
-                        role: command.role,
-                    }
-                    .into(),
-                ]
+                vec![MemberRoleChanged { user_id: command.user_id.clone(), role: command.role }.into()]
             }
             C::RemoveMember(command) => {
                 let leaving_self = command.user_id == context.actor;
-                let current = state.role_of(&command.user_id).ok_or_else(|| {
-                    WorkspaceError::MemberNotFound {
-                        user_id: command.user_id.clone(),
-                    }
-                })?;
+                let current = state
+                    .role_of(&command.user_id)
+                    .ok_or_else(|| WorkspaceError::MemberNotFound { user_id: command.user_id.clone() })?;
                 if !leaving_self {
                     require(Role::Admin)?;
                     if current == Role::Owner {
@@ -436,24 +409,14 @@ impl Decider for Workspace {
                 if current == Role::Owner && state.owner_count() == 1 {
                     return Err(WorkspaceError::LastOwner);
                 }
-                vec![
-                    MemberRemoved {
-                        user_id: command.user_id.clone(),
-                    }
-                    .into(),
-                ]
+                vec![MemberRemoved { user_id: command.user_id.clone() }.into()]
             }
             C::SuspendWorkspace(command) => {
                 require(Role::Owner)?;
                 if state.suspended {
                     return Err(WorkspaceError::AlreadySuspended);
                 }
-                vec![
-                    WorkspaceSuspended {
-                        reason: command.reason.clone(),
-                    }
-                    .into(),
-                ]
+                vec![WorkspaceSuspended { reason: command.reason.clone() }.into()]
             }
             C::ReactivateWorkspace(_) => {
                 require(Role::Owner)?;
@@ -475,14 +438,9 @@ impl Decider for Workspace {
             }
             WorkspaceEvent::WorkspaceRenamed(e) => state.name = e.name.clone(),
             WorkspaceEvent::MemberInvited(e) => {
-                state.invitations.insert(
-                    e.invitation_id,
-                    Invitation {
-                        email: e.email.clone(),
-                        role: e.role,
-                        accepted: false,
-                    },
-                );
+                state
+                    .invitations
+                    .insert(e.invitation_id, Invitation { email: e.email.clone(), role: e.role, accepted: false });
             }
             WorkspaceEvent::InvitationAccepted(e) => {
                 if let Some(invitation) = state.invitations.get_mut(&e.invitation_id) {
@@ -503,15 +461,20 @@ impl Decider for Workspace {
     }
 }
 
+impl Aggregate for Workspace {
+    const CATEGORY: &'static str = "workspace";
+
+    fn workspace_id(id: Uuid, _state: &WorkspaceState) -> Option<Uuid> {
+        Some(id)
+    }
+}
+
 fn accept(
     command: &AcceptInvitation,
     state: &WorkspaceState,
     context: &CommandContext,
 ) -> Result<Vec<WorkspaceEvent>, WorkspaceError> {
-    let invitation = state
-        .invitations
-        .get(&command.invitation_id)
-        .ok_or(WorkspaceError::InvitationNotFound)?;
+    let invitation = state.invitations.get(&command.invitation_id).ok_or(WorkspaceError::InvitationNotFound)?;
     if invitation.accepted {
         return Err(WorkspaceError::InvitationAlreadyAccepted);
     }
@@ -521,9 +484,7 @@ fn accept(
         return Err(WorkspaceError::InvitationForAnotherEmail);
     }
     if state.members.contains_key(&context.actor) {
-        return Err(WorkspaceError::AlreadyMember {
-            user_id: context.actor.clone(),
-        });
+        return Err(WorkspaceError::AlreadyMember { user_id: context.actor.clone() });
     }
     Ok(vec![
         InvitationAccepted {

@@ -60,10 +60,7 @@ mod tests {
     #[test]
     fn keys_are_sorted_at_every_depth() {
         let value = json!({"b": 1, "a": {"z": [1, {"y": true, "x": null}], "c": "é"}});
-        assert_eq!(
-            String::from_utf8(to_vec(&value)).unwrap(),
-            r#"{"a":{"c":"é","z":[1,{"x":null,"y":true}]},"b":1}"#
-        );
+        assert_eq!(String::from_utf8(to_vec(&value)).unwrap(), r#"{"a":{"c":"é","z":[1,{"x":null,"y":true}]},"b":1}"#);
     }
 
     fn arb_json() -> impl Strategy<Value = Value> {
@@ -71,16 +68,13 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::from),
             any::<i64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
             ".*".prop_map(Value::from),
         ];
         leaf.prop_recursive(4, 32, 6, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
-                prop::collection::btree_map(".*", inner, 0..6)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                prop::collection::btree_map(".*", inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
             ]
         })
     }

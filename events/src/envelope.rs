@@ -79,10 +79,7 @@ impl RecordedEvent {
     }
 
     pub fn workspace_id(&self) -> Option<Uuid> {
-        self.metadata
-            .get("workspace_id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| s.parse().ok())
+        self.metadata.get("workspace_id").and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
     }
 }
 
@@ -96,11 +93,7 @@ pub trait DomainEvent: Sized {
     }
     fn to_payload(&self) -> serde_json::Value;
     /// Reads a stored event back, turning older payload shapes into today's.
-    fn from_stored(
-        event_type: &str,
-        schema_version: i32,
-        payload: &serde_json::Value,
-    ) -> crate::Result<Self>;
+    fn from_stored(event_type: &str, schema_version: i32, payload: &serde_json::Value) -> crate::Result<Self>;
 
     fn from_recorded(event: &RecordedEvent) -> crate::Result<Self> {
         Self::from_stored(&event.event_type, event.schema_version, &event.payload)

@@ -8,11 +8,7 @@ pub enum Error {
     UnknownEventType(String),
     /// The stored schema version is newer than this code understands.
     #[error("event type `{event_type}` has schema version {found}, newer than {known}")]
-    UnsupportedSchemaVersion {
-        event_type: String,
-        found: i32,
-        known: i32,
-    },
+    UnsupportedSchemaVersion { event_type: String, found: i32, known: i32 },
     /// The payload does not have the shape of its type.
     #[error("payload of `{event_type}` is malformed: {reason}")]
     MalformedPayload { event_type: String, reason: String },

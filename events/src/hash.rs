@@ -82,10 +82,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn fields<'a>(
-        payload: &'a serde_json::Value,
-        metadata: &'a serde_json::Value,
-    ) -> HashedFields<'a> {
+    fn fields<'a>(payload: &'a serde_json::Value, metadata: &'a serde_json::Value) -> HashedFields<'a> {
         HashedFields {
             position: 1,
             stream_id: "workspace-1",
@@ -108,48 +105,20 @@ mod tests {
 
         let other_payload = json!({"name": "Researc"});
         let variants = [
-            HashedFields {
-                position: 2,
-                ..fields(&payload, &metadata)
-            },
-            HashedFields {
-                stream_id: "workspace-2",
-                ..fields(&payload, &metadata)
-            },
-            HashedFields {
-                stream_version: 2,
-                ..fields(&payload, &metadata)
-            },
-            HashedFields {
-                event_id: uuid::Uuid::max(),
-                ..fields(&payload, &metadata)
-            },
-            HashedFields {
-                event_type: "WorkspaceRenamed",
-                ..fields(&payload, &metadata)
-            },
-            HashedFields {
-                schema_version: 2,
-                ..fields(&payload, &metadata)
-            },
-            HashedFields {
-                recorded_at_micros: 1,
-                ..fields(&payload, &metadata)
-            },
+            HashedFields { position: 2, ..fields(&payload, &metadata) },
+            HashedFields { stream_id: "workspace-2", ..fields(&payload, &metadata) },
+            HashedFields { stream_version: 2, ..fields(&payload, &metadata) },
+            HashedFields { event_id: uuid::Uuid::max(), ..fields(&payload, &metadata) },
+            HashedFields { event_type: "WorkspaceRenamed", ..fields(&payload, &metadata) },
+            HashedFields { schema_version: 2, ..fields(&payload, &metadata) },
+            HashedFields { recorded_at_micros: 1, ..fields(&payload, &metadata) },
             fields(&other_payload, &metadata),
         ];
         for variant in variants {
-            assert_ne!(
-                variant.chain(&GENESIS_HASH, &mut scratch),
-                base,
-                "{variant:?}"
-            );
+            assert_ne!(variant.chain(&GENESIS_HASH, &mut scratch), base, "{variant:?}");
         }
         let other_previous = ChainHash([1; 32]);
-        assert_ne!(
-            fields(&payload, &metadata).chain(&other_previous, &mut scratch),
-            base
-        );
+        assert_ne!(fields(&payload, &metadata).chain(&other_previous, &mut scratch), base);
     }
 
     #[test]

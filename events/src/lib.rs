@@ -8,8 +8,6 @@ mod error;
 pub mod hash;
 pub mod workspace;
 
-pub use envelope::{
-    DomainEvent, Metadata, NewEvent, RecordedEvent, context_of_stream, hash_matches,
-};
+pub use envelope::{DomainEvent, Metadata, NewEvent, RecordedEvent, context_of_stream, hash_matches};
 pub use error::{Error, Result};
 pub use hash::{ChainHash, GENESIS_HASH};

@@ -1,1 +1,175 @@
-fn main() {}
+//! `oxbow`: serve the roles, migrate, mint development tokens, and audit the log.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use oxbow::Role;
+use platform::Config;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "oxbow", version, about = "Event-sourced CQRS backend for multi-tenant AI-agent platforms")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every role in this process, or only those named.
+    Serve {
+        /// write-api, read-api, projector, relay (comma-separated or repeated); all by default.
+        #[arg(long = "role", value_delimiter = ',')]
+        roles: Vec<Role>,
+    },
+    /// Applies the database migrations.
+    Migrate,
+    /// Mints a bearer token signed with OXBOW_JWT_SECRET, for development and tests.
+    Token {
+        /// The user id the token names.
+        #[arg(long)]
+        sub: String,
+        /// The user's email, matched against invitations.
+        #[arg(long)]
+        email: Option<String>,
+        /// Hours until the token expires.
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: i64,
+    },
+    /// Audits the event log.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Checks the hash chain and that positions are gap-free; names the first bad position.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The first position to check (default: 1).
+    #[arg(long)]
+    from: Option<i64>,
+    /// The last position to check (default: the log's head).
+    #[arg(long)]
+    to: Option<i64>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("OXBOW_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { roles } => {
+            let config = Config::from_env()?;
+            let roles = if roles.is_empty() { Role::ALL.to_vec() } else { roles };
+            let server = oxbow::serve::start(config, &roles).await?;
+            if let Some(addr) = server.http_addr {
+                tracing::info!("serving on http://{addr} (GraphiQL at /graphql)");
+            }
+            tokio::select! {
+                _ = server.wait() => {}
+                _ = shutdown_signal() => tracing::info!("shutting down"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let config = Config::from_env()?;
+            let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
+            oxbow::migrate(&pool).await?;
+            println!("migrated");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { sub, email, ttl_hours } => {
+            if sub.trim().is_empty() {
+                anyhow::bail!("--sub must not be empty");
+            }
+            if ttl_hours <= 0 {
+                anyhow::bail!("--ttl-hours must be positive");
+            }
+            let secret = match std::env::var("OXBOW_JWT_SECRET").ok().filter(|s| !s.is_empty()) {
+                Some(secret) => secret,
+                None => {
+                    eprintln!("note: OXBOW_JWT_SECRET is not set; signing with the public development secret");
+                    platform::config::DEVELOPMENT_JWT_SECRET.to_owned()
+                }
+            };
+            let tokens = platform::auth::Tokens::new(&secret);
+            println!("{}", tokens.mint(&sub, email.as_deref(), chrono::Duration::hours(ttl_hours)));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Log { command: LogCommand::Verify(args) } => verify(args).await,
+    }
+}
+
+async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && from > to
+    {
+        anyhow::bail!("--from {from} is after --to {to}");
+    }
+    let config = Config::from_env()?;
+    let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
+    let started = std::time::Instant::now();
+    let range = replay::verify::Range { from: args.from, to: args.to };
+    match replay::verify::verify(&pool, range, |_| {}).await {
+        Ok(verified) => {
+            let seconds = started.elapsed().as_secs_f64();
+            match (verified.first, verified.last) {
+                (Some(first), Some(last)) => println!(
+                    "ok: {} events verified, positions {first}..={last}, in {seconds:.2} s ({:.0} events/s)",
+                    verified.events,
+                    verified.events as f64 / seconds.max(1e-9)
+                ),
+                _ => println!("ok: the range holds no events"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(replay::verify::Error::Broken(broken)) => {
+            eprintln!("error: the log is broken at position {}: {broken}", broken.position());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return interrupt.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or(());
+}

@@ -1,1 +1,18 @@
-//! placeholder
+//! Read models built from the log.
+//!
+//! Each projection is pure logic (an event becomes a list of read-model changes) plus an adapter
+//! that writes those changes. The [`projector`] consumes Kafka and applies events in one
+//! PostgreSQL transaction together with its bookkeeping, so a redelivered event changes
+//! nothing, and announces its progress on Redis after the commit.
+
+pub mod projector;
+pub mod status;
+pub mod workspaces;
+
+/// Applies the read models' migrations.
+pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut migrator = sqlx::migrate!("./migrations");
+    // The log's own migrations live in the store crate.
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await
+}

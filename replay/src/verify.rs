@@ -27,10 +27,7 @@ pub enum Broken {
     #[error("position {position}: the stored hash does not match the event's content and chain")]
     HashMismatch { position: i64 },
     #[error("the log head says position {head_position}, but the last event is at {last_position}")]
-    HeadPosition {
-        head_position: i64,
-        last_position: i64,
-    },
+    HeadPosition { head_position: i64, last_position: i64 },
     #[error("position {position}: the log head's hash does not match the last event's")]
     HeadHash { position: i64 },
 }
@@ -41,10 +38,7 @@ impl Broken {
         match self {
             Broken::Gap { expected, .. } => *expected,
             Broken::HashMismatch { position } | Broken::HeadHash { position } => *position,
-            Broken::HeadPosition {
-                head_position,
-                last_position,
-            } => (*head_position).min(*last_position + 1),
+            Broken::HeadPosition { head_position, last_position } => (*head_position).min(*last_position + 1),
         }
     }
 }
@@ -60,35 +54,20 @@ pub enum Error {
 }
 
 /// Checks `range` of the log, calling `progress` with the last position checked now and then.
-pub async fn verify(
-    pool: &PgPool,
-    range: Range,
-    mut progress: impl FnMut(i64),
-) -> Result<Verified, Error> {
+pub async fn verify(pool: &PgPool, range: Range, mut progress: impl FnMut(i64)) -> Result<Verified, Error> {
     let head = store::read_head(pool).await?;
     let from = range.from.unwrap_or(1).max(1);
     let to = range.to.unwrap_or(head.position).min(head.position);
-    let mut previous_hash = if from == 1 {
-        GENESIS_HASH
-    } else {
-        hash_at(pool, from - 1).await?
-    };
+    let mut previous_hash = if from == 1 { GENESIS_HASH } else { hash_at(pool, from - 1).await? };
     let mut expected = from;
     let mut scratch = Vec::with_capacity(2048);
     let mut rows = store::stream_range(pool, from, to);
     while let Some(event) = rows.try_next().await? {
         if event.position != expected {
-            return Err(Broken::Gap {
-                expected,
-                found: event.position,
-            }
-            .into());
+            return Err(Broken::Gap { expected, found: event.position }.into());
         }
         if !events::hash_matches(&event, &previous_hash, &mut scratch) {
-            return Err(Broken::HashMismatch {
-                position: event.position,
-            }
-            .into());
+            return Err(Broken::HashMismatch { position: event.position }.into());
         }
         previous_hash = event.hash;
         expected += 1;
@@ -99,11 +78,7 @@ pub async fn verify(
     drop(rows);
     let last = expected - 1;
     if last < to {
-        return Err(Broken::Gap {
-            expected,
-            found: to + 1,
-        }
-        .into());
+        return Err(Broken::Gap { expected, found: to + 1 }.into());
     }
     if to == head.position && last >= from && previous_hash != head.hash {
         return Err(Broken::HeadHash { position: last }.into());
@@ -114,32 +89,18 @@ pub async fn verify(
             .fetch_optional(pool)
             .await?;
     if let Some((position,)) = after_head {
-        return Err(Broken::HeadPosition {
-            head_position: head.position,
-            last_position: position,
-        }
-        .into());
+        return Err(Broken::HeadPosition { head_position: head.position, last_position: position }.into());
     }
     progress(last);
     let events = (last - from + 1).max(0) as u64;
-    Ok(Verified {
-        events,
-        first: (events > 0).then_some(from),
-        last: (events > 0).then_some(last),
-    })
+    Ok(Verified { events, first: (events > 0).then_some(from), last: (events > 0).then_some(last) })
 }
 
 async fn hash_at(pool: &PgPool, position: i64) -> Result<ChainHash, Error> {
-    let row: Option<(Vec<u8>,)> = sqlx::query_as("select hash from events where position = $1")
-        .bind(position)
-        .fetch_optional(pool)
-        .await?;
+    let row: Option<(Vec<u8>,)> =
+        sqlx::query_as("select hash from events where position = $1").bind(position).fetch_optional(pool).await?;
     match row.and_then(|(hash,)| ChainHash::from_slice(&hash)) {
         Some(hash) => Ok(hash),
-        None => Err(Broken::Gap {
-            expected: position,
-            found: position + 1,
-        }
-        .into()),
+        None => Err(Broken::Gap { expected: position, found: position + 1 }.into()),
     }
 }

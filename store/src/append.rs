@@ -97,10 +97,7 @@ pub struct CommitterConfig {
 
 impl Default for CommitterConfig {
     fn default() -> Self {
-        CommitterConfig {
-            max_batch: 512,
-            queue_capacity: 8192,
-        }
+        CommitterConfig { max_batch: 512, queue_capacity: 8192 }
     }
 }
 
@@ -115,30 +112,17 @@ pub(crate) struct CommitterHandle {
 }
 
 impl CommitterHandle {
-    pub(crate) async fn append(
-        &self,
-        request: AppendRequest,
-    ) -> Result<AppendOutcome, AppendError> {
+    pub(crate) async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || AppendError::Unavailable("the committer has stopped".into());
-        self.queue
-            .send(Pending { request, reply })
-            .await
-            .map_err(|_| stopped())?;
+        self.queue.send(Pending { request, reply }).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
 pub(crate) fn spawn(pool: PgPool, config: CommitterConfig) -> CommitterHandle {
     let (queue, requests) = mpsc::channel(config.queue_capacity);
-    tokio::spawn(
-        Committer {
-            pool,
-            config,
-            head: None,
-        }
-        .run(requests),
-    );
+    tokio::spawn(Committer { pool, config, head: None }.run(requests));
     CommitterHandle { queue }
 }
 
@@ -251,9 +235,7 @@ enum Attempt {
 
 async fn read_head_for_update(executor: impl sqlx::PgExecutor<'_>) -> Result<Head, sqlx::Error> {
     let (position, hash): (i64, Vec<u8>) =
-        sqlx::query_as("select position, hash from log_head for update")
-            .fetch_one(executor)
-            .await?;
+        sqlx::query_as("select position, hash from log_head for update").fetch_one(executor).await?;
     let hash = events::ChainHash::from_slice(&hash)
         .ok_or_else(|| sqlx::Error::Protocol("the log head's hash is not 32 bytes".into()))?;
     Ok(Head { position, hash })
@@ -261,9 +243,7 @@ async fn read_head_for_update(executor: impl sqlx::PgExecutor<'_>) -> Result<Hea
 
 fn fail_all(batch: Vec<Pending>, reason: &str) -> Vec<Pending> {
     for pending in batch {
-        let _ = pending
-            .reply
-            .send(Err(AppendError::Unavailable(reason.to_owned())));
+        let _ = pending.reply.send(Err(AppendError::Unavailable(reason.to_owned())));
     }
     Vec::new()
 }
@@ -285,17 +265,36 @@ fn is_idempotency_race(error: &sqlx::Error) -> bool {
 #[derive(Default)]
 struct Found {
     stream_versions: HashMap<String, i64>,
-    keys: HashMap<(String, String), KnownKey>,
+    keys: HashMap<(String, String), IdempotencyRecord>,
     /// Event id → (stream, version, position) of events already in the log.
     event_ids: HashMap<Uuid, (String, i64, i64)>,
 }
 
-struct KnownKey {
-    request_hash: Vec<u8>,
-    stream_id: String,
-    stream_version: i64,
-    first_position: Option<i64>,
-    last_position: Option<i64>,
+/// What an idempotency key answered the first time.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct IdempotencyRecord {
+    pub request_hash: Vec<u8>,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub first_position: Option<i64>,
+    pub last_position: Option<i64>,
+}
+
+/// The record of `key` in `scope`, if it was used.
+pub async fn find_idempotency_key(
+    executor: impl sqlx::PgExecutor<'_>,
+    scope: &str,
+    key: &str,
+) -> crate::Result<Option<IdempotencyRecord>> {
+    let record = sqlx::query_as::<_, IdempotencyRecord>(
+        "select request_hash, stream_id, stream_version, first_position, last_position \
+           from idempotency_keys where scope = $1 and key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .fetch_optional(executor)
+    .await?;
+    Ok(record)
 }
 
 #[derive(sqlx::FromRow)]
@@ -307,14 +306,12 @@ struct FoundRow {
     hash: Option<Vec<u8>>,
     first: Option<i64>,
     last: Option<i64>,
+    stream: Option<String>,
 }
 
 /// One round trip: the current version of every stream in the batch, the idempotency keys it
 /// claims that are known already, and which of its first event ids are in the log.
-async fn lookup(
-    executor: impl sqlx::PgExecutor<'_>,
-    batch: &[Pending],
-) -> Result<Found, sqlx::Error> {
+async fn lookup(executor: impl sqlx::PgExecutor<'_>, batch: &[Pending]) -> Result<Found, sqlx::Error> {
     let mut streams: Vec<&str> = batch.iter().map(|p| p.request.stream_id.as_str()).collect();
     streams.sort_unstable();
     streams.dedup();
@@ -323,26 +320,24 @@ async fn lookup(
         .filter_map(|p| p.request.idempotency.as_ref())
         .map(|claim| (claim.scope.as_str(), claim.key.as_str()))
         .unzip();
-    let event_ids: Vec<Uuid> = batch
-        .iter()
-        .filter_map(|p| p.request.events.first())
-        .map(|e| e.event_id)
-        .collect();
+    let event_ids: Vec<Uuid> = batch.iter().filter_map(|p| p.request.events.first()).map(|e| e.event_id).collect();
 
     let rows: Vec<FoundRow> = sqlx::query_as(
         r#"
         select 'version' as kind, s.id as a, null::text as b,
                (select e.stream_version from events e where e.stream_id = s.id
                  order by e.stream_version desc limit 1) as version,
-               null::bytea as hash, null::bigint as first, null::bigint as last
+               null::bytea as hash, null::bigint as first, null::bigint as last,
+               null::text as stream
           from unnest($1::text[]) as s(id)
         union all
         select 'key', k.scope, k.key, k.stream_version, k.request_hash, k.first_position,
-               k.last_position
+               k.last_position, k.stream_id
           from idempotency_keys k
           join unnest($2::text[], $3::text[]) as c(scope, key) on k.scope = c.scope and k.key = c.key
         union all
-        select 'event', e.event_id::text, e.stream_id, e.stream_version, null, e.position, e.position
+        select 'event', e.event_id::text, e.stream_id, e.stream_version, null, e.position,
+               e.position, null
           from events e where e.event_id = any($4::uuid[])
         "#,
     )
@@ -357,26 +352,14 @@ async fn lookup(
     for row in rows {
         match row.kind.as_str() {
             "version" => {
-                found
-                    .stream_versions
-                    .insert(row.a, row.version.unwrap_or(0));
+                found.stream_versions.insert(row.a, row.version.unwrap_or(0));
             }
             "key" => {
-                let stream_id = batch
-                    .iter()
-                    .find(|p| {
-                        p.request
-                            .idempotency
-                            .as_ref()
-                            .is_some_and(|c| c.scope == row.a && Some(&c.key) == row.b.as_ref())
-                    })
-                    .map(|p| p.request.stream_id.clone())
-                    .unwrap_or_default();
                 found.keys.insert(
                     (row.a, row.b.unwrap_or_default()),
-                    KnownKey {
+                    IdempotencyRecord {
                         request_hash: row.hash.unwrap_or_default(),
-                        stream_id,
+                        stream_id: row.stream.unwrap_or_default(),
                         stream_version: row.version.unwrap_or(0),
                         first_position: row.first,
                         last_position: row.last,
@@ -436,23 +419,13 @@ impl Plan {
     /// The write failed and nothing of it was kept.
     fn fail(self, error: &sqlx::Error) -> Vec<Pending> {
         tracing::warn!(%error, "append failed; nothing of the batch was written");
-        fail_all(
-            self.appends
-                .into_iter()
-                .map(|(pending, _)| pending)
-                .collect(),
-            &error.to_string(),
-        );
+        fail_all(self.appends.into_iter().map(|(pending, _)| pending).collect(), &error.to_string());
         self.deferred
     }
 
     /// The requests to check again from a newer head.
     fn into_batch(self) -> Vec<Pending> {
-        let mut batch: Vec<Pending> = self
-            .appends
-            .into_iter()
-            .map(|(pending, _)| pending)
-            .collect();
+        let mut batch: Vec<Pending> = self.appends.into_iter().map(|(pending, _)| pending).collect();
         batch.extend(self.deferred);
         batch
     }
@@ -497,8 +470,7 @@ fn plan(batch: Vec<Pending>, head: Head, found: &Found, recorded_at: DateTime<Ut
             }
         }
         if let Some(first) = request.events.first() {
-            if let Some((stream_id, version, first_position)) = found.event_ids.get(&first.event_id)
-            {
+            if let Some((stream_id, version, first_position)) = found.event_ids.get(&first.event_id) {
                 let count = request.events.len() as i64;
                 let _ = pending.reply.send(Ok(AppendOutcome {
                     stream_id: stream_id.clone(),
@@ -548,11 +520,7 @@ fn plan(batch: Vec<Pending>, head: Head, found: &Found, recorded_at: DateTime<Ut
             rows.metadata.push(event.metadata.clone());
             rows.recorded_at.push(recorded_at);
             rows.hashes.push(hash.0.to_vec());
-            appended.push(AppendedEvent {
-                event_id: event.event_id,
-                event_type: event.event_type.clone(),
-                position,
-            });
+            appended.push(AppendedEvent { event_id: event.event_id, event_type: event.event_type.clone(), position });
         }
         let stream_version = current + request.events.len() as i64;
         versions.insert(request.stream_id.clone(), stream_version);
@@ -581,20 +549,11 @@ fn plan(batch: Vec<Pending>, head: Head, found: &Found, recorded_at: DateTime<Ut
         };
         appends.push((pending, outcome));
     }
-    Plan {
-        appends,
-        deferred,
-        rows,
-        new_head: Head { position, hash },
-    }
+    Plan { appends, deferred, rows, new_head: Head { position, hash } }
 }
 
 /// The one statement of a batch. Returns false when the head had moved and nothing was written.
-async fn write(
-    executor: impl sqlx::PgExecutor<'_>,
-    head: Head,
-    plan: &Plan,
-) -> Result<bool, sqlx::Error> {
+async fn write(executor: impl sqlx::PgExecutor<'_>, head: Head, plan: &Plan) -> Result<bool, sqlx::Error> {
     let rows = &plan.rows;
     let moved: Option<(i64,)> = sqlx::query_as(
         r#"

@@ -9,7 +9,8 @@ mod error;
 mod read;
 
 pub use append::{
-    AppendOutcome, AppendRequest, AppendedEvent, CommitterConfig, ExpectedVersion, IdempotencyClaim,
+    AppendOutcome, AppendRequest, AppendedEvent, CommitterConfig, ExpectedVersion, IdempotencyClaim, IdempotencyRecord,
+    find_idempotency_key,
 };
 pub use error::{AppendError, Error, Result};
 pub use read::{Head, read_all, read_head, read_range, read_stream, stream_range};

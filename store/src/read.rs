@@ -63,44 +63,23 @@ pub async fn read_stream(
     stream_id: &str,
     after_version: i64,
 ) -> Result<Vec<RecordedEvent>> {
-    let sql =
-        select_events!("where stream_id = $1 and stream_version > $2 order by stream_version");
-    let rows = sqlx::query_as::<_, EventRow>(sql)
-        .bind(stream_id)
-        .bind(after_version)
-        .fetch_all(executor)
-        .await?;
+    let sql = select_events!("where stream_id = $1 and stream_version > $2 order by stream_version");
+    let rows = sqlx::query_as::<_, EventRow>(sql).bind(stream_id).bind(after_version).fetch_all(executor).await?;
     convert(rows)
 }
 
 /// Up to `limit` events after `after_position`, in log order. A follower that calls this with
 /// the last position it saw never misses an event: positions are gap-free and commit-ordered.
-pub async fn read_all(
-    executor: impl PgExecutor<'_>,
-    after_position: i64,
-    limit: i64,
-) -> Result<Vec<RecordedEvent>> {
+pub async fn read_all(executor: impl PgExecutor<'_>, after_position: i64, limit: i64) -> Result<Vec<RecordedEvent>> {
     let sql = select_events!("where position > $1 order by position limit $2");
-    let rows = sqlx::query_as::<_, EventRow>(sql)
-        .bind(after_position)
-        .bind(limit)
-        .fetch_all(executor)
-        .await?;
+    let rows = sqlx::query_as::<_, EventRow>(sql).bind(after_position).bind(limit).fetch_all(executor).await?;
     convert(rows)
 }
 
 /// The events at positions `first..=last`.
-pub async fn read_range(
-    executor: impl PgExecutor<'_>,
-    first: i64,
-    last: i64,
-) -> Result<Vec<RecordedEvent>> {
+pub async fn read_range(executor: impl PgExecutor<'_>, first: i64, last: i64) -> Result<Vec<RecordedEvent>> {
     let sql = select_events!("where position between $1 and $2 order by position");
-    let rows = sqlx::query_as::<_, EventRow>(sql)
-        .bind(first)
-        .bind(last)
-        .fetch_all(executor)
-        .await?;
+    let rows = sqlx::query_as::<_, EventRow>(sql).bind(first).bind(last).fetch_all(executor).await?;
     convert(rows)
 }
 
@@ -112,13 +91,10 @@ pub struct Head {
 }
 
 pub async fn read_head(executor: impl PgExecutor<'_>) -> Result<Head> {
-    let (position, hash): (i64, Vec<u8>) = sqlx::query_as("select position, hash from log_head")
-        .fetch_one(executor)
-        .await?;
-    let hash = ChainHash::from_slice(&hash).ok_or_else(|| Error::CorruptRow {
-        position,
-        reason: "the log head's hash is not 32 bytes".into(),
-    })?;
+    let (position, hash): (i64, Vec<u8>) =
+        sqlx::query_as("select position, hash from log_head").fetch_one(executor).await?;
+    let hash = ChainHash::from_slice(&hash)
+        .ok_or_else(|| Error::CorruptRow { position, reason: "the log head's hash is not 32 bytes".into() })?;
     Ok(Head { position, hash })
 }
 
@@ -129,12 +105,10 @@ pub fn stream_range<'a>(
     last: i64,
 ) -> futures::stream::BoxStream<'a, Result<RecordedEvent>> {
     use futures::StreamExt;
-    sqlx::query_as::<_, EventRow>(select_events!(
-        "where position between $1 and $2 order by position"
-    ))
-    .bind(first)
-    .bind(last)
-    .fetch(pool)
-    .map(|row| RecordedEvent::try_from(row?))
-    .boxed()
+    sqlx::query_as::<_, EventRow>(select_events!("where position between $1 and $2 order by position"))
+        .bind(first)
+        .bind(last)
+        .fetch(pool)
+        .map(|row| RecordedEvent::try_from(row?))
+        .boxed()
 }

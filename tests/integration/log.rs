@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use events::{NewEvent, RecordedEvent};
 use serde_json::json;
-use store::{
-    AppendError, AppendRequest, CommitterConfig, EventStore, ExpectedVersion, IdempotencyClaim,
-};
+use store::{AppendError, AppendRequest, CommitterConfig, EventStore, ExpectedVersion, IdempotencyClaim};
 use uuid::Uuid;
 
 fn event(kind: &str, payload: serde_json::Value) -> NewEvent {
@@ -27,9 +25,7 @@ fn request(stream: &str, expected: ExpectedVersion, count: usize) -> AppendReque
     AppendRequest {
         stream_id: stream.to_owned(),
         expected,
-        events: (0..count)
-            .map(|i| event("Happened", json!({"i": i, "x": 1.5e-7, "s": "é\u{1}"})))
-            .collect(),
+        events: (0..count).map(|i| event("Happened", json!({"i": i, "x": 1.5e-7, "s": "é\u{1}"}))).collect(),
         idempotency: None,
     }
 }
@@ -38,9 +34,8 @@ fn request(stream: &str, expected: ExpectedVersion, count: usize) -> AppendReque
 async fn a_follower_sees_every_position_once_in_order_while_many_writers_append() {
     let db = tests::database().await;
     // Three stores stand for three processes, each with its own committer and pool.
-    let stores: Vec<EventStore> = (0..3)
-        .map(|_| EventStore::new(db.pool.clone(), CommitterConfig::default()))
-        .collect();
+    let stores: Vec<EventStore> =
+        (0..3).map(|_| EventStore::new(db.pool.clone(), CommitterConfig::default())).collect();
     let done = Arc::new(AtomicBool::new(false));
 
     let follower = {
@@ -53,11 +48,7 @@ async fn a_follower_sees_every_position_once_in_order_while_many_writers_append(
                 let finished = done.load(Ordering::SeqCst);
                 let batch = store::read_all(&pool, last, 500).await.unwrap();
                 for event in &batch {
-                    assert_eq!(
-                        event.position,
-                        last + 1,
-                        "the follower skipped or repeated a position"
-                    );
+                    assert_eq!(event.position, last + 1, "the follower skipped or repeated a position");
                     last = event.position;
                 }
                 let empty = batch.is_empty();
@@ -84,10 +75,7 @@ async fn a_follower_sees_every_position_once_in_order_while_many_writers_append(
                 } else {
                     (format!("cold-{writer}-{i}"), ExpectedVersion::NoStream)
                 };
-                let outcome = store
-                    .append(request(&stream, expected, 1 + i % 3))
-                    .await
-                    .expect("append");
+                let outcome = store.append(request(&stream, expected, 1 + i % 3)).await.expect("append");
                 acknowledged.extend(outcome.events.iter().map(|e| (e.position, e.event_id)));
             }
             acknowledged
@@ -102,49 +90,28 @@ async fn a_follower_sees_every_position_once_in_order_while_many_writers_append(
 
     let head = store::read_head(&db.pool).await.unwrap();
     assert_eq!(seen.len() as i64, head.position);
-    assert_eq!(
-        acknowledged.len(),
-        seen.len(),
-        "every acknowledged event is in the log, and nothing else"
-    );
+    assert_eq!(acknowledged.len(), seen.len(), "every acknowledged event is in the log, and nothing else");
     let seen_ids: HashSet<(i64, Uuid)> = seen.iter().map(|e| (e.position, e.event_id)).collect();
     for pair in &acknowledged {
-        assert!(
-            seen_ids.contains(pair),
-            "acknowledged event {pair:?} is not where its ack said"
-        );
+        assert!(seen_ids.contains(pair), "acknowledged event {pair:?} is not where its ack said");
     }
     // The hot stream's versions are 1..=n without holes.
-    let hot: Vec<i64> = seen
-        .iter()
-        .filter(|e| e.stream_id == "hot-1")
-        .map(|e| e.stream_version)
-        .collect();
+    let hot: Vec<i64> = seen.iter().filter(|e| e.stream_id == "hot-1").map(|e| e.stream_version).collect();
     assert_eq!(hot, (1..=hot.len() as i64).collect::<Vec<_>>());
-    let verified = replay::verify::verify(&db.pool, Default::default(), |_| {})
-        .await
-        .unwrap();
+    let verified = replay::verify::verify(&db.pool, Default::default(), |_| {}).await.unwrap();
     assert_eq!(verified.events as i64, head.position);
 }
 
 #[tokio::test]
 async fn racing_appends_at_one_expected_version_have_exactly_one_winner() {
     let db = tests::database().await;
-    let stores: Vec<EventStore> = (0..2)
-        .map(|_| EventStore::new(db.pool.clone(), CommitterConfig::default()))
-        .collect();
-    stores[0]
-        .append(request("race", ExpectedVersion::NoStream, 1))
-        .await
-        .unwrap();
+    let stores: Vec<EventStore> =
+        (0..2).map(|_| EventStore::new(db.pool.clone(), CommitterConfig::default())).collect();
+    stores[0].append(request("race", ExpectedVersion::NoStream, 1)).await.unwrap();
     let attempts: Vec<_> = (0..20)
         .map(|i| {
             let store = stores[i % 2].clone();
-            tokio::spawn(async move {
-                store
-                    .append(request("race", ExpectedVersion::Exact(1), 1))
-                    .await
-            })
+            tokio::spawn(async move { store.append(request("race", ExpectedVersion::Exact(1), 1)).await })
         })
         .collect();
     let mut winners = 0;
@@ -165,15 +132,9 @@ async fn racing_appends_at_one_expected_version_have_exactly_one_winner() {
 async fn an_idempotency_key_answers_a_retry_and_refuses_another_request() {
     let db = tests::database().await;
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
-    let claim = |hash: &[u8]| IdempotencyClaim {
-        scope: "alice".into(),
-        key: "k1".into(),
-        request_hash: hash.to_vec(),
-    };
-    let with_claim = |hash: &[u8]| AppendRequest {
-        idempotency: Some(claim(hash)),
-        ..request("s", ExpectedVersion::Any, 2)
-    };
+    let claim = |hash: &[u8]| IdempotencyClaim { scope: "alice".into(), key: "k1".into(), request_hash: hash.to_vec() };
+    let with_claim =
+        |hash: &[u8]| AppendRequest { idempotency: Some(claim(hash)), ..request("s", ExpectedVersion::Any, 2) };
 
     // Concurrent first attempts: one appends, the others get its answer.
     let attempts: Vec<_> = (0..5)
@@ -189,19 +150,9 @@ async fn an_idempotency_key_answers_a_retry_and_refuses_another_request() {
     }
     assert_eq!(outcomes.iter().filter(|o| !o.replayed).count(), 1);
     for outcome in &outcomes {
-        assert_eq!(
-            (
-                outcome.first_position,
-                outcome.last_position,
-                outcome.stream_version
-            ),
-            (Some(1), Some(2), 2)
-        );
+        assert_eq!((outcome.first_position, outcome.last_position, outcome.stream_version), (Some(1), Some(2), 2));
     }
-    assert_eq!(
-        store.append(with_claim(b"other")).await,
-        Err(AppendError::IdempotencyKeyReused)
-    );
+    assert_eq!(store.append(with_claim(b"other")).await, Err(AppendError::IdempotencyKeyReused));
     assert_eq!(store::read_head(&db.pool).await.unwrap().position, 2);
 }
 
@@ -213,10 +164,7 @@ async fn appending_the_same_event_ids_again_appends_nothing() {
     let outcome = store.append(first.clone()).await.unwrap();
     let again = store.append(first).await.unwrap();
     assert!(again.replayed);
-    assert_eq!(
-        (again.first_position, again.last_position),
-        (outcome.first_position, outcome.last_position)
-    );
+    assert_eq!((again.first_position, again.last_position), (outcome.first_position, outcome.last_position));
     assert_eq!(store::read_head(&db.pool).await.unwrap().position, 3);
 }
 
@@ -224,23 +172,14 @@ async fn appending_the_same_event_ids_again_appends_nothing() {
 async fn the_database_refuses_update_delete_and_truncate_of_events() {
     let db = tests::database().await;
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
-    store
-        .append(request("s", ExpectedVersion::Any, 2))
-        .await
-        .unwrap();
+    store.append(request("s", ExpectedVersion::Any, 2)).await.unwrap();
     for statement in [
         "update events set payload = '{}' where position = 1",
         "delete from events where position = 2",
         "truncate events",
     ] {
-        let error = sqlx::raw_sql(statement)
-            .execute(&db.pool)
-            .await
-            .expect_err(statement);
-        assert!(
-            error.to_string().contains("append-only"),
-            "{statement}: {error}"
-        );
+        let error = sqlx::raw_sql(statement).execute(&db.pool).await.expect_err(statement);
+        assert!(error.to_string().contains("append-only"), "{statement}: {error}");
     }
     assert_eq!(store::read_all(&db.pool, 0, 10).await.unwrap().len(), 2);
 }
@@ -250,14 +189,9 @@ async fn verify_names_the_first_tampered_position() {
     let db = tests::database().await;
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
     for _ in 0..5 {
-        store
-            .append(request("s", ExpectedVersion::Any, 2))
-            .await
-            .unwrap();
+        store.append(request("s", ExpectedVersion::Any, 2)).await.unwrap();
     }
-    replay::verify::verify(&db.pool, Default::default(), |_| {})
-        .await
-        .expect("an untouched log verifies");
+    replay::verify::verify(&db.pool, Default::default(), |_| {}).await.expect("an untouched log verifies");
 
     // Someone with superuser rights switches the triggers off and edits an event.
     sqlx::raw_sql(
@@ -268,34 +202,20 @@ async fn verify_names_the_first_tampered_position() {
     .execute(&db.pool)
     .await
     .unwrap();
-    let error = replay::verify::verify(&db.pool, Default::default(), |_| {})
-        .await
-        .unwrap_err();
+    let error = replay::verify::verify(&db.pool, Default::default(), |_| {}).await.unwrap_err();
     match error {
         replay::verify::Error::Broken(broken) => assert_eq!(broken.position(), 4, "{broken}"),
         other => panic!("unexpected {other}"),
     }
     // A range that ends before the edit still verifies.
-    replay::verify::verify(
-        &db.pool,
-        replay::verify::Range {
-            from: Some(2),
-            to: Some(3),
-        },
-        |_| {},
-    )
-    .await
-    .unwrap();
+    replay::verify::verify(&db.pool, replay::verify::Range { from: Some(2), to: Some(3) }, |_| {}).await.unwrap();
 }
 
 #[tokio::test]
 async fn verify_finds_a_deleted_event() {
     let db = tests::database().await;
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
-    store
-        .append(request("s", ExpectedVersion::Any, 5))
-        .await
-        .unwrap();
+    store.append(request("s", ExpectedVersion::Any, 5)).await.unwrap();
     sqlx::raw_sql(
         "set session_replication_role = replica; delete from events where position = 3; \
          set session_replication_role = origin;",
@@ -303,14 +223,6 @@ async fn verify_finds_a_deleted_event() {
     .execute(&db.pool)
     .await
     .unwrap();
-    let error = replay::verify::verify(&db.pool, Default::default(), |_| {})
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        error,
-        replay::verify::Error::Broken(replay::verify::Broken::Gap {
-            expected: 3,
-            found: 4
-        })
-    ));
+    let error = replay::verify::verify(&db.pool, Default::default(), |_| {}).await.unwrap_err();
+    assert!(matches!(error, replay::verify::Error::Broken(replay::verify::Broken::Gap { expected: 3, found: 4 })));
 }

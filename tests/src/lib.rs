@@ -11,8 +11,7 @@ pub struct TestDatabase {
 }
 
 fn env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run the suite with scripts/test"))
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the suite with scripts/test"))
 }
 
 /// A fresh name for a test's database, topic, consumer group or key prefix.
@@ -23,26 +22,16 @@ pub fn unique_name(prefix: &str) -> String {
 /// Creates and migrates a new database on the test server.
 pub async fn database() -> TestDatabase {
     let admin_url = env("DATABASE_URL");
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&admin_url)
-        .await
-        .expect("connect to PostgreSQL");
+    let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("connect to PostgreSQL");
     let name = unique_name("t");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
         .execute(&admin)
         .await
         .expect("create database");
     admin.close().await;
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .expect("DATABASE_URL names a database");
+    let (base, _) = admin_url.rsplit_once('/').expect("DATABASE_URL names a database");
     let url = format!("{base}/{name}");
-    let pool = PgPoolOptions::new()
-        .max_connections(40)
-        .connect(&url)
-        .await
-        .expect("connect to the test database");
+    let pool = PgPoolOptions::new().max_connections(40).connect(&url).await.expect("connect to the test database");
     oxbow::migrate(&pool).await.expect("migrate");
     TestDatabase { url, pool }
 }

@@ -10,39 +10,20 @@ fn workspace_id() -> Uuid {
 }
 
 fn created() -> WorkspaceEvent {
-    WorkspaceCreated {
-        workspace_id: workspace_id(),
-        name: "Research".into(),
-        owner_id: "alice".into(),
-    }
-    .into()
+    WorkspaceCreated { workspace_id: workspace_id(), name: "Research".into(), owner_id: "alice".into() }.into()
 }
 
 fn invited(id: u128, email: &str, role: Role) -> WorkspaceEvent {
-    MemberInvited {
-        invitation_id: Uuid::from_u128(id),
-        email: email.into(),
-        role,
-        invited_by: "alice".into(),
-    }
-    .into()
+    MemberInvited { invitation_id: Uuid::from_u128(id), email: email.into(), role, invited_by: "alice".into() }.into()
 }
 
 fn joined(id: u128, user: &str, role: Role) -> WorkspaceEvent {
-    InvitationAccepted {
-        invitation_id: Uuid::from_u128(id),
-        user_id: user.into(),
-        role,
-    }
-    .into()
+    InvitationAccepted { invitation_id: Uuid::from_u128(id), user_id: user.into(), role }.into()
 }
 
 fn member(user: &str, role: Role) -> Vec<WorkspaceEvent> {
     let id = user.bytes().map(u128::from).sum::<u128>() + 1000;
-    vec![
-        invited(id, &format!("{user}@example.com"), role),
-        joined(id, user, role),
-    ]
+    vec![invited(id, &format!("{user}@example.com"), role), joined(id, user, role)]
 }
 
 fn with(members: &[(&str, Role)]) -> Vec<WorkspaceEvent> {
@@ -54,78 +35,55 @@ fn with(members: &[(&str, Role)]) -> Vec<WorkspaceEvent> {
 }
 
 fn change(user: &str, role: Role) -> WorkspaceCommand {
-    WorkspaceCommand::ChangeMemberRole(ChangeMemberRole {
-        user_id: user.into(),
-        role,
-    })
+    WorkspaceCommand::ChangeMemberRole(ChangeMemberRole { user_id: user.into(), role })
 }
 
 fn remove(user: &str) -> WorkspaceCommand {
-    WorkspaceCommand::RemoveMember(RemoveMember {
-        user_id: user.into(),
-    })
+    WorkspaceCommand::RemoveMember(RemoveMember { user_id: user.into() })
 }
 
 #[test]
 fn it_creates_a_workspace_owned_by_its_creator() {
     given::<Workspace>([])
-        .when(WorkspaceCommand::CreateWorkspace(CreateWorkspace {
-            name: "  Research ".into(),
-        }))
+        .when(WorkspaceCommand::CreateWorkspace(CreateWorkspace { name: "  Research ".into() }))
         .then([created()]);
 }
 
 #[test]
 fn it_refuses_to_create_a_workspace_twice() {
     given::<Workspace>([created()])
-        .when(WorkspaceCommand::CreateWorkspace(CreateWorkspace {
-            name: "Other".into(),
-        }))
+        .when(WorkspaceCommand::CreateWorkspace(CreateWorkspace { name: "Other".into() }))
         .then_err(WorkspaceError::AlreadyExists);
 }
 
 #[test]
 fn it_refuses_commands_to_a_workspace_that_does_not_exist() {
     given::<Workspace>([])
-        .when(WorkspaceCommand::RenameWorkspace(RenameWorkspace {
-            name: "X".into(),
-        }))
+        .when(WorkspaceCommand::RenameWorkspace(RenameWorkspace { name: "X".into() }))
         .then_err(WorkspaceError::NotFound);
 }
 
 #[test]
 fn owners_rename_and_renaming_to_the_same_name_changes_nothing() {
     given::<Workspace>([created()])
-        .when(WorkspaceCommand::RenameWorkspace(RenameWorkspace {
-            name: "Lab".into(),
-        }))
+        .when(WorkspaceCommand::RenameWorkspace(RenameWorkspace { name: "Lab".into() }))
         .then([WorkspaceRenamed { name: "Lab".into() }.into()]);
     given::<Workspace>([created()])
-        .when(WorkspaceCommand::RenameWorkspace(RenameWorkspace {
-            name: "Research".into(),
-        }))
+        .when(WorkspaceCommand::RenameWorkspace(RenameWorkspace { name: "Research".into() }))
         .then([]);
 }
 
 #[test]
 fn admins_may_not_rename() {
     given::<Workspace>(with(&[("bo", Role::Admin)]))
-        .when_by(
-            WorkspaceCommand::RenameWorkspace(RenameWorkspace { name: "Lab".into() }),
-            context_of("bo"),
-        )
-        .then_err(WorkspaceError::RoleTooLow {
-            required: Role::Owner,
-        });
+        .when_by(WorkspaceCommand::RenameWorkspace(RenameWorkspace { name: "Lab".into() }), context_of("bo"))
+        .then_err(WorkspaceError::RoleTooLow { required: Role::Owner });
 }
 
 #[test]
 fn non_members_are_refused() {
     given::<Workspace>([created()])
-        .when_by(
-            WorkspaceCommand::RenameWorkspace(RenameWorkspace { name: "Lab".into() }),
-            context_of("eve"),
-        )
+        .when_by(WorkspaceCommand::RenameWorkspace(RenameWorkspace { name: "Lab".into() }), context_of("eve"))
         .then_err(WorkspaceError::NotAMember);
 }
 
@@ -153,17 +111,11 @@ fn admins_invite_with_a_server_made_id_and_a_lowercased_email() {
 #[test]
 fn members_may_not_invite_and_admins_may_not_invite_owners() {
     let invite = |role| {
-        WorkspaceCommand::InviteMember(InviteMember {
-            email: "cy@example.com".into(),
-            role,
-            invitation_id: None,
-        })
+        WorkspaceCommand::InviteMember(InviteMember { email: "cy@example.com".into(), role, invitation_id: None })
     };
     given::<Workspace>(with(&[("mo", Role::Member)]))
         .when_by(invite(Role::Viewer), context_of("mo"))
-        .then_err(WorkspaceError::RoleTooLow {
-            required: Role::Admin,
-        });
+        .then_err(WorkspaceError::RoleTooLow { required: Role::Admin });
     given::<Workspace>(with(&[("bo", Role::Admin)]))
         .when_by(invite(Role::Owner), context_of("bo"))
         .then_err(WorkspaceError::OwnerRoleNeedsOwner);
@@ -177,9 +129,7 @@ fn a_pending_invitation_is_not_sent_twice() {
             role: Role::Viewer,
             invitation_id: None,
         }))
-        .then_err(WorkspaceError::AlreadyInvited {
-            email: "cy@example.com".into(),
-        });
+        .then_err(WorkspaceError::AlreadyInvited { email: "cy@example.com".into() });
 }
 
 #[test]
@@ -187,56 +137,37 @@ fn the_invited_person_accepts_and_joins_with_the_invited_role() {
     let mut context = context_of("cy");
     context.actor_email = Some("CY@example.com".into());
     given::<Workspace>([created(), invited(1, "cy@example.com", Role::Member)])
-        .when_by(
-            WorkspaceCommand::AcceptInvitation(AcceptInvitation {
-                invitation_id: Uuid::from_u128(1),
-            }),
-            context,
-        )
+        .when_by(WorkspaceCommand::AcceptInvitation(AcceptInvitation { invitation_id: Uuid::from_u128(1) }), context)
         .then([joined(1, "cy", Role::Member)]);
 }
 
 #[test]
 fn an_invitation_for_another_email_or_accepted_already_is_refused() {
-    let accept = WorkspaceCommand::AcceptInvitation(AcceptInvitation {
-        invitation_id: Uuid::from_u128(1),
-    });
+    let accept = WorkspaceCommand::AcceptInvitation(AcceptInvitation { invitation_id: Uuid::from_u128(1) });
     let mut context = context_of("eve");
     context.actor_email = Some("eve@example.com".into());
     given::<Workspace>([created(), invited(1, "cy@example.com", Role::Member)])
         .when_by(accept.clone(), context)
         .then_err(WorkspaceError::InvitationForAnotherEmail);
-    given::<Workspace>([
-        created(),
-        invited(1, "cy@example.com", Role::Member),
-        joined(1, "cy", Role::Member),
-    ])
-    .when_by(accept.clone(), context_of("cy"))
-    .then_err(WorkspaceError::InvitationAlreadyAccepted);
-    given::<Workspace>([created()])
-        .when_by(accept, context_of("cy"))
-        .then_err(WorkspaceError::InvitationNotFound);
+    given::<Workspace>([created(), invited(1, "cy@example.com", Role::Member), joined(1, "cy", Role::Member)])
+        .when_by(accept.clone(), context_of("cy"))
+        .then_err(WorkspaceError::InvitationAlreadyAccepted);
+    given::<Workspace>([created()]).when_by(accept, context_of("cy")).then_err(WorkspaceError::InvitationNotFound);
 }
 
 #[test]
 fn the_last_owner_can_be_neither_demoted_nor_removed() {
-    given::<Workspace>([created()])
-        .when(change("alice", Role::Admin))
-        .then_err(WorkspaceError::LastOwner);
-    given::<Workspace>([created()])
-        .when(remove("alice"))
-        .then_err(WorkspaceError::LastOwner);
+    given::<Workspace>([created()]).when(change("alice", Role::Admin)).then_err(WorkspaceError::LastOwner);
+    given::<Workspace>([created()]).when(remove("alice")).then_err(WorkspaceError::LastOwner);
 }
 
 #[test]
 fn an_owner_may_step_down_when_another_owner_remains() {
-    given::<Workspace>(with(&[("bo", Role::Owner)]))
-        .when(change("alice", Role::Admin))
-        .then([MemberRoleChanged {
-            user_id: "alice".into(),
-            role: Role::Admin,
-        }
-        .into()]);
+    given::<Workspace>(with(&[("bo", Role::Owner)])).when(change("alice", Role::Admin)).then([MemberRoleChanged {
+        user_id: "alice".into(),
+        role: Role::Admin,
+    }
+    .into()]);
 }
 
 #[test]
@@ -253,81 +184,48 @@ fn only_owners_touch_the_owner_role() {
 fn admins_change_roles_and_remove_members() {
     given::<Workspace>(with(&[("bo", Role::Admin), ("cy", Role::Member)]))
         .when_by(change("cy", Role::Viewer), context_of("bo"))
-        .then([MemberRoleChanged {
-            user_id: "cy".into(),
-            role: Role::Viewer,
-        }
-        .into()]);
+        .then([MemberRoleChanged { user_id: "cy".into(), role: Role::Viewer }.into()]);
     given::<Workspace>(with(&[("bo", Role::Admin), ("cy", Role::Member)]))
         .when_by(remove("cy"), context_of("bo"))
-        .then([MemberRemoved {
-            user_id: "cy".into(),
-        }
-        .into()]);
+        .then([MemberRemoved { user_id: "cy".into() }.into()]);
 }
 
 #[test]
 fn anyone_may_leave_but_members_remove_no_one_else() {
     given::<Workspace>(with(&[("cy", Role::Viewer)]))
         .when_by(remove("cy"), context_of("cy"))
-        .then([MemberRemoved {
-            user_id: "cy".into(),
-        }
-        .into()]);
+        .then([MemberRemoved { user_id: "cy".into() }.into()]);
     given::<Workspace>(with(&[("cy", Role::Member), ("di", Role::Viewer)]))
         .when_by(remove("di"), context_of("cy"))
-        .then_err(WorkspaceError::RoleTooLow {
-            required: Role::Admin,
-        });
+        .then_err(WorkspaceError::RoleTooLow { required: Role::Admin });
 }
 
 #[test]
 fn changing_an_unknown_member_is_refused() {
     given::<Workspace>([created()])
         .when(change("zed", Role::Admin))
-        .then_err(WorkspaceError::MemberNotFound {
-            user_id: "zed".into(),
-        });
+        .then_err(WorkspaceError::MemberNotFound { user_id: "zed".into() });
 }
 
 #[test]
 fn owners_suspend_and_reactivate_once_each() {
-    let suspend = WorkspaceCommand::SuspendWorkspace(SuspendWorkspace {
-        reason: Some("unpaid".into()),
-    });
+    let suspend = WorkspaceCommand::SuspendWorkspace(SuspendWorkspace { reason: Some("unpaid".into()) });
     let reactivate = WorkspaceCommand::ReactivateWorkspace(ReactivateWorkspace {});
-    let suspended: WorkspaceEvent = WorkspaceSuspended {
-        reason: Some("unpaid".into()),
-    }
-    .into();
-    given::<Workspace>([created()])
-        .when(suspend.clone())
-        .then([suspended.clone()]);
-    given::<Workspace>([created(), suspended.clone()])
-        .when(suspend)
-        .then_err(WorkspaceError::AlreadySuspended);
-    given::<Workspace>([created(), suspended])
-        .when(reactivate.clone())
-        .then([WorkspaceReactivated {}.into()]);
-    given::<Workspace>([created()])
-        .when(reactivate)
-        .then_err(WorkspaceError::NotSuspended);
+    let suspended: WorkspaceEvent = WorkspaceSuspended { reason: Some("unpaid".into()) }.into();
+    given::<Workspace>([created()]).when(suspend.clone()).then([suspended.clone()]);
+    given::<Workspace>([created(), suspended.clone()]).when(suspend).then_err(WorkspaceError::AlreadySuspended);
+    given::<Workspace>([created(), suspended]).when(reactivate.clone()).then([WorkspaceReactivated {}.into()]);
+    given::<Workspace>([created()]).when(reactivate).then_err(WorkspaceError::NotSuspended);
 }
 
 #[test]
 fn payloads_are_parsed_with_the_failing_field_named() {
-    let parsed = WorkspaceCommand::parse(
-        "InviteMember",
-        &serde_json::json!({"email": "x@y.z", "role": "boss"}),
-    );
+    let parsed = WorkspaceCommand::parse("InviteMember", &serde_json::json!({"email": "x@y.z", "role": "boss"}));
     let error = parsed.unwrap().unwrap_err();
     assert_eq!(error.path, "/role");
     let parsed = WorkspaceCommand::parse("CreateWorkspace", &serde_json::json!({"name": " "}));
     assert_eq!(parsed.unwrap().unwrap_err().path, "/name");
-    let parsed = WorkspaceCommand::parse(
-        "CreateWorkspace",
-        &serde_json::json!({"name": "A", "extra": 1}),
-    );
+    let parsed = WorkspaceCommand::parse("CreateWorkspace", &serde_json::json!({"name": "A", "extra": 1}));
     assert!(parsed.unwrap().is_err());
     assert!(WorkspaceCommand::parse("LaunchRocket", &serde_json::json!({})).is_none());
 }
@@ -342,30 +240,19 @@ fn arb_role() -> impl Strategy<Value = Role> {
 
 fn arb_command() -> impl Strategy<Value = (String, WorkspaceCommand)> {
     let command = prop_oneof![
-        Just(WorkspaceCommand::CreateWorkspace(CreateWorkspace {
-            name: "W".into()
+        Just(WorkspaceCommand::CreateWorkspace(CreateWorkspace { name: "W".into() })),
+        Just(WorkspaceCommand::RenameWorkspace(RenameWorkspace { name: "V".into() })),
+        (arb_user(), arb_role()).prop_map(|(user, role)| WorkspaceCommand::InviteMember(InviteMember {
+            email: format!("{user}@example.com"),
+            role,
+            invitation_id: None,
         })),
-        Just(WorkspaceCommand::RenameWorkspace(RenameWorkspace {
-            name: "V".into()
-        })),
-        (arb_user(), arb_role()).prop_map(|(user, role)| WorkspaceCommand::InviteMember(
-            InviteMember {
-                email: format!("{user}@example.com"),
-                role,
-                invitation_id: None,
-            }
-        )),
-        (0u128..6).prop_map(|id| WorkspaceCommand::AcceptInvitation(AcceptInvitation {
-            invitation_id: Uuid::from_u128(id)
-        })),
+        (0u128..6)
+            .prop_map(|id| WorkspaceCommand::AcceptInvitation(AcceptInvitation { invitation_id: Uuid::from_u128(id) })),
         (arb_user(), arb_role()).prop_map(|(user, role)| change(&user, role)),
         arb_user().prop_map(|user| remove(&user)),
-        Just(WorkspaceCommand::SuspendWorkspace(SuspendWorkspace {
-            reason: None
-        })),
-        Just(WorkspaceCommand::ReactivateWorkspace(
-            ReactivateWorkspace {}
-        )),
+        Just(WorkspaceCommand::SuspendWorkspace(SuspendWorkspace { reason: None })),
+        Just(WorkspaceCommand::ReactivateWorkspace(ReactivateWorkspace {})),
     ];
     (arb_user(), command)
 }

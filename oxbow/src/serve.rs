@@ -1,0 +1,203 @@
+//! `oxbow serve`: runs the chosen roles in one process. Every background loop is supervised:
+//! it restarts with backoff after an error and counts its restarts in `/metrics`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use platform::Config;
+use platform::auth::Tokens;
+use platform::metrics::Metrics;
+use platform::redis::Keys;
+use tokio::task::JoinHandle;
+
+/// A part of Oxbow that can run in its own process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    WriteApi,
+    ReadApi,
+    Projector,
+    Relay,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::WriteApi, Role::ReadApi, Role::Projector, Role::Relay];
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Role, String> {
+        match text {
+            "write-api" => Ok(Role::WriteApi),
+            "read-api" => Ok(Role::ReadApi),
+            "projector" => Ok(Role::Projector),
+            "relay" => Ok(Role::Relay),
+            other => Err(format!("unknown role `{other}` (write-api, read-api, projector, relay)")),
+        }
+    }
+}
+
+/// A running process: its HTTP address (when it serves HTTP) and its tasks.
+pub struct Server {
+    pub http_addr: Option<SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Waits until a task ends (they run until stopped).
+    pub async fn wait(mut self) {
+        if self.tasks.is_empty() {
+            return;
+        }
+        let (_, _, rest) = futures::future::select_all(self.tasks.drain(..)).await;
+        for task in rest {
+            task.abort();
+        }
+    }
+
+    /// Stops every role. Nothing is lost: appends in flight either committed or did not, and
+    /// the relay and projector resume from their checkpoints.
+    pub fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Runs `work` forever, restarting it with backoff when it fails.
+fn supervise<F, Fut>(role: &'static str, metrics: Metrics, mut work: F) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let started = tokio::time::Instant::now();
+            match work().await {
+                Ok(()) => tracing::warn!(role, "stopped; restarting"),
+                Err(error) => {
+                    tracing::error!(role, error = format!("{error:#}"), "failed; restarting")
+                }
+            }
+            metrics.increment("oxbow_role_restarts_total", "Restarts of a background role.", &[("role", role)], 1);
+            if started.elapsed() > Duration::from_secs(30) {
+                backoff = Duration::from_millis(200);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    })
+}
+
+/// Starts `roles` with `config`. Migrates the database first.
+pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
+    if config.jwt_secret_is_development_default {
+        tracing::warn!(
+            "OXBOW_JWT_SECRET is not set: using the development default secret, which is public. Never use it in production."
+        );
+    }
+    let pool = store::connect(&config.database_url, config.database_pool_size)
+        .await
+        .context("connecting to PostgreSQL (DATABASE_URL)")?;
+    crate::migrate(&pool).await.context("migrating the database")?;
+    let metrics = Metrics::new();
+    let keys = Keys::new(&config.redis_prefix);
+    let needs_redis = roles.iter().any(|role| matches!(role, Role::ReadApi | Role::Projector));
+    let redis = if needs_redis { Some(platform::redis::connect(&config.redis_url).await?) } else { None };
+    let mut tasks = Vec::new();
+
+    if roles.contains(&Role::Relay) {
+        let relay_config = relay::RelayConfig::new(&config.kafka_brokers, &config.events_topic);
+        let (pool, metrics_for_relay, config) = (pool.clone(), metrics.clone(), config.clone());
+        tasks.push(supervise("relay", metrics.clone(), move || {
+            let (pool, metrics, relay_config, config) =
+                (pool.clone(), metrics_for_relay.clone(), relay_config.clone(), config.clone());
+            async move {
+                ensure_topics(&config).await?;
+                relay::run(pool, relay_config, metrics).await
+            }
+        }));
+    }
+    if roles.contains(&Role::Projector) {
+        let redis = redis.clone().expect("connected above");
+        let (pool, keys, metrics_for_projector, config) = (pool.clone(), keys.clone(), metrics.clone(), config.clone());
+        tasks.push(supervise("projector", metrics.clone(), move || {
+            let projector = projections::projector::Projector::new(
+                pool.clone(),
+                redis.clone(),
+                keys.clone(),
+                metrics_for_projector.clone(),
+                projections::projector::ProjectorConfig {
+                    brokers: config.kafka_brokers.clone(),
+                    topic: config.events_topic.clone(),
+                    group: config.projector_group.clone(),
+                    max_batch: 1_000,
+                },
+            );
+            let config = config.clone();
+            async move {
+                ensure_topics(&config).await?;
+                projector.run().await
+            }
+        }));
+    }
+
+    let mut http_addr = None;
+    if roles.contains(&Role::WriteApi) || roles.contains(&Role::ReadApi) {
+        let tokens = Tokens::new(&config.jwt_secret);
+        let mut app = crate::health::router(crate::health::HealthState {
+            pool: pool.clone(),
+            redis: redis.clone(),
+            kafka_brokers: config.kafka_brokers.clone(),
+            metrics: metrics.clone(),
+        });
+        if roles.contains(&Role::WriteApi) {
+            let store = store::EventStore::new(pool.clone(), store::CommitterConfig::default());
+            let service = write_api::CommandService::new(store, metrics.clone());
+            let rate_limit = write_api::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
+            app = app.merge(write_api::router(service, tokens.clone(), rate_limit, config.max_body_bytes));
+        }
+        if roles.contains(&Role::ReadApi) {
+            let progress = read_api::Progress::spawn(
+                pool.clone(),
+                config.redis_url.clone(),
+                keys.clone(),
+                projections::workspaces::NAME,
+            );
+            let activity = read_api::ActivityFeed::spawn(pool.clone(), progress.clone());
+            let services = read_api::Services {
+                pool: pool.clone(),
+                redis: redis.clone().expect("connected above"),
+                keys: keys.clone(),
+                progress,
+                activity,
+                min_position_timeout: config.min_position_timeout,
+            };
+            app = app.merge(read_api::router(read_api::ReadState::new(services, tokens.clone())));
+        }
+        let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
+        let listener = tokio::net::TcpListener::bind(config.http_addr)
+            .await
+            .with_context(|| format!("listening on {}", config.http_addr))?;
+        http_addr = Some(listener.local_addr()?);
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::error!(%error, "the HTTP server stopped");
+            }
+        }));
+    }
+    Ok(Server { http_addr, tasks })
+}
+
+async fn ensure_topics(config: &Config) -> anyhow::Result<()> {
+    platform::kafka::ensure_topics(
+        &config.kafka_brokers,
+        &[&config.events_topic, &config.tasks_topic],
+        config.topic_partitions,
+    )
+    .await
+}

@@ -1,0 +1,95 @@
+//! Bearer tokens: HS256 JWTs that name the caller in `sub`.
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    /// The user's email, used to match invitations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("the Authorization header is missing")]
+    Missing,
+    #[error("the Authorization header is not `Bearer <token>`")]
+    Malformed,
+    #[error("the token is invalid: {0}")]
+    Invalid(String),
+}
+
+/// Signs and checks tokens with one shared secret.
+#[derive(Clone)]
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl Tokens {
+    pub fn new(secret: &str) -> Tokens {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 30;
+        Tokens {
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            validation,
+        }
+    }
+
+    pub fn mint(&self, sub: &str, email: Option<&str>, ttl: chrono::Duration) -> String {
+        let now = Utc::now().timestamp();
+        let claims =
+            Claims { sub: sub.to_owned(), email: email.map(str::to_owned), iat: now, exp: now + ttl.num_seconds() };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing does not fail")
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|error| AuthError::Invalid(error.to_string()))?;
+        if data.claims.sub.is_empty() {
+            return Err(AuthError::Invalid("`sub` is empty".into()));
+        }
+        Ok(data.claims)
+    }
+
+    /// Checks an `Authorization` header value (`Bearer <jwt>`).
+    pub fn verify_header(&self, header: Option<&str>) -> Result<Claims, AuthError> {
+        let header = header.ok_or(AuthError::Missing)?;
+        let token =
+            header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).ok_or(AuthError::Malformed)?;
+        self.verify(token.trim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minted_token_verifies_and_another_secret_does_not() {
+        let tokens = Tokens::new("s1");
+        let token = tokens.mint("alice", Some("alice@example.com"), chrono::Duration::hours(1));
+        let claims = tokens.verify_header(Some(&format!("Bearer {token}"))).unwrap();
+        assert_eq!((claims.sub.as_str(), claims.email.as_deref()), ("alice", Some("alice@example.com")));
+        assert!(matches!(Tokens::new("s2").verify(&token), Err(AuthError::Invalid(_))));
+        assert_eq!(tokens.verify_header(None), Err(AuthError::Missing));
+        assert_eq!(tokens.verify_header(Some("Basic x")), Err(AuthError::Malformed));
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let tokens = Tokens::new("s1");
+        let token = tokens.mint("alice", None, chrono::Duration::hours(-1));
+        assert!(matches!(tokens.verify(&token), Err(AuthError::Invalid(_))));
+    }
+}

@@ -1,0 +1,105 @@
+//! The Kafka form of a logged event: CloudEvents 1.0, Kafka protocol binding, binary mode.
+//!
+//! The value is the event's JSON payload; everything else travels in headers. Oxbow's own
+//! headers carry what a consumer needs to rebuild the logged event exactly, hash included.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use events::{ChainHash, RecordedEvent, context_of_stream};
+
+/// The `ce_type` of an event: `oxbow.<context>.<EventType>.v<schema version>`.
+pub fn ce_type(event: &RecordedEvent) -> String {
+    format!("oxbow.{}.{}.v{}", context_of_stream(&event.stream_id), event.event_type, event.schema_version)
+}
+
+/// The headers of an event's message, in a stable order.
+pub fn headers(event: &RecordedEvent) -> Vec<(&'static str, String)> {
+    let metadata = |key: &str| event.metadata.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    vec![
+        ("ce_specversion", "1.0".to_owned()),
+        ("ce_id", event.event_id.to_string()),
+        ("ce_source", format!("/oxbow/{}", context_of_stream(&event.stream_id))),
+        ("ce_type", ce_type(event)),
+        ("ce_subject", event.stream_id.clone()),
+        ("ce_time", event.recorded_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+        ("content-type", "application/json".to_owned()),
+        ("oxbow_position", event.position.to_string()),
+        ("oxbow_stream_version", event.stream_version.to_string()),
+        ("oxbow_correlation_id", metadata("correlation_id")),
+        ("oxbow_causation_id", metadata("causation_id")),
+        ("oxbow_event_type", event.event_type.clone()),
+        ("oxbow_schema_version", event.schema_version.to_string()),
+        ("oxbow_metadata", event.metadata.to_string()),
+        ("oxbow_hash", event.hash.to_hex()),
+    ]
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an Oxbow event message: {0}")]
+pub struct DecodeError(pub String);
+
+/// Rebuilds the logged event from a message's headers and value.
+pub fn decode<'a>(
+    header: impl Fn(&str) -> Option<&'a [u8]>,
+    value: Option<&[u8]>,
+) -> Result<RecordedEvent, DecodeError> {
+    let text = |name: &str| -> Result<&'a str, DecodeError> {
+        let bytes = header(name).ok_or_else(|| DecodeError(format!("header {name} is missing")))?;
+        std::str::from_utf8(bytes).map_err(|_| DecodeError(format!("header {name} is not UTF-8")))
+    };
+    let number = |name: &str| -> Result<i64, DecodeError> {
+        text(name)?.parse().map_err(|_| DecodeError(format!("header {name} is not a number")))
+    };
+    let payload = serde_json::from_slice(value.ok_or_else(|| DecodeError("the message has no value".into()))?)
+        .map_err(|error| DecodeError(format!("the value is not JSON: {error}")))?;
+    let metadata = serde_json::from_str(text("oxbow_metadata")?)
+        .map_err(|error| DecodeError(format!("oxbow_metadata is not JSON: {error}")))?;
+    let hash = hex::decode(text("oxbow_hash")?)
+        .ok()
+        .and_then(|bytes| ChainHash::from_slice(&bytes))
+        .ok_or_else(|| DecodeError("oxbow_hash is not a SHA-256 in hex".into()))?;
+    Ok(RecordedEvent {
+        position: number("oxbow_position")?,
+        stream_id: text("ce_subject")?.to_owned(),
+        stream_version: number("oxbow_stream_version")?,
+        event_id: text("ce_id")?.parse().map_err(|_| DecodeError("ce_id is not a UUID".into()))?,
+        event_type: text("oxbow_event_type")?.to_owned(),
+        schema_version: number("oxbow_schema_version")? as i32,
+        payload,
+        metadata,
+        recorded_at: DateTime::parse_from_rfc3339(text("ce_time")?)
+            .map_err(|_| DecodeError("ce_time is not RFC 3339".into()))?
+            .with_timezone(&Utc),
+        hash,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_event_survives_its_kafka_form() {
+        let event = RecordedEvent {
+            position: 42,
+            stream_id: "workspace-0193".into(),
+            stream_version: 3,
+            event_id: uuid::Uuid::now_v7(),
+            event_type: "WorkspaceRenamed".into(),
+            schema_version: 1,
+            payload: json!({"name": "Lab"}),
+            metadata: json!({"actor": "alice", "correlation_id": uuid::Uuid::nil(), "causation_id": uuid::Uuid::nil()}),
+            recorded_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            hash: ChainHash([7; 32]),
+        };
+        let headers = headers(&event);
+        assert!(headers.contains(&("ce_type", "oxbow.workspaces.WorkspaceRenamed.v1".to_owned())));
+        let value = serde_json::to_vec(&event.payload).unwrap();
+        let back = decode(
+            |name| headers.iter().find(|(key, _)| *key == name).map(|(_, value)| value.as_bytes()),
+            Some(&value),
+        )
+        .unwrap();
+        assert_eq!(back, event);
+    }
+}

@@ -1,0 +1,80 @@
+//! Configuration from the environment (12-factor). Nothing secret has a production default.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+
+/// The secret used when `OXBOW_JWT_SECRET` is unset. Fine for a laptop, never for production.
+pub const DEVELOPMENT_JWT_SECRET: &str = "oxbow-development-secret-do-not-use-in-production";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub redis_url: String,
+    /// Comma-separated `host:port` list.
+    pub kafka_brokers: String,
+    pub http_addr: SocketAddr,
+    pub jwt_secret: String,
+    /// True when `jwt_secret` is the development default.
+    pub jwt_secret_is_development_default: bool,
+    pub events_topic: String,
+    pub tasks_topic: String,
+    /// Partitions for topics Oxbow creates.
+    pub topic_partitions: i32,
+    /// Kafka consumer group of the projector.
+    pub projector_group: String,
+    /// Prefix of every Redis key and channel, so several deployments can share one Redis.
+    pub redis_prefix: String,
+    pub database_pool_size: u32,
+    /// How long a read waits for `X-Oxbow-Min-Position` before answering without it.
+    pub min_position_timeout: Duration,
+    /// The largest command body accepted.
+    pub max_body_bytes: usize,
+    /// Commands per second each caller may send, and the burst above that.
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(value) => value.parse().map_err(|error| anyhow::anyhow!("{name}={value:?} is not valid: {error}")),
+    }
+}
+
+impl Config {
+    /// Reads the configuration; `DATABASE_URL` is the one variable without a default.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let database_url = var("DATABASE_URL").context("DATABASE_URL is not set")?;
+        let (jwt_secret, jwt_secret_is_development_default) = match var("OXBOW_JWT_SECRET") {
+            Some(secret) => (secret, false),
+            None => (DEVELOPMENT_JWT_SECRET.to_owned(), true),
+        };
+        Ok(Config {
+            database_url,
+            redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379/".into()),
+            kafka_brokers: var("KAFKA_BROKERS").unwrap_or_else(|| "127.0.0.1:9092".into()),
+            http_addr: parsed("OXBOW_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            jwt_secret,
+            jwt_secret_is_development_default,
+            events_topic: var("OXBOW_EVENTS_TOPIC").unwrap_or_else(|| "oxbow.events".into()),
+            tasks_topic: var("OXBOW_TASKS_TOPIC").unwrap_or_else(|| "oxbow.agent-tasks".into()),
+            topic_partitions: parsed("OXBOW_TOPIC_PARTITIONS", 4)?,
+            projector_group: var("OXBOW_PROJECTOR_GROUP").unwrap_or_else(|| "oxbow-projector".into()),
+            redis_prefix: var("OXBOW_REDIS_PREFIX").unwrap_or_else(|| "oxbow:".into()),
+            database_pool_size: parsed("OXBOW_DATABASE_POOL_SIZE", 16)?,
+            min_position_timeout: Duration::from_millis(parsed("OXBOW_MIN_POSITION_TIMEOUT_MS", 5_000)?),
+            max_body_bytes: parsed("OXBOW_MAX_BODY_BYTES", 256 * 1024)?,
+            rate_limit_per_second: parsed("OXBOW_RATE_LIMIT_PER_SECOND", 2_000)?,
+            rate_limit_burst: parsed("OXBOW_RATE_LIMIT_BURST", 4_000)?,
+        })
+    }
+}

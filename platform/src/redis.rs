@@ -1,0 +1,31 @@
+//! Redis connections and key naming.
+
+use anyhow::Context;
+use redis::aio::ConnectionManager;
+
+/// A multiplexed connection that reconnects by itself.
+pub async fn connect(url: &str) -> anyhow::Result<ConnectionManager> {
+    let client = redis::Client::open(url).with_context(|| format!("REDIS_URL {url:?} is not valid"))?;
+    ConnectionManager::new(client).await.context("connecting to Redis")
+}
+
+/// Names Redis keys and channels under one prefix.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Keys {
+        Keys { prefix: prefix.to_owned() }
+    }
+
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// The channel on which projectors announce how far they have applied the log.
+    pub fn progress_channel(&self) -> String {
+        self.key("projections:progress")
+    }
+}

@@ -1,0 +1,96 @@
+//! The HTTP side: `POST /graphql`, GraphiQL on `GET /graphql`, subscriptions on `/graphql/ws`.
+
+use std::time::Duration;
+
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::{Data, ServerError};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::Router;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderMap, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use platform::auth::{AuthError, Tokens};
+
+use crate::schema::{MinPositionReport, OxbowSchema, Services, Viewer, await_position};
+
+#[derive(Clone)]
+pub struct ReadState {
+    pub schema: OxbowSchema,
+    pub tokens: Tokens,
+    pub services: Services,
+}
+
+impl ReadState {
+    pub fn new(services: Services, tokens: Tokens) -> ReadState {
+        ReadState { schema: crate::schema::build_schema(services.clone()), tokens, services }
+    }
+}
+
+pub fn router(state: ReadState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql/ws", get(subscriptions))
+        .with_state(state)
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
+}
+
+async fn graphql(State(state): State<ReadState>, headers: HeaderMap, request: GraphQLRequest) -> GraphQLResponse {
+    let viewer = Viewer(state.tokens.verify_header(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())));
+    let report = MinPositionReport::default();
+    if let Some(value) = headers.get("x-oxbow-min-position") {
+        match value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()) {
+            Some(position) => await_position(&state.services, Some(&report), position).await,
+            None => {
+                let mut error = ServerError::new("X-Oxbow-Min-Position must be an integer position", None);
+                error.extensions = Some({
+                    let mut extensions = async_graphql::ErrorExtensionValues::default();
+                    extensions.set("code", "BAD_USER_INPUT");
+                    extensions
+                });
+                return async_graphql::Response::from_errors(vec![error]).into();
+            }
+        }
+    }
+    let request = request.into_inner().data(viewer).data(report.clone());
+    let mut response = state.schema.execute(request).await;
+    if let Some(value) = report.0.lock().expect("report lock").take() {
+        response.extensions.insert(
+            "minPosition".to_owned(),
+            async_graphql::Value::from_json(value).unwrap_or(async_graphql::Value::Null),
+        );
+    }
+    response.into()
+}
+
+/// graphql-transport-ws (and the older graphql-ws); the token travels in `connection_init` as
+/// `{"Authorization": "Bearer <jwt>"}`. A connection without a valid token is closed.
+async fn subscriptions(
+    State(state): State<ReadState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let schema = state.schema.clone();
+    let tokens = state.tokens.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .keepalive_timeout(Duration::from_secs(30))
+                .on_connection_init(move |payload| async move {
+                    let header =
+                        payload.get("Authorization").or_else(|| payload.get("authorization")).and_then(|v| v.as_str());
+                    let claims = tokens
+                        .verify_header(header)
+                        .map_err(|error: AuthError| async_graphql::Error::new(format!("unauthenticated: {error}")))?;
+                    let mut data = Data::default();
+                    data.insert(Viewer(Ok(claims)));
+                    Ok(data)
+                })
+                .serve()
+        })
+        .into_response()
+}

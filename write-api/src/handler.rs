@@ -1,0 +1,114 @@
+//! The HTTP side of the command endpoint.
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use platform::auth::Tokens;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::problem::Problem;
+use crate::rate_limit::RateLimit;
+use crate::service::{Caller, CommandRequest, CommandService};
+
+#[derive(Clone)]
+struct WriteState {
+    service: CommandService,
+    tokens: Tokens,
+    rate_limit: RateLimit,
+    max_body_bytes: usize,
+}
+
+/// `POST /v1/commands` and `GET /openapi.json`.
+pub fn router(service: CommandService, tokens: Tokens, rate_limit: RateLimit, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/commands", post(post_command))
+        .route("/openapi.json", get(|| async { axum::Json(crate::openapi::document()) }))
+        .with_state(WriteState { service, tokens, rate_limit, max_body_bytes })
+}
+
+/// The request body. Unknown members are refused, so a typo is not silently ignored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    #[serde(rename = "type")]
+    command_type: String,
+    id: Uuid,
+    #[serde(default)]
+    expected_version: Option<u64>,
+    payload: serde_json::Value,
+}
+
+async fn post_command(State(state): State<WriteState>, headers: HeaderMap, body: Body) -> Response {
+    match accept(&state, &headers, body).await {
+        Ok(accepted) => (StatusCode::OK, axum::Json(accepted)).into_response(),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn accept(state: &WriteState, headers: &HeaderMap, body: Body) -> Result<crate::service::Accepted, Problem> {
+    let claims = state
+        .tokens
+        .verify_header(headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()))
+        .map_err(|error| Problem::unauthenticated(error.to_string()))?;
+    if let Err(wait) = state.rate_limit.take(&claims.sub) {
+        return Err(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many commands",
+            format!("slow down; retry in {:.0} ms", (wait * 1000.0).ceil()),
+        )
+        .with("retry_after_ms", (wait * 1000.0).ceil() as u64));
+    }
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "The request body is too large",
+            format!("the body may be at most {} bytes", state.max_body_bytes),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > state.max_body_bytes) {
+        return Err(too_large());
+    }
+    let bytes = to_bytes(body, state.max_body_bytes).await.map_err(|_| too_large())?;
+    let envelope: Envelope = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&bytes))
+        .map_err(|error| {
+            let path = error.path().to_string();
+            let problem = Problem::malformed(format!("{}: {}", path, error.inner()));
+            if path == "." { problem } else { problem.with("field", format!("/{}", path.replace('.', "/"))) }
+        })?;
+    if !envelope.payload.is_object() {
+        return Err(Problem::invalid_field("/payload", "must be a JSON object"));
+    }
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .filter(|key| !key.is_empty() && key.len() <= 255)
+                .ok_or_else(|| Problem::malformed("Idempotency-Key must be 1 to 255 visible ASCII characters"))?,
+        ),
+    };
+    let correlation_id = headers
+        .get("x-correlation-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(Uuid::now_v7);
+    let request = CommandRequest {
+        command_type: envelope.command_type,
+        id: envelope.id,
+        expected_version: envelope.expected_version.map(|v| v.min(i64::MAX as u64) as i64),
+        payload: envelope.payload,
+    };
+    let caller = Caller { user_id: claims.sub, email: claims.email };
+    state.service.execute(request, &caller, idempotency_key, correlation_id).await
+}

@@ -1,0 +1,124 @@
+//! The OpenAPI 3.1 document of the REST surface, with every command payload's JSON Schema.
+
+use serde_json::{Map, Value, json};
+
+/// Moves a schema's `$defs` into `components` and points its references there.
+fn hoist(schema: &schemars::Schema, components: &mut Map<String, Value>) -> Value {
+    let text = serde_json::to_string(schema).expect("schemas serialize").replace("#/$defs/", "#/components/schemas/");
+    let mut value: Value = serde_json::from_str(&text).expect("valid JSON");
+    if let Some(object) = value.as_object_mut() {
+        object.remove("$schema");
+        if let Some(Value::Object(definitions)) = object.remove("$defs") {
+            components.extend(definitions);
+        }
+    }
+    value
+}
+
+pub fn document() -> Value {
+    let mut components = Map::new();
+    let mut variants = Vec::new();
+    for command in schemas::commands() {
+        let payload = hoist(&command.schema, &mut components);
+        let name = format!("{}Payload", command.type_name);
+        components.insert(name.clone(), payload);
+        variants.push(json!({
+            "type": "object",
+            "title": command.type_name,
+            "required": ["type", "id", "payload"],
+            "additionalProperties": false,
+            "properties": {
+                "type": {"const": command.type_name},
+                "id": {"type": "string", "format": "uuid", "description": "The aggregate's id; the client chooses it for creating commands."},
+                "expected_version": {"type": "integer", "minimum": 0, "description": "Optimistic concurrency: the version the aggregate must be at."},
+                "payload": {"$ref": format!("#/components/schemas/{name}")}
+            }
+        }));
+    }
+    components.insert("Command".into(), json!({"oneOf": variants}));
+    components.insert(
+        "Accepted".into(),
+        json!({
+            "type": "object",
+            "required": ["stream", "version", "position", "events"],
+            "properties": {
+                "stream": {"type": "string"},
+                "version": {"type": "integer"},
+                "position": {"type": "integer", "description": "Global position of the last event; pass it as X-Oxbow-Min-Position to read your writes."},
+                "events": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["type", "id", "position", "payload"],
+                    "properties": {"type": {"type": "string"}, "id": {"type": "string", "format": "uuid"}, "position": {"type": "integer"}, "payload": {"type": "object"}}
+                }}
+            }
+        }),
+    );
+    components.insert(
+        "Problem".into(),
+        json!({
+            "type": "object",
+            "description": "RFC 9457 problem details with a stable machine code.",
+            "required": ["type", "title", "status", "detail", "code"],
+            "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                "detail": {"type": "string"}, "code": {"type": "string"},
+                "field": {"type": "string", "description": "JSON pointer of the failing field (400)."},
+                "current_version": {"type": "integer", "description": "The aggregate's version (409)."},
+                "rule": {"type": "string", "description": "The business rule that refused the command (422)."}
+            }
+        }),
+    );
+    let problem = |description: &str| json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Oxbow", "version": env!("CARGO_PKG_VERSION"), "description": "Event-sourced CQRS backend for multi-tenant AI-agent platforms."},
+        "paths": {
+            "/v1/commands": {"post": {
+                "summary": "Send a command",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255},
+                     "description": "A retry with the same key and body returns the first response and appends nothing."},
+                    {"name": "X-Correlation-Id", "in": "header", "required": false, "schema": {"type": "string", "format": "uuid"}}
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Command"}}}},
+                "responses": {
+                    "200": {"description": "Appended", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
+                    "400": problem("Malformed or schema-invalid"),
+                    "401": problem("No valid bearer token"),
+                    "403": problem("The caller's role does not allow the command"),
+                    "404": problem("Unknown aggregate"),
+                    "409": problem("Version conflict, or the aggregate exists already"),
+                    "413": problem("Body too large"),
+                    "422": problem("A business rule refused the command, or an idempotency key was reused"),
+                    "429": problem("Rate limited"),
+                    "503": problem("The log is unavailable")
+                }
+            }},
+            "/graphql": {"post": {"summary": "GraphQL queries (GET serves GraphiQL; subscriptions at /graphql/ws)", "responses": {"200": {"description": "GraphQL response"}}}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "The process runs"}}}},
+            "/readyz": {"get": {"summary": "Readiness: PostgreSQL, Kafka and Redis answer", "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "Text exposition"}}}}
+        },
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_reference_points_at_a_component() {
+        let document = super::document();
+        let text = document.to_string();
+        let components = document["components"]["schemas"].as_object().unwrap();
+        for reference in text.split("\"$ref\":\"").skip(1) {
+            let target = reference.split('"').next().unwrap();
+            let name = target.strip_prefix("#/components/schemas/").expect(target);
+            assert!(components.contains_key(name), "dangling {target}");
+        }
+    }
+}

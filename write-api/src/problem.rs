@@ -1,0 +1,81 @@
+//! Errors as `application/problem+json` (RFC 9457), each with a stable machine `code`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+/// An error response: status, code, human text, and extension members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub extensions: Map<String, Value>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Problem {
+        Problem { status, code, title, detail: detail.into(), extensions: Map::new() }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Problem {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn malformed(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "malformed_request", "The request is malformed", detail)
+    }
+
+    pub fn invalid_field(path: &str, message: &str) -> Problem {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+            "The payload does not match its schema",
+            format!("{path}: {message}"),
+        )
+        .with("field", path)
+    }
+
+    pub fn unauthenticated(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "A valid bearer token is required", detail)
+    }
+
+    pub fn conflict(current_version: i64) -> Problem {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "version_conflict",
+            "The aggregate has changed",
+            format!("the aggregate is at version {current_version}; reload it and retry"),
+        )
+        .with("current_version", current_version)
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "log_unavailable", "The event log is unavailable", detail)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut body = json!({
+            "type": format!("urn:oxbow:problem:{}", self.code),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+            "code": self.code,
+        });
+        let object = body.as_object_mut().expect("a JSON object");
+        for (key, value) in &self.extensions {
+            object.insert(key.clone(), value.clone());
+        }
+        body
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.to_json().to_string()).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response
+    }
+}

@@ -1,0 +1,292 @@
+//! The application service behind the command endpoint: load, decide, append.
+
+use axum::http::StatusCode;
+use chrono::Utc;
+use commands::workspace::{Workspace, WorkspaceCommand};
+use commands::{Aggregate, CommandContext, Rejection, RejectionKind};
+use events::{DomainEvent, Metadata, NewEvent, RecordedEvent};
+use platform::metrics::Metrics;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use store::{AppendError, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, IdempotencyClaim};
+use uuid::Uuid;
+
+use crate::problem::Problem;
+
+/// A command as the endpoint receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandRequest {
+    pub command_type: String,
+    pub id: Uuid,
+    pub expected_version: Option<i64>,
+    pub payload: Value,
+}
+
+/// Who sends the command, from their token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: String,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AcceptedEvent {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub id: Uuid,
+    pub position: i64,
+    pub payload: Value,
+}
+
+/// The 200 response: the stream's new version, and the global position clients pass to the
+/// read API for read-your-writes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Accepted {
+    pub stream: String,
+    pub version: i64,
+    pub position: i64,
+    pub events: Vec<AcceptedEvent>,
+}
+
+#[derive(Clone)]
+pub struct CommandService {
+    store: EventStore,
+    metrics: Metrics,
+}
+
+impl CommandService {
+    pub fn new(store: EventStore, metrics: Metrics) -> CommandService {
+        CommandService { store, metrics }
+    }
+
+    /// Runs one command. Nothing is appended unless every event of it is.
+    pub async fn execute(
+        &self,
+        request: CommandRequest,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+        correlation_id: Uuid,
+    ) -> Result<Accepted, Problem> {
+        let command_type = request.command_type.clone();
+        let result = match WorkspaceCommand::parse(&request.command_type, &request.payload) {
+            Some(command) => {
+                let command =
+                    command.map_err(|e| Problem::invalid_field(&format!("/payload{}", e.path), &e.message))?;
+                self.handle::<Workspace>(&request, command, caller, idempotency_key, correlation_id).await
+            }
+            None => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unknown_command_type",
+                "Unknown command type",
+                format!("`{}` is not a command this endpoint takes", request.command_type),
+            )
+            .with("field", "/type")),
+        };
+        let outcome = match &result {
+            Ok(_) => "accepted",
+            Err(problem) => problem.code,
+        };
+        self.metrics.increment(
+            "oxbow_commands_total",
+            "Commands received, by type and outcome.",
+            &[("type", &command_type), ("outcome", outcome)],
+            1,
+        );
+        result
+    }
+
+    async fn handle<A>(
+        &self,
+        request: &CommandRequest,
+        command: A::Command,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+        correlation_id: Uuid,
+    ) -> Result<Accepted, Problem>
+    where
+        A: Aggregate,
+        A::Event: DomainEvent,
+    {
+        let stream_id = A::stream_id(request.id);
+        let claim = idempotency_key.map(|key| IdempotencyClaim {
+            scope: caller.user_id.clone(),
+            key: key.to_owned(),
+            request_hash: request_hash(request),
+        });
+        // A retry must get the first answer even though the state has moved on since.
+        if let Some(claim) = &claim
+            && let Some(answer) = self.earlier_answer(claim).await?
+        {
+            return Ok(answer);
+        }
+
+        let history = store::read_stream(self.store.pool(), &stream_id, 0).await.map_err(unavailable)?;
+        let version = history.last().map_or(0, |e| e.stream_version);
+        if let Some(expected) = request.expected_version
+            && expected != version
+        {
+            return Err(Problem::conflict(version));
+        }
+        let mut state = A::State::default();
+        for recorded in &history {
+            let event = A::Event::from_recorded(recorded).map_err(|error| {
+                tracing::error!(%error, position = recorded.position, "a stored event cannot be read");
+                Problem::unavailable("a stored event of this aggregate cannot be read")
+            })?;
+            state = A::evolve(state, &event);
+        }
+
+        let context = CommandContext {
+            aggregate_id: request.id,
+            actor: caller.user_id.clone(),
+            actor_email: caller.email.clone(),
+            now: Utc::now(),
+            new_id: Uuid::now_v7(),
+        };
+        let decided = A::decide(&command, &state, &context).map_err(|rejection| rejected(&rejection, version))?;
+        let mut after = state;
+        for event in &decided {
+            after = A::evolve(after, event);
+        }
+        let metadata = Metadata {
+            actor: caller.user_id.clone(),
+            workspace_id: A::workspace_id(request.id, &after),
+            correlation_id,
+            causation_id: Uuid::now_v7(),
+        };
+        let new_events: Vec<NewEvent> =
+            decided.iter().map(|event| NewEvent::from_domain(Uuid::now_v7(), event, &metadata)).collect();
+        let payloads: Vec<Value> = new_events.iter().map(|e| e.payload.clone()).collect();
+
+        let outcome = self
+            .store
+            .append(AppendRequest {
+                stream_id: stream_id.clone(),
+                expected: ExpectedVersion::Exact(version),
+                events: new_events,
+                idempotency: claim,
+            })
+            .await
+            .map_err(|error| match error {
+                AppendError::Conflict { current } => Problem::conflict(current),
+                AppendError::IdempotencyKeyReused => key_reused(),
+                AppendError::Unavailable(reason) => Problem::unavailable(reason),
+            })?;
+        if outcome.replayed {
+            return self.replayed(&outcome).await;
+        }
+        let last_position = history.last().map_or(0, |e| e.position);
+        Ok(Accepted {
+            stream: stream_id,
+            version: outcome.stream_version,
+            position: outcome.last_position.unwrap_or(last_position),
+            events: outcome
+                .events
+                .into_iter()
+                .zip(payloads)
+                .map(|(event, payload)| AcceptedEvent {
+                    event_type: event.event_type,
+                    id: event.event_id,
+                    position: event.position,
+                    payload,
+                })
+                .collect(),
+        })
+    }
+
+    async fn earlier_answer(&self, claim: &IdempotencyClaim) -> Result<Option<Accepted>, Problem> {
+        let Some(record) =
+            store::find_idempotency_key(self.store.pool(), &claim.scope, &claim.key).await.map_err(unavailable)?
+        else {
+            return Ok(None);
+        };
+        if record.request_hash != claim.request_hash {
+            return Err(key_reused());
+        }
+        let outcome = AppendOutcome {
+            stream_id: record.stream_id,
+            stream_version: record.stream_version,
+            first_position: record.first_position,
+            last_position: record.last_position,
+            events: Vec::new(),
+            replayed: true,
+        };
+        self.replayed(&outcome).await.map(Some)
+    }
+
+    /// The answer to a request whose events were appended before: read back from the log.
+    async fn replayed(&self, outcome: &AppendOutcome) -> Result<Accepted, Problem> {
+        let events: Vec<RecordedEvent> = match (outcome.first_position, outcome.last_position) {
+            (Some(first), Some(last)) => {
+                store::read_range(self.store.pool(), first, last).await.map_err(unavailable)?
+            }
+            _ => Vec::new(),
+        };
+        let position = match outcome.last_position {
+            Some(position) => position,
+            None => store::read_stream(self.store.pool(), &outcome.stream_id, outcome.stream_version - 1)
+                .await
+                .map_err(unavailable)?
+                .last()
+                .map_or(0, |e| e.position),
+        };
+        Ok(Accepted {
+            stream: outcome.stream_id.clone(),
+            version: outcome.stream_version,
+            position,
+            events: events
+                .into_iter()
+                .map(|e| AcceptedEvent {
+                    event_type: e.event_type,
+                    id: e.event_id,
+                    position: e.position,
+                    payload: e.payload,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// What makes two requests "the same" for an idempotency key: type, id, expected version and
+/// the payload in canonical form (so white space and key order do not count).
+fn request_hash(request: &CommandRequest) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(request.command_type.as_bytes());
+    hasher.update([0]);
+    hasher.update(request.id.as_bytes());
+    hasher.update(request.expected_version.unwrap_or(-1).to_be_bytes());
+    hasher.update(events::canonical::to_vec(&request.payload));
+    hasher.finalize().to_vec()
+}
+
+fn unavailable(error: store::Error) -> Problem {
+    tracing::error!(%error, "the log could not be read");
+    Problem::unavailable("the event log could not be read")
+}
+
+fn key_reused() -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+        "The idempotency key was used with another request",
+        "an Idempotency-Key may only be retried with the same request body",
+    )
+}
+
+fn rejected<R: Rejection>(rejection: &R, version: i64) -> Problem {
+    let detail = rejection.to_string();
+    match rejection.kind() {
+        RejectionKind::NotFound => Problem::new(StatusCode::NOT_FOUND, rejection.code(), "Not found", detail),
+        RejectionKind::AlreadyExists => Problem::new(StatusCode::CONFLICT, rejection.code(), "Already exists", detail)
+            .with("current_version", version),
+        RejectionKind::Forbidden => Problem::new(StatusCode::FORBIDDEN, rejection.code(), "Forbidden", detail),
+        RejectionKind::RuleViolated => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            rejection.code(),
+            "A business rule refused the command",
+            detail,
+        )
+        .with("rule", rejection.code()),
+    }
+}
