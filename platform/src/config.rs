@@ -51,30 +51,55 @@ where
 }
 
 impl Config {
+    /// Every setting at its default, with the given database.
+    pub fn with_defaults(database_url: String) -> Config {
+        Config {
+            database_url,
+            redis_url: "redis://127.0.0.1:6379/".into(),
+            kafka_brokers: "127.0.0.1:9092".into(),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            jwt_secret: DEVELOPMENT_JWT_SECRET.to_owned(),
+            jwt_secret_is_development_default: true,
+            events_topic: "oxbow.events".into(),
+            tasks_topic: "oxbow.agent-tasks".into(),
+            topic_partitions: 4,
+            projector_group: "oxbow-projector".into(),
+            redis_prefix: "oxbow:".into(),
+            database_pool_size: 16,
+            min_position_timeout: Duration::from_secs(5),
+            max_body_bytes: 256 * 1024,
+            rate_limit_per_second: 2_000,
+            rate_limit_burst: 4_000,
+        }
+    }
+
     /// Reads the configuration; `DATABASE_URL` is the one variable without a default.
     pub fn from_env() -> anyhow::Result<Config> {
-        let database_url = var("DATABASE_URL").context("DATABASE_URL is not set")?;
+        let defaults = Config::with_defaults(var("DATABASE_URL").context("DATABASE_URL is not set")?);
         let (jwt_secret, jwt_secret_is_development_default) = match var("OXBOW_JWT_SECRET") {
             Some(secret) => (secret, false),
-            None => (DEVELOPMENT_JWT_SECRET.to_owned(), true),
+            None => (defaults.jwt_secret.clone(), true),
         };
         Ok(Config {
-            database_url,
-            redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379/".into()),
-            kafka_brokers: var("KAFKA_BROKERS").unwrap_or_else(|| "127.0.0.1:9092".into()),
-            http_addr: parsed("OXBOW_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            redis_url: var("REDIS_URL").unwrap_or(defaults.redis_url),
+            kafka_brokers: var("KAFKA_BROKERS").unwrap_or(defaults.kafka_brokers),
+            http_addr: parsed("OXBOW_HTTP_ADDR", defaults.http_addr)?,
             jwt_secret,
             jwt_secret_is_development_default,
-            events_topic: var("OXBOW_EVENTS_TOPIC").unwrap_or_else(|| "oxbow.events".into()),
-            tasks_topic: var("OXBOW_TASKS_TOPIC").unwrap_or_else(|| "oxbow.agent-tasks".into()),
-            topic_partitions: parsed("OXBOW_TOPIC_PARTITIONS", 4)?,
-            projector_group: var("OXBOW_PROJECTOR_GROUP").unwrap_or_else(|| "oxbow-projector".into()),
-            redis_prefix: var("OXBOW_REDIS_PREFIX").unwrap_or_else(|| "oxbow:".into()),
-            database_pool_size: parsed("OXBOW_DATABASE_POOL_SIZE", 16)?,
-            min_position_timeout: Duration::from_millis(parsed("OXBOW_MIN_POSITION_TIMEOUT_MS", 5_000)?),
-            max_body_bytes: parsed("OXBOW_MAX_BODY_BYTES", 256 * 1024)?,
-            rate_limit_per_second: parsed("OXBOW_RATE_LIMIT_PER_SECOND", 2_000)?,
-            rate_limit_burst: parsed("OXBOW_RATE_LIMIT_BURST", 4_000)?,
+            events_topic: var("OXBOW_EVENTS_TOPIC").unwrap_or(defaults.events_topic),
+            tasks_topic: var("OXBOW_TASKS_TOPIC").unwrap_or(defaults.tasks_topic),
+            topic_partitions: parsed("OXBOW_TOPIC_PARTITIONS", defaults.topic_partitions)?,
+            projector_group: var("OXBOW_PROJECTOR_GROUP").unwrap_or(defaults.projector_group),
+            redis_prefix: var("OXBOW_REDIS_PREFIX").unwrap_or(defaults.redis_prefix),
+            database_pool_size: parsed("OXBOW_DATABASE_POOL_SIZE", defaults.database_pool_size)?,
+            min_position_timeout: Duration::from_millis(parsed(
+                "OXBOW_MIN_POSITION_TIMEOUT_MS",
+                defaults.min_position_timeout.as_millis() as u64,
+            )?),
+            max_body_bytes: parsed("OXBOW_MAX_BODY_BYTES", defaults.max_body_bytes)?,
+            rate_limit_per_second: parsed("OXBOW_RATE_LIMIT_PER_SECOND", defaults.rate_limit_per_second)?,
+            rate_limit_burst: parsed("OXBOW_RATE_LIMIT_BURST", defaults.rate_limit_burst)?,
+            database_url: defaults.database_url,
         })
     }
 }

@@ -19,8 +19,16 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// Logs to the test's output when `OXBOW_TEST_LOG` names a filter, e.g. `info,projections=debug`.
+pub fn init_logging() {
+    if let Ok(filter) = std::env::var("OXBOW_TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
+}
+
 /// Creates and migrates a new database on the test server.
 pub async fn database() -> TestDatabase {
+    init_logging();
     let admin_url = env("DATABASE_URL");
     let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("connect to PostgreSQL");
     let name = unique_name("t");
@@ -34,4 +42,167 @@ pub async fn database() -> TestDatabase {
     let pool = PgPoolOptions::new().max_connections(40).connect(&url).await.expect("connect to the test database");
     oxbow::migrate(&pool).await.expect("migrate");
     TestDatabase { url, pool }
+}
+
+pub use app::{Subscription, TestApp};
+
+mod app {
+    //! A whole Oxbow in-process on a random port, over the real services, isolated by database,
+    //! topic, consumer group and Redis prefix.
+
+    use std::time::Duration;
+
+    use futures::{SinkExt, StreamExt};
+    use oxbow::{Role, Server};
+    use platform::Config;
+    use serde_json::{Value, json};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    use super::{TestDatabase, env, unique_name};
+
+    pub struct TestApp {
+        pub db: TestDatabase,
+        pub config: Config,
+        pub server: Option<Server>,
+        pub base: String,
+        pub http: reqwest::Client,
+        tokens: platform::auth::Tokens,
+    }
+
+    impl Drop for TestApp {
+        fn drop(&mut self) {
+            if let Some(server) = self.server.take() {
+                server.stop();
+            }
+        }
+    }
+
+    /// A test's own configuration over the shared services.
+    pub fn config(db: &TestDatabase) -> Config {
+        let mut config = Config::with_defaults(db.url.clone());
+        config.redis_url = env("REDIS_URL");
+        config.kafka_brokers = env("KAFKA_BROKERS");
+        config.http_addr = "127.0.0.1:0".parse().unwrap();
+        let name = unique_name("t");
+        config.events_topic = format!("{name}.events");
+        config.tasks_topic = format!("{name}.tasks");
+        config.projector_group = format!("{name}.projector");
+        config.redis_prefix = format!("{name}:");
+        config.topic_partitions = 3;
+        config.database_pool_size = 8;
+        config.jwt_secret = "test-secret".into();
+        config.jwt_secret_is_development_default = false;
+        // The first read waits out the projector's Kafka group join (a few seconds on a fresh
+        // broker); the wait ends as soon as the position is reached.
+        config.min_position_timeout = Duration::from_secs(30);
+        config
+    }
+
+    impl TestApp {
+        pub async fn start() -> TestApp {
+            TestApp::start_with(&oxbow::Role::ALL, |_| {}).await
+        }
+
+        pub async fn start_with(roles: &[Role], tweak: impl FnOnce(&mut Config)) -> TestApp {
+            let db = super::database().await;
+            let mut config = config(&db);
+            tweak(&mut config);
+            let server = oxbow::serve::start(config.clone(), roles).await.expect("start oxbow");
+            let base = server.http_addr.map(|addr| format!("http://{addr}")).unwrap_or_default();
+            let tokens = platform::auth::Tokens::new(&config.jwt_secret);
+            TestApp { db, config, server: Some(server), base, http: reqwest::Client::new(), tokens }
+        }
+
+        pub fn token(&self, sub: &str) -> String {
+            self.tokens.mint(sub, Some(&format!("{sub}@example.com")), chrono::Duration::hours(1))
+        }
+
+        /// POSTs a command; returns the status and the JSON body.
+        pub async fn command(&self, token: &str, body: Value) -> (u16, Value) {
+            self.command_with(token, body, &[]).await
+        }
+
+        pub async fn command_with(&self, token: &str, body: Value, headers: &[(&str, &str)]) -> (u16, Value) {
+            let mut request = self.http.post(format!("{}/v1/commands", self.base)).bearer_auth(token).json(&body);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let response = request.send().await.expect("POST /v1/commands");
+            let status = response.status().as_u16();
+            let body = response.json().await.unwrap_or(Value::Null);
+            (status, body)
+        }
+
+        /// Sends a command that must succeed; returns its response.
+        pub async fn ok(&self, token: &str, body: Value) -> Value {
+            let (status, response) = self.command(token, body.clone()).await;
+            assert_eq!(status, 200, "{body} → {response}");
+            response
+        }
+
+        /// Runs a GraphQL query, waiting for `min_position` when given.
+        pub async fn graphql(&self, token: Option<&str>, query: &str, min_position: Option<i64>) -> Value {
+            let mut request = self.http.post(format!("{}/graphql", self.base)).json(&json!({"query": query}));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(position) = min_position {
+                request = request.header("X-Oxbow-Min-Position", position.to_string());
+            }
+            request.send().await.expect("POST /graphql").json().await.expect("a JSON response")
+        }
+
+        /// Opens a graphql-transport-ws connection and subscribes.
+        pub async fn subscribe(&self, token: Option<&str>, query: &str) -> Result<Subscription, String> {
+            let url = format!("{}/graphql/ws", self.base.replace("http://", "ws://"));
+            let mut request = url.into_client_request().unwrap();
+            request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+            let (mut socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;
+            let payload = match token {
+                Some(token) => json!({"Authorization": format!("Bearer {token}")}),
+                None => json!({}),
+            };
+            socket
+                .send(Message::text(json!({"type": "connection_init", "payload": payload}).to_string()))
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut subscription = Subscription { socket };
+            match subscription.next_json().await {
+                Some(message) if message["type"] == "connection_ack" => {}
+                other => return Err(format!("connection refused: {other:?}")),
+            }
+            subscription
+                .socket
+                .send(Message::text(json!({"id": "1", "type": "subscribe", "payload": {"query": query}}).to_string()))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(subscription)
+        }
+    }
+
+    pub struct Subscription {
+        socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    }
+
+    impl Subscription {
+        /// The next protocol message, or `None` when the connection closed or 30 s passed.
+        pub async fn next_json(&mut self) -> Option<Value> {
+            loop {
+                let message = tokio::time::timeout(Duration::from_secs(30), self.socket.next()).await.ok()??.ok()?;
+                match message {
+                    Message::Text(text) => {
+                        let value: Value = serde_json::from_str(&text).ok()?;
+                        if value["type"] == "ping" {
+                            let _ = self.socket.send(Message::text(json!({"type": "pong"}).to_string())).await;
+                            continue;
+                        }
+                        return Some(value);
+                    }
+                    Message::Close(_) => return None,
+                    _ => continue,
+                }
+            }
+        }
+    }
 }
