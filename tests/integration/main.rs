@@ -1,4 +1,6 @@
 //! Integration tests against real PostgreSQL, Redis and a Kafka-protocol broker.
 
+mod errors;
 mod log;
 mod slice;
+mod tenancy;

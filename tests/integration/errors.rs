@@ -1,0 +1,242 @@
+//! Every error the command endpoint can give in this slice: problem+json with a stable code,
+//! and nothing appended.
+
+use serde_json::{Value, json};
+use tests::TestApp;
+use uuid::Uuid;
+
+async fn head(app: &TestApp) -> i64 {
+    store::read_head(&app.db.pool).await.unwrap().position
+}
+
+#[track_caller]
+fn assert_problem(status: u16, body: &Value, expected_status: u16, code: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], expected_status, "{body}");
+    assert!(body["type"].as_str().is_some_and(|t| t.ends_with(code)), "{body}");
+    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_problem_json_and_change_nothing() {
+    let app = TestApp::start().await;
+    let alice = app.token("alice");
+    let id = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": id, "payload": {"name": "R"}})).await;
+    let before = head(&app).await;
+
+    // Not JSON at all.
+    let response = app
+        .http
+        .post(format!("{}/v1/commands", app.base))
+        .bearer_auth(&alice)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let status = response.status().as_u16();
+    assert_problem(status, &response.json().await.unwrap(), 400, "malformed_request");
+
+    let cases = [
+        (json!({"type": "RenameWorkspace", "id": "not-a-uuid", "payload": {"name": "X"}}), "malformed_request", Some("/id")),
+        (json!({"type": "RenameWorkspace", "id": id, "payload": {"name": "X"}, "extra": 1}), "malformed_request", None),
+        (json!({"type": "RenameWorkspace", "id": id, "payload": {"name": ""}}), "invalid_payload", Some("/payload/name")),
+        (json!({"type": "RenameWorkspace", "id": id, "payload": {"nam": "X"}}), "invalid_payload", None),
+        (json!({"type": "RenameWorkspace", "id": id, "payload": [1]}), "invalid_payload", Some("/payload")),
+        (json!({"type": "InviteMember", "id": id, "payload": {"email": "nope", "role": "member"}}), "invalid_payload", Some("/payload/email")),
+        (json!({"type": "InviteMember", "id": id, "payload": {"email": "a@b.c", "role": "king"}}), "invalid_payload", Some("/payload/role")),
+        (json!({"type": "LaunchRocket", "id": id, "payload": {}}), "unknown_command_type", Some("/type")),
+    ];
+    for (body, code, field) in cases {
+        let (status, problem) = app.command(&alice, body.clone()).await;
+        assert_problem(status, &problem, 400, code);
+        if let Some(field) = field {
+            assert_eq!(problem["field"], field, "{body} → {problem}");
+        }
+    }
+    assert_eq!(head(&app).await, before, "no bad request appended anything");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_roles_existence_and_rules_are_enforced() {
+    let app = TestApp::start().await;
+    let (alice, bo) = (app.token("alice"), app.token("bo"));
+    let id = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": id, "payload": {"name": "R"}})).await;
+    let before = head(&app).await;
+    let rename = json!({"type": "RenameWorkspace", "id": id, "payload": {"name": "X"}});
+
+    let (status, problem) = app.command("not-a-token", rename.clone()).await;
+    assert_problem(status, &problem, 401, "unauthenticated");
+    let other_secret = platform::auth::Tokens::new("another-secret").mint("alice", None, chrono::Duration::hours(1));
+    let (status, problem) = app.command(&other_secret, rename.clone()).await;
+    assert_problem(status, &problem, 401, "unauthenticated");
+    let response = app.http.post(format!("{}/v1/commands", app.base)).json(&rename).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+
+    // bo is no member: 403, nothing leaks but the refusal.
+    let (status, problem) = app.command(&bo, rename.clone()).await;
+    assert_problem(status, &problem, 403, "not_a_member");
+
+    let (status, problem) = app
+        .command(&alice, json!({"type": "RenameWorkspace", "id": Uuid::now_v7(), "payload": {"name": "X"}}))
+        .await;
+    assert_problem(status, &problem, 404, "workspace_not_found");
+
+    let (status, problem) =
+        app.command(&alice, json!({"type": "CreateWorkspace", "id": id, "payload": {"name": "Again"}})).await;
+    assert_problem(status, &problem, 409, "workspace_exists");
+
+    let (status, problem) = app
+        .command(&alice, json!({"type": "RenameWorkspace", "id": id, "expected_version": 7, "payload": {"name": "X"}}))
+        .await;
+    assert_problem(status, &problem, 409, "version_conflict");
+    assert_eq!(problem["current_version"], 1);
+
+    let (status, problem) =
+        app.command(&alice, json!({"type": "RemoveMember", "id": id, "payload": {"user_id": "alice"}})).await;
+    assert_problem(status, &problem, 422, "last_owner");
+    assert_eq!(problem["rule"], "last_owner");
+
+    let (status, problem) = app.command(&alice, json!({"type": "ReactivateWorkspace", "id": id, "payload": {}})).await;
+    assert_problem(status, &problem, 422, "workspace_not_suspended");
+
+    assert_eq!(head(&app).await, before, "no refused command appended anything");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_boundaries_hold_for_every_role() {
+    let app = TestApp::start().await;
+    let alice = app.token("alice");
+    let id = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": id, "payload": {"name": "R"}})).await;
+    for (user, role) in [("ad", "admin"), ("me", "member"), ("vi", "viewer")] {
+        let invited = app
+            .ok(&alice, json!({"type": "InviteMember", "id": id, "payload": {"email": format!("{user}@example.com"), "role": role}}))
+            .await;
+        let invitation_id = invited["events"][0]["payload"]["invitation_id"].clone();
+        app.ok(&app.token(user), json!({"type": "AcceptInvitation", "id": id, "payload": {"invitation_id": invitation_id}}))
+            .await;
+    }
+    let invite = |email: &str| json!({"type": "InviteMember", "id": id, "payload": {"email": email, "role": "viewer"}});
+    // Inviting needs admin: admin yes, member and viewer no.
+    app.ok(&app.token("ad"), invite("x1@example.com")).await;
+    for user in ["me", "vi"] {
+        let (status, problem) = app.command(&app.token(user), invite("x2@example.com")).await;
+        assert_problem(status, &problem, 403, "role_too_low");
+    }
+    // Renaming and suspending need owner: admin no.
+    let (status, problem) =
+        app.command(&app.token("ad"), json!({"type": "SuspendWorkspace", "id": id, "payload": {}})).await;
+    assert_problem(status, &problem, 403, "role_too_low");
+    // An admin may not hand out the owner role.
+    let (status, problem) = app
+        .command(&app.token("ad"), json!({"type": "ChangeMemberRole", "id": id, "payload": {"user_id": "me", "role": "owner"}}))
+        .await;
+    assert_problem(status, &problem, 403, "owner_role_needs_owner");
+    // Accepting an invitation meant for someone else.
+    let invited = app.ok(&alice, invite("zed@example.com")).await;
+    let (status, problem) = app
+        .command(
+            &app.token("eve"),
+            json!({"type": "AcceptInvitation", "id": id, "payload": {"invitation_id": invited["events"][0]["payload"]["invitation_id"]}}),
+        )
+        .await;
+    assert_problem(status, &problem, 403, "invitation_for_another_email");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_returns_the_first_response_and_refuses_another_body() {
+    let app = TestApp::start().await;
+    let alice = app.token("alice");
+    let id = Uuid::now_v7();
+    let create = json!({"type": "CreateWorkspace", "id": id, "payload": {"name": "R"}});
+    let key = [("Idempotency-Key", "create-r-1")];
+    let (status, first) = app.command_with(&alice, create.clone(), &key).await;
+    assert_eq!(status, 200, "{first}");
+    // A retry after the state moved on still gets the first answer, not "exists".
+    let (status, again) = app.command_with(&alice, create.clone(), &key).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again, first);
+    assert_eq!(head(&app).await, 1);
+
+    let other = json!({"type": "CreateWorkspace", "id": id, "payload": {"name": "Other"}});
+    let (status, problem) = app.command_with(&alice, other, &key).await;
+    assert_problem(status, &problem, 422, "idempotency_key_reused");
+    // Keys are per caller: bo's identical key is his own.
+    let (status, _) = app
+        .command_with(&app.token("bo"), json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "B"}}), &key)
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_commands_on_one_version_have_exactly_one_winner() {
+    let app = TestApp::start().await;
+    let alice = app.token("alice");
+    let id = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": id, "payload": {"name": "R"}})).await;
+    let attempts = (0..16).map(|i| {
+        let body = json!({"type": "RenameWorkspace", "id": id, "expected_version": 1, "payload": {"name": format!("N{i}")}});
+        app.command(&alice, body)
+    });
+    let results = futures::future::join_all(attempts).await;
+    let winners = results.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(winners, 1, "{results:?}");
+    for (status, body) in results.iter().filter(|(status, _)| *status != 200) {
+        assert_problem(*status, body, 409, "version_conflict");
+        assert_eq!(body["current_version"], 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_get_413() {
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| config.max_body_bytes = 1024).await;
+    let alice = app.token("alice");
+    let body = json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "x".repeat(4096)}});
+    let (status, problem) = app.command(&alice, body).await;
+    assert_problem(status, &problem, 413, "body_too_large");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_over_the_rate_limit_gets_429() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |config| {
+        config.rate_limit_per_second = 1;
+        config.rate_limit_burst = 2;
+    })
+    .await;
+    let alice = app.token("alice");
+    let create = || json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "R"}});
+    app.ok(&alice, create()).await;
+    app.ok(&alice, create()).await;
+    let (status, problem) = app.command(&alice, create()).await;
+    assert_problem(status, &problem, 429, "rate_limited");
+    // Others are not held back.
+    app.ok(&app.token("bo"), create()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_cannot_be_reached_gives_503() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let alice = app.token("alice");
+    let database = app.db.url.rsplit('/').next().unwrap().to_owned();
+    // Shut the database to everyone, as an outage would.
+    let admin = sqlx::PgPool::connect(&std::env::var("DATABASE_URL").unwrap()).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "alter database {database} with allow_connections false; \
+         select pg_terminate_backend(pid) from pg_stat_activity where datname = '{database}';"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let (status, problem) =
+        app.command(&alice, json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "R"}})).await;
+    assert_problem(status, &problem, 503, "log_unavailable");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("alter database {database} with allow_connections true")))
+        .execute(&admin)
+        .await
+        .unwrap();
+}

@@ -1,0 +1,83 @@
+//! Tenant isolation: a token of another workspace gets nothing, over HTTP or WebSocket.
+
+use serde_json::json;
+use tests::TestApp;
+use uuid::Uuid;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_member_reads_nothing_of_another_workspace() {
+    let app = TestApp::start().await;
+    let (alice, mallory) = (app.token("alice"), app.token("mallory"));
+    let id = Uuid::now_v7();
+    let created = app.ok(&alice, json!({"type": "CreateWorkspace", "id": id, "payload": {"name": "Secret"}})).await;
+    let mine = Uuid::now_v7();
+    app.ok(&mallory, json!({"type": "CreateWorkspace", "id": mine, "payload": {"name": "Mine"}})).await;
+    let position = created["position"].as_i64().unwrap() + 1;
+
+    let response = app
+        .graphql(
+            Some(&mallory),
+            &format!(
+                r#"{{ workspace(id: "{id}") {{ name }}
+                     workspaces {{ edges {{ node {{ id name }} }} }}
+                     events(stream: "workspace-{id}") {{ edges {{ node {{ eventType }} }} }} }}"#
+            ),
+            Some(position),
+        )
+        .await;
+    assert!(response.get("errors").is_none(), "{response}");
+    assert_eq!(response["data"]["workspace"], serde_json::Value::Null);
+    assert_eq!(response["data"]["workspaces"]["edges"], json!([{"node": {"id": mine.to_string(), "name": "Mine"}}]));
+    assert_eq!(response["data"]["events"]["edges"], json!([]));
+
+    // Without a token, every field says so with a code.
+    let anonymous = app.graphql(None, &format!(r#"{{ workspace(id: "{id}") {{ name }} }}"#), None).await;
+    assert_eq!(anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{anonymous}");
+    // A malformed argument is the client's mistake, with a code.
+    let malformed = app.graphql(Some(&alice), r#"{ workspace(id: "nope") { name } }"#, None).await;
+    assert_eq!(malformed["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{malformed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_member_cannot_subscribe_and_a_tokenless_socket_is_refused() {
+    let app = TestApp::start().await;
+    let (alice, mallory) = (app.token("alice"), app.token("mallory"));
+    let id = Uuid::now_v7();
+    let created = app.ok(&alice, json!({"type": "CreateWorkspace", "id": id, "payload": {"name": "Secret"}})).await;
+    app.graphql(Some(&alice), "{ projections { name } }", created["position"].as_i64()).await;
+    let query = format!(r#"subscription {{ workspaceActivity(workspaceId: "{id}") {{ position eventType }} }}"#);
+
+    let mut subscription = app.subscribe(Some(&mallory), &query).await.expect("the connection itself is allowed");
+    let message = subscription.next_json().await.expect("an answer");
+    // An execution error: a result with no data and a coded error, then the end.
+    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(message["payload"]["data"], serde_json::Value::Null, "{message}");
+    assert_eq!(message["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{message}");
+    assert_eq!(subscription.next_json().await.map(|m| m["type"].clone()), Some(json!("complete")));
+
+    assert!(app.subscribe(None, &query).await.is_err(), "a connection without a token is refused");
+    assert!(app.subscribe(Some("garbage"), &query).await.is_err(), "a connection with a bad token is refused");
+
+    // A removed member's subscription ends after the removal is delivered.
+    let invited = app
+        .ok(&alice, json!({"type": "InviteMember", "id": id, "payload": {"email": "bo@example.com", "role": "viewer"}}))
+        .await;
+    let accepted = app
+        .ok(
+            &app.token("bo"),
+            json!({"type": "AcceptInvitation", "id": id, "payload": {"invitation_id": invited["events"][0]["payload"]["invitation_id"]}}),
+        )
+        .await;
+    app.graphql(Some(&alice), "{ projections { name } }", accepted["position"].as_i64()).await;
+    let mut bo = app.subscribe(Some(&app.token("bo")), &query).await.unwrap();
+    let removed = app.ok(&alice, json!({"type": "RemoveMember", "id": id, "payload": {"user_id": "bo"}})).await;
+    loop {
+        let message = bo.next_json().await.expect("a message before the end");
+        if message["type"] == "complete" {
+            break;
+        }
+        assert_eq!(message["type"], "next", "{message}");
+        let position = message["payload"]["data"]["workspaceActivity"]["position"].as_i64().unwrap();
+        assert!(position <= removed["position"].as_i64().unwrap(), "bo heard of something after his removal");
+    }
+}
