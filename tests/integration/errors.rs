@@ -41,13 +41,29 @@ async fn bad_requests_get_problem_json_and_change_nothing() {
     assert_problem(status, &response.json().await.unwrap(), 400, "malformed_request");
 
     let cases = [
-        (json!({"type": "RenameWorkspace", "id": "not-a-uuid", "payload": {"name": "X"}}), "malformed_request", Some("/id")),
+        (
+            json!({"type": "RenameWorkspace", "id": "not-a-uuid", "payload": {"name": "X"}}),
+            "malformed_request",
+            Some("/id"),
+        ),
         (json!({"type": "RenameWorkspace", "id": id, "payload": {"name": "X"}, "extra": 1}), "malformed_request", None),
-        (json!({"type": "RenameWorkspace", "id": id, "payload": {"name": ""}}), "invalid_payload", Some("/payload/name")),
+        (
+            json!({"type": "RenameWorkspace", "id": id, "payload": {"name": ""}}),
+            "invalid_payload",
+            Some("/payload/name"),
+        ),
         (json!({"type": "RenameWorkspace", "id": id, "payload": {"nam": "X"}}), "invalid_payload", None),
         (json!({"type": "RenameWorkspace", "id": id, "payload": [1]}), "invalid_payload", Some("/payload")),
-        (json!({"type": "InviteMember", "id": id, "payload": {"email": "nope", "role": "member"}}), "invalid_payload", Some("/payload/email")),
-        (json!({"type": "InviteMember", "id": id, "payload": {"email": "a@b.c", "role": "king"}}), "invalid_payload", Some("/payload/role")),
+        (
+            json!({"type": "InviteMember", "id": id, "payload": {"email": "nope", "role": "member"}}),
+            "invalid_payload",
+            Some("/payload/email"),
+        ),
+        (
+            json!({"type": "InviteMember", "id": id, "payload": {"email": "a@b.c", "role": "king"}}),
+            "invalid_payload",
+            Some("/payload/role"),
+        ),
         (json!({"type": "LaunchRocket", "id": id, "payload": {}}), "unknown_command_type", Some("/type")),
     ];
     for (body, code, field) in cases {
@@ -81,9 +97,8 @@ async fn authentication_roles_existence_and_rules_are_enforced() {
     let (status, problem) = app.command(&bo, rename.clone()).await;
     assert_problem(status, &problem, 403, "not_a_member");
 
-    let (status, problem) = app
-        .command(&alice, json!({"type": "RenameWorkspace", "id": Uuid::now_v7(), "payload": {"name": "X"}}))
-        .await;
+    let (status, problem) =
+        app.command(&alice, json!({"type": "RenameWorkspace", "id": Uuid::now_v7(), "payload": {"name": "X"}})).await;
     assert_problem(status, &problem, 404, "workspace_not_found");
 
     let (status, problem) =
@@ -118,8 +133,11 @@ async fn role_boundaries_hold_for_every_role() {
             .ok(&alice, json!({"type": "InviteMember", "id": id, "payload": {"email": format!("{user}@example.com"), "role": role}}))
             .await;
         let invitation_id = invited["events"][0]["payload"]["invitation_id"].clone();
-        app.ok(&app.token(user), json!({"type": "AcceptInvitation", "id": id, "payload": {"invitation_id": invitation_id}}))
-            .await;
+        app.ok(
+            &app.token(user),
+            json!({"type": "AcceptInvitation", "id": id, "payload": {"invitation_id": invitation_id}}),
+        )
+        .await;
     }
     let invite = |email: &str| json!({"type": "InviteMember", "id": id, "payload": {"email": email, "role": "viewer"}});
     // Inviting needs admin: admin yes, member and viewer no.
@@ -134,7 +152,10 @@ async fn role_boundaries_hold_for_every_role() {
     assert_problem(status, &problem, 403, "role_too_low");
     // An admin may not hand out the owner role.
     let (status, problem) = app
-        .command(&app.token("ad"), json!({"type": "ChangeMemberRole", "id": id, "payload": {"user_id": "me", "role": "owner"}}))
+        .command(
+            &app.token("ad"),
+            json!({"type": "ChangeMemberRole", "id": id, "payload": {"user_id": "me", "role": "owner"}}),
+        )
         .await;
     assert_problem(status, &problem, 403, "owner_role_needs_owner");
     // Accepting an invitation meant for someone else.
@@ -168,7 +189,11 @@ async fn an_idempotency_key_returns_the_first_response_and_refuses_another_body(
     assert_problem(status, &problem, 422, "idempotency_key_reused");
     // Keys are per caller: bo's identical key is his own.
     let (status, _) = app
-        .command_with(&app.token("bo"), json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "B"}}), &key)
+        .command_with(
+            &app.token("bo"),
+            json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "B"}}),
+            &key,
+        )
         .await;
     assert_eq!(status, 200);
 }
@@ -180,7 +205,8 @@ async fn racing_commands_on_one_version_have_exactly_one_winner() {
     let id = Uuid::now_v7();
     app.ok(&alice, json!({"type": "CreateWorkspace", "id": id, "payload": {"name": "R"}})).await;
     let attempts = (0..16).map(|i| {
-        let body = json!({"type": "RenameWorkspace", "id": id, "expected_version": 1, "payload": {"name": format!("N{i}")}});
+        let body =
+            json!({"type": "RenameWorkspace", "id": id, "expected_version": 1, "payload": {"name": format!("N{i}")}});
         app.command(&alice, body)
     });
     let results = futures::future::join_all(attempts).await;

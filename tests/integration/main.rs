@@ -2,5 +2,6 @@
 
 mod errors;
 mod log;
+mod relay;
 mod slice;
 mod tenancy;

@@ -19,6 +19,16 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// The `oxbow` binary built beside this test binary (or `OXBOW_BIN`).
+pub fn oxbow_bin() -> std::path::PathBuf {
+    if let Ok(path) = std::env::var("OXBOW_BIN") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/debug/deps/integration-… → target/debug/oxbow
+    exe.parent().and_then(|deps| deps.parent()).expect("a target directory").join("oxbow")
+}
+
 /// Logs to the test's output when `OXBOW_TEST_LOG` names a filter, e.g. `info,projections=debug`.
 pub fn init_logging() {
     if let Ok(filter) = std::env::var("OXBOW_TEST_LOG") {
@@ -44,7 +54,7 @@ pub async fn database() -> TestDatabase {
     TestDatabase { url, pool }
 }
 
-pub use app::{Subscription, TestApp};
+pub use app::{Subscription, TestApp, config};
 
 mod app {
     //! A whole Oxbow in-process on a random port, over the real services, isolated by database,
