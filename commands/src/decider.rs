@@ -52,4 +52,8 @@ pub trait Aggregate: Decider {
 
     /// The workspace (tenant) the aggregate belongs to, once known.
     fn workspace_id(id: Uuid, state: &Self::State) -> Option<Uuid>;
+
+    /// Whether the command creates the aggregate. Such a command is decided against the empty
+    /// state without reading the stream; the log refuses it if the stream exists after all.
+    fn creates(command: &Self::Command) -> bool;
 }

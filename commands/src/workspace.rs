@@ -467,6 +467,10 @@ impl Aggregate for Workspace {
     fn workspace_id(id: Uuid, _state: &WorkspaceState) -> Option<Uuid> {
         Some(id)
     }
+
+    fn creates(command: &WorkspaceCommand) -> bool {
+        matches!(command, WorkspaceCommand::CreateWorkspace(_))
+    }
 }
 
 fn accept(

@@ -62,6 +62,10 @@ pub struct AppendRequest {
     /// May be empty: a command that changes nothing still checks its version and records its key.
     pub events: Vec<NewEvent>,
     pub idempotency: Option<IdempotencyClaim>,
+    /// The log's head position at (or before) the snapshot in which the caller read the stream,
+    /// from [`crate::load_stream`]. With it the committer can often check `expected` without
+    /// reading the stream's version again.
+    pub observed_head: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,15 +126,61 @@ impl CommitterHandle {
 
 pub(crate) fn spawn(pool: PgPool, config: CommitterConfig) -> CommitterHandle {
     let (queue, requests) = mpsc::channel(config.queue_capacity);
-    tokio::spawn(Committer { pool, config, head: None }.run(requests));
+    tokio::spawn(Committer { pool, config, known: None }.run(requests));
     CommitterHandle { queue }
 }
 
 struct Committer {
     pool: PgPool,
     config: CommitterConfig,
-    /// The head as of our last write; `None` when it must be read again.
-    head: Option<Head>,
+    /// The log as this committer left it; `None` when it must be read again.
+    known: Option<Known>,
+}
+
+/// What a committer knows of the log after its own writes. It stays true only while no other
+/// process appends; every append moves the head, and the optimistic write goes through only if
+/// the head is where this committer left it, so a stale `Known` can never be acted on.
+struct Known {
+    head: Head,
+    /// Every append after this position was made by this committer...
+    own_since: i64,
+    /// ...so this holds the current version of every stream appended to since then.
+    versions: HashMap<String, i64>,
+}
+
+/// How many stream versions a committer remembers before it starts over.
+const KNOWN_VERSIONS_CAPACITY: usize = 250_000;
+
+impl Known {
+    fn fresh(head: Head) -> Known {
+        Known { head, own_since: head.position, versions: HashMap::new() }
+    }
+
+    /// The stream's current version, when this committer can tell without reading it.
+    fn version_of(&self, request: &AppendRequest) -> Option<i64> {
+        if let Some(version) = self.versions.get(&request.stream_id) {
+            return Some(*version);
+        }
+        match (request.expected, request.observed_head) {
+            // Not appended to since `own_since`, and the caller read it after that: what the
+            // caller saw is current.
+            (ExpectedVersion::Exact(version), Some(observed)) if observed >= self.own_since => Some(version),
+            // A new stream: assume it is new. If it is not, the unique index on
+            // (stream_id, stream_version) refuses the write, and the locked path finds out.
+            (ExpectedVersion::NoStream, _) => Some(0),
+            _ => None,
+        }
+    }
+
+    fn record(&mut self, plan: &Plan) {
+        self.head = plan.new_head;
+        if self.versions.len() + plan.versions.len() > KNOWN_VERSIONS_CAPACITY {
+            self.versions.clear();
+            self.own_since = plan.new_head.position;
+            return;
+        }
+        self.versions.extend(plan.versions.iter().map(|(stream, version)| (stream.clone(), *version)));
+    }
 }
 
 impl Committer {
@@ -157,36 +207,50 @@ impl Committer {
     /// Appends what it can of `batch` and answers every request in it, except those it defers
     /// to the next batch (a second use of an idempotency key already in this one).
     async fn commit(&mut self, batch: Vec<Pending>) -> Vec<Pending> {
-        let batch = match self.head {
-            Some(head) => match self.commit_optimistically(head, batch).await {
+        let batch = match self.known.take() {
+            Some(known) => match self.commit_optimistically(known, batch).await {
                 Attempt::Done(deferred) => return deferred,
-                Attempt::HeadMoved(batch) => batch,
+                Attempt::Retry(batch) => batch,
             },
             None => batch,
         };
-        // Another process appended since we last wrote, or we do not know the head: take the
-        // head's lock first, so that this batch goes in whatever the others do.
-        self.head = None;
+        // Another process appended since we last wrote, a check failed in the database, or we
+        // do not know the head: take the head's lock first and check everything under it.
         self.commit_under_lock(batch).await
     }
 
-    /// One round trip for the checks, one statement for the write, no transaction.
-    async fn commit_optimistically(&mut self, head: Head, batch: Vec<Pending>) -> Attempt {
-        let found = match lookup(&self.pool, &batch).await {
-            Ok(found) => found,
-            Err(error) => return Attempt::Done(fail_all(batch, &error.to_string())),
+    /// One statement, no transaction, and a round trip for checks only when some stream's
+    /// version cannot be told from what this committer knows.
+    async fn commit_optimistically(&mut self, known: Known, batch: Vec<Pending>) -> Attempt {
+        let unknown: Vec<&str> = batch
+            .iter()
+            .filter(|p| known.version_of(&p.request).is_none())
+            .map(|p| p.request.stream_id.as_str())
+            .collect();
+        let found = if unknown.is_empty() {
+            Found::default()
+        } else {
+            match lookup(&self.pool, &batch).await {
+                Ok(found) => found,
+                Err(error) => return Attempt::Done(fail_all(batch, &error.to_string())),
+            }
         };
-        let plan = plan(batch, head, &found, now_micros());
+        let plan = plan(batch, known.head, &found, Some(&known), now_micros());
         if plan.appends.is_empty() {
+            self.known = Some(known);
             return Attempt::Done(plan.deferred);
         }
-        match write(&self.pool, head, &plan).await {
+        match write(&self.pool, known.head, &plan).await {
             Ok(true) => {
-                self.head = Some(plan.new_head);
+                let mut known = known;
+                known.record(&plan);
+                self.known = Some(known);
                 Attempt::Done(plan.answer())
             }
-            Ok(false) => Attempt::HeadMoved(plan.into_batch()),
-            Err(error) if is_idempotency_race(&error) => Attempt::HeadMoved(plan.into_batch()),
+            Ok(false) => Attempt::Retry(plan.into_batch()),
+            // A stream that was assumed new, an event id or an idempotency key met the
+            // database's unique indexes: check them properly under the lock.
+            Err(error) if is_unique_violation(&error) => Attempt::Retry(plan.into_batch()),
             Err(error) => Attempt::Done(plan.fail(&error)),
         }
     }
@@ -205,10 +269,10 @@ impl Committer {
             Ok(found) => found,
             Err(error) => return fail_all(batch, &error.to_string()),
         };
-        let plan = plan(batch, head, &found, now_micros());
+        let plan = plan(batch, head, &found, None, now_micros());
         if plan.appends.is_empty() {
             // Nothing to write; the head is known now.
-            self.head = transaction.commit().await.ok().map(|_| head);
+            self.known = transaction.commit().await.ok().map(|_| Known::fresh(head));
             return plan.deferred;
         }
         let written = match write(&mut *transaction, head, &plan).await {
@@ -218,7 +282,9 @@ impl Committer {
         };
         match written {
             Ok(()) => {
-                self.head = Some(plan.new_head);
+                let mut known = Known::fresh(head);
+                known.record(&plan);
+                self.known = Some(known);
                 plan.answer()
             }
             Err(error) => plan.fail(&error),
@@ -229,8 +295,8 @@ impl Committer {
 enum Attempt {
     /// Every request was answered, but these deferred ones.
     Done(Vec<Pending>),
-    /// Nothing was written because another process moved the head; these are to try again.
-    HeadMoved(Vec<Pending>),
+    /// Nothing was written; these are to try again under the head's lock.
+    Retry(Vec<Pending>),
 }
 
 async fn read_head_for_update(executor: impl sqlx::PgExecutor<'_>) -> Result<Head, sqlx::Error> {
@@ -254,11 +320,8 @@ fn now_micros() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
-fn is_idempotency_race(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .and_then(|error| error.constraint())
-        .is_some_and(|constraint| constraint == "idempotency_keys_pkey")
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_some_and(|error| error.is_unique_violation())
 }
 
 /// What the log already holds that a batch must be checked against.
@@ -405,6 +468,8 @@ struct Plan {
     deferred: Vec<Pending>,
     rows: Rows,
     new_head: Head,
+    /// The version each stream of the batch is at after it.
+    versions: HashMap<String, i64>,
 }
 
 impl Plan {
@@ -433,8 +498,8 @@ impl Plan {
 
 /// Decides each request of the batch: answered now (conflict, reused key, replay), deferred, or
 /// appended at the positions and hashes this plan gives it.
-fn plan(batch: Vec<Pending>, head: Head, found: &Found, recorded_at: DateTime<Utc>) -> Plan {
-    let mut versions = found.stream_versions.clone();
+fn plan(batch: Vec<Pending>, head: Head, found: &Found, known: Option<&Known>, recorded_at: DateTime<Utc>) -> Plan {
+    let mut versions: HashMap<String, i64> = HashMap::new();
     let mut claimed: HashSet<(String, String)> = HashSet::new();
     let mut first_ids: HashSet<Uuid> = HashSet::new();
     let mut rows = Rows::default();
@@ -488,7 +553,13 @@ fn plan(batch: Vec<Pending>, head: Head, found: &Found, recorded_at: DateTime<Ut
             }
         }
 
-        let current = versions.get(&request.stream_id).copied().unwrap_or(0);
+        // This batch's own appends first, then what was read, then what the committer knows.
+        let current = versions
+            .get(&request.stream_id)
+            .or_else(|| found.stream_versions.get(&request.stream_id))
+            .copied()
+            .or_else(|| known.and_then(|known| known.version_of(request)))
+            .unwrap_or(0);
         if !request.expected.admits(current) {
             let _ = pending.reply.send(Err(AppendError::Conflict { current }));
             continue;
@@ -549,7 +620,7 @@ fn plan(batch: Vec<Pending>, head: Head, found: &Found, recorded_at: DateTime<Ut
         };
         appends.push((pending, outcome));
     }
-    Plan { appends, deferred, rows, new_head: Head { position, hash } }
+    Plan { appends, deferred, rows, new_head: Head { position, hash }, versions }
 }
 
 /// The one statement of a batch. Returns false when the head had moved and nothing was written.

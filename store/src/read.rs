@@ -112,3 +112,58 @@ pub fn stream_range<'a>(
         .map(|row| RecordedEvent::try_from(row?))
         .boxed()
 }
+
+/// A stream's events, with the log's head position as of the same snapshot: pass it on as
+/// [`crate::AppendRequest::observed_head`] so the committer can trust the version read here.
+pub async fn load_stream(executor: impl PgExecutor<'_>, stream_id: &str) -> Result<(Vec<RecordedEvent>, i64)> {
+    let rows: Vec<LoadedRow> = sqlx::query_as(
+        "select h.position as head, e.position, e.stream_id, e.stream_version, e.event_id, e.event_type, \
+                e.schema_version, e.payload, e.metadata, e.recorded_at, e.hash \
+           from log_head h \
+           left join lateral (select * from events where stream_id = $1 order by stream_version) e on true",
+    )
+    .bind(stream_id)
+    .fetch_all(executor)
+    .await?;
+    let head = rows.first().map_or(0, |row| row.head);
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let Some(event) = row.into_event_row() {
+            events.push(RecordedEvent::try_from(event)?);
+        }
+    }
+    Ok((events, head))
+}
+
+/// A row of [`load_stream`]: the head, and an event unless the stream is empty.
+#[derive(sqlx::FromRow)]
+struct LoadedRow {
+    head: i64,
+    position: Option<i64>,
+    stream_id: Option<String>,
+    stream_version: Option<i64>,
+    event_id: Option<uuid::Uuid>,
+    event_type: Option<String>,
+    schema_version: Option<i32>,
+    payload: Option<serde_json::Value>,
+    metadata: Option<serde_json::Value>,
+    recorded_at: Option<chrono::DateTime<chrono::Utc>>,
+    hash: Option<Vec<u8>>,
+}
+
+impl LoadedRow {
+    fn into_event_row(self) -> Option<EventRow> {
+        Some(EventRow {
+            position: self.position?,
+            stream_id: self.stream_id?,
+            stream_version: self.stream_version?,
+            event_id: self.event_id?,
+            event_type: self.event_type?,
+            schema_version: self.schema_version?,
+            payload: self.payload?,
+            metadata: self.metadata?,
+            recorded_at: self.recorded_at?,
+            hash: self.hash?,
+        })
+    }
+}

@@ -27,6 +27,7 @@ fn request(stream: &str, expected: ExpectedVersion, count: usize) -> AppendReque
         expected,
         events: (0..count).map(|i| event("Happened", json!({"i": i, "x": 1.5e-7, "s": "é\u{1}"}))).collect(),
         idempotency: None,
+        observed_head: None,
     }
 }
 
@@ -225,4 +226,31 @@ async fn verify_finds_a_deleted_event() {
     .unwrap();
     let error = replay::verify::verify(&db.pool, Default::default(), |_| {}).await.unwrap_err();
     assert!(matches!(error, replay::verify::Error::Broken(replay::verify::Broken::Gap { expected: 3, found: 4 })));
+}
+
+#[tokio::test]
+async fn a_committer_notices_what_another_process_appended_to_a_stream_it_remembers() {
+    let db = tests::database().await;
+    let (mine, theirs) = (
+        EventStore::new(db.pool.clone(), CommitterConfig::default()),
+        EventStore::new(db.pool.clone(), CommitterConfig::default()),
+    );
+    mine.append(request("s", ExpectedVersion::NoStream, 1)).await.unwrap();
+    // Once more on its own, so that it has taken the optimistic path and remembers "s" at 2.
+    let (_, head) = store::load_stream(&db.pool, "s").await.unwrap();
+    let second = AppendRequest { observed_head: Some(head), ..request("s", ExpectedVersion::Exact(1), 1) };
+    assert_eq!(mine.append(second).await.unwrap().stream_version, 2);
+    theirs.append(request("s", ExpectedVersion::Exact(2), 1)).await.unwrap();
+
+    let (_, head) = store::load_stream(&db.pool, "s").await.unwrap();
+    let stale = AppendRequest { observed_head: Some(head - 1), ..request("s", ExpectedVersion::Exact(2), 1) };
+    assert_eq!(mine.append(stale).await, Err(AppendError::Conflict { current: 3 }));
+    // A stream assumed new that is not: refused, and the batch's other appends still go in.
+    let (taken, fresh) = tokio::join!(
+        mine.append(request("s", ExpectedVersion::NoStream, 1)),
+        mine.append(request("t", ExpectedVersion::NoStream, 1)),
+    );
+    assert_eq!(taken, Err(AppendError::Conflict { current: 3 }));
+    assert_eq!(fresh.unwrap().stream_version, 1);
+    replay::verify::verify(&db.pool, Default::default(), |_| {}).await.unwrap();
 }

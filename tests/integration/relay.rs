@@ -27,6 +27,7 @@ async fn append_events(store: &EventStore, streams: usize, per_stream: usize) {
                     })
                     .collect(),
                 idempotency: None,
+                observed_head: None,
             })
         });
         for result in futures::future::join_all(appends).await {

@@ -121,22 +121,22 @@ impl CommandService {
             return Ok(answer);
         }
 
-        let history = store::read_stream(self.store.pool(), &stream_id, 0).await.map_err(unavailable)?;
+        // A creating command needs no history: it is decided against the empty state, and the
+        // log refuses it if the stream exists after all (then the real state says why).
+        let creating = A::creates(&command) && request.expected_version.unwrap_or(0) == 0;
+        let (history, observed_head) = if creating {
+            (Vec::new(), None)
+        } else {
+            let (history, head) = store::load_stream(self.store.pool(), &stream_id).await.map_err(unavailable)?;
+            (history, Some(head))
+        };
         let version = history.last().map_or(0, |e| e.stream_version);
         if let Some(expected) = request.expected_version
             && expected != version
         {
             return Err(Problem::conflict(version));
         }
-        let mut state = A::State::default();
-        for recorded in &history {
-            let event = A::Event::from_recorded(recorded).map_err(|error| {
-                tracing::error!(%error, position = recorded.position, "a stored event cannot be read");
-                Problem::unavailable("a stored event of this aggregate cannot be read")
-            })?;
-            state = A::evolve(state, &event);
-        }
-
+        let state = fold::<A>(&history)?;
         let context = CommandContext {
             aggregate_id: request.id,
             actor: caller.user_id.clone(),
@@ -145,7 +145,7 @@ impl CommandService {
             new_id: Uuid::now_v7(),
         };
         let decided = A::decide(&command, &state, &context).map_err(|rejection| rejected(&rejection, version))?;
-        let mut after = state;
+        let mut after = state.clone();
         for event in &decided {
             after = A::evolve(after, event);
         }
@@ -159,20 +159,25 @@ impl CommandService {
             decided.iter().map(|event| NewEvent::from_domain(Uuid::now_v7(), event, &metadata)).collect();
         let payloads: Vec<Value> = new_events.iter().map(|e| e.payload.clone()).collect();
 
-        let outcome = self
+        let appended = self
             .store
             .append(AppendRequest {
                 stream_id: stream_id.clone(),
-                expected: ExpectedVersion::Exact(version),
+                expected: if creating { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) },
                 events: new_events,
                 idempotency: claim,
+                observed_head,
             })
-            .await
-            .map_err(|error| match error {
-                AppendError::Conflict { current } => Problem::conflict(current),
-                AppendError::IdempotencyKeyReused => key_reused(),
-                AppendError::Unavailable(reason) => Problem::unavailable(reason),
-            })?;
+            .await;
+        let outcome = match appended {
+            Ok(outcome) => outcome,
+            Err(AppendError::Conflict { current }) if creating => {
+                return Err(self.explain_taken::<A>(&stream_id, &command, &context, current).await);
+            }
+            Err(AppendError::Conflict { current }) => return Err(Problem::conflict(current)),
+            Err(AppendError::IdempotencyKeyReused) => return Err(key_reused()),
+            Err(AppendError::Unavailable(reason)) => return Err(Problem::unavailable(reason)),
+        };
         if outcome.replayed {
             return self.replayed(&outcome).await;
         }
@@ -193,6 +198,29 @@ impl CommandService {
                 })
                 .collect(),
         })
+    }
+
+    /// Why a creating command found its stream taken: the decider's answer on the real state.
+    async fn explain_taken<A>(
+        &self,
+        stream_id: &str,
+        command: &A::Command,
+        context: &CommandContext,
+        current: i64,
+    ) -> Problem
+    where
+        A: Aggregate,
+        A::Event: DomainEvent,
+    {
+        let history = match store::read_stream(self.store.pool(), stream_id, 0).await {
+            Ok(history) => history,
+            Err(error) => return unavailable(error),
+        };
+        match fold::<A>(&history).map(|state| A::decide(command, &state, context)) {
+            Ok(Err(rejection)) => rejected(&rejection, current),
+            Ok(Ok(_)) => Problem::conflict(current),
+            Err(problem) => problem,
+        }
     }
 
     async fn earlier_answer(&self, claim: &IdempotencyClaim) -> Result<Option<Accepted>, Problem> {
@@ -246,6 +274,23 @@ impl CommandService {
                 .collect(),
         })
     }
+}
+
+/// The aggregate's state after `history`.
+fn fold<A>(history: &[RecordedEvent]) -> Result<A::State, Problem>
+where
+    A: Aggregate,
+    A::Event: DomainEvent,
+{
+    let mut state = A::State::default();
+    for recorded in history {
+        let event = A::Event::from_recorded(recorded).map_err(|error| {
+            tracing::error!(%error, position = recorded.position, "a stored event cannot be read");
+            Problem::unavailable("a stored event of this aggregate cannot be read")
+        })?;
+        state = A::evolve(state, &event);
+    }
+    Ok(state)
 }
 
 /// What makes two requests "the same" for an idempotency key: type, id, expected version and
