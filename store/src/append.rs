@@ -1,23 +1,32 @@
 //! Group commit: many commands appended in one statement, each acknowledged after its commit.
 //!
 //! One committer task per process owns the append path. It takes whatever requests are waiting,
-//! checks each against the streams' current versions, idempotency keys and event ids (one round
-//! trip, no lock held), hands out positions and chains hashes from the head it remembers, then
-//! writes the whole batch in one autocommit statement. That statement moves `log_head` with a
-//! compare-and-set on the position: if another process appended in between, nothing is written,
-//! the committer reloads the head and tries again. So the only lock is the head row's, held for
-//! one statement, and a conflict in one command fails that command alone.
+//! checks each against its stream's current version, hands out positions and chains hashes from
+//! the head it remembers, then writes the whole batch in one autocommit statement. That
+//! statement moves `log_head` with a compare-and-set on its position and hash: if anything else
+//! appended in between, nothing is written and the batch is redone inside a transaction that
+//! holds the head's row lock. So the common case takes one statement per batch, the only lock
+//! is the head row's, held for that statement, and a conflict fails its own command alone.
 //!
-//! Why the checks may be read before the lock: the write succeeds only if the head has not
-//! moved since the committer learned it, and every append moves the head, so a successful
-//! write proves that nothing was appended since the checks were read.
+//! Why the checks may be made without the lock: the write succeeds only if the head is where
+//! this committer left it, and every append moves the head, so a successful write proves that
+//! nothing was appended since. Between its own writes the committer therefore knows the
+//! version of every stream it appended to (`Known`), and a caller that read a stream after the
+//! committer last took over the head (`observed_head`) saw its current version; only the rest
+//! is read from the database. Streams assumed new, event ids and idempotency keys are guarded by
+//! unique indexes: a violation sends the batch down the locked path, which reads everything.
+//!
+//! Writes are pipelined: while one batch's statement waits for its commit, the next is planned
+//! on top of it and sent; its compare-and-set waits on the head's row lock and succeeds only if
+//! the batch before it committed. Answers are released in batch order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use events::NewEvent;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::error::AppendError;
@@ -97,11 +106,13 @@ pub struct CommitterConfig {
     pub max_batch: usize,
     /// How many requests may wait for the committer before appends push back.
     pub queue_capacity: usize,
+    /// How many batch writes may be in flight at once.
+    pub pipeline_depth: usize,
 }
 
 impl Default for CommitterConfig {
     fn default() -> Self {
-        CommitterConfig { max_batch: 512, queue_capacity: 8192 }
+        CommitterConfig { max_batch: 512, queue_capacity: 8192, pipeline_depth: 2 }
     }
 }
 
@@ -184,79 +195,136 @@ impl Known {
 }
 
 impl Committer {
+    /// Takes requests in batches and keeps up to `pipeline_depth` batch writes in flight: the
+    /// next batch is planned on top of the ones still being written, and its statement waits on
+    /// the head's row lock until they commit. Answers go out in batch order, each only after
+    /// its own write (and so every earlier one) committed.
     async fn run(mut self, mut requests: mpsc::Receiver<Pending>) {
-        let mut deferred = Vec::new();
+        let mut waiting: Vec<Pending> = Vec::new();
+        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+        let mut open = true;
         loop {
-            let mut batch: Vec<Pending> = std::mem::take(&mut deferred);
-            if batch.is_empty() {
+            while in_flight.len() < self.config.pipeline_depth.max(1) {
+                let mut batch = std::mem::take(&mut waiting);
+                while batch.len() < self.config.max_batch {
+                    match requests.try_recv() {
+                        Ok(pending) => batch.push(pending),
+                        Err(_) => break,
+                    }
+                }
+                if batch.is_empty() {
+                    break;
+                }
+                self.launch(batch, &mut in_flight, &mut waiting).await;
+            }
+            if in_flight.is_empty() {
+                if !open {
+                    return;
+                }
                 match requests.recv().await {
-                    Some(pending) => batch.push(pending),
-                    None => return,
+                    Some(pending) => waiting.push(pending),
+                    None => open = false,
                 }
+                continue;
             }
-            while batch.len() < self.config.max_batch {
-                match requests.try_recv() {
-                    Ok(pending) => batch.push(pending),
-                    Err(_) => break,
+            let room = in_flight.len() < self.config.pipeline_depth.max(1);
+            let front = in_flight.front_mut().expect("not empty");
+            tokio::select! {
+                biased;
+                written = front.written() => {
+                    let front = in_flight.pop_front().expect("not empty");
+                    self.settle(front, written, &mut in_flight, &mut waiting).await;
                 }
+                pending = requests.recv(), if room && open => match pending {
+                    Some(pending) => waiting.push(pending),
+                    None => open = false,
+                },
             }
-            deferred = self.commit(batch).await;
         }
     }
 
-    /// Appends what it can of `batch` and answers every request in it, except those it defers
-    /// to the next batch (a second use of an idempotency key already in this one).
-    async fn commit(&mut self, batch: Vec<Pending>) -> Vec<Pending> {
-        let batch = match self.known.take() {
-            Some(known) => match self.commit_optimistically(known, batch).await {
-                Attempt::Done(deferred) => return deferred,
-                Attempt::Retry(batch) => batch,
-            },
-            None => batch,
+    /// Plans `batch` on top of the batches in flight and sends its write.
+    async fn launch(&mut self, batch: Vec<Pending>, in_flight: &mut VecDeque<InFlight>, waiting: &mut Vec<Pending>) {
+        let Some(mut known) = self.known.take() else {
+            // The head is unknown: settle what is in flight, then go under the lock.
+            while let Some(mut front) = in_flight.pop_front() {
+                let written = front.written().await;
+                self.settle(front, written, in_flight, waiting).await;
+            }
+            let batch = std::mem::take(waiting).into_iter().chain(batch).collect();
+            waiting.extend(self.commit_under_lock(batch).await);
+            return;
         };
-        // Another process appended since we last wrote, a check failed in the database, or we
-        // do not know the head: take the head's lock first and check everything under it.
-        self.commit_under_lock(batch).await
-    }
-
-    /// One statement, no transaction, and a round trip for checks only when some stream's
-    /// version cannot be told from what this committer knows.
-    async fn commit_optimistically(&mut self, known: Known, batch: Vec<Pending>) -> Attempt {
-        let unknown: Vec<&str> = batch
-            .iter()
-            .filter(|p| known.version_of(&p.request).is_none())
-            .map(|p| p.request.stream_id.as_str())
-            .collect();
-        let found = if unknown.is_empty() {
-            Found::default()
-        } else {
+        let unknown = batch.iter().any(|p| known.version_of(&p.request).is_none());
+        let found = if unknown {
             match lookup(&self.pool, &batch).await {
                 Ok(found) => found,
-                Err(error) => return Attempt::Done(fail_all(batch, &error.to_string())),
+                Err(error) => {
+                    self.known = Some(known);
+                    fail_all(batch, &error.to_string());
+                    return;
+                }
             }
+        } else {
+            Found::default()
         };
-        let plan = plan(batch, known.head, &found, Some(&known), now_micros());
-        if plan.appends.is_empty() {
+        let mut plan = plan(batch, known.head, &found, Some(&known), now_micros());
+        waiting.append(&mut plan.deferred);
+        let suspects = std::mem::take(&mut plan.suspects);
+        let write = if plan.appends.is_empty() {
+            None
+        } else {
+            let (pool, old, new, rows) = (self.pool.clone(), known.head, plan.new_head, std::mem::take(&mut plan.rows));
+            known.record(&plan);
+            Some(tokio::spawn(async move { write(&pool, old, new, &rows).await }))
+        };
+        in_flight.push_back(InFlight { plan, write });
+        if suspects.is_empty() {
             self.known = Some(known);
-            return Attempt::Done(plan.deferred);
-        }
-        match write(&self.pool, known.head, &plan).await {
-            Ok(true) => {
-                let mut known = known;
-                known.record(&plan);
-                self.known = Some(known);
-                Attempt::Done(plan.answer())
-            }
-            Ok(false) => Attempt::Retry(plan.into_batch()),
-            // A stream that was assumed new, an event id or an idempotency key met the
-            // database's unique indexes: check them properly under the lock.
-            Err(error) if is_unique_violation(&error) => Attempt::Retry(plan.into_batch()),
-            Err(error) => Attempt::Done(plan.fail(&error)),
+        } else {
+            // Refusals are checked under the lock: the next launch drains the pipeline first.
+            waiting.extend(suspects);
         }
     }
 
-    /// The same checks and write inside a transaction that holds the head's row lock throughout.
+    /// Answers a batch whose write is done. A batch that was not written takes every later one
+    /// in flight down with it (their writes expected its head); they are checked again under
+    /// the lock.
+    async fn settle(
+        &mut self,
+        batch: InFlight,
+        written: Result<bool, sqlx::Error>,
+        in_flight: &mut VecDeque<InFlight>,
+        waiting: &mut Vec<Pending>,
+    ) {
+        let mut retry = match written {
+            Ok(true) => {
+                batch.plan.answer();
+                return;
+            }
+            // The head moved under us (another process), or a stream assumed new, an event id
+            // or an idempotency key met a unique index: check everything under the lock.
+            Ok(false) => batch.plan.into_batch(),
+            Err(error) if is_unique_violation(&error) => batch.plan.into_batch(),
+            Err(error) => batch.plan.fail(&error),
+        };
+        while let Some(mut later) = in_flight.pop_front() {
+            match later.written().await {
+                // Only possible when the failed write did commit after all (a lost reply).
+                Ok(true) => later.plan.answer(),
+                _ => retry.extend(later.plan.into_batch()),
+            }
+        }
+        self.known = None;
+        retry.append(waiting);
+        waiting.extend(self.commit_under_lock(retry).await);
+    }
+
+    /// The checks and the write inside a transaction that holds the head's row lock throughout.
     async fn commit_under_lock(&mut self, batch: Vec<Pending>) -> Vec<Pending> {
+        if batch.is_empty() {
+            return batch;
+        }
         let mut transaction = match self.pool.begin().await {
             Ok(transaction) => transaction,
             Err(error) => return fail_all(batch, &error.to_string()),
@@ -269,13 +337,14 @@ impl Committer {
             Ok(found) => found,
             Err(error) => return fail_all(batch, &error.to_string()),
         };
-        let plan = plan(batch, head, &found, None, now_micros());
+        let mut plan = plan(batch, head, &found, None, now_micros());
+        let deferred = std::mem::take(&mut plan.deferred);
         if plan.appends.is_empty() {
-            // Nothing to write; the head is known now.
             self.known = transaction.commit().await.ok().map(|_| Known::fresh(head));
-            return plan.deferred;
+            plan.answer();
+            return deferred;
         }
-        let written = match write(&mut *transaction, head, &plan).await {
+        let written = match write(&mut *transaction, head, plan.new_head, &plan.rows).await {
             Ok(true) => transaction.commit().await,
             Ok(false) => Err(sqlx::Error::Protocol("the locked log head moved".into())),
             Err(error) => Err(error),
@@ -285,18 +354,30 @@ impl Committer {
                 let mut known = Known::fresh(head);
                 known.record(&plan);
                 self.known = Some(known);
-                plan.answer()
+                plan.answer();
             }
-            Err(error) => plan.fail(&error),
+            Err(error) => {
+                let _ = plan.fail(&error);
+            }
         }
+        deferred
     }
 }
 
-enum Attempt {
-    /// Every request was answered, but these deferred ones.
-    Done(Vec<Pending>),
-    /// Nothing was written; these are to try again under the head's lock.
-    Retry(Vec<Pending>),
+/// A planned batch and its write, if it has anything to write.
+struct InFlight {
+    plan: Plan,
+    write: Option<JoinHandle<Result<bool, sqlx::Error>>>,
+}
+
+impl InFlight {
+    /// Whether the batch was written; a batch with nothing to write counts as written.
+    async fn written(&mut self) -> Result<bool, sqlx::Error> {
+        match &mut self.write {
+            None => Ok(true),
+            Some(write) => write.await.unwrap_or_else(|error| Err(sqlx::Error::Protocol(error.to_string()))),
+        }
+    }
 }
 
 async fn read_head_for_update(executor: impl sqlx::PgExecutor<'_>) -> Result<Head, sqlx::Error> {
@@ -465,7 +546,15 @@ struct Rows {
 
 struct Plan {
     appends: Vec<(Pending, AppendOutcome)>,
+    /// Requests answered without appending (conflicts, replays, reused keys). The answers are
+    /// held until the batches before this one are written, since they were decided on top of
+    /// them.
+    answered: Vec<(Pending, Result<AppendOutcome, AppendError>)>,
     deferred: Vec<Pending>,
+    /// Requests refused on versions the committer remembers rather than read under the lock.
+    /// Memory is good enough to admit an append (the compare-and-set guards the write), not to
+    /// refuse one: these are checked again under the lock.
+    suspects: Vec<Pending>,
     rows: Rows,
     new_head: Head,
     /// The version each stream of the batch is at after it.
@@ -473,38 +562,44 @@ struct Plan {
 }
 
 impl Plan {
-    /// The batch was written: acknowledge every append.
-    fn answer(self) -> Vec<Pending> {
+    /// The batch was written: acknowledge every request.
+    fn answer(self) {
+        for (pending, answer) in self.answered {
+            let _ = pending.reply.send(answer);
+        }
         for (pending, outcome) in self.appends {
             let _ = pending.reply.send(Ok(outcome));
         }
-        self.deferred
     }
 
-    /// The write failed and nothing of it was kept.
+    /// The write failed and nothing of it was kept: its appends fail; the requests answered
+    /// without appending are returned to be checked again.
     fn fail(self, error: &sqlx::Error) -> Vec<Pending> {
         tracing::warn!(%error, "append failed; nothing of the batch was written");
         fail_all(self.appends.into_iter().map(|(pending, _)| pending).collect(), &error.to_string());
-        self.deferred
+        self.answered.into_iter().map(|(pending, _)| pending).chain(self.deferred).chain(self.suspects).collect()
     }
 
-    /// The requests to check again from a newer head.
+    /// Every request of the batch, to check again from a newer head.
     fn into_batch(self) -> Vec<Pending> {
-        let mut batch: Vec<Pending> = self.appends.into_iter().map(|(pending, _)| pending).collect();
-        batch.extend(self.deferred);
-        batch
+        let appends = self.appends.into_iter().map(|(pending, _)| pending);
+        let answered = self.answered.into_iter().map(|(pending, _)| pending);
+        appends.chain(answered).chain(self.deferred).chain(self.suspects).collect()
     }
 }
 
-/// Decides each request of the batch: answered now (conflict, reused key, replay), deferred, or
-/// appended at the positions and hashes this plan gives it.
+/// Decides each request of the batch: answered (conflict, reused key, replay), deferred,
+/// suspect, or appended at the positions and hashes this plan gives it. With `known`, versions
+/// come partly from the committer's memory, and refusals become suspects.
 fn plan(batch: Vec<Pending>, head: Head, found: &Found, known: Option<&Known>, recorded_at: DateTime<Utc>) -> Plan {
     let mut versions: HashMap<String, i64> = HashMap::new();
     let mut claimed: HashSet<(String, String)> = HashSet::new();
     let mut first_ids: HashSet<Uuid> = HashSet::new();
     let mut rows = Rows::default();
     let mut appends = Vec::with_capacity(batch.len());
+    let mut answered = Vec::new();
     let mut deferred = Vec::new();
+    let mut suspects = Vec::new();
     let mut position = head.position;
     let mut hash = head.hash;
     let mut scratch = Vec::with_capacity(1024);
@@ -526,7 +621,7 @@ fn plan(batch: Vec<Pending>, head: Head, found: &Found, known: Option<&Known>, r
                 } else {
                     Err(AppendError::IdempotencyKeyReused)
                 };
-                let _ = pending.reply.send(answer);
+                answered.push((pending, answer));
                 continue;
             }
             if claimed.contains(&id) {
@@ -537,14 +632,15 @@ fn plan(batch: Vec<Pending>, head: Head, found: &Found, known: Option<&Known>, r
         if let Some(first) = request.events.first() {
             if let Some((stream_id, version, first_position)) = found.event_ids.get(&first.event_id) {
                 let count = request.events.len() as i64;
-                let _ = pending.reply.send(Ok(AppendOutcome {
+                let replay = AppendOutcome {
                     stream_id: stream_id.clone(),
                     stream_version: version + count - 1,
                     first_position: Some(*first_position),
                     last_position: Some(first_position + count - 1),
                     events: Vec::new(),
                     replayed: true,
-                }));
+                };
+                answered.push((pending, Ok(replay)));
                 continue;
             }
             if first_ids.contains(&first.event_id) {
@@ -553,15 +649,22 @@ fn plan(batch: Vec<Pending>, head: Head, found: &Found, known: Option<&Known>, r
             }
         }
 
-        // This batch's own appends first, then what was read, then what the committer knows.
+        // This batch's own appends first, then the committer's own earlier appends (some maybe
+        // still in flight, so newer than anything read), then what was read, then what the
+        // caller's snapshot tells.
         let current = versions
             .get(&request.stream_id)
+            .or_else(|| known.and_then(|known| known.versions.get(&request.stream_id)))
             .or_else(|| found.stream_versions.get(&request.stream_id))
             .copied()
             .or_else(|| known.and_then(|known| known.version_of(request)))
             .unwrap_or(0);
         if !request.expected.admits(current) {
-            let _ = pending.reply.send(Err(AppendError::Conflict { current }));
+            if known.is_some() {
+                suspects.push(pending);
+            } else {
+                answered.push((pending, Err(AppendError::Conflict { current })));
+            }
             continue;
         }
 
@@ -620,17 +723,17 @@ fn plan(batch: Vec<Pending>, head: Head, found: &Found, known: Option<&Known>, r
         };
         appends.push((pending, outcome));
     }
-    Plan { appends, deferred, rows, new_head: Head { position, hash }, versions }
+    Plan { appends, answered, deferred, suspects, rows, new_head: Head { position, hash }, versions }
 }
 
-/// The one statement of a batch. Returns false when the head had moved and nothing was written.
-async fn write(executor: impl sqlx::PgExecutor<'_>, head: Head, plan: &Plan) -> Result<bool, sqlx::Error> {
-    let rows = &plan.rows;
+/// The one statement of a batch: moves the head from `old` to `new` and inserts `rows`. Returns
+/// false when the head was not at `old` (position and hash) and nothing was written.
+async fn write(executor: impl sqlx::PgExecutor<'_>, old: Head, new: Head, rows: &Rows) -> Result<bool, sqlx::Error> {
     let moved: Option<(i64,)> = sqlx::query_as(
         r#"
         with head as (
             update log_head set position = $2, hash = $3
-             where position = $1
+             where position = $1 and hash = $21
             returning position
         ), appended as (
             insert into events (position, stream_id, stream_version, event_id, event_type,
@@ -650,9 +753,9 @@ async fn write(executor: impl sqlx::PgExecutor<'_>, head: Head, plan: &Plan) -> 
          where $2 = $1 or pg_notify('oxbow_events', $2::text) is not null
         "#,
     )
-    .bind(head.position)
-    .bind(plan.new_head.position)
-    .bind(plan.new_head.hash.0.to_vec())
+    .bind(old.position)
+    .bind(new.position)
+    .bind(new.hash.0.to_vec())
     .bind(&rows.positions)
     .bind(&rows.stream_ids)
     .bind(&rows.stream_versions)
@@ -670,6 +773,7 @@ async fn write(executor: impl sqlx::PgExecutor<'_>, head: Head, plan: &Plan) -> 
     .bind(&rows.key_first)
     .bind(&rows.key_last)
     .bind(&rows.key_versions)
+    .bind(old.hash.0.to_vec())
     .fetch_optional(executor)
     .await?;
     Ok(moved.is_some())

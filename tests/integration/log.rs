@@ -254,3 +254,45 @@ async fn a_committer_notices_what_another_process_appended_to_a_stream_it_rememb
     assert_eq!(fresh.unwrap().stream_version, 1);
     replay::verify::verify(&db.pool, Default::default(), |_| {}).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn read_decide_append_loops_on_hot_streams_never_lose_or_double_an_update() {
+    let db = tests::database().await;
+    // Two processes, each pipelining its own batches, on a few hot streams.
+    let stores: Vec<EventStore> =
+        (0..2).map(|_| EventStore::new(db.pool.clone(), CommitterConfig::default())).collect();
+    let workers = (0..24).map(|worker| {
+        let store = stores[worker % 2].clone();
+        let pool = db.pool.clone();
+        tokio::spawn(async move {
+            let stream = format!("counter-{}", worker % 3);
+            let mut done = 0;
+            let mut conflicts = 0;
+            while done < 15 {
+                let (history, head) = store::load_stream(&pool, &stream).await.unwrap();
+                let version = history.last().map_or(0, |e| e.stream_version);
+                let append =
+                    AppendRequest { observed_head: Some(head), ..request(&stream, ExpectedVersion::Exact(version), 1) };
+                match store.append(append).await {
+                    Ok(outcome) => {
+                        assert_eq!(outcome.stream_version, version + 1);
+                        done += 1;
+                    }
+                    Err(AppendError::Conflict { current }) => {
+                        assert!(current > version, "a conflict reports a newer version");
+                        conflicts += 1;
+                    }
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+            conflicts
+        })
+    });
+    let conflicts: usize = futures::future::join_all(workers).await.into_iter().map(|r| r.unwrap()).sum();
+    for stream in 0..3 {
+        let history = store::read_stream(&db.pool, &format!("counter-{stream}"), 0).await.unwrap();
+        assert_eq!(history.len(), 8 * 15, "every acknowledged update is there once");
+    }
+    assert!(conflicts > 0, "the test should have raced");
+    replay::verify::verify(&db.pool, Default::default(), |_| {}).await.unwrap();
+}
