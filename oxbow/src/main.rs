@@ -8,6 +8,11 @@ use oxbow::Role;
 use platform::Config;
 use tracing_subscriber::EnvFilter;
 
+// The command path allocates many small, short-lived buffers; mimalloc serves them far
+// cheaper than glibc's malloc under many threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "oxbow", version, about = "Event-sourced CQRS backend for multi-tenant AI-agent platforms")]
 struct Cli {

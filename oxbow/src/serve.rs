@@ -156,7 +156,11 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             metrics: metrics.clone(),
         });
         if roles.contains(&Role::WriteApi) {
-            let store = store::EventStore::new(pool.clone(), store::CommitterConfig::default());
+            let committer = store::CommitterConfig {
+                pipeline_depth: config.append_pipeline_depth,
+                ..store::CommitterConfig::default()
+            };
+            let store = store::EventStore::new(pool.clone(), committer);
             let service = write_api::CommandService::new(store, metrics.clone());
             let rate_limit = write_api::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
             app = app.merge(write_api::router(service, tokens.clone(), rate_limit, config.max_body_bytes));

@@ -25,9 +25,13 @@ pub enum AuthError {
     Invalid(String),
 }
 
-/// Signs and checks tokens with one shared secret.
+/// Signs and checks tokens with one shared secret. Cheap to clone.
 #[derive(Clone)]
 pub struct Tokens {
+    keys: std::sync::Arc<Keys>,
+}
+
+struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -38,23 +42,24 @@ impl Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 30;
-        Tokens {
+        let keys = Keys {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
             validation,
-        }
+        };
+        Tokens { keys: std::sync::Arc::new(keys) }
     }
 
     pub fn mint(&self, sub: &str, email: Option<&str>, ttl: chrono::Duration) -> String {
         let now = Utc::now().timestamp();
         let claims =
             Claims { sub: sub.to_owned(), email: email.map(str::to_owned), iat: now, exp: now + ttl.num_seconds() };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.encoding)
             .expect("HS256 signing does not fail")
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let data = jsonwebtoken::decode::<Claims>(token, &self.keys.decoding, &self.keys.validation)
             .map_err(|error| AuthError::Invalid(error.to_string()))?;
         if data.claims.sub.is_empty() {
             return Err(AuthError::Invalid("`sub` is empty".into()));

@@ -34,6 +34,8 @@ pub struct Config {
     /// Commands per second each caller may send, and the burst above that.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
+    /// How many group-commit batches may be written at once by one process.
+    pub append_pipeline_depth: usize,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -70,6 +72,7 @@ impl Config {
             max_body_bytes: 256 * 1024,
             rate_limit_per_second: 2_000,
             rate_limit_burst: 4_000,
+            append_pipeline_depth: 1,
         }
     }
 
@@ -99,6 +102,7 @@ impl Config {
             max_body_bytes: parsed("OXBOW_MAX_BODY_BYTES", defaults.max_body_bytes)?,
             rate_limit_per_second: parsed("OXBOW_RATE_LIMIT_PER_SECOND", defaults.rate_limit_per_second)?,
             rate_limit_burst: parsed("OXBOW_RATE_LIMIT_BURST", defaults.rate_limit_burst)?,
+            append_pipeline_depth: parsed("OXBOW_APPEND_PIPELINE_DEPTH", defaults.append_pipeline_depth)?,
             database_url: defaults.database_url,
         })
     }

@@ -112,7 +112,7 @@ pub struct CommitterConfig {
 
 impl Default for CommitterConfig {
     fn default() -> Self {
-        CommitterConfig { max_batch: 512, queue_capacity: 8192, pipeline_depth: 2 }
+        CommitterConfig { max_batch: 512, queue_capacity: 8192, pipeline_depth: 1 }
     }
 }
 
@@ -276,7 +276,13 @@ impl Committer {
         } else {
             let (pool, old, new, rows) = (self.pool.clone(), known.head, plan.new_head, std::mem::take(&mut plan.rows));
             known.record(&plan);
-            Some(tokio::spawn(async move { write(&pool, old, new, &rows).await }))
+            let size = rows.positions.len();
+            Some(tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let written = write(&pool, old, new, &rows).await;
+                tracing::debug!(events = size, micros = started.elapsed().as_micros() as u64, "batch written");
+                written
+            }))
         };
         in_flight.push_back(InFlight { plan, write });
         if suspects.is_empty() {

@@ -1,5 +1,7 @@
 //! The HTTP side of the command endpoint.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::State;
@@ -14,7 +16,6 @@ use crate::problem::Problem;
 use crate::rate_limit::RateLimit;
 use crate::service::{Caller, CommandRequest, CommandService};
 
-#[derive(Clone)]
 struct WriteState {
     service: CommandService,
     tokens: Tokens,
@@ -27,7 +28,7 @@ pub fn router(service: CommandService, tokens: Tokens, rate_limit: RateLimit, ma
     Router::new()
         .route("/v1/commands", post(post_command))
         .route("/openapi.json", get(|| async { axum::Json(crate::openapi::document()) }))
-        .with_state(WriteState { service, tokens, rate_limit, max_body_bytes })
+        .with_state(Arc::new(WriteState { service, tokens, rate_limit, max_body_bytes }))
 }
 
 /// The request body. Unknown members are refused, so a typo is not silently ignored.
@@ -42,7 +43,7 @@ struct Envelope {
     payload: serde_json::Value,
 }
 
-async fn post_command(State(state): State<WriteState>, headers: HeaderMap, body: Body) -> Response {
+async fn post_command(State(state): State<Arc<WriteState>>, headers: HeaderMap, body: Body) -> Response {
     match accept(&state, &headers, body).await {
         Ok(accepted) => (StatusCode::OK, axum::Json(accepted)).into_response(),
         Err(problem) => problem.into_response(),
