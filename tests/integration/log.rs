@@ -34,9 +34,11 @@ fn request(stream: &str, expected: ExpectedVersion, count: usize) -> AppendReque
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_follower_sees_every_position_once_in_order_while_many_writers_append() {
     let db = tests::database().await;
-    // Three stores stand for three processes, each with its own committer and pool.
-    let stores: Vec<EventStore> =
-        (0..3).map(|_| EventStore::new(db.pool.clone(), CommitterConfig::default())).collect();
+    // Three stores stand for three processes, each with its own committer and pool; the third
+    // keeps up to three batch writes in flight.
+    let stores: Vec<EventStore> = (1..=3)
+        .map(|depth| EventStore::new(db.pool.clone(), CommitterConfig { pipeline_depth: depth, ..Default::default() }))
+        .collect();
     let done = Arc::new(AtomicBool::new(false));
 
     let follower = {
@@ -258,9 +260,10 @@ async fn a_committer_notices_what_another_process_appended_to_a_stream_it_rememb
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn read_decide_append_loops_on_hot_streams_never_lose_or_double_an_update() {
     let db = tests::database().await;
-    // Two processes, each pipelining its own batches, on a few hot streams.
-    let stores: Vec<EventStore> =
-        (0..2).map(|_| EventStore::new(db.pool.clone(), CommitterConfig::default())).collect();
+    // Two processes on a few hot streams, one of them with two batch writes in flight at once.
+    let pipelined = CommitterConfig { pipeline_depth: 2, ..CommitterConfig::default() };
+    let stores =
+        [EventStore::new(db.pool.clone(), CommitterConfig::default()), EventStore::new(db.pool.clone(), pipelined)];
     let workers = (0..24).map(|worker| {
         let store = stores[worker % 2].clone();
         let pool = db.pool.clone();
