@@ -23,11 +23,15 @@ pub trait Decider {
     type Command;
     type Event: Clone;
     type State: Default + Clone;
+    /// What a decision needs to know beyond its own stream (the caller's role in the
+    /// workspace, the agents a workflow names), looked up by the caller before deciding.
+    type Facts;
     type Error: crate::Rejection;
 
     fn decide(
         command: &Self::Command,
         state: &Self::State,
+        facts: &Self::Facts,
         context: &CommandContext,
     ) -> Result<Vec<Self::Event>, Self::Error>;
 

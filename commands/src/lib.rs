@@ -4,12 +4,16 @@
 //! `evolve(state, event) -> state`: synchronous, deterministic, no I/O. The current time and
 //! fresh ids come in through [`CommandContext`].
 
+pub mod access;
+pub mod agents;
+mod command_enum;
 mod decider;
 mod error;
 pub mod testing;
 pub mod validate;
 pub mod workspace;
 
+pub(crate) use command_enum::{Validate, command_enum};
 pub use decider::{Aggregate, CommandContext, Decider};
 pub use error::{Rejection, RejectionKind};
 pub use validate::FieldError;

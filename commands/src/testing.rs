@@ -27,13 +27,23 @@ pub fn given<D: Decider>(events: impl IntoIterator<Item = D::Event>) -> Given<D>
     Given { state: D::fold(events.iter()) }
 }
 
-impl<D: Decider> Given<D> {
+impl<D: Decider> Given<D>
+where
+    D::Facts: Default,
+{
+    /// Decides as `alice`, with default facts.
     pub fn when(self, command: D::Command) -> When<D> {
         self.when_by(command, context_of("alice"))
     }
 
     pub fn when_by(self, command: D::Command, context: CommandContext) -> When<D> {
-        let result = D::decide(&command, &self.state, &context);
+        self.when_with(command, &D::Facts::default(), context)
+    }
+}
+
+impl<D: Decider> Given<D> {
+    pub fn when_with(self, command: D::Command, facts: &D::Facts, context: CommandContext) -> When<D> {
+        let result = D::decide(&command, &self.state, facts, &context);
         When { result }
     }
 }

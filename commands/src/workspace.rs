@@ -14,7 +14,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, validate};
+use crate::{
+    Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum, validate,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -75,65 +77,6 @@ pub struct SuspendWorkspace {
 #[serde(deny_unknown_fields)]
 pub struct ReactivateWorkspace {}
 
-/// Declares a command enum whose variants are the payload structs of the same name.
-macro_rules! command_enum {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq)]
-        $vis enum $name {
-            $($variant($variant)),+
-        }
-
-        impl $name {
-            /// Every command type of this enum, by wire name.
-            pub const TYPES: &'static [&'static str] = &[$(stringify!($variant)),+];
-
-            /// The JSON Schema of each command type's payload, by wire name.
-            pub fn payload_schemas(
-                generator: &mut schemars::SchemaGenerator,
-            ) -> Vec<(&'static str, schemars::Schema)> {
-                vec![$((stringify!($variant), generator.root_schema_for::<$variant>())),+]
-            }
-
-            /// Reads a payload as the command `command_type`; `None` when the type is not one of
-            /// this enum's. Errors name the offending field by JSON pointer.
-            pub fn parse(
-                command_type: &str,
-                payload: &serde_json::Value,
-            ) -> Option<Result<Self, FieldError>> {
-                match command_type {
-                    $(stringify!($variant) => Some(
-                        serde_path_to_error::deserialize::<_, $variant>(payload)
-                            .map_err(|error| FieldError::new(
-                                &json_pointer(&error.path().to_string()),
-                                error.inner().to_string(),
-                            ))
-                            .and_then(|command| { command.validate()?; Ok($name::$variant(command)) })
-                    ),)+
-                    _ => None,
-                }
-            }
-
-            pub fn command_type(&self) -> &'static str {
-                match self {
-                    $($name::$variant(_) => stringify!($variant)),+
-                }
-            }
-        }
-    };
-}
-
-/// serde_path_to_error's `a.b[0]` as a JSON pointer `/a/b/0`; `.` (the root) as ``.
-fn json_pointer(path: &str) -> String {
-    if path == "." {
-        return String::new();
-    }
-    path.split(['.', '['])
-        .filter(|part| !part.is_empty())
-        .map(|part| format!("/{}", part.trim_end_matches(']')))
-        .collect()
-}
-
 command_enum! {
     /// Every command the Workspace aggregate takes.
     pub enum WorkspaceCommand {
@@ -145,13 +88,6 @@ command_enum! {
         RemoveMember,
         SuspendWorkspace,
         ReactivateWorkspace,
-    }
-}
-
-/// Schema checks beyond the shape serde already enforces.
-trait Validate {
-    fn validate(&self) -> Result<(), FieldError> {
-        Ok(())
     }
 }
 
@@ -319,11 +255,14 @@ impl Decider for Workspace {
     type Command = WorkspaceCommand;
     type Event = WorkspaceEvent;
     type State = WorkspaceState;
+    /// A workspace's own events say everything its decisions need.
+    type Facts = ();
     type Error = WorkspaceError;
 
     fn decide(
         command: &WorkspaceCommand,
         state: &WorkspaceState,
+        _facts: &(),
         context: &CommandContext,
     ) -> Result<Vec<WorkspaceEvent>, WorkspaceError> {
         use WorkspaceCommand as C;

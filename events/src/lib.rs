@@ -2,10 +2,12 @@
 //!
 //! This crate is pure: no I/O, no clock, no randomness. Time and ids come in from the caller.
 
+pub mod agents;
 pub mod canonical;
 mod envelope;
 mod error;
 pub mod hash;
+pub mod workflows;
 pub mod workspace;
 
 pub use envelope::{DomainEvent, Metadata, NewEvent, RecordedEvent, context_of_stream, hash_matches};

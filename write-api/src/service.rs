@@ -105,7 +105,7 @@ impl CommandService {
         correlation_id: Uuid,
     ) -> Result<Accepted, Problem>
     where
-        A: Aggregate,
+        A: LoadFacts,
         A::Event: DomainEvent,
     {
         let stream_id = A::stream_id(request.id);
@@ -137,6 +137,7 @@ impl CommandService {
             return Err(Problem::conflict(version));
         }
         let state = fold::<A>(&history)?;
+        let facts = A::load_facts(self, request.id, &command, &state, caller).await?;
         let context = CommandContext {
             aggregate_id: request.id,
             actor: caller.user_id.clone(),
@@ -144,7 +145,8 @@ impl CommandService {
             now: Utc::now(),
             new_id: Uuid::now_v7(),
         };
-        let decided = A::decide(&command, &state, &context).map_err(|rejection| rejected(&rejection, version))?;
+        let decided =
+            A::decide(&command, &state, &facts, &context).map_err(|rejection| rejected(&rejection, version))?;
         let mut after = state.clone();
         for event in &decided {
             after = A::evolve(after, event);
@@ -172,7 +174,7 @@ impl CommandService {
         let outcome = match appended {
             Ok(outcome) => outcome,
             Err(AppendError::Conflict { current }) if creating => {
-                return Err(self.explain_taken::<A>(&stream_id, &command, &context, current).await);
+                return Err(self.explain_taken::<A>(&stream_id, &command, &facts, &context, current).await);
             }
             Err(AppendError::Conflict { current }) => return Err(Problem::conflict(current)),
             Err(AppendError::IdempotencyKeyReused) => return Err(key_reused()),
@@ -205,6 +207,7 @@ impl CommandService {
         &self,
         stream_id: &str,
         command: &A::Command,
+        facts: &A::Facts,
         context: &CommandContext,
         current: i64,
     ) -> Problem
@@ -216,7 +219,7 @@ impl CommandService {
             Ok(history) => history,
             Err(error) => return unavailable(error),
         };
-        match fold::<A>(&history).map(|state| A::decide(command, &state, context)) {
+        match fold::<A>(&history).map(|state| A::decide(command, &state, facts, context)) {
             Ok(Err(rejection)) => rejected(&rejection, current),
             Ok(Ok(_)) => Problem::conflict(current),
             Err(problem) => problem,
@@ -273,6 +276,29 @@ impl CommandService {
                 })
                 .collect(),
         })
+    }
+}
+
+/// How the command service looks up what an aggregate's decisions need beyond its stream.
+pub(crate) trait LoadFacts: Aggregate {
+    async fn load_facts(
+        service: &CommandService,
+        id: Uuid,
+        command: &Self::Command,
+        state: &Self::State,
+        caller: &Caller,
+    ) -> Result<Self::Facts, Problem>;
+}
+
+impl LoadFacts for Workspace {
+    async fn load_facts(
+        _service: &CommandService,
+        _id: Uuid,
+        _command: &WorkspaceCommand,
+        _state: &<Workspace as commands::Decider>::State,
+        _caller: &Caller,
+    ) -> Result<(), Problem> {
+        Ok(())
     }
 }
 

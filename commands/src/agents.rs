@@ -1,0 +1,361 @@
+//! The Agent aggregate: an AI agent or tool of a workspace, with its executor and price.
+//! Admins register, update (each update a new version) and retire agents.
+
+use events::agents::{AgentEvent, AgentKind, AgentRegistered, AgentRetired, AgentUpdated, Builtin, Executor, Price};
+use events::workspace::Role;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Access, AccessDenied};
+use crate::{
+    Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum, validate,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterAgent {
+    pub workspace_id: Uuid,
+    #[schemars(length(min = 1, max = 100))]
+    pub name: String,
+    pub kind: AgentKind,
+    pub executor: Executor,
+    pub price: Price,
+}
+
+/// Changes what is given; the rest stays. Each update that changes something is a new version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAgent {
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub kind: Option<AgentKind>,
+    #[serde(default)]
+    pub executor: Option<Executor>,
+    #[serde(default)]
+    pub price: Option<Price>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetireAgent {}
+
+command_enum! {
+    /// Every command the Agent aggregate takes.
+    pub enum AgentCommand {
+        RegisterAgent,
+        UpdateAgent,
+        RetireAgent,
+    }
+}
+
+/// The longest a webhook may be given to answer.
+pub const WEBHOOK_TIMEOUT_MAX_MS: u64 = 300_000;
+/// The most credits one call or one thousand tokens may cost.
+pub const PRICE_MAX: u64 = 1_000_000_000;
+
+fn validate_executor(path: &str, executor: &Executor) -> Result<(), FieldError> {
+    match executor {
+        Executor::Webhook { url, timeout_ms } => {
+            let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+            if !scheme_ok || url.len() > 2048 || url.chars().any(char::is_whitespace) {
+                return Err(FieldError::new(&format!("{path}/url"), "must be an http(s) URL"));
+            }
+            if *timeout_ms == 0 || *timeout_ms > WEBHOOK_TIMEOUT_MAX_MS {
+                return Err(FieldError::new(
+                    &format!("{path}/timeout_ms"),
+                    format!("must be 1 to {WEBHOOK_TIMEOUT_MAX_MS}"),
+                ));
+            }
+            Ok(())
+        }
+        Executor::Builtin { name: Builtin::Sleep, config } => match config.get("ms") {
+            Some(ms) if ms.as_u64().is_some_and(|ms| ms <= WEBHOOK_TIMEOUT_MAX_MS) => Ok(()),
+            _ => Err(FieldError::new(&format!("{path}/config/ms"), "sleep needs ms, 0 to 300000")),
+        },
+        Executor::Builtin { name: Builtin::Usage, config } => match config.get("tokens") {
+            Some(tokens) if tokens.as_u64().is_some() => Ok(()),
+            _ => Err(FieldError::new(&format!("{path}/config/tokens"), "usage needs a whole number of tokens")),
+        },
+        Executor::Builtin { .. } | Executor::External => Ok(()),
+    }
+}
+
+fn validate_price(path: &str, price: &Price) -> Result<(), FieldError> {
+    if price.per_call > PRICE_MAX || price.per_1k_tokens > PRICE_MAX {
+        return Err(FieldError::new(path, format!("prices are at most {PRICE_MAX} credits")));
+    }
+    Ok(())
+}
+
+impl Validate for RegisterAgent {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::name("/name", &self.name)?;
+        validate_executor("/executor", &self.executor)?;
+        validate_price("/price", &self.price)
+    }
+}
+
+impl Validate for UpdateAgent {
+    fn validate(&self) -> Result<(), FieldError> {
+        if let Some(name) = &self.name {
+            validate::name("/name", name)?;
+        }
+        if let Some(executor) = &self.executor {
+            validate_executor("/executor", executor)?;
+        }
+        if let Some(price) = &self.price {
+            validate_price("/price", price)?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for RetireAgent {}
+
+/// An agent's current definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Definition {
+    pub workspace_id: Uuid,
+    pub version: u32,
+    pub name: String,
+    pub kind: AgentKind,
+    pub executor: Executor,
+    pub price: Price,
+    pub retired: bool,
+}
+
+/// `None` until registered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentState(pub Option<Definition>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgentError {
+    /// No agent has this id.
+    #[error("no agent has this id")]
+    NotFound,
+    /// An agent with this id exists already.
+    #[error("an agent with this id exists already")]
+    AlreadyExists,
+    /// The caller is not a member of the agent's workspace (or it does not exist).
+    #[error("the caller is not a member of this workspace")]
+    NotAMember,
+    /// Managing agents needs the admin role.
+    #[error("managing agents needs the {} role or higher", required.as_str())]
+    RoleTooLow { required: Role },
+    /// The agent is retired.
+    #[error("the agent is retired")]
+    Retired,
+}
+
+impl From<AccessDenied> for AgentError {
+    fn from(denied: AccessDenied) -> AgentError {
+        match denied {
+            AccessDenied::NotAMember => AgentError::NotAMember,
+            AccessDenied::RoleTooLow { required } => AgentError::RoleTooLow { required },
+        }
+    }
+}
+
+impl Rejection for AgentError {
+    fn kind(&self) -> RejectionKind {
+        match self {
+            AgentError::NotFound => RejectionKind::NotFound,
+            AgentError::AlreadyExists => RejectionKind::AlreadyExists,
+            AgentError::NotAMember | AgentError::RoleTooLow { .. } => RejectionKind::Forbidden,
+            AgentError::Retired => RejectionKind::RuleViolated,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            AgentError::NotFound => "agent_not_found",
+            AgentError::AlreadyExists => "agent_exists",
+            AgentError::NotAMember => "not_a_member",
+            AgentError::RoleTooLow { .. } => "role_too_low",
+            AgentError::Retired => "agent_retired",
+        }
+    }
+}
+
+pub struct Agent;
+
+impl Decider for Agent {
+    type Command = AgentCommand;
+    type Event = AgentEvent;
+    type State = AgentState;
+    type Facts = Access;
+    type Error = AgentError;
+
+    fn decide(
+        command: &AgentCommand,
+        state: &AgentState,
+        access: &Access,
+        context: &CommandContext,
+    ) -> Result<Vec<AgentEvent>, AgentError> {
+        if let AgentCommand::RegisterAgent(command) = command {
+            if state.0.is_some() {
+                return Err(AgentError::AlreadyExists);
+            }
+            access.require(Role::Admin)?;
+            return Ok(vec![
+                AgentRegistered {
+                    agent_id: context.aggregate_id,
+                    workspace_id: command.workspace_id,
+                    name: command.name.trim().to_owned(),
+                    kind: command.kind,
+                    executor: command.executor.clone(),
+                    price: command.price,
+                }
+                .into(),
+            ]);
+        }
+        let agent = state.0.as_ref().ok_or(AgentError::NotFound)?;
+        access.require(Role::Admin)?;
+        if agent.retired {
+            return Err(AgentError::Retired);
+        }
+        match command {
+            AgentCommand::RegisterAgent(_) => unreachable!("handled above"),
+            AgentCommand::UpdateAgent(update) => {
+                let name = update.name.as_deref().map_or(agent.name.clone(), |name| name.trim().to_owned());
+                let kind = update.kind.unwrap_or(agent.kind);
+                let executor = update.executor.clone().unwrap_or_else(|| agent.executor.clone());
+                let price = update.price.unwrap_or(agent.price);
+                if name == agent.name && kind == agent.kind && executor == agent.executor && price == agent.price {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![AgentUpdated { version: agent.version + 1, name, kind, executor, price }.into()])
+            }
+            AgentCommand::RetireAgent(_) => Ok(vec![AgentRetired {}.into()]),
+        }
+    }
+
+    fn evolve(state: AgentState, event: &AgentEvent) -> AgentState {
+        let definition = match (state.0, event) {
+            (_, AgentEvent::AgentRegistered(e)) => Definition {
+                workspace_id: e.workspace_id,
+                version: 1,
+                name: e.name.clone(),
+                kind: e.kind,
+                executor: e.executor.clone(),
+                price: e.price,
+                retired: false,
+            },
+            (Some(current), AgentEvent::AgentUpdated(e)) => Definition {
+                version: e.version,
+                name: e.name.clone(),
+                kind: e.kind,
+                executor: e.executor.clone(),
+                price: e.price,
+                ..current
+            },
+            (Some(current), AgentEvent::AgentRetired(_)) => Definition { retired: true, ..current },
+            // An update or retirement before registration cannot be in a valid stream.
+            (None, _) => return AgentState(None),
+        };
+        AgentState(Some(definition))
+    }
+}
+
+impl Aggregate for Agent {
+    const CATEGORY: &'static str = "agent";
+
+    fn workspace_id(_id: Uuid, state: &AgentState) -> Option<Uuid> {
+        state.0.as_ref().map(|agent| agent.workspace_id)
+    }
+
+    fn creates(command: &AgentCommand) -> bool {
+        matches!(command, AgentCommand::RegisterAgent(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{context_of, given};
+
+    fn echo() -> Executor {
+        Executor::Builtin { name: Builtin::Echo, config: Default::default() }
+    }
+
+    fn register() -> AgentCommand {
+        AgentCommand::RegisterAgent(RegisterAgent {
+            workspace_id: Uuid::nil(),
+            name: "Echo".into(),
+            kind: AgentKind::Tool,
+            executor: echo(),
+            price: Price { per_call: 2, per_1k_tokens: 1 },
+        })
+    }
+
+    fn registered() -> AgentEvent {
+        AgentRegistered {
+            agent_id: context_of("alice").aggregate_id,
+            workspace_id: Uuid::nil(),
+            name: "Echo".into(),
+            kind: AgentKind::Tool,
+            executor: echo(),
+            price: Price { per_call: 2, per_1k_tokens: 1 },
+        }
+        .into()
+    }
+
+    #[test]
+    fn admins_register_agents_and_members_may_not() {
+        given::<Agent>([]).when_with(register(), &Access::of(Role::Admin), context_of("alice")).then([registered()]);
+        given::<Agent>([])
+            .when_with(register(), &Access::of(Role::Member), context_of("alice"))
+            .then_err(AgentError::RoleTooLow { required: Role::Admin });
+        given::<Agent>([]).when(register()).then_err(AgentError::NotAMember);
+        given::<Agent>([registered()])
+            .when_with(register(), &Access::of(Role::Owner), context_of("alice"))
+            .then_err(AgentError::AlreadyExists);
+    }
+
+    #[test]
+    fn each_update_that_changes_something_is_a_new_version() {
+        let update = |price| AgentCommand::UpdateAgent(UpdateAgent { name: None, kind: None, executor: None, price });
+        let admin = Access::of(Role::Admin);
+        given::<Agent>([registered()])
+            .when_with(update(Some(Price { per_call: 5, per_1k_tokens: 1 })), &admin, context_of("alice"))
+            .then([AgentUpdated {
+                version: 2,
+                name: "Echo".into(),
+                kind: AgentKind::Tool,
+                executor: echo(),
+                price: Price { per_call: 5, per_1k_tokens: 1 },
+            }
+            .into()]);
+        given::<Agent>([registered()]).when_with(update(None), &admin, context_of("alice")).then([]);
+    }
+
+    #[test]
+    fn a_retired_agent_takes_no_updates_and_unknown_agents_are_not_found() {
+        let admin = Access::of(Role::Admin);
+        let retire = AgentCommand::RetireAgent(RetireAgent {});
+        given::<Agent>([registered()])
+            .when_with(retire.clone(), &admin, context_of("alice"))
+            .then([AgentRetired {}.into()]);
+        given::<Agent>([registered(), AgentRetired {}.into()])
+            .when_with(retire.clone(), &admin, context_of("alice"))
+            .then_err(AgentError::Retired);
+        given::<Agent>([]).when_with(retire, &admin, context_of("alice")).then_err(AgentError::NotFound);
+    }
+
+    #[test]
+    fn executors_and_prices_are_validated_with_the_field_named() {
+        let parse = |payload| AgentCommand::parse("RegisterAgent", &payload).unwrap();
+        let base = serde_json::json!({"workspace_id": Uuid::nil(), "name": "A", "kind": "tool",
+            "executor": {"type": "webhook", "url": "ftp://x", "timeout_ms": 10}, "price": {"per_call": 1, "per_1k_tokens": 0}});
+        assert_eq!(parse(base.clone()).unwrap_err().path, "/executor/url");
+        let mut sleep = base.clone();
+        sleep["executor"] = serde_json::json!({"type": "builtin", "name": "sleep"});
+        assert_eq!(parse(sleep).unwrap_err().path, "/executor/config/ms");
+        let mut kind = base;
+        kind["kind"] = serde_json::json!("wizard");
+        assert_eq!(parse(kind).unwrap_err().path, "/kind");
+    }
+}
