@@ -16,10 +16,11 @@ macro_rules! command_enum {
             pub const TYPES: &'static [&'static str] = &[$(stringify!($variant)),+];
 
             /// The JSON Schema of each command type's payload, by wire name.
+            /// Each schema comes from a fresh generator, so it holds only its own definitions.
             pub fn payload_schemas(
-                generator: &mut schemars::SchemaGenerator,
+                settings: &schemars::generate::SchemaSettings,
             ) -> Vec<(&'static str, schemars::Schema)> {
-                vec![$((stringify!($variant), generator.root_schema_for::<$variant>())),+]
+                vec![$((stringify!($variant), settings.clone().into_generator().into_root_schema_for::<$variant>())),+]
             }
 
             /// Reads a payload as the command `command_type`; `None` when the type is not one of

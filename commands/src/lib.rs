@@ -11,6 +11,7 @@ mod decider;
 mod error;
 pub mod testing;
 pub mod validate;
+pub mod workflows;
 pub mod workspace;
 
 pub(crate) use command_enum::{Validate, command_enum};

@@ -130,10 +130,11 @@ macro_rules! event_enum {
             pub const TYPES: &'static [&'static str] = &[$(stringify!($variant)),+];
 
             /// The JSON Schema of each event type's payload, by stored name.
+            /// Each schema comes from a fresh generator, so it holds only its own definitions.
             pub fn payload_schemas(
-                generator: &mut schemars::SchemaGenerator,
+                settings: &schemars::generate::SchemaSettings,
             ) -> Vec<(&'static str, schemars::Schema)> {
-                vec![$((stringify!($variant), generator.root_schema_for::<$variant>())),+]
+                vec![$((stringify!($variant), settings.clone().into_generator().into_root_schema_for::<$variant>())),+]
             }
         }
 

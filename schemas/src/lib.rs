@@ -4,8 +4,8 @@
 //! checked in, so that a change to a wire shape shows up in review. A test fails when they
 //! drift from the types; `UPDATE_SCHEMAS=1 cargo test -p schemas` writes them anew.
 
+use schemars::Schema;
 use schemars::generate::SchemaSettings;
-use schemars::{Schema, SchemaGenerator};
 
 /// A payload's schema, with the file it is kept in.
 pub struct PayloadSchema {
@@ -21,8 +21,8 @@ impl PayloadSchema {
     }
 }
 
-fn generator() -> SchemaGenerator {
-    SchemaSettings::draft2020_12().into_generator()
+fn settings() -> SchemaSettings {
+    SchemaSettings::draft2020_12()
 }
 
 fn versioned(schemas: Vec<(&'static str, Schema)>) -> Vec<PayloadSchema> {
@@ -31,12 +31,20 @@ fn versioned(schemas: Vec<(&'static str, Schema)>) -> Vec<PayloadSchema> {
 
 /// Every command payload's schema.
 pub fn commands() -> Vec<PayloadSchema> {
-    versioned(commands::workspace::WorkspaceCommand::payload_schemas(&mut generator()))
+    let settings = &settings();
+    let mut schemas = commands::workspace::WorkspaceCommand::payload_schemas(settings);
+    schemas.extend(commands::agents::AgentCommand::payload_schemas(settings));
+    schemas.extend(commands::workflows::WorkflowCommand::payload_schemas(settings));
+    versioned(schemas)
 }
 
 /// Every event payload's schema.
 pub fn events() -> Vec<PayloadSchema> {
-    versioned(events::workspace::WorkspaceEvent::payload_schemas(&mut generator()))
+    let settings = &settings();
+    let mut schemas = events::workspace::WorkspaceEvent::payload_schemas(settings);
+    schemas.extend(events::agents::AgentEvent::payload_schemas(settings));
+    schemas.extend(events::workflows::WorkflowEvent::payload_schemas(settings));
+    versioned(schemas)
 }
 
 /// Every schema file as it should be on disk: relative path and pretty JSON.
@@ -73,7 +81,11 @@ mod tests {
 
     #[test]
     fn every_command_and_event_type_has_a_schema() {
-        assert_eq!(super::commands().len(), commands::workspace::WorkspaceCommand::TYPES.len());
-        assert_eq!(super::events().len(), events::workspace::WorkspaceEvent::TYPES.len());
+        use commands::{agents::AgentCommand, workflows::WorkflowCommand, workspace::WorkspaceCommand};
+        use events::{agents::AgentEvent, workflows::WorkflowEvent, workspace::WorkspaceEvent};
+        let command_types = WorkspaceCommand::TYPES.len() + AgentCommand::TYPES.len() + WorkflowCommand::TYPES.len();
+        let event_types = WorkspaceEvent::TYPES.len() + AgentEvent::TYPES.len() + WorkflowEvent::TYPES.len();
+        assert_eq!(super::commands().len(), command_types);
+        assert_eq!(super::events().len(), event_types);
     }
 }

@@ -1,0 +1,320 @@
+//! The Workflow aggregate: a versioned DAG of agent steps. Admins define, revise and archive
+//! workflows; a definition is refused when it has a cycle, an unknown dependency, a duplicate
+//! step id, an unknown or retired agent, or more than [`MAX_STEPS`] steps.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use events::workflows::{Step, WorkflowArchived, WorkflowDefined, WorkflowEvent, WorkflowRevised};
+use events::workspace::Role;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Access, AccessDenied};
+use crate::{
+    Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum, validate,
+};
+
+pub const MAX_STEPS: usize = 100;
+pub const MAX_ATTEMPTS: u32 = 10;
+pub const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefineWorkflow {
+    pub workspace_id: Uuid,
+    #[schemars(length(min = 1, max = 100))]
+    pub name: String,
+    pub steps: Vec<Step>,
+}
+
+/// A new version: the whole new definition (the name stays when absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviseWorkflow {
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
+    pub name: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveWorkflow {}
+
+command_enum! {
+    /// Every command the Workflow aggregate takes.
+    pub enum WorkflowCommand {
+        DefineWorkflow,
+        ReviseWorkflow,
+        ArchiveWorkflow,
+    }
+}
+
+fn validate_steps(steps: &[Step]) -> Result<(), FieldError> {
+    for (index, step) in steps.iter().enumerate() {
+        let at = |field: &str| format!("/steps/{index}/{field}");
+        if step.id.is_empty() || step.id.len() > 100 {
+            return Err(FieldError::new(&at("id"), "must be 1 to 100 characters"));
+        }
+        if step.retry.max_attempts == 0 || step.retry.max_attempts > MAX_ATTEMPTS {
+            return Err(FieldError::new(&at("retry/max_attempts"), format!("must be 1 to {MAX_ATTEMPTS}")));
+        }
+        if step.retry.backoff_ms > MAX_TIMEOUT_MS {
+            return Err(FieldError::new(&at("retry/backoff_ms"), format!("must be at most {MAX_TIMEOUT_MS}")));
+        }
+        if step.timeout_ms == 0 || step.timeout_ms > MAX_TIMEOUT_MS {
+            return Err(FieldError::new(&at("timeout_ms"), format!("must be 1 to {MAX_TIMEOUT_MS}")));
+        }
+        if !step.input.is_object() {
+            return Err(FieldError::new(&at("input"), "must be a JSON object"));
+        }
+    }
+    Ok(())
+}
+
+impl Validate for DefineWorkflow {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::name("/name", &self.name)?;
+        validate_steps(&self.steps)
+    }
+}
+
+impl Validate for ReviseWorkflow {
+    fn validate(&self) -> Result<(), FieldError> {
+        if let Some(name) = &self.name {
+            validate::name("/name", name)?;
+        }
+        validate_steps(&self.steps)
+    }
+}
+
+impl Validate for ArchiveWorkflow {}
+
+/// What the workflow's decisions need to know of the agents its steps name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentFacts {
+    pub workspace_id: Uuid,
+    pub retired: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkflowFacts {
+    pub access: Access,
+    /// Every agent the command's steps name that exists; absent ones are unknown.
+    pub agents: BTreeMap<Uuid, AgentFacts>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Definition {
+    pub workspace_id: Uuid,
+    pub version: u32,
+    pub name: String,
+    pub steps: Vec<Step>,
+    pub archived: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkflowState(pub Option<Definition>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("no workflow has this id")]
+    NotFound,
+    #[error("a workflow with this id exists already")]
+    AlreadyExists,
+    #[error("the caller is not a member of this workspace")]
+    NotAMember,
+    #[error("managing workflows needs the {} role or higher", required.as_str())]
+    RoleTooLow { required: Role },
+    #[error("the workflow is archived")]
+    Archived,
+    #[error("a workflow needs at least one step")]
+    NoSteps,
+    #[error("a workflow has at most {MAX_STEPS} steps, not {count}")]
+    TooManySteps { count: usize },
+    #[error("step id `{step}` is used twice")]
+    DuplicateStepId { step: String },
+    #[error("step `{step}` depends on `{dependency}`, which is not a step of this workflow")]
+    UnknownDependency { step: String, dependency: String },
+    #[error("the steps {steps:?} depend on each other in a cycle")]
+    Cycle { steps: Vec<String> },
+    #[error("step `{step}` names agent {agent_id}, which this workspace does not have")]
+    UnknownAgent { step: String, agent_id: Uuid },
+    #[error("step `{step}` names agent {agent_id}, which is retired")]
+    RetiredAgent { step: String, agent_id: Uuid },
+}
+
+impl From<AccessDenied> for WorkflowError {
+    fn from(denied: AccessDenied) -> WorkflowError {
+        match denied {
+            AccessDenied::NotAMember => WorkflowError::NotAMember,
+            AccessDenied::RoleTooLow { required } => WorkflowError::RoleTooLow { required },
+        }
+    }
+}
+
+impl Rejection for WorkflowError {
+    fn kind(&self) -> RejectionKind {
+        use WorkflowError::*;
+        match self {
+            NotFound => RejectionKind::NotFound,
+            AlreadyExists => RejectionKind::AlreadyExists,
+            NotAMember | RoleTooLow { .. } => RejectionKind::Forbidden,
+            _ => RejectionKind::RuleViolated,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        use WorkflowError::*;
+        match self {
+            NotFound => "workflow_not_found",
+            AlreadyExists => "workflow_exists",
+            NotAMember => "not_a_member",
+            RoleTooLow { .. } => "role_too_low",
+            Archived => "workflow_archived",
+            NoSteps => "no_steps",
+            TooManySteps { .. } => "too_many_steps",
+            DuplicateStepId { .. } => "duplicate_step_id",
+            UnknownDependency { .. } => "unknown_dependency",
+            Cycle { .. } => "cycle",
+            UnknownAgent { .. } => "unknown_agent",
+            RetiredAgent { .. } => "retired_agent",
+        }
+    }
+}
+
+/// Checks that `steps` form a DAG of this workspace's active agents.
+pub fn check_dag(steps: &[Step], workspace_id: Uuid, agents: &BTreeMap<Uuid, AgentFacts>) -> Result<(), WorkflowError> {
+    if steps.is_empty() {
+        return Err(WorkflowError::NoSteps);
+    }
+    if steps.len() > MAX_STEPS {
+        return Err(WorkflowError::TooManySteps { count: steps.len() });
+    }
+    let mut ids = HashSet::new();
+    for step in steps {
+        if !ids.insert(step.id.as_str()) {
+            return Err(WorkflowError::DuplicateStepId { step: step.id.clone() });
+        }
+    }
+    for step in steps {
+        for dependency in &step.depends_on {
+            if !ids.contains(dependency.as_str()) {
+                return Err(WorkflowError::UnknownDependency { step: step.id.clone(), dependency: dependency.clone() });
+            }
+        }
+        match agents.get(&step.agent_id) {
+            Some(agent) if agent.workspace_id == workspace_id && agent.retired => {
+                return Err(WorkflowError::RetiredAgent { step: step.id.clone(), agent_id: step.agent_id });
+            }
+            Some(agent) if agent.workspace_id == workspace_id => {}
+            _ => return Err(WorkflowError::UnknownAgent { step: step.id.clone(), agent_id: step.agent_id }),
+        }
+    }
+    // Kahn's algorithm: whatever cannot be ordered is on or behind a cycle.
+    let mut waiting_on: HashMap<&str, usize> = steps.iter().map(|s| (s.id.as_str(), s.depends_on.len())).collect();
+    let mut ready: Vec<&str> = steps.iter().filter(|s| s.depends_on.is_empty()).map(|s| s.id.as_str()).collect();
+    let mut ordered = 0;
+    while let Some(done) = ready.pop() {
+        ordered += 1;
+        for step in steps.iter().filter(|s| s.depends_on.iter().any(|d| d == done)) {
+            let count = waiting_on.get_mut(step.id.as_str()).expect("every step is counted");
+            *count -= step.depends_on.iter().filter(|d| *d == done).count();
+            if *count == 0 {
+                ready.push(step.id.as_str());
+            }
+        }
+    }
+    if ordered < steps.len() {
+        let mut cycle: Vec<String> =
+            waiting_on.into_iter().filter(|(_, count)| *count > 0).map(|(id, _)| id.to_owned()).collect();
+        cycle.sort();
+        return Err(WorkflowError::Cycle { steps: cycle });
+    }
+    Ok(())
+}
+
+pub struct Workflow;
+
+impl Decider for Workflow {
+    type Command = WorkflowCommand;
+    type Event = WorkflowEvent;
+    type State = WorkflowState;
+    type Facts = WorkflowFacts;
+    type Error = WorkflowError;
+
+    fn decide(
+        command: &WorkflowCommand,
+        state: &WorkflowState,
+        facts: &WorkflowFacts,
+        context: &CommandContext,
+    ) -> Result<Vec<WorkflowEvent>, WorkflowError> {
+        if let WorkflowCommand::DefineWorkflow(command) = command {
+            if state.0.is_some() {
+                return Err(WorkflowError::AlreadyExists);
+            }
+            facts.access.require(Role::Admin)?;
+            check_dag(&command.steps, command.workspace_id, &facts.agents)?;
+            return Ok(vec![
+                WorkflowDefined {
+                    workflow_id: context.aggregate_id,
+                    workspace_id: command.workspace_id,
+                    name: command.name.trim().to_owned(),
+                    steps: command.steps.clone(),
+                }
+                .into(),
+            ]);
+        }
+        let workflow = state.0.as_ref().ok_or(WorkflowError::NotFound)?;
+        facts.access.require(Role::Admin)?;
+        if workflow.archived {
+            return Err(WorkflowError::Archived);
+        }
+        match command {
+            WorkflowCommand::DefineWorkflow(_) => unreachable!("handled above"),
+            WorkflowCommand::ReviseWorkflow(revision) => {
+                check_dag(&revision.steps, workflow.workspace_id, &facts.agents)?;
+                let name = revision.name.as_deref().map_or(workflow.name.clone(), |name| name.trim().to_owned());
+                if name == workflow.name && revision.steps == workflow.steps {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![WorkflowRevised { version: workflow.version + 1, name, steps: revision.steps.clone() }.into()])
+            }
+            WorkflowCommand::ArchiveWorkflow(_) => Ok(vec![WorkflowArchived {}.into()]),
+        }
+    }
+
+    fn evolve(state: WorkflowState, event: &WorkflowEvent) -> WorkflowState {
+        let definition = match (state.0, event) {
+            (_, WorkflowEvent::WorkflowDefined(e)) => Definition {
+                workspace_id: e.workspace_id,
+                version: 1,
+                name: e.name.clone(),
+                steps: e.steps.clone(),
+                archived: false,
+            },
+            (Some(current), WorkflowEvent::WorkflowRevised(e)) => {
+                Definition { version: e.version, name: e.name.clone(), steps: e.steps.clone(), ..current }
+            }
+            (Some(current), WorkflowEvent::WorkflowArchived(_)) => Definition { archived: true, ..current },
+            (None, _) => return WorkflowState(None),
+        };
+        WorkflowState(Some(definition))
+    }
+}
+
+impl Aggregate for Workflow {
+    const CATEGORY: &'static str = "workflow";
+
+    fn workspace_id(_id: Uuid, state: &WorkflowState) -> Option<Uuid> {
+        state.0.as_ref().map(|workflow| workflow.workspace_id)
+    }
+
+    fn creates(command: &WorkflowCommand) -> bool {
+        matches!(command, WorkflowCommand::DefineWorkflow(_))
+    }
+}
+
+#[cfg(test)]
+mod tests;

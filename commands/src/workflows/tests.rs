@@ -1,0 +1,142 @@
+//! Given/when/then tests of the Workflow decider and a property test of the DAG check.
+
+use events::workflows::RetryPolicy;
+use proptest::prelude::*;
+
+use super::*;
+use crate::testing::{context_of, given};
+
+const WORKSPACE: Uuid = Uuid::from_u128(7);
+
+fn agent(n: u128) -> Uuid {
+    Uuid::from_u128(1000 + n)
+}
+
+fn step(id: &str, depends_on: &[&str]) -> Step {
+    Step {
+        id: id.into(),
+        agent_id: agent(1),
+        depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+        input: serde_json::json!({}),
+        retry: RetryPolicy::default(),
+        timeout_ms: 30_000,
+    }
+}
+
+fn facts() -> WorkflowFacts {
+    let mut agents = BTreeMap::new();
+    agents.insert(agent(1), AgentFacts { workspace_id: WORKSPACE, retired: false });
+    agents.insert(agent(2), AgentFacts { workspace_id: WORKSPACE, retired: true });
+    agents.insert(agent(3), AgentFacts { workspace_id: Uuid::from_u128(8), retired: false });
+    WorkflowFacts { access: Access::of(Role::Admin), agents }
+}
+
+fn define(steps: Vec<Step>) -> WorkflowCommand {
+    WorkflowCommand::DefineWorkflow(DefineWorkflow { workspace_id: WORKSPACE, name: "Pipeline".into(), steps })
+}
+
+fn defined(steps: Vec<Step>) -> WorkflowEvent {
+    WorkflowDefined {
+        workflow_id: context_of("alice").aggregate_id,
+        workspace_id: WORKSPACE,
+        name: "Pipeline".into(),
+        steps,
+    }
+    .into()
+}
+
+#[track_caller]
+fn refused(steps: Vec<Step>, error: WorkflowError) {
+    given::<Workflow>([]).when_with(define(steps), &facts(), context_of("alice")).then_err(error);
+}
+
+#[test]
+fn admins_define_a_dag_with_a_parallel_branch() {
+    let steps =
+        vec![step("fetch", &[]), step("left", &["fetch"]), step("right", &["fetch"]), step("join", &["left", "right"])];
+    given::<Workflow>([]).when_with(define(steps.clone()), &facts(), context_of("alice")).then([defined(steps)]);
+}
+
+#[test]
+fn members_may_not_define_workflows() {
+    let facts = WorkflowFacts { access: Access::of(Role::Member), ..facts() };
+    given::<Workflow>([])
+        .when_with(define(vec![step("a", &[])]), &facts, context_of("alice"))
+        .then_err(WorkflowError::RoleTooLow { required: Role::Admin });
+}
+
+#[test]
+fn malformed_dags_are_refused_with_the_step_named() {
+    refused(vec![], WorkflowError::NoSteps);
+    refused(vec![step("a", &[]), step("a", &[])], WorkflowError::DuplicateStepId { step: "a".into() });
+    refused(
+        vec![step("a", &["ghost"])],
+        WorkflowError::UnknownDependency { step: "a".into(), dependency: "ghost".into() },
+    );
+    refused(
+        vec![step("a", &[]), step("b", &["a", "c"]), step("c", &["b"])],
+        WorkflowError::Cycle { steps: vec!["b".into(), "c".into()] },
+    );
+    refused(vec![step("self", &["self"])], WorkflowError::Cycle { steps: vec!["self".into()] });
+    let too_many: Vec<Step> = (0..=MAX_STEPS).map(|i| step(&format!("s{i}"), &[])).collect();
+    refused(too_many, WorkflowError::TooManySteps { count: MAX_STEPS + 1 });
+}
+
+#[test]
+fn unknown_retired_and_foreign_agents_are_refused() {
+    let with_agent = |n| Step { agent_id: agent(n), ..step("a", &[]) };
+    refused(vec![with_agent(2)], WorkflowError::RetiredAgent { step: "a".into(), agent_id: agent(2) });
+    refused(vec![with_agent(3)], WorkflowError::UnknownAgent { step: "a".into(), agent_id: agent(3) });
+    refused(vec![with_agent(9)], WorkflowError::UnknownAgent { step: "a".into(), agent_id: agent(9) });
+}
+
+#[test]
+fn revisions_are_new_versions_until_the_workflow_is_archived() {
+    let v1 = vec![step("a", &[])];
+    let v2 = vec![step("a", &[]), step("b", &["a"])];
+    let revise = |steps| WorkflowCommand::ReviseWorkflow(ReviseWorkflow { name: None, steps });
+    given::<Workflow>([defined(v1.clone())])
+        .when_with(revise(v2.clone()), &facts(), context_of("alice"))
+        .then([WorkflowRevised { version: 2, name: "Pipeline".into(), steps: v2.clone() }.into()]);
+    given::<Workflow>([defined(v1.clone())]).when_with(revise(v1.clone()), &facts(), context_of("alice")).then([]);
+    given::<Workflow>([defined(v1), WorkflowArchived {}.into()])
+        .when_with(revise(v2), &facts(), context_of("alice"))
+        .then_err(WorkflowError::Archived);
+}
+
+#[test]
+fn step_fields_are_validated_with_their_path() {
+    let payload = serde_json::json!({"workspace_id": WORKSPACE, "name": "P", "steps": [
+        {"id": "a", "agent_id": agent(1), "retry": {"max_attempts": 0, "backoff_ms": 0}}]});
+    let error = WorkflowCommand::parse("DefineWorkflow", &payload).unwrap().unwrap_err();
+    assert_eq!(error.path, "/steps/0/retry/max_attempts");
+}
+
+proptest! {
+    /// Steps that only depend on earlier steps always form a DAG; adding an edge from the first
+    /// step back to the last always makes a cycle.
+    #[test]
+    fn forward_edges_make_a_dag_and_a_back_edge_a_cycle(
+        edges in prop::collection::vec(prop::collection::vec(any::<prop::sample::Index>(), 0..4), 2..30)
+    ) {
+        let mut steps: Vec<Step> = Vec::new();
+        for (i, picks) in edges.iter().enumerate() {
+            let mut depends_on: Vec<String> = if i == 0 {
+                Vec::new()
+            } else {
+                picks.iter().map(|pick| format!("s{}", pick.index(i))).collect()
+            };
+            depends_on.sort();
+            depends_on.dedup();
+            if i > 0 && !depends_on.contains(&format!("s{}", i - 1)) {
+                depends_on.push(format!("s{}", i - 1));
+            }
+            steps.push(Step { depends_on, ..step(&format!("s{i}"), &[]) });
+        }
+        prop_assert_eq!(check_dag(&steps, WORKSPACE, &facts().agents), Ok(()));
+        let last = format!("s{}", steps.len() - 1);
+        steps[0].depends_on.push(last);
+        let cyclic = matches!(check_dag(&steps, WORKSPACE, &facts().agents), Err(WorkflowError::Cycle { .. }));
+        prop_assert!(cyclic, "a back edge must make a cycle");
+    }
+}
