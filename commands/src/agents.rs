@@ -118,6 +118,7 @@ impl Validate for RetireAgent {}
 /// An agent's current definition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Definition {
+    pub agent_id: Uuid,
     pub workspace_id: Uuid,
     pub version: u32,
     pub name: String,
@@ -236,6 +237,7 @@ impl Decider for Agent {
     fn evolve(state: AgentState, event: &AgentEvent) -> AgentState {
         let definition = match (state.0, event) {
             (_, AgentEvent::AgentRegistered(e)) => Definition {
+                agent_id: e.agent_id,
                 workspace_id: e.workspace_id,
                 version: 1,
                 name: e.name.clone(),

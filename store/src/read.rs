@@ -167,3 +167,10 @@ impl LoadedRow {
         })
     }
 }
+
+/// The events of several streams, each stream's in order.
+pub async fn read_streams(executor: impl PgExecutor<'_>, stream_ids: &[String]) -> Result<Vec<RecordedEvent>> {
+    let sql = select_events!("where stream_id = any($1) order by stream_id, stream_version");
+    let rows = sqlx::query_as::<_, EventRow>(sql).bind(stream_ids).fetch_all(executor).await?;
+    convert(rows)
+}

@@ -1,5 +1,6 @@
 //! Integration tests against real PostgreSQL, Redis and a Kafka-protocol broker.
 
+mod agents;
 mod cli;
 mod errors;
 mod log;

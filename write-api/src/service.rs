@@ -2,6 +2,11 @@
 
 use axum::http::StatusCode;
 use chrono::Utc;
+use std::collections::BTreeMap;
+
+use commands::access::Access;
+use commands::agents::{Agent, AgentCommand};
+use commands::workflows::{AgentFacts, Workflow, WorkflowCommand, WorkflowFacts};
 use commands::workspace::{Workspace, WorkspaceCommand};
 use commands::{Aggregate, CommandContext, Rejection, RejectionKind};
 use events::{DomainEvent, Metadata, NewEvent, RecordedEvent};
@@ -69,20 +74,7 @@ impl CommandService {
         correlation_id: Uuid,
     ) -> Result<Accepted, Problem> {
         let command_type = request.command_type.clone();
-        let result = match WorkspaceCommand::parse(&request.command_type, &request.payload) {
-            Some(command) => {
-                let command =
-                    command.map_err(|e| Problem::invalid_field(&format!("/payload{}", e.path), &e.message))?;
-                self.handle::<Workspace>(&request, command, caller, idempotency_key, correlation_id).await
-            }
-            None => Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                "unknown_command_type",
-                "Unknown command type",
-                format!("`{}` is not a command this endpoint takes", request.command_type),
-            )
-            .with("field", "/type")),
-        };
+        let result = self.dispatch(&request, caller, idempotency_key, correlation_id).await;
         let outcome = match &result {
             Ok(_) => "accepted",
             Err(problem) => problem.code,
@@ -94,6 +86,37 @@ impl CommandService {
             1,
         );
         result
+    }
+
+    /// Parses the payload as its type's command and runs it on its aggregate.
+    async fn dispatch(
+        &self,
+        request: &CommandRequest,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+        correlation_id: Uuid,
+    ) -> Result<Accepted, Problem> {
+        let invalid = |e: commands::FieldError| Problem::invalid_field(&format!("/payload{}", e.path), &e.message);
+        let (kind, payload) = (request.command_type.as_str(), &request.payload);
+        if let Some(command) = WorkspaceCommand::parse(kind, payload) {
+            let command = command.map_err(invalid)?;
+            return self.handle::<Workspace>(request, command, caller, idempotency_key, correlation_id).await;
+        }
+        if let Some(command) = AgentCommand::parse(kind, payload) {
+            let command = command.map_err(invalid)?;
+            return self.handle::<Agent>(request, command, caller, idempotency_key, correlation_id).await;
+        }
+        if let Some(command) = WorkflowCommand::parse(kind, payload) {
+            let command = command.map_err(invalid)?;
+            return self.handle::<Workflow>(request, command, caller, idempotency_key, correlation_id).await;
+        }
+        Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "unknown_command_type",
+            "Unknown command type",
+            format!("`{kind}` is not a command this endpoint takes"),
+        )
+        .with("field", "/type"))
     }
 
     async fn handle<A>(
@@ -202,6 +225,17 @@ impl CommandService {
         })
     }
 
+    /// The caller's standing in `workspace_id`, from the workspace's own events.
+    async fn access(&self, workspace_id: Option<Uuid>, caller: &Caller) -> Result<Access, Problem> {
+        let Some(workspace_id) = workspace_id else {
+            return Ok(Access::default());
+        };
+        let history =
+            store::read_stream(self.store.pool(), &Workspace::stream_id(workspace_id), 0).await.map_err(unavailable)?;
+        let workspace = fold::<Workspace>(&history)?;
+        Ok(Access { role: workspace.role_of(&caller.user_id), suspended: workspace.suspended })
+    }
+
     /// Why a creating command found its stream taken: the decider's answer on the real state.
     async fn explain_taken<A>(
         &self,
@@ -299,6 +333,54 @@ impl LoadFacts for Workspace {
         _caller: &Caller,
     ) -> Result<(), Problem> {
         Ok(())
+    }
+}
+
+impl LoadFacts for Agent {
+    async fn load_facts(
+        service: &CommandService,
+        _id: Uuid,
+        command: &AgentCommand,
+        state: &<Agent as commands::Decider>::State,
+        caller: &Caller,
+    ) -> Result<Access, Problem> {
+        let workspace_id = match (&state.0, command) {
+            (Some(agent), _) => Some(agent.workspace_id),
+            (None, AgentCommand::RegisterAgent(register)) => Some(register.workspace_id),
+            (None, _) => None,
+        };
+        service.access(workspace_id, caller).await
+    }
+}
+
+impl LoadFacts for Workflow {
+    async fn load_facts(
+        service: &CommandService,
+        _id: Uuid,
+        command: &WorkflowCommand,
+        state: &<Workflow as commands::Decider>::State,
+        caller: &Caller,
+    ) -> Result<WorkflowFacts, Problem> {
+        let (workspace_id, steps) = match (&state.0, command) {
+            (Some(workflow), WorkflowCommand::ReviseWorkflow(revise)) => {
+                (Some(workflow.workspace_id), &revise.steps[..])
+            }
+            (Some(workflow), _) => (Some(workflow.workspace_id), &[][..]),
+            (None, WorkflowCommand::DefineWorkflow(define)) => (Some(define.workspace_id), &define.steps[..]),
+            (None, _) => (None, &[][..]),
+        };
+        let access = service.access(workspace_id, caller).await?;
+        let mut streams: Vec<String> = steps.iter().map(|step| Agent::stream_id(step.agent_id)).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        let history = store::read_streams(service.store.pool(), &streams).await.map_err(unavailable)?;
+        let mut agents = BTreeMap::new();
+        for stream in history.chunk_by(|a, b| a.stream_id == b.stream_id) {
+            if let Some(agent) = fold::<Agent>(stream)?.0 {
+                agents.insert(agent.agent_id, AgentFacts { workspace_id: agent.workspace_id, retired: agent.retired });
+            }
+        }
+        Ok(WorkflowFacts { access, agents })
     }
 }
 

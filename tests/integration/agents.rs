@@ -1,0 +1,130 @@
+//! Agents and workflows through the command endpoint: role checks from the workspace's events,
+//! DAG checks against the workspace's agents.
+
+use serde_json::{Value, json};
+use tests::TestApp;
+use uuid::Uuid;
+
+async fn workspace_with_roles(app: &TestApp) -> Uuid {
+    let alice = app.token("alice");
+    let id = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": id, "payload": {"name": "Agents"}})).await;
+    for (user, role) in [("ad", "admin"), ("me", "member")] {
+        let invited = app
+            .ok(&alice, json!({"type": "InviteMember", "id": id, "payload": {"email": format!("{user}@example.com"), "role": role}}))
+            .await;
+        let invitation_id = invited["events"][0]["payload"]["invitation_id"].clone();
+        app.ok(
+            &app.token(user),
+            json!({"type": "AcceptInvitation", "id": id, "payload": {"invitation_id": invitation_id}}),
+        )
+        .await;
+    }
+    id
+}
+
+fn register(workspace_id: Uuid, id: Uuid, name: &str) -> Value {
+    json!({"type": "RegisterAgent", "id": id, "payload": {
+        "workspace_id": workspace_id, "name": name, "kind": "tool",
+        "executor": {"type": "builtin", "name": "echo"},
+        "price": {"per_call": 2, "per_1k_tokens": 1}}})
+}
+
+fn step(id: &str, agent: Uuid, depends_on: &[&str]) -> Value {
+    json!({"id": id, "agent_id": agent, "depends_on": depends_on})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_agents_and_others_may_not() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let workspace = workspace_with_roles(&app).await;
+    let agent = Uuid::now_v7();
+
+    let (status, problem) = app.command(&app.token("me"), register(workspace, agent, "Echo")).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("role_too_low")), "{problem}");
+    let (status, problem) = app.command(&app.token("eve"), register(workspace, agent, "Echo")).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("not_a_member")), "{problem}");
+
+    let registered = app.ok(&app.token("ad"), register(workspace, agent, "Echo")).await;
+    assert_eq!(registered["stream"], format!("agent-{agent}"));
+    let (status, problem) = app.command(&app.token("ad"), register(workspace, agent, "Again")).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("agent_exists")), "{problem}");
+
+    let updated = app
+        .ok(
+            &app.token("alice"),
+            json!({"type": "UpdateAgent", "id": agent, "payload": {"price": {"per_call": 3, "per_1k_tokens": 1}}}),
+        )
+        .await;
+    assert_eq!(updated["events"][0]["payload"]["version"], 2);
+    app.ok(&app.token("ad"), json!({"type": "RetireAgent", "id": agent, "payload": {}})).await;
+    let (status, problem) =
+        app.command(&app.token("ad"), json!({"type": "RetireAgent", "id": agent, "payload": {}})).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("agent_retired")), "{problem}");
+
+    let (status, problem) = app
+        .command(
+            &app.token("ad"),
+            json!({"type": "RegisterAgent", "id": Uuid::now_v7(), "payload": {"workspace_id": workspace, "name": "W",
+                "kind": "tool", "executor": {"type": "webhook", "url": "not a url", "timeout_ms": 100},
+                "price": {"per_call": 1, "per_1k_tokens": 0}}}),
+        )
+        .await;
+    assert_eq!((status, problem["field"].as_str()), (400, Some("/payload/executor/url")), "{problem}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflows_must_be_dags_of_the_workspaces_active_agents() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let workspace = workspace_with_roles(&app).await;
+    let admin = app.token("ad");
+    let (echo, retired, foreign) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    app.ok(&admin, register(workspace, echo, "Echo")).await;
+    app.ok(&admin, register(workspace, retired, "Old")).await;
+    app.ok(&admin, json!({"type": "RetireAgent", "id": retired, "payload": {}})).await;
+    let other_workspace = Uuid::now_v7();
+    app.ok(&admin, json!({"type": "CreateWorkspace", "id": other_workspace, "payload": {"name": "Other"}})).await;
+    app.ok(&admin, register(other_workspace, foreign, "Theirs")).await;
+
+    let define = |id: Uuid, steps: Value| json!({"type": "DefineWorkflow", "id": id, "payload": {"workspace_id": workspace, "name": "Pipeline", "steps": steps}});
+    let refusals = [
+        (json!([step("a", echo, &["b"]), step("b", echo, &["a"])]), "cycle"),
+        (json!([step("a", echo, &["ghost"])]), "unknown_dependency"),
+        (json!([step("a", echo, &[]), step("a", echo, &[])]), "duplicate_step_id"),
+        (json!([step("a", retired, &[])]), "retired_agent"),
+        (json!([step("a", foreign, &[])]), "unknown_agent"),
+        (json!([step("a", Uuid::now_v7(), &[])]), "unknown_agent"),
+        (json!([]), "no_steps"),
+        (Value::Array((0..101).map(|i| step(&format!("s{i}"), echo, &[])).collect()), "too_many_steps"),
+    ];
+    for (steps, code) in refusals {
+        let (status, problem) = app.command(&admin, define(Uuid::now_v7(), steps)).await;
+        assert_eq!((status, problem["code"].as_str()), (422, Some(code)), "{problem}");
+    }
+
+    let workflow = Uuid::now_v7();
+    let steps = json!([
+        step("fetch", echo, &[]),
+        step("left", echo, &["fetch"]),
+        step("right", echo, &["fetch"]),
+        step("join", echo, &["left", "right"]),
+        step("report", echo, &["join"])
+    ]);
+    let defined = app.ok(&admin, define(workflow, steps)).await;
+    assert_eq!(defined["events"][0]["type"], "WorkflowDefined");
+    let revised = app
+        .ok(&admin, json!({"type": "ReviseWorkflow", "id": workflow, "payload": {"steps": [step("only", echo, &[])]}}))
+        .await;
+    assert_eq!(revised["events"][0]["payload"]["version"], 2);
+    let (status, problem) =
+        app.command(&app.token("me"), json!({"type": "ArchiveWorkflow", "id": workflow, "payload": {}})).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("role_too_low")), "{problem}");
+    app.ok(&admin, json!({"type": "ArchiveWorkflow", "id": workflow, "payload": {}})).await;
+    let (status, problem) = app
+        .command(
+            &admin,
+            json!({"type": "ReviseWorkflow", "id": workflow, "payload": {"steps": [step("x", echo, &[])]}}),
+        )
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("workflow_archived")), "{problem}");
+}
