@@ -170,7 +170,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                 pool.clone(),
                 config.redis_url.clone(),
                 keys.clone(),
-                projections::workspaces::NAME,
+                projections::catalog::NAME,
             );
             let activity = read_api::ActivityFeed::spawn(pool.clone(), progress.clone());
             let services = read_api::Services {

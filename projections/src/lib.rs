@@ -5,8 +5,11 @@
 //! PostgreSQL transaction together with its bookkeeping, so a redelivered event changes
 //! nothing, and announces its progress on Redis after the commit.
 
+pub mod agents;
+pub mod catalog;
 pub mod projector;
 pub mod status;
+pub mod workflows;
 pub mod workspaces;
 
 /// Applies the read models' migrations.

@@ -22,7 +22,7 @@ use redis::aio::ConnectionManager;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::workspaces;
+use crate::{catalog, workspaces};
 
 #[derive(Debug, Clone)]
 pub struct ProjectorConfig {
@@ -55,7 +55,7 @@ impl Projector {
             .context("creating the Kafka consumer")?;
         consumer.subscribe(&[&self.config.topic]).context("subscribing to the events topic")?;
         sqlx::query("insert into projection_checkpoints (name) values ($1) on conflict do nothing")
-            .bind(workspaces::NAME)
+            .bind(catalog::NAME)
             .execute(&self.pool)
             .await?;
         tracing::info!(topic = %self.config.topic, group = %self.config.group, "projector consuming");
@@ -66,7 +66,7 @@ impl Projector {
                 _ = idle.tick() => {
                     // Nothing arrived: the watermark may still move (other processes' work).
                     let mut connection = self.pool.acquire().await?;
-                    let position = advance_watermark(&mut connection, workspaces::NAME).await?;
+                    let position = advance_watermark(&mut connection, catalog::NAME).await?;
                     self.announce(position).await;
                     continue;
                 }
@@ -99,13 +99,13 @@ impl Projector {
     /// Applies a batch in one transaction and returns the new watermark.
     async fn apply(&mut self, batch: &[RecordedEvent]) -> anyhow::Result<i64> {
         let mut transaction = self.pool.begin().await?;
-        let touched = apply_events(&mut transaction, workspaces::NAME, batch).await?;
-        let position = advance_watermark(&mut transaction, workspaces::NAME).await?;
+        let touched = apply_events(&mut transaction, catalog::NAME, batch).await?;
+        let position = advance_watermark(&mut transaction, catalog::NAME).await?;
         transaction.commit().await?;
         self.metrics.increment(
             "oxbow_projection_events_total",
             "Events delivered to a projection (duplicates included).",
-            &[("projection", workspaces::NAME)],
+            &[("projection", catalog::NAME)],
             batch.len() as u64,
         );
         self.refresh_summaries(&touched).await;
@@ -126,10 +126,10 @@ impl Projector {
         self.metrics.set(
             "oxbow_projection_position",
             "Every event at or below this position is applied.",
-            &[("projection", workspaces::NAME)],
+            &[("projection", catalog::NAME)],
             position as f64,
         );
-        let message = format!("{} {position}", workspaces::NAME);
+        let message = format!("{} {position}", catalog::NAME);
         let published: redis::RedisResult<i64> =
             redis::cmd("PUBLISH").arg(self.keys.progress_channel()).arg(message).query_async(&mut self.redis).await;
         if let Err(error) = published {
@@ -204,7 +204,7 @@ pub async fn apply_events(
         }
         pending.push(event.clone());
         for event in &pending {
-            if let Some(workspace_id) = workspaces::apply(connection, event).await?
+            if let Some(workspace_id) = catalog::apply(connection, event).await?
                 && !touched.contains(&workspace_id)
             {
                 touched.push(workspace_id);

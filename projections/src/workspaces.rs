@@ -6,8 +6,6 @@ use events::{DomainEvent, RecordedEvent};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub const NAME: &str = "workspaces";
-
 /// One change to the Workspaces read model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {

@@ -5,6 +5,7 @@
 //! subscribers in log order, so a subscriber never hears of a change before a query shows it.
 
 mod activity;
+mod catalog;
 mod http;
 mod progress;
 mod schema;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::futures_util::Stream;
 use async_graphql::{
-    Context, EmptyMutation, Enum, ErrorExtensions, ID, Json, Object, Schema, SimpleObject, Subscription,
+    Context, EmptyMutation, Enum, ErrorExtensions, ID, Json, MergedObject, Object, Schema, SimpleObject, Subscription,
 };
 use chrono::{DateTime, Utc};
 use platform::auth::{AuthError, Claims};
@@ -22,6 +22,10 @@ use crate::activity::ActivityFeed;
 use crate::progress::Progress;
 
 pub type OxbowSchema = Schema<Query, EmptyMutation, SubscriptionRoot>;
+
+/// Every query: the workspace core and the catalog of agents and workflows.
+#[derive(MergedObject, Default)]
+pub struct Query(CoreQuery, crate::catalog::CatalogQuery);
 
 /// The caller, as their token says; an error when the token is missing or invalid.
 #[derive(Clone)]
@@ -43,7 +47,7 @@ pub struct Services {
 }
 
 pub fn build_schema(services: Services) -> OxbowSchema {
-    Schema::build(Query, EmptyMutation, SubscriptionRoot)
+    Schema::build(Query::default(), EmptyMutation, SubscriptionRoot)
         .data(services)
         .limit_depth(12)
         .limit_complexity(2_000)
@@ -54,16 +58,16 @@ pub(crate) fn coded(code: &'static str, message: impl Into<String>) -> async_gra
     async_graphql::Error::new(message.into()).extend_with(|_, extensions| extensions.set("code", code))
 }
 
-fn internal(error: impl std::fmt::Display) -> async_graphql::Error {
+pub(crate) fn internal(error: impl std::fmt::Display) -> async_graphql::Error {
     tracing::error!(%error, "a read failed");
     coded("INTERNAL", "the read failed; try again")
 }
 
-fn services<'a>(ctx: &Context<'a>) -> &'a Services {
+pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
     ctx.data_unchecked::<Services>()
 }
 
-fn viewer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Claims> {
+pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Claims> {
     match ctx.data_opt::<Viewer>() {
         Some(Viewer(Ok(claims))) => Ok(claims),
         Some(Viewer(Err(error))) => Err(coded("UNAUTHENTICATED", error.to_string())),
@@ -91,7 +95,7 @@ async fn wait_if_asked(ctx: &Context<'_>, min_position: Option<i64>) {
     }
 }
 
-async fn role_of(pool: &PgPool, workspace_id: Uuid, user_id: &str) -> async_graphql::Result<Option<Role>> {
+pub(crate) async fn role_of(pool: &PgPool, workspace_id: Uuid, user_id: &str) -> async_graphql::Result<Option<Role>> {
     let row: Option<(String,)> =
         sqlx::query_as("select role from rm_workspace_members where workspace_id = $1 and user_id = $2")
             .bind(workspace_id)
@@ -102,11 +106,11 @@ async fn role_of(pool: &PgPool, workspace_id: Uuid, user_id: &str) -> async_grap
     Ok(row.and_then(|(role,)| Role::parse(&role)))
 }
 
-fn parse_id(id: &ID, what: &str) -> async_graphql::Result<Uuid> {
+pub(crate) fn parse_id(id: &ID, what: &str) -> async_graphql::Result<Uuid> {
     id.parse().map_err(|_| coded("BAD_USER_INPUT", format!("{what} must be a UUID")))
 }
 
-fn page_size(first: Option<i32>) -> async_graphql::Result<i64> {
+pub(crate) fn page_size(first: Option<i32>) -> async_graphql::Result<i64> {
     match first {
         None => Ok(50),
         Some(n) if (0..=500).contains(&n) => Ok(n as i64),
@@ -325,10 +329,11 @@ pub struct ProjectionStatus {
     pub updated_at: DateTime<Utc>,
 }
 
-pub struct Query;
+#[derive(Default)]
+pub struct CoreQuery;
 
 #[Object]
-impl Query {
+impl CoreQuery {
     /// A workspace the caller is a member of; null otherwise.
     async fn workspace(
         &self,

@@ -128,3 +128,51 @@ async fn workflows_must_be_dags_of_the_workspaces_active_agents() {
         .await;
     assert_eq!((status, problem["code"].as_str()), (422, Some("workflow_archived")), "{problem}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_serves_agents_and_workflows_with_their_versions_to_members_only() {
+    let app = TestApp::start().await;
+    let workspace = workspace_with_roles(&app).await;
+    let admin = app.token("ad");
+    let (echo, old) = (Uuid::now_v7(), Uuid::now_v7());
+    app.ok(&admin, register(workspace, echo, "Echo")).await;
+    app.ok(&admin, register(workspace, old, "Old")).await;
+    app.ok(&admin, json!({"type": "RetireAgent", "id": old, "payload": {}})).await;
+    let workflow = Uuid::now_v7();
+    app.ok(
+        &admin,
+        json!({"type": "DefineWorkflow", "id": workflow, "payload": {"workspace_id": workspace, "name": "Pipeline",
+            "steps": [step("fetch", echo, &[]), step("report", echo, &["fetch"])]}}),
+    )
+    .await;
+    let revised = app
+        .ok(&admin, json!({"type": "ReviseWorkflow", "id": workflow, "payload": {"name": "Pipeline 2", "steps": [step("only", echo, &[])]}}))
+        .await;
+
+    let query = format!(
+        r#"{{ agents(workspaceId: "{workspace}") {{ edges {{ node {{ id name kind version retired price {{ perCall per1kTokens }} executor }} }} }}
+             retired: agents(workspaceId: "{workspace}", includeRetired: true) {{ edges {{ node {{ name retired }} }} }}
+             workflow(id: "{workflow}") {{ id name version steps {{ id agentId dependsOn }} versions {{ version name steps {{ id }} }} }}
+             workflows(workspaceId: "{workspace}") {{ edges {{ node {{ name }} }} }} }}"#
+    );
+    let member = app.graphql(Some(&app.token("me")), &query, revised["position"].as_i64()).await;
+    assert!(member.get("errors").is_none(), "{member}");
+    let data = &member["data"];
+    assert_eq!(data["agents"]["edges"].as_array().unwrap().len(), 1, "{data}");
+    let agent = &data["agents"]["edges"][0]["node"];
+    assert_eq!((agent["name"].as_str(), agent["kind"].as_str()), (Some("Echo"), Some("tool")));
+    assert_eq!(agent["price"], json!({"perCall": 2, "per1kTokens": 1}));
+    assert_eq!(agent["executor"]["type"], "builtin");
+    assert_eq!(data["retired"]["edges"].as_array().unwrap().len(), 2);
+    assert_eq!(data["workflow"]["version"], 2);
+    assert_eq!(data["workflow"]["name"], "Pipeline 2");
+    assert_eq!(data["workflow"]["steps"], json!([{"id": "only", "agentId": echo.to_string(), "dependsOn": []}]));
+    assert_eq!(data["workflow"]["versions"][0]["steps"], json!([{"id": "fetch"}, {"id": "report"}]));
+    assert_eq!(data["workflows"]["edges"][0]["node"]["name"], "Pipeline 2");
+
+    let stranger = app.graphql(Some(&app.token("eve")), &query, None).await;
+    assert!(stranger.get("errors").is_none(), "{stranger}");
+    assert_eq!(stranger["data"]["workflow"], Value::Null);
+    assert_eq!(stranger["data"]["agents"]["edges"], json!([]));
+    assert_eq!(stranger["data"]["workflows"]["edges"], json!([]));
+}

@@ -103,7 +103,7 @@ async fn every_workspaces_command_shows_in_graphql_with_read_your_writes() {
             "MemberRemoved"
         ]
     );
-    assert_eq!(trail["data"]["projections"][0]["name"], "workspaces");
+    assert_eq!(trail["data"]["projections"][0]["name"], "catalog");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

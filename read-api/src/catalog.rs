@@ -1,0 +1,266 @@
+//! GraphQL over the catalog: agents and workflows of the workspaces the caller belongs to.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use events::workflows::Step;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::schema::{internal, page_size, parse_id, role_of, services, viewer};
+
+#[derive(SimpleObject, Clone)]
+pub struct Price {
+    pub per_call: i64,
+    #[graphql(name = "per1kTokens")]
+    pub per_1k_tokens: i64,
+}
+
+#[derive(SimpleObject, Clone, sqlx::FromRow)]
+#[graphql(complex)]
+pub struct Agent {
+    #[graphql(skip)]
+    pub id: Uuid,
+    #[graphql(skip)]
+    pub workspace_id: Uuid,
+    pub name: String,
+    /// prompt, model, decision, governance, operations or tool.
+    pub kind: String,
+    #[graphql(skip)]
+    pub executor: serde_json::Value,
+    #[graphql(skip)]
+    pub per_call: i64,
+    #[graphql(skip)]
+    pub per_1k_tokens: i64,
+    /// Each update is a new version.
+    pub version: i32,
+    pub retired: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[async_graphql::ComplexObject]
+impl Agent {
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+    async fn workspace_id(&self) -> ID {
+        ID(self.workspace_id.to_string())
+    }
+    /// `{"type": "builtin" | "webhook" | "external", …}` as registered.
+    async fn executor(&self) -> Json<serde_json::Value> {
+        Json(self.executor.clone())
+    }
+    async fn price(&self) -> Price {
+        Price { per_call: self.per_call, per_1k_tokens: self.per_1k_tokens }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: i64,
+    pub backoff_ms: i64,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct WorkflowStep {
+    pub id: String,
+    pub agent_id: ID,
+    pub depends_on: Vec<String>,
+    pub input: Json<serde_json::Value>,
+    pub retry: RetryPolicy,
+    pub timeout_ms: i64,
+}
+
+fn steps_of(steps: &serde_json::Value) -> Vec<WorkflowStep> {
+    let steps: Vec<Step> = serde_json::from_value(steps.clone()).unwrap_or_default();
+    steps
+        .into_iter()
+        .map(|step| WorkflowStep {
+            id: step.id,
+            agent_id: ID(step.agent_id.to_string()),
+            depends_on: step.depends_on,
+            input: Json(step.input),
+            retry: RetryPolicy {
+                max_attempts: step.retry.max_attempts.into(),
+                backoff_ms: step.retry.backoff_ms as i64,
+            },
+            timeout_ms: step.timeout_ms as i64,
+        })
+        .collect()
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct WorkflowVersion {
+    pub version: i32,
+    pub name: String,
+    pub steps: Vec<WorkflowStep>,
+}
+
+#[derive(Clone, sqlx::FromRow)]
+pub struct Workflow {
+    id: Uuid,
+    workspace_id: Uuid,
+    name: String,
+    version: i32,
+    steps: serde_json::Value,
+    archived: bool,
+    updated_at: DateTime<Utc>,
+}
+
+#[Object]
+impl Workflow {
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+    async fn workspace_id(&self) -> ID {
+        ID(self.workspace_id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.name
+    }
+    /// The current version; every revision is a new one.
+    async fn version(&self) -> i32 {
+        self.version
+    }
+    async fn archived(&self) -> bool {
+        self.archived
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    async fn steps(&self) -> Vec<WorkflowStep> {
+        steps_of(&self.steps)
+    }
+    /// Every version, oldest first.
+    async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkflowVersion>> {
+        let rows: Vec<(i32, String, serde_json::Value)> = sqlx::query_as(
+            "select version, name, steps from rm_workflow_versions where workflow_id = $1 order by version",
+        )
+        .bind(self.id)
+        .fetch_all(&services(ctx).pool)
+        .await
+        .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|(version, name, steps)| WorkflowVersion { version, name, steps: steps_of(&steps) })
+            .collect())
+    }
+}
+
+/// Whether the caller may read `workspace_id`.
+async fn member(pool: &PgPool, workspace_id: Uuid, user_id: &str) -> async_graphql::Result<bool> {
+    Ok(role_of(pool, workspace_id, user_id).await?.is_some())
+}
+
+fn cursor_after(after: Option<String>) -> async_graphql::Result<Uuid> {
+    match after {
+        None => Ok(Uuid::nil()),
+        Some(cursor) => {
+            cursor.parse().map_err(|_| crate::schema::coded("BAD_USER_INPUT", "after is not a cursor of this list"))
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// An agent of a workspace the caller is a member of; null otherwise.
+    async fn agent(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Agent>> {
+        let claims = viewer(ctx)?;
+        let id = parse_id(&id, "id")?;
+        let pool = &services(ctx).pool;
+        let agent: Option<Agent> = sqlx::query_as("select * from rm_agents where id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .map_err(internal)?;
+        match agent {
+            Some(agent) if member(pool, agent.workspace_id, &claims.sub).await? => Ok(Some(agent)),
+            _ => Ok(None),
+        }
+    }
+
+    /// A workspace's agents, oldest first; retired ones only when asked.
+    async fn agents(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+        #[graphql(default = false)] include_retired: bool,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Agent>> {
+        let claims = viewer(ctx)?;
+        let workspace_id = parse_id(&workspace_id, "workspaceId")?;
+        let (limit, after) = (page_size(first)?, cursor_after(after)?);
+        let pool = &services(ctx).pool;
+        if !member(pool, workspace_id, &claims.sub).await? {
+            return Ok(Connection::new(false, false));
+        }
+        let agents: Vec<Agent> = sqlx::query_as(
+            "select * from rm_agents where workspace_id = $1 and id > $2 and ($3 or not retired) order by id limit $4",
+        )
+        .bind(workspace_id)
+        .bind(after)
+        .bind(include_retired)
+        .bind(limit + 1)
+        .fetch_all(pool)
+        .await
+        .map_err(internal)?;
+        let mut connection = Connection::new(after != Uuid::nil(), agents.len() as i64 > limit);
+        for agent in agents.into_iter().take(limit as usize) {
+            connection.edges.push(Edge::new(agent.id.to_string(), agent));
+        }
+        Ok(connection)
+    }
+
+    /// A workflow of a workspace the caller is a member of; null otherwise.
+    async fn workflow(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Workflow>> {
+        let claims = viewer(ctx)?;
+        let id = parse_id(&id, "id")?;
+        let pool = &services(ctx).pool;
+        let workflow: Option<Workflow> = sqlx::query_as("select * from rm_workflows where id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .map_err(internal)?;
+        match workflow {
+            Some(workflow) if member(pool, workflow.workspace_id, &claims.sub).await? => Ok(Some(workflow)),
+            _ => Ok(None),
+        }
+    }
+
+    /// A workspace's workflows, oldest first; archived ones only when asked.
+    async fn workflows(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+        #[graphql(default = false)] include_archived: bool,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Workflow>> {
+        let claims = viewer(ctx)?;
+        let workspace_id = parse_id(&workspace_id, "workspaceId")?;
+        let (limit, after) = (page_size(first)?, cursor_after(after)?);
+        let pool = &services(ctx).pool;
+        if !member(pool, workspace_id, &claims.sub).await? {
+            return Ok(Connection::new(false, false));
+        }
+        let workflows: Vec<Workflow> = sqlx::query_as(
+            "select * from rm_workflows where workspace_id = $1 and id > $2 and ($3 or not archived) order by id limit $4",
+        )
+        .bind(workspace_id)
+        .bind(after)
+        .bind(include_archived)
+        .bind(limit + 1)
+        .fetch_all(pool)
+        .await
+        .map_err(internal)?;
+        let mut connection = Connection::new(after != Uuid::nil(), workflows.len() as i64 > limit);
+        for workflow in workflows.into_iter().take(limit as usize) {
+            connection.edges.push(Edge::new(workflow.id.to_string(), workflow));
+        }
+        Ok(connection)
+    }
+}
