@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod agents;
+pub mod billing;
 mod command_enum;
 mod decider;
 mod error;

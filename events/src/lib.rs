@@ -3,6 +3,7 @@
 //! This crate is pure: no I/O, no clock, no randomness. Time and ids come in from the caller.
 
 pub mod agents;
+pub mod billing;
 pub mod canonical;
 mod envelope;
 mod error;

@@ -35,6 +35,7 @@ pub fn commands() -> Vec<PayloadSchema> {
     let mut schemas = commands::workspace::WorkspaceCommand::payload_schemas(settings);
     schemas.extend(commands::agents::AgentCommand::payload_schemas(settings));
     schemas.extend(commands::workflows::WorkflowCommand::payload_schemas(settings));
+    schemas.extend(commands::billing::BillingCommand::payload_schemas(settings));
     versioned(schemas)
 }
 
@@ -44,6 +45,7 @@ pub fn events() -> Vec<PayloadSchema> {
     let mut schemas = events::workspace::WorkspaceEvent::payload_schemas(settings);
     schemas.extend(events::agents::AgentEvent::payload_schemas(settings));
     schemas.extend(events::workflows::WorkflowEvent::payload_schemas(settings));
+    schemas.extend(events::billing::BillingEvent::payload_schemas(settings));
     versioned(schemas)
 }
 
@@ -81,10 +83,16 @@ mod tests {
 
     #[test]
     fn every_command_and_event_type_has_a_schema() {
-        use commands::{agents::AgentCommand, workflows::WorkflowCommand, workspace::WorkspaceCommand};
-        use events::{agents::AgentEvent, workflows::WorkflowEvent, workspace::WorkspaceEvent};
-        let command_types = WorkspaceCommand::TYPES.len() + AgentCommand::TYPES.len() + WorkflowCommand::TYPES.len();
-        let event_types = WorkspaceEvent::TYPES.len() + AgentEvent::TYPES.len() + WorkflowEvent::TYPES.len();
+        use commands::{agents::AgentCommand, billing::BillingCommand, workflows::WorkflowCommand};
+        use events::{agents::AgentEvent, billing::BillingEvent, workflows::WorkflowEvent};
+        let command_types = commands::workspace::WorkspaceCommand::TYPES.len()
+            + AgentCommand::TYPES.len()
+            + WorkflowCommand::TYPES.len()
+            + BillingCommand::TYPES.len();
+        let event_types = events::workspace::WorkspaceEvent::TYPES.len()
+            + AgentEvent::TYPES.len()
+            + WorkflowEvent::TYPES.len()
+            + BillingEvent::TYPES.len();
         assert_eq!(super::commands().len(), command_types);
         assert_eq!(super::events().len(), event_types);
     }

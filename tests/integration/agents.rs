@@ -176,3 +176,34 @@ async fn graphql_serves_agents_and_workflows_with_their_versions_to_members_only
     assert_eq!(stranger["data"]["agents"]["edges"], json!([]));
     assert_eq!(stranger["data"]["workflows"]["edges"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_run_the_billing_account_within_its_credit_rules() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let workspace = workspace_with_roles(&app).await;
+    let (owner, admin) = (app.token("alice"), app.token("ad"));
+    let open =
+        json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "team", "overdraft_limit": 50}});
+    let (status, problem) = app.command(&admin, open.clone()).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("role_too_low")), "{problem}");
+    let opened = app.ok(&owner, open.clone()).await;
+    assert_eq!(opened["stream"], format!("billing-{workspace}"));
+    let (status, problem) = app.command(&owner, open).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("billing_account_exists")), "{problem}");
+
+    app.ok(&owner, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 100, "reason": "welcome"}}))
+        .await;
+    app.ok(
+        &owner,
+        json!({"type": "PurchaseCredits", "id": workspace, "payload": {"amount": 25, "payment_ref": "pay_1"}}),
+    )
+    .await;
+    let reserve = |amount: i64| json!({"type": "ReserveCredits", "id": workspace, "payload": {"reservation_id": Uuid::now_v7(), "amount": amount}});
+    let (status, problem) = app.command(&owner, reserve(176)).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("insufficient_credits")), "{problem}");
+    app.ok(&owner, reserve(175)).await;
+    let (status, problem) = app
+        .command(&owner, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 0, "reason": "x"}}))
+        .await;
+    assert_eq!((status, problem["field"].as_str()), (400, Some("/payload/amount")), "{problem}");
+}

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use commands::access::Access;
 use commands::agents::{Agent, AgentCommand};
+use commands::billing::{Billing, BillingCommand};
 use commands::workflows::{AgentFacts, Workflow, WorkflowCommand, WorkflowFacts};
 use commands::workspace::{Workspace, WorkspaceCommand};
 use commands::{Aggregate, CommandContext, Rejection, RejectionKind};
@@ -109,6 +110,10 @@ impl CommandService {
         if let Some(command) = WorkflowCommand::parse(kind, payload) {
             let command = command.map_err(invalid)?;
             return self.handle::<Workflow>(request, command, caller, idempotency_key, correlation_id).await;
+        }
+        if let Some(command) = BillingCommand::parse(kind, payload) {
+            let command = command.map_err(invalid)?;
+            return self.handle::<Billing>(request, command, caller, idempotency_key, correlation_id).await;
         }
         Err(Problem::new(
             StatusCode::BAD_REQUEST,
@@ -350,6 +355,19 @@ impl LoadFacts for Agent {
             (None, _) => None,
         };
         service.access(workspace_id, caller).await
+    }
+}
+
+impl LoadFacts for Billing {
+    async fn load_facts(
+        service: &CommandService,
+        id: Uuid,
+        _command: &BillingCommand,
+        _state: &<Billing as commands::Decider>::State,
+        caller: &Caller,
+    ) -> Result<Access, Problem> {
+        // A workspace's billing account has the workspace's id.
+        service.access(Some(id), caller).await
     }
 }
 

@@ -1,0 +1,152 @@
+//! Given/when/then tests of the Billing decider, and the credit invariants under any sequence
+//! of commands.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::testing::{context_of, given};
+
+fn owner() -> Access {
+    Access::of(Role::Owner)
+}
+
+fn opened(overdraft_limit: i64) -> BillingEvent {
+    BillingAccountOpened { workspace_id: context_of("alice").aggregate_id, plan: "team".into(), overdraft_limit }.into()
+}
+
+fn granted(amount: i64) -> BillingEvent {
+    CreditsGranted { amount, reason: "welcome".into() }.into()
+}
+
+fn reserve(id: u128, amount: i64) -> BillingCommand {
+    BillingCommand::ReserveCredits(ReserveCredits {
+        reservation_id: Uuid::from_u128(id),
+        amount,
+        purpose: String::new(),
+    })
+}
+
+fn reserved(id: u128, amount: i64) -> BillingEvent {
+    CreditsReserved { reservation_id: Uuid::from_u128(id), amount, purpose: String::new() }.into()
+}
+
+#[test]
+fn only_owners_manage_billing() {
+    let open = BillingCommand::OpenBillingAccount(OpenBillingAccount { plan: "team".into(), overdraft_limit: 0 });
+    given::<Billing>([]).when_with(open.clone(), &owner(), context_of("alice")).then([opened(0)]);
+    given::<Billing>([])
+        .when_with(open, &Access::of(Role::Admin), context_of("alice"))
+        .then_err(BillingError::RoleTooLow { required: Role::Owner });
+}
+
+#[test]
+fn a_reservation_may_use_the_overdraft_but_not_more() {
+    given::<Billing>([opened(50), granted(100)])
+        .when_with(reserve(1, 150), &owner(), context_of("alice"))
+        .then([reserved(1, 150)]);
+    given::<Billing>([opened(50), granted(100)])
+        .when_with(reserve(1, 151), &owner(), context_of("alice"))
+        .then_err(BillingError::InsufficientCredits { requested: 151, available: 100, overdraft_limit: 50 });
+}
+
+#[test]
+fn a_capture_never_exceeds_its_reservation_and_a_release_returns_the_rest() {
+    let capture =
+        |amount| BillingCommand::CaptureCredits(CaptureCredits { reservation_id: Uuid::from_u128(1), amount });
+    given::<Billing>([opened(0), granted(100), reserved(1, 30)])
+        .when_with(capture(31), &owner(), context_of("alice"))
+        .then_err(BillingError::CaptureExceedsReservation { requested: 31, remaining: 30 });
+    given::<Billing>([
+        opened(0),
+        granted(100),
+        reserved(1, 30),
+        CreditsCaptured { reservation_id: Uuid::from_u128(1), amount: 10 }.into(),
+    ])
+    .when_with(
+        BillingCommand::ReleaseReservation(ReleaseReservation { reservation_id: Uuid::from_u128(1) }),
+        &owner(),
+        context_of("alice"),
+    )
+    .then([ReservationReleased { reservation_id: Uuid::from_u128(1), amount: 20 }.into()]);
+}
+
+#[test]
+fn closing_a_period_invoices_the_overdraft_and_a_payment_settles_it() {
+    let context = context_of("alice");
+    let history = [
+        opened(100),
+        granted(10),
+        reserved(1, 60),
+        CreditsCaptured { reservation_id: Uuid::from_u128(1), amount: 60 }.into(),
+    ];
+    given::<Billing>(history.clone())
+        .when_with(
+            BillingCommand::CloseBillingPeriod(CloseBillingPeriod { invoice_id: None, due_in_days: Some(7) }),
+            &owner(),
+            context.clone(),
+        )
+        .then([BillingPeriodClosed {
+            invoice_id: context.new_id,
+            amount: 50,
+            captured_in_period: 60,
+            due_at: context.now + Duration::days(7),
+        }
+        .into()]);
+    let mut with_invoice = history.to_vec();
+    with_invoice.push(
+        BillingPeriodClosed { invoice_id: Uuid::from_u128(9), amount: 50, captured_in_period: 60, due_at: context.now }
+            .into(),
+    );
+    given::<Billing>(with_invoice)
+        .when_with(
+            BillingCommand::RecordPayment(RecordPayment { invoice_id: Uuid::from_u128(9), amount: 51 }),
+            &owner(),
+            context,
+        )
+        .then_err(BillingError::PaymentExceedsInvoice { requested: 51, outstanding: 50 });
+}
+
+fn arb_command() -> impl Strategy<Value = BillingCommand> {
+    let id = 0u128..4;
+    prop_oneof![
+        (1i64..200).prop_map(|amount| BillingCommand::GrantCredits(GrantCredits { amount, reason: "r".into() })),
+        (id.clone(), 1i64..300).prop_map(|(id, amount)| reserve(id, amount)),
+        (id.clone(), 1i64..300).prop_map(|(id, amount)| BillingCommand::CaptureCredits(CaptureCredits {
+            reservation_id: Uuid::from_u128(id),
+            amount
+        })),
+        id.clone().prop_map(|id| BillingCommand::ReleaseReservation(ReleaseReservation {
+            reservation_id: Uuid::from_u128(id)
+        })),
+        Just(BillingCommand::CloseBillingPeriod(CloseBillingPeriod { invoice_id: None, due_in_days: None })),
+    ]
+}
+
+proptest! {
+    /// For any interleaving of billing commands: available never falls below −overdraft through
+    /// a reservation, no reservation goes negative, and reserved is the sum of what remains.
+    #[test]
+    fn credit_invariants_hold_under_any_sequence(
+        overdraft in 0i64..100,
+        commands in prop::collection::vec(arb_command(), 1..80),
+    ) {
+        let mut account = Billing::evolve(Account::default(), &opened(overdraft));
+        for (index, command) in commands.iter().enumerate() {
+            let mut context = context_of("alice");
+            context.new_id = Uuid::from_u128(1000 + index as u128);
+            let before = account.available();
+            if let Ok(events) = Billing::decide(command, &account, &owner(), &context) {
+                for event in &events {
+                    account = Billing::evolve(account, event);
+                }
+                if matches!(command, BillingCommand::ReserveCredits(_)) {
+                    prop_assert!(account.available() >= -account.overdraft_limit);
+                } else {
+                    prop_assert!(account.available() >= before, "only reservations lower what is available");
+                }
+            }
+            prop_assert!(account.reservations.values().all(|r| r.remaining >= 0));
+            prop_assert_eq!(account.reserved, account.reservations.values().map(|r| r.remaining).sum::<i64>());
+        }
+    }
+}
