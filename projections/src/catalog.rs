@@ -1,5 +1,6 @@
-//! The catalog projection: workspaces with their members, agents and workflows. One checkpoint
-//! and watermark for all of them, so a read that waits for a position sees all three.
+//! The catalog projection: workspaces with their members, agents, workflows and billing
+//! accounts. One checkpoint and watermark for all of them, so a read that waits for a position
+//! sees every one.
 
 use events::RecordedEvent;
 use sqlx::PgConnection;
@@ -14,6 +15,8 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
         Some("workspace") => crate::workspaces::apply(connection, event).await,
         Some("agent") => crate::agents::apply(connection, event).await.map(|()| None),
         Some("workflow") => crate::workflows::apply(connection, event).await.map(|()| None),
+        // The Redis summary is about members, not money.
+        Some("billing") => crate::billing::apply(connection, event).await.map(|_| None),
         _ => Ok(None),
     }
 }

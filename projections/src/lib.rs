@@ -6,6 +6,7 @@
 //! nothing, and announces its progress on Redis after the commit.
 
 pub mod agents;
+pub mod billing;
 pub mod catalog;
 pub mod projector;
 pub mod status;

@@ -264,3 +264,86 @@ impl CatalogQuery {
         Ok(connection)
     }
 }
+
+/// A workspace's credit account. available = balance − reserved.
+#[derive(SimpleObject, Clone, sqlx::FromRow)]
+pub struct BillingAccount {
+    pub plan: String,
+    pub balance: i64,
+    pub reserved: i64,
+    pub available: i64,
+    pub overdraft_limit: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject, Clone, sqlx::FromRow)]
+#[graphql(complex)]
+pub struct Invoice {
+    #[graphql(skip)]
+    pub invoice_id: Uuid,
+    pub amount: i64,
+    pub paid: i64,
+    pub captured_in_period: i64,
+    pub issued_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct BillingQuery;
+
+#[Object]
+impl BillingQuery {
+    /// The workspace's billing account, for its members; null otherwise or when none is open.
+    async fn billing_account(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+    ) -> async_graphql::Result<Option<BillingAccount>> {
+        let claims = viewer(ctx)?;
+        let workspace_id = parse_id(&workspace_id, "workspaceId")?;
+        let pool = &services(ctx).pool;
+        if !member(pool, workspace_id, &claims.sub).await? {
+            return Ok(None);
+        }
+        billing_account(pool, workspace_id).await
+    }
+
+    /// The workspace's invoices, newest first.
+    async fn invoices(&self, ctx: &Context<'_>, workspace_id: ID) -> async_graphql::Result<Vec<Invoice>> {
+        let claims = viewer(ctx)?;
+        let workspace_id = parse_id(&workspace_id, "workspaceId")?;
+        let pool = &services(ctx).pool;
+        if !member(pool, workspace_id, &claims.sub).await? {
+            return Ok(Vec::new());
+        }
+        sqlx::query_as(
+            "select invoice_id, amount, paid, captured_in_period, issued_at, due_at from rm_invoices \
+              where workspace_id = $1 order by issued_at desc",
+        )
+        .bind(workspace_id)
+        .fetch_all(pool)
+        .await
+        .map_err(internal)
+    }
+}
+
+pub(crate) async fn billing_account(
+    pool: &PgPool,
+    workspace_id: Uuid,
+) -> async_graphql::Result<Option<BillingAccount>> {
+    sqlx::query_as(
+        "select plan, balance, reserved, balance - reserved as available, overdraft_limit, updated_at \
+           from rm_billing_accounts where workspace_id = $1",
+    )
+    .bind(workspace_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(internal)
+}
+
+#[async_graphql::ComplexObject]
+impl Invoice {
+    async fn id(&self) -> ID {
+        ID(self.invoice_id.to_string())
+    }
+}

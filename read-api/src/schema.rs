@@ -25,7 +25,7 @@ pub type OxbowSchema = Schema<Query, EmptyMutation, SubscriptionRoot>;
 
 /// Every query: the workspace core and the catalog of agents and workflows.
 #[derive(MergedObject, Default)]
-pub struct Query(CoreQuery, crate::catalog::CatalogQuery);
+pub struct Query(CoreQuery, crate::catalog::CatalogQuery, crate::catalog::BillingQuery);
 
 /// The caller, as their token says; an error when the token is missing or invalid.
 #[derive(Clone)]
@@ -521,4 +521,59 @@ impl SubscriptionRoot {
         });
         Ok(stream)
     }
+
+    /// Every change of a workspace's credits, in log order, from now on. Members only.
+    async fn balance_changed(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<BalanceChange>>> {
+        let claims = viewer(ctx)?.clone();
+        let id = parse_id(&workspace_id, "workspaceId")?;
+        let services = services(ctx).clone();
+        let receiver = services.activity.subscribe();
+        if role_of(&services.pool, id, &claims.sub).await?.is_none() {
+            return Err(coded("FORBIDDEN", "not a member of this workspace"));
+        }
+        let stream_id = format!("billing-{id}");
+        let stream = futures::stream::unfold(Some(receiver), move |receiver| {
+            let (pool, stream_id) = (services.pool.clone(), stream_id.clone());
+            async move {
+                let mut receiver = receiver?;
+                loop {
+                    let activity = match receiver.recv().await {
+                        Ok(activity) => activity,
+                        Err(RecvError::Lagged(missed)) => {
+                            let error = coded("LAGGED", format!("fell {missed} events behind; subscribe again"));
+                            return Some((Err(error), None));
+                        }
+                        Err(RecvError::Closed) => return None,
+                    };
+                    if activity.stream_id != stream_id {
+                        continue;
+                    }
+                    let account = crate::catalog::billing_account(&pool, id).await;
+                    let item = account.map(|account| BalanceChange {
+                        position: activity.position,
+                        event_type: activity.event_type.clone(),
+                        payload: Json(activity.payload.clone()),
+                        account,
+                    });
+                    return Some((item, Some(receiver)));
+                }
+            }
+        });
+        Ok(stream)
+    }
+}
+
+/// A change of a workspace's credits, with the account as the read model shows it then.
+#[derive(SimpleObject, Clone)]
+pub struct BalanceChange {
+    /// The event's global position.
+    pub position: i64,
+    pub event_type: String,
+    /// What the event moved, as logged.
+    pub payload: Json<serde_json::Value>,
+    pub account: Option<crate::catalog::BillingAccount>,
 }

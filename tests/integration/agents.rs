@@ -207,3 +207,70 @@ async fn owners_run_the_billing_account_within_its_credit_rules() {
         .await;
     assert_eq!((status, problem["field"].as_str()), (400, Some("/payload/amount")), "{problem}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_serves_the_billing_account_invoices_and_balance_changes() {
+    let app = TestApp::start().await;
+    let workspace = workspace_with_roles(&app).await;
+    let owner = app.token("alice");
+    let opened = app
+        .ok(
+            &owner,
+            json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "team", "overdraft_limit": 50}}),
+        )
+        .await;
+    app.graphql(Some(&owner), "{ projections { name } }", opened["position"].as_i64()).await;
+    let mut changes = app
+        .subscribe(
+            Some(&app.token("me")),
+            &format!(r#"subscription {{ balanceChanged(workspaceId: "{workspace}") {{ position eventType account {{ balance reserved available }} }} }}"#),
+        )
+        .await
+        .unwrap();
+
+    app.ok(&owner, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 100, "reason": "welcome"}}))
+        .await;
+    let reservation = Uuid::now_v7();
+    app.ok(
+        &owner,
+        json!({"type": "ReserveCredits", "id": workspace, "payload": {"reservation_id": reservation, "amount": 40}}),
+    )
+    .await;
+    let (status, problem) = app
+        .command(&owner, json!({"type": "CaptureCredits", "id": workspace, "payload": {"reservation_id": reservation, "amount": 41}}))
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("capture_exceeds_reservation")), "{problem}");
+    let captured = app
+        .ok(&owner, json!({"type": "CaptureCredits", "id": workspace, "payload": {"reservation_id": reservation, "amount": 30}}))
+        .await;
+    let closed = app.ok(&owner, json!({"type": "CloseBillingPeriod", "id": workspace, "payload": {}})).await;
+
+    let query = format!(
+        r#"{{ billingAccount(workspaceId: "{workspace}") {{ plan balance reserved available overdraftLimit }}
+             invoices(workspaceId: "{workspace}") {{ id amount capturedInPeriod paid }} }}"#
+    );
+    let response = app.graphql(Some(&app.token("me")), &query, closed["position"].as_i64()).await;
+    assert!(response.get("errors").is_none(), "{response}");
+    assert_eq!(
+        response["data"]["billingAccount"],
+        json!({"plan": "team", "balance": 70, "reserved": 10, "available": 60, "overdraftLimit": 50})
+    );
+    assert_eq!(response["data"]["invoices"][0]["capturedInPeriod"], 30);
+    assert_eq!(response["data"]["invoices"][0]["amount"], 0, "nothing of the overdraft was used");
+
+    let mut seen = Vec::new();
+    while seen.last() != Some(&closed["position"].as_i64().unwrap()) {
+        let message = changes.next_json().await.expect("a balance change");
+        let change = &message["payload"]["data"]["balanceChanged"];
+        seen.push(change["position"].as_i64().expect(&message.to_string()));
+        if change["position"] == captured["position"] {
+            assert!(change["account"]["balance"].as_i64().is_some());
+        }
+    }
+    assert_eq!(seen.len(), 4, "grant, reserve, capture and close, in order: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+
+    let stranger = app.graphql(Some(&app.token("eve")), &query, None).await;
+    assert_eq!(stranger["data"]["billingAccount"], Value::Null);
+    assert_eq!(stranger["data"]["invoices"], json!([]));
+}
