@@ -262,7 +262,7 @@ async fn graphql_serves_the_billing_account_invoices_and_balance_changes() {
     while seen.last() != Some(&closed["position"].as_i64().unwrap()) {
         let message = changes.next_json().await.expect("a balance change");
         let change = &message["payload"]["data"]["balanceChanged"];
-        seen.push(change["position"].as_i64().expect(&message.to_string()));
+        seen.push(change["position"].as_i64().unwrap_or_else(|| panic!("{message}")));
         if change["position"] == captured["position"] {
             assert!(change["account"]["balance"].as_i64().is_some());
         }
