@@ -161,6 +161,55 @@ fn cursor_after(after: Option<String>) -> async_graphql::Result<Uuid> {
     }
 }
 
+/// `row`, when the caller is a member of the workspace it belongs to.
+async fn if_member<T>(
+    ctx: &Context<'_>,
+    row: Option<T>,
+    workspace_of: fn(&T) -> Uuid,
+) -> async_graphql::Result<Option<T>> {
+    let claims = viewer(ctx)?;
+    match row {
+        Some(row) if member(&services(ctx).pool, workspace_of(&row), &claims.sub).await? => Ok(Some(row)),
+        _ => Ok(None),
+    }
+}
+
+/// One page of a workspace's rows, oldest first, for its members. `sql` selects by
+/// `workspace_id = $1 and id > $2`, an include flag `$3` and `limit $4`.
+async fn page<T>(
+    ctx: &Context<'_>,
+    workspace_id: &ID,
+    sql: &'static str,
+    include: bool,
+    first: Option<i32>,
+    after: Option<String>,
+    id_of: fn(&T) -> Uuid,
+) -> async_graphql::Result<Connection<String, T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin + async_graphql::OutputType,
+{
+    let claims = viewer(ctx)?;
+    let workspace_id = parse_id(workspace_id, "workspaceId")?;
+    let (limit, after) = (page_size(first)?, cursor_after(after)?);
+    let pool = &services(ctx).pool;
+    if !member(pool, workspace_id, &claims.sub).await? {
+        return Ok(Connection::new(false, false));
+    }
+    let rows: Vec<T> = sqlx::query_as(sql)
+        .bind(workspace_id)
+        .bind(after)
+        .bind(include)
+        .bind(limit + 1)
+        .fetch_all(pool)
+        .await
+        .map_err(internal)?;
+    let mut connection = Connection::new(after != Uuid::nil(), rows.len() as i64 > limit);
+    for row in rows.into_iter().take(limit as usize) {
+        connection.edges.push(Edge::new(id_of(&row).to_string(), row));
+    }
+    Ok(connection)
+}
+
 #[derive(Default)]
 pub struct CatalogQuery;
 
@@ -168,18 +217,13 @@ pub struct CatalogQuery;
 impl CatalogQuery {
     /// An agent of a workspace the caller is a member of; null otherwise.
     async fn agent(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Agent>> {
-        let claims = viewer(ctx)?;
         let id = parse_id(&id, "id")?;
-        let pool = &services(ctx).pool;
-        let agent: Option<Agent> = sqlx::query_as("select * from rm_agents where id = $1")
+        let agent = sqlx::query_as("select * from rm_agents where id = $1")
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional(&services(ctx).pool)
             .await
             .map_err(internal)?;
-        match agent {
-            Some(agent) if member(pool, agent.workspace_id, &claims.sub).await? => Ok(Some(agent)),
-            _ => Ok(None),
-        }
+        if_member(ctx, agent, |agent: &Agent| agent.workspace_id).await
     }
 
     /// A workspace's agents, oldest first; retired ones only when asked.
@@ -191,44 +235,20 @@ impl CatalogQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Agent>> {
-        let claims = viewer(ctx)?;
-        let workspace_id = parse_id(&workspace_id, "workspaceId")?;
-        let (limit, after) = (page_size(first)?, cursor_after(after)?);
-        let pool = &services(ctx).pool;
-        if !member(pool, workspace_id, &claims.sub).await? {
-            return Ok(Connection::new(false, false));
-        }
-        let agents: Vec<Agent> = sqlx::query_as(
-            "select * from rm_agents where workspace_id = $1 and id > $2 and ($3 or not retired) order by id limit $4",
-        )
-        .bind(workspace_id)
-        .bind(after)
-        .bind(include_retired)
-        .bind(limit + 1)
-        .fetch_all(pool)
-        .await
-        .map_err(internal)?;
-        let mut connection = Connection::new(after != Uuid::nil(), agents.len() as i64 > limit);
-        for agent in agents.into_iter().take(limit as usize) {
-            connection.edges.push(Edge::new(agent.id.to_string(), agent));
-        }
-        Ok(connection)
+        let sql = "select * from rm_agents where workspace_id = $1 and id > $2 and ($3 or not retired) \
+                   order by id limit $4";
+        page(ctx, &workspace_id, sql, include_retired, first, after, |agent: &Agent| agent.id).await
     }
 
     /// A workflow of a workspace the caller is a member of; null otherwise.
     async fn workflow(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Workflow>> {
-        let claims = viewer(ctx)?;
         let id = parse_id(&id, "id")?;
-        let pool = &services(ctx).pool;
-        let workflow: Option<Workflow> = sqlx::query_as("select * from rm_workflows where id = $1")
+        let workflow = sqlx::query_as("select * from rm_workflows where id = $1")
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional(&services(ctx).pool)
             .await
             .map_err(internal)?;
-        match workflow {
-            Some(workflow) if member(pool, workflow.workspace_id, &claims.sub).await? => Ok(Some(workflow)),
-            _ => Ok(None),
-        }
+        if_member(ctx, workflow, |workflow: &Workflow| workflow.workspace_id).await
     }
 
     /// A workspace's workflows, oldest first; archived ones only when asked.
@@ -240,28 +260,9 @@ impl CatalogQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Workflow>> {
-        let claims = viewer(ctx)?;
-        let workspace_id = parse_id(&workspace_id, "workspaceId")?;
-        let (limit, after) = (page_size(first)?, cursor_after(after)?);
-        let pool = &services(ctx).pool;
-        if !member(pool, workspace_id, &claims.sub).await? {
-            return Ok(Connection::new(false, false));
-        }
-        let workflows: Vec<Workflow> = sqlx::query_as(
-            "select * from rm_workflows where workspace_id = $1 and id > $2 and ($3 or not archived) order by id limit $4",
-        )
-        .bind(workspace_id)
-        .bind(after)
-        .bind(include_archived)
-        .bind(limit + 1)
-        .fetch_all(pool)
-        .await
-        .map_err(internal)?;
-        let mut connection = Connection::new(after != Uuid::nil(), workflows.len() as i64 > limit);
-        for workflow in workflows.into_iter().take(limit as usize) {
-            connection.edges.push(Edge::new(workflow.id.to_string(), workflow));
-        }
-        Ok(connection)
+        let sql = "select * from rm_workflows where workspace_id = $1 and id > $2 and ($3 or not archived) \
+                   order by id limit $4";
+        page(ctx, &workspace_id, sql, include_archived, first, after, |workflow: &Workflow| workflow.id).await
     }
 }
 

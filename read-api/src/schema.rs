@@ -18,7 +18,9 @@ use sqlx::PgPool;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use crate::activity::ActivityFeed;
+use futures::StreamExt;
+
+use crate::activity::{Activity, ActivityFeed};
 use crate::progress::Progress;
 
 pub type OxbowSchema = Schema<Query, EmptyMutation, SubscriptionRoot>;
@@ -480,33 +482,20 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         workspace_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ActivityEvent>>> {
-        let claims = viewer(ctx)?.clone();
-        let id = parse_id(&workspace_id, "workspaceId")?;
-        let services = services(ctx);
-        // Subscribe before checking, so nothing between the check and the first event is lost.
-        let receiver = services.activity.subscribe();
-        if role_of(&services.pool, id, &claims.sub).await?.is_none() {
-            return Err(coded("FORBIDDEN", "not a member of this workspace"));
-        }
-        let stream = futures::stream::unfold(Some(receiver), move |receiver| {
-            let viewer = claims.sub.clone();
+        let (viewer, id, feed) = member_feed(ctx, &workspace_id).await?;
+        // Ends right after the caller's own removal is delivered, without waiting for more.
+        let stream = futures::stream::unfold((feed.boxed(), false), move |(mut feed, ended)| {
+            let viewer = viewer.clone();
             async move {
-                let mut receiver = receiver?;
-                loop {
-                    let activity = match receiver.recv().await {
-                        Ok(activity) => activity,
-                        Err(RecvError::Lagged(missed)) => {
-                            let error = coded("LAGGED", format!("fell {missed} events behind; subscribe again"));
-                            return Some((Err(error), None));
-                        }
-                        Err(RecvError::Closed) => return None,
-                    };
-                    if activity.workspace_id != Some(id) {
-                        continue;
-                    }
-                    let viewer_removed = activity.event_type == "MemberRemoved"
+                if ended {
+                    return None;
+                }
+                let activity = feed.next().await?;
+                let mut removed = false;
+                let item = activity.map(|activity| {
+                    removed = activity.event_type == "MemberRemoved"
                         && activity.payload.get("user_id").and_then(|v| v.as_str()) == Some(viewer.as_str());
-                    let item = ActivityEvent {
+                    ActivityEvent {
                         position: activity.position,
                         event_type: activity.event_type.clone(),
                         stream_id: activity.stream_id.clone(),
@@ -514,9 +503,9 @@ impl SubscriptionRoot {
                         actor: activity.actor.clone(),
                         recorded_at: activity.recorded_at,
                         payload: Json(activity.payload.clone()),
-                    };
-                    return Some((Ok(item), (!viewer_removed).then_some(receiver)));
-                }
+                    }
+                });
+                Some((item, (feed, removed)))
             }
         });
         Ok(stream)
@@ -528,43 +517,58 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         workspace_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<BalanceChange>>> {
-        let claims = viewer(ctx)?.clone();
-        let id = parse_id(&workspace_id, "workspaceId")?;
-        let services = services(ctx).clone();
-        let receiver = services.activity.subscribe();
-        if role_of(&services.pool, id, &claims.sub).await?.is_none() {
-            return Err(coded("FORBIDDEN", "not a member of this workspace"));
-        }
-        let stream_id = format!("billing-{id}");
-        let stream = futures::stream::unfold(Some(receiver), move |receiver| {
-            let (pool, stream_id) = (services.pool.clone(), stream_id.clone());
-            async move {
-                let mut receiver = receiver?;
-                loop {
-                    let activity = match receiver.recv().await {
-                        Ok(activity) => activity,
-                        Err(RecvError::Lagged(missed)) => {
-                            let error = coded("LAGGED", format!("fell {missed} events behind; subscribe again"));
-                            return Some((Err(error), None));
-                        }
-                        Err(RecvError::Closed) => return None,
-                    };
-                    if activity.stream_id != stream_id {
-                        continue;
-                    }
-                    let account = crate::catalog::billing_account(&pool, id).await;
-                    let item = account.map(|account| BalanceChange {
+        let (_, id, feed) = member_feed(ctx, &workspace_id).await?;
+        let pool = services(ctx).pool.clone();
+        let billing_stream = format!("billing-{id}");
+        let stream = feed
+            .filter(move |activity| {
+                futures::future::ready(activity.as_ref().map_or(true, |a| a.stream_id == billing_stream))
+            })
+            .then(move |activity| {
+                let pool = pool.clone();
+                async move {
+                    let activity = activity?;
+                    Ok(BalanceChange {
                         position: activity.position,
                         event_type: activity.event_type.clone(),
                         payload: Json(activity.payload.clone()),
-                        account,
-                    });
-                    return Some((item, Some(receiver)));
+                        account: crate::catalog::billing_account(&pool, id).await?,
+                    })
                 }
-            }
-        });
+            });
         Ok(stream)
     }
+}
+
+/// The caller, the workspace and its events from now on, once the caller is known to be a
+/// member. A subscriber that falls behind gets a LAGGED error and its stream ends.
+async fn member_feed(
+    ctx: &Context<'_>,
+    workspace_id: &ID,
+) -> async_graphql::Result<(String, Uuid, impl Stream<Item = async_graphql::Result<Arc<Activity>>> + use<>)> {
+    let viewer = viewer(ctx)?.sub.clone();
+    let id = parse_id(workspace_id, "workspaceId")?;
+    let services = services(ctx);
+    // Subscribe before checking, so nothing between the check and the first event is lost.
+    let receiver = services.activity.subscribe();
+    if role_of(&services.pool, id, &viewer).await?.is_none() {
+        return Err(coded("FORBIDDEN", "not a member of this workspace"));
+    }
+    let feed = futures::stream::unfold(Some(receiver), move |receiver| async move {
+        let mut receiver = receiver?;
+        loop {
+            match receiver.recv().await {
+                Ok(activity) if activity.workspace_id == Some(id) => return Some((Ok(activity), Some(receiver))),
+                Ok(_) => continue,
+                Err(RecvError::Lagged(missed)) => {
+                    let error = coded("LAGGED", format!("fell {missed} events behind; subscribe again"));
+                    return Some((Err(error), None));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok((viewer, id, feed))
 }
 
 /// A change of a workspace's credits, with the account as the read model shows it then.
