@@ -10,6 +10,7 @@ pub mod billing;
 mod command_enum;
 mod decider;
 mod error;
+pub mod runs;
 pub mod testing;
 pub mod validate;
 pub mod workflows;

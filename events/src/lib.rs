@@ -8,6 +8,7 @@ pub mod canonical;
 mod envelope;
 mod error;
 pub mod hash;
+pub mod runs;
 pub mod workflows;
 pub mod workspace;
 

@@ -36,6 +36,7 @@ pub fn commands() -> Vec<PayloadSchema> {
     schemas.extend(commands::agents::AgentCommand::payload_schemas(settings));
     schemas.extend(commands::workflows::WorkflowCommand::payload_schemas(settings));
     schemas.extend(commands::billing::BillingCommand::payload_schemas(settings));
+    schemas.extend(commands::runs::RunCommand::payload_schemas(settings));
     versioned(schemas)
 }
 
@@ -46,6 +47,7 @@ pub fn events() -> Vec<PayloadSchema> {
     schemas.extend(events::agents::AgentEvent::payload_schemas(settings));
     schemas.extend(events::workflows::WorkflowEvent::payload_schemas(settings));
     schemas.extend(events::billing::BillingEvent::payload_schemas(settings));
+    schemas.extend(events::runs::RunEvent::payload_schemas(settings));
     versioned(schemas)
 }
 
@@ -88,11 +90,13 @@ mod tests {
         let command_types = commands::workspace::WorkspaceCommand::TYPES.len()
             + AgentCommand::TYPES.len()
             + WorkflowCommand::TYPES.len()
-            + BillingCommand::TYPES.len();
+            + BillingCommand::TYPES.len()
+            + commands::runs::RunCommand::TYPES.len();
         let event_types = events::workspace::WorkspaceEvent::TYPES.len()
             + AgentEvent::TYPES.len()
             + WorkflowEvent::TYPES.len()
-            + BillingEvent::TYPES.len();
+            + BillingEvent::TYPES.len()
+            + events::runs::RunEvent::TYPES.len();
         assert_eq!(super::commands().len(), command_types);
         assert_eq!(super::events().len(), event_types);
     }

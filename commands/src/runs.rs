@@ -1,0 +1,568 @@
+//! The Run aggregate: one run of a workflow version. Members start and cancel runs; workers
+//! report their attempts; the run saga begins or rejects a run, fires timeouts and retries.
+//!
+//! Every rule of a run lives here: which steps are due once their dependencies succeed, what
+//! an attempt costs (never more than what remains of the budget), when a failure is retried,
+//! and when the run is over. Reports are idempotent per step attempt; a report for an attempt
+//! that is not the step's current one is refused and changes nothing.
+
+use chrono::Duration;
+use events::runs::{
+    PlannedStep, RunCancelled, RunEvent, RunFailed, RunRejected, RunRequested, RunStarted, RunSucceeded, StepFailed,
+    StepRetryScheduled, StepScheduled, StepStarted, StepSucceeded, StepTimedOut,
+};
+use events::workspace::Role;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Access, AccessDenied};
+use crate::{Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRun {
+    pub workspace_id: Uuid,
+    pub workflow_id: Uuid,
+    /// The current version when absent.
+    #[serde(default)]
+    pub workflow_version: Option<u32>,
+    #[serde(default)]
+    pub input: serde_json::Value,
+    /// The most credits the run may use.
+    #[schemars(range(min = 1))]
+    pub budget: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRun {
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportStepStarted {
+    pub step_id: String,
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Usage {
+    #[serde(default)]
+    pub tokens: u64,
+    #[serde(default)]
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteStep {
+    pub step_id: String,
+    pub attempt: u32,
+    #[serde(default)]
+    pub output: serde_json::Value,
+    #[serde(default)]
+    pub usage: Usage,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailStep {
+    pub step_id: String,
+    pub attempt: u32,
+    pub error: String,
+    pub retryable: bool,
+}
+
+/// From the run saga: the budget is reserved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BeginRun {
+    pub reservation_id: Uuid,
+}
+
+/// From the run saga: credits are short or the workspace is suspended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRun {
+    pub reason: String,
+}
+
+/// From the run saga: an attempt's deadline passed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeOutStep {
+    pub step_id: String,
+    pub attempt: u32,
+}
+
+/// From the run saga: a retry's backoff is over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryStep {
+    pub step_id: String,
+    pub attempt: u32,
+}
+
+command_enum! {
+    /// Every command the Run aggregate takes.
+    pub enum RunCommand {
+        StartRun,
+        CancelRun,
+        ReportStepStarted,
+        CompleteStep,
+        FailStep,
+        BeginRun,
+        RejectRun,
+        TimeOutStep,
+        RetryStep,
+    }
+}
+
+impl Validate for StartRun {
+    fn validate(&self) -> Result<(), FieldError> {
+        if !(1..=crate::billing::AMOUNT_MAX).contains(&self.budget) {
+            return Err(FieldError::new("/budget", "must be a positive number of credits"));
+        }
+        Ok(())
+    }
+}
+impl Validate for CancelRun {}
+impl Validate for ReportStepStarted {}
+impl Validate for CompleteStep {}
+impl Validate for FailStep {}
+impl Validate for BeginRun {}
+impl Validate for RejectRun {}
+impl Validate for TimeOutStep {}
+impl Validate for RetryStep {}
+
+/// The workflow version a run is to follow, with its agents' executors and prices, as the
+/// caller looked them up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowSnapshot {
+    pub workspace_id: Uuid,
+    pub version: u32,
+    pub archived: bool,
+    pub steps: Vec<PlannedStep>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFacts {
+    pub access: Access,
+    /// For StartRun: the workflow version, when it exists.
+    pub workflow: Option<WorkflowSnapshot>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Requested,
+    Rejected,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn is_final(self) -> bool {
+        !matches!(self, RunStatus::Requested | RunStatus::Running)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepStatus {
+    Pending,
+    Scheduled,
+    Running,
+    /// Failed or timed out, and waiting for its next attempt.
+    RetryWaiting,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+}
+
+impl StepStatus {
+    pub fn is_final(self) -> bool {
+        matches!(self, StepStatus::Succeeded | StepStatus::Failed | StepStatus::TimedOut | StepStatus::Cancelled)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepState {
+    pub planned: PlannedStep,
+    pub status: StepStatus,
+    /// The current attempt (0 before the first).
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub workspace_id: Uuid,
+    pub budget: i64,
+    pub used: i64,
+    pub status: RunStatus,
+    pub steps: Vec<StepState>,
+}
+
+impl Run {
+    fn step(&self, id: &str) -> Option<&StepState> {
+        self.steps.iter().find(|s| s.planned.id == id)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunState(pub Option<Run>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("no run has this id")]
+    NotFound,
+    #[error("a run with this id exists already")]
+    AlreadyExists,
+    #[error("the caller is not a member of this workspace")]
+    NotAMember,
+    #[error("this needs the {} role or higher", required.as_str())]
+    RoleTooLow { required: Role },
+    #[error("the workflow (or that version of it) does not exist in this workspace")]
+    WorkflowNotFound,
+    #[error("the workflow is archived")]
+    WorkflowArchived,
+    #[error("the run is over")]
+    RunFinished,
+    #[error("the run has not begun")]
+    RunNotStarted,
+    #[error("the run has no step `{step}`")]
+    UnknownStep { step: String },
+    #[error("attempt {attempt} of step `{step}` is not the current one, or is over")]
+    StaleAttempt { step: String, attempt: u32 },
+}
+
+impl From<AccessDenied> for RunError {
+    fn from(denied: AccessDenied) -> RunError {
+        match denied {
+            AccessDenied::NotAMember => RunError::NotAMember,
+            AccessDenied::RoleTooLow { required } => RunError::RoleTooLow { required },
+        }
+    }
+}
+
+impl Rejection for RunError {
+    fn kind(&self) -> RejectionKind {
+        use RunError::*;
+        match self {
+            NotFound => RejectionKind::NotFound,
+            AlreadyExists => RejectionKind::AlreadyExists,
+            NotAMember | RoleTooLow { .. } => RejectionKind::Forbidden,
+            _ => RejectionKind::RuleViolated,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        use RunError::*;
+        match self {
+            NotFound => "run_not_found",
+            AlreadyExists => "run_exists",
+            NotAMember => "not_a_member",
+            RoleTooLow { .. } => "role_too_low",
+            WorkflowNotFound => "workflow_not_found",
+            WorkflowArchived => "workflow_archived",
+            RunFinished => "run_finished",
+            RunNotStarted => "run_not_started",
+            UnknownStep { .. } => "unknown_step",
+            StaleAttempt { .. } => "stale_attempt",
+        }
+    }
+}
+
+/// The steps that become due once `done` has succeeded, in plan order.
+fn newly_due(run: &Run, done: &str) -> Vec<usize> {
+    run.steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.status == StepStatus::Pending && s.planned.depends_on.iter().any(|d| d == done))
+        .filter(|(_, s)| {
+            s.planned
+                .depends_on
+                .iter()
+                .all(|d| d == done || run.step(d).is_some_and(|d| d.status == StepStatus::Succeeded))
+        })
+        .map(|(index, _)| index)
+        .collect()
+}
+
+fn schedule(step: &PlannedStep, attempt: u32, context: &CommandContext) -> RunEvent {
+    StepScheduled {
+        step_id: step.id.clone(),
+        attempt,
+        input: step.input.clone(),
+        deadline: context.now + Duration::milliseconds(step.timeout_ms.min(i64::MAX as u64) as i64),
+    }
+    .into()
+}
+
+/// What follows a failed or timed-out attempt: its retry, or the end of the run.
+fn after_failure(step: &StepState, used: i64, reason: &str, context: &CommandContext) -> RunEvent {
+    if step.attempt < step.planned.retry.max_attempts {
+        let backoff = Duration::milliseconds(step.planned.retry.backoff_ms.min(i64::MAX as u64) as i64);
+        return StepRetryScheduled {
+            step_id: step.planned.id.clone(),
+            attempt: step.attempt + 1,
+            at: context.now + backoff,
+        }
+        .into();
+    }
+    RunFailed { reason: reason.into(), credits_used: used }.into()
+}
+
+pub struct RunAggregate;
+
+impl Decider for RunAggregate {
+    type Command = RunCommand;
+    type Event = RunEvent;
+    type State = RunState;
+    type Facts = RunFacts;
+    type Error = RunError;
+
+    fn decide(
+        command: &RunCommand,
+        state: &RunState,
+        facts: &RunFacts,
+        context: &CommandContext,
+    ) -> Result<Vec<RunEvent>, RunError> {
+        if let RunCommand::StartRun(start) = command {
+            if state.0.is_some() {
+                return Err(RunError::AlreadyExists);
+            }
+            facts.access.require(Role::Member)?;
+            let workflow = facts
+                .workflow
+                .as_ref()
+                .filter(|w| w.workspace_id == start.workspace_id)
+                .ok_or(RunError::WorkflowNotFound)?;
+            if workflow.archived {
+                return Err(RunError::WorkflowArchived);
+            }
+            return Ok(vec![
+                RunRequested {
+                    run_id: context.aggregate_id,
+                    workspace_id: start.workspace_id,
+                    workflow_id: start.workflow_id,
+                    workflow_version: workflow.version,
+                    input: start.input.clone(),
+                    budget: start.budget,
+                    steps: workflow.steps.clone(),
+                }
+                .into(),
+            ]);
+        }
+        let run = state.0.as_ref().ok_or(RunError::NotFound)?;
+        let system = matches!(
+            command,
+            RunCommand::BeginRun(_) | RunCommand::RejectRun(_) | RunCommand::TimeOutStep(_) | RunCommand::RetryStep(_)
+        );
+        facts.access.require(if system { Role::Owner } else { Role::Member })?;
+        if run.status.is_final() {
+            // A timer or a retry that arrives after the end changes nothing.
+            return if matches!(command, RunCommand::TimeOutStep(_) | RunCommand::RetryStep(_)) {
+                Ok(Vec::new())
+            } else {
+                Err(RunError::RunFinished)
+            };
+        }
+        let remaining = run.budget - run.used;
+        match command {
+            RunCommand::StartRun(_) => unreachable!("handled above"),
+            RunCommand::BeginRun(begin) => {
+                if run.status != RunStatus::Requested {
+                    return Ok(Vec::new());
+                }
+                let mut events = vec![RunStarted { reservation_id: begin.reservation_id }.into()];
+                events.extend(
+                    run.steps
+                        .iter()
+                        .filter(|s| s.planned.depends_on.is_empty())
+                        .map(|s| schedule(&s.planned, 1, context)),
+                );
+                Ok(events)
+            }
+            RunCommand::RejectRun(reject) => {
+                if run.status != RunStatus::Requested {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![RunRejected { reason: reject.reason.clone() }.into()])
+            }
+            RunCommand::CancelRun(cancel) => {
+                Ok(vec![RunCancelled { reason: cancel.reason.clone(), credits_used: run.used }.into()])
+            }
+            RunCommand::ReportStepStarted(report) => {
+                let step = current_attempt(run, &report.step_id, report.attempt)?;
+                match step.status {
+                    StepStatus::Scheduled => {
+                        Ok(vec![StepStarted { step_id: report.step_id.clone(), attempt: report.attempt }.into()])
+                    }
+                    _ => Ok(Vec::new()),
+                }
+            }
+            RunCommand::CompleteStep(report) => {
+                let step = match current_attempt(run, &report.step_id, report.attempt) {
+                    Ok(step) => step,
+                    // The same report again: it changed what it changes once.
+                    Err(_)
+                        if run
+                            .step(&report.step_id)
+                            .is_some_and(|s| s.attempt == report.attempt && s.status == StepStatus::Succeeded) =>
+                    {
+                        return Ok(Vec::new());
+                    }
+                    Err(error) => return Err(error),
+                };
+                let cost = i64::try_from(step.planned.price.of_attempt(report.usage.tokens)).unwrap_or(i64::MAX);
+                let mut events: Vec<RunEvent> = vec![
+                    StepSucceeded {
+                        step_id: report.step_id.clone(),
+                        attempt: report.attempt,
+                        output: report.output.clone(),
+                        tokens: report.usage.tokens,
+                        duration_ms: report.usage.duration_ms,
+                        cost: cost.min(remaining),
+                    }
+                    .into(),
+                ];
+                if cost > remaining {
+                    events.push(RunFailed { reason: "budget_exhausted".into(), credits_used: run.budget }.into());
+                    return Ok(events);
+                }
+                let used = run.used + cost;
+                let succeeded = run.steps.iter().filter(|s| s.status == StepStatus::Succeeded).count() + 1;
+                if succeeded == run.steps.len() {
+                    events.push(RunSucceeded { credits_used: used }.into());
+                    return Ok(events);
+                }
+                events.extend(
+                    newly_due(run, &report.step_id).into_iter().map(|i| schedule(&run.steps[i].planned, 1, context)),
+                );
+                Ok(events)
+            }
+            RunCommand::FailStep(report) => {
+                let step = current_attempt(run, &report.step_id, report.attempt)?;
+                let cost = i64::try_from(step.planned.price.per_call).unwrap_or(i64::MAX);
+                let mut events: Vec<RunEvent> = vec![
+                    StepFailed {
+                        step_id: report.step_id.clone(),
+                        attempt: report.attempt,
+                        error: report.error.clone(),
+                        retryable: report.retryable,
+                        cost: cost.min(remaining),
+                    }
+                    .into(),
+                ];
+                if cost > remaining {
+                    events.push(RunFailed { reason: "budget_exhausted".into(), credits_used: run.budget }.into());
+                } else if report.retryable {
+                    events.push(after_failure(step, run.used + cost, "step_failed", context));
+                } else {
+                    events.push(RunFailed { reason: "step_failed".into(), credits_used: run.used + cost }.into());
+                }
+                Ok(events)
+            }
+            RunCommand::TimeOutStep(timer) => match current_attempt(run, &timer.step_id, timer.attempt) {
+                Ok(step) => Ok(vec![
+                    StepTimedOut { step_id: timer.step_id.clone(), attempt: timer.attempt }.into(),
+                    after_failure(step, run.used, "step_timed_out", context),
+                ]),
+                // The attempt finished before its deadline: nothing to do.
+                Err(_) => Ok(Vec::new()),
+            },
+            RunCommand::RetryStep(timer) => match run.step(&timer.step_id) {
+                Some(step) if step.status == StepStatus::RetryWaiting && step.attempt + 1 == timer.attempt => {
+                    Ok(vec![schedule(&step.planned, timer.attempt, context)])
+                }
+                _ => Ok(Vec::new()),
+            },
+        }
+    }
+
+    fn evolve(state: RunState, event: &RunEvent) -> RunState {
+        let Some(mut run) = state.0 else {
+            return match event {
+                RunEvent::RunRequested(e) => RunState(Some(Run {
+                    workspace_id: e.workspace_id,
+                    budget: e.budget,
+                    used: 0,
+                    status: RunStatus::Requested,
+                    steps: e
+                        .steps
+                        .iter()
+                        .map(|planned| StepState { planned: planned.clone(), status: StepStatus::Pending, attempt: 0 })
+                        .collect(),
+                })),
+                _ => RunState(None),
+            };
+        };
+        let set = |run: &mut Run, id: &str, status: StepStatus, attempt: u32| {
+            if let Some(step) = run.steps.iter_mut().find(|s| s.planned.id == id) {
+                step.status = status;
+                step.attempt = attempt;
+            }
+        };
+        let finish = |run: &mut Run, status: RunStatus| {
+            run.status = status;
+            for step in run.steps.iter_mut().filter(|s| !s.status.is_final()) {
+                step.status = StepStatus::Cancelled;
+            }
+        };
+        match event {
+            RunEvent::RunRequested(_) => {}
+            RunEvent::RunRejected(_) => finish(&mut run, RunStatus::Rejected),
+            RunEvent::RunStarted(_) => run.status = RunStatus::Running,
+            RunEvent::StepScheduled(e) => set(&mut run, &e.step_id, StepStatus::Scheduled, e.attempt),
+            RunEvent::StepStarted(e) => set(&mut run, &e.step_id, StepStatus::Running, e.attempt),
+            RunEvent::StepSucceeded(e) => {
+                run.used += e.cost;
+                set(&mut run, &e.step_id, StepStatus::Succeeded, e.attempt);
+            }
+            RunEvent::StepFailed(e) => {
+                run.used += e.cost;
+                set(&mut run, &e.step_id, StepStatus::Failed, e.attempt);
+            }
+            RunEvent::StepTimedOut(e) => set(&mut run, &e.step_id, StepStatus::TimedOut, e.attempt),
+            RunEvent::StepRetryScheduled(e) => set(&mut run, &e.step_id, StepStatus::RetryWaiting, e.attempt - 1),
+            RunEvent::RunSucceeded(_) => finish(&mut run, RunStatus::Succeeded),
+            RunEvent::RunFailed(_) => finish(&mut run, RunStatus::Failed),
+            RunEvent::RunCancelled(_) => finish(&mut run, RunStatus::Cancelled),
+        }
+        RunState(Some(run))
+    }
+}
+
+/// The step when `attempt` is its current, unfinished attempt.
+fn current_attempt<'a>(run: &'a Run, step_id: &str, attempt: u32) -> Result<&'a StepState, RunError> {
+    if run.status == RunStatus::Requested {
+        return Err(RunError::RunNotStarted);
+    }
+    let step = run.step(step_id).ok_or_else(|| RunError::UnknownStep { step: step_id.to_owned() })?;
+    if step.attempt == attempt && matches!(step.status, StepStatus::Scheduled | StepStatus::Running) {
+        Ok(step)
+    } else {
+        Err(RunError::StaleAttempt { step: step_id.to_owned(), attempt })
+    }
+}
+
+impl Aggregate for RunAggregate {
+    const CATEGORY: &'static str = "run";
+
+    fn workspace_id(_id: Uuid, state: &RunState) -> Option<Uuid> {
+        state.0.as_ref().map(|run| run.workspace_id)
+    }
+
+    fn creates(command: &RunCommand) -> bool {
+        matches!(command, RunCommand::StartRun(_))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,273 @@
+//! Given/when/then tests of the Run decider, and a property test that drives generated runs to
+//! their end the way the run saga will.
+
+use events::agents::{Builtin, Executor, Price};
+use events::workflows::RetryPolicy;
+use proptest::prelude::*;
+
+use super::*;
+use crate::testing::{context_of, given};
+
+const WORKSPACE: Uuid = Uuid::from_u128(7);
+
+fn planned(id: &str, depends_on: &[&str], max_attempts: u32) -> PlannedStep {
+    PlannedStep {
+        id: id.into(),
+        agent_id: Uuid::from_u128(1),
+        depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+        input: serde_json::json!({}),
+        retry: RetryPolicy { max_attempts, backoff_ms: 100 },
+        timeout_ms: 1000,
+        executor: Executor::Builtin { name: Builtin::Echo, config: Default::default() },
+        price: Price { per_call: 2, per_1k_tokens: 1 },
+    }
+}
+
+fn requested(steps: Vec<PlannedStep>, budget: i64) -> RunEvent {
+    RunRequested {
+        run_id: context_of("alice").aggregate_id,
+        workspace_id: WORKSPACE,
+        workflow_id: Uuid::from_u128(9),
+        workflow_version: 1,
+        input: serde_json::json!({}),
+        budget,
+        steps,
+    }
+    .into()
+}
+
+fn system() -> RunFacts {
+    RunFacts { access: Access::of(Role::Owner), workflow: None }
+}
+
+fn worker() -> RunFacts {
+    RunFacts { access: Access::of(Role::Member), workflow: None }
+}
+
+fn scheduled(step: &str, attempt: u32) -> RunEvent {
+    let context = context_of("alice");
+    StepScheduled {
+        step_id: step.into(),
+        attempt,
+        input: serde_json::json!({}),
+        deadline: context.now + Duration::milliseconds(1000),
+    }
+    .into()
+}
+
+fn complete(step: &str, attempt: u32, tokens: u64) -> RunCommand {
+    RunCommand::CompleteStep(CompleteStep {
+        step_id: step.into(),
+        attempt,
+        output: serde_json::json!({"ok": true}),
+        usage: Usage { tokens, duration_ms: 5 },
+    })
+}
+
+fn succeeded(step: &str, attempt: u32, tokens: u64, cost: i64) -> RunEvent {
+    StepSucceeded {
+        step_id: step.into(),
+        attempt,
+        output: serde_json::json!({"ok": true}),
+        tokens,
+        duration_ms: 5,
+        cost,
+    }
+    .into()
+}
+
+fn diamond() -> Vec<PlannedStep> {
+    vec![planned("a", &[], 1), planned("b", &["a"], 1), planned("c", &["a"], 1), planned("d", &["b", "c"], 1)]
+}
+
+#[test]
+fn members_start_runs_of_existing_workflows() {
+    let start = RunCommand::StartRun(StartRun {
+        workspace_id: WORKSPACE,
+        workflow_id: Uuid::from_u128(9),
+        workflow_version: None,
+        input: serde_json::json!({}),
+        budget: 100,
+    });
+    let workflow = WorkflowSnapshot { workspace_id: WORKSPACE, version: 1, archived: false, steps: diamond() };
+    let facts = RunFacts { access: Access::of(Role::Member), workflow: Some(workflow.clone()) };
+    given::<RunAggregate>([]).when_with(start.clone(), &facts, context_of("alice")).then([requested(diamond(), 100)]);
+    let viewer = RunFacts { access: Access::of(Role::Viewer), ..facts.clone() };
+    given::<RunAggregate>([])
+        .when_with(start.clone(), &viewer, context_of("alice"))
+        .then_err(RunError::RoleTooLow { required: Role::Member });
+    let archived = RunFacts { workflow: Some(WorkflowSnapshot { archived: true, ..workflow }), ..facts };
+    given::<RunAggregate>([]).when_with(start, &archived, context_of("alice")).then_err(RunError::WorkflowArchived);
+}
+
+#[test]
+fn beginning_schedules_the_steps_without_dependencies() {
+    let begin = RunCommand::BeginRun(BeginRun { reservation_id: Uuid::from_u128(5) });
+    given::<RunAggregate>([requested(diamond(), 100)])
+        .when_with(begin, &system(), context_of("saga"))
+        .then([RunStarted { reservation_id: Uuid::from_u128(5) }.into(), scheduled("a", 1)]);
+}
+
+#[test]
+fn a_success_schedules_the_parallel_branch_and_the_last_one_ends_the_run() {
+    let started = RunStarted { reservation_id: Uuid::from_u128(5) }.into();
+    given::<RunAggregate>([requested(diamond(), 100), started, scheduled("a", 1)])
+        .when_with(complete("a", 1, 1500), &worker(), context_of("worker"))
+        .then([succeeded("a", 1, 1500, 4), scheduled("b", 1), scheduled("c", 1)]);
+    let history = vec![
+        requested(diamond(), 100),
+        RunStarted { reservation_id: Uuid::from_u128(5) }.into(),
+        scheduled("a", 1),
+        succeeded("a", 1, 0, 2),
+        scheduled("b", 1),
+        scheduled("c", 1),
+        succeeded("b", 1, 0, 2),
+    ];
+    // d waits for c too.
+    given::<RunAggregate>(history.clone())
+        .when_with(complete("c", 1, 0), &worker(), context_of("worker"))
+        .then([succeeded("c", 1, 0, 2), scheduled("d", 1)]);
+    let mut done = history;
+    done.extend([succeeded("c", 1, 0, 2), scheduled("d", 1)]);
+    given::<RunAggregate>(done)
+        .when_with(complete("d", 1, 0), &worker(), context_of("worker"))
+        .then([succeeded("d", 1, 0, 2), RunSucceeded { credits_used: 8 }.into()]);
+}
+
+#[test]
+fn reports_are_idempotent_per_attempt_and_late_ones_are_refused() {
+    let history = [
+        requested(diamond(), 100),
+        RunStarted { reservation_id: Uuid::from_u128(5) }.into(),
+        scheduled("a", 1),
+        succeeded("a", 1, 0, 2),
+    ];
+    given::<RunAggregate>(history.clone()).when_with(complete("a", 1, 0), &worker(), context_of("w")).then([]);
+    given::<RunAggregate>(history)
+        .when_with(complete("a", 2, 0), &worker(), context_of("w"))
+        .then_err(RunError::StaleAttempt { step: "a".into(), attempt: 2 });
+    let timed_out = [
+        requested(vec![planned("a", &[], 1)], 100),
+        RunStarted { reservation_id: Uuid::from_u128(5) }.into(),
+        scheduled("a", 1),
+        StepTimedOut { step_id: "a".into(), attempt: 1 }.into(),
+        RunFailed { reason: "step_timed_out".into(), credits_used: 0 }.into(),
+    ];
+    given::<RunAggregate>(timed_out)
+        .when_with(complete("a", 1, 0), &worker(), context_of("w"))
+        .then_err(RunError::RunFinished);
+}
+
+#[test]
+fn a_retryable_failure_waits_for_its_backoff_and_the_last_attempt_fails_the_run() {
+    let steps = vec![planned("a", &[], 2)];
+    let context = context_of("w");
+    let fail = |attempt| {
+        RunCommand::FailStep(FailStep { step_id: "a".into(), attempt, error: "boom".into(), retryable: true })
+    };
+    let failed = |attempt| -> RunEvent {
+        StepFailed { step_id: "a".into(), attempt, error: "boom".into(), retryable: true, cost: 2 }.into()
+    };
+    let history =
+        vec![requested(steps, 100), RunStarted { reservation_id: Uuid::from_u128(5) }.into(), scheduled("a", 1)];
+    given::<RunAggregate>(history.clone()).when_with(fail(1), &worker(), context.clone()).then([
+        failed(1),
+        StepRetryScheduled { step_id: "a".into(), attempt: 2, at: context.now + Duration::milliseconds(100) }.into(),
+    ]);
+    let mut second = history;
+    second.extend([
+        failed(1),
+        StepRetryScheduled { step_id: "a".into(), attempt: 2, at: context.now }.into(),
+        scheduled("a", 2),
+    ]);
+    given::<RunAggregate>(second)
+        .when_with(fail(2), &worker(), context)
+        .then([failed(2), RunFailed { reason: "step_failed".into(), credits_used: 4 }.into()]);
+}
+
+#[test]
+fn a_step_that_costs_more_than_what_remains_exhausts_the_budget() {
+    let history = [
+        requested(vec![planned("a", &[], 1), planned("b", &["a"], 1)], 5),
+        RunStarted { reservation_id: Uuid::from_u128(5) }.into(),
+        scheduled("a", 1),
+    ];
+    given::<RunAggregate>(history)
+        .when_with(complete("a", 1, 10_000), &worker(), context_of("w"))
+        .then([succeeded("a", 1, 10_000, 5), RunFailed { reason: "budget_exhausted".into(), credits_used: 5 }.into()]);
+}
+
+/// What a worker does with an attempt.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Succeed(u64),
+    Fail { retryable: bool },
+    TimeOut,
+}
+
+fn arb_outcome() -> impl Strategy<Value = Outcome> {
+    prop_oneof![
+        4 => (0u64..5000).prop_map(Outcome::Succeed),
+        1 => any::<bool>().prop_map(|retryable| Outcome::Fail { retryable }),
+        1 => Just(Outcome::TimeOut),
+    ]
+}
+
+fn arb_run() -> impl Strategy<Value = (Vec<PlannedStep>, i64, Vec<Outcome>)> {
+    let steps = prop::collection::vec((prop::collection::vec(any::<prop::sample::Index>(), 0..3), 1u32..4), 1..8)
+        .prop_map(|specs| {
+            specs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (picks, attempts))| {
+                    let mut depends_on: Vec<String> =
+                        if i == 0 { Vec::new() } else { picks.iter().map(|p| format!("s{}", p.index(i))).collect() };
+                    depends_on.sort();
+                    depends_on.dedup();
+                    PlannedStep { depends_on, ..planned(&format!("s{i}"), &[], attempts) }
+                })
+                .collect::<Vec<_>>()
+        });
+    (steps, 1i64..200, prop::collection::vec(arb_outcome(), 1..40))
+}
+
+fn apply(state: RunState, events: &[RunEvent]) -> RunState {
+    events.iter().fold(state, RunAggregate::evolve)
+}
+
+proptest! {
+    /// Driven the way the saga drives it, any run of any DAG with any pattern of successes,
+    /// failures and timeouts ends, with every step final and no more credits used than budgeted.
+    #[test]
+    fn every_run_ends_with_every_step_final_and_within_its_budget((steps, budget, outcomes) in arb_run()) {
+        let context = context_of("saga");
+        let mut state = apply(RunState::default(), &[requested(steps, budget)]);
+        let mut events = RunAggregate::decide(&RunCommand::BeginRun(BeginRun { reservation_id: Uuid::nil() }), &state, &system(), &context).unwrap();
+        state = apply(state, &events);
+        let mut turn = 0;
+        while !state.0.as_ref().unwrap().status.is_final() {
+            prop_assert!(turn < 1000, "the run did not end");
+            let run = state.0.clone().unwrap();
+            let step = run.steps.iter().find(|s| matches!(s.status, StepStatus::Scheduled | StepStatus::RetryWaiting)).expect("something to do");
+            let (id, attempt) = (step.planned.id.clone(), step.attempt);
+            let command = match (step.status, outcomes[turn % outcomes.len()]) {
+                (StepStatus::RetryWaiting, _) => RunCommand::RetryStep(RetryStep { step_id: id, attempt: attempt + 1 }),
+                (_, Outcome::Succeed(tokens)) => complete(&id, attempt, tokens),
+                (_, Outcome::Fail { retryable }) => RunCommand::FailStep(FailStep { step_id: id, attempt, error: "x".into(), retryable }),
+                (_, Outcome::TimeOut) => RunCommand::TimeOutStep(TimeOutStep { step_id: id, attempt }),
+            };
+            events = RunAggregate::decide(&command, &state, &system(), &context).unwrap();
+            state = apply(state, &events);
+            turn += 1;
+        }
+        let run = state.0.unwrap();
+        prop_assert!(run.steps.iter().all(|s| s.status.is_final()), "{:?}", run.steps);
+        prop_assert!(run.used <= run.budget);
+        let credits_used = match events.last() {
+            Some(RunEvent::RunSucceeded(e)) => e.credits_used,
+            Some(RunEvent::RunFailed(e)) => e.credits_used,
+            other => panic!("the run ended with {other:?}"),
+        };
+        prop_assert_eq!(credits_used, run.used, "the run settles exactly what its steps used");
+    }
+}

@@ -1,0 +1,150 @@
+//! Events of the Runs context: one run of a workflow, its steps' attempts, and how the run
+//! ended. Timers (step deadlines, retry backoff) are recorded here as times, so a restart or
+//! a replay takes the same decisions.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::agents::{Executor, Price};
+use crate::workflows::RetryPolicy;
+
+/// The stream that holds a run's events.
+pub fn stream_id(run_id: Uuid) -> String {
+    format!("run-{run_id}")
+}
+
+/// A step as the run will carry it out: the workflow's step with its agent's executor and price
+/// as they were when the run was requested.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedStep {
+    pub id: String,
+    pub agent_id: Uuid,
+    pub depends_on: Vec<String>,
+    pub input: serde_json::Value,
+    pub retry: RetryPolicy,
+    pub timeout_ms: u64,
+    pub executor: Executor,
+    pub price: Price,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequested {
+    pub run_id: Uuid,
+    pub workspace_id: Uuid,
+    pub workflow_id: Uuid,
+    pub workflow_version: u32,
+    pub input: serde_json::Value,
+    pub budget: i64,
+    pub steps: Vec<PlannedStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunRejected {
+    pub reason: String,
+}
+
+/// The budget is reserved under `reservation_id`; the run's first steps follow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunStarted {
+    pub reservation_id: Uuid,
+}
+
+/// An attempt is due; it times out at `deadline`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepScheduled {
+    pub step_id: String,
+    pub attempt: u32,
+    pub input: serde_json::Value,
+    pub deadline: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepStarted {
+    pub step_id: String,
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSucceeded {
+    pub step_id: String,
+    pub attempt: u32,
+    pub output: serde_json::Value,
+    pub tokens: u64,
+    pub duration_ms: u64,
+    /// Credits this attempt cost.
+    pub cost: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepFailed {
+    pub step_id: String,
+    pub attempt: u32,
+    pub error: String,
+    pub retryable: bool,
+    pub cost: i64,
+}
+
+/// The next attempt is due at `at` (the retry backoff, as a durable timer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepRetryScheduled {
+    pub step_id: String,
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepTimedOut {
+    pub step_id: String,
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunSucceeded {
+    pub credits_used: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunFailed {
+    /// `step_failed`, `step_timed_out` or `budget_exhausted`.
+    pub reason: String,
+    pub credits_used: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunCancelled {
+    pub reason: String,
+    pub credits_used: i64,
+}
+
+crate::event_enum! {
+    /// Every event of a run's stream.
+    pub enum RunEvent {
+        RunRequested,
+        RunRejected,
+        RunStarted,
+        StepScheduled,
+        StepStarted,
+        StepSucceeded,
+        StepFailed,
+        StepRetryScheduled,
+        StepTimedOut,
+        RunSucceeded,
+        RunFailed,
+        RunCancelled,
+    }
+}
