@@ -122,6 +122,16 @@ command_enum! {
     }
 }
 
+impl RunCommand {
+    /// Commands that only the run saga sends.
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            RunCommand::BeginRun(_) | RunCommand::RejectRun(_) | RunCommand::TimeOutStep(_) | RunCommand::RetryStep(_)
+        )
+    }
+}
+
 impl Validate for StartRun {
     fn validate(&self) -> Result<(), FieldError> {
         if !(1..=crate::billing::AMOUNT_MAX).contains(&self.budget) {
@@ -360,11 +370,7 @@ impl Decider for RunAggregate {
             ]);
         }
         let run = state.0.as_ref().ok_or(RunError::NotFound)?;
-        let system = matches!(
-            command,
-            RunCommand::BeginRun(_) | RunCommand::RejectRun(_) | RunCommand::TimeOutStep(_) | RunCommand::RetryStep(_)
-        );
-        facts.access.require(if system { Role::Owner } else { Role::Member })?;
+        facts.access.require(if command.is_internal() { Role::Owner } else { Role::Member })?;
         if run.status.is_final() {
             // A timer or a retry that arrives after the end changes nothing.
             return if matches!(command, RunCommand::TimeOutStep(_) | RunCommand::RetryStep(_)) {

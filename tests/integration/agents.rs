@@ -274,3 +274,57 @@ async fn graphql_serves_the_billing_account_invoices_and_balance_changes() {
     assert_eq!(stranger["data"]["billingAccount"], Value::Null);
     assert_eq!(stranger["data"]["invoices"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_start_runs_of_a_workflow_version_and_saga_commands_stay_internal() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let workspace = workspace_with_roles(&app).await;
+    let admin = app.token("ad");
+    let echo = Uuid::now_v7();
+    app.ok(&admin, register(workspace, echo, "Echo")).await;
+    let workflow = Uuid::now_v7();
+    app.ok(
+        &admin,
+        json!({"type": "DefineWorkflow", "id": workflow, "payload": {"workspace_id": workspace, "name": "P",
+            "steps": [step("a", echo, &[]), step("b", echo, &["a"])]}}),
+    )
+    .await;
+    app.ok(&admin, json!({"type": "ReviseWorkflow", "id": workflow, "payload": {"steps": [step("only", echo, &[])]}}))
+        .await;
+
+    let start = |run: Uuid, version: Value| {
+        json!({"type": "StartRun", "id": run, "payload": {"workspace_id": workspace, "workflow_id": workflow,
+            "workflow_version": version, "input": {"topic": "rust"}, "budget": 50}})
+    };
+    let run = Uuid::now_v7();
+    let requested = app.ok(&app.token("me"), start(run, json!(1))).await;
+    let payload = &requested["events"][0]["payload"];
+    assert_eq!(requested["events"][0]["type"], "RunRequested");
+    assert_eq!(payload["workflow_version"], 1);
+    assert_eq!(payload["steps"].as_array().unwrap().len(), 2, "version 1 has two steps: {payload}");
+    assert_eq!(payload["steps"][0]["price"], json!({"per_call": 2, "per_1k_tokens": 1}));
+    let current = app.ok(&app.token("me"), start(Uuid::now_v7(), Value::Null)).await;
+    assert_eq!(current["events"][0]["payload"]["workflow_version"], 2);
+
+    let (status, problem) = app.command(&app.token("me"), start(Uuid::now_v7(), json!(9))).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("workflow_not_found")), "{problem}");
+    let (status, problem) = app.command(&app.token("eve"), start(Uuid::now_v7(), json!(1))).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("not_a_member")), "{problem}");
+    let (status, problem) = app
+        .command(
+            &app.token("alice"),
+            json!({"type": "BeginRun", "id": run, "payload": {"reservation_id": Uuid::now_v7()}}),
+        )
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("internal_command")), "{problem}");
+    let (status, problem) = app
+        .command(
+            &app.token("me"),
+            json!({"type": "CompleteStep", "id": run, "payload": {"step_id": "a", "attempt": 1}}),
+        )
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("run_not_started")), "{problem}");
+    app.ok(&app.token("me"), json!({"type": "CancelRun", "id": run, "payload": {"reason": "changed my mind"}})).await;
+    let (status, problem) = app.command(&app.token("me"), json!({"type": "CancelRun", "id": run, "payload": {}})).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("run_finished")), "{problem}");
+}

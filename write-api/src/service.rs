@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use commands::access::Access;
 use commands::agents::{Agent, AgentCommand};
 use commands::billing::{Billing, BillingCommand};
+use commands::runs::{RunAggregate, RunCommand, RunFacts, WorkflowSnapshot};
 use commands::workflows::{AgentFacts, Workflow, WorkflowCommand, WorkflowFacts};
 use commands::workspace::{Workspace, WorkspaceCommand};
 use commands::{Aggregate, CommandContext, Rejection, RejectionKind};
@@ -114,6 +115,18 @@ impl CommandService {
         if let Some(command) = BillingCommand::parse(kind, payload) {
             let command = command.map_err(invalid)?;
             return self.handle::<Billing>(request, command, caller, idempotency_key, correlation_id).await;
+        }
+        if let Some(command) = RunCommand::parse(kind, payload) {
+            let command = command.map_err(invalid)?;
+            if command.is_internal() {
+                return Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "internal_command",
+                    "Only Oxbow's run saga sends this command",
+                    format!("`{kind}` is sent by the run saga, not through this endpoint"),
+                ));
+            }
+            return self.handle::<RunAggregate>(request, command, caller, idempotency_key, correlation_id).await;
         }
         Err(Problem::new(
             StatusCode::BAD_REQUEST,
@@ -239,6 +252,67 @@ impl CommandService {
             store::read_stream(self.store.pool(), &Workspace::stream_id(workspace_id), 0).await.map_err(unavailable)?;
         let workspace = fold::<Workspace>(&history)?;
         Ok(Access { role: workspace.role_of(&caller.user_id), suspended: workspace.suspended })
+    }
+
+    /// A workflow version (the current one by default) with its agents' executors and prices
+    /// as they are now; `None` when the workflow or that version does not exist.
+    async fn workflow_snapshot(
+        &self,
+        workflow_id: Uuid,
+        version: Option<u32>,
+    ) -> Result<Option<WorkflowSnapshot>, Problem> {
+        let history =
+            store::read_stream(self.store.pool(), &Workflow::stream_id(workflow_id), 0).await.map_err(unavailable)?;
+        let mut state = <Workflow as commands::Decider>::State::default();
+        let mut chosen = None;
+        for recorded in &history {
+            let event = events::workflows::WorkflowEvent::from_recorded(recorded).map_err(|error| {
+                tracing::error!(%error, position = recorded.position, "a stored event cannot be read");
+                Problem::unavailable("a stored event of this workflow cannot be read")
+            })?;
+            state = <Workflow as commands::Decider>::evolve(state, &event);
+            if let Some(definition) = &state.0
+                && version.is_some_and(|version| version == definition.version)
+            {
+                chosen = Some(definition.clone());
+            }
+        }
+        let Some(definition) = (if version.is_some() { chosen } else { state.0.clone() }) else {
+            return Ok(None);
+        };
+        let archived = state.0.as_ref().is_some_and(|current| current.archived);
+        let mut streams: Vec<String> = definition.steps.iter().map(|step| Agent::stream_id(step.agent_id)).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        let agent_history = store::read_streams(self.store.pool(), &streams).await.map_err(unavailable)?;
+        let mut agents = BTreeMap::new();
+        for stream in agent_history.chunk_by(|a, b| a.stream_id == b.stream_id) {
+            if let Some(agent) = fold::<Agent>(stream)?.0 {
+                agents.insert(agent.agent_id, agent);
+            }
+        }
+        let mut steps = Vec::with_capacity(definition.steps.len());
+        for step in definition.steps {
+            let Some(agent) = agents.get(&step.agent_id) else {
+                return Ok(None);
+            };
+            steps.push(events::runs::PlannedStep {
+                id: step.id,
+                agent_id: step.agent_id,
+                depends_on: step.depends_on,
+                input: step.input,
+                retry: step.retry,
+                timeout_ms: step.timeout_ms,
+                executor: agent.executor.clone(),
+                price: agent.price,
+            });
+        }
+        Ok(Some(WorkflowSnapshot {
+            workspace_id: definition.workspace_id,
+            version: definition.version,
+            archived,
+            steps,
+        }))
     }
 
     /// Why a creating command found its stream taken: the decider's answer on the real state.
@@ -368,6 +442,28 @@ impl LoadFacts for Billing {
     ) -> Result<Access, Problem> {
         // A workspace's billing account has the workspace's id.
         service.access(Some(id), caller).await
+    }
+}
+
+impl LoadFacts for RunAggregate {
+    async fn load_facts(
+        service: &CommandService,
+        _id: Uuid,
+        command: &RunCommand,
+        state: &<RunAggregate as commands::Decider>::State,
+        caller: &Caller,
+    ) -> Result<RunFacts, Problem> {
+        let start = match command {
+            RunCommand::StartRun(start) => Some(start),
+            _ => None,
+        };
+        let workspace_id = state.0.as_ref().map(|run| run.workspace_id).or(start.map(|start| start.workspace_id));
+        let access = service.access(workspace_id, caller).await?;
+        let workflow = match start {
+            Some(start) => service.workflow_snapshot(start.workflow_id, start.workflow_version).await?,
+            None => None,
+        };
+        Ok(RunFacts { access, workflow })
     }
 }
 
