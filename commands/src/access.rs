@@ -31,3 +31,18 @@ pub enum AccessDenied {
     NotAMember,
     RoleTooLow { required: Role },
 }
+
+/// `From<AccessDenied>` for an error enum with `NotAMember` and `RoleTooLow { required }`.
+macro_rules! access_denied_into {
+    ($error:ident) => {
+        impl From<$crate::access::AccessDenied> for $error {
+            fn from(denied: $crate::access::AccessDenied) -> $error {
+                match denied {
+                    $crate::access::AccessDenied::NotAMember => $error::NotAMember,
+                    $crate::access::AccessDenied::RoleTooLow { required } => $error::RoleTooLow { required },
+                }
+            }
+        }
+    };
+}
+pub(crate) use access_denied_into;

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access::{Access, AccessDenied};
+use crate::access::Access;
 use crate::{
     Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum, validate,
 };
@@ -151,14 +151,7 @@ pub enum AgentError {
     Retired,
 }
 
-impl From<AccessDenied> for AgentError {
-    fn from(denied: AccessDenied) -> AgentError {
-        match denied {
-            AccessDenied::NotAMember => AgentError::NotAMember,
-            AccessDenied::RoleTooLow { required } => AgentError::RoleTooLow { required },
-        }
-    }
-}
+crate::access::access_denied_into!(AgentError);
 
 impl Rejection for AgentError {
     fn kind(&self) -> RejectionKind {

@@ -18,7 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access::{Access, AccessDenied};
+use crate::access::Access;
 use crate::{Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum};
 
 /// The most credits one command may move.
@@ -227,14 +227,7 @@ pub enum BillingError {
     PaymentExceedsInvoice { requested: i64, outstanding: i64 },
 }
 
-impl From<AccessDenied> for BillingError {
-    fn from(denied: AccessDenied) -> BillingError {
-        match denied {
-            AccessDenied::NotAMember => BillingError::NotAMember,
-            AccessDenied::RoleTooLow { required } => BillingError::RoleTooLow { required },
-        }
-    }
-}
+crate::access::access_denied_into!(BillingError);
 
 impl Rejection for BillingError {
     fn kind(&self) -> RejectionKind {

@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access::{Access, AccessDenied};
+use crate::access::Access;
 use crate::{Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -251,14 +251,7 @@ pub enum RunError {
     StaleAttempt { step: String, attempt: u32 },
 }
 
-impl From<AccessDenied> for RunError {
-    fn from(denied: AccessDenied) -> RunError {
-        match denied {
-            AccessDenied::NotAMember => RunError::NotAMember,
-            AccessDenied::RoleTooLow { required } => RunError::RoleTooLow { required },
-        }
-    }
-}
+crate::access::access_denied_into!(RunError);
 
 impl Rejection for RunError {
     fn kind(&self) -> RejectionKind {

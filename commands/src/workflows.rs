@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access::{Access, AccessDenied};
+use crate::access::Access;
 use crate::{
     Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum, validate,
 };
@@ -145,14 +145,7 @@ pub enum WorkflowError {
     RetiredAgent { step: String, agent_id: Uuid },
 }
 
-impl From<AccessDenied> for WorkflowError {
-    fn from(denied: AccessDenied) -> WorkflowError {
-        match denied {
-            AccessDenied::NotAMember => WorkflowError::NotAMember,
-            AccessDenied::RoleTooLow { required } => WorkflowError::RoleTooLow { required },
-        }
-    }
-}
+crate::access::access_denied_into!(WorkflowError);
 
 impl Rejection for WorkflowError {
     fn kind(&self) -> RejectionKind {
