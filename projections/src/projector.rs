@@ -39,13 +39,16 @@ pub struct Projector {
     pool: PgPool,
     redis: ConnectionManager,
     keys: Keys,
+    /// Loaded once; Redis runs it by its hash afterwards.
+    summary_script: redis::Script,
     metrics: Metrics,
     config: ProjectorConfig,
 }
 
 impl Projector {
     pub fn new(pool: PgPool, redis: ConnectionManager, keys: Keys, metrics: Metrics, config: ProjectorConfig) -> Self {
-        Projector { pool, redis, keys, metrics, config }
+        let summary_script = redis::Script::new(workspaces::SUMMARY_SCRIPT);
+        Projector { pool, redis, keys, summary_script, metrics, config }
     }
 
     /// Runs until an error; the caller restarts it with backoff.
@@ -116,7 +119,9 @@ impl Projector {
     /// cannot be rebuilt, so a failure here is logged, not fatal.
     async fn refresh_summaries(&mut self, workspaces: &[Uuid]) {
         for workspace_id in workspaces {
-            if let Err(error) = write_summary(&self.pool, &mut self.redis, &self.keys, *workspace_id).await {
+            let written =
+                write_summary(&self.pool, &mut self.redis, &self.keys, &self.summary_script, *workspace_id).await;
+            if let Err(error) = written {
                 tracing::warn!(%error, %workspace_id, "could not refresh the workspace summary in Redis");
             }
         }
@@ -249,6 +254,7 @@ async fn write_summary(
     pool: &PgPool,
     redis: &mut ConnectionManager,
     keys: &Keys,
+    script: &redis::Script,
     workspace_id: Uuid,
 ) -> anyhow::Result<()> {
     let row: Option<(String, bool, i64, i64)> = sqlx::query_as(
@@ -261,7 +267,7 @@ async fn write_summary(
     let Some((name, suspended, version, members)) = row else {
         return Ok(());
     };
-    let _: i64 = redis::Script::new(workspaces::SUMMARY_SCRIPT)
+    let _: i64 = script
         .key(keys.key(&format!("workspace:{workspace_id}")))
         .arg(version)
         .arg(name)

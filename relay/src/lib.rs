@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use platform::metrics::Metrics;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
@@ -113,6 +113,5 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
         checkpoint = last;
         metrics.increment("oxbow_relay_published_total", "Events published to Kafka.", &[], batch.len() as u64);
         metrics.set("oxbow_relay_position", "The last log position published to Kafka.", &[], last as f64);
-        let _ = producer.flush(Duration::from_millis(0));
     }
 }

@@ -10,15 +10,7 @@ async fn workspace_with_roles(app: &TestApp) -> Uuid {
     let id = Uuid::now_v7();
     app.ok(&alice, json!({"type": "CreateWorkspace", "id": id, "payload": {"name": "Agents"}})).await;
     for (user, role) in [("ad", "admin"), ("me", "member")] {
-        let invited = app
-            .ok(&alice, json!({"type": "InviteMember", "id": id, "payload": {"email": format!("{user}@example.com"), "role": role}}))
-            .await;
-        let invitation_id = invited["events"][0]["payload"]["invitation_id"].clone();
-        app.ok(
-            &app.token(user),
-            json!({"type": "AcceptInvitation", "id": id, "payload": {"invitation_id": invitation_id}}),
-        )
-        .await;
+        app.join(&alice, id, user, role).await;
     }
     id
 }

@@ -59,15 +59,7 @@ async fn a_non_member_cannot_subscribe_and_a_tokenless_socket_is_refused() {
     assert!(app.subscribe(Some("garbage"), &query).await.is_err(), "a connection with a bad token is refused");
 
     // A removed member's subscription ends after the removal is delivered.
-    let invited = app
-        .ok(&alice, json!({"type": "InviteMember", "id": id, "payload": {"email": "bo@example.com", "role": "viewer"}}))
-        .await;
-    let accepted = app
-        .ok(
-            &app.token("bo"),
-            json!({"type": "AcceptInvitation", "id": id, "payload": {"invitation_id": invited["events"][0]["payload"]["invitation_id"]}}),
-        )
-        .await;
+    let accepted = app.join(&alice, id, "bo", "viewer").await;
     app.graphql(Some(&alice), "{ projections { name } }", accepted["position"].as_i64()).await;
     let mut bo = app.subscribe(Some(&app.token("bo")), &query).await.unwrap();
     let removed = app.ok(&alice, json!({"type": "RemoveMember", "id": id, "payload": {"user_id": "bo"}})).await;

@@ -151,6 +151,18 @@ mod app {
             response
         }
 
+        /// `owner` invites `user` to `workspace` with `role`, and `user` accepts. Returns the
+        /// acceptance's response.
+        pub async fn join(&self, owner: &str, workspace: uuid::Uuid, user: &str, role: &str) -> Value {
+            let invite = json!({"type": "InviteMember", "id": workspace,
+                "payload": {"email": format!("{user}@example.com"), "role": role}});
+            let invited = self.ok(owner, invite).await;
+            let invitation_id = invited["events"][0]["payload"]["invitation_id"].clone();
+            let accept =
+                json!({"type": "AcceptInvitation", "id": workspace, "payload": {"invitation_id": invitation_id}});
+            self.ok(&self.token(user), accept).await
+        }
+
         /// Runs a GraphQL query, waiting for `min_position` when given.
         pub async fn graphql(&self, token: Option<&str>, query: &str, min_position: Option<i64>) -> Value {
             let mut request = self.http.post(format!("{}/graphql", self.base)).json(&json!({"query": query}));

@@ -254,6 +254,24 @@ impl CommandService {
         Ok(Access { role: workspace.role_of(&caller.user_id), suspended: workspace.suspended })
     }
 
+    /// The current definitions of the agents that exist among `ids`, read in one query.
+    async fn agents(
+        &self,
+        ids: impl Iterator<Item = Uuid>,
+    ) -> Result<BTreeMap<Uuid, commands::agents::Definition>, Problem> {
+        let mut streams: Vec<String> = ids.map(Agent::stream_id).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        let history = store::read_streams(self.store.pool(), &streams).await.map_err(unavailable)?;
+        let mut agents = BTreeMap::new();
+        for stream in history.chunk_by(|a, b| a.stream_id == b.stream_id) {
+            if let Some(agent) = fold::<Agent>(stream)?.0 {
+                agents.insert(agent.agent_id, agent);
+            }
+        }
+        Ok(agents)
+    }
+
     /// A workflow version (the current one by default) with its agents' executors and prices
     /// as they are now; `None` when the workflow or that version does not exist.
     async fn workflow_snapshot(
@@ -281,16 +299,7 @@ impl CommandService {
             return Ok(None);
         };
         let archived = state.0.as_ref().is_some_and(|current| current.archived);
-        let mut streams: Vec<String> = definition.steps.iter().map(|step| Agent::stream_id(step.agent_id)).collect();
-        streams.sort_unstable();
-        streams.dedup();
-        let agent_history = store::read_streams(self.store.pool(), &streams).await.map_err(unavailable)?;
-        let mut agents = BTreeMap::new();
-        for stream in agent_history.chunk_by(|a, b| a.stream_id == b.stream_id) {
-            if let Some(agent) = fold::<Agent>(stream)?.0 {
-                agents.insert(agent.agent_id, agent);
-            }
-        }
+        let agents = self.agents(definition.steps.iter().map(|step| step.agent_id)).await?;
         let mut steps = Vec::with_capacity(definition.steps.len());
         for step in definition.steps {
             let Some(agent) = agents.get(&step.agent_id) else {
@@ -484,16 +493,12 @@ impl LoadFacts for Workflow {
             (None, _) => (None, &[][..]),
         };
         let access = service.access(workspace_id, caller).await?;
-        let mut streams: Vec<String> = steps.iter().map(|step| Agent::stream_id(step.agent_id)).collect();
-        streams.sort_unstable();
-        streams.dedup();
-        let history = store::read_streams(service.store.pool(), &streams).await.map_err(unavailable)?;
-        let mut agents = BTreeMap::new();
-        for stream in history.chunk_by(|a, b| a.stream_id == b.stream_id) {
-            if let Some(agent) = fold::<Agent>(stream)?.0 {
-                agents.insert(agent.agent_id, AgentFacts { workspace_id: agent.workspace_id, retired: agent.retired });
-            }
-        }
+        let agents = service
+            .agents(steps.iter().map(|step| step.agent_id))
+            .await?
+            .into_iter()
+            .map(|(id, agent)| (id, AgentFacts { workspace_id: agent.workspace_id, retired: agent.retired }))
+            .collect();
         Ok(WorkflowFacts { access, agents })
     }
 }
