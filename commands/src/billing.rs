@@ -213,6 +213,8 @@ pub enum BillingError {
         "{requested} credits would take available credits ({available}) below the overdraft limit of {overdraft_limit}"
     )]
     InsufficientCredits { requested: i64, available: i64, overdraft_limit: i64 },
+    #[error("the workspace is suspended and starts no new runs")]
+    WorkspaceSuspended,
     #[error("a reservation with this id exists already")]
     ReservationIdTaken,
     #[error("no open reservation has this id")]
@@ -248,6 +250,7 @@ impl Rejection for BillingError {
             NotAMember => "not_a_member",
             RoleTooLow { .. } => "role_too_low",
             InsufficientCredits { .. } => "insufficient_credits",
+            WorkspaceSuspended => "workspace_suspended",
             ReservationIdTaken => "reservation_id_taken",
             ReservationNotFound => "reservation_not_found",
             CaptureExceedsReservation { .. } => "capture_exceeds_reservation",
@@ -298,6 +301,9 @@ impl Decider for Billing {
                 CreditsPurchased { amount: c.amount, payment_ref: c.payment_ref.clone() }.into()
             }
             BillingCommand::ReserveCredits(c) => {
+                if access.suspended {
+                    return Err(BillingError::WorkspaceSuspended);
+                }
                 if account.reservations.contains_key(&c.reservation_id) {
                     return Err(BillingError::ReservationIdTaken);
                 }

@@ -15,6 +15,9 @@ pub struct CommandContext {
     pub now: DateTime<Utc>,
     /// A fresh id for whatever the decision needs to name (an invitation, say).
     pub new_id: Uuid,
+    /// Sent by one of Oxbow's own sagas, which act with an owner's rights in every workspace.
+    /// Never set from a token.
+    pub internal: bool,
 }
 
 /// An aggregate's decision logic: which events a command produces from the current state, and

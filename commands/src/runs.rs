@@ -212,6 +212,8 @@ pub struct StepState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     pub workspace_id: Uuid,
+    /// The reservation that holds the budget, once the run has begun.
+    pub reservation_id: Option<Uuid>,
     pub budget: i64,
     pub used: i64,
     pub status: RunStatus,
@@ -490,6 +492,7 @@ impl Decider for RunAggregate {
             return match event {
                 RunEvent::RunRequested(e) => RunState(Some(Run {
                     workspace_id: e.workspace_id,
+                    reservation_id: None,
                     budget: e.budget,
                     used: 0,
                     status: RunStatus::Requested,
@@ -517,7 +520,10 @@ impl Decider for RunAggregate {
         match event {
             RunEvent::RunRequested(_) => {}
             RunEvent::RunRejected(_) => finish(&mut run, RunStatus::Rejected),
-            RunEvent::RunStarted(_) => run.status = RunStatus::Running,
+            RunEvent::RunStarted(e) => {
+                run.status = RunStatus::Running;
+                run.reservation_id = Some(e.reservation_id);
+            }
             RunEvent::StepScheduled(e) => set(&mut run, &e.step_id, StepStatus::Scheduled, e.attempt),
             RunEvent::StepStarted(e) => set(&mut run, &e.step_id, StepStatus::Running, e.attempt),
             RunEvent::StepSucceeded(e) => {

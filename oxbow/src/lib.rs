@@ -9,5 +9,6 @@ pub use serve::{Role, Server};
 pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     store::migrate(pool).await?;
     projections::migrate(pool).await?;
+    sagas::migrate(pool).await?;
     Ok(())
 }

@@ -24,7 +24,7 @@ struct Cli {
 enum Command {
     /// Runs every role in this process, or only those named.
     Serve {
-        /// write-api, read-api, projector, relay (comma-separated or repeated); all by default.
+        /// write-api, read-api, projector, saga, relay (comma-separated or repeated); all by default.
         #[arg(long = "role", value_delimiter = ',')]
         roles: Vec<Role>,
     },

@@ -19,11 +19,12 @@ pub enum Role {
     WriteApi,
     ReadApi,
     Projector,
+    Saga,
     Relay,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::WriteApi, Role::ReadApi, Role::Projector, Role::Relay];
+    pub const ALL: [Role; 5] = [Role::WriteApi, Role::ReadApi, Role::Projector, Role::Saga, Role::Relay];
 }
 
 impl FromStr for Role {
@@ -34,8 +35,9 @@ impl FromStr for Role {
             "write-api" => Ok(Role::WriteApi),
             "read-api" => Ok(Role::ReadApi),
             "projector" => Ok(Role::Projector),
+            "saga" => Ok(Role::Saga),
             "relay" => Ok(Role::Relay),
-            other => Err(format!("unknown role `{other}` (write-api, read-api, projector, relay)")),
+            other => Err(format!("unknown role `{other}` (write-api, read-api, projector, saga, relay)")),
         }
     }
 }
@@ -109,6 +111,14 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     let needs_redis = roles.iter().any(|role| matches!(role, Role::ReadApi | Role::Projector));
     let redis = if needs_redis { Some(platform::redis::connect(&config.redis_url).await?) } else { None };
     let mut tasks = Vec::new();
+    // One command service (and so one group committer) for the endpoint and the sagas.
+    let service = roles.iter().any(|role| matches!(role, Role::WriteApi | Role::Saga)).then(|| {
+        let committer = store::CommitterConfig {
+            pipeline_depth: config.append_pipeline_depth,
+            ..store::CommitterConfig::default()
+        };
+        write_api::CommandService::new(store::EventStore::new(pool.clone(), committer), metrics.clone())
+    });
 
     if roles.contains(&Role::Relay) {
         let relay_config = relay::RelayConfig::new(&config.kafka_brokers, &config.events_topic);
@@ -145,6 +155,29 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             }
         }));
     }
+    if roles.contains(&Role::Saga) {
+        let sagas = sagas::Sagas::new(
+            pool.clone(),
+            service.clone().expect("made above"),
+            metrics.clone(),
+            sagas::SagaConfig {
+                brokers: config.kafka_brokers.clone(),
+                topic: config.events_topic.clone(),
+                group: config.saga_group.clone(),
+                tasks_topic: config.tasks_topic.clone(),
+                max_in_flight: config.saga_concurrency,
+            },
+        )?;
+        let (for_consumer, config_for_consumer) = (sagas.clone(), config.clone());
+        tasks.push(supervise("saga-consumer", metrics.clone(), move || {
+            let (sagas, config) = (for_consumer.clone(), config_for_consumer.clone());
+            async move {
+                ensure_topics(&config).await?;
+                sagas.consume().await
+            }
+        }));
+        tasks.push(supervise("saga-worker", metrics.clone(), move || sagas.clone().work()));
+    }
 
     let mut http_addr = None;
     if roles.contains(&Role::WriteApi) || roles.contains(&Role::ReadApi) {
@@ -156,12 +189,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             metrics: metrics.clone(),
         });
         if roles.contains(&Role::WriteApi) {
-            let committer = store::CommitterConfig {
-                pipeline_depth: config.append_pipeline_depth,
-                ..store::CommitterConfig::default()
-            };
-            let store = store::EventStore::new(pool.clone(), committer);
-            let service = write_api::CommandService::new(store, metrics.clone());
+            let service = service.clone().expect("made above");
             let rate_limit = write_api::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
             app = app.merge(write_api::router(service, tokens.clone(), rate_limit, config.max_body_bytes));
         }

@@ -24,6 +24,10 @@ pub struct Config {
     pub topic_partitions: i32,
     /// Kafka consumer group of the projector.
     pub projector_group: String,
+    /// Kafka consumer group of the sagas.
+    pub saga_group: String,
+    /// Saga work (dispatches, timers, settlements) carried out at once by one process.
+    pub saga_concurrency: usize,
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
     pub redis_prefix: String,
     pub database_pool_size: u32,
@@ -66,6 +70,8 @@ impl Config {
             tasks_topic: "oxbow.agent-tasks".into(),
             topic_partitions: 4,
             projector_group: "oxbow-projector".into(),
+            saga_group: "oxbow-sagas".into(),
+            saga_concurrency: 64,
             redis_prefix: "oxbow:".into(),
             database_pool_size: 16,
             min_position_timeout: Duration::from_secs(5),
@@ -93,6 +99,8 @@ impl Config {
             tasks_topic: var("OXBOW_TASKS_TOPIC").unwrap_or(defaults.tasks_topic),
             topic_partitions: parsed("OXBOW_TOPIC_PARTITIONS", defaults.topic_partitions)?,
             projector_group: var("OXBOW_PROJECTOR_GROUP").unwrap_or(defaults.projector_group),
+            saga_group: var("OXBOW_SAGA_GROUP").unwrap_or(defaults.saga_group),
+            saga_concurrency: parsed("OXBOW_SAGA_CONCURRENCY", defaults.saga_concurrency)?,
             redis_prefix: var("OXBOW_REDIS_PREFIX").unwrap_or(defaults.redis_prefix),
             database_pool_size: parsed("OXBOW_DATABASE_POOL_SIZE", defaults.database_pool_size)?,
             min_position_timeout: Duration::from_millis(parsed(

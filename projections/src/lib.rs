@@ -8,6 +8,7 @@
 pub mod agents;
 pub mod billing;
 pub mod catalog;
+pub mod consumer;
 pub mod projector;
 pub mod status;
 pub mod workflows;

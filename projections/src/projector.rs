@@ -1,27 +1,20 @@
 //! The projector: consumes the events topic and applies each event to the read models once in
-//! effect, however often Kafka delivers it.
+//! effect, however often Kafka delivers it (see [`crate::consumer`]).
 //!
-//! For every stream the projection keeps the last version it applied, in the same transaction
-//! as the read-model writes: an event at or below it is a duplicate and is skipped; an event
-//! further ahead means Kafka lost something, and the missing events are read from the log.
 //! The checkpoint is a watermark: the highest position at or below which every event of the log
 //! is applied, whatever partition it came from. It is what read-your-writes waits for and what
 //! subscriptions follow.
 
-use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use anyhow::Context;
 use events::RecordedEvent;
 use platform::metrics::Metrics;
 use platform::redis::Keys;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use redis::aio::ConnectionManager;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::consumer::{EventConsumer, distinct, handle_once};
 use crate::{catalog, workspaces};
 
 #[derive(Debug, Clone)]
@@ -53,49 +46,28 @@ impl Projector {
 
     /// Runs until an error; the caller restarts it with backoff.
     pub async fn run(mut self) -> anyhow::Result<()> {
-        let consumer: StreamConsumer = platform::kafka::consumer_config(&self.config.brokers, &self.config.group)
-            .create()
-            .context("creating the Kafka consumer")?;
-        consumer.subscribe(&[&self.config.topic]).context("subscribing to the events topic")?;
+        let consumer = EventConsumer::subscribe(
+            &self.config.brokers,
+            &self.config.group,
+            &self.config.topic,
+            self.config.max_batch,
+        )?;
         sqlx::query("insert into projection_checkpoints (name) values ($1) on conflict do nothing")
             .bind(catalog::NAME)
             .execute(&self.pool)
             .await?;
         tracing::info!(topic = %self.config.topic, group = %self.config.group, "projector consuming");
-        let mut idle = tokio::time::interval(Duration::from_millis(250));
         loop {
-            let first = tokio::select! {
-                message = consumer.recv() => message?,
-                _ = idle.tick() => {
-                    // Nothing arrived: the watermark may still move (other processes' work).
-                    let mut connection = self.pool.acquire().await?;
-                    let position = advance_watermark(&mut connection, catalog::NAME).await?;
-                    self.announce(position).await;
-                    continue;
-                }
+            let Some(batch) = consumer.next_batch(Duration::from_millis(250)).await? else {
+                // Nothing arrived: the watermark may still move (other processes' work).
+                let mut connection = self.pool.acquire().await?;
+                let position = advance_watermark(&mut connection, catalog::NAME).await?;
+                self.announce(position).await;
+                continue;
             };
-            let mut batch = Vec::with_capacity(self.config.max_batch);
-            let mut offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
-            take(&first, &mut batch, &mut offsets);
-            let mut received = 1;
-            let deadline = tokio::time::Instant::now() + Duration::from_millis(5);
-            while received < self.config.max_batch {
-                match tokio::time::timeout_at(deadline, consumer.recv()).await {
-                    Ok(message) => take(&message?, &mut batch, &mut offsets),
-                    Err(_) => break,
-                }
-                received += 1;
-            }
-            let position = self.apply(&batch).await?;
+            let position = self.apply(&batch.events).await?;
             self.announce(position).await;
-
-            let mut partitions = TopicPartitionList::new();
-            for ((topic, partition), offset) in offsets {
-                partitions.add_partition_offset(&topic, partition, Offset::Offset(offset + 1))?;
-            }
-            if let Err(error) = consumer.commit(&partitions, CommitMode::Async) {
-                tracing::debug!(%error, "committing Kafka offsets failed; redelivery is harmless");
-            }
+            consumer.commit(&batch);
         }
     }
 
@@ -143,92 +115,15 @@ impl Projector {
     }
 }
 
-/// Decodes a message into `batch` and notes its offset.
-fn take(
-    message: &rdkafka::message::BorrowedMessage<'_>,
-    batch: &mut Vec<RecordedEvent>,
-    offsets: &mut BTreeMap<(String, i32), i64>,
-) {
-    offsets.insert((message.topic().to_owned(), message.partition()), message.offset());
-    let header = |name: &str| {
-        message
-            .headers()
-            .and_then(|headers| headers.iter().find(|header| header.key == name).and_then(|header| header.value))
-    };
-    match platform::cloudevents::decode(header, message.payload()) {
-        Ok(event) => batch.push(event),
-        // A message that is not an Oxbow event is not ours to apply; the log is the truth, and
-        // gap filling fetches any event a message should have carried.
-        Err(error) => {
-            tracing::warn!(%error, offset = message.offset(), "skipping a foreign message")
-        }
-    }
-}
-
-/// Applies each event that the projection has not applied yet, filling any gap from the log,
-/// and records the streams' new versions. Returns the workspaces touched.
+/// Applies each event that the projection has not applied yet (see [`handle_once`]).
+/// Returns the workspaces touched.
 pub async fn apply_events(
     connection: &mut PgConnection,
     projection: &str,
     batch: &[RecordedEvent],
 ) -> anyhow::Result<Vec<Uuid>> {
-    let mut streams: Vec<&str> = batch.iter().map(|e| e.stream_id.as_str()).collect();
-    streams.sort_unstable();
-    streams.dedup();
-    // Lock the streams' rows in a fixed order, so projectors that overlap during a rebalance
-    // take turns instead of interleaving or deadlocking.
-    sqlx::query(
-        "insert into projection_streams (projection, stream_id, version) \
-         select $1, s, 0 from unnest($2::text[]) as s on conflict do nothing",
-    )
-    .bind(projection)
-    .bind(&streams)
-    .execute(&mut *connection)
-    .await?;
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "select stream_id, version from projection_streams where projection = $1 and stream_id = any($2) \
-         order by stream_id for update",
-    )
-    .bind(projection)
-    .bind(&streams)
-    .fetch_all(&mut *connection)
-    .await?;
-    let mut versions: HashMap<String, i64> = rows.into_iter().collect();
-
-    let mut touched = Vec::new();
-    for event in batch {
-        let known = versions.get(&event.stream_id).copied().unwrap_or(0);
-        if event.stream_version <= known {
-            continue;
-        }
-        let mut pending = Vec::new();
-        if event.stream_version > known + 1 {
-            let missing = store::read_stream(&mut *connection, &event.stream_id, known).await?;
-            pending.extend(missing.into_iter().filter(|e| e.stream_version < event.stream_version));
-            tracing::warn!(stream = %event.stream_id, known, next = event.stream_version, "filled a gap from the log");
-        }
-        pending.push(event.clone());
-        for event in &pending {
-            if let Some(workspace_id) = catalog::apply(connection, event).await?
-                && !touched.contains(&workspace_id)
-            {
-                touched.push(workspace_id);
-            }
-        }
-        versions.insert(event.stream_id.clone(), event.stream_version);
-    }
-    let (ids, new_versions): (Vec<String>, Vec<i64>) = versions.into_iter().unzip();
-    sqlx::query(
-        "update projection_streams p set version = v.version \
-           from unnest($2::text[], $3::bigint[]) as v(stream_id, version) \
-          where p.projection = $1 and p.stream_id = v.stream_id and p.version < v.version",
-    )
-    .bind(projection)
-    .bind(&ids)
-    .bind(&new_versions)
-    .execute(&mut *connection)
-    .await?;
-    Ok(touched)
+    let touched = handle_once(connection, projection, batch, catalog::apply).await?;
+    Ok(distinct(touched))
 }
 
 /// Moves the projection's watermark to just below the first event it has not applied.

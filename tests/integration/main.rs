@@ -6,5 +6,6 @@ mod errors;
 mod log;
 mod redelivery;
 mod relay;
+mod runs;
 mod slice;
 mod tenancy;

@@ -98,6 +98,7 @@ mod app {
         config.events_topic = format!("{name}.events");
         config.tasks_topic = format!("{name}.tasks");
         config.projector_group = format!("{name}.projector");
+        config.saga_group = format!("{name}.sagas");
         config.redis_prefix = format!("{name}:");
         config.topic_partitions = 3;
         config.database_pool_size = 8;

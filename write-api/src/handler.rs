@@ -110,6 +110,6 @@ async fn accept(state: &WriteState, headers: &HeaderMap, body: Body) -> Result<c
         expected_version: envelope.expected_version.map(|v| v.min(i64::MAX as u64) as i64),
         payload: envelope.payload,
     };
-    let caller = Caller { user_id: claims.sub, email: claims.email };
+    let caller = Caller::user(claims.sub, claims.email);
     state.service.execute(request, &caller, idempotency_key, correlation_id).await
 }

@@ -30,11 +30,24 @@ pub struct CommandRequest {
     pub payload: Value,
 }
 
-/// Who sends the command, from their token.
+/// Who sends the command: a person or worker, from their token, or one of Oxbow's sagas.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub user_id: String,
     pub email: Option<String>,
+    /// One of Oxbow's own sagas: it may send internal commands and acts as an owner.
+    pub internal: bool,
+}
+
+impl Caller {
+    pub fn user(user_id: impl Into<String>, email: Option<String>) -> Caller {
+        Caller { user_id: user_id.into(), email, internal: false }
+    }
+
+    /// A saga, named for the audit trail (`system:run-saga`).
+    pub fn saga(name: &str) -> Caller {
+        Caller { user_id: format!("system:{name}"), email: None, internal: true }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -118,7 +131,7 @@ impl CommandService {
         }
         if let Some(command) = RunCommand::parse(kind, payload) {
             let command = command.map_err(invalid)?;
-            if command.is_internal() {
+            if command.is_internal() && !caller.internal {
                 return Err(Problem::new(
                     StatusCode::FORBIDDEN,
                     "internal_command",
@@ -185,6 +198,7 @@ impl CommandService {
             actor_email: caller.email.clone(),
             now: Utc::now(),
             new_id: Uuid::now_v7(),
+            internal: caller.internal,
         };
         let decided =
             A::decide(&command, &state, &facts, &context).map_err(|rejection| rejected(&rejection, version))?;
@@ -251,7 +265,11 @@ impl CommandService {
         let history =
             store::read_stream(self.store.pool(), &Workspace::stream_id(workspace_id), 0).await.map_err(unavailable)?;
         let workspace = fold::<Workspace>(&history)?;
-        Ok(Access { role: workspace.role_of(&caller.user_id), suspended: workspace.suspended })
+        let role = match caller.internal {
+            true if workspace.created => Some(events::workspace::Role::Owner),
+            _ => workspace.role_of(&caller.user_id),
+        };
+        Ok(Access { role, suspended: workspace.suspended })
     }
 
     /// The current definitions of the agents that exist among `ids`, read in one query.

@@ -50,6 +50,14 @@ fn a_reservation_may_use_the_overdraft_but_not_more() {
 }
 
 #[test]
+fn a_suspended_workspace_reserves_nothing() {
+    let suspended = Access { role: Some(Role::Owner), suspended: true };
+    given::<Billing>([opened(0), granted(100)])
+        .when_with(reserve(1, 10), &suspended, context_of("alice"))
+        .then_err(BillingError::WorkspaceSuspended);
+}
+
+#[test]
 fn a_capture_never_exceeds_its_reservation_and_a_release_returns_the_rest() {
     let capture =
         |amount| BillingCommand::CaptureCredits(CaptureCredits { reservation_id: Uuid::from_u128(1), amount });

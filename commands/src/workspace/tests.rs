@@ -219,6 +219,18 @@ fn owners_suspend_and_reactivate_once_each() {
 }
 
 #[test]
+fn the_billing_saga_suspends_with_an_owners_rights_and_no_one_else_does() {
+    let suspend = WorkspaceCommand::SuspendWorkspace(SuspendWorkspace { reason: Some("invoice_overdue".into()) });
+    let saga = CommandContext { internal: true, ..context_of("system:billing-saga") };
+    given::<Workspace>([created()])
+        .when_with(suspend.clone(), &(), saga)
+        .then([WorkspaceSuspended { reason: Some("invoice_overdue".into()) }.into()]);
+    given::<Workspace>([created()])
+        .when_with(suspend, &(), context_of("system:billing-saga"))
+        .then_err(WorkspaceError::NotAMember);
+}
+
+#[test]
 fn payloads_are_parsed_with_the_failing_field_named() {
     let parsed = WorkspaceCommand::parse("InviteMember", &serde_json::json!({"email": "x@y.z", "role": "boss"}));
     let error = parsed.unwrap().unwrap_err();

@@ -1,0 +1,230 @@
+//! What each event asks the sagas to do: pure, like the deciders. The times come from the
+//! events themselves (a step's deadline, a retry's backoff, an invoice's due date), so a
+//! restart or a replay plans the same work for the same moments.
+
+use chrono::{DateTime, Utc};
+use events::billing::BillingEvent;
+use events::runs::RunEvent;
+use events::{DomainEvent, RecordedEvent};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const RUN_SAGA: &str = "run-saga";
+pub const BILLING_SAGA: &str = "billing-saga";
+
+/// One piece of work a saga has decided on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Work {
+    /// Reserve the run's budget, then begin the run, or reject it.
+    ReserveBudget { run_id: Uuid },
+    /// Hand an attempt to its step's executor.
+    Dispatch { run_id: Uuid, step_id: String, attempt: u32 },
+    /// An attempt's deadline has come.
+    TimeOutStep { run_id: Uuid, step_id: String, attempt: u32 },
+    /// A retry's backoff is over.
+    RetryStep { run_id: Uuid, step_id: String, attempt: u32 },
+    /// Capture what one attempt cost from the run's reservation.
+    CaptureUsage { run_id: Uuid, workspace_id: Uuid, step_id: String, attempt: u32, amount: i64 },
+    /// The run is over: capture whatever is not captured yet, release the rest.
+    Settle { run_id: Uuid },
+    /// An invoice's due date has come: suspend the workspace if it is still unpaid.
+    SuspendIfUnpaid { workspace_id: Uuid, invoice_id: Uuid },
+    /// A payment came in: reactivate the workspace if nothing is outstanding any more.
+    ReactivateIfPaid { workspace_id: Uuid },
+}
+
+/// Work, with the saga it belongs to, a key that names it (planning it twice keeps one), and
+/// when it is due.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub saga: &'static str,
+    pub key: String,
+    pub due_at: DateTime<Utc>,
+    pub work: Work,
+}
+
+/// The work `event` asks for. Events of streams no saga follows ask for nothing.
+pub fn plan(event: &RecordedEvent) -> events::Result<Vec<Planned>> {
+    match event.stream_id.split_once('-').map(|(category, _)| category) {
+        Some("run") => plan_run(event, &RunEvent::from_recorded(event)?),
+        Some("billing") => plan_billing(event, &BillingEvent::from_recorded(event)?),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn run_id(event: &RecordedEvent) -> events::Result<Uuid> {
+    event.stream_id.strip_prefix("run-").and_then(|id| id.parse().ok()).ok_or_else(|| events::Error::MalformedPayload {
+        event_type: event.event_type.clone(),
+        reason: "a run stream without a run id".into(),
+    })
+}
+
+fn workspace_id(event: &RecordedEvent) -> Option<Uuid> {
+    event.metadata.get("workspace_id")?.as_str()?.parse().ok()
+}
+
+fn plan_run(recorded: &RecordedEvent, event: &RunEvent) -> events::Result<Vec<Planned>> {
+    let run_id = run_id(recorded)?;
+    let now = recorded.recorded_at;
+    let work = |key: String, due_at: DateTime<Utc>, work: Work| Planned { saga: RUN_SAGA, key, due_at, work };
+    let planned = match event {
+        RunEvent::RunRequested(_) => vec![work(format!("reserve:{run_id}"), now, Work::ReserveBudget { run_id })],
+        RunEvent::StepScheduled(e) => {
+            let (step_id, attempt) = (e.step_id.clone(), e.attempt);
+            let key = format!("{run_id}:{step_id}:{attempt}");
+            vec![
+                work(format!("dispatch:{key}"), now, Work::Dispatch { run_id, step_id: step_id.clone(), attempt }),
+                work(format!("timeout:{key}"), e.deadline, Work::TimeOutStep { run_id, step_id, attempt }),
+            ]
+        }
+        RunEvent::StepRetryScheduled(e) => vec![work(
+            format!("retry:{run_id}:{}:{}", e.step_id, e.attempt),
+            e.at,
+            Work::RetryStep { run_id, step_id: e.step_id.clone(), attempt: e.attempt },
+        )],
+        RunEvent::StepSucceeded(events::runs::StepSucceeded { step_id, attempt, cost, .. })
+        | RunEvent::StepFailed(events::runs::StepFailed { step_id, attempt, cost, .. })
+            if *cost > 0 =>
+        {
+            let Some(workspace_id) = workspace_id(recorded) else {
+                return Ok(Vec::new());
+            };
+            vec![work(
+                format!("capture:{run_id}:{step_id}:{attempt}"),
+                now,
+                Work::CaptureUsage { run_id, workspace_id, step_id: step_id.clone(), attempt: *attempt, amount: *cost },
+            )]
+        }
+        RunEvent::RunSucceeded(_) | RunEvent::RunFailed(_) | RunEvent::RunCancelled(_) => {
+            vec![work(format!("settle:{run_id}"), now, Work::Settle { run_id })]
+        }
+        _ => Vec::new(),
+    };
+    Ok(planned)
+}
+
+fn plan_billing(recorded: &RecordedEvent, event: &BillingEvent) -> events::Result<Vec<Planned>> {
+    let Some(workspace_id) = workspace_id(recorded) else {
+        return Ok(Vec::new());
+    };
+    let work = |key: String, due_at: DateTime<Utc>, work: Work| Planned { saga: BILLING_SAGA, key, due_at, work };
+    let planned = match event {
+        BillingEvent::BillingPeriodClosed(e) if e.amount > 0 => vec![work(
+            format!("due:{}", e.invoice_id),
+            e.due_at,
+            Work::SuspendIfUnpaid { workspace_id, invoice_id: e.invoice_id },
+        )],
+        BillingEvent::PaymentRecorded(_) => vec![work(
+            format!("paid:{}", recorded.event_id),
+            recorded.recorded_at,
+            Work::ReactivateIfPaid { workspace_id },
+        )],
+        _ => Vec::new(),
+    };
+    Ok(planned)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+    use events::runs::{RunRequested, StepScheduled, StepSucceeded};
+    use events::{Metadata, NewEvent};
+    use serde_json::json;
+
+    use super::*;
+
+    fn recorded(stream_id: &str, event: &impl DomainEvent) -> RecordedEvent {
+        let metadata = Metadata {
+            actor: "alice".into(),
+            workspace_id: Some(Uuid::from_u128(7)),
+            correlation_id: Uuid::from_u128(8),
+            causation_id: Uuid::from_u128(9),
+        };
+        let new = NewEvent::from_domain(Uuid::from_u128(1), event, &metadata);
+        RecordedEvent {
+            position: 1,
+            stream_id: stream_id.into(),
+            stream_version: 1,
+            event_id: new.event_id,
+            event_type: new.event_type,
+            schema_version: new.schema_version,
+            payload: new.payload,
+            metadata: new.metadata,
+            recorded_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            hash: events::GENESIS_HASH,
+        }
+    }
+
+    #[test]
+    fn a_scheduled_attempt_is_dispatched_now_and_timed_out_at_its_recorded_deadline() {
+        let run = Uuid::from_u128(3);
+        let deadline = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 30).unwrap();
+        let event = RunEvent::from(StepScheduled { step_id: "fetch".into(), attempt: 2, input: json!({}), deadline });
+        let planned = plan(&recorded(&format!("run-{run}"), &event)).unwrap();
+        assert_eq!(planned.len(), 2);
+        assert_eq!(planned[0].work, Work::Dispatch { run_id: run, step_id: "fetch".into(), attempt: 2 });
+        assert_eq!(planned[0].due_at, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        assert_eq!(planned[1].work, Work::TimeOutStep { run_id: run, step_id: "fetch".into(), attempt: 2 });
+        assert_eq!(planned[1].due_at, deadline);
+        assert_ne!(planned[0].key, planned[1].key);
+    }
+
+    #[test]
+    fn a_request_asks_for_its_budget_and_a_costly_attempt_for_its_capture() {
+        let run = Uuid::from_u128(3);
+        let requested = RunEvent::from(RunRequested {
+            run_id: run,
+            workspace_id: Uuid::from_u128(7),
+            workflow_id: Uuid::from_u128(4),
+            workflow_version: 1,
+            input: json!(null),
+            budget: 10,
+            steps: Vec::new(),
+        });
+        let planned = plan(&recorded(&format!("run-{run}"), &requested)).unwrap();
+        assert_eq!(planned[0].work, Work::ReserveBudget { run_id: run });
+
+        let succeeded = |cost| {
+            RunEvent::from(StepSucceeded {
+                step_id: "a".into(),
+                attempt: 1,
+                output: json!(1),
+                tokens: 0,
+                duration_ms: 1,
+                cost,
+            })
+        };
+        let planned = plan(&recorded(&format!("run-{run}"), &succeeded(3))).unwrap();
+        assert_eq!(
+            planned[0].work,
+            Work::CaptureUsage {
+                run_id: run,
+                workspace_id: Uuid::from_u128(7),
+                step_id: "a".into(),
+                attempt: 1,
+                amount: 3
+            }
+        );
+        assert!(plan(&recorded(&format!("run-{run}"), &succeeded(0))).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_invoice_is_checked_when_it_falls_due() {
+        let due_at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::days(14);
+        let invoice = Uuid::from_u128(5);
+        let closed = |amount| {
+            BillingEvent::from(events::billing::BillingPeriodClosed {
+                invoice_id: invoice,
+                amount,
+                captured_in_period: 0,
+                due_at,
+            })
+        };
+        let planned = plan(&recorded("billing-00000000-0000-0000-0000-000000000007", &closed(40))).unwrap();
+        assert_eq!(planned[0].work, Work::SuspendIfUnpaid { workspace_id: Uuid::from_u128(7), invoice_id: invoice });
+        assert_eq!(planned[0].due_at, due_at);
+        // Nothing to pay, nothing to chase.
+        assert!(plan(&recorded("billing-00000000-0000-0000-0000-000000000007", &closed(0))).unwrap().is_empty());
+    }
+}

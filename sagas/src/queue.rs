@@ -1,0 +1,132 @@
+//! `saga_work`: the sagas' durable to-do list. Work is written with the event that asked for
+//! it, leased by a worker while it is carried out, and deleted when done. A worker that dies
+//! leaves its lease to run out; any worker then takes the work over.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::plan::{Planned, Work};
+
+/// How long a lease lasts; a worker renews it while the work goes on.
+pub const LEASE: Duration = Duration::from_secs(10);
+
+/// Work a worker holds the lease of.
+#[derive(Debug, Clone)]
+pub struct Leased {
+    pub id: i64,
+    pub saga: String,
+    pub work: Work,
+    pub correlation_id: Uuid,
+    /// How many times the work was leased, this time included.
+    pub attempts: i32,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    saga: String,
+    work: serde_json::Value,
+    correlation_id: Uuid,
+    attempts: i32,
+}
+
+/// Adds planned work; work already planned under the same key is kept as it is.
+pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], correlation_ids: &[Uuid]) -> sqlx::Result<()> {
+    if planned.is_empty() {
+        return Ok(());
+    }
+    let sagas: Vec<&str> = planned.iter().map(|p| p.saga).collect();
+    let keys: Vec<&str> = planned.iter().map(|p| p.key.as_str()).collect();
+    let work: Vec<serde_json::Value> =
+        planned.iter().map(|p| serde_json::to_value(&p.work).expect("work serializes")).collect();
+    let due: Vec<DateTime<Utc>> = planned.iter().map(|p| p.due_at).collect();
+    sqlx::query(
+        "insert into saga_work (saga, key, work, correlation_id, due_at) \
+         select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::uuid[], $5::timestamptz[]) \
+         on conflict (saga, key) do nothing",
+    )
+    .bind(&sagas)
+    .bind(&keys)
+    .bind(&work)
+    .bind(correlation_ids)
+    .bind(&due)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Leases up to `limit` pieces of due work, the longest due first.
+pub async fn lease(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Leased>> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "update saga_work w set leased_until = now() + make_interval(secs => $2), attempts = w.attempts + 1 \
+          where w.id in (select id from saga_work \
+                          where due_at <= now() and (leased_until is null or leased_until < now()) \
+                          order by due_at limit $1 for update skip locked) \
+         returning w.id, w.saga, w.work, w.correlation_id, w.attempts",
+    )
+    .bind(limit)
+    .bind(LEASE.as_secs_f64())
+    .fetch_all(pool)
+    .await?;
+    let mut leased = Vec::with_capacity(rows.len());
+    for row in rows {
+        match serde_json::from_value(row.work) {
+            Ok(work) => leased.push(Leased {
+                id: row.id,
+                saga: row.saga,
+                work,
+                correlation_id: row.correlation_id,
+                attempts: row.attempts,
+            }),
+            // Work this build cannot read stays for one that can, out of the way.
+            Err(error) => {
+                tracing::error!(id = row.id, %error, "saga work this build cannot read");
+                postpone(pool, row.id, Duration::from_secs(3600), &format!("unreadable: {error}")).await?;
+            }
+        }
+    }
+    Ok(leased)
+}
+
+/// Keeps holding the lease of work still going on.
+pub async fn renew(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query("update saga_work set leased_until = now() + make_interval(secs => $2) where id = $1")
+        .bind(id)
+        .bind(LEASE.as_secs_f64())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn done(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query("delete from saga_work where id = $1").bind(id).execute(pool).await?;
+    Ok(())
+}
+
+/// Gives the work back, due again after `delay`, with why it failed.
+pub async fn postpone(pool: &PgPool, id: i64, delay: Duration, error: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update saga_work set leased_until = null, due_at = now() + make_interval(secs => $2), last_error = $3 \
+          where id = $1",
+    )
+    .bind(id)
+    .bind(delay.as_secs_f64())
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// How long until the next piece of work falls due (or its lease runs out), if any is waiting.
+pub async fn next_due_in(pool: &PgPool) -> sqlx::Result<Option<Duration>> {
+    let (seconds,): (Option<f64>,) = sqlx::query_as(
+        "select extract(epoch from min(greatest(due_at, coalesce(leased_until, due_at))) - now())::float8 \
+           from saga_work",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(seconds.map(|s| Duration::from_secs_f64(s.max(0.0))))
+}

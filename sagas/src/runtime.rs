@@ -1,0 +1,452 @@
+//! The sagas at work: one loop consumes the events topic and plans work, another leases due
+//! work and carries it out through the command service, as the saga's own caller.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use commands::billing::{Billing, CaptureCredits, ReleaseReservation, ReserveCredits};
+use commands::runs::{
+    BeginRun, CompleteStep, FailStep, RejectRun, RetryStep, RunAggregate, RunStatus, StepStatus, TimeOutStep,
+};
+use commands::workspace::{ReactivateWorkspace, SuspendWorkspace, Workspace};
+use commands::{Aggregate, Decider};
+use events::{DomainEvent, RecordedEvent};
+use platform::metrics::Metrics;
+use projections::consumer::{EventConsumer, handle_once};
+use serde::Serialize;
+use sqlx::PgPool;
+use tokio::sync::{Notify, Semaphore};
+use uuid::Uuid;
+use write_api::CommandService;
+use write_api::problem::Problem;
+use write_api::service::{Caller, CommandRequest};
+
+use crate::executors::{Executors, Outcome, Task};
+use crate::plan::{self, BILLING_SAGA, Planned, RUN_SAGA, Work};
+use crate::queue::{self, Leased};
+
+/// The name under which the sagas record the stream versions they have handled.
+pub const CONSUMER: &str = "sagas";
+
+#[derive(Debug, Clone)]
+pub struct SagaConfig {
+    pub brokers: String,
+    pub topic: String,
+    pub group: String,
+    pub tasks_topic: String,
+    /// Pieces of work carried out at once by one process.
+    pub max_in_flight: usize,
+}
+
+#[derive(Clone)]
+pub struct Sagas {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    service: CommandService,
+    executors: Executors,
+    metrics: Metrics,
+    config: SagaConfig,
+    /// Rung when new work is planned in this process.
+    planned: Notify,
+}
+
+/// Why a piece of work did not finish: to be tried again later.
+#[derive(Debug)]
+struct TryAgain(String);
+
+impl From<Problem> for TryAgain {
+    fn from(problem: Problem) -> TryAgain {
+        TryAgain(format!("{}: {}", problem.code, problem.detail))
+    }
+}
+
+impl From<anyhow::Error> for TryAgain {
+    fn from(error: anyhow::Error) -> TryAgain {
+        TryAgain(format!("{error:#}"))
+    }
+}
+
+impl Sagas {
+    pub fn new(pool: PgPool, service: CommandService, metrics: Metrics, config: SagaConfig) -> anyhow::Result<Sagas> {
+        let executors = Executors::new(&config.brokers, &config.tasks_topic)?;
+        Ok(Sagas { inner: Arc::new(Inner { pool, service, executors, metrics, config, planned: Notify::new() }) })
+    }
+
+    /// Consumes the events topic and plans each event's work once in effect. Runs until an
+    /// error; the caller restarts it with backoff.
+    pub async fn consume(self) -> anyhow::Result<()> {
+        let inner = &self.inner;
+        let consumer = EventConsumer::subscribe(&inner.config.brokers, &inner.config.group, &inner.config.topic, 500)?;
+        tracing::info!(topic = %inner.config.topic, group = %inner.config.group, "sagas consuming");
+        loop {
+            let Some(batch) = consumer.next_batch(Duration::from_secs(1)).await? else {
+                continue;
+            };
+            let mut transaction = inner.pool.begin().await?;
+            let planned = handle_once(&mut transaction, CONSUMER, &batch.events, async |_, event: &RecordedEvent| {
+                let correlation_id = correlation_of(event);
+                match plan::plan(event) {
+                    Ok(planned) => Ok(Some(planned.into_iter().map(|p| (p, correlation_id)).collect::<Vec<_>>())),
+                    Err(error) => {
+                        tracing::error!(%error, position = event.position, "an event the sagas cannot read");
+                        Ok(None)
+                    }
+                }
+            })
+            .await?;
+            let (planned, correlations): (Vec<Planned>, Vec<Uuid>) = planned.into_iter().flatten().unzip();
+            queue::enqueue(&mut transaction, &planned, &correlations).await?;
+            transaction.commit().await?;
+            consumer.commit(&batch);
+            if !planned.is_empty() {
+                inner.planned.notify_one();
+            }
+        }
+    }
+
+    /// Leases due work and carries it out, several pieces at once. Runs until an error.
+    pub async fn work(self) -> anyhow::Result<()> {
+        let permits = Arc::new(Semaphore::new(self.inner.config.max_in_flight));
+        loop {
+            let free = permits.available_permits();
+            let leased = if free > 0 { queue::lease(&self.inner.pool, free as i64).await? } else { Vec::new() };
+            let busy = leased.len() == free && free > 0;
+            for work in leased {
+                let permit = permits.clone().acquire_owned().await?;
+                let sagas = self.clone();
+                tokio::spawn(async move {
+                    sagas.carry_out(work).await;
+                    drop(permit);
+                });
+            }
+            if busy {
+                continue;
+            }
+            let wait = queue::next_due_in(&self.inner.pool).await?.unwrap_or(Duration::from_secs(1));
+            tokio::select! {
+                _ = self.inner.planned.notified() => {}
+                _ = tokio::time::sleep(wait.min(Duration::from_secs(1))) => {}
+            }
+        }
+    }
+
+    /// Carries out one piece of work, renewing its lease meanwhile, and records how it went.
+    async fn carry_out(&self, leased: Leased) {
+        let pool = &self.inner.pool;
+        let work = self.perform(&leased.work, leased.correlation_id);
+        tokio::pin!(work);
+        let mut renew = tokio::time::interval(queue::LEASE / 3);
+        renew.tick().await;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut work => break outcome,
+                _ = renew.tick() => {
+                    if let Err(error) = queue::renew(pool, leased.id).await {
+                        tracing::warn!(%error, id = leased.id, "could not renew a saga lease");
+                    }
+                }
+            }
+        };
+        let kind = work_kind(&leased.work);
+        let recorded = match &outcome {
+            Ok(()) => queue::done(pool, leased.id).await,
+            Err(TryAgain(reason)) => {
+                let delay = Duration::from_millis(200 * 2u64.pow(leased.attempts.clamp(1, 8) as u32 - 1));
+                tracing::warn!(saga = %leased.saga, work = kind, %reason, ?delay, "saga work will be tried again");
+                queue::postpone(pool, leased.id, delay, reason).await
+            }
+        };
+        if let Err(error) = recorded {
+            // The lease runs out and the work is done again, which it tolerates.
+            tracing::warn!(%error, id = leased.id, "could not record the outcome of saga work");
+        }
+        self.inner.metrics.increment(
+            "oxbow_saga_work_total",
+            "Saga work carried out, by saga, kind and outcome.",
+            &[("saga", &leased.saga), ("work", kind), ("outcome", if outcome.is_ok() { "done" } else { "retry" })],
+            1,
+        );
+    }
+
+    async fn perform(&self, work: &Work, correlation_id: Uuid) -> Result<(), TryAgain> {
+        let run_saga = Caller::saga(RUN_SAGA);
+        let billing_saga = Caller::saga(BILLING_SAGA);
+        let send = |caller, command, key| self.send(caller, command, key, correlation_id);
+        match work {
+            Work::ReserveBudget { run_id } => self.reserve_budget(*run_id, &run_saga, correlation_id).await,
+            Work::Dispatch { run_id, step_id, attempt } => {
+                self.dispatch(*run_id, step_id, *attempt, &run_saga, correlation_id).await
+            }
+            Work::TimeOutStep { run_id, step_id, attempt } => {
+                let timer = TimeOutStep { step_id: step_id.clone(), attempt: *attempt };
+                send(&run_saga, Command::new(*run_id, "TimeOutStep", &timer), None).await.map(drop)
+            }
+            Work::RetryStep { run_id, step_id, attempt } => {
+                let timer = RetryStep { step_id: step_id.clone(), attempt: *attempt };
+                send(&run_saga, Command::new(*run_id, "RetryStep", &timer), None).await.map(drop)
+            }
+            Work::CaptureUsage { run_id, workspace_id, step_id, attempt, amount } => {
+                let capture = Command::new(
+                    *workspace_id,
+                    "CaptureCredits",
+                    &CaptureCredits { reservation_id: *run_id, amount: *amount },
+                );
+                send(&run_saga, capture, Some(format!("capture:{run_id}:{step_id}:{attempt}"))).await.map(drop)
+            }
+            Work::Settle { run_id } => self.settle(*run_id, &run_saga, correlation_id).await,
+            Work::SuspendIfUnpaid { workspace_id, invoice_id } => {
+                let account = self.load::<Billing>(&Billing::stream_id(*workspace_id)).await?;
+                let unpaid = account.invoices.get(invoice_id).is_some_and(|invoice| invoice.paid < invoice.amount);
+                if !unpaid {
+                    return Ok(());
+                }
+                let suspend = SuspendWorkspace { reason: Some(OVERDUE.into()) };
+                let command = Command::new(*workspace_id, "SuspendWorkspace", &suspend);
+                send(&billing_saga, command, Some(format!("suspend:{invoice_id}"))).await.map(drop)
+            }
+            Work::ReactivateIfPaid { workspace_id } => {
+                let account = self.load::<Billing>(&Billing::stream_id(*workspace_id)).await?;
+                if account.invoices.values().any(|invoice| invoice.paid < invoice.amount) {
+                    return Ok(());
+                }
+                let workspace = self.load::<Workspace>(&Workspace::stream_id(*workspace_id)).await?;
+                // Only a suspension for an overdue invoice is the billing saga's to lift.
+                if !workspace.suspended || workspace.suspension_reason.as_deref() != Some(OVERDUE) {
+                    return Ok(());
+                }
+                let command = Command::new(*workspace_id, "ReactivateWorkspace", &ReactivateWorkspace {});
+                send(&billing_saga, command, None).await.map(drop)
+            }
+        }
+    }
+
+    /// Reserves the run's budget (the reservation has the run's id), then begins the run; or
+    /// rejects it when the reservation is refused.
+    async fn reserve_budget(&self, run_id: Uuid, caller: &Caller, correlation_id: Uuid) -> Result<(), TryAgain> {
+        let state = self.load::<RunAggregate>(&RunAggregate::stream_id(run_id)).await?;
+        let Some(run) = state.0.filter(|run| run.status == RunStatus::Requested) else {
+            return Ok(());
+        };
+        let reserve = Command::new(
+            run.workspace_id,
+            "ReserveCredits",
+            &ReserveCredits { reservation_id: run_id, amount: run.budget, purpose: format!("run {run_id}") },
+        );
+        match self.send(caller, reserve, Some(format!("reserve:{run_id}")), correlation_id).await? {
+            Sent::Refused(problem) => {
+                let reject = RejectRun { reason: problem.code.to_owned() };
+                self.send(caller, Command::new(run_id, "RejectRun", &reject), None, correlation_id).await?;
+                return Ok(());
+            }
+            Sent::Accepted => {}
+        }
+        let begin = BeginRun { reservation_id: run_id };
+        if let Sent::Refused(problem) =
+            self.send(caller, Command::new(run_id, "BeginRun", &begin), None, correlation_id).await?
+        {
+            // Cancelled meanwhile: the budget goes back.
+            tracing::info!(%run_id, code = problem.code, "the run ended before it began; releasing its budget");
+            self.release(run_id, run.workspace_id, caller, correlation_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands the attempt to its executor, if it is still the step's current one, and reports
+    /// what the executor said.
+    async fn dispatch(
+        &self,
+        run_id: Uuid,
+        step_id: &str,
+        attempt: u32,
+        caller: &Caller,
+        correlation_id: Uuid,
+    ) -> Result<(), TryAgain> {
+        let history = self.history(&RunAggregate::stream_id(run_id)).await?;
+        let state = fold::<RunAggregate>(&history)?;
+        let Some(run) = state.0.as_ref().filter(|run| !run.status.is_final()) else {
+            return Ok(());
+        };
+        let Some(step) = run.steps.iter().find(|s| {
+            s.planned.id == step_id
+                && s.attempt == attempt
+                && matches!(s.status, StepStatus::Scheduled | StepStatus::Running)
+        }) else {
+            return Ok(());
+        };
+        let deadline = history
+            .iter()
+            .rev()
+            .filter_map(|e| match <RunAggregate as Decider>::Event::from_recorded(e) {
+                Ok(events::runs::RunEvent::StepScheduled(s)) if s.step_id == step_id && s.attempt == attempt => {
+                    Some(s.deadline)
+                }
+                _ => None,
+            })
+            .next()
+            .unwrap_or_else(chrono::Utc::now);
+        let task = Task {
+            run_id,
+            workspace_id: run.workspace_id,
+            step_id: step_id.to_owned(),
+            attempt,
+            agent_id: step.planned.agent_id,
+            input: step.planned.input.clone(),
+            deadline,
+        };
+        let report = match self.inner.executors.run(&step.planned.executor, &task).await? {
+            Outcome::HandedOver => return Ok(()),
+            Outcome::Completed { output, usage } => Command::new(
+                run_id,
+                "CompleteStep",
+                &CompleteStep { step_id: step_id.to_owned(), attempt, output, usage },
+            ),
+            Outcome::Failed { error, retryable } => {
+                Command::new(run_id, "FailStep", &FailStep { step_id: step_id.to_owned(), attempt, error, retryable })
+            }
+        };
+        // A refusal here means the attempt timed out or the run ended meanwhile: nothing to do.
+        self.send(caller, report, None, correlation_id).await.map(drop)
+    }
+
+    /// Captures every attempt's cost that is not captured yet, then releases what remains.
+    /// The idempotency keys are the ones the per-attempt captures use, so nothing is captured
+    /// twice whichever runs first.
+    async fn settle(&self, run_id: Uuid, caller: &Caller, correlation_id: Uuid) -> Result<(), TryAgain> {
+        let history = self.history(&RunAggregate::stream_id(run_id)).await?;
+        let Some(run) = fold::<RunAggregate>(&history)?.0 else {
+            return Ok(());
+        };
+        for recorded in &history {
+            let (step_id, attempt, amount) = match <RunAggregate as Decider>::Event::from_recorded(recorded) {
+                Ok(events::runs::RunEvent::StepSucceeded(e)) => (e.step_id, e.attempt, e.cost),
+                Ok(events::runs::RunEvent::StepFailed(e)) => (e.step_id, e.attempt, e.cost),
+                _ => continue,
+            };
+            if amount == 0 {
+                continue;
+            }
+            let capture =
+                Command::new(run.workspace_id, "CaptureCredits", &CaptureCredits { reservation_id: run_id, amount });
+            let key = format!("capture:{run_id}:{step_id}:{attempt}");
+            if let Sent::Refused(problem) = self.send(caller, capture, Some(key), correlation_id).await? {
+                tracing::error!(%run_id, code = problem.code, detail = %problem.detail, "a capture was refused");
+            }
+        }
+        self.release(run_id, run.workspace_id, caller, correlation_id).await
+    }
+
+    async fn release(
+        &self,
+        run_id: Uuid,
+        workspace_id: Uuid,
+        caller: &Caller,
+        correlation_id: Uuid,
+    ) -> Result<(), TryAgain> {
+        let release = Command::new(workspace_id, "ReleaseReservation", &ReleaseReservation { reservation_id: run_id });
+        // Refused when nothing was reserved (the run ended before its budget was).
+        self.send(caller, release, Some(format!("release:{run_id}")), correlation_id).await.map(drop)
+    }
+
+    /// Sends a command as `caller`. A refusal is an answer (the state moved on); only an
+    /// unavailable log is worth another try.
+    async fn send(
+        &self,
+        caller: &Caller,
+        command: Command,
+        idempotency_key: Option<String>,
+        correlation_id: Uuid,
+    ) -> Result<Sent, TryAgain> {
+        let request = CommandRequest {
+            command_type: command.command_type.to_owned(),
+            id: command.id,
+            expected_version: None,
+            payload: command.payload,
+        };
+        match self.inner.service.execute(request, caller, idempotency_key.as_deref(), correlation_id).await {
+            Ok(_) => Ok(Sent::Accepted),
+            // Another writer moved the stream between our read and our append: decide again.
+            Err(problem) if problem.status == StatusCode::CONFLICT && problem.code == "version_conflict" => {
+                Err(problem.into())
+            }
+            Err(problem) if problem.status.is_client_error() => {
+                tracing::debug!(command = command.command_type, code = problem.code, "a saga command was refused");
+                Ok(Sent::Refused(problem))
+            }
+            Err(problem) => Err(problem.into()),
+        }
+    }
+
+    async fn history(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, TryAgain> {
+        store::read_stream(&self.inner.pool, stream_id, 0).await.map_err(|error| TryAgain(error.to_string()))
+    }
+
+    async fn load<A>(&self, stream_id: &str) -> Result<A::State, TryAgain>
+    where
+        A: Aggregate,
+        A::Event: DomainEvent,
+    {
+        fold::<A>(&self.history(stream_id).await?)
+    }
+}
+
+/// The suspension reason the billing saga gives, and the only one it lifts.
+pub const OVERDUE: &str = "invoice_overdue";
+
+enum Sent {
+    Accepted,
+    Refused(Problem),
+}
+
+/// A command addressed to its aggregate.
+struct Command {
+    id: Uuid,
+    command_type: &'static str,
+    payload: serde_json::Value,
+}
+
+impl Command {
+    /// `id` is the aggregate's: a run's, or a workspace's (its billing account has its id).
+    fn new(id: Uuid, command_type: &'static str, payload: &impl Serialize) -> Command {
+        Command { id, command_type, payload: serde_json::to_value(payload).expect("commands serialize") }
+    }
+}
+
+fn fold<A>(history: &[RecordedEvent]) -> Result<A::State, TryAgain>
+where
+    A: Aggregate,
+    A::Event: DomainEvent,
+{
+    let mut state = A::State::default();
+    for recorded in history {
+        let event = A::Event::from_recorded(recorded)
+            .map_err(|error| TryAgain(format!("event at position {} cannot be read: {error}", recorded.position)))?;
+        state = A::evolve(state, &event);
+    }
+    Ok(state)
+}
+
+fn correlation_of(event: &RecordedEvent) -> Uuid {
+    event
+        .metadata
+        .get("correlation_id")
+        .and_then(|id| id.as_str())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(event.event_id)
+}
+
+fn work_kind(work: &Work) -> &'static str {
+    match work {
+        Work::ReserveBudget { .. } => "reserve_budget",
+        Work::Dispatch { .. } => "dispatch",
+        Work::TimeOutStep { .. } => "time_out_step",
+        Work::RetryStep { .. } => "retry_step",
+        Work::CaptureUsage { .. } => "capture_usage",
+        Work::Settle { .. } => "settle",
+        Work::SuspendIfUnpaid { .. } => "suspend_if_unpaid",
+        Work::ReactivateIfPaid { .. } => "reactivate_if_paid",
+    }
+}

@@ -1,0 +1,468 @@
+//! Runs end to end: the run saga reserves the budget, dispatches each step to its executor
+//! (built-in, a webhook served by the test, an external worker reading the tasks topic),
+//! retries, times out, and settles the run's credits exactly once, even across a kill -9.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use events::RecordedEvent;
+use serde_json::{Value, json};
+use tests::TestApp;
+use uuid::Uuid;
+
+/// A workspace owned by `alice` with a billing account holding `credits`.
+async fn funded_workspace(app: &TestApp, credits: i64) -> Uuid {
+    let alice = app.token("alice");
+    let workspace = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Runs"}})).await;
+    app.ok(
+        &alice,
+        json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "team", "overdraft_limit": 0}}),
+    )
+    .await;
+    app.ok(&alice, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": credits, "reason": "trial"}}))
+        .await;
+    workspace
+}
+
+async fn agent(app: &TestApp, workspace: Uuid, executor: Value, per_call: u64, per_1k_tokens: u64) -> Uuid {
+    let id = Uuid::now_v7();
+    app.ok(
+        &app.token("alice"),
+        json!({"type": "RegisterAgent", "id": id, "payload": {"workspace_id": workspace, "name": format!("agent {id}"),
+            "kind": "tool", "executor": executor, "price": {"per_call": per_call, "per_1k_tokens": per_1k_tokens}}}),
+    )
+    .await;
+    id
+}
+
+fn builtin(name: &str, config: Value) -> Value {
+    json!({"type": "builtin", "name": name, "config": config})
+}
+
+async fn workflow(app: &TestApp, workspace: Uuid, steps: Value) -> Uuid {
+    let id = Uuid::now_v7();
+    app.ok(
+        &app.token("alice"),
+        json!({"type": "DefineWorkflow", "id": id, "payload": {"workspace_id": workspace, "name": "flow", "steps": steps}}),
+    )
+    .await;
+    id
+}
+
+async fn start_run(app: &TestApp, workspace: Uuid, workflow: Uuid, budget: i64) -> Uuid {
+    let run = Uuid::now_v7();
+    app.ok(
+        &app.token("alice"),
+        json!({"type": "StartRun", "id": run, "payload": {"workspace_id": workspace, "workflow_id": workflow,
+            "input": {"topic": "otters"}, "budget": budget}}),
+    )
+    .await;
+    run
+}
+
+async fn stream(app: &TestApp, stream_id: &str) -> Vec<RecordedEvent> {
+    store::read_stream(&app.db.pool, stream_id, 0).await.unwrap()
+}
+
+/// Waits until `done` holds of the stream's events, for at most `seconds`.
+async fn wait_for(
+    app: &TestApp,
+    stream_id: &str,
+    seconds: u64,
+    done: impl Fn(&[RecordedEvent]) -> bool,
+) -> Vec<RecordedEvent> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let events = stream(app, stream_id).await;
+        if done(&events) {
+            return events;
+        }
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        assert!(tokio::time::Instant::now() < deadline, "{stream_id} did not get there: {types:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn has(events: &[RecordedEvent], event_type: &str) -> bool {
+    events.iter().any(|e| e.event_type == event_type)
+}
+
+fn types(events: &[RecordedEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.event_type.as_str()).collect()
+}
+
+/// Waits for the run's end.
+async fn finished(app: &TestApp, run: Uuid) -> Vec<RecordedEvent> {
+    let ends = ["RunSucceeded", "RunFailed", "RunCancelled", "RunRejected"];
+    wait_for(app, &format!("run-{run}"), 60, |events| events.iter().any(|e| ends.contains(&e.event_type.as_str())))
+        .await
+}
+
+/// The run's reservation once released: (reserved, captured, released), and every capture's
+/// amount, after checking that each happened as often as it should.
+async fn settlement(app: &TestApp, workspace: Uuid, run: Uuid) -> (i64, i64, i64) {
+    let events = wait_for(app, &format!("billing-{workspace}"), 30, |events| {
+        events.iter().any(|e| e.event_type == "ReservationReleased" && e.payload["reservation_id"] == json!(run))
+    })
+    .await;
+    let of_run: Vec<&RecordedEvent> = events.iter().filter(|e| e.payload["reservation_id"] == json!(run)).collect();
+    let sum = |event_type: &str| -> i64 {
+        of_run.iter().filter(|e| e.event_type == event_type).map(|e| e.payload["amount"].as_i64().unwrap()).sum()
+    };
+    let count = |event_type: &str| of_run.iter().filter(|e| e.event_type == event_type).count();
+    assert_eq!(count("CreditsReserved"), 1, "reserved once");
+    assert_eq!(count("ReservationReleased"), 1, "released once");
+    (sum("CreditsReserved"), sum("CreditsCaptured"), sum("ReservationReleased"))
+}
+
+fn credits_used(events: &[RecordedEvent]) -> i64 {
+    events.last().unwrap().payload["credits_used"].as_i64().unwrap()
+}
+
+/// Each attempt's cost, by step and attempt, from the run's events.
+fn attempt_costs(events: &[RecordedEvent]) -> BTreeMap<(String, u64), i64> {
+    events
+        .iter()
+        .filter(|e| matches!(e.event_type.as_str(), "StepSucceeded" | "StepFailed"))
+        .map(|e| {
+            let key = (e.payload["step_id"].as_str().unwrap().to_owned(), e.payload["attempt"].as_u64().unwrap());
+            (key, e.payload["cost"].as_i64().unwrap())
+        })
+        .collect()
+}
+
+fn step(id: &str, agent: Uuid, depends_on: &[&str]) -> Value {
+    json!({"id": id, "agent_id": agent, "depends_on": depends_on, "input": {"step": id}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_step_run_with_a_parallel_branch_succeeds_and_is_billed_once() {
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 2, 0).await;
+    let usage = agent(&app, workspace, builtin("usage", json!({"tokens": 1500})), 1, 2).await;
+    let flow = workflow(
+        &app,
+        workspace,
+        json!([
+            step("fetch", echo, &[]),
+            step("clean", echo, &["fetch"]),
+            step("summarize", usage, &["fetch"]),
+            step("merge", echo, &["clean", "summarize"]),
+            step("report", echo, &["merge"])
+        ]),
+    )
+    .await;
+    let run = start_run(&app, workspace, flow, 100).await;
+
+    let events = finished(&app, run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+    // echo: 2 per call, four times; usage: 1 + ceil(1500 × 2 / 1000) = 4.
+    assert_eq!(credits_used(&events), 12);
+    // The two branches after `fetch` are scheduled together, before either is done.
+    let scheduled: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event_type == "StepScheduled")
+        .map(|e| e.payload["step_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(scheduled, ["fetch", "clean", "summarize", "merge", "report"]);
+    let position_of = |event_type: &str, step: &str| {
+        events.iter().find(|e| e.event_type == event_type && e.payload["step_id"] == step).unwrap().stream_version
+    };
+    assert!(position_of("StepScheduled", "summarize") < position_of("StepSucceeded", "clean"));
+    assert_eq!(
+        events.iter().find(|e| e.event_type == "StepSucceeded").unwrap().payload["output"],
+        json!({"step": "fetch"})
+    );
+
+    let (reserved, captured, released) = settlement(&app, workspace, run).await;
+    assert_eq!((reserved, captured, released), (100, 12, 88));
+    let billing = stream(&app, &format!("billing-{workspace}")).await;
+    let captures: Vec<i64> = billing
+        .iter()
+        .filter(|e| e.event_type == "CreditsCaptured")
+        .map(|e| e.payload["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(captures.iter().sum::<i64>(), 12, "usage is captured per step: {captures:?}");
+    assert_eq!(captures.len(), 5);
+    // The saga acts under its own name, for the audit trail.
+    assert_eq!(billing.last().unwrap().metadata["actor"], "system:run-saga");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_retried_with_backoff_then_fail_the_run_and_timeouts_end_slow_steps() {
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let fail = agent(&app, workspace, builtin("fail", json!({"error": "model overloaded"})), 3, 0).await;
+    let slow = agent(&app, workspace, builtin("sleep", json!({"ms": 2_000})), 1, 0).await;
+    let failing = workflow(
+        &app,
+        workspace,
+        json!([{"id": "flaky", "agent_id": fail, "retry": {"max_attempts": 3, "backoff_ms": 100}}]),
+    )
+    .await;
+    let timing_out = workflow(
+        &app,
+        workspace,
+        json!([{"id": "slow", "agent_id": slow, "timeout_ms": 300, "retry": {"max_attempts": 1, "backoff_ms": 0}}]),
+    )
+    .await;
+    let (run, slow_run) =
+        (start_run(&app, workspace, failing, 50).await, start_run(&app, workspace, timing_out, 50).await);
+
+    let events = finished(&app, run).await;
+    assert_eq!(
+        types(&events),
+        [
+            "RunRequested",
+            "RunStarted",
+            "StepScheduled",
+            "StepFailed",
+            "StepRetryScheduled",
+            "StepScheduled",
+            "StepFailed",
+            "StepRetryScheduled",
+            "StepScheduled",
+            "StepFailed",
+            "RunFailed"
+        ]
+    );
+    assert_eq!(events.last().unwrap().payload["reason"], "step_failed");
+    assert_eq!(events[3].payload["error"], "model overloaded");
+    // The retry waited its backoff.
+    let (failed_at, rescheduled_at) = (events[3].recorded_at, events[5].recorded_at);
+    assert!(rescheduled_at - failed_at >= chrono::Duration::milliseconds(100), "{failed_at} → {rescheduled_at}");
+    assert_eq!(settlement(&app, workspace, run).await, (50, 9, 41));
+
+    let events = finished(&app, slow_run).await;
+    assert_eq!(types(&events), ["RunRequested", "RunStarted", "StepScheduled", "StepTimedOut", "RunFailed"]);
+    assert_eq!(events.last().unwrap().payload["reason"], "step_timed_out");
+    assert_eq!(settlement(&app, workspace, slow_run).await, (50, 0, 50));
+    // The sleeper's report arrives after the deadline and is refused: nothing more is recorded.
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert_eq!(stream(&app, &format!("run-{slow_run}")).await.len(), events.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_credits_and_a_suspended_workspace_reject_runs_and_cancel_settles() {
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 100).await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 1, 0).await;
+    let sleeper = agent(&app, workspace, builtin("sleep", json!({"ms": 60_000})), 1, 0).await;
+    let quick = workflow(&app, workspace, json!([step("only", echo, &[])])).await;
+    let slow = workflow(&app, workspace, json!([step("first", echo, &[]), step("wait", sleeper, &["first"])])).await;
+
+    let greedy = start_run(&app, workspace, quick, 101).await;
+    let events = finished(&app, greedy).await;
+    assert_eq!(types(&events), ["RunRequested", "RunRejected"]);
+    assert_eq!(events[1].payload["reason"], "insufficient_credits");
+
+    // Cancelling a running run stops it and gives back what it did not use.
+    let cancelled = start_run(&app, workspace, slow, 60).await;
+    wait_for(&app, &format!("run-{cancelled}"), 30, |events| {
+        events.iter().any(|e| e.event_type == "StepScheduled" && e.payload["step_id"] == "wait")
+    })
+    .await;
+    app.ok(
+        &app.token("alice"),
+        json!({"type": "CancelRun", "id": cancelled, "payload": {"reason": "changed my mind"}}),
+    )
+    .await;
+    let events = finished(&app, cancelled).await;
+    assert_eq!(events.last().unwrap().event_type, "RunCancelled");
+    assert_eq!(settlement(&app, workspace, cancelled).await, (60, 1, 59));
+    let (status, problem) =
+        app.command(&app.token("alice"), json!({"type": "CancelRun", "id": cancelled, "payload": {}})).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("run_finished")), "{problem}");
+
+    app.ok(&app.token("alice"), json!({"type": "SuspendWorkspace", "id": workspace, "payload": {"reason": "audit"}}))
+        .await;
+    let blocked = start_run(&app, workspace, quick, 10).await;
+    let events = finished(&app, blocked).await;
+    assert_eq!(types(&events), ["RunRequested", "RunRejected"]);
+    assert_eq!(events[1].payload["reason"], "workspace_suspended");
+    let billing = stream(&app, &format!("billing-{workspace}")).await;
+    assert!(
+        !billing
+            .iter()
+            .any(|e| e.payload["reservation_id"] == json!(blocked) || e.payload["reservation_id"] == json!(greedy))
+    );
+}
+
+/// A webhook agent: answers `{"output", "usage"}` for `/ok`, and never in time for `/slow`.
+async fn webhook_server() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::Json;
+    use axum::routing::post;
+    let app = axum::Router::new()
+        .route(
+            "/ok",
+            post(|Json(task): Json<Value>| async move {
+                Json(json!({"output": {"summary": format!("read {}", task["input"]["step"])}, "usage": {"tokens": 2000}}))
+            }),
+        )
+        .route(
+            "/slow",
+            post(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Json(json!({"output": null}))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    (base, tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_agents_are_called_with_their_timeout() {
+    let (base, server) = webhook_server().await;
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let ok = agent(&app, workspace, json!({"type": "webhook", "url": format!("{base}/ok"), "timeout_ms": 2_000}), 1, 1)
+        .await;
+    let slow =
+        agent(&app, workspace, json!({"type": "webhook", "url": format!("{base}/slow"), "timeout_ms": 200}), 1, 0)
+            .await;
+    let good = workflow(&app, workspace, json!([step("read", ok, &[])])).await;
+    let bad = workflow(
+        &app,
+        workspace,
+        json!([{"id": "wait", "agent_id": slow, "retry": {"max_attempts": 2, "backoff_ms": 50}}]),
+    )
+    .await;
+    let (good_run, bad_run) = (start_run(&app, workspace, good, 20).await, start_run(&app, workspace, bad, 20).await);
+
+    let events = finished(&app, good_run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+    let succeeded = events.iter().find(|e| e.event_type == "StepSucceeded").unwrap();
+    assert_eq!(succeeded.payload["output"], json!({"summary": "read \"read\""}));
+    assert_eq!(succeeded.payload["tokens"], 2000);
+    assert_eq!(credits_used(&events), 3);
+
+    let events = finished(&app, bad_run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunFailed", "{:?}", types(&events));
+    let errors: Vec<&str> =
+        events.iter().filter(|e| e.event_type == "StepFailed").map(|e| e.payload["error"].as_str().unwrap()).collect();
+    assert_eq!(errors, ["no answer within 200 ms", "no answer within 200 ms"]);
+    assert_eq!(settlement(&app, workspace, bad_run).await, (20, 2, 18));
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_worker_takes_its_task_from_kafka_and_reports_over_http() {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::message::Message;
+
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    app.join(&app.token("alice"), workspace, "worker", "member").await;
+    let external = agent(&app, workspace, json!({"type": "external"}), 5, 1).await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 1, 0).await;
+    let flow = workflow(&app, workspace, json!([step("think", external, &[]), step("tell", echo, &["think"])])).await;
+
+    let worker: StreamConsumer =
+        platform::kafka::consumer_config(&app.config.kafka_brokers, &tests::unique_name("worker")).create().unwrap();
+    worker.subscribe(&[&app.config.tasks_topic]).unwrap();
+    let run = start_run(&app, workspace, flow, 50).await;
+
+    let message = tokio::time::timeout(Duration::from_secs(60), worker.recv()).await.expect("a task").unwrap();
+    let task: Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
+    assert_eq!(
+        (task["run_id"].clone(), task["step_id"].clone(), task["attempt"].clone()),
+        (json!(run), json!("think"), json!(1))
+    );
+    assert_eq!(task["input"], json!({"step": "think"}));
+    assert_eq!(message.key(), Some(run.to_string().as_bytes()));
+
+    let token = app.token("worker");
+    let report = |kind: &str, extra: Value| {
+        let mut payload = json!({"step_id": "think", "attempt": 1});
+        payload.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        json!({"type": kind, "id": run, "payload": payload})
+    };
+    app.ok(&token, report("ReportStepStarted", json!({}))).await;
+    let complete =
+        report("CompleteStep", json!({"output": {"answer": 42}, "usage": {"tokens": 1000, "duration_ms": 7}}));
+    app.ok(&token, complete.clone()).await;
+    // The same report again changes nothing; a report for another attempt is refused.
+    let again = app.ok(&token, complete).await;
+    assert!(again["events"].as_array().unwrap().is_empty(), "{again}");
+    let (status, problem) = app
+        .command(
+            &token,
+            json!({"type": "FailStep", "id": run, "payload": {"step_id": "think", "attempt": 2,
+            "error": "late", "retryable": false}}),
+        )
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("stale_attempt")), "{problem}");
+
+    let events = finished(&app, run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+    assert_eq!(credits_used(&events), 7);
+    assert_eq!(settlement(&app, workspace, run).await, (50, 7, 43));
+    // A viewer may not report.
+    app.join(&app.token("alice"), workspace, "vera", "viewer").await;
+    let (status, problem) = app
+        .command(
+            &app.token("vera"),
+            json!({"type": "ReportStepStarted", "id": run, "payload": {"step_id": "tell", "attempt": 1}}),
+        )
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("role_too_low")), "{problem}");
+}
+
+fn saga_process(config: &platform::Config) -> tokio::process::Child {
+    tokio::process::Command::new(tests::oxbow_bin())
+        .args(["serve", "--role", "saga"])
+        .env("DATABASE_URL", &config.database_url)
+        .env("KAFKA_BROKERS", &config.kafka_brokers)
+        .env("OXBOW_EVENTS_TOPIC", &config.events_topic)
+        .env("OXBOW_TASKS_TOPIC", &config.tasks_topic)
+        .env("OXBOW_SAGA_GROUP", &config.saga_group)
+        .env("OXBOW_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start oxbow serve --role saga (build it first: cargo build -p oxbow)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_survives_a_kill_of_its_saga_and_is_billed_exactly_once() {
+    use oxbow::Role;
+    let app = TestApp::start_with(&[Role::WriteApi, Role::Relay], |_| {}).await;
+    let mut saga = saga_process(&app.config);
+    let workspace = funded_workspace(&app, 1_000).await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 2, 0).await;
+    let sleeper = agent(&app, workspace, builtin("sleep", json!({"ms": 1_500})), 3, 0).await;
+    let flow = workflow(
+        &app,
+        workspace,
+        json!([
+            step("a", echo, &[]),
+            step("b", sleeper, &["a"]),
+            step("c", sleeper, &["a"]),
+            step("d", echo, &["b", "c"])
+        ]),
+    )
+    .await;
+    let run = start_run(&app, workspace, flow, 40).await;
+
+    // Kill the saga while both sleepers are at work.
+    wait_for(&app, &format!("run-{run}"), 60, |events| {
+        events.iter().filter(|e| e.event_type == "StepScheduled").count() == 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    saga.kill().await.unwrap();
+    let at_kill = stream(&app, &format!("run-{run}")).await;
+    assert!(!has(&at_kill, "RunSucceeded"), "the run should still be going: {:?}", types(&at_kill));
+
+    let _restarted = saga_process(&app.config);
+    let events = finished(&app, run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+    assert_eq!(credits_used(&events), 10);
+    let costs = attempt_costs(&events);
+    assert_eq!(costs.len(), 4, "one attempt per step: {costs:?}");
+    assert_eq!(settlement(&app, workspace, run).await, (40, 10, 30));
+    let billing = stream(&app, &format!("billing-{workspace}")).await;
+    assert_eq!(billing.iter().filter(|e| e.event_type == "CreditsCaptured").count(), 4);
+}
