@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 use events::billing::{
-    BillingAccountOpened, BillingEvent, BillingPeriodClosed, CreditsCaptured, CreditsGranted, CreditsPurchased,
-    CreditsReserved, PaymentRecorded, ReservationReleased,
+    BalanceLow, BillingAccountOpened, BillingEvent, BillingPeriodClosed, CreditsCaptured, CreditsGranted,
+    CreditsPurchased, CreditsReserved, PaymentRecorded, ReservationReleased,
 };
 use events::workspace::Role;
 use schemars::JsonSchema;
@@ -31,6 +31,11 @@ pub struct OpenBillingAccount {
     pub plan: String,
     #[schemars(range(min = 0))]
     pub overdraft_limit: i64,
+    /// A capture that takes the balance below this raises a low-balance event (default 0:
+    /// when the overdraft comes into use).
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub low_balance_threshold: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -130,6 +135,9 @@ impl Validate for OpenBillingAccount {
         if !(0..=AMOUNT_MAX).contains(&self.overdraft_limit) {
             return Err(FieldError::new("/overdraft_limit", format!("must be 0 to {AMOUNT_MAX} credits")));
         }
+        if !(0..=AMOUNT_MAX).contains(&self.low_balance_threshold) {
+            return Err(FieldError::new("/low_balance_threshold", format!("must be 0 to {AMOUNT_MAX} credits")));
+        }
         Ok(())
     }
 }
@@ -186,6 +194,7 @@ pub struct Invoice {
 pub struct Account {
     pub opened: bool,
     pub overdraft_limit: i64,
+    pub low_balance_threshold: i64,
     pub balance: i64,
     pub reserved: i64,
     pub captured_in_period: i64,
@@ -287,6 +296,7 @@ impl Decider for Billing {
                     workspace_id: context.aggregate_id,
                     plan: open.plan.trim().to_owned(),
                     overdraft_limit: open.overdraft_limit,
+                    low_balance_threshold: open.low_balance_threshold,
                 }
                 .into(),
             ]);
@@ -326,7 +336,13 @@ impl Decider for Billing {
                         remaining: reservation.remaining,
                     });
                 }
-                CreditsCaptured { reservation_id: c.reservation_id, amount: c.amount }.into()
+                let captured = CreditsCaptured { reservation_id: c.reservation_id, amount: c.amount }.into();
+                let (before, after, threshold) =
+                    (account.balance, account.balance - c.amount, account.low_balance_threshold);
+                if before >= threshold && after < threshold {
+                    return Ok(vec![captured, BalanceLow { balance: after, threshold }.into()]);
+                }
+                captured
             }
             BillingCommand::ReleaseReservation(c) => {
                 let reservation =
@@ -363,7 +379,9 @@ impl Decider for Billing {
             BillingEvent::BillingAccountOpened(e) => {
                 account.opened = true;
                 account.overdraft_limit = e.overdraft_limit;
+                account.low_balance_threshold = e.low_balance_threshold;
             }
+            BillingEvent::BalanceLow(_) => {}
             BillingEvent::CreditsGranted(CreditsGranted { amount, .. })
             | BillingEvent::CreditsPurchased(CreditsPurchased { amount, .. })
             | BillingEvent::PaymentRecorded(PaymentRecorded { amount, .. }) => {

@@ -17,6 +17,9 @@ pub struct BillingAccountOpened {
     pub workspace_id: Uuid,
     pub plan: String,
     pub overdraft_limit: i64,
+    /// A capture that takes the balance below this raises `BalanceLow`.
+    #[serde(default)]
+    pub low_balance_threshold: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -58,6 +61,14 @@ pub struct ReservationReleased {
     pub amount: i64,
 }
 
+/// A capture took the balance below the account's low-balance threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceLow {
+    pub balance: i64,
+    pub threshold: i64,
+}
+
 /// A period closed with an invoice for the overdraft used (the negative balance), due at `due_at`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +95,7 @@ crate::event_enum! {
         CreditsPurchased,
         CreditsReserved,
         CreditsCaptured,
+        BalanceLow,
         ReservationReleased,
         BillingPeriodClosed,
         PaymentRecorded,

@@ -165,6 +165,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                 topic: config.events_topic.clone(),
                 group: config.saga_group.clone(),
                 tasks_topic: config.tasks_topic.clone(),
+                notifications_topic: config.notifications_topic.clone(),
                 max_in_flight: config.saga_concurrency,
             },
         )?;
@@ -228,7 +229,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
 async fn ensure_topics(config: &Config) -> anyhow::Result<()> {
     platform::kafka::ensure_topics(
         &config.kafka_brokers,
-        &[&config.events_topic, &config.tasks_topic],
+        &[&config.events_topic, &config.tasks_topic, &config.notifications_topic],
         config.topic_partitions,
     )
     .await

@@ -20,6 +20,8 @@ pub struct Config {
     pub jwt_secret_is_development_default: bool,
     pub events_topic: String,
     pub tasks_topic: String,
+    /// Where the sagas publish notifications (a low balance) for mailers and chat bots.
+    pub notifications_topic: String,
     /// Partitions for topics Oxbow creates.
     pub topic_partitions: i32,
     /// Kafka consumer group of the projector.
@@ -68,6 +70,7 @@ impl Config {
             jwt_secret_is_development_default: true,
             events_topic: "oxbow.events".into(),
             tasks_topic: "oxbow.agent-tasks".into(),
+            notifications_topic: "oxbow.notifications".into(),
             topic_partitions: 4,
             projector_group: "oxbow-projector".into(),
             saga_group: "oxbow-sagas".into(),
@@ -97,6 +100,7 @@ impl Config {
             jwt_secret_is_development_default,
             events_topic: var("OXBOW_EVENTS_TOPIC").unwrap_or(defaults.events_topic),
             tasks_topic: var("OXBOW_TASKS_TOPIC").unwrap_or(defaults.tasks_topic),
+            notifications_topic: var("OXBOW_NOTIFICATIONS_TOPIC").unwrap_or(defaults.notifications_topic),
             topic_partitions: parsed("OXBOW_TOPIC_PARTITIONS", defaults.topic_partitions)?,
             projector_group: var("OXBOW_PROJECTOR_GROUP").unwrap_or(defaults.projector_group),
             saga_group: var("OXBOW_SAGA_GROUP").unwrap_or(defaults.saga_group),

@@ -52,6 +52,7 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
         BillingEvent::CreditsReserved(e) => shift(connection, workspace_id, event, 0, e.amount).await?,
         BillingEvent::CreditsCaptured(e) => shift(connection, workspace_id, event, -e.amount, -e.amount).await?,
         BillingEvent::ReservationReleased(e) => shift(connection, workspace_id, event, 0, -e.amount).await?,
+        BillingEvent::BalanceLow(_) => shift(connection, workspace_id, event, 0, 0).await?,
         BillingEvent::BillingPeriodClosed(e) => {
             sqlx::query(
                 "insert into rm_invoices (invoice_id, workspace_id, amount, captured_in_period, issued_at, due_at) \

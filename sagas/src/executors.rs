@@ -52,6 +52,7 @@ pub struct Executors {
     http: reqwest::Client,
     producer: FutureProducer,
     tasks_topic: String,
+    notifications_topic: String,
 }
 
 #[derive(Deserialize)]
@@ -69,10 +70,29 @@ struct WebhookUsage {
 }
 
 impl Executors {
-    pub fn new(brokers: &str, tasks_topic: &str) -> anyhow::Result<Executors> {
+    pub fn new(brokers: &str, tasks_topic: &str, notifications_topic: &str) -> anyhow::Result<Executors> {
         let producer = platform::kafka::producer_config(brokers).create().context("creating the tasks producer")?;
         let http = reqwest::Client::builder().build().context("creating the webhook client")?;
-        Ok(Executors { http, producer, tasks_topic: tasks_topic.to_owned() })
+        Ok(Executors {
+            http,
+            producer,
+            tasks_topic: tasks_topic.to_owned(),
+            notifications_topic: notifications_topic.to_owned(),
+        })
+    }
+
+    /// Publishes a notification (JSON) for whoever watches the notifications topic: mailers,
+    /// chat bots. Keyed by workspace, so a workspace's notifications stay in order.
+    pub async fn notify(&self, workspace_id: Uuid, notification: &Value) -> anyhow::Result<()> {
+        self.publish(&self.notifications_topic, &workspace_id.to_string(), &serde_json::to_vec(notification)?).await
+    }
+
+    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> anyhow::Result<()> {
+        self.producer
+            .send(FutureRecord::to(topic).key(key).payload(payload), Duration::from_secs(10))
+            .await
+            .map_err(|(error, _)| anyhow::anyhow!("publishing to {topic}: {error}"))?;
+        Ok(())
     }
 
     /// Carries out `task` with `executor`. An error means the attempt could not even be handed
@@ -102,12 +122,7 @@ impl Executors {
             }
             Executor::Webhook { url, timeout_ms } => Ok(self.webhook(url, *timeout_ms, task, started).await),
             Executor::External => {
-                let payload = serde_json::to_vec(task)?;
-                let key = task.run_id.to_string();
-                self.producer
-                    .send(FutureRecord::to(&self.tasks_topic).key(&key).payload(&payload), Duration::from_secs(10))
-                    .await
-                    .map_err(|(error, _)| anyhow::anyhow!("publishing the task: {error}"))?;
+                self.publish(&self.tasks_topic, &task.run_id.to_string(), &serde_json::to_vec(task)?).await?;
                 Ok(Outcome::HandedOver)
             }
         }

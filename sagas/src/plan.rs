@@ -32,6 +32,8 @@ pub enum Work {
     SuspendIfUnpaid { workspace_id: Uuid, invoice_id: Uuid },
     /// A payment came in: reactivate the workspace if nothing is outstanding any more.
     ReactivateIfPaid { workspace_id: Uuid },
+    /// Tell the workspace's owners that its balance is low, on the notifications topic.
+    NotifyLowBalance { workspace_id: Uuid, balance: i64, threshold: i64 },
 }
 
 /// Work, with the saga it belongs to, a key that names it (planning it twice keeps one), and
@@ -114,6 +116,11 @@ fn plan_billing(recorded: &RecordedEvent, event: &BillingEvent) -> events::Resul
             format!("due:{}", e.invoice_id),
             e.due_at,
             Work::SuspendIfUnpaid { workspace_id, invoice_id: e.invoice_id },
+        )],
+        BillingEvent::BalanceLow(e) => vec![work(
+            format!("low:{}", recorded.event_id),
+            recorded.recorded_at,
+            Work::NotifyLowBalance { workspace_id, balance: e.balance, threshold: e.threshold },
         )],
         BillingEvent::PaymentRecorded(_) => vec![work(
             format!("paid:{}", recorded.event_id),

@@ -35,6 +35,7 @@ pub struct SagaConfig {
     pub topic: String,
     pub group: String,
     pub tasks_topic: String,
+    pub notifications_topic: String,
     /// Pieces of work carried out at once by one process.
     pub max_in_flight: usize,
 }
@@ -72,7 +73,7 @@ impl From<anyhow::Error> for TryAgain {
 
 impl Sagas {
     pub fn new(pool: PgPool, service: CommandService, metrics: Metrics, config: SagaConfig) -> anyhow::Result<Sagas> {
-        let executors = Executors::new(&config.brokers, &config.tasks_topic)?;
+        let executors = Executors::new(&config.brokers, &config.tasks_topic, &config.notifications_topic)?;
         Ok(Sagas { inner: Arc::new(Inner { pool, service, executors, metrics, config, planned: Notify::new() }) })
     }
 
@@ -220,6 +221,15 @@ impl Sagas {
                 }
                 let command = Command::new(*workspace_id, "ReactivateWorkspace", &ReactivateWorkspace {});
                 send(&billing_saga, command, None).await.map(drop)
+            }
+            Work::NotifyLowBalance { workspace_id, balance, threshold } => {
+                let notification = serde_json::json!({
+                    "type": "low_balance",
+                    "workspace_id": workspace_id,
+                    "balance": balance,
+                    "threshold": threshold,
+                });
+                Ok(self.inner.executors.notify(*workspace_id, &notification).await?)
             }
         }
     }
@@ -448,5 +458,6 @@ fn work_kind(work: &Work) -> &'static str {
         Work::Settle { .. } => "settle",
         Work::SuspendIfUnpaid { .. } => "suspend_if_unpaid",
         Work::ReactivateIfPaid { .. } => "reactivate_if_paid",
+        Work::NotifyLowBalance { .. } => "notify_low_balance",
     }
 }

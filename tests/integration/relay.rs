@@ -49,6 +49,7 @@ fn relay_process(config: &platform::Config) -> tokio::process::Child {
         .env("KAFKA_BROKERS", &config.kafka_brokers)
         .env("OXBOW_EVENTS_TOPIC", &config.events_topic)
         .env("OXBOW_TASKS_TOPIC", &config.tasks_topic)
+        .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
         .env("OXBOW_LOG", "warn")
         .kill_on_drop(true)
         .spawn()

@@ -12,14 +12,14 @@ use uuid::Uuid;
 
 /// A workspace owned by `alice` with a billing account holding `credits`.
 async fn funded_workspace(app: &TestApp, credits: i64) -> Uuid {
+    workspace_with_account(app, credits, json!({"plan": "team", "overdraft_limit": 0})).await
+}
+
+async fn workspace_with_account(app: &TestApp, credits: i64, account: Value) -> Uuid {
     let alice = app.token("alice");
     let workspace = Uuid::now_v7();
     app.ok(&alice, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Runs"}})).await;
-    app.ok(
-        &alice,
-        json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "team", "overdraft_limit": 0}}),
-    )
-    .await;
+    app.ok(&alice, json!({"type": "OpenBillingAccount", "id": workspace, "payload": account})).await;
     app.ok(&alice, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": credits, "reason": "trial"}}))
         .await;
     workspace
@@ -418,6 +418,7 @@ fn saga_process(config: &platform::Config) -> tokio::process::Child {
         .env("KAFKA_BROKERS", &config.kafka_brokers)
         .env("OXBOW_EVENTS_TOPIC", &config.events_topic)
         .env("OXBOW_TASKS_TOPIC", &config.tasks_topic)
+        .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
         .env("OXBOW_SAGA_GROUP", &config.saga_group)
         .env("OXBOW_LOG", "warn")
         .kill_on_drop(true)
@@ -465,4 +466,59 @@ async fn a_run_survives_a_kill_of_its_saga_and_is_billed_exactly_once() {
     assert_eq!(settlement(&app, workspace, run).await, (40, 10, 30));
     let billing = stream(&app, &format!("billing-{workspace}")).await;
     assert_eq!(billing.iter().filter(|e| e.event_type == "CreditsCaptured").count(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_billing_saga_warns_of_a_low_balance_suspends_for_an_overdue_invoice_and_reactivates_on_payment() {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::message::Message;
+
+    let app = TestApp::start().await;
+    let account = json!({"plan": "team", "overdraft_limit": 100, "low_balance_threshold": 5});
+    let workspace = workspace_with_account(&app, 10, account).await;
+    let pricey = agent(&app, workspace, builtin("echo", json!({})), 30, 0).await;
+    let flow = workflow(&app, workspace, json!([step("only", pricey, &[])])).await;
+    let notifications: StreamConsumer =
+        platform::kafka::consumer_config(&app.config.kafka_brokers, &tests::unique_name("mailer")).create().unwrap();
+    notifications.subscribe(&[&app.config.notifications_topic]).unwrap();
+
+    // 30 credits from a balance of 10: the overdraft comes into use, and the owners hear of it.
+    let run = start_run(&app, workspace, flow, 40).await;
+    assert_eq!(finished(&app, run).await.last().unwrap().event_type, "RunSucceeded");
+    assert_eq!(settlement(&app, workspace, run).await, (40, 30, 10));
+    let billing = stream(&app, &format!("billing-{workspace}")).await;
+    let low = billing.iter().find(|e| e.event_type == "BalanceLow").expect("a low-balance event");
+    assert_eq!(low.payload, json!({"balance": -20, "threshold": 5}));
+    let message = tokio::time::timeout(Duration::from_secs(60), notifications.recv()).await.expect("a notice").unwrap();
+    let notice: Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
+    assert_eq!(notice, json!({"type": "low_balance", "workspace_id": workspace, "balance": -20, "threshold": 5}));
+
+    // The invoice for the overdraft falls due at once and stays unpaid: the workspace is suspended.
+    let alice = app.token("alice");
+    let closed =
+        app.ok(&alice, json!({"type": "CloseBillingPeriod", "id": workspace, "payload": {"due_in_days": 0}})).await;
+    let invoice = closed["events"][0]["payload"]["invoice_id"].clone();
+    assert_eq!(closed["events"][0]["payload"]["amount"], 20);
+    let suspended =
+        wait_for(&app, &format!("workspace-{workspace}"), 30, |events| has(events, "WorkspaceSuspended")).await;
+    let suspension = suspended.last().unwrap();
+    assert_eq!(suspension.payload["reason"], "invoice_overdue");
+    assert_eq!(suspension.metadata["actor"], "system:billing-saga");
+    let blocked = start_run(&app, workspace, flow, 10).await;
+    assert_eq!(finished(&app, blocked).await.last().unwrap().payload["reason"], "workspace_suspended");
+
+    // Part of the money is not enough; all of it reactivates the workspace.
+    app.ok(&alice, json!({"type": "RecordPayment", "id": workspace, "payload": {"invoice_id": invoice, "amount": 5}}))
+        .await;
+    app.ok(&alice, json!({"type": "RecordPayment", "id": workspace, "payload": {"invoice_id": invoice, "amount": 15}}))
+        .await;
+    let events =
+        wait_for(&app, &format!("workspace-{workspace}"), 30, |events| has(events, "WorkspaceReactivated")).await;
+    assert_eq!(types(&events).iter().filter(|t| **t == "WorkspaceReactivated").count(), 1);
+    // Running again; a budget of 10 does not cover a 30-credit step, so the run takes what it
+    // was given and stops.
+    let run = start_run(&app, workspace, flow, 10).await;
+    let ended = finished(&app, run).await;
+    assert_eq!(ended.last().unwrap().payload, json!({"reason": "budget_exhausted", "credits_used": 10}));
+    assert_eq!(settlement(&app, workspace, run).await, (10, 10, 0));
 }

@@ -97,6 +97,7 @@ mod app {
         let name = unique_name("t");
         config.events_topic = format!("{name}.events");
         config.tasks_topic = format!("{name}.tasks");
+        config.notifications_topic = format!("{name}.notifications");
         config.projector_group = format!("{name}.projector");
         config.saga_group = format!("{name}.sagas");
         config.redis_prefix = format!("{name}:");

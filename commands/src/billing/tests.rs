@@ -11,7 +11,13 @@ fn owner() -> Access {
 }
 
 fn opened(overdraft_limit: i64) -> BillingEvent {
-    BillingAccountOpened { workspace_id: context_of("alice").aggregate_id, plan: "team".into(), overdraft_limit }.into()
+    BillingAccountOpened {
+        workspace_id: context_of("alice").aggregate_id,
+        plan: "team".into(),
+        overdraft_limit,
+        low_balance_threshold: 0,
+    }
+    .into()
 }
 
 fn granted(amount: i64) -> BillingEvent {
@@ -32,7 +38,11 @@ fn reserved(id: u128, amount: i64) -> BillingEvent {
 
 #[test]
 fn only_owners_manage_billing() {
-    let open = BillingCommand::OpenBillingAccount(OpenBillingAccount { plan: "team".into(), overdraft_limit: 0 });
+    let open = BillingCommand::OpenBillingAccount(OpenBillingAccount {
+        plan: "team".into(),
+        overdraft_limit: 0,
+        low_balance_threshold: 0,
+    });
     given::<Billing>([]).when_with(open.clone(), &owner(), context_of("alice")).then([opened(0)]);
     given::<Billing>([])
         .when_with(open, &Access::of(Role::Admin), context_of("alice"))
@@ -55,6 +65,28 @@ fn a_suspended_workspace_reserves_nothing() {
     given::<Billing>([opened(0), granted(100)])
         .when_with(reserve(1, 10), &suspended, context_of("alice"))
         .then_err(BillingError::WorkspaceSuspended);
+}
+
+#[test]
+fn a_capture_below_the_threshold_raises_a_low_balance_once() {
+    let opened = BillingAccountOpened {
+        workspace_id: context_of("alice").aggregate_id,
+        plan: "team".into(),
+        overdraft_limit: 0,
+        low_balance_threshold: 50,
+    };
+    let capture =
+        |amount| BillingCommand::CaptureCredits(CaptureCredits { reservation_id: Uuid::from_u128(1), amount });
+    let captured = |amount| BillingEvent::from(CreditsCaptured { reservation_id: Uuid::from_u128(1), amount });
+    let history = [opened.into(), granted(100), reserved(1, 80)];
+    given::<Billing>(history.clone()).when_with(capture(50), &owner(), context_of("alice")).then([captured(50)]);
+    given::<Billing>(history.clone())
+        .when_with(capture(51), &owner(), context_of("alice"))
+        .then([captured(51), BalanceLow { balance: 49, threshold: 50 }.into()]);
+    // Already below: no second alarm.
+    let mut below = history.to_vec();
+    below.push(captured(60));
+    given::<Billing>(below).when_with(capture(1), &owner(), context_of("alice")).then([captured(1)]);
 }
 
 #[test]
