@@ -1,6 +1,6 @@
-//! The catalog projection: workspaces with their members, agents, workflows and billing
-//! accounts. One checkpoint and watermark for all of them, so a read that waits for a position
-//! sees every one.
+//! The catalog projection: workspaces with their members, agents, workflows, billing
+//! accounts, and runs with their steps and usage. One checkpoint and watermark for all of
+//! them, so a read that waits for a position sees every one.
 
 use events::RecordedEvent;
 use sqlx::PgConnection;
@@ -8,15 +8,23 @@ use uuid::Uuid;
 
 pub const NAME: &str = "catalog";
 
-/// Applies one event to whichever read model its stream feeds. Returns the workspace whose
-/// Redis summary may need refreshing.
-pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Uuid>> {
+/// What an event changed that Redis also serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Touched {
+    /// The workspace's summary (name, suspension, members).
+    Workspace(Uuid),
+    /// The run's live status and its workspace's run counters.
+    Run { workspace_id: Uuid, run_id: Uuid },
+}
+
+/// Applies one event to whichever read model its stream feeds.
+pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Touched>> {
     match event.stream_id.split_once('-').map(|(category, _)| category) {
-        Some("workspace") => crate::workspaces::apply(connection, event).await,
+        Some("workspace") => Ok(crate::workspaces::apply(connection, event).await?.map(Touched::Workspace)),
         Some("agent") => crate::agents::apply(connection, event).await.map(|()| None),
         Some("workflow") => crate::workflows::apply(connection, event).await.map(|()| None),
-        // The Redis summary is about members, not money.
         Some("billing") => crate::billing::apply(connection, event).await.map(|_| None),
+        Some("run") => crate::runs::apply(connection, event).await,
         _ => Ok(None),
     }
 }

@@ -14,7 +14,6 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 /// A consumer-group member of the events topic that hands out decoded batches.
 pub struct EventConsumer {
@@ -154,9 +153,9 @@ pub async fn handle_once<T>(
     Ok(results)
 }
 
-/// The workspaces touched, each once.
-pub fn distinct(mut workspaces: Vec<Uuid>) -> Vec<Uuid> {
-    workspaces.sort_unstable();
-    workspaces.dedup();
-    workspaces
+/// Each once.
+pub fn distinct<T: Ord>(mut touched: Vec<T>) -> Vec<T> {
+    touched.sort_unstable();
+    touched.dedup();
+    touched
 }

@@ -7,15 +7,14 @@
 
 use std::time::Duration;
 
+use crate::catalog::{self, Touched};
+use crate::consumer::{EventConsumer, distinct, handle_once};
+use crate::live::Live;
 use events::RecordedEvent;
 use platform::metrics::Metrics;
 use platform::redis::Keys;
 use redis::aio::ConnectionManager;
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
-
-use crate::consumer::{EventConsumer, distinct, handle_once};
-use crate::{catalog, workspaces};
 
 #[derive(Debug, Clone)]
 pub struct ProjectorConfig {
@@ -32,16 +31,15 @@ pub struct Projector {
     pool: PgPool,
     redis: ConnectionManager,
     keys: Keys,
-    /// Loaded once; Redis runs it by its hash afterwards.
-    summary_script: redis::Script,
+    live: Live,
     metrics: Metrics,
     config: ProjectorConfig,
 }
 
 impl Projector {
     pub fn new(pool: PgPool, redis: ConnectionManager, keys: Keys, metrics: Metrics, config: ProjectorConfig) -> Self {
-        let summary_script = redis::Script::new(workspaces::SUMMARY_SCRIPT);
-        Projector { pool, redis, keys, summary_script, metrics, config }
+        let live = Live::new(redis.clone(), keys.clone());
+        Projector { pool, redis, keys, live, metrics, config }
     }
 
     /// Runs until an error; the caller restarts it with backoff.
@@ -59,7 +57,11 @@ impl Projector {
         tracing::info!(topic = %self.config.topic, group = %self.config.group, "projector consuming");
         loop {
             let Some(batch) = consumer.next_batch(Duration::from_millis(250)).await? else {
-                // Nothing arrived: the watermark may still move (other processes' work).
+                // Nothing arrived: the watermark may still move (other processes' work), and
+                // Redis may have lost what it serves.
+                if let Err(error) = self.live.refill_if_lost(&self.pool).await {
+                    tracing::warn!(%error, "could not fill Redis in");
+                }
                 let mut connection = self.pool.acquire().await?;
                 let position = advance_watermark(&mut connection, catalog::NAME).await?;
                 self.announce(position).await;
@@ -83,20 +85,8 @@ impl Projector {
             &[("projection", catalog::NAME)],
             batch.len() as u64,
         );
-        self.refresh_summaries(&touched).await;
+        self.live.refresh(&self.pool, &touched).await;
         Ok(position)
-    }
-
-    /// Rewrites the Redis summaries of the workspaces a batch touched. Redis holds nothing that
-    /// cannot be rebuilt, so a failure here is logged, not fatal.
-    async fn refresh_summaries(&mut self, workspaces: &[Uuid]) {
-        for workspace_id in workspaces {
-            let written =
-                write_summary(&self.pool, &mut self.redis, &self.keys, &self.summary_script, *workspace_id).await;
-            if let Err(error) = written {
-                tracing::warn!(%error, %workspace_id, "could not refresh the workspace summary in Redis");
-            }
-        }
     }
 
     async fn announce(&mut self, position: i64) {
@@ -116,12 +106,12 @@ impl Projector {
 }
 
 /// Applies each event that the projection has not applied yet (see [`handle_once`]).
-/// Returns the workspaces touched.
+/// Returns what Redis needs to hear of.
 pub async fn apply_events(
     connection: &mut PgConnection,
     projection: &str,
     batch: &[RecordedEvent],
-) -> anyhow::Result<Vec<Uuid>> {
+) -> anyhow::Result<Vec<Touched>> {
     let touched = handle_once(connection, projection, batch, catalog::apply).await?;
     Ok(distinct(touched))
 }
@@ -143,32 +133,4 @@ pub async fn advance_watermark(connection: &mut PgConnection, projection: &str) 
     .fetch_one(connection)
     .await?;
     Ok(position)
-}
-
-async fn write_summary(
-    pool: &PgPool,
-    redis: &mut ConnectionManager,
-    keys: &Keys,
-    script: &redis::Script,
-    workspace_id: Uuid,
-) -> anyhow::Result<()> {
-    let row: Option<(String, bool, i64, i64)> = sqlx::query_as(
-        "select w.name, w.suspended, w.version, (select count(*) from rm_workspace_members m where m.workspace_id = w.id) \
-           from rm_workspaces w where w.id = $1",
-    )
-    .bind(workspace_id)
-    .fetch_optional(pool)
-    .await?;
-    let Some((name, suspended, version, members)) = row else {
-        return Ok(());
-    };
-    let _: i64 = script
-        .key(keys.key(&format!("workspace:{workspace_id}")))
-        .arg(version)
-        .arg(name)
-        .arg(if suspended { 1 } else { 0 })
-        .arg(members)
-        .invoke_async(redis)
-        .await?;
-    Ok(())
 }

@@ -144,17 +144,6 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
     Ok(Some(workspace_id))
 }
 
-/// The Redis summary of a workspace (`<prefix>workspace:<id>`): name, suspension and member
-/// count, written only when newer than what Redis holds, so replays and races cannot roll it back.
-pub const SUMMARY_SCRIPT: &str = r#"
-local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if current < tonumber(ARGV[1]) then
-  redis.call('HSET', KEYS[1], 'version', ARGV[1], 'name', ARGV[2], 'suspended', ARGV[3], 'member_count', ARGV[4])
-  return 1
-end
-return 0
-"#;
-
 #[cfg(test)]
 mod tests {
     use super::*;

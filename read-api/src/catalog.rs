@@ -148,7 +148,7 @@ impl Workflow {
 }
 
 /// Whether the caller may read `workspace_id`.
-async fn member(pool: &PgPool, workspace_id: Uuid, user_id: &str) -> async_graphql::Result<bool> {
+pub(crate) async fn member(pool: &PgPool, workspace_id: Uuid, user_id: &str) -> async_graphql::Result<bool> {
     Ok(role_of(pool, workspace_id, user_id).await?.is_some())
 }
 
@@ -162,7 +162,7 @@ fn cursor_after(after: Option<String>) -> async_graphql::Result<Uuid> {
 }
 
 /// `row`, when the caller is a member of the workspace it belongs to.
-async fn if_member<T>(
+pub(crate) async fn if_member<T>(
     ctx: &Context<'_>,
     row: Option<T>,
     workspace_of: fn(&T) -> Uuid,
@@ -175,18 +175,19 @@ async fn if_member<T>(
 }
 
 /// One page of a workspace's rows, oldest first, for its members. `sql` selects by
-/// `workspace_id = $1 and id > $2`, an include flag `$3` and `limit $4`.
-async fn page<T>(
+/// `workspace_id = $1 and id > $2`, a filter `$3` and `limit $4`.
+pub(crate) async fn page<T, F>(
     ctx: &Context<'_>,
     workspace_id: &ID,
     sql: &'static str,
-    include: bool,
+    filter: F,
     first: Option<i32>,
     after: Option<String>,
     id_of: fn(&T) -> Uuid,
 ) -> async_graphql::Result<Connection<String, T>>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin + async_graphql::OutputType,
+    F: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
 {
     let claims = viewer(ctx)?;
     let workspace_id = parse_id(workspace_id, "workspaceId")?;
@@ -198,7 +199,7 @@ where
     let rows: Vec<T> = sqlx::query_as(sql)
         .bind(workspace_id)
         .bind(after)
-        .bind(include)
+        .bind(filter)
         .bind(limit + 1)
         .fetch_all(pool)
         .await

@@ -8,6 +8,7 @@ mod activity;
 mod catalog;
 mod http;
 mod progress;
+mod runs;
 mod schema;
 
 pub use activity::{Activity, ActivityFeed};

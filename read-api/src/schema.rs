@@ -27,7 +27,7 @@ pub type OxbowSchema = Schema<Query, EmptyMutation, SubscriptionRoot>;
 
 /// Every query: the workspace core and the catalog of agents and workflows.
 #[derive(MergedObject, Default)]
-pub struct Query(CoreQuery, crate::catalog::CatalogQuery, crate::catalog::BillingQuery);
+pub struct Query(CoreQuery, crate::catalog::CatalogQuery, crate::catalog::BillingQuery, crate::runs::RunsQuery);
 
 /// The caller, as their token says; an error when the token is missing or invalid.
 #[derive(Clone)]
@@ -255,6 +255,24 @@ impl Workspace {
             .await
             .map_err(internal)?;
         Ok(count)
+    }
+    /// How many of the workspace's runs are in each status, from Redis when it has them.
+    async fn run_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<RunCounts> {
+        let services = services(ctx);
+        let mut redis = services.redis.clone();
+        let cached: redis::RedisResult<Vec<(String, i64)>> = redis::cmd("HGETALL")
+            .arg(services.keys.key(&format!("workspace:{}:runs", self.row.id)))
+            .query_async(&mut redis)
+            .await;
+        let counts = match cached {
+            Ok(counts) if !counts.is_empty() => counts,
+            _ => sqlx::query_as("select status, count(*) from rm_runs where workspace_id = $1 group by status")
+                .bind(self.row.id)
+                .fetch_all(&services.pool)
+                .await
+                .map_err(internal)?,
+        };
+        Ok(RunCounts::from_pairs(&counts))
     }
     /// Invitations, pending and accepted; admins and owners only.
     async fn invitations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Invitation>> {
@@ -511,6 +529,16 @@ impl SubscriptionRoot {
         Ok(stream)
     }
 
+    /// Every change of a run (its steps' progress, its end) in log order: those logged so far,
+    /// then each new one, with the run as a query shows it. Members of the run's workspace only.
+    async fn run_updated(
+        &self,
+        ctx: &Context<'_>,
+        run_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<crate::runs::RunUpdate>>> {
+        crate::runs::run_updated(ctx, &run_id).await
+    }
+
     /// Every change of a workspace's credits, in log order, from now on. Members only.
     async fn balance_changed(
         &self,
@@ -542,7 +570,7 @@ impl SubscriptionRoot {
 
 /// The caller, the workspace and its events from now on, once the caller is known to be a
 /// member. A subscriber that falls behind gets a LAGGED error and its stream ends.
-async fn member_feed(
+pub(crate) async fn member_feed(
     ctx: &Context<'_>,
     workspace_id: &ID,
 ) -> async_graphql::Result<(String, Uuid, impl Stream<Item = async_graphql::Result<Arc<Activity>>> + use<>)> {
@@ -569,6 +597,36 @@ async fn member_feed(
         }
     });
     Ok((viewer, id, feed))
+}
+
+/// A workspace's runs by status.
+#[derive(SimpleObject, Clone, Default)]
+pub struct RunCounts {
+    pub requested: i64,
+    pub rejected: i64,
+    pub running: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+}
+
+impl RunCounts {
+    fn from_pairs(pairs: &[(String, i64)]) -> RunCounts {
+        let mut counts = RunCounts::default();
+        for (status, count) in pairs {
+            let slot = match status.as_str() {
+                "REQUESTED" => &mut counts.requested,
+                "REJECTED" => &mut counts.rejected,
+                "RUNNING" => &mut counts.running,
+                "SUCCEEDED" => &mut counts.succeeded,
+                "FAILED" => &mut counts.failed,
+                "CANCELLED" => &mut counts.cancelled,
+                _ => continue,
+            };
+            *slot = *count;
+        }
+        counts
+    }
 }
 
 /// A change of a workspace's credits, with the account as the read model shows it then.

@@ -522,3 +522,119 @@ async fn the_billing_saga_warns_of_a_low_balance_suspends_for_an_overdue_invoice
     assert_eq!(ended.last().unwrap().payload, json!({"reason": "budget_exhausted", "credits_used": 10}));
     assert_eq!(settlement(&app, workspace, run).await, (10, 10, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_serves_runs_with_their_steps_usage_and_live_updates_and_redis_refills_itself() {
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    app.join(&app.token("alice"), workspace, "vic", "viewer").await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 2, 0).await;
+    let usage = agent(&app, workspace, builtin("usage", json!({"tokens": 1500})), 1, 2).await;
+    let flow = workflow(
+        &app,
+        workspace,
+        json!([
+            step("fetch", echo, &[]),
+            step("clean", echo, &["fetch"]),
+            step("summarize", usage, &["fetch"]),
+            step("merge", echo, &["clean", "summarize"]),
+            step("report", echo, &["merge"])
+        ]),
+    )
+    .await;
+    let viewer = app.token("vic");
+    let run = Uuid::now_v7();
+    app.ok(
+        &app.token("alice"),
+        json!({"type": "StartRun", "id": run, "payload": {"workspace_id": workspace, "workflow_id": flow,
+                "input": {"topic": "otters"}, "budget": 100}}),
+    )
+    .await;
+    let mut updates = app
+        .subscribe(
+            Some(&viewer),
+            &format!(
+                "subscription {{ runUpdated(runId: \"{run}\") {{ position eventType run {{ status creditsUsed }} }} }}"
+            ),
+        )
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while let Some(message) = updates.next_json().await {
+        let update = &message["payload"]["data"]["runUpdated"];
+        assert!(update.is_object(), "{message}");
+        seen.push((update["eventType"].as_str().unwrap().to_owned(), update["run"]["status"].clone()));
+        if update["eventType"] == "RunSucceeded" {
+            assert_eq!(update["run"], json!({"status": "SUCCEEDED", "creditsUsed": 12}));
+            break;
+        }
+    }
+    // Every event of the run, from its first, once each.
+    assert_eq!(seen[0].0, "RunRequested", "{seen:?}");
+    assert_eq!(seen.iter().filter(|(t, _)| t == "StepSucceeded").count(), 5, "{seen:?}");
+    assert_eq!(seen.len(), 13, "{seen:?}");
+
+    let events = finished(&app, run).await;
+    let query = format!(
+        "{{ run(id: \"{run}\") {{ status budget creditsUsed workflowVersion startedBy steps {{ id status attempts output usage {{ tokens }} cost }} }} \
+           runs(workspaceId: \"{workspace}\", status: SUCCEEDED) {{ edges {{ node {{ id }} }} }} \
+           failed: runs(workspaceId: \"{workspace}\", status: FAILED) {{ edges {{ node {{ id }} }} }} \
+           workspace(id: \"{workspace}\") {{ runCounts {{ succeeded running }} }} \
+           usage(workspaceId: \"{workspace}\", from: \"2000-01-01\", to: \"2100-01-01\") {{ agentId attempts tokens credits }} }}"
+    );
+    let answer = app.graphql(Some(&viewer), &query, Some(events.last().unwrap().position)).await;
+    let data = &answer["data"];
+    assert_eq!(data["run"]["status"], "SUCCEEDED", "{answer}");
+    assert_eq!((data["run"]["budget"].clone(), data["run"]["creditsUsed"].clone()), (json!(100), json!(12)));
+    assert_eq!(data["run"]["startedBy"], "alice");
+    let steps = data["run"]["steps"].as_array().unwrap();
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["fetch", "clean", "summarize", "merge", "report"]);
+    assert!(steps.iter().all(|s| s["status"] == "SUCCEEDED" && s["attempts"] == 1));
+    assert_eq!(steps[2]["usage"]["tokens"], 1500);
+    assert_eq!(steps[2]["cost"], 4);
+    assert_eq!(steps[0]["output"], json!({"step": "fetch"}));
+    assert_eq!(data["runs"]["edges"], json!([{"node": {"id": run.to_string()}}]));
+    assert_eq!(data["failed"]["edges"], json!([]));
+    assert_eq!(data["workspace"]["runCounts"], json!({"succeeded": 1, "running": 0}));
+    let usage_rows = data["usage"].as_array().unwrap();
+    assert_eq!(usage_rows.len(), 2);
+    assert_eq!(usage_rows[0], json!({"agentId": echo.to_string(), "attempts": 4, "tokens": 0, "credits": 8}));
+    assert_eq!(usage_rows[1], json!({"agentId": usage.to_string(), "attempts": 1, "tokens": 1500, "credits": 4}));
+
+    // Outsiders see nothing and cannot follow the run.
+    let outsider = app.token("mallory");
+    let answer = app.graphql(Some(&outsider), &format!("{{ run(id: \"{run}\") {{ status }} }}"), None).await;
+    assert_eq!(answer["data"]["run"], Value::Null, "{answer}");
+    let mut refused = app
+        .subscribe(Some(&outsider), &format!("subscription {{ runUpdated(runId: \"{run}\") {{ position }} }}"))
+        .await
+        .unwrap();
+    let message = refused.next_json().await.unwrap();
+    assert_eq!(message["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{message}");
+
+    // Redis loses what it serves; the projector fills it in again from the read models.
+    let mut redis =
+        redis::Client::open(app.config.redis_url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let prefix = &app.config.redis_prefix;
+    let counters = format!("{prefix}workspace:{workspace}:runs");
+    let live = format!("{prefix}run:{run}");
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{prefix}live:filled"))
+        .arg(&counters)
+        .arg(&live)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status: Option<String> = redis::cmd("HGET").arg(&live).arg("status").query_async(&mut redis).await.unwrap();
+        let succeeded: Option<i64> =
+            redis::cmd("HGET").arg(&counters).arg("SUCCEEDED").query_async(&mut redis).await.unwrap();
+        if (status.as_deref(), succeeded) == (Some("SUCCEEDED"), Some(1)) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "Redis was not filled in again: {status:?} {succeeded:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
