@@ -55,6 +55,34 @@ pub fn plan(event: &RecordedEvent) -> events::Result<Vec<Planned>> {
     }
 }
 
+/// The run saga's work that `event` makes moot, as SQL `LIKE` patterns of keys: an attempt's
+/// timer once the attempt is over, and every timer and dispatch of a run once it is over.
+/// Moot work would change nothing if it ran; dropping it keeps `saga_work` small.
+pub fn moot(event: &RecordedEvent) -> Vec<String> {
+    if !event.stream_id.starts_with("run-") {
+        return Vec::new();
+    }
+    let (Ok(run_id), Ok(run_event)) = (run_id(event), RunEvent::from_recorded(event)) else {
+        return Vec::new();
+    };
+    let attempt_over =
+        |step_id: &str, attempt: u32| vec![format!("timeout:{run_id}:{}:{attempt}", like_literal(step_id))];
+    match run_event {
+        RunEvent::StepSucceeded(e) => attempt_over(&e.step_id, e.attempt),
+        RunEvent::StepFailed(e) => attempt_over(&e.step_id, e.attempt),
+        RunEvent::StepTimedOut(e) => attempt_over(&e.step_id, e.attempt),
+        RunEvent::RunSucceeded(_) | RunEvent::RunFailed(_) | RunEvent::RunCancelled(_) | RunEvent::RunRejected(_) => {
+            ["timeout", "retry", "dispatch"].iter().map(|kind| format!("{kind}:{run_id}:%")).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `text` matched literally by `LIKE` (its default escape is the backslash).
+fn like_literal(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
 fn run_id(event: &RecordedEvent) -> events::Result<Uuid> {
     event.stream_id.strip_prefix("run-").and_then(|id| id.parse().ok()).ok_or_else(|| events::Error::MalformedPayload {
         event_type: event.event_type.clone(),
@@ -214,6 +242,20 @@ mod tests {
             }
         );
         assert!(plan(&recorded(&format!("run-{run}"), &succeeded(0))).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_finished_attempt_drops_its_timer_and_a_finished_run_all_of_its_work() {
+        let run = Uuid::from_u128(3);
+        let stream = format!("run-{run}");
+        let timed_out = RunEvent::from(events::runs::StepTimedOut { step_id: "load_50%".into(), attempt: 2 });
+        assert_eq!(moot(&recorded(&stream, &timed_out)), [format!("timeout:{run}:load\\_50\\%:2")]);
+        let ended = RunEvent::from(events::runs::RunCancelled { reason: "stop".into(), credits_used: 0 });
+        assert_eq!(
+            moot(&recorded(&stream, &ended)),
+            [format!("timeout:{run}:%"), format!("retry:{run}:%"), format!("dispatch:{run}:%")]
+        );
+        assert!(moot(&recorded(&stream, &RunEvent::from(events::runs::RunStarted { reservation_id: run }))).is_empty());
     }
 
     #[test]

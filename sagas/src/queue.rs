@@ -58,6 +58,19 @@ pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], correla
     Ok(())
 }
 
+/// Drops the work of `saga` whose keys match any of `patterns` (SQL `LIKE`).
+pub async fn drop_moot(connection: &mut PgConnection, saga: &str, patterns: &[String]) -> sqlx::Result<()> {
+    if patterns.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("delete from saga_work where saga = $1 and key like any($2)")
+        .bind(saga)
+        .bind(patterns)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
 /// Leases up to `limit` pieces of due work, the longest due first.
 pub async fn lease(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Leased>> {
     let rows: Vec<Row> = sqlx::query_as(

@@ -88,10 +88,10 @@ impl Sagas {
                 continue;
             };
             let mut transaction = inner.pool.begin().await?;
-            let planned = handle_once(&mut transaction, CONSUMER, &batch.events, async |_, event: &RecordedEvent| {
+            let reactions = handle_once(&mut transaction, CONSUMER, &batch.events, async |_, event: &RecordedEvent| {
                 let correlation_id = correlation_of(event);
                 match plan::plan(event) {
-                    Ok(planned) => Ok(Some(planned.into_iter().map(|p| (p, correlation_id)).collect::<Vec<_>>())),
+                    Ok(planned) => Ok(Some((planned, correlation_id, plan::moot(event)))),
                     Err(error) => {
                         tracing::error!(%error, position = event.position, "an event the sagas cannot read");
                         Ok(None)
@@ -99,8 +99,16 @@ impl Sagas {
                 }
             })
             .await?;
-            let (planned, correlations): (Vec<Planned>, Vec<Uuid>) = planned.into_iter().flatten().unzip();
+            let (mut planned, mut correlations, mut moot): (Vec<Planned>, Vec<Uuid>, Vec<String>) = Default::default();
+            for (work, correlation_id, patterns) in reactions {
+                correlations.extend(std::iter::repeat_n(correlation_id, work.len()));
+                planned.extend(work);
+                moot.extend(patterns);
+            }
+            // Planned, then dropped: an event only makes moot what earlier events planned
+            // (attempts only go up, and nothing follows a run's end).
             queue::enqueue(&mut transaction, &planned, &correlations).await?;
+            queue::drop_moot(&mut transaction, RUN_SAGA, &moot).await?;
             transaction.commit().await?;
             consumer.commit(&batch);
             if !planned.is_empty() {
