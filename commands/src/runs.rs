@@ -309,10 +309,16 @@ fn schedule(step: &PlannedStep, attempt: u32, context: &CommandContext) -> RunEv
     .into()
 }
 
-/// What follows a failed or timed-out attempt: its retry, or the end of the run.
+/// The longest a retry waits.
+const BACKOFF_MAX_MS: u64 = 3_600_000;
+
+/// What follows a failed or timed-out attempt: its retry, or the end of the run. The backoff
+/// doubles with each attempt: `backoff_ms`, then twice that, four times, up to an hour.
 fn after_failure(step: &StepState, used: i64, reason: &str, context: &CommandContext) -> RunEvent {
     if step.attempt < step.planned.retry.max_attempts {
-        let backoff = Duration::milliseconds(step.planned.retry.backoff_ms.min(i64::MAX as u64) as i64);
+        let factor = 1u64 << step.attempt.saturating_sub(1).min(20);
+        let backoff_ms = step.planned.retry.backoff_ms.saturating_mul(factor).min(BACKOFF_MAX_MS);
+        let backoff = Duration::milliseconds(backoff_ms as i64);
         return StepRetryScheduled {
             step_id: step.planned.id.clone(),
             attempt: step.attempt + 1,

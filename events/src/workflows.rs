@@ -15,6 +15,7 @@ pub fn stream_id(workflow_id: Uuid) -> String {
 pub struct RetryPolicy {
     /// 1 to 10; 1 means no retry.
     pub max_attempts: u32,
+    /// The wait before the first retry; it doubles with each further one (at most an hour).
     pub backoff_ms: u64,
 }
 

@@ -1,5 +1,5 @@
 //! Given/when/then tests of the Run decider, and a property test that drives generated runs to
-//! their end the way the run saga will.
+//! their end and bills them the way the run saga does.
 
 use events::agents::{Builtin, Executor, Price};
 use events::workflows::RetryPolicy;
@@ -160,7 +160,7 @@ fn reports_are_idempotent_per_attempt_and_late_ones_are_refused() {
 
 #[test]
 fn a_retryable_failure_waits_for_its_backoff_and_the_last_attempt_fails_the_run() {
-    let steps = vec![planned("a", &[], 2)];
+    let steps = vec![planned("a", &[], 3)];
     let context = context_of("w");
     let fail = |attempt| {
         RunCommand::FailStep(FailStep { step_id: "a".into(), attempt, error: "boom".into(), retryable: true })
@@ -180,9 +180,20 @@ fn a_retryable_failure_waits_for_its_backoff_and_the_last_attempt_fails_the_run(
         StepRetryScheduled { step_id: "a".into(), attempt: 2, at: context.now }.into(),
         scheduled("a", 2),
     ]);
-    given::<RunAggregate>(second)
-        .when_with(fail(2), &worker(), context)
-        .then([failed(2), RunFailed { reason: "step_failed".into(), credits_used: 4 }.into()]);
+    // The backoff doubles.
+    given::<RunAggregate>(second.clone()).when_with(fail(2), &worker(), context.clone()).then([
+        failed(2),
+        StepRetryScheduled { step_id: "a".into(), attempt: 3, at: context.now + Duration::milliseconds(200) }.into(),
+    ]);
+    let mut third = second;
+    third.extend([
+        failed(2),
+        StepRetryScheduled { step_id: "a".into(), attempt: 3, at: context.now }.into(),
+        scheduled("a", 3),
+    ]);
+    given::<RunAggregate>(third)
+        .when_with(fail(3), &worker(), context)
+        .then([failed(3), RunFailed { reason: "step_failed".into(), credits_used: 6 }.into()]);
 }
 
 #[test]
@@ -235,15 +246,39 @@ fn apply(state: RunState, events: &[RunEvent]) -> RunState {
     events.iter().fold(state, RunAggregate::evolve)
 }
 
+/// The workspace's billing account, as the run saga moves it: `decide` then `evolve`.
+struct Account(crate::billing::Account);
+
+impl Account {
+    fn send(&mut self, command: crate::billing::BillingCommand) -> Vec<events::billing::BillingEvent> {
+        use crate::Decider;
+        let events = crate::billing::Billing::decide(&command, &self.0, &Access::of(Role::Owner), &context_of("saga"))
+            .unwrap_or_else(|error| panic!("billing refused {command:?}: {error}"));
+        self.0 = events.iter().fold(self.0.clone(), crate::billing::Billing::evolve);
+        events
+    }
+}
+
 proptest! {
-    /// Driven the way the saga drives it, any run of any DAG with any pattern of successes,
-    /// failures and timeouts ends, with every step final and no more credits used than budgeted.
+    /// Driven and billed the way the saga does it, any run of any DAG with any pattern of
+    /// successes, failures and timeouts ends, with every step final, no more credits used than
+    /// budgeted, and its reservation settled exactly: each costed attempt captured once, the
+    /// rest released, captured + released = reserved.
     #[test]
-    fn every_run_ends_with_every_step_final_and_within_its_budget((steps, budget, outcomes) in arb_run()) {
+    fn every_run_ends_with_every_step_final_and_is_billed_exactly((steps, budget, outcomes) in arb_run()) {
+        use crate::billing::{BillingCommand, CaptureCredits, GrantCredits, OpenBillingAccount, ReleaseReservation, ReserveCredits};
+        use events::billing::BillingEvent;
         let context = context_of("saga");
+        let reservation_id = context.aggregate_id;
+        let mut account = Account(Default::default());
+        account.send(BillingCommand::OpenBillingAccount(OpenBillingAccount { plan: "p".into(), overdraft_limit: 0, low_balance_threshold: 0 }));
+        account.send(BillingCommand::GrantCredits(GrantCredits { amount: 1_000, reason: "r".into() }));
+        account.send(BillingCommand::ReserveCredits(ReserveCredits { reservation_id, amount: budget, purpose: String::new() }));
+
         let mut state = apply(RunState::default(), &[requested(steps, budget)]);
-        let mut events = RunAggregate::decide(&RunCommand::BeginRun(BeginRun { reservation_id: Uuid::nil() }), &state, &system(), &context).unwrap();
+        let mut events = RunAggregate::decide(&RunCommand::BeginRun(BeginRun { reservation_id }), &state, &system(), &context).unwrap();
         state = apply(state, &events);
+        let mut captured_attempts = std::collections::BTreeSet::new();
         let mut turn = 0;
         while !state.0.as_ref().unwrap().status.is_final() {
             prop_assert!(turn < 1000, "the run did not end");
@@ -258,8 +293,28 @@ proptest! {
             };
             events = RunAggregate::decide(&command, &state, &system(), &context).unwrap();
             state = apply(state, &events);
+            // Usage is captured per attempt, under the attempt's key.
+            for event in &events {
+                let (step_id, attempt, cost) = match event {
+                    RunEvent::StepSucceeded(e) => (&e.step_id, e.attempt, e.cost),
+                    RunEvent::StepFailed(e) => (&e.step_id, e.attempt, e.cost),
+                    _ => continue,
+                };
+                prop_assert!(captured_attempts.insert((step_id.clone(), attempt)), "attempt {attempt} of {step_id} costed twice");
+                if cost > 0 {
+                    account.send(BillingCommand::CaptureCredits(CaptureCredits { reservation_id, amount: cost }));
+                }
+            }
             turn += 1;
         }
+        let released = account.send(BillingCommand::ReleaseReservation(ReleaseReservation { reservation_id }));
+        let released = match released.as_slice() {
+            [BillingEvent::ReservationReleased(e)] => e.amount,
+            other => panic!("released with {other:?}"),
+        };
+        let captured = 1_000 - account.0.balance;
+        prop_assert_eq!(captured + released, budget, "captured + released = reserved");
+        prop_assert_eq!(account.0.reserved, 0);
         let run = state.0.unwrap();
         prop_assert!(run.steps.iter().all(|s| s.status.is_final()), "{:?}", run.steps);
         prop_assert!(run.used <= run.budget);
@@ -269,5 +324,6 @@ proptest! {
             other => panic!("the run ended with {other:?}"),
         };
         prop_assert_eq!(credits_used, run.used, "the run settles exactly what its steps used");
+        prop_assert_eq!(captured, credits_used, "billing captured what the run used");
     }
 }
