@@ -36,6 +36,17 @@ enum Figure {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Closed loop: `in_flight` runs of a five-step workflow of built-in echo agents at a time;
+    /// runs completed per second, and the time from StartRun's response to RunSucceeded in the
+    /// log (read from `database_url`).
+    Runs {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 32)]
+        in_flight: usize,
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+    },
 }
 
 struct Caller {
@@ -45,6 +56,15 @@ struct Caller {
 }
 
 impl Caller {
+    /// Sends a command that must be accepted; returns the response.
+    async fn ok(&self, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let response = self.http.post(&self.url).bearer_auth(&self.token).json(&body).send().await?;
+        let status = response.status();
+        let answer: serde_json::Value = response.json().await?;
+        anyhow::ensure!(status.is_success(), "{} → HTTP {status}: {answer}", body["type"]);
+        Ok(answer)
+    }
+
     /// One CreateWorkspace; its latency, or why it failed.
     async fn create_workspace(&self) -> anyhow::Result<Duration> {
         let body = json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "Bench"}});
@@ -93,6 +113,9 @@ async fn main() -> anyhow::Result<()> {
     caller(0).create_workspace().await.context("the first command failed")?;
 
     let result = match cli.figure {
+        Figure::Runs { database_url, in_flight, seconds } => {
+            runs::measure(caller(0), &database_url, in_flight, seconds).await?
+        }
         Figure::Throughput { clients, seconds } => {
             let deadline = Instant::now() + Duration::from_secs(seconds);
             let started = Instant::now();
@@ -140,4 +163,139 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("{result}");
     Ok(())
+}
+
+mod runs {
+    //! The run figures: five-step runs of built-in echo agents, end to end through the run saga.
+
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use chrono::{DateTime, Utc};
+    use serde_json::json;
+    use tokio::sync::oneshot;
+    use uuid::Uuid;
+
+    use super::{Caller, percentile};
+
+    type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<(String, DateTime<Utc>)>>>>;
+
+    /// A funded workspace with an echo agent and the workflow fetch → (clean ∥ summarize) →
+    /// merge → report. Returns the workspace and workflow ids.
+    async fn set_up(caller: &Caller) -> anyhow::Result<(Uuid, Uuid)> {
+        let (workspace, agent, workflow) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        caller.ok(json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Bench runs"}})).await?;
+        caller
+            .ok(json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "bench", "overdraft_limit": 0}}))
+            .await?;
+        caller
+            .ok(json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 1_000_000_000, "reason": "bench"}}))
+            .await?;
+        caller
+            .ok(json!({"type": "RegisterAgent", "id": agent, "payload": {"workspace_id": workspace, "name": "Echo",
+                "kind": "tool", "executor": {"type": "builtin", "name": "echo"}, "price": {"per_call": 1, "per_1k_tokens": 0}}}))
+            .await?;
+        let step = |id: &str, depends_on: &[&str]| json!({"id": id, "agent_id": agent, "depends_on": depends_on});
+        caller
+            .ok(json!({"type": "DefineWorkflow", "id": workflow, "payload": {"workspace_id": workspace, "name": "Five",
+                "steps": [step("fetch", &[]), step("clean", &["fetch"]), step("summarize", &["fetch"]),
+                          step("merge", &["clean", "summarize"]), step("report", &["merge"])]}}))
+            .await?;
+        Ok((workspace, workflow))
+    }
+
+    /// Follows the log for the runs' ends and tells whoever waits for each.
+    async fn watch(
+        pool: sqlx::PgPool,
+        waiting: Waiting,
+        stop: Arc<std::sync::atomic::AtomicBool>,
+    ) -> anyhow::Result<()> {
+        let (mut last,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&pool).await?;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            // Positions are gap-free and in commit order: once the head is at `head`, every
+            // event up to it is there to read.
+            let (head,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&pool).await?;
+            let ended: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
+                "select stream_id, event_type, recorded_at from events where position > $1 and position <= $2 \
+                    and event_type in ('RunSucceeded', 'RunFailed', 'RunRejected', 'RunCancelled')",
+            )
+            .bind(last)
+            .bind(head)
+            .fetch_all(&pool)
+            .await?;
+            for (stream_id, event_type, at) in ended {
+                if let Some(waiter) = waiting.lock().expect("waiting").remove(&stream_id) {
+                    let _ = waiter.send((event_type, at));
+                }
+            }
+            last = head;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        Ok(())
+    }
+
+    pub async fn measure(
+        caller: Caller,
+        database_url: &str,
+        in_flight: usize,
+        seconds: u64,
+    ) -> anyhow::Result<serde_json::Value> {
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(database_url).await?;
+        let (workspace, workflow) = set_up(&caller).await?;
+        let waiting: Waiting = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = tokio::spawn(watch(pool.clone(), waiting.clone(), stop.clone()));
+        let (head_before,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&pool).await?;
+        let caller = Arc::new(caller);
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(seconds);
+        let drivers = (0..in_flight).map(|_| {
+            let (caller, waiting) = (caller.clone(), waiting.clone());
+            tokio::spawn(async move {
+                let (mut latencies, mut failures) = (Vec::new(), 0u64);
+                while Instant::now() < deadline {
+                    let run = Uuid::now_v7();
+                    let (sender, ended) = oneshot::channel();
+                    waiting.lock().expect("waiting").insert(format!("run-{run}"), sender);
+                    let start = json!({"type": "StartRun", "id": run, "payload": {"workspace_id": workspace,
+                        "workflow_id": workflow, "input": {"n": 1}, "budget": 10}});
+                    if caller.ok(start).await.is_err() {
+                        failures += 1;
+                        continue;
+                    }
+                    let answered = Utc::now();
+                    match tokio::time::timeout(Duration::from_secs(60), ended).await {
+                        Ok(Ok((event_type, at))) if event_type == "RunSucceeded" => {
+                            latencies.push((at - answered).to_std().unwrap_or_default())
+                        }
+                        _ => failures += 1,
+                    }
+                }
+                (latencies, failures)
+            })
+        });
+        let (mut latencies, mut failures) = (Vec::new(), 0);
+        for driver in futures::future::join_all(drivers).await {
+            let (l, f) = driver?;
+            latencies.extend(l);
+            failures += f;
+        }
+        let elapsed = started.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        watcher.await??;
+        let (head_after,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&pool).await?;
+        latencies.sort_unstable();
+        let runs = latencies.len();
+        Ok(json!({
+            "runs": runs,
+            "failures": failures,
+            "seconds": elapsed.as_secs_f64(),
+            "rate": runs as f64 / elapsed.as_secs_f64(),
+            "events_per_run": if runs > 0 { (head_after - head_before) as f64 / runs as f64 } else { 0.0 },
+            "p50_ms": percentile(&latencies, 0.50),
+            "p99_ms": percentile(&latencies, 0.99),
+            "max_ms": latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        }))
+    }
 }
