@@ -25,7 +25,7 @@ pub struct CommandContext {
 pub trait Decider {
     type Command;
     type Event: Clone;
-    type State: Default + Clone;
+    type State: Default + Clone + Send + Sync + 'static;
     /// What a decision needs to know beyond its own stream (the caller's role in the
     /// workspace, the agents a workflow names), looked up by the caller before deciding.
     type Facts;

@@ -51,8 +51,9 @@ struct Inner {
     executors: Executors,
     metrics: Metrics,
     config: SagaConfig,
-    /// Rung when new work is planned in this process.
-    planned: Notify,
+    /// Rung when there may be work to lease: new work planned in this process, or a worker
+    /// slot freed.
+    wake: Notify,
 }
 
 /// Why a piece of work did not finish: to be tried again later.
@@ -74,7 +75,7 @@ impl From<anyhow::Error> for TryAgain {
 impl Sagas {
     pub fn new(pool: PgPool, service: CommandService, metrics: Metrics, config: SagaConfig) -> anyhow::Result<Sagas> {
         let executors = Executors::new(&config.brokers, &config.tasks_topic, &config.notifications_topic)?;
-        Ok(Sagas { inner: Arc::new(Inner { pool, service, executors, metrics, config, planned: Notify::new() }) })
+        Ok(Sagas { inner: Arc::new(Inner { pool, service, executors, metrics, config, wake: Notify::new() }) })
     }
 
     /// Consumes the events topic and plans each event's work once in effect. Runs until an
@@ -112,7 +113,7 @@ impl Sagas {
             transaction.commit().await?;
             consumer.commit(&batch);
             if !planned.is_empty() {
-                inner.planned.notify_one();
+                inner.wake.notify_one();
             }
         }
     }
@@ -130,14 +131,21 @@ impl Sagas {
                 tokio::spawn(async move {
                     sagas.carry_out(work).await;
                     drop(permit);
+                    // A permit is free: the loop may lease more.
+                    sagas.inner.wake.notify_one();
                 });
             }
             if busy {
                 continue;
             }
-            let wait = queue::next_due_in(&self.inner.pool).await?.unwrap_or(Duration::from_secs(1));
+            // With every slot taken, only a freed slot helps.
+            let wait = if free == 0 {
+                Duration::from_secs(1)
+            } else {
+                queue::next_due_in(&self.inner.pool).await?.unwrap_or(Duration::from_secs(1))
+            };
             tokio::select! {
-                _ = self.inner.planned.notified() => {}
+                _ = self.inner.wake.notified() => {}
                 _ = tokio::time::sleep(wait.min(Duration::from_secs(1))) => {}
             }
         }
@@ -370,7 +378,7 @@ impl Sagas {
     }
 
     /// Sends a command as `caller`. A refusal is an answer (the state moved on); only an
-    /// unavailable log is worth another try.
+    /// unavailable log is worth trying again later.
     async fn send(
         &self,
         caller: &Caller,
@@ -378,23 +386,33 @@ impl Sagas {
         idempotency_key: Option<String>,
         correlation_id: Uuid,
     ) -> Result<Sent, TryAgain> {
-        let request = CommandRequest {
-            command_type: command.command_type.to_owned(),
-            id: command.id,
-            expected_version: None,
-            payload: command.payload,
-        };
-        match self.inner.service.execute(request, caller, idempotency_key.as_deref(), correlation_id).await {
-            Ok(_) => Ok(Sent::Accepted),
-            // Another writer moved the stream between our read and our append: decide again.
-            Err(problem) if problem.status == StatusCode::CONFLICT && problem.code == "version_conflict" => {
-                Err(problem.into())
+        let mut conflicts = 0;
+        loop {
+            let request = CommandRequest {
+                command_type: command.command_type.to_owned(),
+                id: command.id,
+                expected_version: None,
+                payload: command.payload.clone(),
+            };
+            match self.inner.service.execute(request, caller, idempotency_key.as_deref(), correlation_id).await {
+                Ok(_) => return Ok(Sent::Accepted),
+                // Another writer moved the stream between our read and our append (parallel
+                // steps of one run, runs of one billing account): decide again on the new state,
+                // without doing the work that led here again.
+                Err(problem)
+                    if problem.status == StatusCode::CONFLICT
+                        && problem.code == "version_conflict"
+                        && conflicts < CONFLICT_RETRIES =>
+                {
+                    conflicts += 1;
+                    tokio::time::sleep(Duration::from_millis(conflicts)).await;
+                }
+                Err(problem) if problem.status.is_client_error() && problem.code != "version_conflict" => {
+                    tracing::debug!(command = command.command_type, code = problem.code, "a saga command was refused");
+                    return Ok(Sent::Refused(problem));
+                }
+                Err(problem) => return Err(problem.into()),
             }
-            Err(problem) if problem.status.is_client_error() => {
-                tracing::debug!(command = command.command_type, code = problem.code, "a saga command was refused");
-                Ok(Sent::Refused(problem))
-            }
-            Err(problem) => Err(problem.into()),
         }
     }
 
@@ -410,6 +428,9 @@ impl Sagas {
         fold::<A>(&self.history(stream_id).await?)
     }
 }
+
+/// How often a command is decided again after losing a race for its stream.
+const CONFLICT_RETRIES: u64 = 20;
 
 /// The suspension reason the billing saga gives, and the only one it lifts.
 pub const OVERDUE: &str = "invoice_overdue";

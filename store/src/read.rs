@@ -113,16 +113,23 @@ pub fn stream_range<'a>(
         .boxed()
 }
 
-/// A stream's events, with the log's head position as of the same snapshot: pass it on as
-/// [`crate::AppendRequest::observed_head`] so the committer can trust the version read here.
-pub async fn load_stream(executor: impl PgExecutor<'_>, stream_id: &str) -> Result<(Vec<RecordedEvent>, i64)> {
+/// A stream's events after `after_version`, with the log's head position as of the same
+/// snapshot: pass it on as [`crate::AppendRequest::observed_head`] so the committer can trust the
+/// version read here.
+pub async fn load_stream(
+    executor: impl PgExecutor<'_>,
+    stream_id: &str,
+    after_version: i64,
+) -> Result<(Vec<RecordedEvent>, i64)> {
     let rows: Vec<LoadedRow> = sqlx::query_as(
         "select h.position as head, e.position, e.stream_id, e.stream_version, e.event_id, e.event_type, \
                 e.schema_version, e.payload, e.metadata, e.recorded_at, e.hash \
            from log_head h \
-           left join lateral (select * from events where stream_id = $1 order by stream_version) e on true",
+           left join lateral (select * from events where stream_id = $1 and stream_version > $2 \
+                               order by stream_version) e on true",
     )
     .bind(stream_id)
+    .bind(after_version)
     .fetch_all(executor)
     .await?;
     let head = rows.first().map_or(0, |row| row.head);

@@ -302,6 +302,12 @@ async fn members_start_runs_of_a_workflow_version_and_saga_commands_stay_interna
     assert_eq!((status, problem["code"].as_str()), (422, Some("workflow_not_found")), "{problem}");
     let (status, problem) = app.command(&app.token("eve"), start(Uuid::now_v7(), json!(1))).await;
     assert_eq!((status, problem["code"].as_str()), (403, Some("not_a_member")), "{problem}");
+    // Viewers read; they neither start nor cancel runs.
+    app.join(&app.token("alice"), workspace, "vi", "viewer").await;
+    let (status, problem) = app.command(&app.token("vi"), start(Uuid::now_v7(), json!(1))).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("role_too_low")), "{problem}");
+    let (status, problem) = app.command(&app.token("vi"), json!({"type": "CancelRun", "id": run, "payload": {}})).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("role_too_low")), "{problem}");
     let (status, problem) = app
         .command(
             &app.token("alice"),

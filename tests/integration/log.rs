@@ -239,12 +239,12 @@ async fn a_committer_notices_what_another_process_appended_to_a_stream_it_rememb
     );
     mine.append(request("s", ExpectedVersion::NoStream, 1)).await.unwrap();
     // Once more on its own, so that it has taken the optimistic path and remembers "s" at 2.
-    let (_, head) = store::load_stream(&db.pool, "s").await.unwrap();
+    let (_, head) = store::load_stream(&db.pool, "s", 0).await.unwrap();
     let second = AppendRequest { observed_head: Some(head), ..request("s", ExpectedVersion::Exact(1), 1) };
     assert_eq!(mine.append(second).await.unwrap().stream_version, 2);
     theirs.append(request("s", ExpectedVersion::Exact(2), 1)).await.unwrap();
 
-    let (_, head) = store::load_stream(&db.pool, "s").await.unwrap();
+    let (_, head) = store::load_stream(&db.pool, "s", 0).await.unwrap();
     let stale = AppendRequest { observed_head: Some(head - 1), ..request("s", ExpectedVersion::Exact(2), 1) };
     assert_eq!(mine.append(stale).await, Err(AppendError::Conflict { current: 3 }));
     // A stream assumed new that is not: refused, and the batch's other appends still go in.
@@ -272,7 +272,7 @@ async fn read_decide_append_loops_on_hot_streams_never_lose_or_double_an_update(
             let mut done = 0;
             let mut conflicts = 0;
             while done < 15 {
-                let (history, head) = store::load_stream(&pool, &stream).await.unwrap();
+                let (history, head) = store::load_stream(&pool, &stream, 0).await.unwrap();
                 let version = history.last().map_or(0, |e| e.stream_version);
                 let append =
                     AppendRequest { observed_head: Some(head), ..request(&stream, ExpectedVersion::Exact(version), 1) };

@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod problem;
 mod rate_limit;
 pub mod service;
+mod states;
 
 pub use handler::router;
 pub use rate_limit::RateLimit;

@@ -20,6 +20,7 @@ use store::{AppendError, AppendOutcome, AppendRequest, EventStore, ExpectedVersi
 use uuid::Uuid;
 
 use crate::problem::Problem;
+use crate::states::{Folded, States};
 
 /// A command as the endpoint receives it.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,11 +74,12 @@ pub struct Accepted {
 pub struct CommandService {
     store: EventStore,
     metrics: Metrics,
+    states: States,
 }
 
 impl CommandService {
     pub fn new(store: EventStore, metrics: Metrics) -> CommandService {
-        CommandService { store, metrics }
+        CommandService { store, metrics, states: States::default() }
     }
 
     /// Runs one command. Nothing is appended unless every event of it is.
@@ -178,19 +180,18 @@ impl CommandService {
         // A creating command needs no history: it is decided against the empty state, and the
         // log refuses it if the stream exists after all (then the real state says why).
         let creating = A::creates(&command) && request.expected_version.unwrap_or(0) == 0;
-        let (history, observed_head) = if creating {
-            (Vec::new(), None)
+        let (current, observed_head) = if creating {
+            (Folded { state: A::State::default(), version: 0, last_position: 0 }, None)
         } else {
-            let (history, head) = store::load_stream(self.store.pool(), &stream_id).await.map_err(unavailable)?;
-            (history, Some(head))
+            let (current, head) = self.current::<A>(&stream_id).await?;
+            (current, Some(head))
         };
-        let version = history.last().map_or(0, |e| e.stream_version);
+        let Folded { state, version, last_position } = current;
         if let Some(expected) = request.expected_version
             && expected != version
         {
             return Err(Problem::conflict(version));
         }
-        let state = fold::<A>(&history)?;
         let facts = A::load_facts(self, request.id, &command, &state, caller).await?;
         let context = CommandContext {
             aggregate_id: request.id,
@@ -238,7 +239,10 @@ impl CommandService {
         if outcome.replayed {
             return self.replayed(&outcome).await;
         }
-        let last_position = history.last().map_or(0, |e| e.position);
+        if let Some(position) = outcome.last_position {
+            let folded = Folded { state: after, version: outcome.stream_version, last_position: position };
+            self.states.put(&stream_id, folded);
+        }
         Ok(Accepted {
             stream: stream_id,
             version: outcome.stream_version,
@@ -257,14 +261,34 @@ impl CommandService {
         })
     }
 
+    /// The stream's current state: the kept one, brought up to date with the events since.
+    /// Also the log's head as of that read, for the committer.
+    async fn current<A>(&self, stream_id: &str) -> Result<(Folded<A::State>, i64), Problem>
+    where
+        A: Aggregate,
+        A::Event: DomainEvent,
+    {
+        let kept = self.states.get::<A::State>(stream_id);
+        let mut folded = kept.unwrap_or(Folded { state: A::State::default(), version: 0, last_position: 0 });
+        let (newer, head) =
+            store::load_stream(self.store.pool(), stream_id, folded.version).await.map_err(unavailable)?;
+        let Some(last) = newer.last() else {
+            return Ok((folded, head));
+        };
+        let (version, last_position) = (last.stream_version, last.position);
+        folded = Folded { state: fold_onto::<A>(folded.state, &newer)?, version, last_position };
+        let kept = Folded { state: folded.state.clone(), version, last_position };
+        self.states.put(stream_id, kept);
+        Ok((folded, head))
+    }
+
     /// The caller's standing in `workspace_id`, from the workspace's own events.
     async fn access(&self, workspace_id: Option<Uuid>, caller: &Caller) -> Result<Access, Problem> {
         let Some(workspace_id) = workspace_id else {
             return Ok(Access::default());
         };
-        let history =
-            store::read_stream(self.store.pool(), &Workspace::stream_id(workspace_id), 0).await.map_err(unavailable)?;
-        let workspace = fold::<Workspace>(&history)?;
+        let (Folded { state: workspace, .. }, _) =
+            self.current::<Workspace>(&Workspace::stream_id(workspace_id)).await?;
         let role = match caller.internal {
             true if workspace.created => Some(events::workspace::Role::Owner),
             _ => workspace.role_of(&caller.user_id),
@@ -527,8 +551,16 @@ where
     A: Aggregate,
     A::Event: DomainEvent,
 {
-    let mut state = A::State::default();
-    for recorded in history {
+    fold_onto::<A>(A::State::default(), history)
+}
+
+/// `state` moved on by `events`.
+fn fold_onto<A>(mut state: A::State, events: &[RecordedEvent]) -> Result<A::State, Problem>
+where
+    A: Aggregate,
+    A::Event: DomainEvent,
+{
+    for recorded in events {
         let event = A::Event::from_recorded(recorded).map_err(|error| {
             tracing::error!(%error, position = recorded.position, "a stored event cannot be read");
             Problem::unavailable("a stored event of this aggregate cannot be read")
