@@ -386,33 +386,23 @@ impl Sagas {
         idempotency_key: Option<String>,
         correlation_id: Uuid,
     ) -> Result<Sent, TryAgain> {
-        let mut conflicts = 0;
-        loop {
-            let request = CommandRequest {
-                command_type: command.command_type.to_owned(),
-                id: command.id,
-                expected_version: None,
-                payload: command.payload.clone(),
-            };
-            match self.inner.service.execute(request, caller, idempotency_key.as_deref(), correlation_id).await {
-                Ok(_) => return Ok(Sent::Accepted),
-                // Another writer moved the stream between our read and our append (parallel
-                // steps of one run, runs of one billing account): decide again on the new state,
-                // without doing the work that led here again.
-                Err(problem)
-                    if problem.status == StatusCode::CONFLICT
-                        && problem.code == "version_conflict"
-                        && conflicts < CONFLICT_RETRIES =>
-                {
-                    conflicts += 1;
-                    tokio::time::sleep(Duration::from_millis(conflicts)).await;
-                }
-                Err(problem) if problem.status.is_client_error() && problem.code != "version_conflict" => {
-                    tracing::debug!(command = command.command_type, code = problem.code, "a saga command was refused");
-                    return Ok(Sent::Refused(problem));
-                }
-                Err(problem) => return Err(problem.into()),
+        let request = CommandRequest {
+            command_type: command.command_type.to_owned(),
+            id: command.id,
+            expected_version: None,
+            payload: command.payload,
+        };
+        match self.inner.service.execute(request, caller, idempotency_key.as_deref(), correlation_id).await {
+            Ok(_) => Ok(Sent::Accepted),
+            // The stream kept moving under it (the service decides again a few times first).
+            Err(problem) if problem.status == StatusCode::CONFLICT && problem.code == "version_conflict" => {
+                Err(problem.into())
             }
+            Err(problem) if problem.status.is_client_error() => {
+                tracing::debug!(command = command.command_type, code = problem.code, "a saga command was refused");
+                Ok(Sent::Refused(problem))
+            }
+            Err(problem) => Err(problem.into()),
         }
     }
 
@@ -428,9 +418,6 @@ impl Sagas {
         fold::<A>(&self.history(stream_id).await?)
     }
 }
-
-/// How often a command is decided again after losing a race for its stream.
-const CONFLICT_RETRIES: u64 = 20;
 
 /// The suspension reason the billing saga gives, and the only one it lifts.
 pub const OVERDUE: &str = "invoice_overdue";

@@ -258,3 +258,41 @@ async fn a_log_that_cannot_be_reached_gives_503() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_on_one_stream_all_land_unless_they_name_a_version() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let owner = app.token("alice");
+    let workspace = uuid::Uuid::now_v7();
+    app.ok(&owner, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Hot"}})).await;
+    app.ok(
+        &owner,
+        json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "p", "overdraft_limit": 0}}),
+    )
+    .await;
+    let grants = (1..=24).map(|amount| {
+        app.command(
+            &owner,
+            json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": amount, "reason": "r"}}),
+        )
+    });
+    let answers = futures::future::join_all(grants).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    let events = store::read_stream(&app.db.pool, &format!("billing-{workspace}"), 0).await.unwrap();
+    let granted: i64 = events.iter().filter_map(|e| e.payload["amount"].as_i64()).sum();
+    assert_eq!(granted, (1..=24).sum::<i64>());
+
+    // Naming the version decided on keeps optimistic concurrency: one of two wins.
+    let version = events.len();
+    let named = |amount: i64| {
+        app.command(
+            &owner,
+            json!({"type": "GrantCredits", "id": workspace, "expected_version": version,
+            "payload": {"amount": amount, "reason": "r"}}),
+        )
+    };
+    let (first, second) = tokio::join!(named(1), named(2));
+    let mut statuses = [first.0, second.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{first:?} {second:?}");
+}

@@ -20,7 +20,11 @@ use store::{AppendError, AppendOutcome, AppendRequest, EventStore, ExpectedVersi
 use uuid::Uuid;
 
 use crate::problem::Problem;
-use crate::states::{Folded, States};
+use crate::states::{Folded, States, Turns};
+
+/// How often a command without an expected version is decided again after another process
+/// appended to its stream first.
+const CONFLICT_ROUNDS: u32 = 5;
 
 /// A command as the endpoint receives it.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,11 +79,12 @@ pub struct CommandService {
     store: EventStore,
     metrics: Metrics,
     states: States,
+    turns: Turns,
 }
 
 impl CommandService {
     pub fn new(store: EventStore, metrics: Metrics) -> CommandService {
-        CommandService { store, metrics, states: States::default() }
+        CommandService { store, metrics, states: States::default(), turns: Turns::default() }
     }
 
     /// Runs one command. Nothing is appended unless every event of it is.
@@ -176,10 +181,51 @@ impl CommandService {
         {
             return Ok(answer);
         }
-
         // A creating command needs no history: it is decided against the empty state, and the
         // log refuses it if the stream exists after all (then the real state says why).
         let creating = A::creates(&command) && request.expected_version.unwrap_or(0) == 0;
+        if creating {
+            return self.attempt::<A>(request, &command, caller, claim, correlation_id, &stream_id, true).await;
+        }
+        // Commands on one stream take turns in this process, so they do not race each other;
+        // a race with another process is decided again on the new state, unless the caller
+        // named the version it decided on.
+        let mut rounds = 0;
+        loop {
+            let turn = self.turns.of(&stream_id).lock().await;
+            let outcome =
+                self.attempt::<A>(request, &command, caller, claim.clone(), correlation_id, &stream_id, false).await;
+            drop(turn);
+            match outcome {
+                Err(problem)
+                    if problem.code == "version_conflict"
+                        && request.expected_version.is_none()
+                        && rounds < CONFLICT_ROUNDS =>
+                {
+                    rounds += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Loads, decides and appends once.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt<A>(
+        &self,
+        request: &CommandRequest,
+        command: &A::Command,
+        caller: &Caller,
+        claim: Option<IdempotencyClaim>,
+        correlation_id: Uuid,
+        stream_id: &str,
+        creating: bool,
+    ) -> Result<Accepted, Problem>
+    where
+        A: LoadFacts,
+        A::Event: DomainEvent,
+    {
+        let stream_id = stream_id.to_owned();
         let (current, observed_head) = if creating {
             (Folded { state: A::State::default(), version: 0, last_position: 0 }, None)
         } else {
@@ -192,7 +238,7 @@ impl CommandService {
         {
             return Err(Problem::conflict(version));
         }
-        let facts = A::load_facts(self, request.id, &command, &state, caller).await?;
+        let facts = A::load_facts(self, request.id, command, &state, caller).await?;
         let context = CommandContext {
             aggregate_id: request.id,
             actor: caller.user_id.clone(),
@@ -202,7 +248,7 @@ impl CommandService {
             internal: caller.internal,
         };
         let decided =
-            A::decide(&command, &state, &facts, &context).map_err(|rejection| rejected(&rejection, version))?;
+            A::decide(command, &state, &facts, &context).map_err(|rejection| rejected(&rejection, version))?;
         let mut after = state.clone();
         for event in &decided {
             after = A::evolve(after, event);
@@ -230,7 +276,7 @@ impl CommandService {
         let outcome = match appended {
             Ok(outcome) => outcome,
             Err(AppendError::Conflict { current }) if creating => {
-                return Err(self.explain_taken::<A>(&stream_id, &command, &facts, &context, current).await);
+                return Err(self.explain_taken::<A>(&stream_id, command, &facts, &context, current).await);
             }
             Err(AppendError::Conflict { current }) => return Err(Problem::conflict(current)),
             Err(AppendError::IdempotencyKeyReused) => return Err(key_reused()),

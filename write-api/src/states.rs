@@ -49,3 +49,25 @@ impl States {
         entries.insert(stream_id.to_owned(), entry);
     }
 }
+
+/// Per-stream turns: commands on one stream wait for each other instead of racing to the log
+/// and losing. Streams share a fixed set of locks by hash, so memory stays bounded; two streams
+/// that share a lock only wait a little.
+#[derive(Clone)]
+pub(crate) struct Turns {
+    locks: Arc<[tokio::sync::Mutex<()>]>,
+}
+
+impl Default for Turns {
+    fn default() -> Turns {
+        Turns { locks: (0..1024).map(|_| tokio::sync::Mutex::new(())).collect() }
+    }
+}
+
+impl Turns {
+    pub fn of(&self, stream_id: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(stream_id);
+        &self.locks[(hash % self.locks.len() as u64) as usize]
+    }
+}
