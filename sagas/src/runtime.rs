@@ -20,7 +20,7 @@ use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
 use write_api::CommandService;
 use write_api::problem::Problem;
-use write_api::service::{Caller, CommandRequest};
+use write_api::service::{Accepted, Caller, CommandRequest};
 
 use crate::executors::{Executors, Outcome, Task};
 use crate::plan::{self, BILLING_SAGA, Planned, RUN_SAGA, Work};
@@ -88,33 +88,55 @@ impl Sagas {
             let Some(batch) = consumer.next_batch(Duration::from_secs(1)).await? else {
                 continue;
             };
-            let mut transaction = inner.pool.begin().await?;
-            let reactions = handle_once(&mut transaction, CONSUMER, &batch.events, async |_, event: &RecordedEvent| {
-                let correlation_id = correlation_of(event);
-                match plan::plan(event) {
-                    Ok(planned) => Ok(Some((planned, correlation_id, plan::moot(event)))),
-                    Err(error) => {
-                        tracing::error!(%error, position = event.position, "an event the sagas cannot read");
-                        Ok(None)
-                    }
-                }
-            })
-            .await?;
-            let (mut planned, mut correlations, mut moot): (Vec<Planned>, Vec<Uuid>, Vec<String>) = Default::default();
-            for (work, correlation_id, patterns) in reactions {
-                correlations.extend(std::iter::repeat_n(correlation_id, work.len()));
-                planned.extend(work);
-                moot.extend(patterns);
-            }
-            // Planned, then dropped: an event only makes moot what earlier events planned
-            // (attempts only go up, and nothing follows a run's end).
-            queue::enqueue(&mut transaction, &planned, &correlations).await?;
-            queue::drop_moot(&mut transaction, RUN_SAGA, &moot).await?;
-            transaction.commit().await?;
+            self.react(&batch.events).await?;
             consumer.commit(&batch);
-            if !planned.is_empty() {
-                inner.wake.notify_one();
+        }
+    }
+
+    /// Plans the work `events` ask for, each event once in effect, in one transaction.
+    async fn react(&self, events: &[RecordedEvent]) -> anyhow::Result<()> {
+        let mut transaction = self.inner.pool.begin().await?;
+        let reactions = handle_once(&mut transaction, CONSUMER, events, async |_, event: &RecordedEvent| {
+            let correlation_id = correlation_of(event);
+            match plan::plan(event) {
+                Ok(planned) => Ok(Some((planned, correlation_id, plan::moot(event)))),
+                Err(error) => {
+                    tracing::error!(%error, position = event.position, "an event the sagas cannot read");
+                    Ok(None)
+                }
             }
+        })
+        .await?;
+        let (mut planned, mut correlations, mut moot): (Vec<Planned>, Vec<Uuid>, Vec<String>) = Default::default();
+        for (work, correlation_id, patterns) in reactions {
+            correlations.extend(std::iter::repeat_n(correlation_id, work.len()));
+            planned.extend(work);
+            moot.extend(patterns);
+        }
+        // Planned, then dropped: an event only makes moot what earlier events planned
+        // (attempts only go up, and nothing follows a run's end).
+        queue::enqueue(&mut transaction, &planned, &correlations).await?;
+        queue::drop_moot(&mut transaction, RUN_SAGA, &moot).await?;
+        transaction.commit().await?;
+        if !planned.is_empty() {
+            self.inner.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Reacts at once to the events a saga command of this process appended, rather than
+    /// after their trip through Kafka; the consumer then finds them handled. Only a shortcut:
+    /// when it fails, Kafka still brings the events.
+    async fn react_to_own(&self, accepted: &Accepted) {
+        let (Some(first), Some(last)) = (accepted.events.first(), accepted.events.last()) else {
+            return;
+        };
+        let reacted = match store::read_range(&self.inner.pool, first.position, last.position).await {
+            Ok(events) => self.react(&events).await,
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = reacted {
+            tracing::debug!(error = format!("{error:#}"), "reacting to own events failed; Kafka will bring them");
         }
     }
 
@@ -393,7 +415,10 @@ impl Sagas {
             payload: command.payload,
         };
         match self.inner.service.execute(request, caller, idempotency_key.as_deref(), correlation_id).await {
-            Ok(_) => Ok(Sent::Accepted),
+            Ok(accepted) => {
+                self.react_to_own(&accepted).await;
+                Ok(Sent::Accepted)
+            }
             // The stream kept moving under it (the service decides again a few times first).
             Err(problem) if problem.status == StatusCode::CONFLICT && problem.code == "version_conflict" => {
                 Err(problem.into())
