@@ -90,6 +90,14 @@ impl Sagas {
             };
             self.react(&batch.events).await?;
             consumer.commit(&batch);
+            if let Some(position) = batch.events.iter().map(|e| e.position).max() {
+                inner.metrics.set(
+                    "oxbow_saga_position",
+                    "The latest log position the sagas have received from Kafka.",
+                    &[],
+                    position as f64,
+                );
+            }
         }
     }
 

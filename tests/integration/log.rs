@@ -299,3 +299,35 @@ async fn read_decide_append_loops_on_hot_streams_never_lose_or_double_an_update(
     assert!(conflicts > 0, "the test should have raced");
     replay::verify::verify(&db.pool, Default::default(), |_| {}).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_passes_while_commands_keep_arriving() {
+    let db = tests::database().await;
+    let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|n| {
+            let (store, stop) = (store.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut appended = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let stream = format!("busy-{n}-{appended}");
+                    store.append(request(&stream, ExpectedVersion::NoStream, 3)).await.unwrap();
+                    appended += 1;
+                }
+                appended
+            })
+        })
+        .collect();
+    let mut verified = 0;
+    for _ in 0..20 {
+        let report = replay::verify::verify(&db.pool, Default::default(), |_| {}).await;
+        verified += report.expect("a busy log is not a broken one").events;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut appended = 0;
+    for writer in writers {
+        appended += writer.await.unwrap();
+    }
+    assert!(appended > 0 && verified > 0, "{appended} appends, {verified} events verified");
+}
