@@ -36,14 +36,17 @@ enum Figure {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
-    /// Closed loop: `in_flight` runs of a five-step workflow of built-in echo agents at a time;
-    /// runs completed per second, and the time from StartRun's response to RunSucceeded in the
-    /// log (read from `database_url`).
+    /// Closed loop: `in_flight` runs of a five-step workflow of built-in echo agents at a time,
+    /// spread over `workspaces` workspaces (each with its own billing account); runs completed
+    /// per second, and the time from StartRun's response to RunSucceeded in the log (read from
+    /// `database_url`).
     Runs {
         #[arg(long)]
         database_url: String,
         #[arg(long, default_value_t = 32)]
         in_flight: usize,
+        #[arg(long, default_value_t = 1)]
+        workspaces: usize,
         #[arg(long, default_value_t = 15)]
         seconds: u64,
     },
@@ -113,8 +116,8 @@ async fn main() -> anyhow::Result<()> {
     caller(0).create_workspace().await.context("the first command failed")?;
 
     let result = match cli.figure {
-        Figure::Runs { database_url, in_flight, seconds } => {
-            runs::measure(caller(0), &database_url, in_flight, seconds).await?
+        Figure::Runs { database_url, in_flight, workspaces, seconds } => {
+            runs::measure(caller(0), &database_url, in_flight, workspaces, seconds).await?
         }
         Figure::Throughput { clients, seconds } => {
             let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -239,10 +242,14 @@ mod runs {
         caller: Caller,
         database_url: &str,
         in_flight: usize,
+        workspaces: usize,
         seconds: u64,
     ) -> anyhow::Result<serde_json::Value> {
         let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(database_url).await?;
-        let (workspace, workflow) = set_up(&caller).await?;
+        let mut set = Vec::with_capacity(workspaces.max(1));
+        for _ in 0..workspaces.max(1) {
+            set.push(set_up(&caller).await?);
+        }
         let waiting: Waiting = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let watcher = tokio::spawn(watch(pool.clone(), waiting.clone(), stop.clone()));
@@ -250,8 +257,9 @@ mod runs {
         let caller = Arc::new(caller);
         let started = Instant::now();
         let deadline = started + Duration::from_secs(seconds);
-        let drivers = (0..in_flight).map(|_| {
+        let drivers = (0..in_flight).map(|n| {
             let (caller, waiting) = (caller.clone(), waiting.clone());
+            let (workspace, workflow) = set[n % set.len()];
             tokio::spawn(async move {
                 let (mut latencies, mut failures) = (Vec::new(), 0u64);
                 while Instant::now() < deadline {
