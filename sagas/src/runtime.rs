@@ -47,6 +47,9 @@ pub struct Sagas {
 
 struct Inner {
     pool: PgPool,
+    /// For leases and for marking work done, with `synchronous_commit` off: a crash may lose
+    /// the last of these writes, which only means some work is done again, as it may be.
+    bookkeeping: PgPool,
     service: CommandService,
     executors: Executors,
     metrics: Metrics,
@@ -75,7 +78,10 @@ impl From<anyhow::Error> for TryAgain {
 impl Sagas {
     pub fn new(pool: PgPool, service: CommandService, metrics: Metrics, config: SagaConfig) -> anyhow::Result<Sagas> {
         let executors = Executors::new(&config.brokers, &config.tasks_topic, &config.notifications_topic)?;
-        Ok(Sagas { inner: Arc::new(Inner { pool, service, executors, metrics, config, wake: Notify::new() }) })
+        let options = pool.connect_options().as_ref().clone().options([("synchronous_commit", "off")]);
+        let bookkeeping = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect_lazy_with(options);
+        let inner = Inner { pool, bookkeeping, service, executors, metrics, config, wake: Notify::new() };
+        Ok(Sagas { inner: Arc::new(inner) })
     }
 
     /// Consumes the events topic and plans each event's work once in effect. Runs until an
@@ -153,7 +159,7 @@ impl Sagas {
         let permits = Arc::new(Semaphore::new(self.inner.config.max_in_flight));
         loop {
             let free = permits.available_permits();
-            let leased = if free > 0 { queue::lease(&self.inner.pool, free as i64).await? } else { Vec::new() };
+            let leased = if free > 0 { queue::lease(&self.inner.bookkeeping, free as i64).await? } else { Vec::new() };
             let busy = leased.len() == free && free > 0;
             for work in leased {
                 let permit = permits.clone().acquire_owned().await?;
@@ -172,7 +178,7 @@ impl Sagas {
             let wait = if free == 0 {
                 Duration::from_secs(1)
             } else {
-                queue::next_due_in(&self.inner.pool).await?.unwrap_or(Duration::from_secs(1))
+                queue::next_due_in(&self.inner.bookkeeping).await?.unwrap_or(Duration::from_secs(1))
             };
             tokio::select! {
                 _ = self.inner.wake.notified() => {}
@@ -183,7 +189,7 @@ impl Sagas {
 
     /// Carries out one piece of work, renewing its lease meanwhile, and records how it went.
     async fn carry_out(&self, leased: Leased) {
-        let pool = &self.inner.pool;
+        let pool = &self.inner.bookkeeping;
         let work = self.perform(&leased.work, leased.correlation_id);
         tokio::pin!(work);
         let mut renew = tokio::time::interval(queue::LEASE / 3);
