@@ -101,19 +101,14 @@ pub async fn handle_once<T>(
     let mut streams: Vec<&str> = batch.iter().map(|e| e.stream_id.as_str()).collect();
     streams.sort_unstable();
     streams.dedup();
-    // Lock the streams' rows in a fixed order, so consumers that overlap during a rebalance
+    // One statement makes each stream's row, locks it and reads its version. The rows are
+    // locked in a fixed order, so consumers that overlap (a rebalance, the sagas' own shortcut)
     // take turns instead of interleaving or deadlocking.
-    sqlx::query(
-        "insert into projection_streams (projection, stream_id, version) \
-         select $1, s, 0 from unnest($2::text[]) as s on conflict do nothing",
-    )
-    .bind(consumer)
-    .bind(&streams)
-    .execute(&mut *connection)
-    .await?;
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "select stream_id, version from projection_streams where projection = $1 and stream_id = any($2) \
-         order by stream_id for update",
+        "insert into projection_streams (projection, stream_id, version) \
+         select $1, s, 0 from unnest($2::text[]) as s order by s \
+         on conflict (projection, stream_id) do update set version = projection_streams.version \
+         returning stream_id, version",
     )
     .bind(consumer)
     .bind(&streams)
