@@ -53,6 +53,32 @@ enum Command {
 enum LogCommand {
     /// Checks the hash chain and that positions are gap-free; names the first bad position.
     Verify(VerifyArgs),
+    /// Writes a stream's or a workspace's audit trail to stdout, in log order.
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// A stream, e.g. workspace-0193c0de-0000-7000-8000-000000000001.
+    #[arg(long, conflicts_with = "workspace", required_unless_present = "workspace")]
+    stream: Option<String>,
+    /// Every event of a workspace (a UUID).
+    #[arg(long)]
+    workspace: Option<uuid::Uuid>,
+    /// Only events recorded at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+    #[arg(long)]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only events recorded before this time (RFC 3339).
+    #[arg(long)]
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    format: ExportFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Jsonl,
+    Csv,
 }
 
 #[derive(Args)]
@@ -76,8 +102,15 @@ fn main() -> ExitCode {
         Err(error) => {
             // One line, not clap's usage block.
             let message = error.render().to_string();
-            let first = message.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{} (see oxbow --help)", first.trim_end());
+            let mut lines = message.lines().map(str::trim).filter(|line| !line.is_empty());
+            let mut first = lines.next().unwrap_or("error: invalid arguments").to_owned();
+            // "…were not provided:" names them on the next line.
+            if first.ends_with(':')
+                && let Some(next) = lines.next()
+            {
+                first = format!("{first} {next}");
+            }
+            eprintln!("{first} (see oxbow --help)");
             return ExitCode::from(2);
         }
     };
@@ -146,7 +179,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Log { command: LogCommand::Verify(args) } => verify(args).await,
+        Command::Log { command: LogCommand::Export(args) } => export(args).await,
     }
+}
+
+async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && from >= to
+    {
+        anyhow::bail!("--from {from} is not before --to {to}");
+    }
+    let scope = match (args.stream, args.workspace) {
+        (Some(stream), _) if stream.trim().is_empty() => anyhow::bail!("--stream must not be empty"),
+        (Some(stream), _) => replay::export::Scope::Stream(stream),
+        (None, Some(workspace)) => replay::export::Scope::Workspace(workspace),
+        (None, None) => anyhow::bail!("name --stream or --workspace"),
+    };
+    let format = match args.format {
+        ExportFormat::Jsonl => replay::export::Format::JsonLines,
+        ExportFormat::Csv => replay::export::Format::Csv,
+    };
+    let config = Config::from_env()?;
+    let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = replay::export::export(&pool, &scope, args.from, args.to, format, &mut out).await?;
+    drop(out);
+    eprintln!("exported {written} events");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {

@@ -1,3 +1,4 @@
 //! Audit tooling over the log.
 
+pub mod export;
 pub mod verify;

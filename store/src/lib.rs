@@ -13,7 +13,9 @@ pub use append::{
     find_idempotency_key,
 };
 pub use error::{AppendError, Error, Result};
-pub use read::{Head, load_stream, read_all, read_head, read_range, read_stream, read_streams, stream_range};
+pub use read::{
+    Head, events_where, load_stream, read_all, read_head, read_range, read_stream, read_streams, stream_range,
+};
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;

@@ -113,6 +113,33 @@ pub fn stream_range<'a>(
         .boxed()
 }
 
+/// The events of one stream or one workspace (by the metadata's `workspace_id`) recorded in
+/// `[from, to)`, streamed in log order in constant memory. `None` filters nothing.
+pub fn events_where<'a>(
+    pool: &'a sqlx::PgPool,
+    stream_id: Option<&'a str>,
+    workspace_id: Option<&'a str>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> futures::stream::BoxStream<'a, Result<RecordedEvent>> {
+    use futures::StreamExt;
+    let sql = select_events!(
+        "where ($1::text is null or stream_id = $1) \
+           and ($2::text is null or metadata->>'workspace_id' = $2) \
+           and ($3::timestamptz is null or recorded_at >= $3) \
+           and ($4::timestamptz is null or recorded_at < $4) \
+         order by position"
+    );
+    sqlx::query_as::<_, EventRow>(sql)
+        .bind(stream_id)
+        .bind(workspace_id)
+        .bind(from)
+        .bind(to)
+        .fetch(pool)
+        .map(|row| RecordedEvent::try_from(row?))
+        .boxed()
+}
+
 /// A stream's events after `after_version`, with the log's head position as of the same
 /// snapshot: pass it on as [`crate::AppendRequest::observed_head`] so the committer can trust the
 /// version read here.

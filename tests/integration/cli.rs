@@ -84,3 +84,69 @@ async fn log_verify_passes_an_untouched_log_and_names_the_first_tampered_positio
     let (code, _, _) = oxbow(&["log", "verify", "--to", "6"], Some(&db.url)).await;
     assert_eq!(code, 0, "the stretch before the edit still verifies");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_export_writes_a_streams_or_a_workspaces_trail_as_jsonl_or_csv() {
+    let app = tests::TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let owner = app.token("alice");
+    let (workspace, other) = (Uuid::now_v7(), Uuid::now_v7());
+    for (id, name) in [(workspace, "Audit"), (other, "Other")] {
+        app.ok(&owner, json!({"type": "CreateWorkspace", "id": id, "payload": {"name": name}})).await;
+    }
+    app.ok(&owner, json!({"type": "RenameWorkspace", "id": workspace, "payload": {"name": "Audit, \"2\""}})).await;
+    app.ok(
+        &owner,
+        json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "p", "overdraft_limit": 0}}),
+    )
+    .await;
+    let url = Some(app.db.url.as_str());
+    let stream = format!("workspace-{workspace}");
+
+    let (code, stdout, stderr) = oxbow(&["log", "export", "--stream", &stream], url).await;
+    assert_eq!(code, 0, "{stderr}");
+    let records: Vec<serde_json::Value> = stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let types: Vec<&str> = records.iter().map(|r| r["event_type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["WorkspaceCreated", "WorkspaceRenamed"]);
+    assert_eq!(records[1]["actor"], "alice");
+    assert_eq!(records[1]["stream_version"], 2);
+    assert_eq!(records[1]["schema_version"], 1);
+    assert_eq!(records[1]["workspace_id"], workspace.to_string());
+    assert!(records[1]["correlation_id"].is_string() && records[1]["causation_id"].is_string());
+    assert_eq!(records[1]["payload"]["name"], "Audit, \"2\"");
+    assert!(records[0]["position"].as_i64() < records[1]["position"].as_i64());
+
+    // The workspace's trail has its billing account too, and nothing of the other workspace.
+    let (code, stdout, stderr) =
+        oxbow(&["log", "export", "--workspace", &workspace.to_string(), "--format", "csv"], url).await;
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], replay::export::FIELDS.join(","));
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[3].contains(&format!("billing-{workspace}")) && lines[3].contains("BillingAccountOpened"));
+    assert!(lines[2].contains(r#""{""name"":""Audit, \""2\""""}""#), "{}", lines[2]);
+    assert!(!stdout.contains(&other.to_string()));
+
+    // A time window: nothing was recorded before 2000.
+    let (code, stdout, _) = oxbow(&["log", "export", "--stream", &stream, "--to", "2000-01-01T00:00:00Z"], url).await;
+    assert_eq!((code, stdout.as_str()), (0, ""));
+
+    assert_one_line_error(&oxbow(&["log", "export"], url).await, "--stream");
+    assert_one_line_error(
+        &oxbow(&["log", "export", "--stream", &stream, "--workspace", &workspace.to_string()], url).await,
+        "--workspace",
+    );
+    assert_one_line_error(&oxbow(&["log", "export", "--workspace", "acme"], url).await, "acme");
+    assert_one_line_error(
+        &oxbow(&["log", "export", "--stream", &stream, "--from", "yesterday"], url).await,
+        "yesterday",
+    );
+    assert_one_line_error(&oxbow(&["log", "export", "--stream", &stream, "--format", "xml"], url).await, "xml");
+    assert_one_line_error(
+        &oxbow(
+            &["log", "export", "--stream", &stream, "--from", "2026-02-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z"],
+            url,
+        )
+        .await,
+        "--from",
+    );
+}
