@@ -47,6 +47,40 @@ enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Works with the Kafka topics.
+    Kafka {
+        #[command(subcommand)]
+        command: KafkaCommand,
+    },
+    /// Inspects the read models.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KafkaCommand {
+    /// Publishes positions `from..=to` of the log to the events topic again, in order. Consumers
+    /// drop what they have applied, so this is safe; it refills a topic whose retention ran out.
+    Republish {
+        #[arg(long)]
+        from: i64,
+        /// The last position (default: the log's head).
+        #[arg(long)]
+        to: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectionsCommand {
+    /// Each projection's position, lag behind the log's head, state and last error, and the
+    /// sagas' waiting work.
+    Status {
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -180,7 +214,76 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Log { command: LogCommand::Verify(args) } => verify(args).await,
         Command::Log { command: LogCommand::Export(args) } => export(args).await,
+        Command::Projections { command: ProjectionsCommand::Status { json } } => projections_status(json).await,
+        Command::Kafka { command: KafkaCommand::Republish { from, to } } => republish(from, to).await,
     }
+}
+
+async fn republish(from: i64, to: Option<i64>) -> anyhow::Result<ExitCode> {
+    if from < 1 {
+        anyhow::bail!("--from must be a position, 1 or more");
+    }
+    if let Some(to) = to
+        && to < from
+    {
+        anyhow::bail!("--from {from} is after --to {to}");
+    }
+    let config = Config::from_env()?;
+    let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
+    let head = store::read_head(&pool).await?.position;
+    let to = to.unwrap_or(head).min(head);
+    let producer: rdkafka::producer::FutureProducer = platform::kafka::producer_config(&config.kafka_brokers)
+        .create()
+        .context("creating the Kafka producer (KAFKA_BROKERS)")?;
+    let mut after = from - 1;
+    let mut published = 0u64;
+    while after < to {
+        let batch = store::read_range(&pool, after + 1, to.min(after + 2_000)).await?;
+        let Some(last) = batch.last().map(|e| e.position) else {
+            break;
+        };
+        relay::publish(&producer, &config.events_topic, &batch).await?;
+        published += batch.len() as u64;
+        after = last;
+    }
+    eprintln!("republished {published} events, positions {from}..={to}, to {}", config.events_topic);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn projections_status(json: bool) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
+    let projections = projections::status::all(&pool).await?;
+    let sagas = sagas::queue::waiting(&pool).await?;
+    let state = |p: &projections::status::ProjectionStatus| match (&p.last_error, p.lag) {
+        (Some(_), _) => "failing",
+        (None, 0) => "caught up",
+        (None, _) => "behind",
+    };
+    if json {
+        let projections: Vec<serde_json::Value> = projections
+            .iter()
+            .map(|p| {
+                serde_json::json!({"name": p.name, "position": p.position, "lag": p.lag, "state": state(p),
+                    "last_error": p.last_error, "updated_at": p.updated_at})
+            })
+            .collect();
+        let sagas = serde_json::json!({"waiting": sagas.waiting, "due": sagas.due, "retrying": sagas.retrying,
+            "oldest_due_at": sagas.oldest_due_at});
+        println!("{}", serde_json::json!({"projections": projections, "sagas": sagas}));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<16} {:>12} {:>10}  {:<10} {:<26} last error", "projection", "position", "lag", "state", "updated");
+    for p in &projections {
+        let updated = p.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let error = p.last_error.as_deref().unwrap_or("-");
+        println!("{:<16} {:>12} {:>10}  {:<10} {:<26} {error}", p.name, p.position, p.lag, state(p), updated);
+    }
+    println!(
+        "sagas: {} pieces of work waiting, {} due now, {} being retried",
+        sagas.waiting, sagas.due, sagas.retrying
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {

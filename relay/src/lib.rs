@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use events::RecordedEvent;
 use platform::metrics::Metrics;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -36,6 +37,32 @@ impl RelayConfig {
             poll_interval: Duration::from_millis(500),
         }
     }
+}
+
+/// Publishes `batch` in order, keyed by stream, as CloudEvents; returns once Kafka has
+/// acknowledged every message.
+pub async fn publish(producer: &FutureProducer, topic: &str, batch: &[RecordedEvent]) -> anyhow::Result<()> {
+    let mut deliveries = Vec::with_capacity(batch.len());
+    for event in batch {
+        let mut headers = OwnedHeaders::new_with_capacity(16);
+        for (key, value) in platform::cloudevents::headers(event) {
+            headers = headers.insert(Header { key, value: Some(value.as_bytes()) });
+        }
+        let payload = serde_json::to_vec(&event.payload)?;
+        let record = FutureRecord::to(topic).key(&event.stream_id).payload(&payload).headers(headers);
+        match producer.send_result(record) {
+            Ok(delivery) => deliveries.push(delivery),
+            Err((error, _)) => anyhow::bail!("queueing position {} for Kafka: {error}", event.position),
+        }
+    }
+    for (event, delivery) in batch.iter().zip(deliveries) {
+        match delivery.await {
+            Ok(Ok(_)) => {}
+            Ok(Err((error, _))) => anyhow::bail!("Kafka refused position {}: {error}", event.position),
+            Err(_) => anyhow::bail!("the Kafka producer dropped position {}", event.position),
+        }
+    }
+    Ok(())
 }
 
 /// Runs the relay until an error; the caller restarts it with backoff.
@@ -80,30 +107,7 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
             );
             continue;
         }
-        let mut deliveries = Vec::with_capacity(batch.len());
-        for event in &batch {
-            let mut headers = OwnedHeaders::new_with_capacity(16);
-            for (key, value) in platform::cloudevents::headers(event) {
-                headers = headers.insert(Header { key, value: Some(value.as_bytes()) });
-            }
-            let payload = serde_json::to_vec(&event.payload)?;
-            let record = FutureRecord::to(&config.topic).key(&event.stream_id).payload(&payload).headers(headers);
-            match producer.send_result(record) {
-                Ok(delivery) => deliveries.push(delivery),
-                Err((error, _)) => {
-                    anyhow::bail!("queueing position {} for Kafka: {error}", event.position)
-                }
-            }
-        }
-        for (event, delivery) in batch.iter().zip(deliveries) {
-            match delivery.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((error, _))) => {
-                    anyhow::bail!("Kafka refused position {}: {error}", event.position)
-                }
-                Err(_) => anyhow::bail!("the Kafka producer dropped position {}", event.position),
-            }
-        }
+        publish(&producer, &config.topic, &batch).await?;
         let last = batch.last().map_or(checkpoint, |e| e.position);
         sqlx::query("update relay_checkpoints set position = $2 where name = $1 and position < $2")
             .bind(&config.name)

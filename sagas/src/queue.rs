@@ -133,6 +133,26 @@ pub async fn postpone(pool: &PgPool, id: i64, delay: Duration, error: &str) -> s
     Ok(())
 }
 
+/// How much work the sagas have: all of it, what is due now, and what failed before.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Waiting {
+    pub waiting: i64,
+    pub due: i64,
+    pub retrying: i64,
+    pub oldest_due_at: Option<DateTime<Utc>>,
+}
+
+pub async fn waiting(pool: &PgPool) -> sqlx::Result<Waiting> {
+    sqlx::query_as(
+        "select count(*) as waiting, count(*) filter (where due_at <= now()) as due, \
+                count(*) filter (where last_error is not null) as retrying, \
+                min(due_at) filter (where due_at <= now()) as oldest_due_at \
+           from saga_work",
+    )
+    .fetch_one(pool)
+    .await
+}
+
 /// How long until the next piece of work falls due (or its lease runs out), if any is waiting.
 pub async fn next_due_in(pool: &PgPool) -> sqlx::Result<Option<Duration>> {
     let (seconds,): (Option<f64>,) = sqlx::query_as(

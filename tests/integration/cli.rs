@@ -36,6 +36,9 @@ async fn bad_input_gets_one_line_and_a_non_zero_exit() {
         "--from",
     );
     assert_one_line_error(&oxbow(&["token", "--sub", " "], None).await, "--sub");
+    assert_one_line_error(&oxbow(&["kafka", "republish", "--from", "0"], None).await, "--from");
+    assert_one_line_error(&oxbow(&["kafka", "republish", "--from", "5", "--to", "2"], None).await, "--from");
+    assert_one_line_error(&oxbow(&["kafka", "republish"], None).await, "--from");
     assert_one_line_error(&oxbow(&["migrate"], None).await, "DATABASE_URL");
     assert_one_line_error(&oxbow(&["log", "verify"], Some("postgres://nobody@127.0.0.1:1/none")).await, "PostgreSQL");
     let (code, stdout, _) = oxbow(&["--help"], None).await;
@@ -149,4 +152,31 @@ async fn log_export_writes_a_streams_or_a_workspaces_trail_as_jsonl_or_csv() {
         .await,
         "--from",
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_status_tells_position_lag_and_state() {
+    let app = tests::TestApp::start().await;
+    let owner = app.token("alice");
+    let created =
+        app.ok(&owner, json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "Status"}})).await;
+    let position = created["position"].as_i64().unwrap();
+    app.graphql(Some(&owner), "{ projections { name } }", Some(position)).await;
+    let url = Some(app.db.url.as_str());
+
+    let (code, stdout, stderr) = oxbow(&["projections", "status", "--json"], url).await;
+    assert_eq!(code, 0, "{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let catalog = &status["projections"][0];
+    assert_eq!(catalog["name"], "catalog", "{status}");
+    assert!(catalog["position"].as_i64().unwrap() >= position, "{status}");
+    assert_eq!(catalog["last_error"], serde_json::Value::Null);
+    assert!(["caught up", "behind"].contains(&catalog["state"].as_str().unwrap()), "{status}");
+    assert!(status["sagas"]["waiting"].as_i64().is_some(), "{status}");
+
+    let (code, stdout, _) = oxbow(&["projections", "status"], url).await;
+    assert_eq!(code, 0);
+    assert!(stdout.lines().any(|line| line.starts_with("catalog")), "{stdout}");
+    assert_one_line_error(&oxbow(&["projections", "status", "--verbose"], url).await, "--verbose");
+    assert_one_line_error(&oxbow(&["projections", "status"], None).await, "DATABASE_URL");
 }

@@ -1,10 +1,8 @@
-//! Duplicate delivery: every event published to Kafka a second time changes no read model and
-//! makes no saga act again.
+//! Duplicate delivery: every event published to Kafka a second time (`oxbow kafka republish`)
+//! changes no read model and makes no saga act again.
 
 use std::time::Duration;
 
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
 use tests::TestApp;
 use uuid::Uuid;
@@ -89,19 +87,19 @@ async fn publishing_the_whole_log_again_changes_no_read_model_and_no_saga() {
     assert_eq!(before["runs"][0]["status"], "SUCCEEDED", "{before}");
     let logged_before = store::read_head(&app.db.pool).await.unwrap().position;
 
-    // Every logged event, once more, through the same topic.
-    let producer: FutureProducer = platform::kafka::producer_config(&app.config.kafka_brokers).create().unwrap();
-    let log = store::read_all(&app.db.pool, 0, 10_000).await.unwrap();
-    for event in &log {
-        let mut headers = OwnedHeaders::new();
-        for (key, value) in platform::cloudevents::headers(event) {
-            headers = headers.insert(Header { key, value: Some(value.as_bytes()) });
-        }
-        let payload = serde_json::to_vec(&event.payload).unwrap();
-        let record =
-            FutureRecord::to(&app.config.events_topic).key(&event.stream_id).payload(&payload).headers(headers);
-        producer.send(record, Duration::from_secs(10)).await.map_err(|(error, _)| error).unwrap();
-    }
+    // Every logged event, once more, through the same topic: `oxbow kafka republish`.
+    let republished = tokio::process::Command::new(tests::oxbow_bin())
+        .args(["kafka", "republish", "--from", "1"])
+        .env("DATABASE_URL", &app.db.url)
+        .env("KAFKA_BROKERS", &app.config.kafka_brokers)
+        .env("OXBOW_EVENTS_TOPIC", &app.config.events_topic)
+        .env("OXBOW_LOG", "error")
+        .output()
+        .await
+        .expect("run oxbow kafka republish");
+    let said = String::from_utf8_lossy(&republished.stderr);
+    assert!(republished.status.success(), "{said}");
+    assert!(said.contains(&format!("republished {logged_before} events")), "{said}");
     // A marker after the duplicates: once it is applied, so are they (same partitions, in order).
     let marker = app
         .ok(&owner, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 1, "reason": "marker"}}))
