@@ -25,7 +25,8 @@ pub struct CommandContext {
 pub trait Decider {
     type Command;
     type Event: Clone;
-    type State: Default + Clone + Send + Sync + 'static;
+    /// Serializable, so `oxbow log state` can show it.
+    type State: Default + Clone + Send + Sync + serde::Serialize + 'static;
     /// What a decision needs to know beyond its own stream (the caller's role in the
     /// workspace, the agents a workflow names), looked up by the caller before deciding.
     type Facts;

@@ -166,7 +166,8 @@ pub struct RunFacts {
     pub workflow: Option<WorkflowSnapshot>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Requested,
     Rejected,
@@ -182,7 +183,8 @@ impl RunStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Pending,
     Scheduled,
@@ -201,7 +203,7 @@ impl StepStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepState {
     pub planned: PlannedStep,
     pub status: StepStatus,
@@ -209,7 +211,7 @@ pub struct StepState {
     pub attempt: u32,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Run {
     pub workspace_id: Uuid,
     /// The reservation that holds the budget, once the run has begun.
@@ -226,7 +228,7 @@ impl Run {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RunState(pub Option<Run>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

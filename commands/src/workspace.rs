@@ -130,7 +130,7 @@ impl Validate for SuspendWorkspace {
 impl Validate for ReactivateWorkspace {}
 
 /// A pending or accepted invitation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Invitation {
     pub email: String,
     pub role: Role,
@@ -138,7 +138,7 @@ pub struct Invitation {
 }
 
 /// What decisions about a workspace need to know.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WorkspaceState {
     pub created: bool,
     pub name: String,

@@ -89,6 +89,21 @@ enum LogCommand {
     Verify(VerifyArgs),
     /// Writes a stream's or a workspace's audit trail to stdout, in log order.
     Export(ExportArgs),
+    /// Prints an aggregate's state at a point in its history, as JSON.
+    State(StateArgs),
+}
+
+#[derive(Args)]
+struct StateArgs {
+    /// The aggregate's stream, e.g. billing-0193c0de-0000-7000-8000-000000000001.
+    #[arg(long)]
+    stream: String,
+    /// The state after the last event recorded at or before this time (RFC 3339).
+    #[arg(long, conflicts_with = "position", required_unless_present = "position")]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The state after the last event at or below this global position.
+    #[arg(long)]
+    position: Option<i64>,
 }
 
 #[derive(Args)]
@@ -214,6 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Log { command: LogCommand::Verify(args) } => verify(args).await,
         Command::Log { command: LogCommand::Export(args) } => export(args).await,
+        Command::Log { command: LogCommand::State(args) } => log_state(args).await,
         Command::Projections { command: ProjectionsCommand::Status { json } } => projections_status(json).await,
         Command::Kafka { command: KafkaCommand::Republish { from, to } } => republish(from, to).await,
     }
@@ -247,6 +263,20 @@ async fn republish(from: i64, to: Option<i64>) -> anyhow::Result<ExitCode> {
         after = last;
     }
     eprintln!("republished {published} events, positions {from}..={to}, to {}", config.events_topic);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn log_state(args: StateArgs) -> anyhow::Result<ExitCode> {
+    let cut = match (args.at, args.position) {
+        (_, Some(position)) if position < 1 => anyhow::bail!("--position must be 1 or more"),
+        (_, Some(position)) => replay::state::Cut::Position(position),
+        (Some(at), None) => replay::state::Cut::At(at),
+        (None, None) => anyhow::bail!("name --at or --position"),
+    };
+    let config = Config::from_env()?;
+    let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
+    let state = replay::state::state_at(&pool, &args.stream, cut).await?;
+    println!("{}", serde_json::to_string_pretty(&state)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,4 +1,5 @@
 //! Audit tooling over the log.
 
 pub mod export;
+pub mod state;
 pub mod verify;

@@ -180,3 +180,40 @@ async fn projections_status_tells_position_lag_and_state() {
     assert_one_line_error(&oxbow(&["projections", "status", "--verbose"], url).await, "--verbose");
     assert_one_line_error(&oxbow(&["projections", "status"], None).await, "DATABASE_URL");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_state_shows_an_aggregate_as_it_was_at_a_position_or_a_time() {
+    let app = tests::TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let owner = app.token("alice");
+    let workspace = Uuid::now_v7();
+    app.ok(&owner, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "First"}})).await;
+    let renamed =
+        app.ok(&owner, json!({"type": "RenameWorkspace", "id": workspace, "payload": {"name": "Second"}})).await;
+    app.ok(&owner, json!({"type": "RenameWorkspace", "id": workspace, "payload": {"name": "Third"}})).await;
+    let (url, stream) = (Some(app.db.url.as_str()), format!("workspace-{workspace}"));
+    let position = renamed["position"].as_i64().unwrap().to_string();
+
+    let (code, stdout, stderr) = oxbow(&["log", "state", "--stream", &stream, "--position", &position], url).await;
+    assert_eq!(code, 0, "{stderr}");
+    let then: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((then["version"].clone(), then["state"]["name"].clone()), (json!(2), json!("Second")), "{then}");
+    assert_eq!(then["state"]["members"]["alice"], "owner");
+
+    let now = chrono::Utc::now().to_rfc3339();
+    let (code, stdout, _) = oxbow(&["log", "state", "--stream", &stream, "--at", &now], url).await;
+    assert_eq!(code, 0);
+    let latest: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((latest["version"].clone(), latest["state"]["name"].clone()), (json!(3), json!("Third")));
+
+    assert_one_line_error(
+        &oxbow(&["log", "state", "--stream", &stream, "--at", "2000-01-01T00:00:00Z"], url).await,
+        "no events",
+    );
+    assert_one_line_error(&oxbow(&["log", "state", "--stream", "kettle-1", "--position", "5"], url).await, "kettle-1");
+    assert_one_line_error(&oxbow(&["log", "state", "--stream", &stream], url).await, "--at");
+    assert_one_line_error(
+        &oxbow(&["log", "state", "--stream", &stream, "--at", &now, "--position", "3"], url).await,
+        "--position",
+    );
+    assert_one_line_error(&oxbow(&["log", "state", "--stream", &stream, "--position", "0"], url).await, "--position");
+}
