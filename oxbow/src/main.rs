@@ -351,7 +351,28 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
     let started = std::time::Instant::now();
     let range = replay::verify::Range { from: args.from, to: args.to };
-    match replay::verify::verify(&pool, range, |_| {}).await {
+    // A progress line on a terminal; nothing when stderr is a file or a pipe.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (first, last) = (args.from.unwrap_or(1).max(1), store::read_head(&pool).await?.position);
+    let last = args.to.map_or(last, |to| to.min(last));
+    let progress = |position: i64| {
+        if terminal && last >= first {
+            let done = position - first + 1;
+            let total = last - first + 1;
+            let seconds = started.elapsed().as_secs_f64().max(1e-9);
+            let rate = done as f64 / seconds;
+            let eta = (total - done) as f64 / rate.max(1.0);
+            eprint!(
+                "\rverifying: {done}/{total} events ({:.0}%), {rate:.0} events/s, {eta:.0} s left   ",
+                100.0 * done as f64 / total as f64
+            );
+        }
+    };
+    let outcome = replay::verify::verify(&pool, range, progress).await;
+    if terminal {
+        eprint!("\r\x1b[2K");
+    }
+    match outcome {
         Ok(verified) => {
             let seconds = started.elapsed().as_secs_f64();
             match (verified.first, verified.last) {
