@@ -116,7 +116,7 @@ impl Validate for UpdateAgent {
 impl Validate for RetireAgent {}
 
 /// An agent's current definition.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Definition {
     pub agent_id: Uuid,
     pub workspace_id: Uuid,
@@ -129,7 +129,7 @@ pub struct Definition {
 }
 
 /// `None` until registered.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentState(pub Option<Definition>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -25,8 +25,8 @@ pub struct CommandContext {
 pub trait Decider {
     type Command;
     type Event: Clone;
-    /// Serializable, so `oxbow log state` can show it.
-    type State: Default + Clone + Send + Sync + serde::Serialize + 'static;
+    /// Serializable, so `oxbow log state` can show it and snapshots can keep it.
+    type State: Default + Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static;
     /// What a decision needs to know beyond its own stream (the caller's role in the
     /// workspace, the agents a workflow names), looked up by the caller before deciding.
     type Facts;
@@ -53,6 +53,10 @@ pub trait Decider {
 pub trait Aggregate: Decider {
     /// The stream category, e.g. `workspace` for `workspace-<id>`.
     const CATEGORY: &'static str;
+
+    /// The shape of `State` and the `evolve` that builds it. Bump it when either changes: the
+    /// snapshots taken before are then thrown away and states are folded from the events again.
+    const STATE_VERSION: i32 = 1;
 
     fn stream_id(id: Uuid) -> String {
         format!("{}-{id}", Self::CATEGORY)

@@ -105,7 +105,7 @@ pub struct WorkflowFacts {
     pub agents: BTreeMap<Uuid, AgentFacts>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Definition {
     pub workspace_id: Uuid,
     pub version: u32,
@@ -114,7 +114,7 @@ pub struct Definition {
     pub archived: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowState(pub Option<Definition>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -130,7 +130,7 @@ impl Validate for SuspendWorkspace {
 impl Validate for ReactivateWorkspace {}
 
 /// A pending or accepted invitation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invitation {
     pub email: String,
     pub role: Role,
@@ -138,7 +138,7 @@ pub struct Invitation {
 }
 
 /// What decisions about a workspace need to know.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkspaceState {
     pub created: bool,
     pub name: String,

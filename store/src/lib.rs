@@ -7,6 +7,7 @@
 mod append;
 mod error;
 mod read;
+mod snapshots;
 
 pub use append::{
     AppendOutcome, AppendRequest, AppendedEvent, CommitterConfig, ExpectedVersion, IdempotencyClaim, IdempotencyRecord,
@@ -16,6 +17,7 @@ pub use error::{AppendError, Error, Result};
 pub use read::{
     Head, events_where, load_stream, read_all, read_head, read_range, read_stream, read_streams, stream_range,
 };
+pub use snapshots::{Snapshot, load_snapshot, save_snapshot};
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;

@@ -296,3 +296,95 @@ async fn concurrent_commands_on_one_stream_all_land_unless_they_name_a_version()
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 409], "{first:?} {second:?}");
 }
+
+/// A write API in its own process, so its state cache starts empty.
+async fn fresh_write_api(database_url: &str) -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = tokio::process::Command::new(tests::oxbow_bin())
+        .args(["serve", "--role", "write-api"])
+        .env("DATABASE_URL", database_url)
+        .env("OXBOW_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("OXBOW_JWT_SECRET", "test-secret")
+        .env("OXBOW_LOG", "error")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start oxbow serve --role write-api");
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (child, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_streams_are_snapshotted_and_a_snapshot_this_code_cannot_use_is_ignored() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let owner = app.token("alice");
+    let workspace = uuid::Uuid::now_v7();
+    app.ok(&owner, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Long"}})).await;
+    app.ok(
+        &owner,
+        json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "p", "overdraft_limit": 0}}),
+    )
+    .await;
+    for _ in 0..250 {
+        app.ok(&owner, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 1, "reason": "r"}})).await;
+    }
+    let stream = format!("billing-{workspace}");
+    let snapshot = || async {
+        let row: Option<(i64, i32, serde_json::Value)> =
+            sqlx::query_as("select version, state_version, state from snapshots where stream_id = $1")
+                .bind(&stream)
+                .fetch_optional(&app.db.pool)
+                .await
+                .unwrap();
+        row
+    };
+    let mut taken = snapshot().await;
+    for _ in 0..50 {
+        if taken.as_ref().is_some_and(|(version, _, _)| *version == 200) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        taken = snapshot().await;
+    }
+    let (version, state_version, state) = taken.expect("a snapshot of the long stream");
+    assert_eq!((version, state_version, state["balance"].clone()), (200, 1, json!(199)), "{state}");
+
+    // A fresh process starts from the snapshot and folds the 51 events after it.
+    let reserve = json!({"type": "ReserveCredits", "id": workspace,
+        "payload": {"reservation_id": uuid::Uuid::now_v7(), "amount": 100_000}});
+    let available = |base: String| {
+        let (reserve, owner) = (reserve.clone(), owner.clone());
+        async move {
+            let response = reqwest::Client::new()
+                .post(format!("{base}/v1/commands"))
+                .bearer_auth(owner)
+                .json(&reserve)
+                .send()
+                .await
+                .unwrap();
+            let problem: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(problem["code"], "insufficient_credits", "{problem}");
+            problem["detail"].as_str().unwrap().to_owned()
+        }
+    };
+    let (_first, base) = fresh_write_api(&app.db.url).await;
+    assert!(available(base).await.contains("available credits (250)"));
+
+    // Snapshots of another state version, or that do not parse, are not used.
+    for (state_version, state) in [(99, json!({"balance": 1_000_000})), (1, json!("not an account"))] {
+        sqlx::query("update snapshots set state_version = $2, state = $3 where stream_id = $1")
+            .bind(&stream)
+            .bind(state_version)
+            .bind(state)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        let (_process, base) = fresh_write_api(&app.db.url).await;
+        assert!(available(base).await.contains("available credits (250)"));
+    }
+}

@@ -22,6 +22,9 @@ use uuid::Uuid;
 use crate::problem::Problem;
 use crate::states::{Folded, States, Turns};
 
+/// A stream is snapshotted each time it passes a multiple of this many events.
+const SNAPSHOT_EVERY: i64 = 100;
+
 /// How often a command without an expected version is decided again after another process
 /// appended to its stream first.
 const CONFLICT_ROUNDS: u32 = 5;
@@ -287,6 +290,7 @@ impl CommandService {
         }
         if let Some(position) = outcome.last_position {
             let folded = Folded { state: after, version: outcome.stream_version, last_position: position };
+            self.maybe_snapshot::<A>(&stream_id, version, &folded);
             self.states.put(&stream_id, folded);
         }
         Ok(Accepted {
@@ -314,8 +318,10 @@ impl CommandService {
         A: Aggregate,
         A::Event: DomainEvent,
     {
-        let kept = self.states.get::<A::State>(stream_id);
-        let mut folded = kept.unwrap_or(Folded { state: A::State::default(), version: 0, last_position: 0 });
+        let mut folded = match self.states.get::<A::State>(stream_id) {
+            Some(kept) => kept,
+            None => self.snapshot::<A>(stream_id).await,
+        };
         let (newer, head) =
             store::load_stream(self.store.pool(), stream_id, folded.version).await.map_err(unavailable)?;
         let Some(last) = newer.last() else {
@@ -326,6 +332,51 @@ impl CommandService {
         let kept = Folded { state: folded.state.clone(), version, last_position };
         self.states.put(stream_id, kept);
         Ok((folded, head))
+    }
+
+    /// The stream's snapshot, or the empty state when there is none (or none this code can
+    /// read: then the events are folded from the start).
+    async fn snapshot<A>(&self, stream_id: &str) -> Folded<A::State>
+    where
+        A: Aggregate,
+    {
+        let empty = Folded { state: A::State::default(), version: 0, last_position: 0 };
+        match store::load_snapshot(self.store.pool(), stream_id, A::STATE_VERSION).await {
+            Ok(Some(snapshot)) => match serde_json::from_value::<A::State>(snapshot.state) {
+                Ok(state) => Folded { state, version: snapshot.version, last_position: snapshot.last_position },
+                Err(error) => {
+                    tracing::warn!(%error, stream_id, "a snapshot this code cannot read; folding from the start");
+                    empty
+                }
+            },
+            Ok(None) => empty,
+            Err(error) => {
+                tracing::warn!(%error, stream_id, "could not read a snapshot; folding from the start");
+                empty
+            }
+        }
+    }
+
+    /// Snapshots a long stream every `SNAPSHOT_EVERY` events, in the background: a snapshot
+    /// only saves reading, so failing to take one changes nothing.
+    fn maybe_snapshot<A>(&self, stream_id: &str, before: i64, folded: &Folded<A::State>)
+    where
+        A: Aggregate,
+    {
+        if folded.version / SNAPSHOT_EVERY == before / SNAPSHOT_EVERY {
+            return;
+        }
+        let snapshot = store::Snapshot {
+            version: folded.version,
+            last_position: folded.last_position,
+            state: serde_json::to_value(&folded.state).expect("states serialize"),
+        };
+        let (pool, stream_id) = (self.store.pool().clone(), stream_id.to_owned());
+        tokio::spawn(async move {
+            if let Err(error) = store::save_snapshot(&pool, &stream_id, A::STATE_VERSION, &snapshot).await {
+                tracing::warn!(%error, stream_id, "could not save a snapshot");
+            }
+        });
     }
 
     /// The caller's standing in `workspace_id`, from the workspace's own events.
