@@ -36,6 +36,16 @@ enum Figure {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// One command at a time on a billing account with `events` events (made first unless
+    /// `workspace` names one): latency percentiles, against the same command on a fresh account.
+    LongStream {
+        #[arg(long, default_value_t = 10_000)]
+        events: usize,
+        #[arg(long, default_value_t = 500)]
+        commands: usize,
+        #[arg(long)]
+        workspace: Option<Uuid>,
+    },
     /// Closed loop: `in_flight` runs of a five-step workflow of built-in echo agents at a time,
     /// spread over `workspaces` workspaces (each with its own billing account); runs completed
     /// per second, and the time from StartRun's response to RunSucceeded in the log (read from
@@ -116,6 +126,9 @@ async fn main() -> anyhow::Result<()> {
     caller(0).create_workspace().await.context("the first command failed")?;
 
     let result = match cli.figure {
+        Figure::LongStream { events, commands, workspace } => {
+            long_stream(&caller(0), &caller, events, commands, workspace).await?
+        }
         Figure::Runs { database_url, in_flight, workspaces, seconds } => {
             runs::measure(caller(0), &database_url, in_flight, workspaces, seconds).await?
         }
@@ -166,6 +179,66 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("{result}");
     Ok(())
+}
+
+/// A workspace with a billing account of `events` events.
+async fn long_account(caller: &Caller, make: &impl Fn(usize) -> Caller, events: usize) -> anyhow::Result<Uuid> {
+    let workspace = Uuid::now_v7();
+    caller.ok(json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Long"}})).await?;
+    caller
+        .ok(json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "bench", "overdraft_limit": 0}}))
+        .await?;
+    // Sixteen writers at once: the owner's token, so every grant is accepted.
+    let writers = (0..16).map(|n| {
+        let writer = Caller { token: caller.token.clone(), ..make(n) };
+        tokio::spawn(async move {
+            for _ in (n..events.saturating_sub(1)).step_by(16) {
+                writer
+                    .ok(json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 1, "reason": "bench"}}))
+                    .await?;
+            }
+            anyhow::Ok(())
+        })
+    });
+    for writer in futures::future::join_all(writers).await {
+        writer??;
+    }
+    Ok(workspace)
+}
+
+async fn grant_latencies(caller: &Caller, workspace: Uuid, commands: usize) -> anyhow::Result<Vec<Duration>> {
+    let mut latencies = Vec::with_capacity(commands);
+    for _ in 0..commands {
+        let started = Instant::now();
+        caller
+            .ok(json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 1, "reason": "bench"}}))
+            .await?;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort_unstable();
+    Ok(latencies)
+}
+
+async fn long_stream(
+    caller: &Caller,
+    make: &impl Fn(usize) -> Caller,
+    events: usize,
+    commands: usize,
+    workspace: Option<Uuid>,
+) -> anyhow::Result<serde_json::Value> {
+    let long = match workspace {
+        Some(workspace) => workspace,
+        None => long_account(caller, make, events).await?,
+    };
+    let long_latencies = grant_latencies(caller, long, commands).await?;
+    let short = long_account(caller, make, 1).await?;
+    let short_latencies = grant_latencies(caller, short, commands).await?;
+    Ok(json!({
+        "workspace": long,
+        "p50_ms": percentile(&long_latencies, 0.50),
+        "p99_ms": percentile(&long_latencies, 0.99),
+        "short_p99_ms": percentile(&short_latencies, 0.99),
+    }))
 }
 
 mod runs {
