@@ -136,14 +136,13 @@ fn step(id: &str, agent: Uuid, depends_on: &[&str]) -> Value {
     json!({"id": id, "agent_id": agent, "depends_on": depends_on, "input": {"step": id}})
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_five_step_run_with_a_parallel_branch_succeeds_and_is_billed_once() {
-    let app = TestApp::start().await;
-    let workspace = funded_workspace(&app, 1_000).await;
-    let echo = agent(&app, workspace, builtin("echo", json!({})), 2, 0).await;
-    let usage = agent(&app, workspace, builtin("usage", json!({"tokens": 1500})), 1, 2).await;
+/// An echo agent (2 credits a call), a usage agent (1,500 tokens: 1 + 3 credits) and the
+/// workflow fetch → (clean ∥ summarize) → merge → report. Returns their ids.
+async fn five_step_workflow(app: &TestApp, workspace: Uuid) -> (Uuid, Uuid, Uuid) {
+    let echo = agent(app, workspace, builtin("echo", json!({})), 2, 0).await;
+    let usage = agent(app, workspace, builtin("usage", json!({"tokens": 1500})), 1, 2).await;
     let flow = workflow(
-        &app,
+        app,
         workspace,
         json!([
             step("fetch", echo, &[]),
@@ -154,6 +153,14 @@ async fn a_five_step_run_with_a_parallel_branch_succeeds_and_is_billed_once() {
         ]),
     )
     .await;
+    (echo, usage, flow)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_step_run_with_a_parallel_branch_succeeds_and_is_billed_once() {
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let (_, _, flow) = five_step_workflow(&app, workspace).await;
     let run = start_run(&app, workspace, flow, 100).await;
 
     let events = finished(&app, run).await;
@@ -528,20 +535,7 @@ async fn graphql_serves_runs_with_their_steps_usage_and_live_updates_and_redis_r
     let app = TestApp::start().await;
     let workspace = funded_workspace(&app, 1_000).await;
     app.join(&app.token("alice"), workspace, "vic", "viewer").await;
-    let echo = agent(&app, workspace, builtin("echo", json!({})), 2, 0).await;
-    let usage = agent(&app, workspace, builtin("usage", json!({"tokens": 1500})), 1, 2).await;
-    let flow = workflow(
-        &app,
-        workspace,
-        json!([
-            step("fetch", echo, &[]),
-            step("clean", echo, &["fetch"]),
-            step("summarize", usage, &["fetch"]),
-            step("merge", echo, &["clean", "summarize"]),
-            step("report", echo, &["merge"])
-        ]),
-    )
-    .await;
+    let (echo, usage, flow) = five_step_workflow(&app, workspace).await;
     let viewer = app.token("vic");
     let run = Uuid::now_v7();
     app.ok(
