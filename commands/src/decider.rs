@@ -1,6 +1,7 @@
 //! The shape every aggregate's decision logic takes.
 
 use chrono::{DateTime, Utc};
+use events::{DomainEvent, RecordedEvent};
 use uuid::Uuid;
 
 /// What a decision may know beyond the command and the state: who asks, when, and a fresh id.
@@ -68,4 +69,25 @@ pub trait Aggregate: Decider {
     /// Whether the command creates the aggregate. Such a command is decided against the empty
     /// state without reading the stream; the log refuses it if the stream exists after all.
     fn creates(command: &Self::Command) -> bool;
+
+    /// `state` moved on by stored events, each read back in today's shape.
+    fn fold_recorded(mut state: Self::State, events: &[RecordedEvent]) -> Result<Self::State, Unreadable>
+    where
+        Self::Event: DomainEvent,
+    {
+        for recorded in events {
+            let event = Self::Event::from_recorded(recorded)
+                .map_err(|source| Unreadable { position: recorded.position, source })?;
+            state = Self::evolve(state, &event);
+        }
+        Ok(state)
+    }
+}
+
+/// A stored event this code cannot read.
+#[derive(Debug, thiserror::Error)]
+#[error("the event at position {position} cannot be read: {source}")]
+pub struct Unreadable {
+    pub position: i64,
+    pub source: events::Error,
 }

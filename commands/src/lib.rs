@@ -17,6 +17,6 @@ pub mod workflows;
 pub mod workspace;
 
 pub(crate) use command_enum::{Validate, command_enum};
-pub use decider::{Aggregate, CommandContext, Decider};
+pub use decider::{Aggregate, CommandContext, Decider, Unreadable};
 pub use error::{Rejection, RejectionKind};
 pub use validate::FieldError;

@@ -296,22 +296,17 @@ pub(crate) async fn run_updated(
     let stream_id = format!("run-{id}");
     // The log knows the run as soon as StartRun is answered; the read models a moment later,
     // and the membership check reads them: wait for them to know the run.
-    let logged = store::read_stream(&pool, &stream_id, 0).await.map_err(internal)?;
+    let mut logged = store::read_stream(&pool, &stream_id, 0).await.map_err(internal)?;
     let first = logged.first().ok_or_else(|| coded("NOT_FOUND", "no run has this id"))?;
-    let workspace_id = first
-        .metadata
-        .get("workspace_id")
-        .and_then(|w| w.as_str())
-        .and_then(|w| w.parse::<Uuid>().ok())
-        .ok_or_else(|| coded("NOT_FOUND", "no run has this id"))?;
+    let workspace_id = first.workspace_id().ok_or_else(|| coded("NOT_FOUND", "no run has this id"))?;
     crate::schema::await_position(services, None, first.position).await;
     let (_, _, feed) = crate::schema::member_feed(ctx, &ID(workspace_id.to_string())).await?;
-    // The feed is subscribed: what the read models have passed comes from the log, the rest
-    // from the feed, each event once.
+    // The feed is subscribed: what the read models have passed comes from the log (what was
+    // read above, and what came since), the rest from the feed, each event once.
     let passed = services.progress.current();
-    let history: Vec<async_graphql::Result<std::sync::Arc<crate::Activity>>> = store::read_stream(&pool, &stream_id, 0)
-        .await
-        .map_err(internal)?
+    let version = logged.last().map_or(0, |event| event.stream_version);
+    logged.extend(store::read_stream(&pool, &stream_id, version).await.map_err(internal)?);
+    let history: Vec<async_graphql::Result<std::sync::Arc<crate::Activity>>> = logged
         .into_iter()
         .filter(|event| event.position <= passed)
         .map(|event| Ok(std::sync::Arc::new(crate::Activity::from(event))))

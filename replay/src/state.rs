@@ -27,8 +27,8 @@ pub enum Error {
     UnknownCategory(String),
     #[error("stream `{0}` has no events at or before that point")]
     Empty(String),
-    #[error("event at position {position} cannot be read: {source}")]
-    Unreadable { position: i64, source: events::Error },
+    #[error(transparent)]
+    Unreadable(#[from] commands::Unreadable),
     #[error(transparent)]
     Store(#[from] store::Error),
 }
@@ -69,11 +69,6 @@ where
     A: Aggregate,
     A::Event: DomainEvent,
 {
-    let mut state = A::State::default();
-    for recorded in events {
-        let event = A::Event::from_recorded(recorded)
-            .map_err(|source| Error::Unreadable { position: recorded.position, source })?;
-        state = A::evolve(state, &event);
-    }
+    let state = A::fold_recorded(A::State::default(), events)?;
     Ok(serde_json::to_value(&state).expect("states serialize"))
 }

@@ -90,10 +90,6 @@ fn run_id(event: &RecordedEvent) -> events::Result<Uuid> {
     })
 }
 
-fn workspace_id(event: &RecordedEvent) -> Option<Uuid> {
-    event.metadata.get("workspace_id")?.as_str()?.parse().ok()
-}
-
 fn plan_run(recorded: &RecordedEvent, event: &RunEvent) -> events::Result<Vec<Planned>> {
     let run_id = run_id(recorded)?;
     let now = recorded.recorded_at;
@@ -117,7 +113,7 @@ fn plan_run(recorded: &RecordedEvent, event: &RunEvent) -> events::Result<Vec<Pl
         | RunEvent::StepFailed(events::runs::StepFailed { step_id, attempt, cost, .. })
             if *cost > 0 =>
         {
-            let Some(workspace_id) = workspace_id(recorded) else {
+            let Some(workspace_id) = recorded.workspace_id() else {
                 return Ok(Vec::new());
             };
             vec![work(
@@ -135,7 +131,7 @@ fn plan_run(recorded: &RecordedEvent, event: &RunEvent) -> events::Result<Vec<Pl
 }
 
 fn plan_billing(recorded: &RecordedEvent, event: &BillingEvent) -> events::Result<Vec<Planned>> {
-    let Some(workspace_id) = workspace_id(recorded) else {
+    let Some(workspace_id) = recorded.workspace_id() else {
         return Ok(Vec::new());
     };
     let work = |key: String, due_at: DateTime<Utc>, work: Work| Planned { saga: BILLING_SAGA, key, due_at, work };

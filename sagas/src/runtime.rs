@@ -485,13 +485,7 @@ where
     A: Aggregate,
     A::Event: DomainEvent,
 {
-    let mut state = A::State::default();
-    for recorded in history {
-        let event = A::Event::from_recorded(recorded)
-            .map_err(|error| TryAgain(format!("event at position {} cannot be read: {error}", recorded.position)))?;
-        state = A::evolve(state, &event);
-    }
-    Ok(state)
+    A::fold_recorded(A::State::default(), history).map_err(|error| TryAgain(error.to_string()))
 }
 
 fn correlation_of(event: &RecordedEvent) -> Uuid {

@@ -42,20 +42,6 @@ async fn checkpoint(pool: &sqlx::PgPool) -> i64 {
     row.map_or(0, |(position,)| position)
 }
 
-fn relay_process(config: &platform::Config) -> tokio::process::Child {
-    tokio::process::Command::new(tests::oxbow_bin())
-        .args(["serve", "--role", "relay"])
-        .env("DATABASE_URL", &config.database_url)
-        .env("KAFKA_BROKERS", &config.kafka_brokers)
-        .env("OXBOW_EVENTS_TOPIC", &config.events_topic)
-        .env("OXBOW_TASKS_TOPIC", &config.tasks_topic)
-        .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
-        .env("OXBOW_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start oxbow serve --role relay (build it first: cargo build -p oxbow)")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_killed_mid_stream_loses_nothing() {
     let db = tests::database().await;
@@ -64,7 +50,7 @@ async fn a_relay_killed_mid_stream_loses_nothing() {
     append_events(&store, 20, 1000).await;
     let first_head = store::read_head(&db.pool).await.unwrap().position;
 
-    let mut relay = relay_process(&config);
+    let mut relay = tests::oxbow_serve("relay", &config);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while checkpoint(&db.pool).await == 0 {
         assert!(tokio::time::Instant::now() < deadline, "the relay published nothing in 60 s");
@@ -77,7 +63,7 @@ async fn a_relay_killed_mid_stream_loses_nothing() {
     // More events while no relay runs.
     append_events(&store, 20, 100).await;
     let head = store::read_head(&db.pool).await.unwrap().position;
-    let _relay = relay_process(&config);
+    let _relay = tests::oxbow_serve("relay", &config);
 
     let consumer: StreamConsumer =
         platform::kafka::consumer_config(&config.kafka_brokers, &tests::unique_name("reader")).create().unwrap();

@@ -418,26 +418,11 @@ async fn an_external_worker_takes_its_task_from_kafka_and_reports_over_http() {
     assert_eq!((status, problem["code"].as_str()), (403, Some("role_too_low")), "{problem}");
 }
 
-fn saga_process(config: &platform::Config) -> tokio::process::Child {
-    tokio::process::Command::new(tests::oxbow_bin())
-        .args(["serve", "--role", "saga"])
-        .env("DATABASE_URL", &config.database_url)
-        .env("KAFKA_BROKERS", &config.kafka_brokers)
-        .env("OXBOW_EVENTS_TOPIC", &config.events_topic)
-        .env("OXBOW_TASKS_TOPIC", &config.tasks_topic)
-        .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
-        .env("OXBOW_SAGA_GROUP", &config.saga_group)
-        .env("OXBOW_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start oxbow serve --role saga (build it first: cargo build -p oxbow)")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_survives_a_kill_of_its_saga_and_is_billed_exactly_once() {
     use oxbow::Role;
     let app = TestApp::start_with(&[Role::WriteApi, Role::Relay], |_| {}).await;
-    let mut saga = saga_process(&app.config);
+    let mut saga = tests::oxbow_serve("saga", &app.config);
     let workspace = funded_workspace(&app, 1_000).await;
     let echo = agent(&app, workspace, builtin("echo", json!({})), 2, 0).await;
     let sleeper = agent(&app, workspace, builtin("sleep", json!({"ms": 1_500})), 3, 0).await;
@@ -464,7 +449,7 @@ async fn a_run_survives_a_kill_of_its_saga_and_is_billed_exactly_once() {
     let at_kill = stream(&app, &format!("run-{run}")).await;
     assert!(!has(&at_kill, "RunSucceeded"), "the run should still be going: {:?}", types(&at_kill));
 
-    let _restarted = saga_process(&app.config);
+    let _restarted = tests::oxbow_serve("saga", &app.config);
     let events = finished(&app, run).await;
     assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
     assert_eq!(credits_used(&events), 10);

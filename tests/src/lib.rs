@@ -29,6 +29,25 @@ pub fn oxbow_bin() -> std::path::PathBuf {
     exe.parent().and_then(|deps| deps.parent()).expect("a target directory").join("oxbow")
 }
 
+/// `oxbow serve --role <role>` as a child process over `config`'s services, topics and
+/// consumer groups, for tests that kill it. Killed when dropped.
+pub fn oxbow_serve(role: &str, config: &platform::Config) -> tokio::process::Child {
+    tokio::process::Command::new(oxbow_bin())
+        .args(["serve", "--role", role])
+        .env("DATABASE_URL", &config.database_url)
+        .env("KAFKA_BROKERS", &config.kafka_brokers)
+        .env("OXBOW_EVENTS_TOPIC", &config.events_topic)
+        .env("OXBOW_TASKS_TOPIC", &config.tasks_topic)
+        .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
+        .env("OXBOW_SAGA_GROUP", &config.saga_group)
+        .env("OXBOW_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!("start oxbow serve --role {role} (build it first: cargo build -p oxbow): {error}")
+        })
+}
+
 /// Logs to the test's output when `OXBOW_TEST_LOG` names a filter, e.g. `info,projections=debug`.
 pub fn init_logging() {
     if let Ok(filter) = std::env::var("OXBOW_TEST_LOG") {

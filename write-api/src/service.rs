@@ -652,19 +652,15 @@ where
 }
 
 /// `state` moved on by `events`.
-fn fold_onto<A>(mut state: A::State, events: &[RecordedEvent]) -> Result<A::State, Problem>
+fn fold_onto<A>(state: A::State, events: &[RecordedEvent]) -> Result<A::State, Problem>
 where
     A: Aggregate,
     A::Event: DomainEvent,
 {
-    for recorded in events {
-        let event = A::Event::from_recorded(recorded).map_err(|error| {
-            tracing::error!(%error, position = recorded.position, "a stored event cannot be read");
-            Problem::unavailable("a stored event of this aggregate cannot be read")
-        })?;
-        state = A::evolve(state, &event);
-    }
-    Ok(state)
+    A::fold_recorded(state, events).map_err(|error| {
+        tracing::error!(%error, "a stored event cannot be read");
+        Problem::unavailable("a stored event of this aggregate cannot be read")
+    })
 }
 
 /// What makes two requests "the same" for an idempotency key: type, id, expected version and
