@@ -209,6 +209,9 @@ pub struct StepState {
     pub status: StepStatus,
     /// The current attempt (0 before the first).
     pub attempt: u32,
+    /// When the current attempt times out, once it is scheduled.
+    #[serde(default)]
+    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -507,7 +510,12 @@ impl Decider for RunAggregate {
                     steps: e
                         .steps
                         .iter()
-                        .map(|planned| StepState { planned: planned.clone(), status: StepStatus::Pending, attempt: 0 })
+                        .map(|planned| StepState {
+                            planned: planned.clone(),
+                            status: StepStatus::Pending,
+                            attempt: 0,
+                            deadline: None,
+                        })
                         .collect(),
                 })),
                 _ => RunState(None),
@@ -532,7 +540,12 @@ impl Decider for RunAggregate {
                 run.status = RunStatus::Running;
                 run.reservation_id = Some(e.reservation_id);
             }
-            RunEvent::StepScheduled(e) => set(&mut run, &e.step_id, StepStatus::Scheduled, e.attempt),
+            RunEvent::StepScheduled(e) => {
+                set(&mut run, &e.step_id, StepStatus::Scheduled, e.attempt);
+                if let Some(step) = run.steps.iter_mut().find(|s| s.planned.id == e.step_id) {
+                    step.deadline = Some(e.deadline);
+                }
+            }
             RunEvent::StepStarted(e) => set(&mut run, &e.step_id, StepStatus::Running, e.attempt),
             RunEvent::StepSucceeded(e) => {
                 run.used += e.cost;
@@ -567,6 +580,8 @@ fn current_attempt<'a>(run: &'a Run, step_id: &str, attempt: u32) -> Result<&'a 
 
 impl Aggregate for RunAggregate {
     const CATEGORY: &'static str = "run";
+    /// 2: steps keep their attempt's deadline.
+    const STATE_VERSION: i32 = 2;
 
     fn workspace_id(_id: Uuid, state: &RunState) -> Option<Uuid> {
         state.0.as_ref().map(|run| run.workspace_id)

@@ -327,8 +327,7 @@ impl Sagas {
         caller: &Caller,
         correlation_id: Uuid,
     ) -> Result<(), TryAgain> {
-        let history = self.history(&RunAggregate::stream_id(run_id)).await?;
-        let state = fold::<RunAggregate>(&history)?;
+        let state = self.load::<RunAggregate>(&RunAggregate::stream_id(run_id)).await?;
         let Some(run) = state.0.as_ref().filter(|run| !run.status.is_final()) else {
             return Ok(());
         };
@@ -339,17 +338,7 @@ impl Sagas {
         }) else {
             return Ok(());
         };
-        let deadline = history
-            .iter()
-            .rev()
-            .filter_map(|e| match <RunAggregate as Decider>::Event::from_recorded(e) {
-                Ok(events::runs::RunEvent::StepScheduled(s)) if s.step_id == step_id && s.attempt == attempt => {
-                    Some(s.deadline)
-                }
-                _ => None,
-            })
-            .next()
-            .unwrap_or_else(chrono::Utc::now);
+        let deadline = step.deadline.unwrap_or_else(chrono::Utc::now);
         let task = Task {
             run_id,
             workspace_id: run.workspace_id,
