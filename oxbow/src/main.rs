@@ -81,6 +81,44 @@ enum ProjectionsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuilds a projection from the log into fresh tables while the live one keeps serving,
+    /// then switches over atomically. A stopped rebuild resumes where it left off.
+    Rebuild {
+        #[command(flatten)]
+        which: WhichProjections,
+        /// Start over instead of resuming a stopped rebuild.
+        #[arg(long)]
+        fresh: bool,
+    },
+    /// Rebuilds a projection from the log and compares it with the live one; exits 1 when they
+    /// differ.
+    Diff {
+        #[command(flatten)]
+        which: WhichProjections,
+    },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct WhichProjections {
+    /// The projection (see `oxbow projections status`).
+    name: Option<String>,
+    /// Every projection.
+    #[arg(long)]
+    all: bool,
+}
+
+impl WhichProjections {
+    fn names(&self) -> anyhow::Result<Vec<&'static str>> {
+        const KNOWN: [&str; 1] = [projections::catalog::NAME];
+        match &self.name {
+            None => Ok(KNOWN.to_vec()),
+            Some(name) => match KNOWN.iter().find(|known| *known == name) {
+                Some(known) => Ok(vec![known]),
+                None => anyhow::bail!("there is no projection named {name:?} (known: {})", KNOWN.join(", ")),
+            },
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -231,6 +269,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Log { command: LogCommand::Export(args) } => export(args).await,
         Command::Log { command: LogCommand::State(args) } => log_state(args).await,
         Command::Projections { command: ProjectionsCommand::Status { json } } => projections_status(json).await,
+        Command::Projections { command: ProjectionsCommand::Rebuild { which, fresh } } => {
+            rebuild(which.names()?, fresh).await
+        }
+        Command::Projections { command: ProjectionsCommand::Diff { which } } => diff(which.names()?).await,
         Command::Kafka { command: KafkaCommand::Republish { from, to } } => republish(from, to).await,
     }
 }
@@ -316,6 +358,116 @@ async fn projections_status(json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn rebuild(names: Vec<&'static str>, fresh: bool) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let pool = store::connect(&config.database_url, 4).await.context("connecting to PostgreSQL")?;
+    let redis = platform::redis::connect(&config.redis_url).await?;
+    for name in names {
+        let started = std::time::Instant::now();
+        let mut rebuild = projections::rebuild::Rebuild::open(&pool, fresh).await?;
+        if rebuild.resumed() {
+            eprintln!("resuming the rebuild of {name} at position {}", rebuild.position());
+        }
+        let from = rebuild.position();
+        catch_up(&mut rebuild, name, "rebuilding").await?;
+        let position = rebuild.switch_over().await?;
+        let mut live = projections::live::Live::new(redis.clone(), platform::redis::Keys::new(&config.redis_prefix));
+        live.replace_all(&pool).await.context("replacing what Redis serves")?;
+        let seconds = started.elapsed().as_secs_f64();
+        let events = position - from;
+        println!(
+            "rebuilt {name}: {events} events in {seconds:.2} s ({:.0} events/s); switched over at position {position}",
+            events as f64 / seconds.max(1e-9)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn diff(names: Vec<&'static str>) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let pool = store::connect(&config.database_url, 4).await.context("connecting to PostgreSQL")?;
+    let mut differs = false;
+    for name in names {
+        let mut rebuild = projections::rebuild::Rebuild::open(&pool, true).await?;
+        catch_up(&mut rebuild, name, "rebuilding to compare").await?;
+        let diffs = rebuild.compare().await?;
+        if diffs.is_empty() {
+            println!("{name}: no differences");
+        }
+        for diff in diffs {
+            differs = true;
+            println!(
+                "{name}.{}: {} rows only in the live projection, {} only in the rebuild",
+                diff.table, diff.only_live, diff.only_rebuilt
+            );
+            for (side, row) in diff.examples {
+                let mark = if side == projections::rebuild::Side::Live { '-' } else { '+' };
+                println!("  {mark} {row}");
+            }
+        }
+    }
+    Ok(if differs { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Brings a rebuild close to the live projection, which keeps moving, with a progress line.
+async fn catch_up(rebuild: &mut projections::rebuild::Rebuild, name: &str, doing: &str) -> anyhow::Result<()> {
+    let mut target = rebuild.live_position().await?;
+    let mut progress = Progress::new(format!("{doing} {name}"), rebuild.position() + 1, target);
+    // Each pass is shorter than the last; what remains is applied under the projection's lock.
+    for _ in 0..3 {
+        rebuild.catch_up(target, |position| progress.show(position)).await?;
+        target = rebuild.live_position().await?;
+        progress.extend_to(target);
+        if target - rebuild.position() < 1_000 {
+            break;
+        }
+    }
+    progress.clear();
+    Ok(())
+}
+
+/// A progress line on a terminal, with rate and time left; nothing when stderr is a file or
+/// a pipe.
+struct Progress {
+    label: String,
+    first: i64,
+    last: i64,
+    started: std::time::Instant,
+    terminal: bool,
+}
+
+impl Progress {
+    fn new(label: String, first: i64, last: i64) -> Progress {
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        Progress { label, first, last, started: std::time::Instant::now(), terminal }
+    }
+
+    fn extend_to(&mut self, last: i64) {
+        self.last = self.last.max(last);
+    }
+
+    fn show(&self, position: i64) {
+        if !self.terminal || self.last < self.first {
+            return;
+        }
+        let done = position - self.first + 1;
+        let total = self.last - self.first + 1;
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        let eta = (total - done) as f64 / rate.max(1.0);
+        eprint!(
+            "\r{}: {done}/{total} events ({:.0}%), {rate:.0} events/s, {eta:.0} s left   ",
+            self.label,
+            100.0 * done as f64 / total as f64
+        );
+    }
+
+    fn clear(&self) {
+        if self.terminal {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
 async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     if let (Some(from), Some(to)) = (args.from, args.to)
         && from >= to
@@ -351,27 +503,10 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
     let started = std::time::Instant::now();
     let range = replay::verify::Range { from: args.from, to: args.to };
-    // A progress line on a terminal; nothing when stderr is a file or a pipe.
-    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (first, last) = (args.from.unwrap_or(1).max(1), store::read_head(&pool).await?.position);
-    let last = args.to.map_or(last, |to| to.min(last));
-    let progress = |position: i64| {
-        if terminal && last >= first {
-            let done = position - first + 1;
-            let total = last - first + 1;
-            let seconds = started.elapsed().as_secs_f64().max(1e-9);
-            let rate = done as f64 / seconds;
-            let eta = (total - done) as f64 / rate.max(1.0);
-            eprint!(
-                "\rverifying: {done}/{total} events ({:.0}%), {rate:.0} events/s, {eta:.0} s left   ",
-                100.0 * done as f64 / total as f64
-            );
-        }
-    };
-    let outcome = replay::verify::verify(&pool, range, progress).await;
-    if terminal {
-        eprint!("\r\x1b[2K");
-    }
+    let progress = Progress::new("verifying".into(), first, args.to.map_or(last, |to| to.min(last)));
+    let outcome = replay::verify::verify(&pool, range, |position| progress.show(position)).await;
+    progress.clear();
     match outcome {
         Ok(verified) => {
             let seconds = started.elapsed().as_secs_f64();

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod consumer;
 pub mod live;
 pub mod projector;
+pub mod rebuild;
 pub mod runs;
 pub mod status;
 pub mod workflows;

@@ -30,6 +30,13 @@ return 1
 /// How long a finished run's live status stays.
 const FINISHED_TTL_SECONDS: i64 = 86_400;
 
+/// Present while Redis holds everything the read models say.
+const MARKER: &str = "live:filled";
+/// Where a replacement is written before it is renamed into place.
+const STAGING: &str = "live:staging:";
+/// Commands per round trip when filling Redis in.
+const PIPELINE: usize = 1_000;
+
 pub struct Live {
     redis: ConnectionManager,
     keys: Keys,
@@ -67,27 +74,108 @@ impl Live {
 
     /// Fills Redis in from the read models when its marker is gone. Returns whether it did.
     pub async fn refill_if_lost(&mut self, pool: &PgPool) -> anyhow::Result<bool> {
-        let marker = self.keys.key("live:filled");
+        let marker = self.keys.key(MARKER);
         let present: bool = redis::cmd("EXISTS").arg(&marker).query_async(&mut self.redis).await?;
         if present {
             return Ok(false);
         }
-        let workspaces: Vec<(Uuid,)> = sqlx::query_as("select id from rm_workspaces").fetch_all(pool).await?;
-        for (workspace_id,) in &workspaces {
-            self.workspace(pool, *workspace_id).await?;
-            self.run_counts(pool, *workspace_id).await?;
-        }
-        let live: Vec<(Uuid,)> = sqlx::query_as(
-            "select id from rm_runs where finished_at is null or finished_at > now() - interval '1 day'",
-        )
-        .fetch_all(pool)
-        .await?;
-        for (run_id,) in &live {
-            self.run(pool, *run_id).await?;
+        let everything = Everything::read(pool).await?;
+        // Guarded like every other write: a refresh that raced ahead keeps its newer values.
+        let _: () = redis::cmd("SCRIPT").arg("LOAD").arg(IF_NEWER).query_async(&mut self.redis).await?;
+        for chunk in everything.writes(&self.keys).chunks(PIPELINE) {
+            let mut pipe = redis::pipe();
+            for write in chunk {
+                match write {
+                    Write::Hash { key, version, ttl, fields } => {
+                        pipe.invoke_script(&if_newer(&self.if_newer, key.clone(), *version, *ttl, fields)).ignore();
+                    }
+                    Write::Counts { key, counts } => {
+                        pipe.del(key).ignore();
+                        if !counts.is_empty() {
+                            pipe.hset_multiple(key, counts).ignore();
+                        }
+                    }
+                }
+            }
+            let _: () = pipe.query_async(&mut self.redis).await?;
         }
         let _: () = redis::cmd("SET").arg(&marker).arg(1).query_async(&mut self.redis).await?;
-        tracing::info!(workspaces = workspaces.len(), runs = live.len(), "filled Redis in from the read models");
+        tracing::info!(
+            workspaces = everything.workspaces.len(),
+            runs = everything.runs.len(),
+            "filled Redis in from the read models"
+        );
         Ok(true)
+    }
+
+    /// Replaces everything Redis serves with what the read models say now, at once: the new
+    /// values are written under staging keys, then one MULTI renames them into place and
+    /// deletes what the read models no longer hold. Used after a rebuild's switchover, when
+    /// versions may be equal and values still differ.
+    pub async fn replace_all(&mut self, pool: &PgPool) -> anyhow::Result<()> {
+        let staging = self.keys.key(STAGING);
+        for key in self.scan(&format!("{staging}*")).await? {
+            let _: () = redis::cmd("DEL").arg(key).query_async(&mut self.redis).await?;
+        }
+        let everything = Everything::read(pool).await?;
+        let writes = everything.writes(&self.keys);
+        for chunk in writes.chunks(PIPELINE) {
+            let mut pipe = redis::pipe();
+            for write in chunk {
+                let key = format!("{staging}{}", write.key());
+                match write {
+                    Write::Hash { version, ttl, fields, .. } => {
+                        pipe.hset(&key, "version", version).ignore();
+                        pipe.hset_multiple(&key, fields).ignore();
+                        if *ttl > 0 {
+                            pipe.expire(&key, *ttl).ignore();
+                        }
+                    }
+                    Write::Counts { counts, .. } if !counts.is_empty() => {
+                        pipe.hset_multiple(&key, counts).ignore();
+                    }
+                    Write::Counts { .. } => {}
+                }
+            }
+            let _: () = pipe.query_async(&mut self.redis).await?;
+        }
+        let mut stale = self.scan(&self.keys.key("workspace:*")).await?;
+        stale.extend(self.scan(&self.keys.key("run:*")).await?);
+        let mut swap = redis::pipe();
+        swap.atomic();
+        for key in &stale {
+            swap.del(key).ignore();
+        }
+        for write in &writes {
+            // An empty hash was never written, so there is nothing to rename.
+            if matches!(write, Write::Counts { counts, .. } if counts.is_empty()) {
+                continue;
+            }
+            swap.rename(format!("{staging}{}", write.key()), write.key()).ignore();
+        }
+        swap.set(self.keys.key(MARKER), 1).ignore();
+        let _: () = swap.query_async(&mut self.redis).await?;
+        Ok(())
+    }
+
+    async fn scan(&mut self, pattern: &str) -> anyhow::Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut self.redis)
+                .await?;
+            keys.extend(batch);
+            if next == 0 {
+                return Ok(keys);
+            }
+            cursor = next;
+        }
     }
 
     async fn workspace(&mut self, pool: &PgPool, workspace_id: Uuid) -> anyhow::Result<()> {
@@ -102,20 +190,8 @@ impl Live {
         let Some((name, suspended, version, members)) = row else {
             return Ok(());
         };
-        let _: i64 = self
-            .if_newer
-            .key(self.keys.key(&format!("workspace:{workspace_id}")))
-            .arg(version)
-            .arg(0)
-            .arg("name")
-            .arg(name)
-            .arg("suspended")
-            .arg(i64::from(suspended))
-            .arg("member_count")
-            .arg(members)
-            .invoke_async(&mut self.redis)
-            .await?;
-        Ok(())
+        let key = self.keys.key(&format!("workspace:{workspace_id}"));
+        self.set_if_newer(key, version, 0, workspace_fields(&name, suspended, members)).await
     }
 
     async fn run(&mut self, pool: &PgPool, run_id: Uuid) -> anyhow::Result<()> {
@@ -131,21 +207,19 @@ impl Live {
         let Some((version, status, credits_used, finished, done, total)) = row else {
             return Ok(());
         };
-        let _: i64 = self
-            .if_newer
-            .key(self.keys.key(&format!("run:{run_id}")))
-            .arg(version)
-            .arg(if finished { FINISHED_TTL_SECONDS } else { 0 })
-            .arg("status")
-            .arg(status)
-            .arg("credits_used")
-            .arg(credits_used)
-            .arg("steps_done")
-            .arg(done)
-            .arg("steps_total")
-            .arg(total)
-            .invoke_async(&mut self.redis)
-            .await?;
+        let key = self.keys.key(&format!("run:{run_id}"));
+        let ttl = if finished { FINISHED_TTL_SECONDS } else { 0 };
+        self.set_if_newer(key, version, ttl, run_fields(&status, credits_used, done, total)).await
+    }
+
+    async fn set_if_newer(
+        &mut self,
+        key: String,
+        version: i64,
+        ttl: i64,
+        fields: Vec<(&'static str, String)>,
+    ) -> anyhow::Result<()> {
+        let _: i64 = if_newer(&self.if_newer, key, version, ttl, &fields).invoke_async(&mut self.redis).await?;
         Ok(())
     }
 
@@ -166,4 +240,114 @@ impl Live {
         let _: () = pipe.query_async(&mut self.redis).await?;
         Ok(())
     }
+}
+
+/// Everything Redis serves, read from the read models in three statements.
+struct Everything {
+    /// id, name, suspended, version, members
+    workspaces: Vec<(Uuid, String, bool, i64, i64)>,
+    /// workspace, status, runs
+    counts: Vec<(Uuid, String, i64)>,
+    /// id, version, status, credits used, finished, steps done, steps in all
+    runs: Vec<(Uuid, i64, String, i64, bool, i64, i64)>,
+}
+
+/// One key's worth of what Redis serves.
+enum Write {
+    Hash { key: String, version: i64, ttl: i64, fields: Vec<(&'static str, String)> },
+    Counts { key: String, counts: Vec<(String, i64)> },
+}
+
+impl Write {
+    fn key(&self) -> &str {
+        match self {
+            Write::Hash { key, .. } | Write::Counts { key, .. } => key,
+        }
+    }
+}
+
+impl Everything {
+    async fn read(pool: &PgPool) -> sqlx::Result<Everything> {
+        let workspaces = sqlx::query_as(
+            "select w.id, w.name, w.suspended, w.version, \
+                    (select count(*) from rm_workspace_members m where m.workspace_id = w.id) \
+               from rm_workspaces w",
+        )
+        .fetch_all(pool)
+        .await?;
+        let counts = sqlx::query_as("select workspace_id, status, count(*) from rm_runs group by workspace_id, status")
+            .fetch_all(pool)
+            .await?;
+        let runs = sqlx::query_as(
+            "select r.id, r.version, r.status, r.credits_used, r.finished_at is not null, \
+                    count(s.run_id) filter (where s.status = 'SUCCEEDED'), count(s.run_id) \
+               from rm_runs r left join rm_run_steps s on s.run_id = r.id \
+              where r.finished_at is null or r.finished_at > now() - interval '1 day' \
+              group by r.id",
+        )
+        .fetch_all(pool)
+        .await?;
+        Ok(Everything { workspaces, counts, runs })
+    }
+
+    /// Keys are relative to the deployment's prefix.
+    fn writes(&self, keys: &Keys) -> Vec<Write> {
+        let mut writes = Vec::with_capacity(self.workspaces.len() * 2 + self.runs.len());
+        let mut counted: std::collections::HashMap<Uuid, Vec<(String, i64)>> = std::collections::HashMap::new();
+        for (workspace_id, status, runs) in &self.counts {
+            counted.entry(*workspace_id).or_default().push((status.clone(), *runs));
+        }
+        for (id, name, suspended, version, members) in &self.workspaces {
+            writes.push(Write::Hash {
+                key: keys.key(&format!("workspace:{id}")),
+                version: *version,
+                ttl: 0,
+                fields: workspace_fields(name, *suspended, *members),
+            });
+            let key = keys.key(&format!("workspace:{id}:runs"));
+            writes.push(Write::Counts { key, counts: counted.remove(id).unwrap_or_default() });
+        }
+        for (id, version, status, credits_used, finished, done, total) in &self.runs {
+            writes.push(Write::Hash {
+                key: keys.key(&format!("run:{id}")),
+                version: *version,
+                ttl: if *finished { FINISHED_TTL_SECONDS } else { 0 },
+                fields: run_fields(status, *credits_used, *done, *total),
+            });
+        }
+        writes
+    }
+}
+
+/// An [`IF_NEWER`] call that sets `fields` on `key`.
+fn if_newer<'a>(
+    script: &'a redis::Script,
+    key: String,
+    version: i64,
+    ttl: i64,
+    fields: &[(&'static str, String)],
+) -> redis::ScriptInvocation<'a> {
+    let mut invocation = script.key(key);
+    invocation.arg(version).arg(ttl);
+    for (field, value) in fields {
+        invocation.arg(*field).arg(value);
+    }
+    invocation
+}
+
+fn workspace_fields(name: &str, suspended: bool, members: i64) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", name.to_owned()),
+        ("suspended", i64::from(suspended).to_string()),
+        ("member_count", members.to_string()),
+    ]
+}
+
+fn run_fields(status: &str, credits_used: i64, done: i64, total: i64) -> Vec<(&'static str, String)> {
+    vec![
+        ("status", status.to_owned()),
+        ("credits_used", credits_used.to_string()),
+        ("steps_done", done.to_string()),
+        ("steps_total", total.to_string()),
+    ]
 }

@@ -76,6 +76,7 @@ impl Projector {
     /// Applies a batch in one transaction and returns the new watermark.
     async fn apply(&mut self, batch: &[RecordedEvent]) -> anyhow::Result<i64> {
         let mut transaction = self.pool.begin().await?;
+        crate::rebuild::hold_apply_lock(&mut transaction).await?;
         let touched = apply_events(&mut transaction, catalog::NAME, batch).await?;
         let position = advance_watermark(&mut transaction, catalog::NAME).await?;
         transaction.commit().await?;

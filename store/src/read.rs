@@ -208,3 +208,10 @@ pub async fn read_streams(executor: impl PgExecutor<'_>, stream_ids: &[String]) 
     let rows = sqlx::query_as::<_, EventRow>(sql).bind(stream_ids).fetch_all(executor).await?;
     convert(rows)
 }
+
+/// The events at these positions, in log order.
+pub async fn read_positions(executor: impl PgExecutor<'_>, positions: &[i64]) -> Result<Vec<RecordedEvent>> {
+    let sql = select_events!("where position = any($1) order by position");
+    let rows = sqlx::query_as::<_, EventRow>(sql).bind(positions).fetch_all(executor).await?;
+    convert(rows)
+}

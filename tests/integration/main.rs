@@ -4,6 +4,7 @@ mod agents;
 mod cli;
 mod errors;
 mod log;
+mod projections;
 mod redelivery;
 mod relay;
 mod runs;

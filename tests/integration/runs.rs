@@ -11,7 +11,7 @@ use tests::TestApp;
 use uuid::Uuid;
 
 /// A workspace owned by `alice` with a billing account holding `credits`.
-async fn funded_workspace(app: &TestApp, credits: i64) -> Uuid {
+pub(crate) async fn funded_workspace(app: &TestApp, credits: i64) -> Uuid {
     workspace_with_account(app, credits, json!({"plan": "team", "overdraft_limit": 0})).await
 }
 
@@ -50,7 +50,7 @@ async fn workflow(app: &TestApp, workspace: Uuid, steps: Value) -> Uuid {
     id
 }
 
-async fn start_run(app: &TestApp, workspace: Uuid, workflow: Uuid, budget: i64) -> Uuid {
+pub(crate) async fn start_run(app: &TestApp, workspace: Uuid, workflow: Uuid, budget: i64) -> Uuid {
     let run = Uuid::now_v7();
     app.ok(
         &app.token("alice"),
@@ -93,7 +93,7 @@ fn types(events: &[RecordedEvent]) -> Vec<&str> {
 }
 
 /// Waits for the run's end.
-async fn finished(app: &TestApp, run: Uuid) -> Vec<RecordedEvent> {
+pub(crate) async fn finished(app: &TestApp, run: Uuid) -> Vec<RecordedEvent> {
     let ends = ["RunSucceeded", "RunFailed", "RunCancelled", "RunRejected"];
     wait_for(app, &format!("run-{run}"), 60, |events| events.iter().any(|e| ends.contains(&e.event_type.as_str())))
         .await
@@ -138,7 +138,7 @@ fn step(id: &str, agent: Uuid, depends_on: &[&str]) -> Value {
 
 /// An echo agent (2 credits a call), a usage agent (1,500 tokens: 1 + 3 credits) and the
 /// workflow fetch → (clean ∥ summarize) → merge → report. Returns their ids.
-async fn five_step_workflow(app: &TestApp, workspace: Uuid) -> (Uuid, Uuid, Uuid) {
+pub(crate) async fn five_step_workflow(app: &TestApp, workspace: Uuid) -> (Uuid, Uuid, Uuid) {
     let echo = agent(app, workspace, builtin("echo", json!({})), 2, 0).await;
     let usage = agent(app, workspace, builtin("usage", json!({"tokens": 1500})), 1, 2).await;
     let flow = workflow(

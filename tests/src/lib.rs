@@ -29,23 +29,30 @@ pub fn oxbow_bin() -> std::path::PathBuf {
     exe.parent().and_then(|deps| deps.parent()).expect("a target directory").join("oxbow")
 }
 
-/// `oxbow serve --role <role>` as a child process over `config`'s services, topics and
-/// consumer groups, for tests that kill it. Killed when dropped.
-pub fn oxbow_serve(role: &str, config: &platform::Config) -> tokio::process::Child {
-    tokio::process::Command::new(oxbow_bin())
-        .args(["serve", "--role", role])
+/// The `oxbow` binary set up for `config`'s services, topics, consumer groups and Redis keys.
+pub fn oxbow_command(config: &platform::Config) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(oxbow_bin());
+    command
         .env("DATABASE_URL", &config.database_url)
+        .env("REDIS_URL", &config.redis_url)
+        .env("OXBOW_REDIS_PREFIX", &config.redis_prefix)
         .env("KAFKA_BROKERS", &config.kafka_brokers)
         .env("OXBOW_EVENTS_TOPIC", &config.events_topic)
         .env("OXBOW_TASKS_TOPIC", &config.tasks_topic)
         .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
         .env("OXBOW_SAGA_GROUP", &config.saga_group)
+        .env("OXBOW_PROJECTOR_GROUP", &config.projector_group)
         .env("OXBOW_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|error| {
-            panic!("start oxbow serve --role {role} (build it first: cargo build -p oxbow): {error}")
-        })
+        .kill_on_drop(true);
+    command
+}
+
+/// `oxbow serve --role <role>` as a child process over `config`'s services, for tests that
+/// kill it. Killed when dropped.
+pub fn oxbow_serve(role: &str, config: &platform::Config) -> tokio::process::Child {
+    oxbow_command(config).args(["serve", "--role", role]).spawn().unwrap_or_else(|error| {
+        panic!("start oxbow serve --role {role} (build it first: cargo build -p oxbow): {error}")
+    })
 }
 
 /// Logs to the test's output when `OXBOW_TEST_LOG` names a filter, e.g. `info,projections=debug`.

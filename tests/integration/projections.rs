@@ -1,0 +1,202 @@
+//! `oxbow projections rebuild` and `diff`: a rebuild from the log under live traffic switches
+//! over to exactly what the live projection holds, a damaged read model is found and repaired,
+//! and a rebuild killed midway resumes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use store::{AppendRequest, CommitterConfig, EventStore, ExpectedVersion};
+use tests::TestApp;
+use uuid::Uuid;
+
+use crate::runs::{finished, five_step_workflow, funded_workspace, start_run};
+
+async fn oxbow(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+    let output = tests::oxbow_command(&app.config).args(args).output().await.expect("run oxbow");
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (output.status.code().unwrap_or(-1), text(output.stdout), text(output.stderr))
+}
+
+/// Waits until the live projection has applied the whole log.
+async fn caught_up(app: &TestApp) -> i64 {
+    let head = store::read_head(&app.db.pool).await.unwrap().position;
+    for _ in 0..600 {
+        if projections::status::position(&app.db.pool, projections::catalog::NAME).await.unwrap() >= head {
+            return head;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the projection did not reach position {head}");
+}
+
+async fn redis_hash(app: &TestApp, key: &str) -> std::collections::HashMap<String, String> {
+    let mut redis = platform::redis::connect(&app.config.redis_url).await.unwrap();
+    redis::cmd("HGETALL").arg(format!("{}{key}", app.config.redis_prefix)).query_async(&mut redis).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_under_live_traffic_switches_over_and_repairs_a_damaged_read_model() {
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let (_, _, flow) = five_step_workflow(&app, workspace).await;
+    let run = start_run(&app, workspace, flow, 100).await;
+    finished(&app, run).await;
+    caught_up(&app).await;
+
+    // Commands keep arriving while the rebuild runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let traffic = {
+        let (stop, base, token) = (stop.clone(), app.base.clone(), app.token("alice"));
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut sent = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let body = json!({"type": "GrantCredits", "id": workspace,
+                    "payload": {"amount": 1, "reason": format!("grant {sent}")}});
+                let response =
+                    http.post(format!("{base}/v1/commands")).bearer_auth(&token).json(&body).send().await.unwrap();
+                assert_eq!(response.status(), 200);
+                sent += 1;
+            }
+            sent
+        })
+    };
+    let (code, stdout, stderr) = oxbow(&app, &["projections", "rebuild", "catalog"]).await;
+    stop.store(true, Ordering::Relaxed);
+    let sent = traffic.await.unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("rebuilt catalog:") && stdout.contains("switched over"), "{stdout}");
+    assert!(sent > 0);
+
+    caught_up(&app).await;
+    let (code, stdout, stderr) = oxbow(&app, &["projections", "diff", "--all"]).await;
+    assert_eq!((code, stdout.trim()), (0, "catalog: no differences"), "{stderr}");
+    let (balance,): (i64,) = sqlx::query_as("select balance from rm_billing_accounts where workspace_id = $1")
+        .bind(workspace)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let (credits_used,): (i64,) = sqlx::query_as("select credits_used from rm_runs where id = $1")
+        .bind(run)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(balance, 1_000 + sent - credits_used, "every grant made during the rebuild counts once");
+
+    // Damage the live read models and Redis: diff names the damage, a rebuild repairs it.
+    sqlx::query("update rm_workspaces set name = 'damaged' where id = $1")
+        .bind(workspace)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    sqlx::query("delete from rm_run_steps where run_id = $1 and step_id = 'merge'")
+        .bind(run)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let (code, stdout, _) = oxbow(&app, &["projections", "diff", "catalog"]).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("catalog.rm_workspaces: 1 rows only in the live projection, 1 only in the rebuild"));
+    assert!(stdout.contains("- {") && stdout.contains("\"damaged\""), "{stdout}");
+    assert!(stdout.contains("catalog.rm_run_steps: 0 rows only in the live projection, 1 only in the rebuild"));
+    assert!(stdout.contains("\"merge\""), "{stdout}");
+
+    let mut redis = platform::redis::connect(&app.config.redis_url).await.unwrap();
+    let stray = format!("{}run:{}", app.config.redis_prefix, Uuid::now_v7());
+    let _: () = redis::cmd("HSET").arg(&stray).arg("status").arg("RUNNING").query_async(&mut redis).await.unwrap();
+    let (code, _, stderr) = oxbow(&app, &["projections", "rebuild", "--all"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, _) = oxbow(&app, &["projections", "diff", "catalog"]).await;
+    assert_eq!(code, 0, "{stdout}");
+    let steps =
+        app.graphql(Some(&app.token("alice")), &format!("{{ run(id: \"{run}\") {{ steps {{ id }} }} }}"), None).await;
+    assert_eq!(steps["data"]["run"]["steps"].as_array().unwrap().len(), 5, "{steps}");
+    assert_eq!(redis_hash(&app, &format!("workspace:{workspace}")).await["name"], "Runs");
+    assert_eq!(redis_hash(&app, &format!("run:{run}")).await["status"], "SUCCEEDED");
+    let exists: bool = redis::cmd("EXISTS").arg(&stray).query_async(&mut redis).await.unwrap();
+    assert!(!exists, "a key the read models do not back is gone after the switchover");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_killed_midway_resumes_where_it_stopped() {
+    let app = TestApp::start().await;
+    // Enough events that the rebuild takes a few batches: 24 workspaces renamed 500 times.
+    let store = EventStore::new(app.db.pool.clone(), CommitterConfig::default());
+    let event = |event_type: &str, payload: serde_json::Value, id: Uuid| events::NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: event_type.into(),
+        schema_version: 1,
+        payload,
+        metadata: json!({"actor": "alice", "workspace_id": id, "correlation_id": id, "causation_id": id}),
+    };
+    for _ in 0..24 {
+        let id = Uuid::now_v7();
+        let created = event("WorkspaceCreated", json!({"workspace_id": id, "name": "w", "owner_id": "alice"}), id);
+        let renames = (0..500).map(|n| event("WorkspaceRenamed", json!({"name": format!("w{n}")}), id));
+        let request = AppendRequest {
+            stream_id: format!("workspace-{id}"),
+            expected: ExpectedVersion::NoStream,
+            events: std::iter::once(created).chain(renames).collect(),
+            idempotency: None,
+            observed_head: None,
+        };
+        store.append(request).await.unwrap();
+    }
+    let head = caught_up(&app).await;
+
+    let mut rebuild = tests::oxbow_command(&app.config).args(["projections", "rebuild", "catalog"]).spawn().unwrap();
+    let mut reached = 0;
+    for _ in 0..2_000 {
+        let state: Result<(i64,), _> =
+            sqlx::query_as("select position from rebuild_catalog.rebuild_state").fetch_one(&app.db.pool).await;
+        if let Ok((position,)) = state
+            && position > 0
+        {
+            reached = position;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    rebuild.start_kill().unwrap();
+    rebuild.wait().await.unwrap();
+    assert!(reached > 0 && reached < head, "killed midway: {reached} of {head}");
+
+    let (code, stdout, stderr) = oxbow(&app, &["projections", "rebuild", "catalog"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let resumed_at: i64 = stderr
+        .split("resuming the rebuild of catalog at position ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|position| position.parse().ok())
+        .unwrap_or_else(|| panic!("the rebuild resumes: {stderr}"));
+    assert!(resumed_at >= reached, "{stderr}");
+    assert!(stdout.contains("switched over"), "{stdout}");
+    let (count,): (i64,) = sqlx::query_as("select count(*) from rm_workspaces").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(count, 24);
+    let (code, stdout, _) = oxbow(&app, &["projections", "diff", "catalog"]).await;
+    assert_eq!(code, 0, "{stdout}");
+    let leftover: Option<(String,)> =
+        sqlx::query_as("select nspname::text from pg_namespace where nspname = 'rebuild_catalog'")
+            .fetch_optional(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(leftover, None, "a finished rebuild leaves nothing behind");
+}
+
+#[tokio::test]
+async fn projections_commands_refuse_bad_input_in_one_line() {
+    let app = TestApp::start_with(&[], |_| {}).await;
+    for (args, mentions) in [
+        (&["projections", "rebuild"][..], "required"),
+        (&["projections", "rebuild", "nonesuch"], "nonesuch"),
+        (&["projections", "diff", "catalog", "--all"], "--all"),
+        (&["projections", "diff", "nonesuch"], "known: catalog"),
+    ] {
+        let (code, _, stderr) = oxbow(&app, args).await;
+        assert_ne!(code, 0, "{args:?}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error") && stderr.contains(mentions), "{args:?}: {stderr}");
+    }
+}
