@@ -129,6 +129,13 @@ enum LogCommand {
     Export(ExportArgs),
     /// Prints an aggregate's state at a point in its history, as JSON.
     State(StateArgs),
+    /// Crypto-shreds a person's personal data: destroys their keys, so it reads as erased
+    /// everywhere, rebuilt projections too. The log is untouched and still verifies.
+    Forget {
+        /// The person: an email, or a user id (the emails of the invitations they accepted).
+        #[arg(long)]
+        subject: String,
+    },
 }
 
 #[derive(Args)]
@@ -268,6 +275,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Log { command: LogCommand::Verify(args) } => verify(args).await,
         Command::Log { command: LogCommand::Export(args) } => export(args).await,
         Command::Log { command: LogCommand::State(args) } => log_state(args).await,
+        Command::Log { command: LogCommand::Forget { subject } } => forget(subject.trim()).await,
         Command::Projections { command: ProjectionsCommand::Status { json } } => projections_status(json).await,
         Command::Projections { command: ProjectionsCommand::Rebuild { which, fresh } } => {
             rebuild(which.names()?, fresh).await
@@ -355,6 +363,33 @@ async fn projections_status(json: bool) -> anyhow::Result<ExitCode> {
         "sagas: {} pieces of work waiting, {} due now, {} being retried",
         sagas.waiting, sagas.due, sagas.retrying
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn forget(subject: &str) -> anyhow::Result<ExitCode> {
+    if subject.is_empty() {
+        anyhow::bail!("--subject must name a person: an email or a user id");
+    }
+    let config = Config::from_env()?;
+    let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
+    let (email, key_ids) = if subject.contains('@') {
+        (Some(subject), Vec::new())
+    } else {
+        // A user's emails are those of the invitations they accepted.
+        let emails: Vec<(String,)> =
+            sqlx::query_as("select email from rm_workspace_invitations where accepted_by = $1")
+                .bind(subject)
+                .fetch_all(&pool)
+                .await?;
+        (None, emails.iter().filter_map(|(email,)| store::personal::key_id_of(email)).collect())
+    };
+    match store::personal::forget(&pool, email, &key_ids).await? {
+        0 => println!("nothing to forget: no personal data of {subject} is held, or it was forgotten before"),
+        keys => println!(
+            "forgot {subject}: {keys} key(s) destroyed; their data reads {} everywhere from now on",
+            store::personal::ERASED
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

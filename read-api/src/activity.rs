@@ -52,7 +52,12 @@ impl ActivityFeed {
             loop {
                 let target = *moved.borrow_and_update();
                 while last < target {
-                    match store::read_all(&pool, last, (target - last).min(1_000)).await {
+                    let read = store::read_all(&pool, last, (target - last).min(1_000)).await;
+                    let revealed = match read {
+                        Ok(mut events) => store::personal::reveal(&pool, &mut events).await.map(|()| events),
+                        Err(error) => Err(error),
+                    };
+                    match revealed {
                         Ok(events) => {
                             for event in events {
                                 last = event.position;

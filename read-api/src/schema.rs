@@ -287,7 +287,13 @@ impl Workspace {
         .fetch_all(&services(ctx).pool)
         .await
         .map_err(internal)?;
-        Ok(rows
+        let mut invitations = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            // The read model keeps emails sealed, as the log does.
+            row.email = store::personal::reveal_text(&services(ctx).pool, &row.email).await.map_err(internal)?;
+            invitations.push(row);
+        }
+        Ok(invitations
             .into_iter()
             .filter_map(|row| {
                 Some(Invitation {
@@ -434,7 +440,8 @@ impl CoreQuery {
             }
         };
         let services = services(ctx);
-        let events = store::read_stream(&services.pool, &stream, after_version).await.map_err(internal)?;
+        let mut events = store::read_stream(&services.pool, &stream, after_version).await.map_err(internal)?;
+        store::personal::reveal(&services.pool, &mut events).await.map_err(internal)?;
         let workspace = match events.first() {
             Some(event) => event.workspace_id(),
             None => store::read_stream(&services.pool, &stream, 0)

@@ -74,6 +74,10 @@ pub async fn export(
     let mut rows = store::events_where(pool, stream, workspace.as_deref(), from, to);
     let mut written = 0;
     while let Some(event) = rows.try_next().await? {
+        // Personal data as it reads today: plain, or erased once its subject is forgotten.
+        let mut event = [event];
+        store::personal::reveal(pool, &mut event).await?;
+        let [event] = event;
         match format {
             Format::JsonLines => writeln!(out, "{}", json_line(&event))?,
             Format::Csv => writeln!(out, "{}", csv_line(&event))?,

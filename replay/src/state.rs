@@ -37,13 +37,14 @@ pub enum Error {
 /// `recorded_at` of the last event applied, and `state`.
 pub async fn state_at(pool: &PgPool, stream_id: &str, cut: Cut) -> Result<Value, Error> {
     let history = store::read_stream(pool, stream_id, 0).await?;
-    let upto: Vec<RecordedEvent> = history
+    let mut upto: Vec<RecordedEvent> = history
         .into_iter()
         .take_while(|event| match cut {
             Cut::Position(position) => event.position <= position,
             Cut::At(time) => event.recorded_at <= time,
         })
         .collect();
+    store::personal::reveal(pool, &mut upto).await?;
     let Some(last) = upto.last() else {
         return Err(Error::Empty(stream_id.to_owned()));
     };

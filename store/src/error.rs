@@ -12,6 +12,9 @@ pub enum Error {
     /// A stored row does not have the shape the log writes.
     #[error("corrupt row at position {position}: {reason}")]
     CorruptRow { position: i64, reason: String },
+    /// Personal data could not be sealed.
+    #[error("personal data could not be sealed: {0}")]
+    Seal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,6 +6,7 @@
 
 mod append;
 mod error;
+pub mod personal;
 mod read;
 mod snapshots;
 

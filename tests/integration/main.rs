@@ -3,6 +3,7 @@
 mod agents;
 mod cli;
 mod errors;
+mod forget;
 mod log;
 mod projections;
 mod redelivery;

@@ -262,9 +262,11 @@ impl CommandService {
             correlation_id,
             causation_id: Uuid::now_v7(),
         };
-        let new_events: Vec<NewEvent> =
+        let mut new_events: Vec<NewEvent> =
             decided.iter().map(|event| NewEvent::from_domain(Uuid::now_v7(), event, &metadata)).collect();
+        // The caller hears back what it sent; the log only ever holds personal data sealed.
         let payloads: Vec<Value> = new_events.iter().map(|e| e.payload.clone()).collect();
+        store::personal::seal(self.store.pool(), &mut new_events).await.map_err(unavailable)?;
 
         let appended = self
             .store
@@ -322,8 +324,9 @@ impl CommandService {
             Some(kept) => kept,
             None => self.snapshot::<A>(stream_id).await,
         };
-        let (newer, head) =
+        let (mut newer, head) =
             store::load_stream(self.store.pool(), stream_id, folded.version).await.map_err(unavailable)?;
+        store::personal::reveal(self.store.pool(), &mut newer).await.map_err(unavailable)?;
         let Some(last) = newer.last() else {
             return Ok((folded, head));
         };
@@ -476,10 +479,13 @@ impl CommandService {
         A: Aggregate,
         A::Event: DomainEvent,
     {
-        let history = match store::read_stream(self.store.pool(), stream_id, 0).await {
+        let mut history = match store::read_stream(self.store.pool(), stream_id, 0).await {
             Ok(history) => history,
             Err(error) => return unavailable(error),
         };
+        if let Err(error) = store::personal::reveal(self.store.pool(), &mut history).await {
+            return unavailable(error);
+        }
         match fold::<A>(&history).map(|state| A::decide(command, &state, facts, context)) {
             Ok(Err(rejection)) => rejected(&rejection, current),
             Ok(Ok(_)) => Problem::conflict(current),
@@ -509,12 +515,13 @@ impl CommandService {
 
     /// The answer to a request whose events were appended before: read back from the log.
     async fn replayed(&self, outcome: &AppendOutcome) -> Result<Accepted, Problem> {
-        let events: Vec<RecordedEvent> = match (outcome.first_position, outcome.last_position) {
+        let mut events: Vec<RecordedEvent> = match (outcome.first_position, outcome.last_position) {
             (Some(first), Some(last)) => {
                 store::read_range(self.store.pool(), first, last).await.map_err(unavailable)?
             }
             _ => Vec::new(),
         };
+        store::personal::reveal(self.store.pool(), &mut events).await.map_err(unavailable)?;
         let position = match outcome.last_position {
             Some(position) => position,
             None => store::read_stream(self.store.pool(), &outcome.stream_id, outcome.stream_version - 1)

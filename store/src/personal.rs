@@ -1,0 +1,221 @@
+//! Personal data in the log, sealed under a key per person, and crypto-shredding.
+//!
+//! Before an event with [`events::personal_fields`] is appended, each such field is encrypted
+//! (ChaCha20-Poly1305) under its subject's key and replaced by a sealed string,
+//! `pii:v1:{key id}:{nonce and ciphertext, base64url}`. The log, Kafka, the read models and
+//! snapshots only ever hold that string. Whoever shows the data reveals it with [`reveal`];
+//! once the subject is forgotten their key is gone and the field reads [`ERASED`]. The hash
+//! chain covers the ciphertext, so the log still verifies.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use events::{NewEvent, RecordedEvent};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::Result;
+
+/// What a sealed field reads once its subject is forgotten.
+pub const ERASED: &str = "[erased]";
+const PREFIX: &str = "pii:v1:";
+
+/// The subject's name as keys are filed: a lower-case email, trimmed.
+pub fn normalise(subject: &str) -> String {
+    subject.trim().to_lowercase()
+}
+
+fn subject_hash(subject: &str) -> Vec<u8> {
+    Sha256::digest(normalise(subject).as_bytes()).to_vec()
+}
+
+/// Seals every personal field of `events` under its subject's key, making keys as needed.
+pub async fn seal<'c, E>(executor: E, events: &mut [NewEvent]) -> Result<()>
+where
+    E: PgExecutor<'c> + Copy,
+{
+    for event in events {
+        for field in events::personal_fields(&event.event_type) {
+            let Some(Value::String(plain)) = event.payload.get(*field) else {
+                continue;
+            };
+            let (key_id, key) = key_for(executor, plain).await?;
+            let sealed = seal_text(key_id, &key, plain);
+            event.payload[*field] = Value::String(sealed);
+        }
+    }
+    Ok(())
+}
+
+/// Replaces every sealed personal field of `events` with its plain text, or with [`ERASED`]
+/// when its subject has been forgotten.
+pub async fn reveal(executor: impl PgExecutor<'_>, events: &mut [RecordedEvent]) -> Result<()> {
+    let mut payloads: Vec<(&str, &mut Value)> = events
+        .iter_mut()
+        .filter(|event| !events::personal_fields(&event.event_type).is_empty())
+        .map(|event| (event.event_type.as_str(), &mut event.payload))
+        .collect();
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    let mut key_ids: Vec<Uuid> = payloads
+        .iter()
+        .flat_map(|(event_type, payload)| sealed_fields(event_type, payload).filter_map(key_id_of))
+        .collect();
+    key_ids.sort_unstable();
+    key_ids.dedup();
+    let keys: Vec<(Uuid, Option<Vec<u8>>)> =
+        sqlx::query_as("select key_id, key from personal_data_keys where key_id = any($1)")
+            .bind(&key_ids)
+            .fetch_all(executor)
+            .await?;
+    let keys: std::collections::HashMap<Uuid, Vec<u8>> =
+        keys.into_iter().filter_map(|(id, key)| Some((id, key?))).collect();
+    for (event_type, payload) in &mut payloads {
+        for field in events::personal_fields(event_type) {
+            if let Some(Value::String(text)) = payload.get_mut(*field)
+                && text.starts_with(PREFIX)
+            {
+                *text = open_text(text, &keys).unwrap_or_else(|| ERASED.to_owned());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reveals one sealed string (a read model keeps fields sealed, as the log does).
+pub async fn reveal_text(executor: impl PgExecutor<'_>, text: &str) -> Result<String> {
+    let Some(key_id) = key_id_of(text) else {
+        return Ok(text.to_owned());
+    };
+    let key: Option<(Option<Vec<u8>>,)> = sqlx::query_as("select key from personal_data_keys where key_id = $1")
+        .bind(key_id)
+        .fetch_optional(executor)
+        .await?;
+    let keys = key.and_then(|(key,)| key).map(|key| (key_id, key)).into_iter().collect();
+    Ok(open_text(text, &keys).unwrap_or_else(|| ERASED.to_owned()))
+}
+
+/// The key a sealed string was sealed under.
+pub fn key_id_of(text: &str) -> Option<Uuid> {
+    let rest = text.strip_prefix(PREFIX)?;
+    rest.split_once(':')?.0.parse().ok()
+}
+
+/// Destroys the keys of a subject, named by email, or the keys given, and the snapshots that
+/// were folded from their revealed data. Returns how many keys were destroyed (0 when there
+/// was nothing left to forget).
+pub async fn forget(pool: &sqlx::PgPool, email: Option<&str>, key_ids: &[Uuid]) -> Result<u64> {
+    let mut transaction = pool.begin().await?;
+    let forgotten = sqlx::query(
+        "update personal_data_keys set key = null, subject_hash = null, forgotten_at = now() \
+          where key is not null and (subject_hash = $1 or key_id = any($2))",
+    )
+    .bind(email.map(subject_hash))
+    .bind(key_ids)
+    .execute(&mut *transaction)
+    .await?
+    .rows_affected();
+    if forgotten > 0 {
+        sqlx::query(
+            "delete from snapshots s where exists \
+               (select 1 from events e where e.stream_id = s.stream_id and e.event_type = any($1))",
+        )
+        .bind(events::PERSONAL_EVENT_TYPES)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(forgotten)
+}
+
+async fn key_for<'c>(executor: impl PgExecutor<'c> + Copy, subject: &str) -> Result<(Uuid, Vec<u8>)> {
+    let hash = subject_hash(subject);
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).expect("the operating system provides randomness");
+    // Made here unless the subject has a key; a racing insert of the same subject is read on
+    // the second try.
+    for _ in 0..2 {
+        let row: Option<(Uuid, Vec<u8>)> = sqlx::query_as(
+            "with made as ( \
+                 insert into personal_data_keys (key_id, subject_hash, key) values ($1, $2, $3) \
+                 on conflict (subject_hash) do nothing returning key_id, key) \
+             select key_id, key from made \
+             union all select key_id, key from personal_data_keys where subject_hash = $2 \
+             limit 1",
+        )
+        .bind(Uuid::now_v7())
+        .bind(&hash)
+        .bind(&key[..])
+        .fetch_optional(executor)
+        .await?;
+        if let Some(found) = row {
+            return Ok(found);
+        }
+    }
+    Err(crate::Error::Seal("no key could be made for a subject".into()))
+}
+
+fn sealed_fields<'a>(event_type: &'a str, payload: &'a Value) -> impl Iterator<Item = &'a str> + 'a {
+    events::personal_fields(event_type)
+        .iter()
+        .filter_map(|field| payload.get(*field)?.as_str())
+        .filter(|text| text.starts_with(PREFIX))
+}
+
+fn seal_text(key_id: Uuid, key: &[u8], plain: &str) -> String {
+    let cipher = ChaCha20Poly1305::new_from_slice(key).expect("keys are made 32 bytes long");
+    let mut nonce = [0u8; 12];
+    // The OS's randomness failing is not something to carry on from.
+    getrandom::fill(&mut nonce).expect("the operating system provides randomness");
+    let sealed = cipher
+        .encrypt(&Nonce::from(nonce), Payload { msg: plain.as_bytes(), aad: key_id.as_bytes() })
+        .expect("ChaCha20-Poly1305 encrypts any message that fits in memory");
+    let mut bytes = nonce.to_vec();
+    bytes.extend(sealed);
+    format!("{PREFIX}{key_id}:{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn open_text(text: &str, keys: &std::collections::HashMap<Uuid, Vec<u8>>) -> Option<String> {
+    let (key_id, body) = text.strip_prefix(PREFIX)?.split_once(':')?;
+    let key_id: Uuid = key_id.parse().ok()?;
+    let key = keys.get(&key_id)?;
+    let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
+    if bytes.len() < 12 {
+        return None;
+    }
+    let (nonce, sealed) = bytes.split_at(12);
+    let nonce: [u8; 12] = nonce.try_into().ok()?;
+    let cipher = ChaCha20Poly1305::new_from_slice(key).ok()?;
+    let plain = cipher.decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad: key_id.as_bytes() }).ok()?;
+    String::from_utf8(plain).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_text_opens_only_with_its_key() {
+        let (key_id, key) = (Uuid::now_v7(), vec![7u8; 32]);
+        let sealed = seal_text(key_id, &key, "cy@example.com");
+        assert!(!sealed.contains("cy@example.com"));
+        assert_eq!(key_id_of(&sealed), Some(key_id));
+        let keys = [(key_id, key)].into_iter().collect();
+        assert_eq!(open_text(&sealed, &keys).as_deref(), Some("cy@example.com"));
+        let other = [(key_id, vec![8u8; 32])].into_iter().collect();
+        assert_eq!(open_text(&sealed, &other), None, "another key does not open it");
+        assert_eq!(open_text(&sealed, &Default::default()), None, "no key, no text");
+        let tampered = format!("{}A", &sealed[..sealed.len() - 1]);
+        assert_eq!(open_text(&tampered, &keys), None, "tampering is found");
+    }
+
+    #[test]
+    fn subjects_are_filed_by_their_normalised_email() {
+        assert_eq!(subject_hash(" Cy@Example.com "), subject_hash("cy@example.com"));
+        assert_ne!(subject_hash("cy@example.com"), subject_hash("bo@example.com"));
+    }
+}
