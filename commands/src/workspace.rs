@@ -304,7 +304,7 @@ impl Decider for Workspace {
                 if name == state.name {
                     return Ok(Vec::new());
                 }
-                vec![WorkspaceRenamed { name: name.to_owned() }.into()]
+                vec![WorkspaceRenamed { name: name.to_owned(), previous_name: Some(state.name.clone()) }.into()]
             }
             C::InviteMember(command) => {
                 require(Role::Admin)?;

@@ -114,11 +114,24 @@ pub fn context_of_stream(stream_id: &str) -> &'static str {
 
 /// Declares a domain event enum whose variants are the event structs of the same name.
 ///
-/// Each struct is one event type at schema version 1; the enum gets `DomainEvent` and a list of
-/// its types for schema generation.
+/// A variant is at schema version 1 unless declared `Variant = N via upcaster`: then
+/// `to_payload` writes version N, and a stored payload of an older version is passed through
+/// `upcaster(stored_version, payload)` (a pure `fn(i32, Value) -> Result<Value, String>`) before
+/// it is read, so every reader sees today's shape. The enum also gets a list of its types for
+/// schema generation.
 #[macro_export]
 macro_rules! event_enum {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident),+ $(,)? }) => {
+    (@version) => { 1 };
+    (@version $version:literal) => { $version };
+    (@upcast $event_type:expr, $stored:expr, $payload:expr,) => {
+        Err::<serde_json::Value, String>(format!("{} has no upcaster", $event_type))
+    };
+    (@upcast $event_type:expr, $stored:expr, $payload:expr, $upcaster:path) => {
+        $upcaster($stored, $payload)
+    };
+    ($(#[$meta:meta])* $vis:vis enum $name:ident {
+        $($variant:ident $(= $version:literal via $upcaster:path)?),+ $(,)?
+    }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq)]
         $vis enum $name {
@@ -129,12 +142,48 @@ macro_rules! event_enum {
             /// Every event type of this enum, by stored name.
             pub const TYPES: &'static [&'static str] = &[$(stringify!($variant)),+];
 
-            /// The JSON Schema of each event type's payload, by stored name.
-            /// Each schema comes from a fresh generator, so it holds only its own definitions.
+            /// The JSON Schema of each event type's payload today, by stored name and schema
+            /// version. Each schema comes from a fresh generator, so it holds only its own
+            /// definitions.
             pub fn payload_schemas(
                 settings: &schemars::generate::SchemaSettings,
-            ) -> Vec<(&'static str, schemars::Schema)> {
-                vec![$((stringify!($variant), settings.clone().into_generator().into_root_schema_for::<$variant>())),+]
+            ) -> Vec<(&'static str, i32, schemars::Schema)> {
+                vec![$((
+                    stringify!($variant),
+                    $crate::event_enum!(@version $($version)?),
+                    settings.clone().into_generator().into_root_schema_for::<$variant>(),
+                )),+]
+            }
+
+            /// A stored payload of one of this enum's types in today's shape, with today's
+            /// schema version. `None` when the type is not this enum's.
+            pub fn upcast<'a>(
+                event_type: &str,
+                schema_version: i32,
+                payload: &'a serde_json::Value,
+            ) -> Option<$crate::Result<(i32, std::borrow::Cow<'a, serde_json::Value>)>> {
+                match event_type {
+                    $(stringify!($variant) => {
+                        let current: i32 = $crate::event_enum!(@version $($version)?);
+                        Some(if schema_version > current {
+                            Err($crate::Error::UnsupportedSchemaVersion {
+                                event_type: event_type.to_owned(),
+                                found: schema_version,
+                                known: current,
+                            })
+                        } else if schema_version == current {
+                            Ok((current, std::borrow::Cow::Borrowed(payload)))
+                        } else {
+                            $crate::event_enum!(@upcast event_type, schema_version, payload.clone(), $($upcaster)?)
+                                .map(|payload| (current, std::borrow::Cow::Owned(payload)))
+                                .map_err(|reason| $crate::Error::MalformedPayload {
+                                    event_type: event_type.to_owned(),
+                                    reason,
+                                })
+                        })
+                    })+
+                    _ => None,
+                }
             }
         }
 
@@ -153,6 +202,12 @@ macro_rules! event_enum {
                 }
             }
 
+            fn schema_version(&self) -> i32 {
+                match self {
+                    $($name::$variant(_) => $crate::event_enum!(@version $($version)?)),+
+                }
+            }
+
             fn to_payload(&self) -> serde_json::Value {
                 match self {
                     $($name::$variant(event) => {
@@ -166,20 +221,17 @@ macro_rules! event_enum {
                 schema_version: i32,
                 payload: &serde_json::Value,
             ) -> $crate::Result<Self> {
-                if schema_version > 1 {
-                    return Err($crate::Error::UnsupportedSchemaVersion {
-                        event_type: event_type.to_owned(),
-                        found: schema_version,
-                        known: 1,
-                    });
-                }
+                let Some(upcast) = Self::upcast(event_type, schema_version, payload) else {
+                    return Err($crate::Error::UnknownEventType(event_type.to_owned()));
+                };
+                let (_, payload) = upcast?;
                 let malformed = |error: serde_json::Error| $crate::Error::MalformedPayload {
                     event_type: event_type.to_owned(),
                     reason: error.to_string(),
                 };
                 match event_type {
                     $(stringify!($variant) => {
-                        <$variant as serde::Deserialize>::deserialize(payload)
+                        <$variant as serde::Deserialize>::deserialize(&*payload)
                             .map($name::$variant)
                             .map_err(malformed)
                     })+

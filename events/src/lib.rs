@@ -28,3 +28,22 @@ pub fn personal_fields(event_type: &str) -> &'static [&'static str] {
 
 /// Every event type with [`personal_fields`].
 pub const PERSONAL_EVENT_TYPES: &[&str] = &["MemberInvited"];
+
+/// Puts a stored event in today's shape: its payload upcast and its schema version today's.
+/// Events of types this code does not know are left as they are.
+pub fn to_current_shape(event: &mut RecordedEvent) -> Result<()> {
+    let (event_type, version, payload) = (&event.event_type, event.schema_version, &event.payload);
+    let upcast = workspace::WorkspaceEvent::upcast(event_type, version, payload)
+        .or_else(|| agents::AgentEvent::upcast(event_type, version, payload))
+        .or_else(|| workflows::WorkflowEvent::upcast(event_type, version, payload))
+        .or_else(|| billing::BillingEvent::upcast(event_type, version, payload))
+        .or_else(|| runs::RunEvent::upcast(event_type, version, payload));
+    if let Some(upcast) = upcast {
+        let (current, payload) = upcast?;
+        if current != event.schema_version {
+            event.payload = payload.into_owned();
+            event.schema_version = current;
+        }
+    }
+    Ok(())
+}

@@ -55,10 +55,25 @@ pub struct WorkspaceCreated {
     pub owner_id: String,
 }
 
+/// Schema version 2: also says what the name was. Version 1 (`{name}`) did not; its events are
+/// read with `previous_name: null` (see [`renamed_v1_to_v2`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceRenamed {
     pub name: String,
+    pub previous_name: Option<String>,
+}
+
+/// Upcasts a stored `WorkspaceRenamed` payload to version 2.
+pub fn renamed_v1_to_v2(stored_version: i32, mut payload: serde_json::Value) -> Result<serde_json::Value, String> {
+    match (stored_version, payload.as_object_mut()) {
+        (1, Some(fields)) => {
+            fields.entry("previous_name").or_insert(serde_json::Value::Null);
+            Ok(payload)
+        }
+        (1, None) => Err("a version 1 WorkspaceRenamed payload is an object".into()),
+        (other, _) => Err(format!("WorkspaceRenamed has no schema version {other}")),
+    }
 }
 
 /// Someone was invited by email; they join when they accept.
@@ -109,7 +124,7 @@ crate::event_enum! {
     /// Every event of a workspace's stream.
     pub enum WorkspaceEvent {
         WorkspaceCreated,
-        WorkspaceRenamed,
+        WorkspaceRenamed = 2 via renamed_v1_to_v2,
         MemberInvited,
         InvitationAccepted,
         MemberRoleChanged,
@@ -122,6 +137,23 @@ crate::event_enum! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_1_rename_is_read_in_todays_shape_and_a_newer_version_is_refused() {
+        let v1 = serde_json::json!({"name": "Lab"});
+        let read = WorkspaceEvent::from_stored("WorkspaceRenamed", 1, &v1).unwrap();
+        assert_eq!(read, WorkspaceRenamed { name: "Lab".into(), previous_name: None }.into());
+        let (version, shape) = WorkspaceEvent::upcast("WorkspaceRenamed", 1, &v1).unwrap().unwrap();
+        assert_eq!((version, shape.into_owned()), (2, serde_json::json!({"name": "Lab", "previous_name": null})));
+        let event: WorkspaceEvent = WorkspaceRenamed { name: "Lab".into(), previous_name: Some("R".into()) }.into();
+        assert_eq!(crate::DomainEvent::schema_version(&event), 2);
+        assert!(matches!(
+            WorkspaceEvent::from_stored("WorkspaceRenamed", 3, &v1),
+            Err(crate::Error::UnsupportedSchemaVersion { found: 3, known: 2, .. })
+        ));
+        assert!(WorkspaceEvent::from_stored("WorkspaceRenamed", 1, &serde_json::json!(["Lab"])).is_err());
+        assert!(WorkspaceEvent::upcast("RunStarted", 1, &v1).is_none(), "not this enum's type");
+    }
     use crate::DomainEvent;
 
     #[test]

@@ -77,7 +77,11 @@ pub async fn export(
         // Personal data as it reads today: plain, or erased once its subject is forgotten.
         let mut event = [event];
         store::personal::reveal(pool, &mut event).await?;
-        let [event] = event;
+        let [mut event] = event;
+        // Today's shape; an event this code cannot read is written as stored.
+        if let Err(error) = events::to_current_shape(&mut event) {
+            tracing::warn!(%error, position = event.position, "exported as stored");
+        }
         match format {
             Format::JsonLines => writeln!(out, "{}", json_line(&event))?,
             Format::Csv => writeln!(out, "{}", csv_line(&event))?,

@@ -1,8 +1,10 @@
 //! JSON Schemas of every command payload and event payload, generated from the Rust types.
 //!
 //! The generated files live in `schemas/json/{commands,events}/<Type>.v<N>.json` and are
-//! checked in, so that a change to a wire shape shows up in review. A test fails when they
-//! drift from the types; `UPDATE_SCHEMAS=1 cargo test -p schemas` writes them anew.
+//! checked in, so that a change to a wire shape shows up in review. An event type's older
+//! versions stay beside today's: the log keeps events in them, read through an upcaster. A
+//! test fails when they drift from the types; `UPDATE_SCHEMAS=1 cargo test -p schemas` writes
+//! them anew.
 
 use schemars::Schema;
 use schemars::generate::SchemaSettings;
@@ -25,6 +27,7 @@ fn settings() -> SchemaSettings {
     SchemaSettings::draft2020_12()
 }
 
+/// Commands have one shape each, version 1.
 fn versioned(schemas: Vec<(&'static str, Schema)>) -> Vec<PayloadSchema> {
     schemas.into_iter().map(|(type_name, schema)| PayloadSchema { type_name, version: 1, schema }).collect()
 }
@@ -48,7 +51,7 @@ pub fn events() -> Vec<PayloadSchema> {
     schemas.extend(events::workflows::WorkflowEvent::payload_schemas(settings));
     schemas.extend(events::billing::BillingEvent::payload_schemas(settings));
     schemas.extend(events::runs::RunEvent::payload_schemas(settings));
-    versioned(schemas)
+    schemas.into_iter().map(|(type_name, version, schema)| PayloadSchema { type_name, version, schema }).collect()
 }
 
 /// Every schema file as it should be on disk: relative path and pretty JSON.

@@ -112,7 +112,7 @@ async fn log_export_writes_a_streams_or_a_workspaces_trail_as_jsonl_or_csv() {
     assert_eq!(types, ["WorkspaceCreated", "WorkspaceRenamed"]);
     assert_eq!(records[1]["actor"], "alice");
     assert_eq!(records[1]["stream_version"], 2);
-    assert_eq!(records[1]["schema_version"], 1);
+    assert_eq!(records[1]["schema_version"], 2);
     assert_eq!(records[1]["workspace_id"], workspace.to_string());
     assert!(records[1]["correlation_id"].is_string() && records[1]["causation_id"].is_string());
     assert_eq!(records[1]["payload"]["name"], "Audit, \"2\"");
@@ -126,7 +126,7 @@ async fn log_export_writes_a_streams_or_a_workspaces_trail_as_jsonl_or_csv() {
     assert_eq!(lines[0], replay::export::FIELDS.join(","));
     assert_eq!(lines.len(), 4, "{stdout}");
     assert!(lines[3].contains(&format!("billing-{workspace}")) && lines[3].contains("BillingAccountOpened"));
-    assert!(lines[2].contains(r#""{""name"":""Audit, \""2\""""}""#), "{}", lines[2]);
+    assert!(lines[2].contains(r#""{""name"":""Audit, \""2\"""",""previous_name"":""Audit""}""#), "{}", lines[2]);
     assert!(!stdout.contains(&other.to_string()));
 
     // A time window: nothing was recorded before 2000.

@@ -9,5 +9,6 @@ mod projections;
 mod redelivery;
 mod relay;
 mod runs;
+mod schema_evolution;
 mod slice;
 mod tenancy;

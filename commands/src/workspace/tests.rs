@@ -67,7 +67,7 @@ fn it_refuses_commands_to_a_workspace_that_does_not_exist() {
 fn owners_rename_and_renaming_to_the_same_name_changes_nothing() {
     given::<Workspace>([created()])
         .when(WorkspaceCommand::RenameWorkspace(RenameWorkspace { name: "Lab".into() }))
-        .then([WorkspaceRenamed { name: "Lab".into() }.into()]);
+        .then([WorkspaceRenamed { name: "Lab".into(), previous_name: Some("Research".into()) }.into()]);
     given::<Workspace>([created()])
         .when(WorkspaceCommand::RenameWorkspace(RenameWorkspace { name: "Research".into() }))
         .then([]);
