@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use uuid::Uuid;
 
+mod log;
+
 #[derive(Parser)]
 struct Cli {
     /// The Oxbow server, e.g. http://127.0.0.1:18090.
@@ -22,6 +24,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Figure {
+    /// Not a figure: writes a generated log of about `events` events (five-step runs, hash
+    /// chained) into the empty, migrated database at `database_url`, for the audit and rebuild
+    /// figures. Needs no server.
+    GenerateLog {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+    },
     /// Closed loop: `clients` callers each POST independent creating commands back to back.
     Throughput {
         #[arg(long, default_value_t = 32)]
@@ -114,6 +125,10 @@ fn summary(mut latencies: Vec<Duration>, errors: u64, elapsed: Duration) -> serd
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Figure::GenerateLog { database_url, events } = &cli.figure {
+        println!("{}", log::generate(database_url, *events).await?);
+        return Ok(());
+    }
     let tokens = platform::auth::Tokens::new(&cli.secret);
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let url = format!("{}/v1/commands", cli.url.trim_end_matches('/'));
@@ -126,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
     caller(0).create_workspace().await.context("the first command failed")?;
 
     let result = match cli.figure {
+        Figure::GenerateLog { .. } => unreachable!("handled before the server is called"),
         Figure::LongStream { events, commands, workspace } => {
             long_stream(&caller(0), &caller, events, commands, workspace).await?
         }
