@@ -13,8 +13,6 @@
 //! it either switches over, replacing the live rows with the rebuilt ones in one transaction
 //! (readers see the old rows until it commits and the new ones after), or compares the two.
 
-use std::collections::BTreeSet;
-
 use anyhow::Context;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};
@@ -252,8 +250,7 @@ impl Rebuild {
         .fetch_all(&mut *connection)
         .await?;
         enter(&mut *connection, live).await?;
-        let positions: BTreeSet<i64> = positions.into_iter().map(|(position,)| position).collect();
-        let positions: Vec<i64> = positions.into_iter().collect();
+        let positions: Vec<i64> = positions.into_iter().map(|(position,)| position).collect();
         for chunk in positions.chunks(BATCH as usize) {
             let batch = store::read_positions(&mut *connection, chunk).await?;
             handle_once(&mut *connection, catalog::NAME, &batch, catalog::apply).await?;

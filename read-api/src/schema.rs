@@ -287,13 +287,11 @@ impl Workspace {
         .fetch_all(&services(ctx).pool)
         .await
         .map_err(internal)?;
-        let mut invitations = Vec::with_capacity(rows.len());
-        for mut row in rows {
-            // The read model keeps emails sealed, as the log does.
-            row.email = store::personal::reveal_text(&services(ctx).pool, &row.email).await.map_err(internal)?;
-            invitations.push(row);
-        }
-        Ok(invitations
+        let mut rows = rows;
+        // The read model keeps emails sealed, as the log does.
+        let emails = rows.iter_mut().map(|row| &mut row.email).collect();
+        store::personal::reveal_texts(&services(ctx).pool, emails).await.map_err(internal)?;
+        Ok(rows
             .into_iter()
             .filter_map(|row| {
                 Some(Invitation {

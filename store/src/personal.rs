@@ -53,18 +53,29 @@ where
 /// Replaces every sealed personal field of `events` with its plain text, or with [`ERASED`]
 /// when its subject has been forgotten.
 pub async fn reveal(executor: impl PgExecutor<'_>, events: &mut [RecordedEvent]) -> Result<()> {
-    let mut payloads: Vec<(&str, &mut Value)> = events
+    let texts = events
         .iter_mut()
         .filter(|event| !events::personal_fields(&event.event_type).is_empty())
-        .map(|event| (event.event_type.as_str(), &mut event.payload))
+        .flat_map(|event| {
+            let fields = events::personal_fields(&event.event_type);
+            let object = event.payload.as_object_mut().into_iter().flat_map(|object| object.iter_mut());
+            object.filter(|(name, _)| fields.contains(&name.as_str())).filter_map(|(_, value)| match value {
+                Value::String(text) => Some(text),
+                _ => None,
+            })
+        })
         .collect();
-    if payloads.is_empty() {
+    reveal_texts(executor, texts).await
+}
+
+/// Replaces each sealed string with its plain text, or with [`ERASED`]; other strings are left
+/// as they are. One query for all of them. (Read models keep fields sealed, as the log does.)
+pub async fn reveal_texts(executor: impl PgExecutor<'_>, texts: Vec<&mut String>) -> Result<()> {
+    let mut sealed: Vec<&mut String> = texts.into_iter().filter(|text| text.starts_with(PREFIX)).collect();
+    if sealed.is_empty() {
         return Ok(());
     }
-    let mut key_ids: Vec<Uuid> = payloads
-        .iter()
-        .flat_map(|(event_type, payload)| sealed_fields(event_type, payload).filter_map(key_id_of))
-        .collect();
+    let mut key_ids: Vec<Uuid> = sealed.iter().filter_map(|text| key_id_of(text)).collect();
     key_ids.sort_unstable();
     key_ids.dedup();
     let keys: Vec<(Uuid, Option<Vec<u8>>)> =
@@ -74,29 +85,10 @@ pub async fn reveal(executor: impl PgExecutor<'_>, events: &mut [RecordedEvent])
             .await?;
     let keys: std::collections::HashMap<Uuid, Vec<u8>> =
         keys.into_iter().filter_map(|(id, key)| Some((id, key?))).collect();
-    for (event_type, payload) in &mut payloads {
-        for field in events::personal_fields(event_type) {
-            if let Some(Value::String(text)) = payload.get_mut(*field)
-                && text.starts_with(PREFIX)
-            {
-                *text = open_text(text, &keys).unwrap_or_else(|| ERASED.to_owned());
-            }
-        }
+    for text in &mut sealed {
+        **text = open_text(text, &keys).unwrap_or_else(|| ERASED.to_owned());
     }
     Ok(())
-}
-
-/// Reveals one sealed string (a read model keeps fields sealed, as the log does).
-pub async fn reveal_text(executor: impl PgExecutor<'_>, text: &str) -> Result<String> {
-    let Some(key_id) = key_id_of(text) else {
-        return Ok(text.to_owned());
-    };
-    let key: Option<(Option<Vec<u8>>,)> = sqlx::query_as("select key from personal_data_keys where key_id = $1")
-        .bind(key_id)
-        .fetch_optional(executor)
-        .await?;
-    let keys = key.and_then(|(key,)| key).map(|key| (key_id, key)).into_iter().collect();
-    Ok(open_text(text, &keys).unwrap_or_else(|| ERASED.to_owned()))
 }
 
 /// The key a sealed string was sealed under.
@@ -157,13 +149,6 @@ async fn key_for<'c>(executor: impl PgExecutor<'c> + Copy, subject: &str) -> Res
         }
     }
     Err(crate::Error::Seal("no key could be made for a subject".into()))
-}
-
-fn sealed_fields<'a>(event_type: &'a str, payload: &'a Value) -> impl Iterator<Item = &'a str> + 'a {
-    events::personal_fields(event_type)
-        .iter()
-        .filter_map(|field| payload.get(*field)?.as_str())
-        .filter(|text| text.starts_with(PREFIX))
 }
 
 fn seal_text(key_id: Uuid, key: &[u8], plain: &str) -> String {

@@ -7,9 +7,7 @@ use tests::TestApp;
 use uuid::Uuid;
 
 async fn oxbow(app: &TestApp, args: &[&str]) -> (i32, String, String) {
-    let output = tests::oxbow_command(&app.config).args(args).output().await.expect("run oxbow");
-    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
-    (output.status.code().unwrap_or(-1), text(output.stdout), text(output.stderr))
+    tests::oxbow_output(&app.config, args).await
 }
 
 /// The invitations' emails as GraphQL serves them to the owner.

@@ -14,9 +14,7 @@ use uuid::Uuid;
 use crate::runs::{finished, five_step_workflow, funded_workspace, start_run};
 
 async fn oxbow(app: &TestApp, args: &[&str]) -> (i32, String, String) {
-    let output = tests::oxbow_command(&app.config).args(args).output().await.expect("run oxbow");
-    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
-    (output.status.code().unwrap_or(-1), text(output.stdout), text(output.stderr))
+    tests::oxbow_output(&app.config, args).await
 }
 
 /// Waits until the live projection has applied the whole log.

@@ -47,6 +47,13 @@ pub fn oxbow_command(config: &platform::Config) -> tokio::process::Command {
     command
 }
 
+/// Runs `oxbow args…` over `config`'s services: (exit code, stdout, stderr).
+pub async fn oxbow_output(config: &platform::Config, args: &[&str]) -> (i32, String, String) {
+    let output = oxbow_command(config).args(args).output().await.expect("run oxbow");
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("oxbow writes UTF-8");
+    (output.status.code().unwrap_or(-1), text(output.stdout), text(output.stderr))
+}
+
 /// `oxbow serve --role <role>` as a child process over `config`'s services, for tests that
 /// kill it. Killed when dropped.
 pub fn oxbow_serve(role: &str, config: &platform::Config) -> tokio::process::Child {
