@@ -400,6 +400,9 @@ async fn rebuild(names: Vec<&'static str>, fresh: bool) -> anyhow::Result<ExitCo
     for name in names {
         let started = std::time::Instant::now();
         let mut rebuild = projections::rebuild::Rebuild::open(&pool, fresh).await?;
+        if let Some(batch) = rebuild_batch()? {
+            rebuild = rebuild.with_batch(batch);
+        }
         if rebuild.resumed() {
             eprintln!("resuming the rebuild of {name} at position {}", rebuild.position());
         }
@@ -424,6 +427,9 @@ async fn diff(names: Vec<&'static str>) -> anyhow::Result<ExitCode> {
     let mut differs = false;
     for name in names {
         let mut rebuild = projections::rebuild::Rebuild::open(&pool, true).await?;
+        if let Some(batch) = rebuild_batch()? {
+            rebuild = rebuild.with_batch(batch);
+        }
         catch_up(&mut rebuild, name, "rebuilding to compare").await?;
         let diffs = rebuild.compare().await?;
         if diffs.is_empty() {
@@ -442,6 +448,17 @@ async fn diff(names: Vec<&'static str>) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if differs { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// `OXBOW_REBUILD_BATCH`: events per transaction of a rebuild (memory against speed).
+fn rebuild_batch() -> anyhow::Result<Option<i64>> {
+    match std::env::var("OXBOW_REBUILD_BATCH") {
+        Err(_) => Ok(None),
+        Ok(text) => match text.parse::<i64>() {
+            Ok(batch) if batch > 0 => Ok(Some(batch)),
+            _ => anyhow::bail!("OXBOW_REBUILD_BATCH must be a positive number of events, not {text:?}"),
+        },
+    }
 }
 
 /// Brings a rebuild close to the live projection, which keeps moving, with a progress line.

@@ -4,7 +4,8 @@
 //! A rebuild writes into a schema of its own ([`SCHEMA`]): unlogged copies of every read-model
 //! table, its own per-stream versions and its position. It reads the log in position order and
 //! applies each batch with the projector's own code (`catalog::apply`, `handle_once`), the
-//! rebuild schema first on the search path so the same SQL writes the copies. A batch commits
+//! rebuild schema first on the search path so the same SQL writes the copies; runs, the bulk of
+//! any log, are folded in memory by [`crate::runs::bulk`] and written once per batch. A batch commits
 //! with its position, so a rebuild killed at any point resumes where it stopped.
 //!
 //! Meanwhile the live projection keeps serving. To finish, the rebuild takes the projection's
@@ -49,8 +50,8 @@ pub const TABLES: [&str; 11] = [
 const APPLY_LOCK: &str = "oxbow.projection.catalog";
 /// Held by the one process rebuilding the catalog.
 const REBUILD_LOCK: &str = "oxbow.rebuild.catalog";
-/// Events per transaction.
-const BATCH: i64 = 5_000;
+/// Events per transaction, unless the rebuild is told otherwise.
+const BATCH: i64 = 50_000;
 /// Rows shown per table and side when a comparison finds differences.
 const SHOWN: i64 = 10;
 
@@ -73,6 +74,8 @@ pub struct Rebuild {
     live: String,
     position: i64,
     resumed: bool,
+    /// Events per transaction: what a stopped rebuild redoes at most.
+    batch: i64,
 }
 
 /// Rows one side has and the other lacks, in one table.
@@ -124,7 +127,13 @@ impl Rebuild {
                 (0, false)
             }
         };
-        Ok(Rebuild { pool: pool.clone(), _guard: guard, live, position, resumed })
+        Ok(Rebuild { pool: pool.clone(), _guard: guard, live, position, resumed, batch: BATCH })
+    }
+
+    /// Sets how many events go in one transaction (default 50,000).
+    pub fn with_batch(mut self, events: i64) -> Rebuild {
+        self.batch = events.max(1);
+        self
     }
 
     /// The position up to which every event is applied to the rebuilt tables.
@@ -146,11 +155,27 @@ impl Rebuild {
     /// the position reached after each.
     pub async fn catch_up(&mut self, until: i64, mut progress: impl FnMut(i64)) -> anyhow::Result<()> {
         while self.position < until {
-            let last = until.min(self.position + BATCH);
+            let last = until.min(self.position + self.batch);
             let batch = store::read_range(&self.pool, self.position + 1, last).await?;
             let mut transaction = self.pool.begin().await?;
             enter(&mut transaction, &self.live).await?;
-            handle_once(&mut transaction, catalog::NAME, &batch, catalog::apply).await?;
+            // Runs, the bulk of any log, are folded in memory and written once per batch; the
+            // rest goes through the projector's own statements.
+            let mut runs = crate::runs::bulk::Runs::default();
+            let mut run_ids: Vec<uuid::Uuid> =
+                batch.iter().filter_map(|e| e.stream_id.strip_prefix("run-")?.parse().ok()).collect();
+            run_ids.sort_unstable();
+            run_ids.dedup();
+            runs.load(&mut transaction, &run_ids).await?;
+            handle_once(&mut transaction, catalog::NAME, &batch, async |connection, event| {
+                if event.stream_id.starts_with("run-") {
+                    runs.apply(event).map(|()| None)
+                } else {
+                    catalog::apply(connection, event).await
+                }
+            })
+            .await?;
+            runs.write(&mut transaction).await?;
             sqlx::query(dynamic!("update {SCHEMA}.rebuild_state set position = $1"))
                 .bind(last)
                 .execute(&mut *transaction)
@@ -251,7 +276,7 @@ impl Rebuild {
         .await?;
         enter(&mut *connection, live).await?;
         let positions: Vec<i64> = positions.into_iter().map(|(position,)| position).collect();
-        for chunk in positions.chunks(BATCH as usize) {
+        for chunk in positions.chunks(self.batch as usize) {
             let batch = store::read_positions(&mut *connection, chunk).await?;
             handle_once(&mut *connection, catalog::NAME, &batch, catalog::apply).await?;
         }

@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use crate::catalog::Touched;
 
+pub mod bulk;
+
 /// Statuses as the read model stores them (the GraphQL enums' names).
 pub mod status {
     pub const REQUESTED: &str = "REQUESTED";

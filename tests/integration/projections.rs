@@ -144,7 +144,12 @@ async fn a_rebuild_killed_midway_resumes_where_it_stopped() {
     }
     let head = caught_up(&app).await;
 
-    let mut rebuild = tests::oxbow_command(&app.config).args(["projections", "rebuild", "catalog"]).spawn().unwrap();
+    // Small transactions, so the kill lands between two of them.
+    let mut rebuild = tests::oxbow_command(&app.config)
+        .args(["projections", "rebuild", "catalog"])
+        .env("OXBOW_REBUILD_BATCH", "2000")
+        .spawn()
+        .unwrap();
     let mut reached = 0;
     for _ in 0..2_000 {
         let state: Result<(i64,), _> =

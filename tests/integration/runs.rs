@@ -156,6 +156,13 @@ pub(crate) async fn five_step_workflow(app: &TestApp, workspace: Uuid) -> (Uuid,
     (echo, usage, flow)
 }
 
+/// A rebuild from the log (runs folded in memory, see `projections::runs::bulk`) holds exactly
+/// what the live projection built event by event.
+async fn rebuild_agrees(app: &TestApp) {
+    let (code, stdout, stderr) = tests::oxbow_output(&app.config, &["projections", "diff", "catalog"]).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_five_step_run_with_a_parallel_branch_succeeds_and_is_billed_once() {
     let app = TestApp::start().await;
@@ -195,6 +202,7 @@ async fn a_five_step_run_with_a_parallel_branch_succeeds_and_is_billed_once() {
     assert_eq!(captures.len(), 5);
     // The saga acts under its own name, for the audit trail.
     assert_eq!(billing.last().unwrap().metadata["actor"], "system:run-saga");
+    rebuild_agrees(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,6 +257,7 @@ async fn failures_are_retried_with_backoff_then_fail_the_run_and_timeouts_end_sl
     // The sleeper's report arrives after the deadline and is refused: nothing more is recorded.
     tokio::time::sleep(Duration::from_millis(2_000)).await;
     assert_eq!(stream(&app, &format!("run-{slow_run}")).await.len(), events.len());
+    rebuild_agrees(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,6 +304,7 @@ async fn short_credits_and_a_suspended_workspace_reject_runs_and_cancel_settles(
             .iter()
             .any(|e| e.payload["reservation_id"] == json!(blocked) || e.payload["reservation_id"] == json!(greedy))
     );
+    rebuild_agrees(&app).await;
 }
 
 /// A webhook agent: answers `{"output", "usage"}` for `/ok`, and never in time for `/slow`.
