@@ -396,7 +396,8 @@ async fn forget(subject: &str) -> anyhow::Result<ExitCode> {
 async fn rebuild(names: Vec<&'static str>, fresh: bool) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     let pool = store::connect(&config.database_url, 4).await.context("connecting to PostgreSQL")?;
-    let redis = platform::redis::connect(&config.redis_url).await?;
+    // The switch of Redis is one MULTI over every key it serves.
+    let redis = platform::redis::connect_patient(&config.redis_url, std::time::Duration::from_secs(300)).await?;
     for name in names {
         let started = std::time::Instant::now();
         let mut rebuild = projections::rebuild::Rebuild::open(&pool, fresh).await?;

@@ -125,8 +125,8 @@ impl Live {
                 let key = format!("{staging}{}", write.key());
                 match write {
                     Write::Hash { version, ttl, fields, .. } => {
-                        pipe.hset(&key, "version", version).ignore();
-                        pipe.hset_multiple(&key, fields).ignore();
+                        let version = [("version", version.to_string())];
+                        pipe.hset_multiple(&key, &[&version[..], fields].concat()).ignore();
                         if *ttl > 0 {
                             pipe.expire(&key, *ttl).ignore();
                         }
@@ -139,19 +139,22 @@ impl Live {
             }
             let _: () = pipe.query_async(&mut self.redis).await?;
         }
-        let mut stale = self.scan(&self.keys.key("workspace:*")).await?;
-        stale.extend(self.scan(&self.keys.key("run:*")).await?);
+        // An empty hash was never written, so there is nothing to rename; a rename replaces
+        // the key it lands on, so only the keys that nothing replaces are deleted.
+        let renamed: std::collections::HashSet<&str> = writes
+            .iter()
+            .filter(|write| !matches!(write, Write::Counts { counts, .. } if counts.is_empty()))
+            .map(Write::key)
+            .collect();
+        let mut served = self.scan(&self.keys.key("workspace:*")).await?;
+        served.extend(self.scan(&self.keys.key("run:*")).await?);
         let mut swap = redis::pipe();
         swap.atomic();
-        for key in &stale {
+        for key in served.iter().filter(|key| !renamed.contains(key.as_str())) {
             swap.del(key).ignore();
         }
-        for write in &writes {
-            // An empty hash was never written, so there is nothing to rename.
-            if matches!(write, Write::Counts { counts, .. } if counts.is_empty()) {
-                continue;
-            }
-            swap.rename(format!("{staging}{}", write.key()), write.key()).ignore();
+        for key in &renamed {
+            swap.rename(format!("{staging}{key}"), *key).ignore();
         }
         swap.set(self.keys.key(MARKER), 1).ignore();
         let _: () = swap.query_async(&mut self.redis).await?;

@@ -61,6 +61,8 @@ struct Usage {
 #[derive(Default)]
 pub struct Runs {
     runs: HashMap<Uuid, Run>,
+    /// The runs read from the tables by [`Runs::load`]: their rows are replaced on write.
+    loaded: Vec<Uuid>,
     /// Each run's steps in plan order.
     steps: HashMap<Uuid, Vec<Step>>,
     /// Increments to `rm_usage`, by (workspace, day, agent).
@@ -91,6 +93,7 @@ impl Runs {
         for step in steps {
             self.steps.entry(step.run_id).or_default().push(step);
         }
+        self.loaded.extend(runs.iter().map(|run| run.id));
         self.runs.extend(runs.into_iter().map(|run| (run.id, run)));
         Ok(())
     }
@@ -226,13 +229,14 @@ impl Runs {
         Ok(())
     }
 
-    /// Writes what is held (replacing the rows of the runs held, adding to usage) and forgets it.
+    /// Writes what is held (replacing the rows of the runs loaded, adding to usage) and forgets it.
     pub async fn write(&mut self, connection: &mut PgConnection) -> sqlx::Result<()> {
         let runs: Vec<Run> = self.runs.drain().map(|(_, run)| run).collect();
         let steps: Vec<Step> = self.steps.drain().flat_map(|(_, steps)| steps).collect();
         let ids: Vec<Uuid> = runs.iter().map(|run| run.id).collect();
-        sqlx::query("delete from rm_run_steps where run_id = any($1)").bind(&ids).execute(&mut *connection).await?;
-        sqlx::query("delete from rm_runs where id = any($1)").bind(&ids).execute(&mut *connection).await?;
+        let loaded = std::mem::take(&mut self.loaded);
+        sqlx::query("delete from rm_run_steps where run_id = any($1)").bind(&loaded).execute(&mut *connection).await?;
+        sqlx::query("delete from rm_runs where id = any($1)").bind(&loaded).execute(&mut *connection).await?;
         let column = |f: fn(&Run) -> _| runs.iter().map(f).collect::<Vec<_>>();
         sqlx::query(
             "insert into rm_runs (id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, \
@@ -257,15 +261,15 @@ impl Runs {
         .bind(column(|r| r.version))
         .execute(&mut *connection)
         .await?;
-        // PostgreSQL has no arrays of arrays of different lengths: dependencies go as JSON.
-        let depends_on: Vec<serde_json::Value> = steps.iter().map(|s| serde_json::json!(s.depends_on)).collect();
+        // PostgreSQL has no arrays of arrays of different lengths: each step's dependencies go
+        // as the text of an array.
+        let depends_on: Vec<String> = steps.iter().map(|s| array_text(&s.depends_on)).collect();
         sqlx::query(
             "insert into rm_run_steps (run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, \
                                        error, tokens, duration_ms, cost) \
-             select s.run_id, s.step_id, s.ordinal, s.agent_id, \
-                    array(select jsonb_array_elements_text(s.depends_on)), s.status, s.attempts, s.output, \
-                    s.error, s.tokens, s.duration_ms, s.cost \
-               from unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[], $5::jsonb[], $6::text[], $7::int[], \
+             select s.run_id, s.step_id, s.ordinal, s.agent_id, s.depends_on::text[], s.status, s.attempts, \
+                    s.output, s.error, s.tokens, s.duration_ms, s.cost \
+               from unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::int[], \
                            $8::jsonb[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[]) \
                  as s(run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, error, tokens, \
                       duration_ms, cost)",
@@ -318,6 +322,24 @@ fn finish(run: &mut Run, steps: &mut [Step], at: DateTime<Utc>, reason: Option<S
     }
 }
 
+/// A text array as PostgreSQL reads it: `{"a","b"}`.
+fn array_text(elements: &[String]) -> String {
+    let quoted: Vec<String> =
+        elements.iter().map(|e| format!("\"{}\"", e.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
 fn saturating(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependencies_are_written_as_postgres_array_text() {
+        assert_eq!(array_text(&[]), "{}");
+        assert_eq!(array_text(&["fetch".into(), "a \"b\" \\c,d".into()]), r#"{"fetch","a \"b\" \\c,d"}"#);
+    }
 }
