@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 /// The stream that holds an agent's events.
 pub fn stream_id(agent_id: Uuid) -> String {
-    format!("agent-{agent_id}")
+    crate::StreamId::new(crate::Category::Agent, agent_id).to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 /// The stream that holds a workspace's billing account.
 pub fn stream_id(workspace_id: Uuid) -> String {
-    format!("billing-{workspace_id}")
+    crate::StreamId::new(crate::Category::Billing, workspace_id).to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -78,6 +78,11 @@ impl RecordedEvent {
         serde_json::from_value(self.metadata.clone()).ok()
     }
 
+    /// Who caused the event, as its metadata says.
+    pub fn actor(&self) -> Option<&str> {
+        self.metadata.get("actor").and_then(|a| a.as_str())
+    }
+
     pub fn workspace_id(&self) -> Option<Uuid> {
         self.metadata.get("workspace_id").and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
     }
@@ -97,18 +102,6 @@ pub trait DomainEvent: Sized {
 
     fn from_recorded(event: &RecordedEvent) -> crate::Result<Self> {
         Self::from_stored(&event.event_type, event.schema_version, &event.payload)
-    }
-}
-
-/// The bounded context a stream belongs to, from its category (`workspace-…` → `workspaces`).
-pub fn context_of_stream(stream_id: &str) -> &'static str {
-    match stream_id.split_once('-').map(|(category, _)| category) {
-        Some("workspace") => "workspaces",
-        Some("agent") => "agents",
-        Some("workflow") => "workflows",
-        Some("run") => "runs",
-        Some("billing") => "billing",
-        _ => "oxbow",
     }
 }
 

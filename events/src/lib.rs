@@ -9,12 +9,14 @@ mod envelope;
 mod error;
 pub mod hash;
 pub mod runs;
+mod stream;
 pub mod workflows;
 pub mod workspace;
 
-pub use envelope::{DomainEvent, Metadata, NewEvent, RecordedEvent, context_of_stream, hash_matches};
+pub use envelope::{DomainEvent, Metadata, NewEvent, RecordedEvent, hash_matches};
 pub use error::{Error, Result};
 pub use hash::{ChainHash, GENESIS_HASH};
+pub use stream::{Category, StreamId, context_of_stream};
 
 /// The payload fields of an event type that hold a person's data. They are sealed under the
 /// person's own key before they reach the log (see `store::personal`), so forgetting the person

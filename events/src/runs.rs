@@ -12,7 +12,7 @@ use crate::workflows::RetryPolicy;
 
 /// The stream that holds a run's events.
 pub fn stream_id(run_id: Uuid) -> String {
-    format!("run-{run_id}")
+    crate::StreamId::new(crate::Category::Run, run_id).to_string()
 }
 
 /// A step as the run will carry it out: the workflow's step with its agent's executor and price

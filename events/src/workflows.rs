@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 /// The stream that holds a workflow's events.
 pub fn stream_id(workflow_id: Uuid) -> String {
-    format!("workflow-{workflow_id}")
+    crate::StreamId::new(crate::Category::Workflow, workflow_id).to_string()
 }
 
 /// How often a step is tried, and how long to wait between tries.

@@ -43,7 +43,7 @@ impl Role {
 
 /// The stream that holds a workspace's events.
 pub fn stream_id(workspace_id: Uuid) -> String {
-    format!("workspace-{workspace_id}")
+    crate::StreamId::new(crate::Category::Workspace, workspace_id).to_string()
 }
 
 /// A workspace was created; its creator is its first owner.

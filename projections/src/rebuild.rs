@@ -162,14 +162,13 @@ impl Rebuild {
             // Runs, the bulk of any log, are folded in memory and written once per batch; the
             // rest goes through the projector's own statements.
             let mut runs = crate::runs::bulk::Runs::default();
-            let mut run_ids: Vec<uuid::Uuid> =
-                batch.iter().filter_map(|e| e.stream_id.strip_prefix("run-")?.parse().ok()).collect();
+            let mut run_ids: Vec<uuid::Uuid> = batch.iter().filter_map(crate::runs::view::run_of).collect();
             run_ids.sort_unstable();
             run_ids.dedup();
             runs.load(&mut transaction, &run_ids).await?;
             handle_once(&mut transaction, catalog::NAME, &batch, async |connection, event| {
-                if event.stream_id.starts_with("run-") {
-                    runs.apply(event).map(|()| None)
+                if crate::runs::view::run_of(event).is_some() {
+                    runs.apply(event).map(|()| None).map_err(Into::into)
                 } else {
                     catalog::apply(connection, event).await
                 }

@@ -1,243 +1,228 @@
 //! The Runs read models: each run with its steps (status, attempts, output, usage, cost), and
 //! usage by workspace, agent and day.
 //!
-//! Every write is guarded by the run's stream version: the run row moves only when it is older
-//! than the event, and the steps and usage move only when the run row did. So a replayed event
-//! changes nothing, increments included.
+//! [`view`] is the rule, pure; this module is its adapter for the live projector, which
+//! writes each event's change as it comes, and [`bulk`] the rebuild's, which folds a batch in
+//! memory and writes it once. Both read and write the rows with the statements below.
 
-use events::runs::RunEvent;
-use events::{DomainEvent, RecordedEvent};
+use std::collections::HashMap;
+
+use events::RecordedEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::catalog::Touched;
+use view::{RunChange, RunRow, RunView, StepRow, Usage, UsageKey};
 
 pub mod bulk;
+pub mod view;
 
-/// Statuses as the read model stores them (the GraphQL enums' names).
-pub mod status {
-    pub const REQUESTED: &str = "REQUESTED";
-    pub const REJECTED: &str = "REJECTED";
-    pub const RUNNING: &str = "RUNNING";
-    pub const SUCCEEDED: &str = "SUCCEEDED";
-    pub const FAILED: &str = "FAILED";
-    pub const CANCELLED: &str = "CANCELLED";
-    pub const PENDING: &str = "PENDING";
-    pub const SCHEDULED: &str = "SCHEDULED";
-    pub const TIMED_OUT: &str = "TIMED_OUT";
-}
-
-/// Moves the run row to this event's version (and `status`, when given). False when the row
-/// has seen the event already.
-async fn advance(
-    connection: &mut PgConnection,
-    run_id: Uuid,
-    event: &RecordedEvent,
-    status: Option<&str>,
-) -> sqlx::Result<bool> {
-    let moved = sqlx::query(
-        "update rm_runs set version = $2, updated_at = $3, status = coalesce($4, status) \
-          where id = $1 and version < $2",
-    )
-    .bind(run_id)
-    .bind(event.stream_version)
-    .bind(event.recorded_at)
-    .bind(status)
-    .execute(connection)
-    .await?;
-    Ok(moved.rows_affected() == 1)
-}
-
-async fn set_step(
-    connection: &mut PgConnection,
-    run_id: Uuid,
-    step_id: &str,
-    status: &str,
-    attempt: u32,
-) -> sqlx::Result<()> {
-    sqlx::query("update rm_run_steps set status = $3, attempts = $4 where run_id = $1 and step_id = $2")
-        .bind(run_id)
-        .bind(step_id)
-        .bind(status)
-        .bind(attempt as i32)
-        .execute(connection)
-        .await?;
-    Ok(())
-}
-
-/// Records what an attempt cost, on its step, its run and the day's usage of its agent.
-#[allow(clippy::too_many_arguments)]
-async fn charge(
-    connection: &mut PgConnection,
-    run_id: Uuid,
-    event: &RecordedEvent,
-    step_id: &str,
-    tokens: u64,
-    duration_ms: u64,
-    cost: i64,
-) -> sqlx::Result<()> {
-    let tokens = i64::try_from(tokens).unwrap_or(i64::MAX);
-    let duration_ms = i64::try_from(duration_ms).unwrap_or(i64::MAX);
-    sqlx::query(
-        "with step as ( \
-             update rm_run_steps set tokens = tokens + $3, duration_ms = duration_ms + $4, cost = cost + $5 \
-              where run_id = $1 and step_id = $2 returning agent_id), \
-         run as (update rm_runs set credits_used = credits_used + $5 where id = $1 returning workspace_id) \
-         insert into rm_usage (workspace_id, agent_id, day, attempts, tokens, credits) \
-         select run.workspace_id, step.agent_id, ($6::timestamptz at time zone 'UTC')::date, 1, $3, $5 \
-           from run, step \
-         on conflict (workspace_id, day, agent_id) do update set attempts = rm_usage.attempts + 1, \
-            tokens = rm_usage.tokens + excluded.tokens, credits = rm_usage.credits + excluded.credits",
-    )
-    .bind(run_id)
-    .bind(step_id)
-    .bind(tokens)
-    .bind(duration_ms)
-    .bind(cost)
-    .bind(event.recorded_at)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-/// The run is over (its status is set): its reason, and every step still waiting is cancelled.
-async fn finish(
-    connection: &mut PgConnection,
-    run_id: Uuid,
-    event: &RecordedEvent,
-    reason: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query("update rm_runs set reason = $2, finished_at = $3 where id = $1")
-        .bind(run_id)
-        .bind(reason)
-        .bind(event.recorded_at)
-        .execute(&mut *connection)
-        .await?;
-    sqlx::query(
-        "update rm_run_steps set status = $2 where run_id = $1 and status in ('PENDING', 'SCHEDULED', 'RUNNING')",
-    )
-    .bind(run_id)
-    .bind(status::CANCELLED)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
+pub use view::{RunStatus, StepStatus};
 
 /// Writes one run event; says which run changed, if it did.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Touched>> {
-    let Some(id) = event.stream_id.strip_prefix("run-") else {
+    let Some(run_id) = view::run_of(event) else {
         return Ok(None);
     };
-    let run_id: Uuid = id.parse()?;
-    let decoded = RunEvent::from_recorded(event)?;
-    if let RunEvent::RunRequested(e) = &decoded {
-        let inserted = sqlx::query(
-            "insert into rm_runs (id, workspace_id, workflow_id, workflow_version, status, budget, input, \
-                                  started_by, requested_at, updated_at, version) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) on conflict (id) do nothing",
-        )
-        .bind(run_id)
-        .bind(e.workspace_id)
-        .bind(e.workflow_id)
-        .bind(e.workflow_version as i32)
-        .bind(status::REQUESTED)
-        .bind(e.budget)
-        .bind(&e.input)
-        .bind(event.metadata.get("actor").and_then(|a| a.as_str()).unwrap_or_default())
-        .bind(event.recorded_at)
-        .bind(event.stream_version)
-        .execute(&mut *connection)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let ids: Vec<&str> = e.steps.iter().map(|s| s.id.as_str()).collect();
-        let ordinals: Vec<i32> = (0..e.steps.len() as i32).collect();
-        let agents: Vec<Uuid> = e.steps.iter().map(|s| s.agent_id).collect();
-        // PostgreSQL has no arrays of arrays of different lengths: dependencies go as JSON.
-        let depends_on: Vec<serde_json::Value> = e.steps.iter().map(|s| serde_json::json!(s.depends_on)).collect();
-        sqlx::query(
-            "insert into rm_run_steps (run_id, step_id, ordinal, agent_id, depends_on, status) \
-             select $1, s.id, s.ordinal, s.agent_id, array(select jsonb_array_elements_text(s.depends_on)), $6 \
-               from unnest($2::text[], $3::int[], $4::uuid[], $5::jsonb[]) as s(id, ordinal, agent_id, depends_on) \
-             on conflict do nothing",
-        )
-        .bind(run_id)
-        .bind(&ids)
-        .bind(&ordinals)
-        .bind(&agents)
-        .bind(&depends_on)
-        .bind(status::PENDING)
-        .execute(&mut *connection)
-        .await?;
-        return Ok(Some(Touched::Run { workspace_id: e.workspace_id, run_id }));
-    }
-
-    let run_status = match &decoded {
-        RunEvent::RunRejected(_) => Some(status::REJECTED),
-        RunEvent::RunStarted(_) => Some(status::RUNNING),
-        RunEvent::RunSucceeded(_) => Some(status::SUCCEEDED),
-        RunEvent::RunFailed(_) => Some(status::FAILED),
-        RunEvent::RunCancelled(_) => Some(status::CANCELLED),
-        _ => None,
-    };
-    if !advance(connection, run_id, event, run_status).await? {
+    let mut current = load(connection, &[run_id]).await?;
+    let Some(change) = view::change(current.remove(&run_id).as_ref(), event)? else {
         return Ok(None);
-    }
-    match decoded {
-        RunEvent::RunRequested(_) | RunEvent::RunStarted(_) => {}
-        RunEvent::StepScheduled(e) => set_step(connection, run_id, &e.step_id, status::SCHEDULED, e.attempt).await?,
-        RunEvent::StepStarted(e) => set_step(connection, run_id, &e.step_id, status::RUNNING, e.attempt).await?,
-        RunEvent::StepSucceeded(e) => {
-            set_step(connection, run_id, &e.step_id, status::SUCCEEDED, e.attempt).await?;
-            sqlx::query("update rm_run_steps set output = $3, error = null where run_id = $1 and step_id = $2")
-                .bind(run_id)
-                .bind(&e.step_id)
-                .bind(&e.output)
-                .execute(&mut *connection)
-                .await?;
-            charge(connection, run_id, event, &e.step_id, e.tokens, e.duration_ms, e.cost).await?;
+    };
+    let touched = Touched::Run { workspace_id: change.run().workspace_id, run_id };
+    match change {
+        RunChange::Insert(view) => {
+            insert_runs(connection, std::slice::from_ref(&view.run)).await?;
+            insert_steps(connection, &view.steps).await?;
         }
-        RunEvent::StepFailed(e) => {
-            set_step(connection, run_id, &e.step_id, status::FAILED, e.attempt).await?;
-            sqlx::query("update rm_run_steps set error = $3 where run_id = $1 and step_id = $2")
-                .bind(run_id)
-                .bind(&e.step_id)
-                .bind(&e.error)
-                .execute(&mut *connection)
-                .await?;
-            charge(connection, run_id, event, &e.step_id, 0, 0, e.cost).await?;
-        }
-        RunEvent::StepTimedOut(e) => set_step(connection, run_id, &e.step_id, status::TIMED_OUT, e.attempt).await?,
-        // Waiting for its next attempt: pending again, its attempts so far counted.
-        RunEvent::StepRetryScheduled(e) => {
-            set_step(connection, run_id, &e.step_id, status::PENDING, e.attempt - 1).await?
-        }
-        RunEvent::RunRejected(e) => finish(connection, run_id, event, Some(&e.reason)).await?,
-        RunEvent::RunSucceeded(e) => {
-            finish(connection, run_id, event, None).await?;
-            settle_used(connection, run_id, e.credits_used).await?;
-        }
-        RunEvent::RunFailed(e) => {
-            finish(connection, run_id, event, Some(&e.reason)).await?;
-            settle_used(connection, run_id, e.credits_used).await?;
-        }
-        RunEvent::RunCancelled(e) => {
-            finish(connection, run_id, event, Some(&e.reason)).await?;
-            settle_used(connection, run_id, e.credits_used).await?;
+        RunChange::Update { run, steps, usage } => {
+            update_run(connection, &run).await?;
+            update_steps(connection, &steps).await?;
+            add_usage(connection, usage.as_slice()).await?;
         }
     }
-    let (workspace_id,): (Uuid,) =
-        sqlx::query_as("select workspace_id from rm_runs where id = $1").bind(run_id).fetch_one(connection).await?;
-    Ok(Some(Touched::Run { workspace_id, run_id }))
+    Ok(Some(touched))
 }
 
-/// The run's own account of what it used is the last word.
-async fn settle_used(connection: &mut PgConnection, run_id: Uuid, credits_used: i64) -> sqlx::Result<()> {
-    sqlx::query("update rm_runs set credits_used = $2 where id = $1")
-        .bind(run_id)
-        .bind(credits_used)
-        .execute(connection)
-        .await?;
+/// The runs the read model holds among `run_ids`, with their steps in plan order.
+pub async fn load(connection: &mut PgConnection, run_ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, RunView>> {
+    let runs: Vec<RunRow> = sqlx::query_as(
+        "select id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, reason, input, \
+                started_by, requested_at, finished_at, updated_at, version from rm_runs where id = any($1)",
+    )
+    .bind(run_ids)
+    .fetch_all(&mut *connection)
+    .await?;
+    if runs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let steps: Vec<StepRow> = sqlx::query_as(
+        "select run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, error, tokens, \
+                duration_ms, cost from rm_run_steps where run_id = any($1) order by run_id, ordinal",
+    )
+    .bind(run_ids)
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut views: HashMap<Uuid, RunView> =
+        runs.into_iter().map(|run| (run.id, RunView { run, steps: Vec::new() })).collect();
+    for step in steps {
+        if let Some(view) = views.get_mut(&step.run_id) {
+            view.steps.push(step);
+        }
+    }
+    Ok(views)
+}
+
+pub(crate) async fn insert_runs(connection: &mut PgConnection, runs: &[RunRow]) -> sqlx::Result<()> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&RunRow) -> i64| runs.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "insert into rm_runs (id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, \
+                              reason, input, started_by, requested_at, finished_at, updated_at, version) \
+         select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::bigint[], \
+                              $7::bigint[], $8::text[], $9::jsonb[], $10::text[], $11::timestamptz[], \
+                              $12::timestamptz[], $13::timestamptz[], $14::bigint[]) \
+         on conflict (id) do nothing",
+    )
+    .bind(runs.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.workspace_id).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.workflow_id).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.workflow_version).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
+    .bind(column(|r| r.budget))
+    .bind(column(|r| r.credits_used))
+    .bind(runs.iter().map(|r| r.reason.as_deref()).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| &r.input).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.started_by.as_str()).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.requested_at).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.finished_at).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.updated_at).collect::<Vec<_>>())
+    .bind(column(|r| r.version))
+    .execute(connection)
+    .await?;
     Ok(())
+}
+
+pub(crate) async fn insert_steps(connection: &mut PgConnection, steps: &[StepRow]) -> sqlx::Result<()> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    // PostgreSQL has no arrays of arrays of different lengths: each step's dependencies go
+    // as the text of an array.
+    let depends_on: Vec<String> = steps.iter().map(|s| array_text(&s.depends_on)).collect();
+    sqlx::query(
+        "insert into rm_run_steps (run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, \
+                                   error, tokens, duration_ms, cost) \
+         select s.run_id, s.step_id, s.ordinal, s.agent_id, s.depends_on::text[], s.status, s.attempts, \
+                s.output, s.error, s.tokens, s.duration_ms, s.cost \
+           from unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::int[], \
+                       $8::jsonb[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[]) \
+             as s(run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, error, tokens, \
+                  duration_ms, cost) \
+         on conflict do nothing",
+    )
+    .bind(steps.iter().map(|s| s.run_id).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.step_id.as_str()).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.ordinal).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.agent_id).collect::<Vec<_>>())
+    .bind(&depends_on)
+    .bind(steps.iter().map(|s| s.status.as_str()).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.attempts).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.output.as_ref()).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.error.as_deref()).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.tokens).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.duration_ms).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.cost).collect::<Vec<_>>())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// What the rule changes of a run row; the version guard keeps a replay from moving it back.
+async fn update_run(connection: &mut PgConnection, run: &RunRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "update rm_runs set status = $2, credits_used = $3, reason = $4, finished_at = $5, updated_at = $6, \
+                            version = $7 \
+          where id = $1 and version < $7",
+    )
+    .bind(run.id)
+    .bind(run.status.as_str())
+    .bind(run.credits_used)
+    .bind(run.reason.as_deref())
+    .bind(run.finished_at)
+    .bind(run.updated_at)
+    .bind(run.version)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// What the rule changes of step rows.
+async fn update_steps(connection: &mut PgConnection, steps: &[StepRow]) -> sqlx::Result<()> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "update rm_run_steps s set status = u.status, attempts = u.attempts, output = u.output, error = u.error, \
+                tokens = u.tokens, duration_ms = u.duration_ms, cost = u.cost \
+           from unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::text[], $7::bigint[], \
+                       $8::bigint[], $9::bigint[]) \
+             as u(run_id, step_id, status, attempts, output, error, tokens, duration_ms, cost) \
+          where s.run_id = u.run_id and s.step_id = u.step_id",
+    )
+    .bind(steps.iter().map(|s| s.run_id).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.step_id.as_str()).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.status.as_str()).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.attempts).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.output.as_ref()).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.error.as_deref()).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.tokens).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.duration_ms).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.cost).collect::<Vec<_>>())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Adds to usage rows as [`Usage::plus`] does: saturating at the largest bigint.
+pub(crate) async fn add_usage(connection: &mut PgConnection, usage: &[(UsageKey, Usage)]) -> sqlx::Result<()> {
+    if usage.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into rm_usage (workspace_id, day, agent_id, attempts, tokens, credits) \
+         select * from unnest($1::uuid[], $2::date[], $3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[]) \
+         on conflict (workspace_id, day, agent_id) do update set \
+            attempts = least(rm_usage.attempts::numeric + excluded.attempts, 9223372036854775807)::bigint, \
+            tokens = least(rm_usage.tokens::numeric + excluded.tokens, 9223372036854775807)::bigint, \
+            credits = least(rm_usage.credits::numeric + excluded.credits, 9223372036854775807)::bigint",
+    )
+    .bind(usage.iter().map(|(key, _)| key.workspace_id).collect::<Vec<_>>())
+    .bind(usage.iter().map(|(key, _)| key.day).collect::<Vec<_>>())
+    .bind(usage.iter().map(|(key, _)| key.agent_id).collect::<Vec<_>>())
+    .bind(usage.iter().map(|(_, u)| u.attempts).collect::<Vec<_>>())
+    .bind(usage.iter().map(|(_, u)| u.tokens).collect::<Vec<_>>())
+    .bind(usage.iter().map(|(_, u)| u.credits).collect::<Vec<_>>())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// A text array as PostgreSQL reads it: `{"a","b"}`.
+fn array_text(elements: &[String]) -> String {
+    let quoted: Vec<String> =
+        elements.iter().map(|e| format!("\"{}\"", e.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependencies_are_written_as_postgres_array_text() {
+        assert_eq!(array_text(&[]), "{}");
+        assert_eq!(array_text(&["fetch".into(), "a \"b\" \\c,d".into()]), r#"{"fetch","a \"b\" \\c,d"}"#);
+    }
 }
