@@ -50,7 +50,24 @@ macro_rules! command_enum {
                     $($name::$variant(_) => stringify!($variant)),+
                 }
             }
+
+            /// The payload as the command endpoint takes it.
+            pub fn to_payload(&self) -> serde_json::Value {
+                match self {
+                    $($name::$variant(command) => {
+                        serde_json::to_value(command).expect("command payloads always serialize")
+                    }),+
+                }
+            }
         }
+
+        $(
+            impl From<$variant> for $name {
+                fn from(command: $variant) -> Self {
+                    $name::$variant(command)
+                }
+            }
+        )+
     };
 }
 

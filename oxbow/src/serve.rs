@@ -117,7 +117,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             pipeline_depth: config.append_pipeline_depth,
             ..store::CommitterConfig::default()
         };
-        write_api::CommandService::new(store::EventStore::new(pool.clone(), committer), metrics.clone())
+        app::CommandService::new(store::EventStore::new(pool.clone(), committer), metrics.clone())
     });
 
     if roles.contains(&Role::Relay) {
@@ -192,7 +192,13 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
         if roles.contains(&Role::WriteApi) {
             let service = service.clone().expect("made above");
             let rate_limit = write_api::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
-            app = app.merge(write_api::router(service, tokens.clone(), rate_limit, config.max_body_bytes));
+            app = app.merge(write_api::router(
+                service,
+                metrics.clone(),
+                tokens.clone(),
+                rate_limit,
+                config.max_body_bytes,
+            ));
         }
         if roles.contains(&Role::ReadApi) {
             let progress = read_api::Progress::spawn(

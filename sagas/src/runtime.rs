@@ -4,23 +4,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use commands::billing::{Billing, CaptureCredits, ReleaseReservation, ReserveCredits};
+use app::{Accepted, Caller, CommandError, CommandRequest, CommandService};
+use commands::billing::{Billing, BillingCommand, CaptureCredits, ReleaseReservation, ReserveCredits};
 use commands::runs::{
-    BeginRun, CompleteStep, FailStep, RejectRun, RetryStep, RunAggregate, RunStatus, StepStatus, TimeOutStep,
+    BeginRun, CompleteStep, FailStep, RejectRun, RetryStep, RunAggregate, RunCommand, RunStatus, StepStatus,
+    TimeOutStep,
 };
-use commands::workspace::{ReactivateWorkspace, SuspendWorkspace, Workspace};
+use commands::workspace::{ReactivateWorkspace, SuspendWorkspace, Workspace, WorkspaceCommand};
 use commands::{Aggregate, Decider};
 use events::{DomainEvent, RecordedEvent};
 use platform::metrics::Metrics;
 use projections::consumer::{EventConsumer, handle_once};
-use serde::Serialize;
 use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
-use write_api::CommandService;
-use write_api::problem::Problem;
-use write_api::service::{Accepted, Caller, CommandRequest};
 
 use crate::executors::{Executors, Outcome, Task};
 use crate::plan::{self, BILLING_SAGA, Planned, RUN_SAGA, Work};
@@ -63,9 +60,9 @@ struct Inner {
 #[derive(Debug)]
 struct TryAgain(String);
 
-impl From<Problem> for TryAgain {
-    fn from(problem: Problem) -> TryAgain {
-        TryAgain(format!("{}: {}", problem.code, problem.detail))
+impl From<CommandError> for TryAgain {
+    fn from(error: CommandError) -> TryAgain {
+        TryAgain(format!("{}: {error}", error.code()))
     }
 }
 
@@ -236,18 +233,15 @@ impl Sagas {
             }
             Work::TimeOutStep { run_id, step_id, attempt } => {
                 let timer = TimeOutStep { step_id: step_id.clone(), attempt: *attempt };
-                send(&run_saga, Command::new(*run_id, "TimeOutStep", &timer), None).await.map(drop)
+                send(&run_saga, CommandRequest::new(*run_id, RunCommand::from(timer)), None).await.map(drop)
             }
             Work::RetryStep { run_id, step_id, attempt } => {
                 let timer = RetryStep { step_id: step_id.clone(), attempt: *attempt };
-                send(&run_saga, Command::new(*run_id, "RetryStep", &timer), None).await.map(drop)
+                send(&run_saga, CommandRequest::new(*run_id, RunCommand::from(timer)), None).await.map(drop)
             }
             Work::CaptureUsage { run_id, workspace_id, step_id, attempt, amount } => {
-                let capture = Command::new(
-                    *workspace_id,
-                    "CaptureCredits",
-                    &CaptureCredits { reservation_id: *run_id, amount: *amount },
-                );
+                let capture = CaptureCredits { reservation_id: *run_id, amount: *amount };
+                let capture = CommandRequest::new(*workspace_id, BillingCommand::from(capture));
                 send(&run_saga, capture, Some(format!("capture:{run_id}:{step_id}:{attempt}"))).await.map(drop)
             }
             Work::Settle { run_id } => self.settle(*run_id, &run_saga, correlation_id).await,
@@ -258,7 +252,7 @@ impl Sagas {
                     return Ok(());
                 }
                 let suspend = SuspendWorkspace { reason: Some(OVERDUE.into()) };
-                let command = Command::new(*workspace_id, "SuspendWorkspace", &suspend);
+                let command = CommandRequest::new(*workspace_id, WorkspaceCommand::from(suspend));
                 send(&billing_saga, command, Some(format!("suspend:{invoice_id}"))).await.map(drop)
             }
             Work::ReactivateIfPaid { workspace_id } => {
@@ -271,7 +265,7 @@ impl Sagas {
                 if !workspace.suspended || workspace.suspension_reason.as_deref() != Some(OVERDUE) {
                     return Ok(());
                 }
-                let command = Command::new(*workspace_id, "ReactivateWorkspace", &ReactivateWorkspace {});
+                let command = CommandRequest::new(*workspace_id, WorkspaceCommand::from(ReactivateWorkspace {}));
                 send(&billing_saga, command, None).await.map(drop)
             }
             Work::NotifyLowBalance { workspace_id, balance, threshold } => {
@@ -293,25 +287,22 @@ impl Sagas {
         let Some(run) = state.0.filter(|run| run.status == RunStatus::Requested) else {
             return Ok(());
         };
-        let reserve = Command::new(
-            run.workspace_id,
-            "ReserveCredits",
-            &ReserveCredits { reservation_id: run_id, amount: run.budget, purpose: format!("run {run_id}") },
-        );
+        let reserve = ReserveCredits { reservation_id: run_id, amount: run.budget, purpose: format!("run {run_id}") };
+        let reserve = CommandRequest::new(run.workspace_id, BillingCommand::from(reserve));
         match self.send(caller, reserve, Some(format!("reserve:{run_id}")), correlation_id).await? {
-            Sent::Refused(problem) => {
-                let reject = RejectRun { reason: problem.code.to_owned() };
-                self.send(caller, Command::new(run_id, "RejectRun", &reject), None, correlation_id).await?;
+            Sent::Refused(refusal) => {
+                let reject = RejectRun { reason: refusal.code().to_owned() };
+                self.send(caller, CommandRequest::new(run_id, RunCommand::from(reject)), None, correlation_id).await?;
                 return Ok(());
             }
             Sent::Accepted => {}
         }
-        let begin = BeginRun { reservation_id: run_id };
-        if let Sent::Refused(problem) =
-            self.send(caller, Command::new(run_id, "BeginRun", &begin), None, correlation_id).await?
+        let begin = RunCommand::from(BeginRun { reservation_id: run_id });
+        if let Sent::Refused(refusal) =
+            self.send(caller, CommandRequest::new(run_id, begin), None, correlation_id).await?
         {
             // Cancelled meanwhile: the budget goes back.
-            tracing::info!(%run_id, code = problem.code, "the run ended before it began; releasing its budget");
+            tracing::info!(%run_id, code = refusal.code(), "the run ended before it began; releasing its budget");
             self.release(run_id, run.workspace_id, caller, correlation_id).await?;
         }
         Ok(())
@@ -350,15 +341,14 @@ impl Sagas {
         };
         let report = match self.inner.executors.run(&step.planned.executor, &task).await? {
             Outcome::HandedOver => return Ok(()),
-            Outcome::Completed { output, usage } => Command::new(
-                run_id,
-                "CompleteStep",
-                &CompleteStep { step_id: step_id.to_owned(), attempt, output, usage },
-            ),
+            Outcome::Completed { output, usage } => {
+                RunCommand::from(CompleteStep { step_id: step_id.to_owned(), attempt, output, usage })
+            }
             Outcome::Failed { error, retryable } => {
-                Command::new(run_id, "FailStep", &FailStep { step_id: step_id.to_owned(), attempt, error, retryable })
+                RunCommand::from(FailStep { step_id: step_id.to_owned(), attempt, error, retryable })
             }
         };
+        let report = CommandRequest::new(run_id, report);
         // A refusal here means the attempt timed out or the run ended meanwhile: nothing to do.
         self.send(caller, report, None, correlation_id).await.map(drop)
     }
@@ -380,11 +370,11 @@ impl Sagas {
             if amount == 0 {
                 continue;
             }
-            let capture =
-                Command::new(run.workspace_id, "CaptureCredits", &CaptureCredits { reservation_id: run_id, amount });
+            let capture = BillingCommand::from(CaptureCredits { reservation_id: run_id, amount });
             let key = format!("capture:{run_id}:{step_id}:{attempt}");
-            if let Sent::Refused(problem) = self.send(caller, capture, Some(key), correlation_id).await? {
-                tracing::error!(%run_id, code = problem.code, detail = %problem.detail, "a capture was refused");
+            let capture = CommandRequest::new(run.workspace_id, capture);
+            if let Sent::Refused(refusal) = self.send(caller, capture, Some(key), correlation_id).await? {
+                tracing::error!(%run_id, code = refusal.code(), detail = %refusal, "a capture was refused");
             }
         }
         self.release(run_id, run.workspace_id, caller, correlation_id).await
@@ -397,40 +387,33 @@ impl Sagas {
         caller: &Caller,
         correlation_id: Uuid,
     ) -> Result<(), TryAgain> {
-        let release = Command::new(workspace_id, "ReleaseReservation", &ReleaseReservation { reservation_id: run_id });
+        let release = BillingCommand::from(ReleaseReservation { reservation_id: run_id });
+        let release = CommandRequest::new(workspace_id, release);
         // Refused when nothing was reserved (the run ended before its budget was).
         self.send(caller, release, Some(format!("release:{run_id}")), correlation_id).await.map(drop)
     }
 
-    /// Sends a command as `caller`. A refusal is an answer (the state moved on); only an
-    /// unavailable log is worth trying again later.
+    /// Sends a command as `caller`. A refusal is an answer (the state moved on); a stream that
+    /// kept moving or an unavailable log is worth trying again later.
     async fn send(
         &self,
         caller: &Caller,
-        command: Command,
+        request: CommandRequest,
         idempotency_key: Option<String>,
         correlation_id: Uuid,
     ) -> Result<Sent, TryAgain> {
-        let request = CommandRequest {
-            command_type: command.command_type.to_owned(),
-            id: command.id,
-            expected_version: None,
-            payload: command.payload,
-        };
+        let command_type = request.command.command_type();
         match self.inner.service.execute(request, caller, idempotency_key.as_deref(), correlation_id).await {
             Ok(accepted) => {
                 self.react_to_own(&accepted).await;
                 Ok(Sent::Accepted)
             }
             // The stream kept moving under it (the service decides again a few times first).
-            Err(problem) if problem.status == StatusCode::CONFLICT && problem.code == "version_conflict" => {
-                Err(problem.into())
+            Err(error @ (CommandError::Conflict { .. } | CommandError::Unavailable(_))) => Err(error.into()),
+            Err(refusal @ (CommandError::Rejected { .. } | CommandError::IdempotencyKeyReused)) => {
+                tracing::debug!(command = command_type, code = refusal.code(), "a saga command was refused");
+                Ok(Sent::Refused(refusal))
             }
-            Err(problem) if problem.status.is_client_error() => {
-                tracing::debug!(command = command.command_type, code = problem.code, "a saga command was refused");
-                Ok(Sent::Refused(problem))
-            }
-            Err(problem) => Err(problem.into()),
         }
     }
 
@@ -452,21 +435,7 @@ pub const OVERDUE: &str = "invoice_overdue";
 
 enum Sent {
     Accepted,
-    Refused(Problem),
-}
-
-/// A command addressed to its aggregate.
-struct Command {
-    id: Uuid,
-    command_type: &'static str,
-    payload: serde_json::Value,
-}
-
-impl Command {
-    /// `id` is the aggregate's: a run's, or a workspace's (its billing account has its id).
-    fn new(id: Uuid, command_type: &'static str, payload: &impl Serialize) -> Command {
-        Command { id, command_type, payload: serde_json::to_value(payload).expect("commands serialize") }
-    }
+    Refused(CommandError),
 }
 
 fn fold<A>(history: &[RecordedEvent]) -> Result<A::State, TryAgain>

@@ -12,23 +12,32 @@ use platform::auth::Tokens;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use app::{Accepted, Caller, Command, CommandRequest, CommandService};
+use platform::metrics::Metrics;
+
 use crate::problem::Problem;
 use crate::rate_limit::RateLimit;
-use crate::service::{Caller, CommandRequest, CommandService};
 
 struct WriteState {
     service: CommandService,
+    metrics: Metrics,
     tokens: Tokens,
     rate_limit: RateLimit,
     max_body_bytes: usize,
 }
 
 /// `POST /v1/commands` and `GET /openapi.json`.
-pub fn router(service: CommandService, tokens: Tokens, rate_limit: RateLimit, max_body_bytes: usize) -> Router {
+pub fn router(
+    service: CommandService,
+    metrics: Metrics,
+    tokens: Tokens,
+    rate_limit: RateLimit,
+    max_body_bytes: usize,
+) -> Router {
     Router::new()
         .route("/v1/commands", post(post_command))
         .route("/openapi.json", get(|| async { axum::Json(crate::openapi::document()) }))
-        .with_state(Arc::new(WriteState { service, tokens, rate_limit, max_body_bytes }))
+        .with_state(Arc::new(WriteState { service, metrics, tokens, rate_limit, max_body_bytes }))
 }
 
 /// The request body. Unknown members are refused, so a typo is not silently ignored.
@@ -50,7 +59,7 @@ async fn post_command(State(state): State<Arc<WriteState>>, headers: HeaderMap, 
     }
 }
 
-async fn accept(state: &WriteState, headers: &HeaderMap, body: Body) -> Result<crate::service::Accepted, Problem> {
+async fn accept(state: &WriteState, headers: &HeaderMap, body: Body) -> Result<Accepted, Problem> {
     let claims = state
         .tokens
         .verify_header(headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()))
@@ -104,12 +113,41 @@ async fn accept(state: &WriteState, headers: &HeaderMap, body: Body) -> Result<c
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse().ok())
         .unwrap_or_else(Uuid::now_v7);
+    let command = parse(&envelope.command_type, &envelope.payload).inspect_err(|problem| {
+        count_refused(&state.metrics, &envelope.command_type, problem);
+    })?;
     let request = CommandRequest {
-        command_type: envelope.command_type,
         id: envelope.id,
         expected_version: envelope.expected_version.map(|v| v.min(i64::MAX as u64) as i64),
+        command,
         payload: envelope.payload,
     };
     let caller = Caller::user(claims.sub, claims.email);
-    state.service.execute(request, &caller, idempotency_key, correlation_id).await
+    Ok(state.service.execute(request, &caller, idempotency_key, correlation_id).await?)
+}
+
+/// The envelope's type and payload as a typed command.
+fn parse(command_type: &str, payload: &serde_json::Value) -> Result<Command, Problem> {
+    match Command::parse(command_type, payload) {
+        Some(parsed) => parsed.map_err(|e| Problem::invalid_field(&format!("/payload{}", e.path), &e.message)),
+        None => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "unknown_command_type",
+            "Unknown command type",
+            format!("`{command_type}` is not a command this endpoint takes"),
+        )
+        .with("field", "/type")),
+    }
+}
+
+/// A command refused before it reached the service counts as the service counts the rest.
+fn count_refused(metrics: &Metrics, command_type: &str, problem: &Problem) {
+    // Only known types become label values: the set of labels stays closed.
+    let command_type = if problem.code == "unknown_command_type" { "unknown" } else { command_type };
+    metrics.increment(
+        "oxbow_commands_total",
+        "Commands received, by type and outcome.",
+        &[("type", command_type), ("outcome", problem.code)],
+        1,
+    );
 }

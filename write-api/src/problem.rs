@@ -1,7 +1,9 @@
 //! Errors as `application/problem+json` (RFC 9457), each with a stable machine `code`.
 
+use app::CommandError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use commands::RejectionKind;
 use serde_json::{Map, Value, json};
 
 /// An error response: status, code, human text, and extension members.
@@ -69,6 +71,36 @@ impl Problem {
             object.insert(key.clone(), value.clone());
         }
         body
+    }
+}
+
+impl From<CommandError> for Problem {
+    fn from(error: CommandError) -> Problem {
+        let detail = error.to_string();
+        match error {
+            CommandError::Rejected { kind, code, version, .. } => match kind {
+                RejectionKind::NotFound => Problem::new(StatusCode::NOT_FOUND, code, "Not found", detail),
+                RejectionKind::AlreadyExists => {
+                    Problem::new(StatusCode::CONFLICT, code, "Already exists", detail).with("current_version", version)
+                }
+                RejectionKind::Forbidden if code == "internal_command" => {
+                    Problem::new(StatusCode::FORBIDDEN, code, "Only Oxbow's run saga sends this command", detail)
+                }
+                RejectionKind::Forbidden => Problem::new(StatusCode::FORBIDDEN, code, "Forbidden", detail),
+                RejectionKind::RuleViolated => {
+                    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, "A business rule refused the command", detail)
+                        .with("rule", code)
+                }
+            },
+            CommandError::Conflict { current } => Problem::conflict(current),
+            CommandError::IdempotencyKeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "The idempotency key was used with another request",
+                detail,
+            ),
+            CommandError::Unavailable(reason) => Problem::unavailable(reason),
+        }
     }
 }
 

@@ -1,0 +1,209 @@
+//! What each aggregate's decisions need beyond its own stream, looked up before deciding: the
+//! caller's standing in the workspace (from the workspace's own events), the agents a workflow
+//! names, the workflow version a run follows.
+
+use std::collections::BTreeMap;
+
+use commands::Aggregate;
+use commands::access::Access;
+use commands::agents::{Agent, AgentCommand};
+use commands::billing::{Billing, BillingCommand};
+use commands::runs::{RunAggregate, RunCommand, RunFacts, WorkflowSnapshot};
+use commands::workflows::{AgentFacts, Workflow, WorkflowCommand, WorkflowFacts};
+use commands::workspace::{Workspace, WorkspaceCommand};
+use events::DomainEvent;
+use uuid::Uuid;
+
+use crate::command::Caller;
+use crate::error::CommandError;
+use crate::service::{CommandService, fold};
+use crate::states::Folded;
+
+/// How the command service looks up what an aggregate's decisions need beyond its stream.
+pub(crate) trait LoadFacts: Aggregate {
+    async fn load_facts(
+        service: &CommandService,
+        id: Uuid,
+        command: &Self::Command,
+        state: &Self::State,
+        caller: &Caller,
+    ) -> Result<Self::Facts, CommandError>;
+}
+
+impl LoadFacts for Workspace {
+    async fn load_facts(
+        _service: &CommandService,
+        _id: Uuid,
+        _command: &WorkspaceCommand,
+        _state: &<Workspace as commands::Decider>::State,
+        _caller: &Caller,
+    ) -> Result<(), CommandError> {
+        Ok(())
+    }
+}
+
+impl LoadFacts for Agent {
+    async fn load_facts(
+        service: &CommandService,
+        _id: Uuid,
+        command: &AgentCommand,
+        state: &<Agent as commands::Decider>::State,
+        caller: &Caller,
+    ) -> Result<Access, CommandError> {
+        let workspace_id = match (&state.0, command) {
+            (Some(agent), _) => Some(agent.workspace_id),
+            (None, AgentCommand::RegisterAgent(register)) => Some(register.workspace_id),
+            (None, _) => None,
+        };
+        service.access(workspace_id, caller).await
+    }
+}
+
+impl LoadFacts for Billing {
+    async fn load_facts(
+        service: &CommandService,
+        id: Uuid,
+        _command: &BillingCommand,
+        _state: &<Billing as commands::Decider>::State,
+        caller: &Caller,
+    ) -> Result<Access, CommandError> {
+        // A workspace's billing account has the workspace's id.
+        service.access(Some(id), caller).await
+    }
+}
+
+impl LoadFacts for RunAggregate {
+    async fn load_facts(
+        service: &CommandService,
+        _id: Uuid,
+        command: &RunCommand,
+        state: &<RunAggregate as commands::Decider>::State,
+        caller: &Caller,
+    ) -> Result<RunFacts, CommandError> {
+        let start = match command {
+            RunCommand::StartRun(start) => Some(start),
+            _ => None,
+        };
+        let workspace_id = state.0.as_ref().map(|run| run.workspace_id).or(start.map(|start| start.workspace_id));
+        let access = service.access(workspace_id, caller).await?;
+        let workflow = match start {
+            Some(start) => service.workflow_snapshot(start.workflow_id, start.workflow_version).await?,
+            None => None,
+        };
+        Ok(RunFacts { access, workflow })
+    }
+}
+
+impl LoadFacts for Workflow {
+    async fn load_facts(
+        service: &CommandService,
+        _id: Uuid,
+        command: &WorkflowCommand,
+        state: &<Workflow as commands::Decider>::State,
+        caller: &Caller,
+    ) -> Result<WorkflowFacts, CommandError> {
+        let (workspace_id, steps) = match (&state.0, command) {
+            (Some(workflow), WorkflowCommand::ReviseWorkflow(revise)) => {
+                (Some(workflow.workspace_id), &revise.steps[..])
+            }
+            (Some(workflow), _) => (Some(workflow.workspace_id), &[][..]),
+            (None, WorkflowCommand::DefineWorkflow(define)) => (Some(define.workspace_id), &define.steps[..]),
+            (None, _) => (None, &[][..]),
+        };
+        let access = service.access(workspace_id, caller).await?;
+        let agents = service
+            .agents(steps.iter().map(|step| step.agent_id))
+            .await?
+            .into_iter()
+            .map(|(id, agent)| (id, AgentFacts { workspace_id: agent.workspace_id, retired: agent.retired }))
+            .collect();
+        Ok(WorkflowFacts { access, agents })
+    }
+}
+
+impl CommandService {
+    /// The caller's standing in `workspace_id`, from the workspace's own events.
+    pub(crate) async fn access(&self, workspace_id: Option<Uuid>, caller: &Caller) -> Result<Access, CommandError> {
+        let Some(workspace_id) = workspace_id else {
+            return Ok(Access::default());
+        };
+        let (Folded { state: workspace, .. }, _) =
+            self.current::<Workspace>(&Workspace::stream_id(workspace_id)).await?;
+        let role = match caller.internal {
+            true if workspace.created => Some(events::workspace::Role::Owner),
+            _ => workspace.role_of(&caller.user_id),
+        };
+        Ok(Access { role, suspended: workspace.suspended })
+    }
+
+    /// The current definitions of the agents that exist among `ids`, read in one query.
+    pub(crate) async fn agents(
+        &self,
+        ids: impl Iterator<Item = Uuid>,
+    ) -> Result<BTreeMap<Uuid, commands::agents::Definition>, CommandError> {
+        let mut streams: Vec<String> = ids.map(Agent::stream_id).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        let history = store::read_streams(self.store.pool(), &streams).await.map_err(CommandError::unavailable)?;
+        let mut agents = BTreeMap::new();
+        for stream in history.chunk_by(|a, b| a.stream_id == b.stream_id) {
+            if let Some(agent) = fold::<Agent>(stream)?.0 {
+                agents.insert(agent.agent_id, agent);
+            }
+        }
+        Ok(agents)
+    }
+
+    /// A workflow version (the current one by default) with its agents' executors and prices
+    /// as they are now; `None` when the workflow or that version does not exist.
+    pub(crate) async fn workflow_snapshot(
+        &self,
+        workflow_id: Uuid,
+        version: Option<u32>,
+    ) -> Result<Option<WorkflowSnapshot>, CommandError> {
+        let history = store::read_stream(self.store.pool(), &Workflow::stream_id(workflow_id), 0)
+            .await
+            .map_err(CommandError::unavailable)?;
+        let mut state = <Workflow as commands::Decider>::State::default();
+        let mut chosen = None;
+        for recorded in &history {
+            let event = events::workflows::WorkflowEvent::from_recorded(recorded).map_err(|error| {
+                tracing::error!(%error, position = recorded.position, "a stored event cannot be read");
+                CommandError::Unavailable("a stored event of this workflow cannot be read".into())
+            })?;
+            state = <Workflow as commands::Decider>::evolve(state, &event);
+            if let Some(definition) = &state.0
+                && version.is_some_and(|version| version == definition.version)
+            {
+                chosen = Some(definition.clone());
+            }
+        }
+        let Some(definition) = (if version.is_some() { chosen } else { state.0.clone() }) else {
+            return Ok(None);
+        };
+        let archived = state.0.as_ref().is_some_and(|current| current.archived);
+        let agents = self.agents(definition.steps.iter().map(|step| step.agent_id)).await?;
+        let mut steps = Vec::with_capacity(definition.steps.len());
+        for step in definition.steps {
+            let Some(agent) = agents.get(&step.agent_id) else {
+                return Ok(None);
+            };
+            steps.push(events::runs::PlannedStep {
+                id: step.id,
+                agent_id: step.agent_id,
+                depends_on: step.depends_on,
+                input: step.input,
+                retry: step.retry,
+                timeout_ms: step.timeout_ms,
+                executor: agent.executor.clone(),
+                price: agent.price,
+            });
+        }
+        Ok(Some(WorkflowSnapshot {
+            workspace_id: definition.workspace_id,
+            version: definition.version,
+            archived,
+            steps,
+        }))
+    }
+}

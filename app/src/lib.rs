@@ -1,0 +1,17 @@
+//! The application layer: one command service for every caller, the command endpoint and the
+//! sagas alike. It takes typed commands from a [`Caller`] and returns what was appended or a
+//! typed [`CommandError`]; it knows nothing of HTTP. What it does for each command: take the
+//! stream's turn, load the state (kept in memory, from a snapshot, or folded from the log),
+//! look up the facts the decider needs, decide, seal personal data, append, and remember the
+//! answer under the caller's idempotency key.
+
+mod command;
+mod error;
+mod facts;
+mod idempotency;
+mod service;
+mod states;
+
+pub use command::{Caller, Command, CommandRequest};
+pub use error::CommandError;
+pub use service::{Accepted, AcceptedEvent, CommandService};
