@@ -8,7 +8,6 @@
 pub mod agents;
 pub mod billing;
 pub mod catalog;
-pub mod consumer;
 pub mod live;
 pub mod projector;
 pub mod rebuild;

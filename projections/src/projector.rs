@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::catalog::{self, Touched};
-use crate::consumer::{EventConsumer, distinct, handle_once};
+use platform::consumer::{EventConsumer, distinct, handle_once};
 use crate::live::Live;
 use events::RecordedEvent;
 use platform::metrics::Metrics;

@@ -19,7 +19,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};
 
 use crate::catalog;
-use crate::consumer::handle_once;
+use platform::consumer::handle_once;
 
 /// SQL naming tables: only [`SCHEMA`], [`TABLES`] and the live schema (quoted) go into it.
 macro_rules! dynamic {

@@ -14,7 +14,7 @@ use commands::workspace::{ReactivateWorkspace, SuspendWorkspace, Workspace, Work
 use commands::{Aggregate, Decider};
 use events::{DomainEvent, RecordedEvent};
 use platform::metrics::Metrics;
-use projections::consumer::{EventConsumer, handle_once};
+use platform::consumer::{EventConsumer, handle_once};
 use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;

@@ -30,7 +30,7 @@ pub struct Batch {
 impl EventConsumer {
     pub fn subscribe(brokers: &str, group: &str, topic: &str, max_batch: usize) -> anyhow::Result<EventConsumer> {
         let consumer: StreamConsumer =
-            platform::kafka::consumer_config(brokers, group).create().context("creating the Kafka consumer")?;
+            crate::kafka::consumer_config(brokers, group).create().context("creating the Kafka consumer")?;
         consumer.subscribe(&[topic]).context("subscribing to the events topic")?;
         Ok(EventConsumer { consumer, max_batch })
     }
@@ -80,7 +80,7 @@ impl Batch {
                 .headers()
                 .and_then(|headers| headers.iter().find(|header| header.key == name).and_then(|header| header.value))
         };
-        match platform::cloudevents::decode(header, message.payload()) {
+        match crate::cloudevents::decode(header, message.payload()) {
             Ok(event) => self.events.push(event),
             // A message that is not an Oxbow event is not ours to apply; the log is the truth,
             // and gap filling fetches any event a message should have carried.
