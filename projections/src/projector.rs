@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use crate::catalog::{self, Touched};
-use platform::consumer::{EventConsumer, distinct, handle_once};
 use crate::live::Live;
 use events::RecordedEvent;
+use platform::consumer::{EventConsumer, distinct, handle_once};
 use platform::metrics::Metrics;
 use platform::redis::Keys;
 use redis::aio::ConnectionManager;

@@ -1,4 +1,5 @@
-//! The activity feed: every logged event, in log order, once the read models show it.
+//! The activity feed: every logged event, in log order, once the read models show it, as
+//! people read it (personal data revealed, today's shape).
 
 use std::sync::Arc;
 
@@ -54,7 +55,7 @@ impl ActivityFeed {
                 while last < target {
                     let read = store::read_all(&pool, last, (target - last).min(1_000)).await;
                     let revealed = match read {
-                        Ok(mut events) => store::personal::reveal(&pool, &mut events).await.map(|()| events),
+                        Ok(mut events) => store::present(&pool, &mut events).await.map(|()| events),
                         Err(error) => Err(error),
                     };
                     match revealed {

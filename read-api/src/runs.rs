@@ -306,6 +306,7 @@ pub(crate) async fn run_updated(
     let passed = services.progress.current();
     let version = logged.last().map_or(0, |event| event.stream_version);
     logged.extend(store::read_stream(&pool, &stream_id, version).await.map_err(internal)?);
+    store::present(&pool, &mut logged).await.map_err(internal)?;
     let history: Vec<async_graphql::Result<std::sync::Arc<crate::Activity>>> = logged
         .into_iter()
         .filter(|event| event.position <= passed)

@@ -439,11 +439,7 @@ impl CoreQuery {
         };
         let services = services(ctx);
         let mut events = store::read_stream(&services.pool, &stream, after_version).await.map_err(internal)?;
-        store::personal::reveal(&services.pool, &mut events).await.map_err(internal)?;
-        for event in &mut events {
-            // Today's shape; an event this code cannot read is shown as stored.
-            let _ = events::to_current_shape(event);
-        }
+        store::present(&services.pool, &mut events).await.map_err(internal)?;
         let workspace = match events.first() {
             Some(event) => event.workspace_id(),
             None => store::read_stream(&services.pool, &stream, 0)

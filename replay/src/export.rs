@@ -76,12 +76,8 @@ pub async fn export(
     while let Some(event) = rows.try_next().await? {
         // Personal data as it reads today: plain, or erased once its subject is forgotten.
         let mut event = [event];
-        store::personal::reveal(pool, &mut event).await?;
-        let [mut event] = event;
-        // Today's shape; an event this code cannot read is written as stored.
-        if let Err(error) = events::to_current_shape(&mut event) {
-            tracing::warn!(%error, position = event.position, "exported as stored");
-        }
+        store::present(pool, &mut event).await?;
+        let [event] = event;
         match format {
             Format::JsonLines => writeln!(out, "{}", json_line(&event))?,
             Format::Csv => writeln!(out, "{}", csv_line(&event))?,

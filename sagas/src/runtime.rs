@@ -13,8 +13,8 @@ use commands::runs::{
 use commands::workspace::{ReactivateWorkspace, SuspendWorkspace, Workspace, WorkspaceCommand};
 use commands::{Aggregate, Decider};
 use events::{DomainEvent, RecordedEvent};
-use platform::metrics::Metrics;
 use platform::consumer::{EventConsumer, handle_once};
+use platform::metrics::Metrics;
 use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;

@@ -7,6 +7,7 @@
 mod append;
 mod error;
 pub mod personal;
+mod present;
 mod read;
 mod snapshots;
 
@@ -15,6 +16,7 @@ pub use append::{
     find_idempotency_key,
 };
 pub use error::{AppendError, Error, Result};
+pub use present::present;
 pub use read::{
     Head, events_where, load_stream, read_all, read_head, read_positions, read_range, read_stream, read_streams,
     stream_range,

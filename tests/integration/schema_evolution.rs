@@ -1,6 +1,6 @@
 //! Schema evolution end to end: a `WorkspaceRenamed` stored at version 1 (before it said what
 //! the name was) reads in today's shape in the projection, the export, the audit trail and
-//! `log state`, beside version 2 events written today.
+//! `log state` and the activity feed, beside version 2 events written today.
 
 use serde_json::{Value, json};
 use store::{AppendRequest, CommitterConfig, EventStore, ExpectedVersion};
@@ -21,21 +21,39 @@ async fn an_old_event_reads_in_todays_shape_everywhere() {
             "causation_id": workspace}),
     };
     let store = EventStore::new(app.db.pool.clone(), CommitterConfig::default());
-    store
-        .append(AppendRequest {
-            stream_id: format!("workspace-{workspace}"),
-            expected: ExpectedVersion::NoStream,
-            events: vec![
-                event("WorkspaceCreated", 1, json!({"workspace_id": workspace, "name": "Old", "owner_id": "alice"})),
-                event("WorkspaceRenamed", 1, json!({"name": "Older"})),
-            ],
-            idempotency: None,
-            observed_head: None,
-        })
-        .await
-        .unwrap();
-    // And one written today, at version 2.
+    let append = |expected, events| AppendRequest {
+        stream_id: format!("workspace-{workspace}"),
+        expected,
+        events,
+        idempotency: None,
+        observed_head: None,
+    };
+    let created = event("WorkspaceCreated", 1, json!({"workspace_id": workspace, "name": "Old", "owner_id": "alice"}));
+    let created = store.append(append(ExpectedVersion::NoStream, vec![created])).await.unwrap();
     let alice = app.token("alice");
+    // The activity feed shows the old event in today's shape too.
+    let shown = app
+        .graphql(Some(&alice), &format!("{{ workspace(id: \"{workspace}\") {{ name }} }}"), created.last_position)
+        .await;
+    assert_eq!(shown["data"]["workspace"]["name"], "Old", "{shown}");
+    let mut activity = app
+        .subscribe(
+            Some(&alice),
+            &format!(r#"subscription {{ workspaceActivity(workspaceId: "{workspace}") {{ eventType payload }} }}"#),
+        )
+        .await
+        .expect("subscribe");
+    let renamed = event("WorkspaceRenamed", 1, json!({"name": "Older"}));
+    store.append(append(ExpectedVersion::Exact(1), vec![renamed])).await.unwrap();
+    let pushed = loop {
+        let message = activity.next_json().await.expect("the rename is pushed");
+        let pushed = message["payload"]["data"]["workspaceActivity"].clone();
+        if pushed["eventType"] == "WorkspaceRenamed" {
+            break pushed;
+        }
+    };
+    assert_eq!(pushed["payload"], json!({"name": "Older", "previous_name": null}));
+    // And one written today, at version 2.
     let renamed =
         app.ok(&alice, json!({"type": "RenameWorkspace", "id": workspace, "payload": {"name": "Today"}})).await;
     assert_eq!(renamed["events"][0]["payload"], json!({"name": "Today", "previous_name": "Older"}));
