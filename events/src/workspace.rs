@@ -31,6 +31,11 @@ impl Role {
         self.rank() >= required.rank()
     }
 
+    /// The role named by [`Role::as_str`].
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "owner",

@@ -4,18 +4,10 @@
 
 use events::RecordedEvent;
 use sqlx::PgConnection;
-use uuid::Uuid;
+
+use crate::Touched;
 
 pub const NAME: &str = "catalog";
-
-/// What an event changed that Redis also serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Touched {
-    /// The workspace's summary (name, suspension, members).
-    Workspace(Uuid),
-    /// The run's live status and its workspace's run counters.
-    Run { workspace_id: Uuid, run_id: Uuid },
-}
 
 /// Applies one event to whichever read model its stream feeds.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Touched>> {

@@ -16,6 +16,15 @@ pub mod status;
 pub mod workflows;
 pub mod workspaces;
 
+/// What an event changed that Redis also serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Touched {
+    /// The workspace's summary (name, suspension, members).
+    Workspace(uuid::Uuid),
+    /// The run's live status and its workspace's run counters.
+    Run { workspace_id: uuid::Uuid, run_id: uuid::Uuid },
+}
+
 /// Applies the read models' migrations.
 pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     let mut migrator = sqlx::migrate!("./migrations");

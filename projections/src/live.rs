@@ -3,7 +3,7 @@
 //! rebuilt: when Redis loses it (a flush, a failover), the projector notices that its marker
 //! key is gone and fills everything in again.
 //!
-//! Keys, under the deployment's prefix:
+//! Keys, under the deployment's prefix (named by [`keys`], the one definition of each):
 //! - `workspace:{id}`: hash `version name suspended member_count`
 //! - `workspace:{id}:runs`: hash of run status → number of runs
 //! - `run:{id}`: hash `version status credits_used steps_done steps_total`; expires a day
@@ -15,7 +15,53 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::catalog::Touched;
+use crate::Touched;
+use crate::runs::{RunStatus, StepStatus};
+
+/// The names of what Redis serves.
+pub mod keys {
+    use platform::redis::Keys;
+    use uuid::Uuid;
+
+    /// A workspace's summary.
+    pub fn workspace(keys: &Keys, workspace_id: Uuid) -> String {
+        keys.key(&format!("workspace:{workspace_id}"))
+    }
+
+    /// A workspace's run counters, by status.
+    pub fn run_counts(keys: &Keys, workspace_id: Uuid) -> String {
+        keys.key(&format!("workspace:{workspace_id}:runs"))
+    }
+
+    /// A run's live status.
+    pub fn run(keys: &Keys, run_id: Uuid) -> String {
+        keys.key(&format!("run:{run_id}"))
+    }
+
+    /// Patterns matching every key above.
+    pub(crate) fn all(keys: &Keys) -> [String; 2] {
+        [keys.key("workspace:*"), keys.key("run:*")]
+    }
+}
+
+/// A workspace's member count, when Redis has its summary.
+pub async fn member_count(redis: &mut ConnectionManager, keys: &Keys, workspace_id: Uuid) -> Option<i64> {
+    let cached: redis::RedisResult<Option<i64>> =
+        redis::cmd("HGET").arg(keys::workspace(keys, workspace_id)).arg("member_count").query_async(redis).await;
+    cached.ok().flatten()
+}
+
+/// A workspace's runs by status, when Redis has its counters.
+pub async fn run_counts(
+    redis: &mut ConnectionManager,
+    keys: &Keys,
+    workspace_id: Uuid,
+) -> Option<Vec<(RunStatus, i64)>> {
+    let cached: redis::RedisResult<Vec<(String, i64)>> =
+        redis::cmd("HGETALL").arg(keys::run_counts(keys, workspace_id)).query_async(redis).await;
+    let counts = cached.ok().filter(|counts| !counts.is_empty())?;
+    Some(counts.into_iter().filter_map(|(status, count)| Some((status.parse().ok()?, count))).collect())
+}
 
 /// Sets a hash only when its `version` is older than ARGV[1]. KEYS[1] is the hash, ARGV[2] a
 /// TTL in seconds (0 for none), the rest field, value pairs.
@@ -146,8 +192,9 @@ impl Live {
             .filter(|write| !matches!(write, Write::Counts { counts, .. } if counts.is_empty()))
             .map(Write::key)
             .collect();
-        let mut served = self.scan(&self.keys.key("workspace:*")).await?;
-        served.extend(self.scan(&self.keys.key("run:*")).await?);
+        let [workspaces, runs] = keys::all(&self.keys);
+        let mut served = self.scan(&workspaces).await?;
+        served.extend(self.scan(&runs).await?);
         let mut swap = redis::pipe();
         swap.atomic();
         for key in served.iter().filter(|key| !renamed.contains(key.as_str())) {
@@ -193,24 +240,25 @@ impl Live {
         let Some((name, suspended, version, members)) = row else {
             return Ok(());
         };
-        let key = self.keys.key(&format!("workspace:{workspace_id}"));
+        let key = keys::workspace(&self.keys, workspace_id);
         self.set_if_newer(key, version, 0, workspace_fields(&name, suspended, members)).await
     }
 
     async fn run(&mut self, pool: &PgPool, run_id: Uuid) -> anyhow::Result<()> {
         let row: Option<(i64, String, i64, bool, i64, i64)> = sqlx::query_as(
             "select r.version, r.status, r.credits_used, r.finished_at is not null, \
-                    (select count(*) from rm_run_steps s where s.run_id = r.id and s.status = 'SUCCEEDED'), \
+                    (select count(*) from rm_run_steps s where s.run_id = r.id and s.status = $2), \
                     (select count(*) from rm_run_steps s where s.run_id = r.id) \
                from rm_runs r where r.id = $1",
         )
         .bind(run_id)
+        .bind(StepStatus::Succeeded.as_str())
         .fetch_optional(pool)
         .await?;
         let Some((version, status, credits_used, finished, done, total)) = row else {
             return Ok(());
         };
-        let key = self.keys.key(&format!("run:{run_id}"));
+        let key = keys::run(&self.keys, run_id);
         let ttl = if finished { FINISHED_TTL_SECONDS } else { 0 };
         self.set_if_newer(key, version, ttl, run_fields(&status, credits_used, done, total)).await
     }
@@ -229,12 +277,12 @@ impl Live {
     /// The workspace's runs by status, counted in PostgreSQL and written whole, so the
     /// counters are always those of a committed state.
     async fn run_counts(&mut self, pool: &PgPool, workspace_id: Uuid) -> anyhow::Result<()> {
-        let counts: Vec<(String, i64)> =
-            sqlx::query_as("select status, count(*) from rm_runs where workspace_id = $1 group by status")
-                .bind(workspace_id)
-                .fetch_all(pool)
-                .await?;
-        let key = self.keys.key(&format!("workspace:{workspace_id}:runs"));
+        let counts: Vec<(&str, i64)> = crate::runs::counts(pool, workspace_id)
+            .await?
+            .into_iter()
+            .map(|(status, count)| (status.as_str(), count))
+            .collect();
+        let key = keys::run_counts(&self.keys, workspace_id);
         let mut pipe = redis::pipe();
         pipe.atomic().del(&key).ignore();
         if !counts.is_empty() {
@@ -283,11 +331,12 @@ impl Everything {
             .await?;
         let runs = sqlx::query_as(
             "select r.id, r.version, r.status, r.credits_used, r.finished_at is not null, \
-                    count(s.run_id) filter (where s.status = 'SUCCEEDED'), count(s.run_id) \
+                    count(s.run_id) filter (where s.status = $1), count(s.run_id) \
                from rm_runs r left join rm_run_steps s on s.run_id = r.id \
               where r.finished_at is null or r.finished_at > now() - interval '1 day' \
               group by r.id",
         )
+        .bind(StepStatus::Succeeded.as_str())
         .fetch_all(pool)
         .await?;
         Ok(Everything { workspaces, counts, runs })
@@ -302,17 +351,17 @@ impl Everything {
         }
         for (id, name, suspended, version, members) in &self.workspaces {
             writes.push(Write::Hash {
-                key: keys.key(&format!("workspace:{id}")),
+                key: keys::workspace(keys, *id),
                 version: *version,
                 ttl: 0,
                 fields: workspace_fields(name, *suspended, *members),
             });
-            let key = keys.key(&format!("workspace:{id}:runs"));
+            let key = keys::run_counts(keys, *id);
             writes.push(Write::Counts { key, counts: counted.remove(id).unwrap_or_default() });
         }
         for (id, version, status, credits_used, finished, done, total) in &self.runs {
             writes.push(Write::Hash {
-                key: keys.key(&format!("run:{id}")),
+                key: keys::run(keys, *id),
                 version: *version,
                 ttl: if *finished { FINISHED_TTL_SECONDS } else { 0 },
                 fields: run_fields(status, *credits_used, *done, *total),

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use crate::catalog::{self, Touched};
 use crate::live::Live;
+use crate::{Touched, catalog};
 use events::RecordedEvent;
 use platform::consumer::{EventConsumer, distinct, handle_once};
 use platform::metrics::Metrics;

@@ -8,10 +8,10 @@
 use std::collections::HashMap;
 
 use events::RecordedEvent;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::catalog::Touched;
+use crate::Touched;
 use view::{RunChange, RunRow, RunView, StepRow, Usage, UsageKey};
 
 pub mod bulk;
@@ -41,6 +41,16 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
         }
     }
     Ok(Some(touched))
+}
+
+/// A workspace's runs by status.
+pub async fn counts(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx::Result<Vec<(RunStatus, i64)>> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("select status, count(*) from rm_runs where workspace_id = $1 group by status")
+            .bind(workspace_id)
+            .fetch_all(executor)
+            .await?;
+    Ok(rows.into_iter().filter_map(|(status, count)| Some((status.parse().ok()?, count))).collect())
 }
 
 /// The runs the read model holds among `run_ids`, with their steps in plan order.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use events::workspace::{Role, WorkspaceEvent};
 use events::{DomainEvent, RecordedEvent};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 /// One change to the Workspaces read model.
@@ -142,6 +142,18 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
     .execute(&mut *connection)
     .await?;
     Ok(Some(workspace_id))
+}
+
+/// The user's role in the workspace; `None` when they are not a member. Every read of a
+/// workspace's data is scoped by this.
+pub async fn role_of(executor: impl PgExecutor<'_>, workspace_id: Uuid, user_id: &str) -> sqlx::Result<Option<Role>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("select role from rm_workspace_members where workspace_id = $1 and user_id = $2")
+            .bind(workspace_id)
+            .bind(user_id)
+            .fetch_optional(executor)
+            .await?;
+    Ok(row.and_then(|(role,)| Role::parse(&role)))
 }
 
 #[cfg(test)]

@@ -1,13 +1,13 @@
 //! GraphQL over the catalog: agents and workflows of the workspaces the caller belongs to.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use events::workflows::Step;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::schema::{internal, page_size, parse_id, role_of, services, viewer};
+use crate::guard::{if_member, internal, page, parse_id, role_in, services};
 
 #[derive(SimpleObject, Clone)]
 pub struct Price {
@@ -147,70 +147,6 @@ impl Workflow {
     }
 }
 
-/// Whether the caller may read `workspace_id`.
-pub(crate) async fn member(pool: &PgPool, workspace_id: Uuid, user_id: &str) -> async_graphql::Result<bool> {
-    Ok(role_of(pool, workspace_id, user_id).await?.is_some())
-}
-
-fn cursor_after(after: Option<String>) -> async_graphql::Result<Uuid> {
-    match after {
-        None => Ok(Uuid::nil()),
-        Some(cursor) => {
-            cursor.parse().map_err(|_| crate::schema::coded("BAD_USER_INPUT", "after is not a cursor of this list"))
-        }
-    }
-}
-
-/// `row`, when the caller is a member of the workspace it belongs to.
-pub(crate) async fn if_member<T>(
-    ctx: &Context<'_>,
-    row: Option<T>,
-    workspace_of: fn(&T) -> Uuid,
-) -> async_graphql::Result<Option<T>> {
-    let claims = viewer(ctx)?;
-    match row {
-        Some(row) if member(&services(ctx).pool, workspace_of(&row), &claims.sub).await? => Ok(Some(row)),
-        _ => Ok(None),
-    }
-}
-
-/// One page of a workspace's rows, oldest first, for its members. `sql` selects by
-/// `workspace_id = $1 and id > $2`, a filter `$3` and `limit $4`.
-pub(crate) async fn page<T, F>(
-    ctx: &Context<'_>,
-    workspace_id: &ID,
-    sql: &'static str,
-    filter: F,
-    first: Option<i32>,
-    after: Option<String>,
-    id_of: fn(&T) -> Uuid,
-) -> async_graphql::Result<Connection<String, T>>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin + async_graphql::OutputType,
-    F: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
-{
-    let claims = viewer(ctx)?;
-    let workspace_id = parse_id(workspace_id, "workspaceId")?;
-    let (limit, after) = (page_size(first)?, cursor_after(after)?);
-    let pool = &services(ctx).pool;
-    if !member(pool, workspace_id, &claims.sub).await? {
-        return Ok(Connection::new(false, false));
-    }
-    let rows: Vec<T> = sqlx::query_as(sql)
-        .bind(workspace_id)
-        .bind(after)
-        .bind(filter)
-        .bind(limit + 1)
-        .fetch_all(pool)
-        .await
-        .map_err(internal)?;
-    let mut connection = Connection::new(after != Uuid::nil(), rows.len() as i64 > limit);
-    for row in rows.into_iter().take(limit as usize) {
-        connection.edges.push(Edge::new(id_of(&row).to_string(), row));
-    }
-    Ok(connection)
-}
-
 #[derive(Default)]
 pub struct CatalogQuery;
 
@@ -301,10 +237,9 @@ impl BillingQuery {
         ctx: &Context<'_>,
         workspace_id: ID,
     ) -> async_graphql::Result<Option<BillingAccount>> {
-        let claims = viewer(ctx)?;
         let workspace_id = parse_id(&workspace_id, "workspaceId")?;
         let pool = &services(ctx).pool;
-        if !member(pool, workspace_id, &claims.sub).await? {
+        if role_in(ctx, workspace_id).await?.is_none() {
             return Ok(None);
         }
         billing_account(pool, workspace_id).await
@@ -312,10 +247,9 @@ impl BillingQuery {
 
     /// The workspace's invoices, newest first.
     async fn invoices(&self, ctx: &Context<'_>, workspace_id: ID) -> async_graphql::Result<Vec<Invoice>> {
-        let claims = viewer(ctx)?;
         let workspace_id = parse_id(&workspace_id, "workspaceId")?;
         let pool = &services(ctx).pool;
-        if !member(pool, workspace_id, &claims.sub).await? {
+        if role_in(ctx, workspace_id).await?.is_none() {
             return Ok(Vec::new());
         }
         sqlx::query_as(

@@ -12,7 +12,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use platform::auth::{AuthError, Tokens};
 
-use crate::schema::{MinPositionReport, OxbowSchema, Services, Viewer, await_position};
+use crate::guard::{MinPositionReport, Viewer, await_position};
+use crate::schema::{OxbowSchema, Services};
 
 #[derive(Clone)]
 pub struct ReadState {

@@ -1,15 +1,23 @@
 //! The read API: GraphQL over the read models, with read-your-writes and live subscriptions.
 //!
-//! Queries read PostgreSQL (and Redis summaries). Subscriptions follow the projection's
-//! watermark: when it moves, the events it passed are read from the log and pushed to
-//! subscribers in log order, so a subscriber never hears of a change before a query shows it.
+//! Queries read PostgreSQL (and Redis summaries) through the projections' typed reads.
+//! Subscriptions follow the projection's watermark: when it moves, the events it passed are
+//! read from the log and pushed to subscribers in log order, so a subscriber never hears of a
+//! change before a query shows it.
+//!
+//! `schema` is the root; `guard` the one membership check and the helpers every resolver
+//! shares; `workspaces`, `audit`, `catalog`, `runs` and `subscriptions` one concern each.
 
 mod activity;
+mod audit;
 mod catalog;
+mod guard;
 mod http;
 mod progress;
 mod runs;
 mod schema;
+mod subscriptions;
+mod workspaces;
 
 pub use activity::{Activity, ActivityFeed};
 pub use http::{ReadState, router};

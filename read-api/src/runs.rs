@@ -4,14 +4,14 @@
 use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::{Stream, StreamExt};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::catalog::{if_member, member, page};
-use crate::schema::{coded, internal, parse_id, services, viewer};
+use crate::guard::{coded, if_member, internal, page, parse_id, role_in, services};
 
+/// A run's status, as the runs read model defines it.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "projections::runs::RunStatus")]
 pub enum RunStatus {
     Requested,
     Rejected,
@@ -21,7 +21,9 @@ pub enum RunStatus {
     Cancelled,
 }
 
+/// A step's status, as the runs read model defines it.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "projections::runs::StepStatus")]
 pub enum StepStatus {
     /// Waiting for its dependencies, or for its next attempt.
     Pending,
@@ -33,48 +35,14 @@ pub enum StepStatus {
     Cancelled,
 }
 
-/// The read model stores the enums' GraphQL names.
-fn run_status(text: &str) -> RunStatus {
-    match text {
-        "REJECTED" => RunStatus::Rejected,
-        "RUNNING" => RunStatus::Running,
-        "SUCCEEDED" => RunStatus::Succeeded,
-        "FAILED" => RunStatus::Failed,
-        "CANCELLED" => RunStatus::Cancelled,
-        _ => RunStatus::Requested,
-    }
-}
-
-fn step_status(text: &str) -> StepStatus {
-    match text {
-        "SCHEDULED" => StepStatus::Scheduled,
-        "RUNNING" => StepStatus::Running,
-        "SUCCEEDED" => StepStatus::Succeeded,
-        "FAILED" => StepStatus::Failed,
-        "TIMED_OUT" => StepStatus::TimedOut,
-        "CANCELLED" => StepStatus::Cancelled,
-        _ => StepStatus::Pending,
-    }
-}
-
-fn status_name(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Requested => "REQUESTED",
-        RunStatus::Rejected => "REJECTED",
-        RunStatus::Running => "RUNNING",
-        RunStatus::Succeeded => "SUCCEEDED",
-        RunStatus::Failed => "FAILED",
-        RunStatus::Cancelled => "CANCELLED",
-    }
-}
-
 #[derive(Clone, sqlx::FromRow)]
 pub struct Run {
     id: Uuid,
     workspace_id: Uuid,
     workflow_id: Uuid,
     workflow_version: i32,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: projections::runs::RunStatus,
     budget: i64,
     credits_used: i64,
     reason: Option<String>,
@@ -101,7 +69,7 @@ impl Run {
         self.workflow_version
     }
     async fn status(&self) -> RunStatus {
-        run_status(&self.status)
+        self.status.into()
     }
     /// The most credits the run may use.
     async fn budget(&self) -> i64 {
@@ -159,7 +127,8 @@ pub struct RunStep {
     agent_id: Uuid,
     pub depends_on: Vec<String>,
     #[graphql(skip)]
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: projections::runs::StepStatus,
     /// Attempts made so far.
     pub attempts: i32,
     #[graphql(skip)]
@@ -183,7 +152,7 @@ impl RunStep {
         ID(self.agent_id.to_string())
     }
     async fn status(&self) -> StepStatus {
-        step_status(&self.status)
+        self.status.into()
     }
     async fn output(&self) -> Option<Json<serde_json::Value>> {
         self.output.clone().map(Json)
@@ -235,7 +204,16 @@ impl RunsQuery {
     ) -> async_graphql::Result<Connection<String, Run>> {
         let sql = "select * from rm_runs where workspace_id = $1 and id > $2 and ($3::text is null or status = $3) \
                    order by id limit $4";
-        page(ctx, &workspace_id, sql, status.map(status_name), first, after, |run: &Run| run.id).await
+        page(
+            ctx,
+            &workspace_id,
+            sql,
+            status.map(|status| projections::runs::RunStatus::from(status).as_str()),
+            first,
+            after,
+            |run: &Run| run.id,
+        )
+        .await
     }
 
     /// What each agent used from `from` up to and excluding `to` (UTC days), most credits first.
@@ -246,13 +224,12 @@ impl RunsQuery {
         from: NaiveDate,
         to: NaiveDate,
     ) -> async_graphql::Result<Vec<AgentUsage>> {
-        let claims = viewer(ctx)?;
         let workspace_id = parse_id(&workspace_id, "workspaceId")?;
         if to < from {
             return Err(coded("BAD_USER_INPUT", "`to` must not be before `from`"));
         }
         let pool = &services(ctx).pool;
-        if !member(pool, workspace_id, &claims.sub).await? {
+        if role_in(ctx, workspace_id).await?.is_none() {
             return Ok(Vec::new());
         }
         sqlx::query_as(
@@ -270,61 +247,6 @@ impl RunsQuery {
     }
 }
 
-async fn load(pool: &PgPool, id: Uuid) -> async_graphql::Result<Option<Run>> {
+pub(crate) async fn load(pool: &PgPool, id: Uuid) -> async_graphql::Result<Option<Run>> {
     sqlx::query_as("select * from rm_runs where id = $1").bind(id).fetch_optional(pool).await.map_err(internal)
-}
-
-/// A change of a run, with the run as the read model shows it when the update is sent.
-#[derive(SimpleObject, Clone)]
-pub struct RunUpdate {
-    /// The event's global position.
-    pub position: i64,
-    pub event_type: String,
-    pub payload: Json<serde_json::Value>,
-    pub run: Option<Run>,
-}
-
-/// Every event of the run, from its first, for members of its workspace: what is logged so
-/// far, then each new event as the read models pass it.
-pub(crate) async fn run_updated(
-    ctx: &Context<'_>,
-    run_id: &ID,
-) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<RunUpdate>> + use<>> {
-    let id = parse_id(run_id, "runId")?;
-    let services = services(ctx);
-    let pool = services.pool.clone();
-    let stream_id = format!("run-{id}");
-    // The log knows the run as soon as StartRun is answered; the read models a moment later,
-    // and the membership check reads them: wait for them to know the run.
-    let mut logged = store::read_stream(&pool, &stream_id, 0).await.map_err(internal)?;
-    let first = logged.first().ok_or_else(|| coded("NOT_FOUND", "no run has this id"))?;
-    let workspace_id = first.workspace_id().ok_or_else(|| coded("NOT_FOUND", "no run has this id"))?;
-    crate::schema::await_position(services, None, first.position).await;
-    let (_, _, feed) = crate::schema::member_feed(ctx, &ID(workspace_id.to_string())).await?;
-    // The feed is subscribed: what the read models have passed comes from the log (what was
-    // read above, and what came since), the rest from the feed, each event once.
-    let passed = services.progress.current();
-    let version = logged.last().map_or(0, |event| event.stream_version);
-    logged.extend(store::read_stream(&pool, &stream_id, version).await.map_err(internal)?);
-    store::present(&pool, &mut logged).await.map_err(internal)?;
-    let history: Vec<async_graphql::Result<std::sync::Arc<crate::Activity>>> = logged
-        .into_iter()
-        .filter(|event| event.position <= passed)
-        .map(|event| Ok(std::sync::Arc::new(crate::Activity::from(event))))
-        .collect();
-    let live = feed.filter(move |activity| {
-        futures::future::ready(activity.as_ref().map_or(true, |a| a.stream_id == stream_id && a.position > passed))
-    });
-    Ok(futures::stream::iter(history).chain(live).then(move |activity| {
-        let pool = pool.clone();
-        async move {
-            let activity = activity?;
-            Ok(RunUpdate {
-                position: activity.position,
-                event_type: activity.event_type.clone(),
-                payload: Json(activity.payload.clone()),
-                run: load(&pool, id).await?,
-            })
-        }
-    }))
 }

@@ -1,0 +1,135 @@
+//! Who is asking, and what they may see: the one membership guard every resolver goes
+//! through, and the helpers resolvers share (errors with codes, ids, pages, read-your-writes).
+
+use std::sync::{Arc, Mutex};
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ErrorExtensions, ID};
+use events::workspace::Role;
+use platform::auth::{AuthError, Claims};
+use uuid::Uuid;
+
+use crate::schema::Services;
+
+/// The caller, as their token says; an error when the token is missing or invalid.
+#[derive(Clone)]
+pub struct Viewer(pub Result<Claims, AuthError>);
+
+/// Whether `minPosition` could be honoured, reported in the response's extensions.
+#[derive(Clone, Default)]
+pub struct MinPositionReport(pub Arc<Mutex<Option<serde_json::Value>>>);
+
+pub(crate) fn coded(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message.into()).extend_with(|_, extensions| extensions.set("code", code))
+}
+
+pub(crate) fn internal(error: impl std::fmt::Display) -> async_graphql::Error {
+    tracing::error!(%error, "a read failed");
+    coded("INTERNAL", "the read failed; try again")
+}
+
+pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
+    ctx.data_unchecked::<Services>()
+}
+
+pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Claims> {
+    match ctx.data_opt::<Viewer>() {
+        Some(Viewer(Ok(claims))) => Ok(claims),
+        Some(Viewer(Err(error))) => Err(coded("UNAUTHENTICATED", error.to_string())),
+        None => Err(coded("UNAUTHENTICATED", "a bearer token is required")),
+    }
+}
+
+/// Waits for the projection to reach `min_position`, bounded; records it when it could not.
+pub(crate) async fn await_position(services: &Services, report: Option<&MinPositionReport>, min_position: i64) {
+    if let Err(reached) = services.progress.wait_for(min_position, services.min_position_timeout).await
+        && let Some(report) = report
+    {
+        *report.0.lock().expect("report lock") = Some(serde_json::json!({
+            "requested": min_position,
+            "reached": reached,
+            "satisfied": false,
+            "detail": "the read models had not reached minPosition in time; this response may not show your writes",
+        }));
+    }
+}
+
+pub(crate) async fn wait_if_asked(ctx: &Context<'_>, min_position: Option<i64>) {
+    if let Some(min_position) = min_position {
+        await_position(services(ctx), ctx.data_opt::<MinPositionReport>(), min_position).await;
+    }
+}
+
+pub(crate) fn parse_id(id: &ID, what: &str) -> async_graphql::Result<Uuid> {
+    id.parse().map_err(|_| coded("BAD_USER_INPUT", format!("{what} must be a UUID")))
+}
+
+pub(crate) fn page_size(first: Option<i32>) -> async_graphql::Result<i64> {
+    match first {
+        None => Ok(50),
+        Some(n) if (0..=500).contains(&n) => Ok(n as i64),
+        Some(_) => Err(coded("BAD_USER_INPUT", "first must be between 0 and 500")),
+    }
+}
+
+/// The caller's role in `workspace_id`; `None` when they are not a member, who may see
+/// nothing of it. The one membership check of the read API.
+pub(crate) async fn role_in(ctx: &Context<'_>, workspace_id: Uuid) -> async_graphql::Result<Option<Role>> {
+    let claims = viewer(ctx)?;
+    projections::workspaces::role_of(&services(ctx).pool, workspace_id, &claims.sub).await.map_err(internal)
+}
+
+pub(crate) fn cursor_after(after: Option<String>) -> async_graphql::Result<Uuid> {
+    match after {
+        None => Ok(Uuid::nil()),
+        Some(cursor) => cursor.parse().map_err(|_| coded("BAD_USER_INPUT", "after is not a cursor of this list")),
+    }
+}
+
+/// `row`, when the caller is a member of the workspace it belongs to.
+pub(crate) async fn if_member<T>(
+    ctx: &Context<'_>,
+    row: Option<T>,
+    workspace_of: fn(&T) -> Uuid,
+) -> async_graphql::Result<Option<T>> {
+    match row {
+        Some(row) if role_in(ctx, workspace_of(&row)).await?.is_some() => Ok(Some(row)),
+        _ => Ok(None),
+    }
+}
+
+/// One page of a workspace's rows, oldest first, for its members. `sql` selects by
+/// `workspace_id = $1 and id > $2`, a filter `$3` and `limit $4`.
+pub(crate) async fn page<T, F>(
+    ctx: &Context<'_>,
+    workspace_id: &ID,
+    sql: &'static str,
+    filter: F,
+    first: Option<i32>,
+    after: Option<String>,
+    id_of: fn(&T) -> Uuid,
+) -> async_graphql::Result<Connection<String, T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin + async_graphql::OutputType,
+    F: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+{
+    let workspace_id = parse_id(workspace_id, "workspaceId")?;
+    let (limit, after) = (page_size(first)?, cursor_after(after)?);
+    let pool = &services(ctx).pool;
+    if role_in(ctx, workspace_id).await?.is_none() {
+        return Ok(Connection::new(false, false));
+    }
+    let rows: Vec<T> = sqlx::query_as(sql)
+        .bind(workspace_id)
+        .bind(after)
+        .bind(filter)
+        .bind(limit + 1)
+        .fetch_all(pool)
+        .await
+        .map_err(internal)?;
+    let mut connection = Connection::new(after != Uuid::nil(), rows.len() as i64 > limit);
+    for row in rows.into_iter().take(limit as usize) {
+        connection.edges.push(Edge::new(id_of(&row).to_string(), row));
+    }
+    Ok(connection)
+}

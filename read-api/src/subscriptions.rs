@@ -1,0 +1,203 @@
+//! The subscriptions: a workspace's activity, a run's updates, a workspace's balance. Each is
+//! fed by the activity feed, so a subscriber never hears of a change before a query shows it.
+
+use std::sync::Arc;
+
+use async_graphql::futures_util::Stream;
+use async_graphql::{Context, ID, Json, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use crate::activity::Activity;
+use crate::guard::{coded, internal, parse_id, role_in, services, viewer};
+
+/// A change in a workspace, pushed once the read models show it.
+#[derive(SimpleObject, Clone)]
+pub struct ActivityEvent {
+    /// The event's global position.
+    pub position: i64,
+    pub event_type: String,
+    pub stream_id: String,
+    pub workspace_id: ID,
+    pub actor: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+    pub payload: Json<serde_json::Value>,
+}
+
+pub struct SubscriptionRoot;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// Every event of a workspace, in log order, from now on. Members only. Ends after the
+    /// caller is removed from the workspace.
+    async fn workspace_activity(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ActivityEvent>>> {
+        let (viewer, id, feed) = member_feed(ctx, &workspace_id).await?;
+        // Ends right after the caller's own removal is delivered, without waiting for more.
+        let stream = futures::stream::unfold((feed.boxed(), false), move |(mut feed, ended)| {
+            let viewer = viewer.clone();
+            async move {
+                if ended {
+                    return None;
+                }
+                let activity = feed.next().await?;
+                let mut removed = false;
+                let item = activity.map(|activity| {
+                    removed = activity.event_type == "MemberRemoved"
+                        && activity.payload.get("user_id").and_then(|v| v.as_str()) == Some(viewer.as_str());
+                    ActivityEvent {
+                        position: activity.position,
+                        event_type: activity.event_type.clone(),
+                        stream_id: activity.stream_id.clone(),
+                        workspace_id: ID(id.to_string()),
+                        actor: activity.actor.clone(),
+                        recorded_at: activity.recorded_at,
+                        payload: Json(activity.payload.clone()),
+                    }
+                });
+                Some((item, (feed, removed)))
+            }
+        });
+        Ok(stream)
+    }
+
+    /// Every change of a run (its steps' progress, its end) in log order: those logged so far,
+    /// then each new one, with the run as a query shows it. Members of the run's workspace only.
+    async fn run_updated(
+        &self,
+        ctx: &Context<'_>,
+        run_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<RunUpdate>>> {
+        run_updated(ctx, &run_id).await
+    }
+
+    /// Every change of a workspace's credits, in log order, from now on. Members only.
+    async fn balance_changed(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<BalanceChange>>> {
+        let (_, id, feed) = member_feed(ctx, &workspace_id).await?;
+        let pool = services(ctx).pool.clone();
+        let billing_stream = format!("billing-{id}");
+        let stream = feed
+            .filter(move |activity| {
+                futures::future::ready(activity.as_ref().map_or(true, |a| a.stream_id == billing_stream))
+            })
+            .then(move |activity| {
+                let pool = pool.clone();
+                async move {
+                    let activity = activity?;
+                    Ok(BalanceChange {
+                        position: activity.position,
+                        event_type: activity.event_type.clone(),
+                        payload: Json(activity.payload.clone()),
+                        account: crate::catalog::billing_account(&pool, id).await?,
+                    })
+                }
+            });
+        Ok(stream)
+    }
+}
+
+/// The caller, the workspace and its events from now on, once the caller is known to be a
+/// member. A subscriber that falls behind gets a LAGGED error and its stream ends.
+pub(crate) async fn member_feed(
+    ctx: &Context<'_>,
+    workspace_id: &ID,
+) -> async_graphql::Result<(String, Uuid, impl Stream<Item = async_graphql::Result<Arc<Activity>>> + use<>)> {
+    let viewer = viewer(ctx)?.sub.clone();
+    let id = parse_id(workspace_id, "workspaceId")?;
+    let services = services(ctx);
+    // Subscribe before checking, so nothing between the check and the first event is lost.
+    let receiver = services.activity.subscribe();
+    if role_in(ctx, id).await?.is_none() {
+        return Err(coded("FORBIDDEN", "not a member of this workspace"));
+    }
+    let feed = futures::stream::unfold(Some(receiver), move |receiver| async move {
+        let mut receiver = receiver?;
+        loop {
+            match receiver.recv().await {
+                Ok(activity) if activity.workspace_id == Some(id) => return Some((Ok(activity), Some(receiver))),
+                Ok(_) => continue,
+                Err(RecvError::Lagged(missed)) => {
+                    let error = coded("LAGGED", format!("fell {missed} events behind; subscribe again"));
+                    return Some((Err(error), None));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok((viewer, id, feed))
+}
+
+/// A change of a workspace's credits, with the account as the read model shows it then.
+#[derive(SimpleObject, Clone)]
+pub struct BalanceChange {
+    /// The event's global position.
+    pub position: i64,
+    pub event_type: String,
+    /// What the event moved, as logged.
+    pub payload: Json<serde_json::Value>,
+    pub account: Option<crate::catalog::BillingAccount>,
+}
+
+/// A change of a run, with the run as the read model shows it when the update is sent.
+#[derive(SimpleObject, Clone)]
+pub struct RunUpdate {
+    /// The event's global position.
+    pub position: i64,
+    pub event_type: String,
+    pub payload: Json<serde_json::Value>,
+    pub run: Option<crate::runs::Run>,
+}
+
+/// Every event of the run, from its first, for members of its workspace: what is logged so
+/// far, then each new event as the read models pass it.
+pub(crate) async fn run_updated(
+    ctx: &Context<'_>,
+    run_id: &ID,
+) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<RunUpdate>> + use<>> {
+    let id = parse_id(run_id, "runId")?;
+    let services = services(ctx);
+    let pool = services.pool.clone();
+    let stream_id = format!("run-{id}");
+    // The log knows the run as soon as StartRun is answered; the read models a moment later,
+    // and the membership check reads them: wait for them to know the run.
+    let mut logged = store::read_stream(&pool, &stream_id, 0).await.map_err(internal)?;
+    let first = logged.first().ok_or_else(|| coded("NOT_FOUND", "no run has this id"))?;
+    let workspace_id = first.workspace_id().ok_or_else(|| coded("NOT_FOUND", "no run has this id"))?;
+    crate::guard::await_position(services, None, first.position).await;
+    let (_, _, feed) = member_feed(ctx, &ID(workspace_id.to_string())).await?;
+    // The feed is subscribed: what the read models have passed comes from the log (what was
+    // read above, and what came since), the rest from the feed, each event once.
+    let passed = services.progress.current();
+    let version = logged.last().map_or(0, |event| event.stream_version);
+    logged.extend(store::read_stream(&pool, &stream_id, version).await.map_err(internal)?);
+    store::present(&pool, &mut logged).await.map_err(internal)?;
+    let history: Vec<async_graphql::Result<Arc<Activity>>> = logged
+        .into_iter()
+        .filter(|event| event.position <= passed)
+        .map(|event| Ok(Arc::new(Activity::from(event))))
+        .collect();
+    let live = feed.filter(move |activity| {
+        futures::future::ready(activity.as_ref().map_or(true, |a| a.stream_id == stream_id && a.position > passed))
+    });
+    Ok(futures::stream::iter(history).chain(live).then(move |activity| {
+        let pool = pool.clone();
+        async move {
+            let activity = activity?;
+            Ok(RunUpdate {
+                position: activity.position,
+                event_type: activity.event_type.clone(),
+                payload: Json(activity.payload.clone()),
+                run: crate::runs::load(&pool, id).await?,
+            })
+        }
+    }))
+}
