@@ -44,7 +44,7 @@ pub async fn generate(database_url: &str, events: usize) -> anyhow::Result<Value
             position += 1;
             let mut event = RecordedEvent {
                 position,
-                stream_id: format!("run-{run_id}"),
+                stream_id: events::runs::stream_id(run_id),
                 stream_version: version as i64 + 1,
                 event_id: Uuid::now_v7(),
                 event_type: event_type.to_owned(),

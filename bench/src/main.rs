@@ -354,7 +354,7 @@ mod runs {
                 while Instant::now() < deadline {
                     let run = Uuid::now_v7();
                     let (sender, ended) = oneshot::channel();
-                    waiting.lock().expect("waiting").insert(format!("run-{run}"), sender);
+                    waiting.lock().expect("waiting").insert(events::runs::stream_id(run), sender);
                     let start = json!({"type": "StartRun", "id": run, "payload": {"workspace_id": workspace,
                         "workflow_id": workflow, "input": {"n": 1}, "budget": 10}});
                     if caller.ok(start).await.is_err() {

@@ -256,7 +256,7 @@ impl Decider for Agent {
 }
 
 impl Aggregate for Agent {
-    const CATEGORY: &'static str = "agent";
+    const CATEGORY: events::Category = events::Category::Agent;
 
     fn workspace_id(_id: Uuid, state: &AgentState) -> Option<Uuid> {
         state.0.as_ref().map(|agent| agent.workspace_id)

@@ -418,7 +418,7 @@ impl Decider for Billing {
 }
 
 impl Aggregate for Billing {
-    const CATEGORY: &'static str = "billing";
+    const CATEGORY: events::Category = events::Category::Billing;
 
     fn workspace_id(id: Uuid, _account: &Account) -> Option<Uuid> {
         Some(id)

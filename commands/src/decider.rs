@@ -1,7 +1,7 @@
 //! The shape every aggregate's decision logic takes.
 
 use chrono::{DateTime, Utc};
-use events::{DomainEvent, RecordedEvent};
+use events::{Category, DomainEvent, RecordedEvent, StreamId};
 use uuid::Uuid;
 
 /// What a decision may know beyond the command and the state: who asks, when, and a fresh id.
@@ -52,15 +52,15 @@ pub trait Decider {
 
 /// A decider whose events live in one stream per aggregate id.
 pub trait Aggregate: Decider {
-    /// The stream category, e.g. `workspace` for `workspace-<id>`.
-    const CATEGORY: &'static str;
+    /// The stream category, e.g. `Category::Workspace` for `workspace-<id>`.
+    const CATEGORY: Category;
 
     /// The shape of `State` and the `evolve` that builds it. Bump it when either changes: the
     /// snapshots taken before are then thrown away and states are folded from the events again.
     const STATE_VERSION: i32 = 1;
 
     fn stream_id(id: Uuid) -> String {
-        format!("{}-{id}", Self::CATEGORY)
+        StreamId::new(Self::CATEGORY, id).to_string()
     }
 
     /// The workspace (tenant) the aggregate belongs to, once known.

@@ -579,7 +579,7 @@ fn current_attempt<'a>(run: &'a Run, step_id: &str, attempt: u32) -> Result<&'a 
 }
 
 impl Aggregate for RunAggregate {
-    const CATEGORY: &'static str = "run";
+    const CATEGORY: events::Category = events::Category::Run;
     /// 2: steps keep their attempt's deadline.
     const STATE_VERSION: i32 = 2;
 

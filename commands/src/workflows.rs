@@ -298,7 +298,7 @@ impl Decider for Workflow {
 }
 
 impl Aggregate for Workflow {
-    const CATEGORY: &'static str = "workflow";
+    const CATEGORY: events::Category = events::Category::Workflow;
 
     fn workspace_id(_id: Uuid, state: &WorkflowState) -> Option<Uuid> {
         state.0.as_ref().map(|workflow| workflow.workspace_id)

@@ -413,7 +413,7 @@ impl Decider for Workspace {
 }
 
 impl Aggregate for Workspace {
-    const CATEGORY: &'static str = "workspace";
+    const CATEGORY: events::Category = events::Category::Workspace;
 
     fn workspace_id(id: Uuid, _state: &WorkspaceState) -> Option<Uuid> {
         Some(id)

@@ -78,6 +78,16 @@ impl RecordedEvent {
         serde_json::from_value(self.metadata.clone()).ok()
     }
 
+    /// The stream's category and aggregate id; `None` for a stream Oxbow does not name.
+    pub fn stream(&self) -> Option<crate::StreamId> {
+        crate::StreamId::parse(&self.stream_id)
+    }
+
+    /// The aggregate's id when the event is of a stream of `category`.
+    pub fn aggregate_id(&self, category: crate::Category) -> Option<Uuid> {
+        crate::StreamId::id_of(&self.stream_id, category)
+    }
+
     /// Who caused the event, as its metadata says.
     pub fn actor(&self) -> Option<&str> {
         self.metadata.get("actor").and_then(|a| a.as_str())

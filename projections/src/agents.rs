@@ -7,10 +7,9 @@ use sqlx::PgConnection;
 
 /// Writes one agent event. Every write sets state, so a replay changes nothing.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<()> {
-    let Some(id) = event.stream_id.strip_prefix("agent-") else {
+    let Some(id) = event.aggregate_id(events::Category::Agent) else {
         return Ok(());
     };
-    let id: uuid::Uuid = id.parse()?;
     match AgentEvent::from_recorded(event)? {
         AgentEvent::AgentRegistered(e) => {
             sqlx::query(

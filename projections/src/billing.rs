@@ -29,10 +29,9 @@ async fn shift(
 
 /// Writes one billing event; returns the workspace whose balance changed.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Uuid>> {
-    let Some(id) = event.stream_id.strip_prefix("billing-") else {
+    let Some(workspace_id) = event.aggregate_id(events::Category::Billing) else {
         return Ok(None);
     };
-    let workspace_id: Uuid = id.parse()?;
     match BillingEvent::from_recorded(event)? {
         BillingEvent::BillingAccountOpened(e) => {
             sqlx::query(

@@ -2,7 +2,7 @@
 //! accounts, and runs with their steps and usage. One checkpoint and watermark for all of
 //! them, so a read that waits for a position sees every one.
 
-use events::RecordedEvent;
+use events::{Category, RecordedEvent};
 use sqlx::PgConnection;
 
 use crate::Touched;
@@ -11,12 +11,12 @@ pub const NAME: &str = "catalog";
 
 /// Applies one event to whichever read model its stream feeds.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Touched>> {
-    match event.stream_id.split_once('-').map(|(category, _)| category) {
-        Some("workspace") => Ok(crate::workspaces::apply(connection, event).await?.map(Touched::Workspace)),
-        Some("agent") => crate::agents::apply(connection, event).await.map(|()| None),
-        Some("workflow") => crate::workflows::apply(connection, event).await.map(|()| None),
-        Some("billing") => crate::billing::apply(connection, event).await.map(|_| None),
-        Some("run") => crate::runs::apply(connection, event).await,
-        _ => Ok(None),
+    match event.stream().map(|stream| stream.category) {
+        Some(Category::Workspace) => Ok(crate::workspaces::apply(connection, event).await?.map(Touched::Workspace)),
+        Some(Category::Agent) => crate::agents::apply(connection, event).await.map(|()| None),
+        Some(Category::Workflow) => crate::workflows::apply(connection, event).await.map(|()| None),
+        Some(Category::Billing) => crate::billing::apply(connection, event).await.map(|_| None),
+        Some(Category::Run) => crate::runs::apply(connection, event).await,
+        None => Ok(None),
     }
 }

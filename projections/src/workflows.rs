@@ -7,10 +7,9 @@ use sqlx::PgConnection;
 
 /// Writes one workflow event. Every write sets state, so a replay changes nothing.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<()> {
-    let Some(id) = event.stream_id.strip_prefix("workflow-") else {
+    let Some(id) = event.aggregate_id(events::Category::Workflow) else {
         return Ok(());
     };
-    let id: uuid::Uuid = id.parse()?;
     let (version, name, steps) = match WorkflowEvent::from_recorded(event)? {
         WorkflowEvent::WorkflowDefined(e) => {
             sqlx::query(

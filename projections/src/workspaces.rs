@@ -20,10 +20,9 @@ pub enum Change {
 
 /// The workspace an event is about, and what it changes. Events of other contexts change nothing.
 pub fn changes(event: &RecordedEvent) -> anyhow::Result<Option<(Uuid, Vec<Change>)>> {
-    let Some(id) = event.stream_id.strip_prefix("workspace-") else {
+    let Some(workspace_id) = event.aggregate_id(events::Category::Workspace) else {
         return Ok(None);
     };
-    let workspace_id: Uuid = id.parse()?;
     let changes = match WorkspaceEvent::from_recorded(event)? {
         WorkspaceEvent::WorkspaceCreated(e) => vec![
             Change::Create { name: e.name, created_by: e.owner_id.clone() },

@@ -84,7 +84,7 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<BalanceChange>>> {
         let (_, id, feed) = member_feed(ctx, &workspace_id).await?;
         let pool = services(ctx).pool.clone();
-        let billing_stream = format!("billing-{id}");
+        let billing_stream = events::billing::stream_id(id);
         let stream = feed
             .filter(move |activity| {
                 futures::future::ready(activity.as_ref().map_or(true, |a| a.stream_id == billing_stream))
@@ -166,7 +166,7 @@ pub(crate) async fn run_updated(
     let id = parse_id(run_id, "runId")?;
     let services = services(ctx);
     let pool = services.pool.clone();
-    let stream_id = format!("run-{id}");
+    let stream_id = events::runs::stream_id(id);
     // The log knows the run as soon as StartRun is answered; the read models a moment later,
     // and the membership check reads them: wait for them to know the run.
     let mut logged = store::read_stream(&pool, &stream_id, 0).await.map_err(internal)?;

@@ -8,7 +8,7 @@ use commands::billing::Billing;
 use commands::runs::RunAggregate;
 use commands::workflows::Workflow;
 use commands::workspace::Workspace;
-use events::{DomainEvent, RecordedEvent};
+use events::{Category, DomainEvent, RecordedEvent};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -48,13 +48,13 @@ pub async fn state_at(pool: &PgPool, stream_id: &str, cut: Cut) -> Result<Value,
     let Some(last) = upto.last() else {
         return Err(Error::Empty(stream_id.to_owned()));
     };
-    let state = match stream_id.split_once('-').map(|(category, _)| category) {
-        Some(Workspace::CATEGORY) => fold::<Workspace>(&upto)?,
-        Some(Agent::CATEGORY) => fold::<Agent>(&upto)?,
-        Some(Workflow::CATEGORY) => fold::<Workflow>(&upto)?,
-        Some(Billing::CATEGORY) => fold::<Billing>(&upto)?,
-        Some(RunAggregate::CATEGORY) => fold::<RunAggregate>(&upto)?,
-        _ => return Err(Error::UnknownCategory(stream_id.to_owned())),
+    let state = match last.stream().map(|stream| stream.category) {
+        Some(Category::Workspace) => fold::<Workspace>(&upto)?,
+        Some(Category::Agent) => fold::<Agent>(&upto)?,
+        Some(Category::Workflow) => fold::<Workflow>(&upto)?,
+        Some(Category::Billing) => fold::<Billing>(&upto)?,
+        Some(Category::Run) => fold::<RunAggregate>(&upto)?,
+        None => return Err(Error::UnknownCategory(stream_id.to_owned())),
     };
     Ok(json!({
         "stream": stream_id,

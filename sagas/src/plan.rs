@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use events::billing::BillingEvent;
 use events::runs::RunEvent;
-use events::{DomainEvent, RecordedEvent};
+use events::{Category, DomainEvent, RecordedEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -48,9 +48,9 @@ pub struct Planned {
 
 /// The work `event` asks for. Events of streams no saga follows ask for nothing.
 pub fn plan(event: &RecordedEvent) -> events::Result<Vec<Planned>> {
-    match event.stream_id.split_once('-').map(|(category, _)| category) {
-        Some("run") => plan_run(event, &RunEvent::from_recorded(event)?),
-        Some("billing") => plan_billing(event, &BillingEvent::from_recorded(event)?),
+    match event.stream().map(|stream| stream.category) {
+        Some(Category::Run) => plan_run(event, &RunEvent::from_recorded(event)?),
+        Some(Category::Billing) => plan_billing(event, &BillingEvent::from_recorded(event)?),
         _ => Ok(Vec::new()),
     }
 }
@@ -59,10 +59,7 @@ pub fn plan(event: &RecordedEvent) -> events::Result<Vec<Planned>> {
 /// timer once the attempt is over, and every timer and dispatch of a run once it is over.
 /// Moot work would change nothing if it ran; dropping it keeps `saga_work` small.
 pub fn moot(event: &RecordedEvent) -> Vec<String> {
-    if !event.stream_id.starts_with("run-") {
-        return Vec::new();
-    }
-    let (Ok(run_id), Ok(run_event)) = (run_id(event), RunEvent::from_recorded(event)) else {
+    let (Some(run_id), Ok(run_event)) = (event.aggregate_id(Category::Run), RunEvent::from_recorded(event)) else {
         return Vec::new();
     };
     let attempt_over =
@@ -84,7 +81,7 @@ fn like_literal(text: &str) -> String {
 }
 
 fn run_id(event: &RecordedEvent) -> events::Result<Uuid> {
-    event.stream_id.strip_prefix("run-").and_then(|id| id.parse().ok()).ok_or_else(|| events::Error::MalformedPayload {
+    event.aggregate_id(Category::Run).ok_or_else(|| events::Error::MalformedPayload {
         event_type: event.event_type.clone(),
         reason: "a run stream without a run id".into(),
     })
