@@ -1,55 +1,151 @@
 //! The Agents read model: each agent's current definition.
 
-use events::DomainEvent;
-use events::RecordedEvent;
-use events::agents::AgentEvent;
+use events::agents::{AgentEvent, AgentKind, Executor, Price};
+use events::{Category, DomainEvent, RecordedEvent};
 use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// An agent's definition as the read model stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Definition {
+    pub name: String,
+    pub kind: String,
+    pub executor: serde_json::Value,
+    pub per_call: i64,
+    pub per_1k_tokens: i64,
+}
+
+impl Definition {
+    fn new(name: String, kind: AgentKind, executor: &Executor, price: Price) -> Definition {
+        let kind = serde_json::to_value(kind).expect("agent kinds serialize");
+        Definition {
+            name,
+            kind: kind.as_str().unwrap_or_default().to_owned(),
+            executor: serde_json::to_value(executor).expect("executors serialize"),
+            per_call: price.per_call as i64,
+            per_1k_tokens: price.per_1k_tokens as i64,
+        }
+    }
+}
+
+/// One change to the Agents read model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Register {
+        workspace_id: Uuid,
+        definition: Definition,
+    },
+    /// The definition at `version`, when the row is older.
+    Update {
+        version: i32,
+        definition: Definition,
+    },
+    Retire,
+}
+
+/// The agent an event is about, and what it changes. Events of other contexts change nothing.
+pub fn change(event: &RecordedEvent) -> Result<Option<(Uuid, Change)>, events::Error> {
+    let Some(id) = event.aggregate_id(Category::Agent) else {
+        return Ok(None);
+    };
+    let change = match AgentEvent::from_recorded(event)? {
+        AgentEvent::AgentRegistered(e) => Change::Register {
+            workspace_id: e.workspace_id,
+            definition: Definition::new(e.name, e.kind, &e.executor, e.price),
+        },
+        AgentEvent::AgentUpdated(e) => Change::Update {
+            version: e.version as i32,
+            definition: Definition::new(e.name, e.kind, &e.executor, e.price),
+        },
+        AgentEvent::AgentRetired(_) => Change::Retire,
+    };
+    Ok(Some((id, change)))
+}
 
 /// Writes one agent event. Every write sets state, so a replay changes nothing.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<()> {
-    let Some(id) = event.aggregate_id(events::Category::Agent) else {
+    let Some((id, change)) = change(event)? else {
         return Ok(());
     };
-    match AgentEvent::from_recorded(event)? {
-        AgentEvent::AgentRegistered(e) => {
+    match change {
+        Change::Register { workspace_id, definition: d } => {
             sqlx::query(
                 "insert into rm_agents (id, workspace_id, name, kind, executor, per_call, per_1k_tokens, version, updated_at) \
                  values ($1, $2, $3, $4, $5, $6, $7, 1, $8) on conflict (id) do nothing",
             )
             .bind(id)
-            .bind(e.workspace_id)
-            .bind(&e.name)
-            .bind(serde_json::to_value(e.kind)?.as_str().unwrap_or_default())
-            .bind(serde_json::to_value(&e.executor)?)
-            .bind(e.price.per_call as i64)
-            .bind(e.price.per_1k_tokens as i64)
+            .bind(workspace_id)
+            .bind(d.name)
+            .bind(d.kind)
+            .bind(d.executor)
+            .bind(d.per_call)
+            .bind(d.per_1k_tokens)
             .bind(event.recorded_at)
-            .execute(&mut *connection)
+            .execute(connection)
             .await?;
         }
-        AgentEvent::AgentUpdated(e) => {
+        Change::Update { version, definition: d } => {
             sqlx::query(
                 "update rm_agents set name = $2, kind = $3, executor = $4, per_call = $5, per_1k_tokens = $6, \
                    version = $7, updated_at = $8 where id = $1 and version < $7",
             )
             .bind(id)
-            .bind(&e.name)
-            .bind(serde_json::to_value(e.kind)?.as_str().unwrap_or_default())
-            .bind(serde_json::to_value(&e.executor)?)
-            .bind(e.price.per_call as i64)
-            .bind(e.price.per_1k_tokens as i64)
-            .bind(e.version as i32)
+            .bind(d.name)
+            .bind(d.kind)
+            .bind(d.executor)
+            .bind(d.per_call)
+            .bind(d.per_1k_tokens)
+            .bind(version)
             .bind(event.recorded_at)
-            .execute(&mut *connection)
+            .execute(connection)
             .await?;
         }
-        AgentEvent::AgentRetired(_) => {
+        Change::Retire => {
             sqlx::query("update rm_agents set retired = true, updated_at = $2 where id = $1")
                 .bind(id)
                 .bind(event.recorded_at)
-                .execute(&mut *connection)
+                .execute(connection)
                 .await?;
         }
     }
     Ok(())
+}
+
+/// One `rm_agents` row.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AgentRow {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub executor: serde_json::Value,
+    pub per_call: i64,
+    pub per_1k_tokens: i64,
+    pub version: i32,
+    pub retired: bool,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn agent(executor: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<AgentRow>> {
+    sqlx::query_as("select * from rm_agents where id = $1").bind(id).fetch_optional(executor).await
+}
+
+/// Up to `limit` of a workspace's agents after `after` (by id, oldest first); retired ones
+/// only when asked.
+pub async fn page(
+    executor: impl sqlx::PgExecutor<'_>,
+    workspace_id: Uuid,
+    include_retired: bool,
+    after: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<AgentRow>> {
+    sqlx::query_as(
+        "select * from rm_agents where workspace_id = $1 and id > $2 and ($3 or not retired) order by id limit $4",
+    )
+    .bind(workspace_id)
+    .bind(after)
+    .bind(include_retired)
+    .bind(limit)
+    .fetch_all(executor)
+    .await
 }

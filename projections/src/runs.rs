@@ -7,17 +7,19 @@
 
 use std::collections::HashMap;
 
+use chrono::NaiveDate;
+
 use events::RecordedEvent;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::Touched;
-use view::{RunChange, RunRow, RunView, StepRow, Usage, UsageKey};
+use view::{RunChange, RunView, UsageKey};
 
 pub mod bulk;
 pub mod view;
 
-pub use view::{RunStatus, StepStatus};
+pub use view::{RunRow, RunStatus, StepRow, StepStatus, Usage};
 
 /// Writes one run event; says which run changed, if it did.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Touched>> {
@@ -41,6 +43,75 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
         }
     }
     Ok(Some(touched))
+}
+
+/// A run's row.
+pub async fn run(executor: impl PgExecutor<'_>, run_id: Uuid) -> sqlx::Result<Option<RunRow>> {
+    sqlx::query_as(
+        "select id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, reason, input, \
+                started_by, requested_at, finished_at, updated_at, version from rm_runs where id = $1",
+    )
+    .bind(run_id)
+    .fetch_optional(executor)
+    .await
+}
+
+/// A run's steps in plan order.
+pub async fn steps(executor: impl PgExecutor<'_>, run_id: Uuid) -> sqlx::Result<Vec<StepRow>> {
+    sqlx::query_as(
+        "select run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, error, tokens, \
+                duration_ms, cost from rm_run_steps where run_id = $1 order by ordinal",
+    )
+    .bind(run_id)
+    .fetch_all(executor)
+    .await
+}
+
+/// Up to `limit` of a workspace's runs after `after` (by id, oldest first), of `status` when
+/// given.
+pub async fn page(
+    executor: impl PgExecutor<'_>,
+    workspace_id: Uuid,
+    status: Option<RunStatus>,
+    after: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<RunRow>> {
+    sqlx::query_as(
+        "select id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, reason, input, \
+                started_by, requested_at, finished_at, updated_at, version \
+           from rm_runs where workspace_id = $1 and id > $2 and ($3::text is null or status = $3) \
+          order by id limit $4",
+    )
+    .bind(workspace_id)
+    .bind(after)
+    .bind(status.map(RunStatus::as_str))
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+}
+
+/// What each agent used from `from` up to and excluding `to` (UTC days), most credits first.
+pub async fn usage_by_agent(
+    executor: impl PgExecutor<'_>,
+    workspace_id: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> sqlx::Result<Vec<(Uuid, Usage)>> {
+    let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
+        "select agent_id, sum(attempts)::bigint as attempts, sum(tokens)::bigint as tokens, \
+                sum(credits)::bigint as credits \
+           from rm_usage where workspace_id = $1 and day >= $2 and day < $3 \
+          group by agent_id order by credits desc, agent_id",
+    )
+    .bind(workspace_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(agent, attempts, tokens, credits)| (agent, Usage { attempts, tokens, credits }))
+        .collect())
 }
 
 /// A workspace's runs by status.

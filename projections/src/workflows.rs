@@ -1,45 +1,86 @@
 //! The Workflows read model: each workflow's current definition and every version of it.
 
-use events::DomainEvent;
-use events::RecordedEvent;
 use events::workflows::WorkflowEvent;
+use events::{Category, DomainEvent, RecordedEvent};
 use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A version of a workflow as the read model stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    pub version: i32,
+    pub name: String,
+    pub steps: serde_json::Value,
+}
+
+/// One change to the Workflows read model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A new workflow at its first version.
+    Define {
+        workspace_id: Uuid,
+        first: Version,
+    },
+    /// The workflow at a later version, when the row is older; every version is kept.
+    Revise(Version),
+    Archive,
+}
+
+/// The workflow an event is about, and what it changes. Events of other contexts change nothing.
+pub fn change(event: &RecordedEvent) -> Result<Option<(Uuid, Change)>, events::Error> {
+    let Some(id) = event.aggregate_id(Category::Workflow) else {
+        return Ok(None);
+    };
+    let steps = |steps| serde_json::to_value(steps).expect("workflow steps serialize");
+    let change = match WorkflowEvent::from_recorded(event)? {
+        WorkflowEvent::WorkflowDefined(e) => Change::Define {
+            workspace_id: e.workspace_id,
+            first: Version { version: 1, name: e.name, steps: steps(e.steps) },
+        },
+        WorkflowEvent::WorkflowRevised(e) => {
+            Change::Revise(Version { version: e.version as i32, name: e.name, steps: steps(e.steps) })
+        }
+        WorkflowEvent::WorkflowArchived(_) => Change::Archive,
+    };
+    Ok(Some((id, change)))
+}
 
 /// Writes one workflow event. Every write sets state, so a replay changes nothing.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<()> {
-    let Some(id) = event.aggregate_id(events::Category::Workflow) else {
+    let Some((id, change)) = change(event)? else {
         return Ok(());
     };
-    let (version, name, steps) = match WorkflowEvent::from_recorded(event)? {
-        WorkflowEvent::WorkflowDefined(e) => {
+    let version = match change {
+        Change::Define { workspace_id, first } => {
             sqlx::query(
                 "insert into rm_workflows (id, workspace_id, name, version, steps, updated_at) \
-                 values ($1, $2, $3, 1, $4, $5) on conflict (id) do nothing",
+                 values ($1, $2, $3, $4, $5, $6) on conflict (id) do nothing",
             )
             .bind(id)
-            .bind(e.workspace_id)
-            .bind(&e.name)
-            .bind(serde_json::to_value(&e.steps)?)
+            .bind(workspace_id)
+            .bind(&first.name)
+            .bind(first.version)
+            .bind(&first.steps)
             .bind(event.recorded_at)
             .execute(&mut *connection)
             .await?;
-            (1, e.name, e.steps)
+            first
         }
-        WorkflowEvent::WorkflowRevised(e) => {
+        Change::Revise(revised) => {
             sqlx::query(
                 "update rm_workflows set name = $2, version = $3, steps = $4, updated_at = $5 \
                   where id = $1 and version < $3",
             )
             .bind(id)
-            .bind(&e.name)
-            .bind(e.version as i32)
-            .bind(serde_json::to_value(&e.steps)?)
+            .bind(&revised.name)
+            .bind(revised.version)
+            .bind(&revised.steps)
             .bind(event.recorded_at)
             .execute(&mut *connection)
             .await?;
-            (e.version, e.name, e.steps)
+            revised
         }
-        WorkflowEvent::WorkflowArchived(_) => {
+        Change::Archive => {
             sqlx::query("update rm_workflows set archived = true, updated_at = $2 where id = $1")
                 .bind(id)
                 .bind(event.recorded_at)
@@ -53,10 +94,56 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
          on conflict do nothing",
     )
     .bind(id)
-    .bind(version as i32)
-    .bind(name)
-    .bind(serde_json::to_value(&steps)?)
-    .execute(&mut *connection)
+    .bind(version.version)
+    .bind(version.name)
+    .bind(version.steps)
+    .execute(connection)
     .await?;
     Ok(())
+}
+
+/// One `rm_workflows` row: the workflow at its current version.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct WorkflowRow {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub name: String,
+    pub version: i32,
+    pub steps: serde_json::Value,
+    pub archived: bool,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn workflow(executor: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<WorkflowRow>> {
+    sqlx::query_as("select * from rm_workflows where id = $1").bind(id).fetch_optional(executor).await
+}
+
+/// Up to `limit` of a workspace's workflows after `after` (by id, oldest first); archived ones
+/// only when asked.
+pub async fn page(
+    executor: impl sqlx::PgExecutor<'_>,
+    workspace_id: Uuid,
+    include_archived: bool,
+    after: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<WorkflowRow>> {
+    sqlx::query_as(
+        "select * from rm_workflows where workspace_id = $1 and id > $2 and ($3 or not archived) order by id limit $4",
+    )
+    .bind(workspace_id)
+    .bind(after)
+    .bind(include_archived)
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+}
+
+/// Every version of a workflow, oldest first.
+pub async fn versions(executor: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<Vec<Version>> {
+    let rows: Vec<(i32, String, serde_json::Value)> =
+        sqlx::query_as("select version, name, steps from rm_workflow_versions where workflow_id = $1 order by version")
+            .bind(id)
+            .fetch_all(executor)
+            .await?;
+    Ok(rows.into_iter().map(|(version, name, steps)| Version { version, name, steps }).collect())
 }

@@ -155,6 +155,115 @@ pub async fn role_of(executor: impl PgExecutor<'_>, workspace_id: Uuid, user_id:
     Ok(row.and_then(|(role,)| Role::parse(&role)))
 }
 
+/// One `rm_workspaces` row.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct WorkspaceRow {
+    pub id: Uuid,
+    pub name: String,
+    pub suspended: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The version of the workspace's stream the row shows.
+    pub version: i64,
+    /// The global position of the last event the row shows.
+    pub position: i64,
+}
+
+/// A member of a workspace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRow {
+    pub user_id: String,
+    pub role: Role,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// An invitation, its email sealed as the log keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationRow {
+    pub invitation_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: String,
+    pub invited_at: DateTime<Utc>,
+    pub accepted_by: Option<String>,
+}
+
+pub async fn workspace(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx::Result<Option<WorkspaceRow>> {
+    sqlx::query_as(
+        "select id, name, suspended, created_at, updated_at, version, position from rm_workspaces where id = $1",
+    )
+    .bind(workspace_id)
+    .fetch_optional(executor)
+    .await
+}
+
+/// Up to `limit` of the workspaces `user_id` is a member of after `after` (by id), with the
+/// user's role in each.
+pub async fn memberships(
+    executor: impl PgExecutor<'_>,
+    user_id: &str,
+    after: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<(Role, WorkspaceRow)>> {
+    #[derive(sqlx::FromRow)]
+    struct Membership {
+        role: String,
+        #[sqlx(flatten)]
+        workspace: WorkspaceRow,
+    }
+    let rows: Vec<Membership> = sqlx::query_as(
+        "select m.role, w.id, w.name, w.suspended, w.created_at, w.updated_at, w.version, w.position \
+           from rm_workspace_members m join rm_workspaces w on w.id = m.workspace_id \
+          where m.user_id = $1 and w.id > $2 order by w.id limit $3",
+    )
+    .bind(user_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows.into_iter().filter_map(|row| Some((Role::parse(&row.role)?, row.workspace))).collect())
+}
+
+/// A workspace's members, longest-standing first.
+pub async fn members(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx::Result<Vec<MemberRow>> {
+    let rows: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
+        "select user_id, role, joined_at from rm_workspace_members where workspace_id = $1 order by joined_at, user_id",
+    )
+    .bind(workspace_id)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(user_id, role, joined_at)| Some(MemberRow { user_id, role: Role::parse(&role)?, joined_at }))
+        .collect())
+}
+
+pub async fn member_count(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx::Result<i64> {
+    let (count,): (i64,) = sqlx::query_as("select count(*) from rm_workspace_members where workspace_id = $1")
+        .bind(workspace_id)
+        .fetch_one(executor)
+        .await?;
+    Ok(count)
+}
+
+/// A workspace's invitations, pending and accepted, oldest first.
+pub async fn invitations(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx::Result<Vec<InvitationRow>> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(Uuid, String, String, String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
+        "select invitation_id, email, role, invited_by, invited_at, accepted_by from rm_workspace_invitations \
+          where workspace_id = $1 order by invited_at",
+    )
+    .bind(workspace_id)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(invitation_id, email, role, invited_by, invited_at, accepted_by)| {
+            Some(InvitationRow { invitation_id, email, role: Role::parse(&role)?, invited_by, invited_at, accepted_by })
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

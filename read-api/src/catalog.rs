@@ -4,10 +4,13 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use events::workflows::Step;
+use projections::agents::AgentRow;
+use projections::billing::{AccountRow, InvoiceRow};
+use projections::workflows::WorkflowRow;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::guard::{if_member, internal, page, parse_id, role_in, services};
+use crate::guard::{PageRequest, if_member, internal, parse_id, role_in, services, viewer};
 
 #[derive(SimpleObject, Clone)]
 pub struct Price {
@@ -16,42 +19,40 @@ pub struct Price {
     pub per_1k_tokens: i64,
 }
 
-#[derive(SimpleObject, Clone, sqlx::FromRow)]
-#[graphql(complex)]
-pub struct Agent {
-    #[graphql(skip)]
-    pub id: Uuid,
-    #[graphql(skip)]
-    pub workspace_id: Uuid,
-    pub name: String,
-    /// prompt, model, decision, governance, operations or tool.
-    pub kind: String,
-    #[graphql(skip)]
-    pub executor: serde_json::Value,
-    #[graphql(skip)]
-    pub per_call: i64,
-    #[graphql(skip)]
-    pub per_1k_tokens: i64,
-    /// Each update is a new version.
-    pub version: i32,
-    pub retired: bool,
-    pub updated_at: DateTime<Utc>,
-}
+#[derive(Clone)]
+pub struct Agent(AgentRow);
 
-#[async_graphql::ComplexObject]
+#[Object]
 impl Agent {
     async fn id(&self) -> ID {
-        ID(self.id.to_string())
+        ID(self.0.id.to_string())
     }
     async fn workspace_id(&self) -> ID {
-        ID(self.workspace_id.to_string())
+        ID(self.0.workspace_id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// prompt, model, decision, governance, operations or tool.
+    async fn kind(&self) -> &str {
+        &self.0.kind
     }
     /// `{"type": "builtin" | "webhook" | "external", …}` as registered.
     async fn executor(&self) -> Json<serde_json::Value> {
-        Json(self.executor.clone())
+        Json(self.0.executor.clone())
     }
     async fn price(&self) -> Price {
-        Price { per_call: self.per_call, per_1k_tokens: self.per_1k_tokens }
+        Price { per_call: self.0.per_call, per_1k_tokens: self.0.per_1k_tokens }
+    }
+    /// Each update is a new version.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn retired(&self) -> bool {
+        self.0.retired
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
     }
 }
 
@@ -96,53 +97,39 @@ pub struct WorkflowVersion {
     pub steps: Vec<WorkflowStep>,
 }
 
-#[derive(Clone, sqlx::FromRow)]
-pub struct Workflow {
-    id: Uuid,
-    workspace_id: Uuid,
-    name: String,
-    version: i32,
-    steps: serde_json::Value,
-    archived: bool,
-    updated_at: DateTime<Utc>,
-}
+#[derive(Clone)]
+pub struct Workflow(WorkflowRow);
 
 #[Object]
 impl Workflow {
     async fn id(&self) -> ID {
-        ID(self.id.to_string())
+        ID(self.0.id.to_string())
     }
     async fn workspace_id(&self) -> ID {
-        ID(self.workspace_id.to_string())
+        ID(self.0.workspace_id.to_string())
     }
     async fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
     /// The current version; every revision is a new one.
     async fn version(&self) -> i32 {
-        self.version
+        self.0.version
     }
     async fn archived(&self) -> bool {
-        self.archived
+        self.0.archived
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
+        self.0.updated_at
     }
     async fn steps(&self) -> Vec<WorkflowStep> {
-        steps_of(&self.steps)
+        steps_of(&self.0.steps)
     }
     /// Every version, oldest first.
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkflowVersion>> {
-        let rows: Vec<(i32, String, serde_json::Value)> = sqlx::query_as(
-            "select version, name, steps from rm_workflow_versions where workflow_id = $1 order by version",
-        )
-        .bind(self.id)
-        .fetch_all(&services(ctx).pool)
-        .await
-        .map_err(internal)?;
-        Ok(rows
+        let versions = projections::workflows::versions(&services(ctx).pool, self.0.id).await.map_err(internal)?;
+        Ok(versions
             .into_iter()
-            .map(|(version, name, steps)| WorkflowVersion { version, name, steps: steps_of(&steps) })
+            .map(|v| WorkflowVersion { version: v.version, name: v.name, steps: steps_of(&v.steps) })
             .collect())
     }
 }
@@ -155,12 +142,8 @@ impl CatalogQuery {
     /// An agent of a workspace the caller is a member of; null otherwise.
     async fn agent(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Agent>> {
         let id = parse_id(&id, "id")?;
-        let agent = sqlx::query_as("select * from rm_agents where id = $1")
-            .bind(id)
-            .fetch_optional(&services(ctx).pool)
-            .await
-            .map_err(internal)?;
-        if_member(ctx, agent, |agent: &Agent| agent.workspace_id).await
+        let agent = projections::agents::agent(&services(ctx).pool, id).await.map_err(internal)?;
+        if_member(ctx, agent.map(Agent), |agent: &Agent| agent.0.workspace_id).await
     }
 
     /// A workspace's agents, oldest first; retired ones only when asked.
@@ -172,20 +155,22 @@ impl CatalogQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Agent>> {
-        let sql = "select * from rm_agents where workspace_id = $1 and id > $2 and ($3 or not retired) \
-                   order by id limit $4";
-        page(ctx, &workspace_id, sql, include_retired, first, after, |agent: &Agent| agent.id).await
+        let Some(request) = PageRequest::of(ctx, &workspace_id, first, after).await? else {
+            return Ok(Connection::new(false, false));
+        };
+        let pool = &services(ctx).pool;
+        let rows =
+            projections::agents::page(pool, request.workspace_id, include_retired, request.after, request.rows())
+                .await
+                .map_err(internal)?;
+        Ok(request.connection(rows.into_iter().map(Agent).collect(), |agent: &Agent| agent.0.id))
     }
 
     /// A workflow of a workspace the caller is a member of; null otherwise.
     async fn workflow(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Workflow>> {
         let id = parse_id(&id, "id")?;
-        let workflow = sqlx::query_as("select * from rm_workflows where id = $1")
-            .bind(id)
-            .fetch_optional(&services(ctx).pool)
-            .await
-            .map_err(internal)?;
-        if_member(ctx, workflow, |workflow: &Workflow| workflow.workspace_id).await
+        let workflow = projections::workflows::workflow(&services(ctx).pool, id).await.map_err(internal)?;
+        if_member(ctx, workflow.map(Workflow), |workflow: &Workflow| workflow.0.workspace_id).await
     }
 
     /// A workspace's workflows, oldest first; archived ones only when asked.
@@ -197,14 +182,20 @@ impl CatalogQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Workflow>> {
-        let sql = "select * from rm_workflows where workspace_id = $1 and id > $2 and ($3 or not archived) \
-                   order by id limit $4";
-        page(ctx, &workspace_id, sql, include_archived, first, after, |workflow: &Workflow| workflow.id).await
+        let Some(request) = PageRequest::of(ctx, &workspace_id, first, after).await? else {
+            return Ok(Connection::new(false, false));
+        };
+        let pool = &services(ctx).pool;
+        let rows =
+            projections::workflows::page(pool, request.workspace_id, include_archived, request.after, request.rows())
+                .await
+                .map_err(internal)?;
+        Ok(request.connection(rows.into_iter().map(Workflow).collect(), |workflow: &Workflow| workflow.0.id))
     }
 }
 
 /// A workspace's credit account. available = balance − reserved.
-#[derive(SimpleObject, Clone, sqlx::FromRow)]
+#[derive(SimpleObject, Clone)]
 pub struct BillingAccount {
     pub plan: String,
     pub balance: i64,
@@ -214,7 +205,20 @@ pub struct BillingAccount {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(SimpleObject, Clone, sqlx::FromRow)]
+impl From<AccountRow> for BillingAccount {
+    fn from(row: AccountRow) -> BillingAccount {
+        BillingAccount {
+            available: row.balance.saturating_sub(row.reserved),
+            plan: row.plan,
+            balance: row.balance,
+            reserved: row.reserved,
+            overdraft_limit: row.overdraft_limit,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct Invoice {
     #[graphql(skip)]
@@ -224,6 +228,20 @@ pub struct Invoice {
     pub captured_in_period: i64,
     pub issued_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
+}
+
+impl From<InvoiceRow> for Invoice {
+    fn from(row: InvoiceRow) -> Invoice {
+        let InvoiceRow { invoice_id, amount, paid, captured_in_period, issued_at, due_at } = row;
+        Invoice { invoice_id, amount, paid, captured_in_period, issued_at, due_at }
+    }
+}
+
+#[async_graphql::ComplexObject]
+impl Invoice {
+    async fn id(&self) -> ID {
+        ID(self.invoice_id.to_string())
+    }
 }
 
 #[derive(Default)]
@@ -237,29 +255,23 @@ impl BillingQuery {
         ctx: &Context<'_>,
         workspace_id: ID,
     ) -> async_graphql::Result<Option<BillingAccount>> {
+        viewer(ctx)?;
         let workspace_id = parse_id(&workspace_id, "workspaceId")?;
-        let pool = &services(ctx).pool;
         if role_in(ctx, workspace_id).await?.is_none() {
             return Ok(None);
         }
-        billing_account(pool, workspace_id).await
+        billing_account(&services(ctx).pool, workspace_id).await
     }
 
     /// The workspace's invoices, newest first.
     async fn invoices(&self, ctx: &Context<'_>, workspace_id: ID) -> async_graphql::Result<Vec<Invoice>> {
+        viewer(ctx)?;
         let workspace_id = parse_id(&workspace_id, "workspaceId")?;
-        let pool = &services(ctx).pool;
         if role_in(ctx, workspace_id).await?.is_none() {
             return Ok(Vec::new());
         }
-        sqlx::query_as(
-            "select invoice_id, amount, paid, captured_in_period, issued_at, due_at from rm_invoices \
-              where workspace_id = $1 order by issued_at desc",
-        )
-        .bind(workspace_id)
-        .fetch_all(pool)
-        .await
-        .map_err(internal)
+        let invoices = projections::billing::invoices(&services(ctx).pool, workspace_id).await.map_err(internal)?;
+        Ok(invoices.into_iter().map(Invoice::from).collect())
     }
 }
 
@@ -267,19 +279,6 @@ pub(crate) async fn billing_account(
     pool: &PgPool,
     workspace_id: Uuid,
 ) -> async_graphql::Result<Option<BillingAccount>> {
-    sqlx::query_as(
-        "select plan, balance, reserved, balance - reserved as available, overdraft_limit, updated_at \
-           from rm_billing_accounts where workspace_id = $1",
-    )
-    .bind(workspace_id)
-    .fetch_optional(pool)
-    .await
-    .map_err(internal)
-}
-
-#[async_graphql::ComplexObject]
-impl Invoice {
-    async fn id(&self) -> ID {
-        ID(self.invoice_id.to_string())
-    }
+    let account = projections::billing::account(pool, workspace_id).await.map_err(internal)?;
+    Ok(account.map(BillingAccount::from))
 }

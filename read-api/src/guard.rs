@@ -92,44 +92,52 @@ pub(crate) async fn if_member<T>(
     row: Option<T>,
     workspace_of: fn(&T) -> Uuid,
 ) -> async_graphql::Result<Option<T>> {
+    viewer(ctx)?;
     match row {
         Some(row) if role_in(ctx, workspace_of(&row)).await?.is_some() => Ok(Some(row)),
         _ => Ok(None),
     }
 }
 
-/// One page of a workspace's rows, oldest first, for its members. `sql` selects by
-/// `workspace_id = $1 and id > $2`, a filter `$3` and `limit $4`.
-pub(crate) async fn page<T, F>(
-    ctx: &Context<'_>,
-    workspace_id: &ID,
-    sql: &'static str,
-    filter: F,
-    first: Option<i32>,
-    after: Option<String>,
-    id_of: fn(&T) -> Uuid,
-) -> async_graphql::Result<Connection<String, T>>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin + async_graphql::OutputType,
-    F: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
-{
-    let workspace_id = parse_id(workspace_id, "workspaceId")?;
-    let (limit, after) = (page_size(first)?, cursor_after(after)?);
-    let pool = &services(ctx).pool;
-    if role_in(ctx, workspace_id).await?.is_none() {
-        return Ok(Connection::new(false, false));
+/// A page of a workspace's rows that a member asked for: those after `after`, oldest first.
+pub(crate) struct PageRequest {
+    pub workspace_id: Uuid,
+    pub after: Uuid,
+    pub limit: i64,
+}
+
+impl PageRequest {
+    /// The page asked for; `None` when the caller is not a member, who gets an empty page.
+    pub async fn of(
+        ctx: &Context<'_>,
+        workspace_id: &ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Option<PageRequest>> {
+        viewer(ctx)?;
+        let workspace_id = parse_id(workspace_id, "workspaceId")?;
+        let (limit, after) = (page_size(first)?, cursor_after(after)?);
+        if role_in(ctx, workspace_id).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(PageRequest { workspace_id, after, limit }))
     }
-    let rows: Vec<T> = sqlx::query_as(sql)
-        .bind(workspace_id)
-        .bind(after)
-        .bind(filter)
-        .bind(limit + 1)
-        .fetch_all(pool)
-        .await
-        .map_err(internal)?;
-    let mut connection = Connection::new(after != Uuid::nil(), rows.len() as i64 > limit);
-    for row in rows.into_iter().take(limit as usize) {
-        connection.edges.push(Edge::new(id_of(&row).to_string(), row));
+
+    /// How many rows to read: one more than the page, to know whether another follows.
+    pub fn rows(&self) -> i64 {
+        self.limit + 1
     }
-    Ok(connection)
+
+    /// The connection of `rows`, read with [`PageRequest::rows`].
+    pub fn connection<T: async_graphql::OutputType>(
+        &self,
+        rows: Vec<T>,
+        id_of: fn(&T) -> Uuid,
+    ) -> Connection<String, T> {
+        let mut connection = Connection::new(self.after != Uuid::nil(), rows.len() as i64 > self.limit);
+        for row in rows.into_iter().take(self.limit as usize) {
+            connection.edges.push(Edge::new(id_of(&row).to_string(), row));
+        }
+        connection
+    }
 }

@@ -1,13 +1,14 @@
-//! GraphQL over the runs: a run with its steps, a workspace's runs by status, usage by agent
-//! over a period, and the `runUpdated` subscription.
+//! GraphQL over the runs: a run with its steps, a workspace's runs by status, and usage by
+//! agent over a period, read through `projections::runs`.
 
 use async_graphql::connection::Connection;
-use async_graphql::{ComplexObject, Context, Enum, ID, Json, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
+use projections::runs::{RunRow, StepRow};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::guard::{coded, if_member, internal, page, parse_id, role_in, services};
+use crate::guard::{PageRequest, coded, if_member, internal, parse_id, role_in, services, viewer};
 
 /// A run's status, as the runs read model defines it.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -35,80 +36,59 @@ pub enum StepStatus {
     Cancelled,
 }
 
-#[derive(Clone, sqlx::FromRow)]
-pub struct Run {
-    id: Uuid,
-    workspace_id: Uuid,
-    workflow_id: Uuid,
-    workflow_version: i32,
-    #[sqlx(try_from = "String")]
-    status: projections::runs::RunStatus,
-    budget: i64,
-    credits_used: i64,
-    reason: Option<String>,
-    input: serde_json::Value,
-    started_by: String,
-    requested_at: DateTime<Utc>,
-    finished_at: Option<DateTime<Utc>>,
-    updated_at: DateTime<Utc>,
-}
+#[derive(Clone)]
+pub struct Run(RunRow);
 
 #[Object]
 impl Run {
     async fn id(&self) -> ID {
-        ID(self.id.to_string())
+        ID(self.0.id.to_string())
     }
     async fn workspace_id(&self) -> ID {
-        ID(self.workspace_id.to_string())
+        ID(self.0.workspace_id.to_string())
     }
     async fn workflow_id(&self) -> ID {
-        ID(self.workflow_id.to_string())
+        ID(self.0.workflow_id.to_string())
     }
     /// The workflow version the run follows.
     async fn workflow_version(&self) -> i32 {
-        self.workflow_version
+        self.0.workflow_version
     }
     async fn status(&self) -> RunStatus {
-        self.status.into()
+        self.0.status.into()
     }
     /// The most credits the run may use.
     async fn budget(&self) -> i64 {
-        self.budget
+        self.0.budget
     }
     async fn credits_used(&self) -> i64 {
-        self.credits_used
+        self.0.credits_used
     }
     /// Why the run was rejected, failed (`step_failed`, `step_timed_out`, `budget_exhausted`)
     /// or was cancelled.
     async fn reason(&self) -> Option<&str> {
-        self.reason.as_deref()
+        self.0.reason.as_deref()
     }
     async fn input(&self) -> Json<serde_json::Value> {
-        Json(self.input.clone())
+        Json(self.0.input.clone())
     }
     /// The user who started the run.
     async fn started_by(&self) -> &str {
-        &self.started_by
+        &self.0.started_by
     }
     async fn requested_at(&self) -> DateTime<Utc> {
-        self.requested_at
+        self.0.requested_at
     }
     async fn finished_at(&self) -> Option<DateTime<Utc>> {
-        self.finished_at
+        self.0.finished_at
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
+        self.0.updated_at
     }
     /// The steps in the workflow's order.
     async fn steps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RunStep>> {
-        sqlx::query_as(
-            "select step_id, agent_id, depends_on, status, attempts, output, error, tokens, duration_ms, cost \
-               from rm_run_steps where run_id = $1 order by ordinal",
-        )
-        .bind(self.id)
-        .fetch_all(&services(ctx).pool)
-        .await
-        .map_err(internal)
+        let steps = projections::runs::steps(&services(ctx).pool, self.0.id).await.map_err(internal)?;
+        Ok(steps.into_iter().map(RunStep).collect())
     }
 }
 
@@ -118,67 +98,51 @@ pub struct StepUsage {
     pub duration_ms: i64,
 }
 
-#[derive(SimpleObject, Clone, sqlx::FromRow)]
-#[graphql(complex)]
-pub struct RunStep {
-    #[graphql(skip)]
-    step_id: String,
-    #[graphql(skip)]
-    agent_id: Uuid,
-    pub depends_on: Vec<String>,
-    #[graphql(skip)]
-    #[sqlx(try_from = "String")]
-    status: projections::runs::StepStatus,
-    /// Attempts made so far.
-    pub attempts: i32,
-    #[graphql(skip)]
-    output: Option<serde_json::Value>,
-    /// The last failed attempt's error.
-    pub error: Option<String>,
-    #[graphql(skip)]
-    tokens: i64,
-    #[graphql(skip)]
-    duration_ms: i64,
-    /// Credits the step's attempts cost.
-    pub cost: i64,
-}
+#[derive(Clone)]
+pub struct RunStep(StepRow);
 
-#[ComplexObject]
+#[Object]
 impl RunStep {
     async fn id(&self) -> &str {
-        &self.step_id
+        &self.0.step_id
     }
     async fn agent_id(&self) -> ID {
-        ID(self.agent_id.to_string())
+        ID(self.0.agent_id.to_string())
+    }
+    async fn depends_on(&self) -> &[String] {
+        &self.0.depends_on
     }
     async fn status(&self) -> StepStatus {
-        self.status.into()
+        self.0.status.into()
+    }
+    /// Attempts made so far.
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
     }
     async fn output(&self) -> Option<Json<serde_json::Value>> {
-        self.output.clone().map(Json)
+        self.0.output.clone().map(Json)
+    }
+    /// The last failed attempt's error.
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
     }
     /// Summed over the step's attempts.
     async fn usage(&self) -> StepUsage {
-        StepUsage { tokens: self.tokens, duration_ms: self.duration_ms }
+        StepUsage { tokens: self.0.tokens, duration_ms: self.0.duration_ms }
+    }
+    /// Credits the step's attempts cost.
+    async fn cost(&self) -> i64 {
+        self.0.cost
     }
 }
 
 /// What one agent used in a period.
-#[derive(SimpleObject, Clone, sqlx::FromRow)]
-#[graphql(complex)]
+#[derive(SimpleObject, Clone)]
 pub struct AgentUsage {
-    #[graphql(skip)]
-    agent_id: Uuid,
+    pub agent_id: ID,
     pub attempts: i64,
     pub tokens: i64,
     pub credits: i64,
-}
-
-#[ComplexObject]
-impl AgentUsage {
-    async fn agent_id(&self) -> ID {
-        ID(self.agent_id.to_string())
-    }
 }
 
 #[derive(Default)]
@@ -190,7 +154,7 @@ impl RunsQuery {
     async fn run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Run>> {
         let id = parse_id(&id, "id")?;
         let run = load(&services(ctx).pool, id).await?;
-        if_member(ctx, run, |run: &Run| run.workspace_id).await
+        if_member(ctx, run, |run: &Run| run.0.workspace_id).await
     }
 
     /// A workspace's runs, oldest first, of one status when given.
@@ -202,18 +166,15 @@ impl RunsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Run>> {
-        let sql = "select * from rm_runs where workspace_id = $1 and id > $2 and ($3::text is null or status = $3) \
-                   order by id limit $4";
-        page(
-            ctx,
-            &workspace_id,
-            sql,
-            status.map(|status| projections::runs::RunStatus::from(status).as_str()),
-            first,
-            after,
-            |run: &Run| run.id,
-        )
-        .await
+        let Some(request) = PageRequest::of(ctx, &workspace_id, first, after).await? else {
+            return Ok(Connection::new(false, false));
+        };
+        let status = status.map(projections::runs::RunStatus::from);
+        let rows =
+            projections::runs::page(&services(ctx).pool, request.workspace_id, status, request.after, request.rows())
+                .await
+                .map_err(internal)?;
+        Ok(request.connection(rows.into_iter().map(Run).collect(), |run: &Run| run.0.id))
     }
 
     /// What each agent used from `from` up to and excluding `to` (UTC days), most credits first.
@@ -224,29 +185,28 @@ impl RunsQuery {
         from: NaiveDate,
         to: NaiveDate,
     ) -> async_graphql::Result<Vec<AgentUsage>> {
+        viewer(ctx)?;
         let workspace_id = parse_id(&workspace_id, "workspaceId")?;
         if to < from {
             return Err(coded("BAD_USER_INPUT", "`to` must not be before `from`"));
         }
-        let pool = &services(ctx).pool;
         if role_in(ctx, workspace_id).await?.is_none() {
             return Ok(Vec::new());
         }
-        sqlx::query_as(
-            "select agent_id, sum(attempts)::bigint as attempts, sum(tokens)::bigint as tokens, \
-                    sum(credits)::bigint as credits \
-               from rm_usage where workspace_id = $1 and day >= $2 and day < $3 \
-              group by agent_id order by credits desc, agent_id",
-        )
-        .bind(workspace_id)
-        .bind(from)
-        .bind(to)
-        .fetch_all(pool)
-        .await
-        .map_err(internal)
+        let usage =
+            projections::runs::usage_by_agent(&services(ctx).pool, workspace_id, from, to).await.map_err(internal)?;
+        Ok(usage
+            .into_iter()
+            .map(|(agent_id, usage)| AgentUsage {
+                agent_id: ID(agent_id.to_string()),
+                attempts: usage.attempts,
+                tokens: usage.tokens,
+                credits: usage.credits,
+            })
+            .collect())
     }
 }
 
 pub(crate) async fn load(pool: &PgPool, id: Uuid) -> async_graphql::Result<Option<Run>> {
-    sqlx::query_as("select * from rm_runs where id = $1").bind(id).fetch_optional(pool).await.map_err(internal)
+    Ok(projections::runs::run(pool, id).await.map_err(internal)?.map(Run))
 }

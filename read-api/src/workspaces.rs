@@ -5,6 +5,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use projections::runs::RunStatus;
+use projections::workspaces::WorkspaceRow;
 use uuid::Uuid;
 
 use crate::guard::{coded, internal, page_size, parse_id, role_in, services, viewer, wait_if_asked};
@@ -34,35 +35,6 @@ pub struct Invitation {
     pub invited_by: String,
     pub invited_at: DateTime<Utc>,
     pub accepted_by: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct InvitationRow {
-    invitation_id: Uuid,
-    email: String,
-    role: String,
-    invited_by: String,
-    invited_at: DateTime<Utc>,
-    accepted_by: Option<String>,
-}
-
-/// A workspace with the caller's role in it.
-#[derive(sqlx::FromRow)]
-struct MembershipRow {
-    role: String,
-    #[sqlx(flatten)]
-    workspace: WorkspaceRow,
-}
-
-#[derive(Clone, sqlx::FromRow)]
-struct WorkspaceRow {
-    id: Uuid,
-    name: String,
-    suspended: bool,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    version: i64,
-    position: i64,
 }
 
 pub struct Workspace {
@@ -100,18 +72,10 @@ impl Workspace {
         self.viewer_role.into()
     }
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Member>> {
-        let rows: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
-            "select user_id, role, joined_at from rm_workspace_members where workspace_id = $1 order by joined_at, user_id",
-        )
-        .bind(self.row.id)
-        .fetch_all(&services(ctx).pool)
-        .await
-        .map_err(internal)?;
-        Ok(rows
+        let members = projections::workspaces::members(&services(ctx).pool, self.row.id).await.map_err(internal)?;
+        Ok(members
             .into_iter()
-            .filter_map(|(user_id, role, joined_at)| {
-                Some(Member { user_id, role: events::workspace::Role::parse(&role)?.into(), joined_at })
-            })
+            .map(|member| Member { user_id: member.user_id, role: member.role.into(), joined_at: member.joined_at })
             .collect())
     }
     /// The number of members, from the Redis summary when it is there.
@@ -121,12 +85,7 @@ impl Workspace {
         if let Some(count) = projections::live::member_count(&mut redis, &services.keys, self.row.id).await {
             return Ok(count);
         }
-        let (count,): (i64,) = sqlx::query_as("select count(*) from rm_workspace_members where workspace_id = $1")
-            .bind(self.row.id)
-            .fetch_one(&services.pool)
-            .await
-            .map_err(internal)?;
-        Ok(count)
+        projections::workspaces::member_count(&services.pool, self.row.id).await.map_err(internal)
     }
     /// How many of the workspace's runs are in each status, from Redis when it has them.
     async fn run_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<RunCounts> {
@@ -143,29 +102,20 @@ impl Workspace {
         if !self.viewer_role.at_least(events::workspace::Role::Admin) {
             return Err(coded("FORBIDDEN", "only admins and owners see invitations"));
         }
-        let rows: Vec<InvitationRow> = sqlx::query_as(
-            "select invitation_id, email, role, invited_by, invited_at, accepted_by from rm_workspace_invitations \
-              where workspace_id = $1 order by invited_at",
-        )
-        .bind(self.row.id)
-        .fetch_all(&services(ctx).pool)
-        .await
-        .map_err(internal)?;
-        let mut rows = rows;
+        let pool = &services(ctx).pool;
+        let mut rows = projections::workspaces::invitations(pool, self.row.id).await.map_err(internal)?;
         // The read model keeps emails sealed, as the log does.
         let emails = rows.iter_mut().map(|row| &mut row.email).collect();
-        store::personal::reveal_texts(&services(ctx).pool, emails).await.map_err(internal)?;
+        store::personal::reveal_texts(pool, emails).await.map_err(internal)?;
         Ok(rows
             .into_iter()
-            .filter_map(|row| {
-                Some(Invitation {
-                    id: ID(row.invitation_id.to_string()),
-                    email: row.email,
-                    role: events::workspace::Role::parse(&row.role)?.into(),
-                    invited_by: row.invited_by,
-                    invited_at: row.invited_at,
-                    accepted_by: row.accepted_by,
-                })
+            .map(|row| Invitation {
+                id: ID(row.invitation_id.to_string()),
+                email: row.email,
+                role: row.role.into(),
+                invited_by: row.invited_by,
+                invited_at: row.invited_at,
+                accepted_by: row.accepted_by,
             })
             .collect())
     }
@@ -215,17 +165,10 @@ impl WorkspacesQuery {
         viewer(ctx)?;
         let id = parse_id(&id, "id")?;
         wait_if_asked(ctx, min_position).await;
-        let services = services(ctx);
         let Some(viewer_role) = role_in(ctx, id).await? else {
             return Ok(None);
         };
-        let row: Option<WorkspaceRow> = sqlx::query_as(
-            "select id, name, suspended, created_at, updated_at, version, position from rm_workspaces where id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&services.pool)
-        .await
-        .map_err(internal)?;
+        let row = projections::workspaces::workspace(&services(ctx).pool, id).await.map_err(internal)?;
         Ok(row.map(|row| Workspace { row, viewer_role }))
     }
 
@@ -246,23 +189,11 @@ impl WorkspacesQuery {
             }
         };
         wait_if_asked(ctx, min_position).await;
-        let rows: Vec<MembershipRow> = sqlx::query_as(
-            "select m.role, w.id, w.name, w.suspended, w.created_at, w.updated_at, w.version, w.position \
-               from rm_workspace_members m join rm_workspaces w on w.id = m.workspace_id \
-              where m.user_id = $1 and w.id > $2 order by w.id limit $3",
-        )
-        .bind(&claims.sub)
-        .bind(after)
-        .bind(limit + 1)
-        .fetch_all(&services(ctx).pool)
-        .await
-        .map_err(internal)?;
+        let pool = &services(ctx).pool;
+        let rows = projections::workspaces::memberships(pool, &claims.sub, after, limit + 1).await.map_err(internal)?;
         let has_next = rows.len() as i64 > limit;
         let mut connection = Connection::new(after != Uuid::nil(), has_next);
-        for MembershipRow { role, workspace: row } in rows.into_iter().take(limit as usize) {
-            let Some(viewer_role) = events::workspace::Role::parse(&role) else {
-                continue;
-            };
+        for (viewer_role, row) in rows.into_iter().take(limit as usize) {
             connection.edges.push(Edge::new(row.id.to_string(), Workspace { row, viewer_role }));
         }
         Ok(connection)
