@@ -6,6 +6,7 @@ use commands::billing::BillingCommand;
 use commands::runs::RunCommand;
 use commands::workflows::WorkflowCommand;
 use commands::workspace::WorkspaceCommand;
+use events::{AgentId, RunId, WorkflowId, WorkspaceId};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -85,10 +86,31 @@ pub struct CommandRequest {
     pub payload: Value,
 }
 
+/// Typed commands, each to its aggregate's kind of id, decided on whatever version the stream
+/// is at.
 impl CommandRequest {
-    /// A typed command for aggregate `id`, decided on whatever version the stream is at.
-    pub fn new(id: Uuid, command: impl Into<Command>) -> CommandRequest {
-        let command = command.into();
+    pub fn workspace(id: WorkspaceId, command: WorkspaceCommand) -> CommandRequest {
+        CommandRequest::typed(id.uuid(), Command::Workspace(command))
+    }
+
+    /// To the workspace's billing account, which has the workspace's id.
+    pub fn billing(id: WorkspaceId, command: BillingCommand) -> CommandRequest {
+        CommandRequest::typed(id.uuid(), Command::Billing(command))
+    }
+
+    pub fn agent(id: AgentId, command: AgentCommand) -> CommandRequest {
+        CommandRequest::typed(id.uuid(), Command::Agent(command))
+    }
+
+    pub fn workflow(id: WorkflowId, command: WorkflowCommand) -> CommandRequest {
+        CommandRequest::typed(id.uuid(), Command::Workflow(command))
+    }
+
+    pub fn run(id: RunId, command: RunCommand) -> CommandRequest {
+        CommandRequest::typed(id.uuid(), Command::Run(command))
+    }
+
+    fn typed(id: Uuid, command: Command) -> CommandRequest {
         CommandRequest { id, expected_version: None, payload: command.to_payload(), command }
     }
 }

@@ -44,10 +44,8 @@ mod tests {
     fn a_typed_command_hashes_as_its_payload_sent_over_http() {
         use commands::billing::{BillingCommand, CaptureCredits};
         let reservation_id: Uuid = "0190a0b2-7c4e-7000-8000-000000000001".parse().unwrap();
-        let typed = crate::CommandRequest::new(
-            Uuid::nil(),
-            BillingCommand::from(CaptureCredits { reservation_id, amount: 12 }),
-        );
+        let capture = BillingCommand::from(CaptureCredits { reservation_id, amount: 12 });
+        let typed = crate::CommandRequest::billing(Uuid::nil().into(), capture);
         let sent = json!({"amount": 12, "reservation_id": reservation_id});
         assert_eq!(
             request_hash("CaptureCredits", Uuid::nil(), None, &typed.payload),

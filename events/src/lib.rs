@@ -8,6 +8,7 @@ pub mod canonical;
 mod envelope;
 mod error;
 pub mod hash;
+mod ids;
 pub mod runs;
 mod stream;
 pub mod workflows;
@@ -16,6 +17,7 @@ pub mod workspace;
 pub use envelope::{DomainEvent, Metadata, NewEvent, RecordedEvent, hash_matches};
 pub use error::{Error, Result};
 pub use hash::{ChainHash, GENESIS_HASH};
+pub use ids::{AgentId, RunId, WorkflowId, WorkspaceId};
 pub use stream::{Category, StreamId, context_of_stream};
 
 /// The payload fields of an event type that hold a person's data. They are sealed under the

@@ -1,7 +1,7 @@
 //! The Agents read model: each agent's current definition.
 
 use events::agents::{AgentEvent, AgentKind, Executor, Price};
-use events::{Category, DomainEvent, RecordedEvent};
+use events::{AgentId, Category, DomainEvent, RecordedEvent, WorkspaceId};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -126,15 +126,15 @@ pub struct AgentRow {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-pub async fn agent(executor: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<AgentRow>> {
-    sqlx::query_as("select * from rm_agents where id = $1").bind(id).fetch_optional(executor).await
+pub async fn agent(executor: impl sqlx::PgExecutor<'_>, id: AgentId) -> sqlx::Result<Option<AgentRow>> {
+    sqlx::query_as("select * from rm_agents where id = $1").bind(id.uuid()).fetch_optional(executor).await
 }
 
 /// Up to `limit` of a workspace's agents after `after` (by id, oldest first); retired ones
 /// only when asked.
 pub async fn page(
     executor: impl sqlx::PgExecutor<'_>,
-    workspace_id: Uuid,
+    workspace_id: WorkspaceId,
     include_retired: bool,
     after: Uuid,
     limit: i64,
@@ -142,7 +142,7 @@ pub async fn page(
     sqlx::query_as(
         "select * from rm_agents where workspace_id = $1 and id > $2 and ($3 or not retired) order by id limit $4",
     )
-    .bind(workspace_id)
+    .bind(workspace_id.uuid())
     .bind(after)
     .bind(include_retired)
     .bind(limit)

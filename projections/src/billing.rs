@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use events::billing::BillingEvent;
-use events::{Category, DomainEvent, RecordedEvent};
+use events::{Category, DomainEvent, RecordedEvent, WorkspaceId};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -153,22 +153,22 @@ pub struct InvoiceRow {
 }
 
 /// The workspace's account; `None` when none is open.
-pub async fn account(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx::Result<Option<AccountRow>> {
+pub async fn account(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) -> sqlx::Result<Option<AccountRow>> {
     sqlx::query_as(
         "select plan, balance, reserved, overdraft_limit, updated_at from rm_billing_accounts where workspace_id = $1",
     )
-    .bind(workspace_id)
+    .bind(workspace_id.uuid())
     .fetch_optional(executor)
     .await
 }
 
 /// The workspace's invoices, newest first.
-pub async fn invoices(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx::Result<Vec<InvoiceRow>> {
+pub async fn invoices(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) -> sqlx::Result<Vec<InvoiceRow>> {
     sqlx::query_as(
         "select invoice_id, amount, paid, captured_in_period, issued_at, due_at from rm_invoices \
           where workspace_id = $1 order by issued_at desc",
     )
-    .bind(workspace_id)
+    .bind(workspace_id.uuid())
     .fetch_all(executor)
     .await
 }

@@ -12,7 +12,9 @@ pub const NAME: &str = "catalog";
 /// Applies one event to whichever read model its stream feeds.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Touched>> {
     match event.stream().map(|stream| stream.category) {
-        Some(Category::Workspace) => Ok(crate::workspaces::apply(connection, event).await?.map(Touched::Workspace)),
+        Some(Category::Workspace) => {
+            Ok(crate::workspaces::apply(connection, event).await?.map(|id| Touched::Workspace(id.into())))
+        }
         Some(Category::Agent) => crate::agents::apply(connection, event).await.map(|()| None),
         Some(Category::Workflow) => crate::workflows::apply(connection, event).await.map(|()| None),
         Some(Category::Billing) => crate::billing::apply(connection, event).await.map(|_| None),

@@ -20,9 +20,9 @@ pub mod workspaces;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Touched {
     /// The workspace's summary (name, suspension, members).
-    Workspace(uuid::Uuid),
+    Workspace(events::WorkspaceId),
     /// The run's live status and its workspace's run counters.
-    Run { workspace_id: uuid::Uuid, run_id: uuid::Uuid },
+    Run { workspace_id: events::WorkspaceId, run_id: events::RunId },
 }
 
 /// Applies the read models' migrations.

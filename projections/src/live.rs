@@ -17,24 +17,25 @@ use uuid::Uuid;
 
 use crate::Touched;
 use crate::runs::{RunStatus, StepStatus};
+use events::{RunId, WorkspaceId};
 
 /// The names of what Redis serves.
 pub mod keys {
+    use events::{RunId, WorkspaceId};
     use platform::redis::Keys;
-    use uuid::Uuid;
 
     /// A workspace's summary.
-    pub fn workspace(keys: &Keys, workspace_id: Uuid) -> String {
+    pub fn workspace(keys: &Keys, workspace_id: WorkspaceId) -> String {
         keys.key(&format!("workspace:{workspace_id}"))
     }
 
     /// A workspace's run counters, by status.
-    pub fn run_counts(keys: &Keys, workspace_id: Uuid) -> String {
+    pub fn run_counts(keys: &Keys, workspace_id: WorkspaceId) -> String {
         keys.key(&format!("workspace:{workspace_id}:runs"))
     }
 
     /// A run's live status.
-    pub fn run(keys: &Keys, run_id: Uuid) -> String {
+    pub fn run(keys: &Keys, run_id: RunId) -> String {
         keys.key(&format!("run:{run_id}"))
     }
 
@@ -45,7 +46,7 @@ pub mod keys {
 }
 
 /// A workspace's member count, when Redis has its summary.
-pub async fn member_count(redis: &mut ConnectionManager, keys: &Keys, workspace_id: Uuid) -> Option<i64> {
+pub async fn member_count(redis: &mut ConnectionManager, keys: &Keys, workspace_id: WorkspaceId) -> Option<i64> {
     let cached: redis::RedisResult<Option<i64>> =
         redis::cmd("HGET").arg(keys::workspace(keys, workspace_id)).arg("member_count").query_async(redis).await;
     cached.ok().flatten()
@@ -55,7 +56,7 @@ pub async fn member_count(redis: &mut ConnectionManager, keys: &Keys, workspace_
 pub async fn run_counts(
     redis: &mut ConnectionManager,
     keys: &Keys,
-    workspace_id: Uuid,
+    workspace_id: WorkspaceId,
 ) -> Option<Vec<(RunStatus, i64)>> {
     let cached: redis::RedisResult<Vec<(String, i64)>> =
         redis::cmd("HGETALL").arg(keys::run_counts(keys, workspace_id)).query_async(redis).await;
@@ -228,13 +229,13 @@ impl Live {
         }
     }
 
-    async fn workspace(&mut self, pool: &PgPool, workspace_id: Uuid) -> anyhow::Result<()> {
+    async fn workspace(&mut self, pool: &PgPool, workspace_id: WorkspaceId) -> anyhow::Result<()> {
         let row: Option<(String, bool, i64, i64)> = sqlx::query_as(
             "select w.name, w.suspended, w.version, \
                     (select count(*) from rm_workspace_members m where m.workspace_id = w.id) \
                from rm_workspaces w where w.id = $1",
         )
-        .bind(workspace_id)
+        .bind(workspace_id.uuid())
         .fetch_optional(pool)
         .await?;
         let Some((name, suspended, version, members)) = row else {
@@ -244,14 +245,14 @@ impl Live {
         self.set_if_newer(key, version, 0, workspace_fields(&name, suspended, members)).await
     }
 
-    async fn run(&mut self, pool: &PgPool, run_id: Uuid) -> anyhow::Result<()> {
+    async fn run(&mut self, pool: &PgPool, run_id: RunId) -> anyhow::Result<()> {
         let row: Option<(i64, String, i64, bool, i64, i64)> = sqlx::query_as(
             "select r.version, r.status, r.credits_used, r.finished_at is not null, \
                     (select count(*) from rm_run_steps s where s.run_id = r.id and s.status = $2), \
                     (select count(*) from rm_run_steps s where s.run_id = r.id) \
                from rm_runs r where r.id = $1",
         )
-        .bind(run_id)
+        .bind(run_id.uuid())
         .bind(StepStatus::Succeeded.as_str())
         .fetch_optional(pool)
         .await?;
@@ -276,7 +277,7 @@ impl Live {
 
     /// The workspace's runs by status, counted in PostgreSQL and written whole, so the
     /// counters are always those of a committed state.
-    async fn run_counts(&mut self, pool: &PgPool, workspace_id: Uuid) -> anyhow::Result<()> {
+    async fn run_counts(&mut self, pool: &PgPool, workspace_id: WorkspaceId) -> anyhow::Result<()> {
         let counts: Vec<(&str, i64)> = crate::runs::counts(pool, workspace_id)
             .await?
             .into_iter()
@@ -351,17 +352,17 @@ impl Everything {
         }
         for (id, name, suspended, version, members) in &self.workspaces {
             writes.push(Write::Hash {
-                key: keys::workspace(keys, *id),
+                key: keys::workspace(keys, WorkspaceId(*id)),
                 version: *version,
                 ttl: 0,
                 fields: workspace_fields(name, *suspended, *members),
             });
-            let key = keys::run_counts(keys, *id);
+            let key = keys::run_counts(keys, WorkspaceId(*id));
             writes.push(Write::Counts { key, counts: counted.remove(id).unwrap_or_default() });
         }
         for (id, version, status, credits_used, finished, done, total) in &self.runs {
             writes.push(Write::Hash {
-                key: keys::run(keys, *id),
+                key: keys::run(keys, RunId(*id)),
                 version: *version,
                 ttl: if *finished { FINISHED_TTL_SECONDS } else { 0 },
                 fields: run_fields(status, *credits_used, *done, *total),

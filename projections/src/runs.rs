@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use events::RecordedEvent;
+use events::{RecordedEvent, RunId, WorkspaceId};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -30,7 +30,7 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
     let Some(change) = view::change(current.remove(&run_id).as_ref(), event)? else {
         return Ok(None);
     };
-    let touched = Touched::Run { workspace_id: change.run().workspace_id, run_id };
+    let touched = Touched::Run { workspace_id: change.run().workspace_id.into(), run_id: run_id.into() };
     match change {
         RunChange::Insert(view) => {
             insert_runs(connection, std::slice::from_ref(&view.run)).await?;
@@ -46,23 +46,23 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
 }
 
 /// A run's row.
-pub async fn run(executor: impl PgExecutor<'_>, run_id: Uuid) -> sqlx::Result<Option<RunRow>> {
+pub async fn run(executor: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<Option<RunRow>> {
     sqlx::query_as(
         "select id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, reason, input, \
                 started_by, requested_at, finished_at, updated_at, version from rm_runs where id = $1",
     )
-    .bind(run_id)
+    .bind(run_id.uuid())
     .fetch_optional(executor)
     .await
 }
 
 /// A run's steps in plan order.
-pub async fn steps(executor: impl PgExecutor<'_>, run_id: Uuid) -> sqlx::Result<Vec<StepRow>> {
+pub async fn steps(executor: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<Vec<StepRow>> {
     sqlx::query_as(
         "select run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, error, tokens, \
                 duration_ms, cost from rm_run_steps where run_id = $1 order by ordinal",
     )
-    .bind(run_id)
+    .bind(run_id.uuid())
     .fetch_all(executor)
     .await
 }
@@ -71,7 +71,7 @@ pub async fn steps(executor: impl PgExecutor<'_>, run_id: Uuid) -> sqlx::Result<
 /// given.
 pub async fn page(
     executor: impl PgExecutor<'_>,
-    workspace_id: Uuid,
+    workspace_id: WorkspaceId,
     status: Option<RunStatus>,
     after: Uuid,
     limit: i64,
@@ -82,7 +82,7 @@ pub async fn page(
            from rm_runs where workspace_id = $1 and id > $2 and ($3::text is null or status = $3) \
           order by id limit $4",
     )
-    .bind(workspace_id)
+    .bind(workspace_id.uuid())
     .bind(after)
     .bind(status.map(RunStatus::as_str))
     .bind(limit)
@@ -93,7 +93,7 @@ pub async fn page(
 /// What each agent used from `from` up to and excluding `to` (UTC days), most credits first.
 pub async fn usage_by_agent(
     executor: impl PgExecutor<'_>,
-    workspace_id: Uuid,
+    workspace_id: WorkspaceId,
     from: NaiveDate,
     to: NaiveDate,
 ) -> sqlx::Result<Vec<(Uuid, Usage)>> {
@@ -103,7 +103,7 @@ pub async fn usage_by_agent(
            from rm_usage where workspace_id = $1 and day >= $2 and day < $3 \
           group by agent_id order by credits desc, agent_id",
     )
-    .bind(workspace_id)
+    .bind(workspace_id.uuid())
     .bind(from)
     .bind(to)
     .fetch_all(executor)
@@ -115,10 +115,10 @@ pub async fn usage_by_agent(
 }
 
 /// A workspace's runs by status.
-pub async fn counts(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx::Result<Vec<(RunStatus, i64)>> {
+pub async fn counts(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) -> sqlx::Result<Vec<(RunStatus, i64)>> {
     let rows: Vec<(String, i64)> =
         sqlx::query_as("select status, count(*) from rm_runs where workspace_id = $1 group by status")
-            .bind(workspace_id)
+            .bind(workspace_id.uuid())
             .fetch_all(executor)
             .await?;
     Ok(rows.into_iter().filter_map(|(status, count)| Some((status.parse().ok()?, count))).collect())

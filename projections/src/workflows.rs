@@ -1,7 +1,7 @@
 //! The Workflows read model: each workflow's current definition and every version of it.
 
 use events::workflows::WorkflowEvent;
-use events::{Category, DomainEvent, RecordedEvent};
+use events::{Category, DomainEvent, RecordedEvent, WorkflowId, WorkspaceId};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -114,15 +114,15 @@ pub struct WorkflowRow {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-pub async fn workflow(executor: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<WorkflowRow>> {
-    sqlx::query_as("select * from rm_workflows where id = $1").bind(id).fetch_optional(executor).await
+pub async fn workflow(executor: impl sqlx::PgExecutor<'_>, id: WorkflowId) -> sqlx::Result<Option<WorkflowRow>> {
+    sqlx::query_as("select * from rm_workflows where id = $1").bind(id.uuid()).fetch_optional(executor).await
 }
 
 /// Up to `limit` of a workspace's workflows after `after` (by id, oldest first); archived ones
 /// only when asked.
 pub async fn page(
     executor: impl sqlx::PgExecutor<'_>,
-    workspace_id: Uuid,
+    workspace_id: WorkspaceId,
     include_archived: bool,
     after: Uuid,
     limit: i64,
@@ -130,7 +130,7 @@ pub async fn page(
     sqlx::query_as(
         "select * from rm_workflows where workspace_id = $1 and id > $2 and ($3 or not archived) order by id limit $4",
     )
-    .bind(workspace_id)
+    .bind(workspace_id.uuid())
     .bind(after)
     .bind(include_archived)
     .bind(limit)
@@ -139,10 +139,10 @@ pub async fn page(
 }
 
 /// Every version of a workflow, oldest first.
-pub async fn versions(executor: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<Vec<Version>> {
+pub async fn versions(executor: impl sqlx::PgExecutor<'_>, id: WorkflowId) -> sqlx::Result<Vec<Version>> {
     let rows: Vec<(i32, String, serde_json::Value)> =
         sqlx::query_as("select version, name, steps from rm_workflow_versions where workflow_id = $1 order by version")
-            .bind(id)
+            .bind(id.uuid())
             .fetch_all(executor)
             .await?;
     Ok(rows.into_iter().map(|(version, name, steps)| Version { version, name, steps }).collect())

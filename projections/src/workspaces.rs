@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use events::workspace::{Role, WorkspaceEvent};
-use events::{DomainEvent, RecordedEvent};
+use events::{DomainEvent, RecordedEvent, WorkspaceId};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -145,10 +145,14 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
 
 /// The user's role in the workspace; `None` when they are not a member. Every read of a
 /// workspace's data is scoped by this.
-pub async fn role_of(executor: impl PgExecutor<'_>, workspace_id: Uuid, user_id: &str) -> sqlx::Result<Option<Role>> {
+pub async fn role_of(
+    executor: impl PgExecutor<'_>,
+    workspace_id: WorkspaceId,
+    user_id: &str,
+) -> sqlx::Result<Option<Role>> {
     let row: Option<(String,)> =
         sqlx::query_as("select role from rm_workspace_members where workspace_id = $1 and user_id = $2")
-            .bind(workspace_id)
+            .bind(workspace_id.uuid())
             .bind(user_id)
             .fetch_optional(executor)
             .await?;
@@ -188,11 +192,11 @@ pub struct InvitationRow {
     pub accepted_by: Option<String>,
 }
 
-pub async fn workspace(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx::Result<Option<WorkspaceRow>> {
+pub async fn workspace(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) -> sqlx::Result<Option<WorkspaceRow>> {
     sqlx::query_as(
         "select id, name, suspended, created_at, updated_at, version, position from rm_workspaces where id = $1",
     )
-    .bind(workspace_id)
+    .bind(workspace_id.uuid())
     .fetch_optional(executor)
     .await
 }
@@ -225,11 +229,11 @@ pub async fn memberships(
 }
 
 /// A workspace's members, longest-standing first.
-pub async fn members(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx::Result<Vec<MemberRow>> {
+pub async fn members(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) -> sqlx::Result<Vec<MemberRow>> {
     let rows: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
         "select user_id, role, joined_at from rm_workspace_members where workspace_id = $1 order by joined_at, user_id",
     )
-    .bind(workspace_id)
+    .bind(workspace_id.uuid())
     .fetch_all(executor)
     .await?;
     Ok(rows
@@ -238,22 +242,22 @@ pub async fn members(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx:
         .collect())
 }
 
-pub async fn member_count(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx::Result<i64> {
+pub async fn member_count(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) -> sqlx::Result<i64> {
     let (count,): (i64,) = sqlx::query_as("select count(*) from rm_workspace_members where workspace_id = $1")
-        .bind(workspace_id)
+        .bind(workspace_id.uuid())
         .fetch_one(executor)
         .await?;
     Ok(count)
 }
 
 /// A workspace's invitations, pending and accepted, oldest first.
-pub async fn invitations(executor: impl PgExecutor<'_>, workspace_id: Uuid) -> sqlx::Result<Vec<InvitationRow>> {
+pub async fn invitations(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) -> sqlx::Result<Vec<InvitationRow>> {
     #[allow(clippy::type_complexity)]
     let rows: Vec<(Uuid, String, String, String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
         "select invitation_id, email, role, invited_by, invited_at, accepted_by from rm_workspace_invitations \
           where workspace_id = $1 order by invited_at",
     )
-    .bind(workspace_id)
+    .bind(workspace_id.uuid())
     .fetch_all(executor)
     .await?;
     Ok(rows

@@ -85,7 +85,7 @@ impl AuditQuery {
                 .and_then(|e| e.workspace_id()),
         };
         let member = match workspace {
-            Some(workspace) => role_in(ctx, workspace).await?.is_some(),
+            Some(workspace) => role_in(ctx, workspace.into()).await?.is_some(),
             None => false,
         };
         if !member {

@@ -3,6 +3,7 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use events::WorkspaceId;
 use events::workflows::Step;
 use projections::agents::AgentRow;
 use projections::billing::{AccountRow, InvoiceRow};
@@ -126,7 +127,8 @@ impl Workflow {
     }
     /// Every version, oldest first.
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkflowVersion>> {
-        let versions = projections::workflows::versions(&services(ctx).pool, self.0.id).await.map_err(internal)?;
+        let versions =
+            projections::workflows::versions(&services(ctx).pool, self.0.id.into()).await.map_err(internal)?;
         Ok(versions
             .into_iter()
             .map(|v| WorkflowVersion { version: v.version, name: v.name, steps: steps_of(&v.steps) })
@@ -143,7 +145,7 @@ impl CatalogQuery {
     async fn agent(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Agent>> {
         let id = parse_id(&id, "id")?;
         let agent = projections::agents::agent(&services(ctx).pool, id).await.map_err(internal)?;
-        if_member(ctx, agent.map(Agent), |agent: &Agent| agent.0.workspace_id).await
+        if_member(ctx, agent.map(Agent), |agent: &Agent| agent.0.workspace_id.into()).await
     }
 
     /// A workspace's agents, oldest first; retired ones only when asked.
@@ -170,7 +172,7 @@ impl CatalogQuery {
     async fn workflow(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Workflow>> {
         let id = parse_id(&id, "id")?;
         let workflow = projections::workflows::workflow(&services(ctx).pool, id).await.map_err(internal)?;
-        if_member(ctx, workflow.map(Workflow), |workflow: &Workflow| workflow.0.workspace_id).await
+        if_member(ctx, workflow.map(Workflow), |workflow: &Workflow| workflow.0.workspace_id.into()).await
     }
 
     /// A workspace's workflows, oldest first; archived ones only when asked.
@@ -277,7 +279,7 @@ impl BillingQuery {
 
 pub(crate) async fn billing_account(
     pool: &PgPool,
-    workspace_id: Uuid,
+    workspace_id: WorkspaceId,
 ) -> async_graphql::Result<Option<BillingAccount>> {
     let account = projections::billing::account(pool, workspace_id).await.map_err(internal)?;
     Ok(account.map(BillingAccount::from))

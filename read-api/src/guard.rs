@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ErrorExtensions, ID};
+use events::WorkspaceId;
 use events::workspace::Role;
 use platform::auth::{AuthError, Claims};
 use uuid::Uuid;
@@ -60,7 +61,8 @@ pub(crate) async fn wait_if_asked(ctx: &Context<'_>, min_position: Option<i64>) 
     }
 }
 
-pub(crate) fn parse_id(id: &ID, what: &str) -> async_graphql::Result<Uuid> {
+/// An id argument as the kind of id it names.
+pub(crate) fn parse_id<T: std::str::FromStr>(id: &ID, what: &str) -> async_graphql::Result<T> {
     id.parse().map_err(|_| coded("BAD_USER_INPUT", format!("{what} must be a UUID")))
 }
 
@@ -74,7 +76,7 @@ pub(crate) fn page_size(first: Option<i32>) -> async_graphql::Result<i64> {
 
 /// The caller's role in `workspace_id`; `None` when they are not a member, who may see
 /// nothing of it. The one membership check of the read API.
-pub(crate) async fn role_in(ctx: &Context<'_>, workspace_id: Uuid) -> async_graphql::Result<Option<Role>> {
+pub(crate) async fn role_in(ctx: &Context<'_>, workspace_id: WorkspaceId) -> async_graphql::Result<Option<Role>> {
     let claims = viewer(ctx)?;
     projections::workspaces::role_of(&services(ctx).pool, workspace_id, &claims.sub).await.map_err(internal)
 }
@@ -90,7 +92,7 @@ pub(crate) fn cursor_after(after: Option<String>) -> async_graphql::Result<Uuid>
 pub(crate) async fn if_member<T>(
     ctx: &Context<'_>,
     row: Option<T>,
-    workspace_of: fn(&T) -> Uuid,
+    workspace_of: fn(&T) -> WorkspaceId,
 ) -> async_graphql::Result<Option<T>> {
     viewer(ctx)?;
     match row {
@@ -101,7 +103,7 @@ pub(crate) async fn if_member<T>(
 
 /// A page of a workspace's rows that a member asked for: those after `after`, oldest first.
 pub(crate) struct PageRequest {
-    pub workspace_id: Uuid,
+    pub workspace_id: WorkspaceId,
     pub after: Uuid,
     pub limit: i64,
 }

@@ -4,9 +4,9 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
+use events::RunId;
 use projections::runs::{RunRow, StepRow};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::guard::{PageRequest, coded, if_member, internal, parse_id, role_in, services, viewer};
 
@@ -87,7 +87,7 @@ impl Run {
     }
     /// The steps in the workflow's order.
     async fn steps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RunStep>> {
-        let steps = projections::runs::steps(&services(ctx).pool, self.0.id).await.map_err(internal)?;
+        let steps = projections::runs::steps(&services(ctx).pool, self.0.id.into()).await.map_err(internal)?;
         Ok(steps.into_iter().map(RunStep).collect())
     }
 }
@@ -154,7 +154,7 @@ impl RunsQuery {
     async fn run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Run>> {
         let id = parse_id(&id, "id")?;
         let run = load(&services(ctx).pool, id).await?;
-        if_member(ctx, run, |run: &Run| run.0.workspace_id).await
+        if_member(ctx, run, |run: &Run| run.0.workspace_id.into()).await
     }
 
     /// A workspace's runs, oldest first, of one status when given.
@@ -207,6 +207,6 @@ impl RunsQuery {
     }
 }
 
-pub(crate) async fn load(pool: &PgPool, id: Uuid) -> async_graphql::Result<Option<Run>> {
+pub(crate) async fn load(pool: &PgPool, id: RunId) -> async_graphql::Result<Option<Run>> {
     Ok(projections::runs::run(pool, id).await.map_err(internal)?.map(Run))
 }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use async_graphql::futures_util::Stream;
 use async_graphql::{Context, ID, Json, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
+use events::{RunId, WorkspaceId};
 use futures::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
-use uuid::Uuid;
 
 use crate::activity::Activity;
 use crate::guard::{coded, internal, parse_id, role_in, services, viewer};
@@ -84,7 +84,7 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<BalanceChange>>> {
         let (_, id, feed) = member_feed(ctx, &workspace_id).await?;
         let pool = services(ctx).pool.clone();
-        let billing_stream = events::billing::stream_id(id);
+        let billing_stream = id.billing_stream().to_string();
         let stream = feed
             .filter(move |activity| {
                 futures::future::ready(activity.as_ref().map_or(true, |a| a.stream_id == billing_stream))
@@ -110,9 +110,9 @@ impl SubscriptionRoot {
 pub(crate) async fn member_feed(
     ctx: &Context<'_>,
     workspace_id: &ID,
-) -> async_graphql::Result<(String, Uuid, impl Stream<Item = async_graphql::Result<Arc<Activity>>> + use<>)> {
+) -> async_graphql::Result<(String, WorkspaceId, impl Stream<Item = async_graphql::Result<Arc<Activity>>> + use<>)> {
     let viewer = viewer(ctx)?.sub.clone();
-    let id = parse_id(workspace_id, "workspaceId")?;
+    let id: WorkspaceId = parse_id(workspace_id, "workspaceId")?;
     let services = services(ctx);
     // Subscribe before checking, so nothing between the check and the first event is lost.
     let receiver = services.activity.subscribe();
@@ -123,7 +123,9 @@ pub(crate) async fn member_feed(
         let mut receiver = receiver?;
         loop {
             match receiver.recv().await {
-                Ok(activity) if activity.workspace_id == Some(id) => return Some((Ok(activity), Some(receiver))),
+                Ok(activity) if activity.workspace_id == Some(id.uuid()) => {
+                    return Some((Ok(activity), Some(receiver)));
+                }
                 Ok(_) => continue,
                 Err(RecvError::Lagged(missed)) => {
                     let error = coded("LAGGED", format!("fell {missed} events behind; subscribe again"));
@@ -163,10 +165,10 @@ pub(crate) async fn run_updated(
     ctx: &Context<'_>,
     run_id: &ID,
 ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<RunUpdate>> + use<>> {
-    let id = parse_id(run_id, "runId")?;
+    let id: RunId = parse_id(run_id, "runId")?;
     let services = services(ctx);
     let pool = services.pool.clone();
-    let stream_id = events::runs::stream_id(id);
+    let stream_id = id.stream().to_string();
     // The log knows the run as soon as StartRun is answered; the read models a moment later,
     // and the membership check reads them: wait for them to know the run.
     let mut logged = store::read_stream(&pool, &stream_id, 0).await.map_err(internal)?;

@@ -72,7 +72,8 @@ impl Workspace {
         self.viewer_role.into()
     }
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Member>> {
-        let members = projections::workspaces::members(&services(ctx).pool, self.row.id).await.map_err(internal)?;
+        let members =
+            projections::workspaces::members(&services(ctx).pool, self.row.id.into()).await.map_err(internal)?;
         Ok(members
             .into_iter()
             .map(|member| Member { user_id: member.user_id, role: member.role.into(), joined_at: member.joined_at })
@@ -82,18 +83,18 @@ impl Workspace {
     async fn member_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         let services = services(ctx);
         let mut redis = services.redis.clone();
-        if let Some(count) = projections::live::member_count(&mut redis, &services.keys, self.row.id).await {
+        if let Some(count) = projections::live::member_count(&mut redis, &services.keys, self.row.id.into()).await {
             return Ok(count);
         }
-        projections::workspaces::member_count(&services.pool, self.row.id).await.map_err(internal)
+        projections::workspaces::member_count(&services.pool, self.row.id.into()).await.map_err(internal)
     }
     /// How many of the workspace's runs are in each status, from Redis when it has them.
     async fn run_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<RunCounts> {
         let services = services(ctx);
         let mut redis = services.redis.clone();
-        let counts = match projections::live::run_counts(&mut redis, &services.keys, self.row.id).await {
+        let counts = match projections::live::run_counts(&mut redis, &services.keys, self.row.id.into()).await {
             Some(counts) => counts,
-            None => projections::runs::counts(&services.pool, self.row.id).await.map_err(internal)?,
+            None => projections::runs::counts(&services.pool, self.row.id.into()).await.map_err(internal)?,
         };
         Ok(RunCounts::from_pairs(&counts))
     }
@@ -103,7 +104,7 @@ impl Workspace {
             return Err(coded("FORBIDDEN", "only admins and owners see invitations"));
         }
         let pool = &services(ctx).pool;
-        let mut rows = projections::workspaces::invitations(pool, self.row.id).await.map_err(internal)?;
+        let mut rows = projections::workspaces::invitations(pool, self.row.id.into()).await.map_err(internal)?;
         // The read model keeps emails sealed, as the log does.
         let emails = rows.iter_mut().map(|row| &mut row.email).collect();
         store::personal::reveal_texts(pool, emails).await.map_err(internal)?;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use events::billing::BillingEvent;
 use events::runs::RunEvent;
-use events::{Category, DomainEvent, RecordedEvent};
+use events::{Category, DomainEvent, RecordedEvent, RunId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -17,23 +17,23 @@ pub const BILLING_SAGA: &str = "billing-saga";
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Work {
     /// Reserve the run's budget, then begin the run, or reject it.
-    ReserveBudget { run_id: Uuid },
+    ReserveBudget { run_id: RunId },
     /// Hand an attempt to its step's executor.
-    Dispatch { run_id: Uuid, step_id: String, attempt: u32 },
+    Dispatch { run_id: RunId, step_id: String, attempt: u32 },
     /// An attempt's deadline has come.
-    TimeOutStep { run_id: Uuid, step_id: String, attempt: u32 },
+    TimeOutStep { run_id: RunId, step_id: String, attempt: u32 },
     /// A retry's backoff is over.
-    RetryStep { run_id: Uuid, step_id: String, attempt: u32 },
+    RetryStep { run_id: RunId, step_id: String, attempt: u32 },
     /// Capture what one attempt cost from the run's reservation.
-    CaptureUsage { run_id: Uuid, workspace_id: Uuid, step_id: String, attempt: u32, amount: i64 },
+    CaptureUsage { run_id: RunId, workspace_id: WorkspaceId, step_id: String, attempt: u32, amount: i64 },
     /// The run is over: capture whatever is not captured yet, release the rest.
-    Settle { run_id: Uuid },
+    Settle { run_id: RunId },
     /// An invoice's due date has come: suspend the workspace if it is still unpaid.
-    SuspendIfUnpaid { workspace_id: Uuid, invoice_id: Uuid },
+    SuspendIfUnpaid { workspace_id: WorkspaceId, invoice_id: Uuid },
     /// A payment came in: reactivate the workspace if nothing is outstanding any more.
-    ReactivateIfPaid { workspace_id: Uuid },
+    ReactivateIfPaid { workspace_id: WorkspaceId },
     /// Tell the workspace's owners that its balance is low, on the notifications topic.
-    NotifyLowBalance { workspace_id: Uuid, balance: i64, threshold: i64 },
+    NotifyLowBalance { workspace_id: WorkspaceId, balance: i64, threshold: i64 },
 }
 
 /// Work, with the saga it belongs to, a key that names it (planning it twice keeps one), and
@@ -80,8 +80,8 @@ fn like_literal(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-fn run_id(event: &RecordedEvent) -> events::Result<Uuid> {
-    event.aggregate_id(Category::Run).ok_or_else(|| events::Error::MalformedPayload {
+fn run_id(event: &RecordedEvent) -> events::Result<RunId> {
+    event.aggregate_id(Category::Run).map(RunId).ok_or_else(|| events::Error::MalformedPayload {
         event_type: event.event_type.clone(),
         reason: "a run stream without a run id".into(),
     })
@@ -110,7 +110,7 @@ fn plan_run(recorded: &RecordedEvent, event: &RunEvent) -> events::Result<Vec<Pl
         | RunEvent::StepFailed(events::runs::StepFailed { step_id, attempt, cost, .. })
             if *cost > 0 =>
         {
-            let Some(workspace_id) = recorded.workspace_id() else {
+            let Some(workspace_id) = recorded.workspace_id().map(WorkspaceId) else {
                 return Ok(Vec::new());
             };
             vec![work(
@@ -128,7 +128,7 @@ fn plan_run(recorded: &RecordedEvent, event: &RunEvent) -> events::Result<Vec<Pl
 }
 
 fn plan_billing(recorded: &RecordedEvent, event: &BillingEvent) -> events::Result<Vec<Planned>> {
-    let Some(workspace_id) = recorded.workspace_id() else {
+    let Some(workspace_id) = recorded.workspace_id().map(WorkspaceId) else {
         return Ok(Vec::new());
     };
     let work = |key: String, due_at: DateTime<Utc>, work: Work| Planned { saga: BILLING_SAGA, key, due_at, work };
@@ -191,9 +191,9 @@ mod tests {
         let event = RunEvent::from(StepScheduled { step_id: "fetch".into(), attempt: 2, input: json!({}), deadline });
         let planned = plan(&recorded(&format!("run-{run}"), &event)).unwrap();
         assert_eq!(planned.len(), 2);
-        assert_eq!(planned[0].work, Work::Dispatch { run_id: run, step_id: "fetch".into(), attempt: 2 });
+        assert_eq!(planned[0].work, Work::Dispatch { run_id: RunId(run), step_id: "fetch".into(), attempt: 2 });
         assert_eq!(planned[0].due_at, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
-        assert_eq!(planned[1].work, Work::TimeOutStep { run_id: run, step_id: "fetch".into(), attempt: 2 });
+        assert_eq!(planned[1].work, Work::TimeOutStep { run_id: RunId(run), step_id: "fetch".into(), attempt: 2 });
         assert_eq!(planned[1].due_at, deadline);
         assert_ne!(planned[0].key, planned[1].key);
     }
@@ -211,7 +211,7 @@ mod tests {
             steps: Vec::new(),
         });
         let planned = plan(&recorded(&format!("run-{run}"), &requested)).unwrap();
-        assert_eq!(planned[0].work, Work::ReserveBudget { run_id: run });
+        assert_eq!(planned[0].work, Work::ReserveBudget { run_id: RunId(run) });
 
         let succeeded = |cost| {
             RunEvent::from(StepSucceeded {
@@ -227,8 +227,8 @@ mod tests {
         assert_eq!(
             planned[0].work,
             Work::CaptureUsage {
-                run_id: run,
-                workspace_id: Uuid::from_u128(7),
+                run_id: RunId(run),
+                workspace_id: WorkspaceId(Uuid::from_u128(7)),
                 step_id: "a".into(),
                 attempt: 1,
                 amount: 3
@@ -264,7 +264,10 @@ mod tests {
             })
         };
         let planned = plan(&recorded("billing-00000000-0000-0000-0000-000000000007", &closed(40))).unwrap();
-        assert_eq!(planned[0].work, Work::SuspendIfUnpaid { workspace_id: Uuid::from_u128(7), invoice_id: invoice });
+        assert_eq!(
+            planned[0].work,
+            Work::SuspendIfUnpaid { workspace_id: WorkspaceId(Uuid::from_u128(7)), invoice_id: invoice }
+        );
         assert_eq!(planned[0].due_at, due_at);
         // Nothing to pay, nothing to chase.
         assert!(plan(&recorded("billing-00000000-0000-0000-0000-000000000007", &closed(0))).unwrap().is_empty());

@@ -12,7 +12,7 @@ use commands::runs::{
 };
 use commands::workspace::{ReactivateWorkspace, SuspendWorkspace, Workspace, WorkspaceCommand};
 use commands::{Aggregate, Decider};
-use events::{DomainEvent, RecordedEvent};
+use events::{DomainEvent, RecordedEvent, RunId, StreamId, WorkspaceId};
 use platform::consumer::{EventConsumer, handle_once};
 use platform::metrics::Metrics;
 use sqlx::PgPool;
@@ -233,39 +233,39 @@ impl Sagas {
             }
             Work::TimeOutStep { run_id, step_id, attempt } => {
                 let timer = TimeOutStep { step_id: step_id.clone(), attempt: *attempt };
-                send(&run_saga, CommandRequest::new(*run_id, RunCommand::from(timer)), None).await.map(drop)
+                send(&run_saga, CommandRequest::run(*run_id, RunCommand::from(timer)), None).await.map(drop)
             }
             Work::RetryStep { run_id, step_id, attempt } => {
                 let timer = RetryStep { step_id: step_id.clone(), attempt: *attempt };
-                send(&run_saga, CommandRequest::new(*run_id, RunCommand::from(timer)), None).await.map(drop)
+                send(&run_saga, CommandRequest::run(*run_id, RunCommand::from(timer)), None).await.map(drop)
             }
             Work::CaptureUsage { run_id, workspace_id, step_id, attempt, amount } => {
-                let capture = CaptureCredits { reservation_id: *run_id, amount: *amount };
-                let capture = CommandRequest::new(*workspace_id, BillingCommand::from(capture));
+                let capture = CaptureCredits { reservation_id: run_id.uuid(), amount: *amount };
+                let capture = CommandRequest::billing(*workspace_id, BillingCommand::from(capture));
                 send(&run_saga, capture, Some(format!("capture:{run_id}:{step_id}:{attempt}"))).await.map(drop)
             }
             Work::Settle { run_id } => self.settle(*run_id, &run_saga, correlation_id).await,
             Work::SuspendIfUnpaid { workspace_id, invoice_id } => {
-                let account = self.load::<Billing>(&Billing::stream_id(*workspace_id)).await?;
+                let account = self.load::<Billing>(workspace_id.billing_stream()).await?;
                 let unpaid = account.invoices.get(invoice_id).is_some_and(|invoice| invoice.paid < invoice.amount);
                 if !unpaid {
                     return Ok(());
                 }
                 let suspend = SuspendWorkspace { reason: Some(OVERDUE.into()) };
-                let command = CommandRequest::new(*workspace_id, WorkspaceCommand::from(suspend));
+                let command = CommandRequest::workspace(*workspace_id, WorkspaceCommand::from(suspend));
                 send(&billing_saga, command, Some(format!("suspend:{invoice_id}"))).await.map(drop)
             }
             Work::ReactivateIfPaid { workspace_id } => {
-                let account = self.load::<Billing>(&Billing::stream_id(*workspace_id)).await?;
+                let account = self.load::<Billing>(workspace_id.billing_stream()).await?;
                 if account.invoices.values().any(|invoice| invoice.paid < invoice.amount) {
                     return Ok(());
                 }
-                let workspace = self.load::<Workspace>(&Workspace::stream_id(*workspace_id)).await?;
+                let workspace = self.load::<Workspace>(workspace_id.stream()).await?;
                 // Only a suspension for an overdue invoice is the billing saga's to lift.
                 if !workspace.suspended || workspace.suspension_reason.as_deref() != Some(OVERDUE) {
                     return Ok(());
                 }
-                let command = CommandRequest::new(*workspace_id, WorkspaceCommand::from(ReactivateWorkspace {}));
+                let command = CommandRequest::workspace(*workspace_id, WorkspaceCommand::from(ReactivateWorkspace {}));
                 send(&billing_saga, command, None).await.map(drop)
             }
             Work::NotifyLowBalance { workspace_id, balance, threshold } => {
@@ -275,35 +275,36 @@ impl Sagas {
                     "balance": balance,
                     "threshold": threshold,
                 });
-                Ok(self.inner.executors.notify(*workspace_id, &notification).await?)
+                Ok(self.inner.executors.notify(workspace_id.uuid(), &notification).await?)
             }
         }
     }
 
     /// Reserves the run's budget (the reservation has the run's id), then begins the run; or
     /// rejects it when the reservation is refused.
-    async fn reserve_budget(&self, run_id: Uuid, caller: &Caller, correlation_id: Uuid) -> Result<(), TryAgain> {
-        let state = self.load::<RunAggregate>(&RunAggregate::stream_id(run_id)).await?;
+    async fn reserve_budget(&self, run_id: RunId, caller: &Caller, correlation_id: Uuid) -> Result<(), TryAgain> {
+        let state = self.load::<RunAggregate>(run_id.stream()).await?;
         let Some(run) = state.0.filter(|run| run.status == RunStatus::Requested) else {
             return Ok(());
         };
-        let reserve = ReserveCredits { reservation_id: run_id, amount: run.budget, purpose: format!("run {run_id}") };
-        let reserve = CommandRequest::new(run.workspace_id, BillingCommand::from(reserve));
+        let reserve =
+            ReserveCredits { reservation_id: run_id.uuid(), amount: run.budget, purpose: format!("run {run_id}") };
+        let reserve = CommandRequest::billing(WorkspaceId(run.workspace_id), BillingCommand::from(reserve));
         match self.send(caller, reserve, Some(format!("reserve:{run_id}")), correlation_id).await? {
             Sent::Refused(refusal) => {
                 let reject = RejectRun { reason: refusal.code().to_owned() };
-                self.send(caller, CommandRequest::new(run_id, RunCommand::from(reject)), None, correlation_id).await?;
+                self.send(caller, CommandRequest::run(run_id, RunCommand::from(reject)), None, correlation_id).await?;
                 return Ok(());
             }
             Sent::Accepted => {}
         }
-        let begin = RunCommand::from(BeginRun { reservation_id: run_id });
+        let begin = RunCommand::from(BeginRun { reservation_id: run_id.uuid() });
         if let Sent::Refused(refusal) =
-            self.send(caller, CommandRequest::new(run_id, begin), None, correlation_id).await?
+            self.send(caller, CommandRequest::run(run_id, begin), None, correlation_id).await?
         {
             // Cancelled meanwhile: the budget goes back.
             tracing::info!(%run_id, code = refusal.code(), "the run ended before it began; releasing its budget");
-            self.release(run_id, run.workspace_id, caller, correlation_id).await?;
+            self.release(run_id, WorkspaceId(run.workspace_id), caller, correlation_id).await?;
         }
         Ok(())
     }
@@ -312,13 +313,13 @@ impl Sagas {
     /// what the executor said.
     async fn dispatch(
         &self,
-        run_id: Uuid,
+        run_id: RunId,
         step_id: &str,
         attempt: u32,
         caller: &Caller,
         correlation_id: Uuid,
     ) -> Result<(), TryAgain> {
-        let state = self.load::<RunAggregate>(&RunAggregate::stream_id(run_id)).await?;
+        let state = self.load::<RunAggregate>(run_id.stream()).await?;
         let Some(run) = state.0.as_ref().filter(|run| !run.status.is_final()) else {
             return Ok(());
         };
@@ -331,7 +332,7 @@ impl Sagas {
         };
         let deadline = step.deadline.unwrap_or_else(chrono::Utc::now);
         let task = Task {
-            run_id,
+            run_id: run_id.uuid(),
             workspace_id: run.workspace_id,
             step_id: step_id.to_owned(),
             attempt,
@@ -348,7 +349,7 @@ impl Sagas {
                 RunCommand::from(FailStep { step_id: step_id.to_owned(), attempt, error, retryable })
             }
         };
-        let report = CommandRequest::new(run_id, report);
+        let report = CommandRequest::run(run_id, report);
         // A refusal here means the attempt timed out or the run ended meanwhile: nothing to do.
         self.send(caller, report, None, correlation_id).await.map(drop)
     }
@@ -356,8 +357,8 @@ impl Sagas {
     /// Captures every attempt's cost that is not captured yet, then releases what remains.
     /// The idempotency keys are the ones the per-attempt captures use, so nothing is captured
     /// twice whichever runs first.
-    async fn settle(&self, run_id: Uuid, caller: &Caller, correlation_id: Uuid) -> Result<(), TryAgain> {
-        let history = self.history(&RunAggregate::stream_id(run_id)).await?;
+    async fn settle(&self, run_id: RunId, caller: &Caller, correlation_id: Uuid) -> Result<(), TryAgain> {
+        let history = self.history(run_id.stream()).await?;
         let Some(run) = fold::<RunAggregate>(&history)?.0 else {
             return Ok(());
         };
@@ -370,25 +371,25 @@ impl Sagas {
             if amount == 0 {
                 continue;
             }
-            let capture = BillingCommand::from(CaptureCredits { reservation_id: run_id, amount });
+            let capture = BillingCommand::from(CaptureCredits { reservation_id: run_id.uuid(), amount });
             let key = format!("capture:{run_id}:{step_id}:{attempt}");
-            let capture = CommandRequest::new(run.workspace_id, capture);
+            let capture = CommandRequest::billing(WorkspaceId(run.workspace_id), capture);
             if let Sent::Refused(refusal) = self.send(caller, capture, Some(key), correlation_id).await? {
                 tracing::error!(%run_id, code = refusal.code(), detail = %refusal, "a capture was refused");
             }
         }
-        self.release(run_id, run.workspace_id, caller, correlation_id).await
+        self.release(run_id, WorkspaceId(run.workspace_id), caller, correlation_id).await
     }
 
     async fn release(
         &self,
-        run_id: Uuid,
-        workspace_id: Uuid,
+        run_id: RunId,
+        workspace_id: WorkspaceId,
         caller: &Caller,
         correlation_id: Uuid,
     ) -> Result<(), TryAgain> {
-        let release = BillingCommand::from(ReleaseReservation { reservation_id: run_id });
-        let release = CommandRequest::new(workspace_id, release);
+        let release = BillingCommand::from(ReleaseReservation { reservation_id: run_id.uuid() });
+        let release = CommandRequest::billing(workspace_id, release);
         // Refused when nothing was reserved (the run ended before its budget was).
         self.send(caller, release, Some(format!("release:{run_id}")), correlation_id).await.map(drop)
     }
@@ -417,16 +418,16 @@ impl Sagas {
         }
     }
 
-    async fn history(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, TryAgain> {
-        store::read_stream(&self.inner.pool, stream_id, 0).await.map_err(|error| TryAgain(error.to_string()))
+    async fn history(&self, stream: StreamId) -> Result<Vec<RecordedEvent>, TryAgain> {
+        store::read_stream(&self.inner.pool, &stream.to_string(), 0).await.map_err(|error| TryAgain(error.to_string()))
     }
 
-    async fn load<A>(&self, stream_id: &str) -> Result<A::State, TryAgain>
+    async fn load<A>(&self, stream: StreamId) -> Result<A::State, TryAgain>
     where
         A: Aggregate,
         A::Event: DomainEvent,
     {
-        fold::<A>(&self.history(stream_id).await?)
+        fold::<A>(&self.history(stream).await?)
     }
 }
 
