@@ -31,17 +31,13 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
         return Ok(None);
     };
     let touched = Touched::Run { workspace_id: change.run().workspace_id.into(), run_id: run_id.into() };
-    match change {
-        RunChange::Insert(view) => {
-            insert_runs(connection, std::slice::from_ref(&view.run)).await?;
-            insert_steps(connection, &view.steps).await?;
-        }
-        RunChange::Update { run, steps, usage } => {
-            update_run(connection, &run).await?;
-            update_steps(connection, &steps).await?;
-            add_usage(connection, usage.as_slice()).await?;
-        }
-    }
+    let (run, steps, usage) = match change {
+        RunChange::Insert(view) => (view.run, view.steps, None),
+        RunChange::Update { run, steps, usage } => (run, steps, usage),
+    };
+    put_runs(connection, std::slice::from_ref(&run)).await?;
+    put_steps(connection, &steps).await?;
+    add_usage(connection, usage.as_slice()).await?;
     Ok(Some(touched))
 }
 
@@ -153,7 +149,9 @@ pub async fn load(connection: &mut PgConnection, run_ids: &[Uuid]) -> sqlx::Resu
     Ok(views)
 }
 
-pub(crate) async fn insert_runs(connection: &mut PgConnection, runs: &[RunRow]) -> sqlx::Result<()> {
+/// Writes run rows: new ones, or newer versions of those there (an older row never replaces a
+/// newer one, so a replay cannot move a run back).
+async fn put_runs(connection: &mut PgConnection, runs: &[RunRow]) -> sqlx::Result<()> {
     if runs.is_empty() {
         return Ok(());
     }
@@ -164,7 +162,10 @@ pub(crate) async fn insert_runs(connection: &mut PgConnection, runs: &[RunRow]) 
          select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::bigint[], \
                               $7::bigint[], $8::text[], $9::jsonb[], $10::text[], $11::timestamptz[], \
                               $12::timestamptz[], $13::timestamptz[], $14::bigint[]) \
-         on conflict (id) do nothing",
+         on conflict (id) do update set status = excluded.status, credits_used = excluded.credits_used, \
+            reason = excluded.reason, finished_at = excluded.finished_at, updated_at = excluded.updated_at, \
+            version = excluded.version \
+          where rm_runs.version < excluded.version",
     )
     .bind(runs.iter().map(|r| r.id).collect::<Vec<_>>())
     .bind(runs.iter().map(|r| r.workspace_id).collect::<Vec<_>>())
@@ -185,7 +186,8 @@ pub(crate) async fn insert_runs(connection: &mut PgConnection, runs: &[RunRow]) 
     Ok(())
 }
 
-pub(crate) async fn insert_steps(connection: &mut PgConnection, steps: &[StepRow]) -> sqlx::Result<()> {
+/// Writes step rows, new or changed.
+async fn put_steps(connection: &mut PgConnection, steps: &[StepRow]) -> sqlx::Result<()> {
     if steps.is_empty() {
         return Ok(());
     }
@@ -201,7 +203,9 @@ pub(crate) async fn insert_steps(connection: &mut PgConnection, steps: &[StepRow
                        $8::jsonb[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[]) \
              as s(run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, error, tokens, \
                   duration_ms, cost) \
-         on conflict do nothing",
+         on conflict (run_id, step_id) do update set status = excluded.status, attempts = excluded.attempts, \
+            output = excluded.output, error = excluded.error, tokens = excluded.tokens, \
+            duration_ms = excluded.duration_ms, cost = excluded.cost",
     )
     .bind(steps.iter().map(|s| s.run_id).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.step_id.as_str()).collect::<Vec<_>>())
@@ -220,54 +224,8 @@ pub(crate) async fn insert_steps(connection: &mut PgConnection, steps: &[StepRow
     Ok(())
 }
 
-/// What the rule changes of a run row; the version guard keeps a replay from moving it back.
-async fn update_run(connection: &mut PgConnection, run: &RunRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "update rm_runs set status = $2, credits_used = $3, reason = $4, finished_at = $5, updated_at = $6, \
-                            version = $7 \
-          where id = $1 and version < $7",
-    )
-    .bind(run.id)
-    .bind(run.status.as_str())
-    .bind(run.credits_used)
-    .bind(run.reason.as_deref())
-    .bind(run.finished_at)
-    .bind(run.updated_at)
-    .bind(run.version)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-/// What the rule changes of step rows.
-async fn update_steps(connection: &mut PgConnection, steps: &[StepRow]) -> sqlx::Result<()> {
-    if steps.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "update rm_run_steps s set status = u.status, attempts = u.attempts, output = u.output, error = u.error, \
-                tokens = u.tokens, duration_ms = u.duration_ms, cost = u.cost \
-           from unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::text[], $7::bigint[], \
-                       $8::bigint[], $9::bigint[]) \
-             as u(run_id, step_id, status, attempts, output, error, tokens, duration_ms, cost) \
-          where s.run_id = u.run_id and s.step_id = u.step_id",
-    )
-    .bind(steps.iter().map(|s| s.run_id).collect::<Vec<_>>())
-    .bind(steps.iter().map(|s| s.step_id.as_str()).collect::<Vec<_>>())
-    .bind(steps.iter().map(|s| s.status.as_str()).collect::<Vec<_>>())
-    .bind(steps.iter().map(|s| s.attempts).collect::<Vec<_>>())
-    .bind(steps.iter().map(|s| s.output.as_ref()).collect::<Vec<_>>())
-    .bind(steps.iter().map(|s| s.error.as_deref()).collect::<Vec<_>>())
-    .bind(steps.iter().map(|s| s.tokens).collect::<Vec<_>>())
-    .bind(steps.iter().map(|s| s.duration_ms).collect::<Vec<_>>())
-    .bind(steps.iter().map(|s| s.cost).collect::<Vec<_>>())
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
 /// Adds to usage rows as [`Usage::plus`] does: saturating at the largest bigint.
-pub(crate) async fn add_usage(connection: &mut PgConnection, usage: &[(UsageKey, Usage)]) -> sqlx::Result<()> {
+async fn add_usage(connection: &mut PgConnection, usage: &[(UsageKey, Usage)]) -> sqlx::Result<()> {
     if usage.is_empty() {
         return Ok(());
     }

@@ -51,8 +51,8 @@ impl Runs {
         sqlx::query("delete from rm_runs where id = any($1)").bind(&loaded).execute(&mut *connection).await?;
         let (runs, steps): (Vec<_>, Vec<_>) = self.views.drain().map(|(_, view)| (view.run, view.steps)).unzip();
         let steps: Vec<_> = steps.into_iter().flatten().collect();
-        super::insert_runs(connection, &runs).await?;
-        super::insert_steps(connection, &steps).await?;
+        super::put_runs(connection, &runs).await?;
+        super::put_steps(connection, &steps).await?;
         let usage: Vec<(UsageKey, Usage)> = self.usage.drain().collect();
         super::add_usage(connection, &usage).await
     }
