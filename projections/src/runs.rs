@@ -31,13 +31,17 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
         return Ok(None);
     };
     let touched = Touched::Run { workspace_id: change.run().workspace_id.into(), run_id: run_id.into() };
-    let (run, steps, usage) = match change {
-        RunChange::Insert(view) => (view.run, view.steps, None),
-        RunChange::Update { run, steps, usage } => (run, steps, usage),
-    };
-    put_runs(connection, std::slice::from_ref(&run)).await?;
-    put_steps(connection, &steps).await?;
-    add_usage(connection, usage.as_slice()).await?;
+    match change {
+        RunChange::Insert(view) => {
+            put_runs(connection, std::slice::from_ref(&view.run)).await?;
+            put_steps(connection, &view.steps).await?;
+        }
+        RunChange::Update { run, steps, usage } => {
+            update_run(connection, &run).await?;
+            put_steps(connection, &steps).await?;
+            add_usage(connection, usage.as_slice()).await?;
+        }
+    }
     Ok(Some(touched))
 }
 
@@ -219,6 +223,26 @@ async fn put_steps(connection: &mut PgConnection, steps: &[StepRow]) -> sqlx::Re
     .bind(steps.iter().map(|s| s.tokens).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.duration_ms).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.cost).collect::<Vec<_>>())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// A run row the rule moved on. The live projector's most frequent write, so it sends only
+/// what the rule changes, as scalars.
+async fn update_run(connection: &mut PgConnection, run: &RunRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "update rm_runs set status = $2, credits_used = $3, reason = $4, finished_at = $5, updated_at = $6, \
+                            version = $7 \
+          where id = $1 and version < $7",
+    )
+    .bind(run.id)
+    .bind(run.status.as_str())
+    .bind(run.credits_used)
+    .bind(run.reason.as_deref())
+    .bind(run.finished_at)
+    .bind(run.updated_at)
+    .bind(run.version)
     .execute(connection)
     .await?;
     Ok(())
