@@ -126,31 +126,25 @@ pub async fn counts(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) ->
 
 /// The runs the read model holds among `run_ids`, with their steps in plan order.
 pub async fn load(connection: &mut PgConnection, run_ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, RunView>> {
-    let runs: Vec<RunRow> = sqlx::query_as(
-        "select id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, reason, input, \
-                started_by, requested_at, finished_at, updated_at, version from rm_runs where id = any($1)",
+    /// A run and its steps, read in one statement: the live projector reads one for nearly
+    /// every event.
+    #[derive(sqlx::FromRow)]
+    struct Stored {
+        #[sqlx(flatten)]
+        run: RunRow,
+        steps: sqlx::types::Json<Vec<StepRow>>,
+    }
+    let stored: Vec<Stored> = sqlx::query_as(
+        "select r.id, r.workspace_id, r.workflow_id, r.workflow_version, r.status, r.budget, r.credits_used, \
+                r.reason, r.input, r.started_by, r.requested_at, r.finished_at, r.updated_at, r.version, \
+                (select coalesce(jsonb_agg(to_jsonb(s) order by s.ordinal), '[]') \
+                   from rm_run_steps s where s.run_id = r.id) as steps \
+           from rm_runs r where r.id = any($1)",
     )
     .bind(run_ids)
-    .fetch_all(&mut *connection)
+    .fetch_all(connection)
     .await?;
-    if runs.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let steps: Vec<StepRow> = sqlx::query_as(
-        "select run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, error, tokens, \
-                duration_ms, cost from rm_run_steps where run_id = any($1) order by run_id, ordinal",
-    )
-    .bind(run_ids)
-    .fetch_all(&mut *connection)
-    .await?;
-    let mut views: HashMap<Uuid, RunView> =
-        runs.into_iter().map(|run| (run.id, RunView { run, steps: Vec::new() })).collect();
-    for step in steps {
-        if let Some(view) = views.get_mut(&step.run_id) {
-            view.steps.push(step);
-        }
-    }
-    Ok(views)
+    Ok(stored.into_iter().map(|Stored { run, steps }| (run.id, RunView { run, steps: steps.0 })).collect())
 }
 
 /// Writes run rows: new ones, or newer versions of those there (an older row never replaces a

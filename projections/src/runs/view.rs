@@ -27,7 +27,8 @@ pub enum RunStatus {
 }
 
 /// A step's status, stored in `rm_run_steps.status` as the GraphQL enum's name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub enum StepStatus {
     /// Waiting for its dependencies, or for its next attempt.
     Pending,
@@ -126,8 +127,8 @@ pub struct RunRow {
     pub version: i64,
 }
 
-/// One `rm_run_steps` row.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+/// One `rm_run_steps` row (also read as the row's JSON, by its column names).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Deserialize)]
 pub struct StepRow {
     pub run_id: Uuid,
     pub step_id: String,
