@@ -9,7 +9,6 @@ use projections::agents::AgentRow;
 use projections::billing::{AccountRow, InvoiceRow};
 use projections::workflows::WorkflowRow;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::guard::{PageRequest, if_member, internal, parse_id, role_in, services, viewer};
 
@@ -220,29 +219,28 @@ impl From<AccountRow> for BillingAccount {
     }
 }
 
-#[derive(SimpleObject, Clone)]
-#[graphql(complex)]
-pub struct Invoice {
-    #[graphql(skip)]
-    pub invoice_id: Uuid,
-    pub amount: i64,
-    pub paid: i64,
-    pub captured_in_period: i64,
-    pub issued_at: DateTime<Utc>,
-    pub due_at: DateTime<Utc>,
-}
+#[derive(Clone)]
+pub struct Invoice(InvoiceRow);
 
-impl From<InvoiceRow> for Invoice {
-    fn from(row: InvoiceRow) -> Invoice {
-        let InvoiceRow { invoice_id, amount, paid, captured_in_period, issued_at, due_at } = row;
-        Invoice { invoice_id, amount, paid, captured_in_period, issued_at, due_at }
-    }
-}
-
-#[async_graphql::ComplexObject]
+#[Object]
 impl Invoice {
     async fn id(&self) -> ID {
-        ID(self.invoice_id.to_string())
+        ID(self.0.invoice_id.to_string())
+    }
+    async fn amount(&self) -> i64 {
+        self.0.amount
+    }
+    async fn paid(&self) -> i64 {
+        self.0.paid
+    }
+    async fn captured_in_period(&self) -> i64 {
+        self.0.captured_in_period
+    }
+    async fn issued_at(&self) -> DateTime<Utc> {
+        self.0.issued_at
+    }
+    async fn due_at(&self) -> DateTime<Utc> {
+        self.0.due_at
     }
 }
 
@@ -273,7 +271,7 @@ impl BillingQuery {
             return Ok(Vec::new());
         }
         let invoices = projections::billing::invoices(&services(ctx).pool, workspace_id).await.map_err(internal)?;
-        Ok(invoices.into_iter().map(Invoice::from).collect())
+        Ok(invoices.into_iter().map(Invoice).collect())
     }
 }
 
