@@ -5,11 +5,41 @@
 use events::{Category, RecordedEvent};
 use sqlx::PgConnection;
 
+use platform::consumer::{distinct, handle_once};
+
 use crate::Touched;
+use crate::runs::bulk::Runs;
 
 pub const NAME: &str = "catalog";
 
-/// Applies one event to whichever read model its stream feeds.
+/// Applies each event of `batch` that the projection has not applied yet (see
+/// `platform::consumer::handle_once`): runs, the bulk of any log, folded in memory and written
+/// once, the rest event by event. Returns what Redis needs to hear of, each once.
+pub async fn apply_batch(
+    connection: &mut PgConnection,
+    projection: &str,
+    batch: &[RecordedEvent],
+) -> anyhow::Result<Vec<Touched>> {
+    // First what is new, with the streams' versions recorded; then its effects, in the same
+    // transaction, so both commit or neither does.
+    let new: Vec<RecordedEvent> =
+        handle_once(connection, projection, batch, async |_, event: &RecordedEvent| Ok(Some(event.clone()))).await?;
+    let mut runs = Runs::default();
+    let run_ids = distinct(new.iter().filter_map(crate::runs::view::run_of).collect());
+    runs.load(connection, &run_ids).await?;
+    let mut touched = Vec::new();
+    for event in &new {
+        let changed = match crate::runs::view::run_of(event) {
+            Some(_) => runs.apply(event)?,
+            None => apply(connection, event).await?,
+        };
+        touched.extend(changed);
+    }
+    runs.write(connection).await?;
+    Ok(distinct(touched))
+}
+
+/// Applies one event, not a run's, to whichever read model its stream feeds.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Touched>> {
     match event.stream().map(|stream| stream.category) {
         Some(Category::Workspace) => {
@@ -18,7 +48,7 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
         Some(Category::Agent) => crate::agents::apply(connection, event).await.map(|()| None),
         Some(Category::Workflow) => crate::workflows::apply(connection, event).await.map(|()| None),
         Some(Category::Billing) => crate::billing::apply(connection, event).await.map(|_| None),
-        Some(Category::Run) => crate::runs::apply(connection, event).await,
-        None => Ok(None),
+        // Runs are applied by the batch (see `apply_batch`).
+        Some(Category::Run) | None => Ok(None),
     }
 }

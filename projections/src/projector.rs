@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
+use crate::catalog;
 use crate::live::Live;
-use crate::{Touched, catalog};
 use events::RecordedEvent;
-use platform::consumer::{EventConsumer, distinct, handle_once};
+use platform::consumer::EventConsumer;
 use platform::metrics::Metrics;
 use platform::redis::Keys;
 use redis::aio::ConnectionManager;
@@ -77,7 +77,7 @@ impl Projector {
     async fn apply(&mut self, batch: &[RecordedEvent]) -> anyhow::Result<i64> {
         let mut transaction = self.pool.begin().await?;
         crate::rebuild::hold_apply_lock(&mut transaction).await?;
-        let touched = apply_events(&mut transaction, catalog::NAME, batch).await?;
+        let touched = catalog::apply_batch(&mut transaction, catalog::NAME, batch).await?;
         let position = advance_watermark(&mut transaction, catalog::NAME).await?;
         transaction.commit().await?;
         self.metrics.increment(
@@ -104,17 +104,6 @@ impl Projector {
             tracing::warn!(%error, "could not announce projection progress on Redis");
         }
     }
-}
-
-/// Applies each event that the projection has not applied yet (see [`handle_once`]).
-/// Returns what Redis needs to hear of.
-pub async fn apply_events(
-    connection: &mut PgConnection,
-    projection: &str,
-    batch: &[RecordedEvent],
-) -> anyhow::Result<Vec<Touched>> {
-    let touched = handle_once(connection, projection, batch, catalog::apply).await?;
-    Ok(distinct(touched))
 }
 
 /// Moves the projection's watermark to just below the first event it has not applied.

@@ -19,7 +19,6 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};
 
 use crate::catalog;
-use platform::consumer::handle_once;
 
 /// SQL naming tables: only [`SCHEMA`], [`TABLES`] and the live schema (quoted) go into it.
 macro_rules! dynamic {
@@ -159,22 +158,7 @@ impl Rebuild {
             let batch = store::read_range(&self.pool, self.position + 1, last).await?;
             let mut transaction = self.pool.begin().await?;
             enter(&mut transaction, &self.live).await?;
-            // Runs, the bulk of any log, are folded in memory and written once per batch; the
-            // rest goes through the projector's own statements.
-            let mut runs = crate::runs::bulk::Runs::default();
-            let mut run_ids: Vec<uuid::Uuid> = batch.iter().filter_map(crate::runs::view::run_of).collect();
-            run_ids.sort_unstable();
-            run_ids.dedup();
-            runs.load(&mut transaction, &run_ids).await?;
-            handle_once(&mut transaction, catalog::NAME, &batch, async |connection, event| {
-                if crate::runs::view::run_of(event).is_some() {
-                    runs.apply(event).map(|()| None).map_err(Into::into)
-                } else {
-                    catalog::apply(connection, event).await
-                }
-            })
-            .await?;
-            runs.write(&mut transaction).await?;
+            catalog::apply_batch(&mut transaction, catalog::NAME, &batch).await?;
             sqlx::query(dynamic!("update {SCHEMA}.rebuild_state set position = $1"))
                 .bind(last)
                 .execute(&mut *transaction)
@@ -277,7 +261,7 @@ impl Rebuild {
         let positions: Vec<i64> = positions.into_iter().map(|(position,)| position).collect();
         for chunk in positions.chunks(self.batch as usize) {
             let batch = store::read_positions(&mut *connection, chunk).await?;
-            handle_once(&mut *connection, catalog::NAME, &batch, catalog::apply).await?;
+            catalog::apply_batch(&mut *connection, catalog::NAME, &batch).await?;
         }
         Ok(live_position)
     }

@@ -1,49 +1,24 @@
 //! The Runs read models: each run with its steps (status, attempts, output, usage, cost), and
 //! usage by workspace, agent and day.
 //!
-//! [`view`] is the rule, pure; this module is its adapter for the live projector, which
-//! writes each event's change as it comes, and [`bulk`] the rebuild's, which folds a batch in
-//! memory and writes it once. Both read and write the rows with the statements below.
+//! [`view`] is the rule, pure; [`bulk`] its adapter, which folds a batch in memory and writes
+//! it once with the statements below, for the projector and the rebuild alike. Typed reads
+//! for other crates follow.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use events::{RecordedEvent, RunId, WorkspaceId};
+use events::{RunId, WorkspaceId};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::Touched;
-use view::{RunChange, RunView, UsageKey};
+use view::{RunView, UsageKey};
 
 pub mod bulk;
 pub mod view;
 
 pub use view::{RunRow, RunStatus, StepRow, StepStatus, Usage};
-
-/// Writes one run event; says which run changed, if it did.
-pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Touched>> {
-    let Some(run_id) = view::run_of(event) else {
-        return Ok(None);
-    };
-    let mut current = load(connection, &[run_id]).await?;
-    let Some(change) = view::change(current.remove(&run_id).as_ref(), event)? else {
-        return Ok(None);
-    };
-    let touched = Touched::Run { workspace_id: change.run().workspace_id.into(), run_id: run_id.into() };
-    match change {
-        RunChange::Insert(view) => {
-            put_runs(connection, std::slice::from_ref(&view.run)).await?;
-            put_steps(connection, &view.steps).await?;
-        }
-        RunChange::Update { run, steps, usage } => {
-            update_run(connection, &run).await?;
-            put_steps(connection, &steps).await?;
-            add_usage(connection, usage.as_slice()).await?;
-        }
-    }
-    Ok(Some(touched))
-}
 
 /// A run's row.
 pub async fn run(executor: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<Option<RunRow>> {
@@ -217,26 +192,6 @@ async fn put_steps(connection: &mut PgConnection, steps: &[StepRow]) -> sqlx::Re
     .bind(steps.iter().map(|s| s.tokens).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.duration_ms).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.cost).collect::<Vec<_>>())
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-/// A run row the rule moved on. The live projector's most frequent write, so it sends only
-/// what the rule changes, as scalars.
-async fn update_run(connection: &mut PgConnection, run: &RunRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "update rm_runs set status = $2, credits_used = $3, reason = $4, finished_at = $5, updated_at = $6, \
-                            version = $7 \
-          where id = $1 and version < $7",
-    )
-    .bind(run.id)
-    .bind(run.status.as_str())
-    .bind(run.credits_used)
-    .bind(run.reason.as_deref())
-    .bind(run.finished_at)
-    .bind(run.updated_at)
-    .bind(run.version)
     .execute(connection)
     .await?;
     Ok(())

@@ -1,21 +1,22 @@
-//! The rebuild's adapter of the run rule ([`super::view`]): a rebuild reads runs by the
-//! hundred thousand, and writing each event's change as its own statements would bound it by
-//! round trips, so a batch's runs are folded in memory and written once.
+//! The batch adapter of the run rule ([`super::view`]): a batch's runs are folded in memory
+//! and written once, a few statements per batch rather than per event. The projector applies
+//! each Kafka batch this way, and a rebuild each of its batches.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use events::RecordedEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::view::{self, RunView, Usage, UsageKey};
+use crate::Touched;
 
 /// Runs, their steps and usage, held in memory until [`Runs::write`].
 #[derive(Default)]
 pub struct Runs {
     views: HashMap<Uuid, RunView>,
-    /// The runs read from the tables by [`Runs::load`]: their rows are replaced on write.
-    loaded: Vec<Uuid>,
+    /// The runs an event changed: their rows are written.
+    changed: HashSet<Uuid>,
     /// Increments to `rm_usage`.
     usage: HashMap<UsageKey, Usage>,
 }
@@ -27,29 +28,32 @@ impl Runs {
         if missing.is_empty() {
             return Ok(());
         }
-        let views = super::load(connection, &missing).await?;
-        self.loaded.extend(views.keys().copied());
-        self.views.extend(views);
+        self.views.extend(super::load(connection, &missing).await?);
         Ok(())
     }
 
-    /// Applies one run event to what is held.
-    pub fn apply(&mut self, event: &RecordedEvent) -> Result<(), events::Error> {
-        let Some(run_id) = view::run_of(event) else { return Ok(()) };
-        let change = view::change(self.views.get(&run_id), event)?;
-        if let Some((key, usage)) = change.and_then(|change| change.apply_to(&mut self.views)) {
+    /// Applies one run event to what is held; says which run changed, if one did.
+    pub fn apply(&mut self, event: &RecordedEvent) -> Result<Option<Touched>, events::Error> {
+        let Some(run_id) = view::run_of(event) else { return Ok(None) };
+        let Some(change) = view::change(self.views.get(&run_id), event)? else { return Ok(None) };
+        let touched = Touched::Run { workspace_id: change.run().workspace_id.into(), run_id: run_id.into() };
+        self.changed.insert(run_id);
+        if let Some((key, usage)) = change.apply_to(&mut self.views) {
             let total = self.usage.entry(key).or_default();
             *total = total.plus(usage);
         }
-        Ok(())
+        Ok(Some(touched))
     }
 
-    /// Writes what is held (replacing the rows of the runs loaded, adding to usage) and forgets it.
+    /// Writes the runs that changed (their rows and steps) and what usage gained, and forgets
+    /// what is held.
     pub async fn write(&mut self, connection: &mut PgConnection) -> sqlx::Result<()> {
-        let loaded = std::mem::take(&mut self.loaded);
-        sqlx::query("delete from rm_run_steps where run_id = any($1)").bind(&loaded).execute(&mut *connection).await?;
-        sqlx::query("delete from rm_runs where id = any($1)").bind(&loaded).execute(&mut *connection).await?;
-        let (runs, steps): (Vec<_>, Vec<_>) = self.views.drain().map(|(_, view)| (view.run, view.steps)).unzip();
+        let changed = std::mem::take(&mut self.changed);
+        let (runs, steps): (Vec<_>, Vec<_>) = std::mem::take(&mut self.views)
+            .into_iter()
+            .filter(|(id, _)| changed.contains(id))
+            .map(|(_, view)| (view.run, view.steps))
+            .unzip();
         let steps: Vec<_> = steps.into_iter().flatten().collect();
         super::put_runs(connection, &runs).await?;
         super::put_steps(connection, &steps).await?;
