@@ -209,7 +209,7 @@ mod tests {
 
     type Tables = (HashMap<Uuid, RunView>, HashMap<UsageKey, Usage>);
 
-    /// The live projector's adapter: each event's change written to the tables as it comes.
+    /// Each event's change applied to the tables alone, as it comes: what the rule says.
     fn live(log: &[RecordedEvent]) -> Tables {
         let (mut runs, mut usage): Tables = Default::default();
         for event in log {
@@ -223,7 +223,7 @@ mod tests {
         (runs, usage)
     }
 
-    /// The rebuild's adapter: batches folded in memory from what the tables hold, then written.
+    /// This adapter: batches folded in memory from what the tables hold, then written.
     fn rebuilt(log: &[RecordedEvent], batch: usize) -> Tables {
         let (mut runs, mut usage): Tables = Default::default();
         for events in log.chunks(batch) {
@@ -245,10 +245,10 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the events, however they are batched or redelivered, the two adapters of
-        /// the rule leave the same rows as each event applied once, and no counter wraps.
+        /// Whatever the events, however they are batched or redelivered, the adapter leaves
+        /// the rows that applying each event alone leaves, and no counter wraps.
         #[test]
-        fn the_live_projector_and_the_rebuild_agree(log in arb_log(), batch in 1usize..8) {
+        fn any_batching_gives_the_rows_of_each_event_applied_alone(log in arb_log(), batch in 1usize..8) {
             let expected = live(&log);
             prop_assert_eq!(&rebuilt(&log, batch), &expected);
             prop_assert_eq!(&rebuilt(&log, log.len().max(1)), &expected);

@@ -1,7 +1,6 @@
 //! How the Runs read model changes with each event, as one pure rule: the run's rows as they
-//! are, and an event, give the rows as they become ([`change`]). The live projector and the
-//! rebuild are adapters of this rule: one writes each change as it comes, the other folds a
-//! batch in memory and writes it once.
+//! are, and an event, give the rows as they become ([`change`]). `runs::bulk` folds a batch of
+//! events with it in memory and writes the result once, for the projector and the rebuild.
 //!
 //! The arithmetic is defined for every input: counters saturate at the largest value their
 //! column holds, never wrapping or failing, so no event can stop the projection.
