@@ -14,7 +14,8 @@ pub const NAME: &str = "catalog";
 
 /// Applies each event of `batch` that the projection has not applied yet (see
 /// `platform::consumer::handle_once`): runs, the bulk of any log, folded in memory and written
-/// once, the rest event by event. Returns what Redis needs to hear of, each once.
+/// once, workspaces likewise, the rest event by event. Returns what Redis needs to hear of,
+/// each once.
 pub async fn apply_batch(
     connection: &mut PgConnection,
     projection: &str,
@@ -27,28 +28,28 @@ pub async fn apply_batch(
     let mut runs = Runs::default();
     let run_ids = distinct(new.iter().filter_map(crate::runs::view::run_of).collect());
     runs.load(connection, &run_ids).await?;
+    let mut workspaces = crate::workspaces::Batch::default();
     let mut touched = Vec::new();
     for event in &new {
-        let changed = match crate::runs::view::run_of(event) {
-            Some(_) => runs.apply(event)?,
-            None => apply(connection, event).await?,
+        let changed = match event.stream().map(|stream| stream.category) {
+            Some(Category::Run) => runs.apply(event)?,
+            Some(Category::Workspace) => workspaces.add(event)?.map(Touched::Workspace),
+            _ => apply(connection, event).await?,
         };
         touched.extend(changed);
     }
+    workspaces.write(connection).await?;
     runs.write(connection).await?;
     Ok(distinct(touched))
 }
 
-/// Applies one event, not a run's, to whichever read model its stream feeds.
+/// Applies one event of an agent, a workflow or a billing account to its read model.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Touched>> {
     match event.stream().map(|stream| stream.category) {
-        Some(Category::Workspace) => {
-            Ok(crate::workspaces::apply(connection, event).await?.map(|id| Touched::Workspace(id.into())))
-        }
         Some(Category::Agent) => crate::agents::apply(connection, event).await.map(|()| None),
         Some(Category::Workflow) => crate::workflows::apply(connection, event).await.map(|()| None),
         Some(Category::Billing) => crate::billing::apply(connection, event).await.map(|_| None),
-        // Runs are applied by the batch (see `apply_batch`).
-        Some(Category::Run) | None => Ok(None),
+        // Workspaces and runs are folded by the batch (see `apply_batch`).
+        Some(Category::Workspace | Category::Run) | None => Ok(None),
     }
 }

@@ -1,5 +1,7 @@
 //! The Workspaces projection: workspaces, their members and invitations.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use events::workspace::{Role, WorkspaceEvent};
 use events::{DomainEvent, RecordedEvent, WorkspaceId};
@@ -47,100 +49,180 @@ pub fn changes(event: &RecordedEvent) -> anyhow::Result<Option<(Uuid, Vec<Change
     Ok(Some((workspace_id, changes)))
 }
 
-/// Writes one event's changes. Every write sets state rather than adding to it, so applying an
-/// event twice leaves the same rows.
-pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Uuid>> {
-    let Some((workspace_id, changes)) = changes(event)? else {
-        return Ok(None);
-    };
-    let at: DateTime<Utc> = event.recorded_at;
-    for change in changes {
-        match change {
-            Change::Create { name, created_by } => {
-                sqlx::query(
-                    "insert into rm_workspaces (id, name, created_by, created_at, updated_at, version, position) \
-                     values ($1, $2, $3, $4, $4, $5, $6) on conflict (id) do nothing",
-                )
-                .bind(workspace_id)
-                .bind(name)
-                .bind(created_by)
-                .bind(at)
-                .bind(event.stream_version)
-                .bind(event.position)
-                .execute(&mut *connection)
-                .await?;
-            }
-            Change::Rename { name } => {
-                sqlx::query("update rm_workspaces set name = $2 where id = $1")
-                    .bind(workspace_id)
-                    .bind(name)
-                    .execute(&mut *connection)
-                    .await?;
-            }
-            Change::SetSuspended(suspended) => {
-                sqlx::query("update rm_workspaces set suspended = $2 where id = $1")
-                    .bind(workspace_id)
-                    .bind(suspended)
-                    .execute(&mut *connection)
-                    .await?;
-            }
-            Change::PutMember { user_id, role } => {
-                sqlx::query(
-                    "insert into rm_workspace_members (workspace_id, user_id, role, joined_at) values ($1, $2, $3, $4) \
-                     on conflict (workspace_id, user_id) do update set role = excluded.role",
-                )
-                .bind(workspace_id)
-                .bind(user_id)
-                .bind(role.as_str())
-                .bind(at)
-                .execute(&mut *connection)
-                .await?;
-            }
-            Change::RemoveMember { user_id } => {
-                sqlx::query("delete from rm_workspace_members where workspace_id = $1 and user_id = $2")
-                    .bind(workspace_id)
-                    .bind(user_id)
-                    .execute(&mut *connection)
-                    .await?;
-            }
-            Change::Invite { invitation_id, email, role, invited_by } => {
-                sqlx::query(
-                    "insert into rm_workspace_invitations \
-                       (invitation_id, workspace_id, email, role, invited_by, invited_at) \
-                     values ($1, $2, $3, $4, $5, $6) on conflict (invitation_id) do nothing",
-                )
-                .bind(invitation_id)
-                .bind(workspace_id)
-                .bind(email)
-                .bind(role.as_str())
-                .bind(invited_by)
-                .bind(at)
-                .execute(&mut *connection)
-                .await?;
-            }
-            Change::Accept { invitation_id, user_id } => {
-                sqlx::query(
-                    "update rm_workspace_invitations set accepted_by = $2, accepted_at = $3 where invitation_id = $1",
-                )
-                .bind(invitation_id)
-                .bind(user_id)
-                .bind(at)
-                .execute(&mut *connection)
-                .await?;
+/// The adapter of [`changes`]: a batch's workspace events folded into a statement per kind of
+/// change, so that catching up on a backlog of new workspaces is not bounded by round trips.
+/// Every write sets state (the last name, suspension and role win; a member removed and added
+/// again in one batch joins anew), so the rows are those of applying each event in turn.
+#[derive(Default)]
+pub struct Batch {
+    created: Vec<(Uuid, String, String, DateTime<Utc>, i64, i64)>,
+    moved: HashMap<Uuid, Moved>,
+    members: HashMap<MemberKey, Membership>,
+    invited: Vec<(Uuid, Uuid, String, Role, String, DateTime<Utc>)>,
+    accepted: Vec<(Uuid, String, DateTime<Utc>)>,
+}
+
+/// What a batch moved of a workspace row: its latest name and suspension, if set, and the
+/// newest version, position and time it has seen.
+struct Moved {
+    name: Option<String>,
+    suspended: Option<bool>,
+    version: i64,
+    position: i64,
+    at: DateTime<Utc>,
+}
+
+/// A workspace's member.
+type MemberKey = (Uuid, String);
+
+/// A member's role, and when they joined.
+type Joined = (Role, DateTime<Utc>);
+
+/// A member's changes in a batch: removed at some point, and the role (with the time it was
+/// first put after the last removal, which is when the row's member joined) put last.
+#[derive(Default)]
+struct Membership {
+    removed: bool,
+    put: Option<Joined>,
+}
+
+impl Batch {
+    /// Folds one event in; returns the workspace it changed.
+    pub fn add(&mut self, event: &RecordedEvent) -> anyhow::Result<Option<WorkspaceId>> {
+        let Some((workspace_id, changes)) = changes(event)? else {
+            return Ok(None);
+        };
+        let at = event.recorded_at;
+        let moved = self.moved.entry(workspace_id).or_insert(Moved {
+            name: None,
+            suspended: None,
+            version: event.stream_version,
+            position: event.position,
+            at,
+        });
+        moved.version = moved.version.max(event.stream_version);
+        moved.position = moved.position.max(event.position);
+        moved.at = moved.at.max(at);
+        for change in changes {
+            match change {
+                Change::Create { name, created_by } => {
+                    self.created.push((workspace_id, name, created_by, at, event.stream_version, event.position))
+                }
+                Change::Rename { name } => moved.name = Some(name),
+                Change::SetSuspended(suspended) => moved.suspended = Some(suspended),
+                Change::PutMember { user_id, role } => {
+                    let member = self.members.entry((workspace_id, user_id)).or_default();
+                    let joined_at = member.put.map_or(at, |(_, joined_at)| joined_at);
+                    member.put = Some((role, joined_at));
+                }
+                Change::RemoveMember { user_id } => {
+                    *self.members.entry((workspace_id, user_id)).or_default() = Membership { removed: true, put: None }
+                }
+                Change::Invite { invitation_id, email, role, invited_by } => {
+                    self.invited.push((invitation_id, workspace_id, email, role, invited_by, at))
+                }
+                Change::Accept { invitation_id, user_id } => self.accepted.push((invitation_id, user_id, at)),
             }
         }
+        Ok(Some(workspace_id.into()))
     }
-    sqlx::query(
-        "update rm_workspaces set version = greatest(version, $2), position = greatest(position, $3), \
-         updated_at = greatest(updated_at, $4) where id = $1",
-    )
-    .bind(workspace_id)
-    .bind(event.stream_version)
-    .bind(event.position)
-    .bind(at)
-    .execute(&mut *connection)
-    .await?;
-    Ok(Some(workspace_id))
+
+    /// Writes what was folded in, a statement per kind of change, and forgets it.
+    pub async fn write(&mut self, connection: &mut PgConnection) -> sqlx::Result<()> {
+        let Batch { created, moved, members, invited, accepted } = std::mem::take(self);
+        if !created.is_empty() {
+            sqlx::query(
+                "insert into rm_workspaces (id, name, created_by, created_at, updated_at, version, position) \
+                 select id, name, created_by, at, at, version, position \
+                   from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::bigint[]) \
+                     as c(id, name, created_by, at, version, position) \
+                 on conflict (id) do nothing",
+            )
+            .bind(created.iter().map(|c| c.0).collect::<Vec<_>>())
+            .bind(created.iter().map(|c| c.1.as_str()).collect::<Vec<_>>())
+            .bind(created.iter().map(|c| c.2.as_str()).collect::<Vec<_>>())
+            .bind(created.iter().map(|c| c.3).collect::<Vec<_>>())
+            .bind(created.iter().map(|c| c.4).collect::<Vec<_>>())
+            .bind(created.iter().map(|c| c.5).collect::<Vec<_>>())
+            .execute(&mut *connection)
+            .await?;
+        }
+        let removed: Vec<(&MemberKey, &Membership)> = members.iter().filter(|(_, m)| m.removed).collect();
+        if !removed.is_empty() {
+            sqlx::query(
+                "delete from rm_workspace_members m using unnest($1::uuid[], $2::text[]) as r(workspace_id, user_id) \
+                  where m.workspace_id = r.workspace_id and m.user_id = r.user_id",
+            )
+            .bind(removed.iter().map(|((workspace, _), _)| *workspace).collect::<Vec<_>>())
+            .bind(removed.iter().map(|((_, user), _)| user.as_str()).collect::<Vec<_>>())
+            .execute(&mut *connection)
+            .await?;
+        }
+        let put: Vec<(&MemberKey, Joined)> = members.iter().filter_map(|(key, m)| Some((key, m.put?))).collect();
+        if !put.is_empty() {
+            sqlx::query(
+                "insert into rm_workspace_members (workspace_id, user_id, role, joined_at) \
+                 select * from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]) \
+                 on conflict (workspace_id, user_id) do update set role = excluded.role",
+            )
+            .bind(put.iter().map(|((workspace, _), _)| *workspace).collect::<Vec<_>>())
+            .bind(put.iter().map(|((_, user), _)| user.as_str()).collect::<Vec<_>>())
+            .bind(put.iter().map(|(_, (role, _))| role.as_str()).collect::<Vec<_>>())
+            .bind(put.iter().map(|(_, (_, joined_at))| *joined_at).collect::<Vec<_>>())
+            .execute(&mut *connection)
+            .await?;
+        }
+        if !invited.is_empty() {
+            sqlx::query(
+                "insert into rm_workspace_invitations \
+                   (invitation_id, workspace_id, email, role, invited_by, invited_at) \
+                 select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) \
+                 on conflict (invitation_id) do nothing",
+            )
+            .bind(invited.iter().map(|i| i.0).collect::<Vec<_>>())
+            .bind(invited.iter().map(|i| i.1).collect::<Vec<_>>())
+            .bind(invited.iter().map(|i| i.2.as_str()).collect::<Vec<_>>())
+            .bind(invited.iter().map(|i| i.3.as_str()).collect::<Vec<_>>())
+            .bind(invited.iter().map(|i| i.4.as_str()).collect::<Vec<_>>())
+            .bind(invited.iter().map(|i| i.5).collect::<Vec<_>>())
+            .execute(&mut *connection)
+            .await?;
+        }
+        if !accepted.is_empty() {
+            sqlx::query(
+                "update rm_workspace_invitations i set accepted_by = a.user_id, accepted_at = a.at \
+                   from unnest($1::uuid[], $2::text[], $3::timestamptz[]) as a(invitation_id, user_id, at) \
+                  where i.invitation_id = a.invitation_id",
+            )
+            .bind(accepted.iter().map(|a| a.0).collect::<Vec<_>>())
+            .bind(accepted.iter().map(|a| a.1.as_str()).collect::<Vec<_>>())
+            .bind(accepted.iter().map(|a| a.2).collect::<Vec<_>>())
+            .execute(&mut *connection)
+            .await?;
+        }
+        // Rows created above already say all this unless the batch moved them on.
+        let moved: Vec<(Uuid, Moved)> = moved.into_iter().collect();
+        if !moved.is_empty() {
+            sqlx::query(
+                "update rm_workspaces w set name = coalesce(m.name, w.name), \
+                        suspended = coalesce(m.suspended, w.suspended), \
+                        version = greatest(w.version, m.version), position = greatest(w.position, m.position), \
+                        updated_at = greatest(w.updated_at, m.at) \
+                   from unnest($1::uuid[], $2::text[], $3::boolean[], $4::bigint[], $5::bigint[], $6::timestamptz[]) \
+                     as m(id, name, suspended, version, position, at) \
+                  where w.id = m.id",
+            )
+            .bind(moved.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind(moved.iter().map(|(_, m)| m.name.as_deref()).collect::<Vec<_>>())
+            .bind(moved.iter().map(|(_, m)| m.suspended).collect::<Vec<_>>())
+            .bind(moved.iter().map(|(_, m)| m.version).collect::<Vec<_>>())
+            .bind(moved.iter().map(|(_, m)| m.position).collect::<Vec<_>>())
+            .bind(moved.iter().map(|(_, m)| m.at).collect::<Vec<_>>())
+            .execute(&mut *connection)
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 /// The user's role in the workspace; `None` when they are not a member. Every read of a
@@ -319,5 +401,39 @@ mod tests {
         let mut event = recorded(WorkspaceEvent::from(events::workspace::WorkspaceReactivated {}), Uuid::nil());
         event.stream_id = "run-1".into();
         assert_eq!(changes(&event).unwrap(), None);
+    }
+
+    #[test]
+    fn a_batch_keeps_the_last_word_on_each_member_and_when_they_joined() {
+        use chrono::Duration;
+        use events::workspace::{MemberRemoved, MemberRoleChanged};
+        let id = Uuid::now_v7();
+        let start = Utc::now();
+        let mut batch = Batch::default();
+        let mut add = |version: i64, event: WorkspaceEvent| {
+            let mut event = recorded(event, id);
+            event.stream_version = version;
+            event.position = version;
+            event.recorded_at = start + Duration::seconds(version);
+            batch.add(&event).unwrap();
+        };
+        add(1, WorkspaceCreated { workspace_id: id, name: "R".into(), owner_id: "alice".into() }.into());
+        add(2, MemberRoleChanged { user_id: "bo".into(), role: Role::Member }.into());
+        add(3, MemberRoleChanged { user_id: "bo".into(), role: Role::Admin }.into());
+        add(4, MemberRoleChanged { user_id: "cy".into(), role: Role::Member }.into());
+        add(5, MemberRemoved { user_id: "cy".into() }.into());
+        add(6, MemberRoleChanged { user_id: "cy".into(), role: Role::Viewer }.into());
+        add(7, MemberRemoved { user_id: "dee".into() }.into());
+        let member = |user: &str| &batch.members[&(id, user.to_owned())];
+        // Bo joined when first added, with the role set last.
+        assert_eq!(member("bo").put, Some((Role::Admin, start + Duration::seconds(2))));
+        assert!(!member("bo").removed);
+        // Cy was removed, then joined anew.
+        assert!(member("cy").removed);
+        assert_eq!(member("cy").put, Some((Role::Viewer, start + Duration::seconds(6))));
+        assert!(member("dee").removed && member("dee").put.is_none());
+        let moved = &batch.moved[&id];
+        assert_eq!((moved.version, moved.position), (7, 7));
+        assert_eq!(batch.created.len(), 1);
     }
 }
