@@ -51,7 +51,7 @@ pub struct Accepted {
 pub struct CommandService {
     pub(crate) store: EventStore,
     metrics: Metrics,
-    pub(crate) states: States,
+    states: States,
     turns: Turns,
 }
 

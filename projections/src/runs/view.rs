@@ -6,7 +6,6 @@
 //! column holds, never wrapping or failing, so no event can stop the projection.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -43,8 +42,6 @@ pub enum StepStatus {
 macro_rules! stored_names {
     ($type:ident { $($variant:ident => $name:literal),* $(,)? }) => {
         impl $type {
-            pub const ALL: &[$type] = &[$($type::$variant),*];
-
             pub fn as_str(self) -> &'static str {
                 match self { $($type::$variant => $name),* }
             }
@@ -64,12 +61,6 @@ macro_rules! stored_names {
             type Error = UnknownStatus;
             fn try_from(text: String) -> Result<Self, UnknownStatus> {
                 text.parse()
-            }
-        }
-
-        impl fmt::Display for $type {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
             }
         }
     };
