@@ -99,24 +99,73 @@ impl Live {
     /// Rewrites what a batch touched. Redis holds nothing that cannot be rebuilt, so a failure
     /// here is logged, not fatal.
     pub async fn refresh(&mut self, pool: &PgPool, touched: &[Touched]) {
-        let mut counted = Vec::new();
+        if let Err(error) = self.refresh_touched(pool, touched).await {
+            tracing::warn!(%error, touched = touched.len(), "could not refresh Redis");
+        }
+    }
+
+    /// Three reads for the whole batch, then every Redis write in flight at once on the
+    /// multiplexed connection: a batch costs a few round trips, not a few per row.
+    async fn refresh_touched(&mut self, pool: &PgPool, touched: &[Touched]) -> anyhow::Result<()> {
+        let (mut workspaces, mut runs, mut counted) = (Vec::new(), Vec::new(), Vec::new());
         for touched in touched {
-            let written = match *touched {
-                Touched::Workspace(workspace_id) => self.workspace(pool, workspace_id).await,
+            match *touched {
+                Touched::Workspace(workspace_id) => workspaces.push(workspace_id.uuid()),
                 Touched::Run { workspace_id, run_id } => {
-                    let run = self.run(pool, run_id).await;
-                    if !counted.contains(&workspace_id) {
-                        counted.push(workspace_id);
-                        run.and(self.run_counts(pool, workspace_id).await)
-                    } else {
-                        run
-                    }
+                    runs.push(run_id.uuid());
+                    counted.push(workspace_id.uuid());
                 }
-            };
-            if let Err(error) = written {
-                tracing::warn!(%error, ?touched, "could not refresh Redis");
             }
         }
+        counted.sort_unstable();
+        counted.dedup();
+        let everything = Everything::read_some(pool, &workspaces, &counted, &runs).await?;
+        let mut hashes = Vec::new();
+        for (id, name, suspended, version, members) in &everything.workspaces {
+            hashes.push((
+                keys::workspace(&self.keys, WorkspaceId(*id)),
+                *version,
+                0,
+                workspace_fields(name, *suspended, *members),
+            ));
+        }
+        for (id, version, status, credits_used, finished, done, total) in &everything.runs {
+            let ttl = if *finished { FINISHED_TTL_SECONDS } else { 0 };
+            hashes.push((
+                keys::run(&self.keys, RunId(*id)),
+                *version,
+                ttl,
+                run_fields(status, *credits_used, *done, *total),
+            ));
+        }
+        let script = &self.if_newer;
+        let writes = hashes.iter().map(|(key, version, ttl, fields)| {
+            let mut redis = self.redis.clone();
+            async move {
+                let _: i64 = if_newer(script, key.clone(), *version, *ttl, fields).invoke_async(&mut redis).await?;
+                anyhow::Ok(())
+            }
+        });
+        futures::future::try_join_all(writes).await?;
+        // Each workspace's counters are written whole, from the committed read model.
+        if !counted.is_empty() {
+            let mut by_workspace: std::collections::HashMap<Uuid, Vec<(String, i64)>> =
+                std::collections::HashMap::new();
+            for (workspace_id, status, runs) in everything.counts {
+                by_workspace.entry(workspace_id).or_default().push((status, runs));
+            }
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for workspace_id in &counted {
+                let key = keys::run_counts(&self.keys, WorkspaceId(*workspace_id));
+                pipe.del(&key).ignore();
+                if let Some(counts) = by_workspace.get(workspace_id) {
+                    pipe.hset_multiple(&key, counts).ignore();
+                }
+            }
+            let _: () = pipe.query_async(&mut self.redis).await?;
+        }
+        Ok(())
     }
 
     /// Fills Redis in from the read models when its marker is gone. Returns whether it did.
@@ -228,70 +277,6 @@ impl Live {
             cursor = next;
         }
     }
-
-    async fn workspace(&mut self, pool: &PgPool, workspace_id: WorkspaceId) -> anyhow::Result<()> {
-        let row: Option<(String, bool, i64, i64)> = sqlx::query_as(
-            "select w.name, w.suspended, w.version, \
-                    (select count(*) from rm_workspace_members m where m.workspace_id = w.id) \
-               from rm_workspaces w where w.id = $1",
-        )
-        .bind(workspace_id.uuid())
-        .fetch_optional(pool)
-        .await?;
-        let Some((name, suspended, version, members)) = row else {
-            return Ok(());
-        };
-        let key = keys::workspace(&self.keys, workspace_id);
-        self.set_if_newer(key, version, 0, workspace_fields(&name, suspended, members)).await
-    }
-
-    async fn run(&mut self, pool: &PgPool, run_id: RunId) -> anyhow::Result<()> {
-        let row: Option<(i64, String, i64, bool, i64, i64)> = sqlx::query_as(
-            "select r.version, r.status, r.credits_used, r.finished_at is not null, \
-                    (select count(*) from rm_run_steps s where s.run_id = r.id and s.status = $2), \
-                    (select count(*) from rm_run_steps s where s.run_id = r.id) \
-               from rm_runs r where r.id = $1",
-        )
-        .bind(run_id.uuid())
-        .bind(StepStatus::Succeeded.as_str())
-        .fetch_optional(pool)
-        .await?;
-        let Some((version, status, credits_used, finished, done, total)) = row else {
-            return Ok(());
-        };
-        let key = keys::run(&self.keys, run_id);
-        let ttl = if finished { FINISHED_TTL_SECONDS } else { 0 };
-        self.set_if_newer(key, version, ttl, run_fields(&status, credits_used, done, total)).await
-    }
-
-    async fn set_if_newer(
-        &mut self,
-        key: String,
-        version: i64,
-        ttl: i64,
-        fields: Vec<(&'static str, String)>,
-    ) -> anyhow::Result<()> {
-        let _: i64 = if_newer(&self.if_newer, key, version, ttl, &fields).invoke_async(&mut self.redis).await?;
-        Ok(())
-    }
-
-    /// The workspace's runs by status, counted in PostgreSQL and written whole, so the
-    /// counters are always those of a committed state.
-    async fn run_counts(&mut self, pool: &PgPool, workspace_id: WorkspaceId) -> anyhow::Result<()> {
-        let counts: Vec<(&str, i64)> = crate::runs::counts(pool, workspace_id)
-            .await?
-            .into_iter()
-            .map(|(status, count)| (status.as_str(), count))
-            .collect();
-        let key = keys::run_counts(&self.keys, workspace_id);
-        let mut pipe = redis::pipe();
-        pipe.atomic().del(&key).ignore();
-        if !counts.is_empty() {
-            pipe.hset_multiple(&key, &counts).ignore();
-        }
-        let _: () = pipe.query_async(&mut self.redis).await?;
-        Ok(())
-    }
 }
 
 /// Everything Redis serves, read from the read models in three statements.
@@ -319,6 +304,41 @@ impl Write {
 }
 
 impl Everything {
+    /// What Redis serves of these workspaces' summaries, these workspaces' run counters and
+    /// these runs.
+    async fn read_some(
+        pool: &PgPool,
+        workspaces: &[Uuid],
+        counted: &[Uuid],
+        runs: &[Uuid],
+    ) -> sqlx::Result<Everything> {
+        let workspaces = sqlx::query_as(
+            "select w.id, w.name, w.suspended, w.version, \
+                    (select count(*) from rm_workspace_members m where m.workspace_id = w.id) \
+               from rm_workspaces w where w.id = any($1)",
+        )
+        .bind(workspaces)
+        .fetch_all(pool)
+        .await?;
+        let counts = sqlx::query_as(
+            "select workspace_id, status, count(*) from rm_runs where workspace_id = any($1) \
+              group by workspace_id, status",
+        )
+        .bind(counted)
+        .fetch_all(pool)
+        .await?;
+        let runs = sqlx::query_as(
+            "select r.id, r.version, r.status, r.credits_used, r.finished_at is not null, \
+                    count(s.run_id) filter (where s.status = $2), count(s.run_id) \
+               from rm_runs r left join rm_run_steps s on s.run_id = r.id where r.id = any($1) group by r.id",
+        )
+        .bind(runs)
+        .bind(StepStatus::Succeeded.as_str())
+        .fetch_all(pool)
+        .await?;
+        Ok(Everything { workspaces, counts, runs })
+    }
+
     async fn read(pool: &PgPool) -> sqlx::Result<Everything> {
         let workspaces = sqlx::query_as(
             "select w.id, w.name, w.suspended, w.version, \
