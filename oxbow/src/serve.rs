@@ -146,6 +146,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                     topic: config.events_topic.clone(),
                     group: config.projector_group.clone(),
                     max_batch: 1_000,
+                    catch_up_lag: config.projector_catch_up_lag.max(1),
                 },
             );
             let config = config.clone();

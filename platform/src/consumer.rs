@@ -3,7 +3,10 @@
 //! Every consumer of the log (the projector, the sagas) keeps, per stream, the last version it
 //! handled, in the same transaction as what it does with the events: an event at or below it
 //! is a duplicate and is skipped; an event further ahead means Kafka lost something, and the
-//! missing events are read from the log.
+//! missing events are read from the log. A consumer that also keeps a watermark (a position at
+//! or below which it has handled every event, as the projector does) passes it: events at or
+//! below it are duplicates whatever their stream's row says, so a consumer may handle a
+//! stretch of the log in order and move its watermark without writing a row per stream.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -91,13 +94,20 @@ impl Batch {
 
 /// Hands `handle` each event that `consumer` has not handled yet, in stream order, filling any
 /// gap from the log, and records the streams' new versions, all on `connection` (the caller's
-/// transaction). Returns what `handle` returned for the events it was given.
+/// transaction). Every event at or below `handled_through` counts as handled (0 for a consumer
+/// without a watermark); it must be read in the same transaction, after any lock that orders
+/// this consumer's writers. Returns what `handle` returned for the events it was given.
 pub async fn handle_once<T>(
     connection: &mut PgConnection,
     consumer: &str,
+    handled_through: i64,
     batch: &[RecordedEvent],
     mut handle: impl AsyncFnMut(&mut PgConnection, &RecordedEvent) -> anyhow::Result<Option<T>>,
 ) -> anyhow::Result<Vec<T>> {
+    let batch: Vec<&RecordedEvent> = batch.iter().filter(|e| e.position > handled_through).collect();
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut streams: Vec<&str> = batch.iter().map(|e| e.stream_id.as_str()).collect();
     streams.sort_unstable();
     streams.dedup();
@@ -124,13 +134,15 @@ pub async fn handle_once<T>(
         }
         let mut pending = Vec::new();
         if event.stream_version > known + 1 {
-            let missing = store::read_stream(&mut *connection, &event.stream_id, known).await?;
-            pending.extend(missing.into_iter().filter(|e| e.stream_version < event.stream_version));
+            let missing =
+                store::read_missing(&mut *connection, &event.stream_id, known, event.stream_version, handled_through)
+                    .await?;
+            pending.extend(missing);
             // Routine for the sagas, which handle their own commands' events before Kafka
             // brings the ones in between.
             tracing::debug!(stream = %event.stream_id, known, next = event.stream_version, "filled a gap from the log");
         }
-        pending.push(event.clone());
+        pending.push((*event).clone());
         for event in &pending {
             results.extend(handle(connection, event).await?);
         }

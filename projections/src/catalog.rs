@@ -13,24 +13,34 @@ use crate::runs::bulk::Runs;
 pub const NAME: &str = "catalog";
 
 /// Applies each event of `batch` that the projection has not applied yet (see
-/// `platform::consumer::handle_once`): runs, the bulk of any log, folded in memory and written
-/// once, workspaces likewise, the rest event by event. Returns what Redis needs to hear of,
-/// each once.
+/// `platform::consumer::handle_once`; `applied_through` is its watermark, read in this
+/// transaction) and returns what Redis needs to hear of, each once.
 pub async fn apply_batch(
     connection: &mut PgConnection,
     projection: &str,
+    applied_through: i64,
     batch: &[RecordedEvent],
 ) -> anyhow::Result<Vec<Touched>> {
     // First what is new, with the streams' versions recorded; then its effects, in the same
     // transaction, so both commit or neither does.
     let new: Vec<RecordedEvent> =
-        handle_once(connection, projection, batch, async |_, event: &RecordedEvent| Ok(Some(event.clone()))).await?;
+        handle_once(connection, projection, applied_through, batch, async |_, event: &RecordedEvent| {
+            Ok(Some(event.clone()))
+        })
+        .await?;
+    apply_new(connection, &new).await
+}
+
+/// Applies events the projection has not applied, each stream's in order: runs, the bulk of
+/// any log, folded in memory and written once, workspaces likewise, the rest event by event.
+/// Returns what Redis needs to hear of, each once.
+pub async fn apply_new(connection: &mut PgConnection, new: &[RecordedEvent]) -> anyhow::Result<Vec<Touched>> {
     let mut runs = Runs::default();
     let run_ids = distinct(new.iter().filter_map(crate::runs::view::run_of).collect());
     runs.load(connection, &run_ids).await?;
     let mut workspaces = crate::workspaces::Batch::default();
     let mut touched = Vec::new();
-    for event in &new {
+    for event in new {
         let changed = match event.stream().map(|stream| stream.category) {
             Some(Category::Run) => runs.apply(event)?,
             Some(Category::Workspace) => workspaces.add(event)?.map(Touched::Workspace),

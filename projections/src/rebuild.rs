@@ -2,11 +2,11 @@
 //! with the live one.
 //!
 //! A rebuild writes into a schema of its own ([`SCHEMA`]): unlogged copies of every read-model
-//! table, its own per-stream versions and its position. It reads the log in position order and
-//! applies each batch with the projector's own code (`catalog::apply`, `handle_once`), the
-//! rebuild schema first on the search path so the same SQL writes the copies; runs, the bulk of
-//! any log, are folded in memory by [`crate::runs::bulk`] and written once per batch. A batch commits
-//! with its position, so a rebuild killed at any point resumes where it stopped.
+//! table and its position. It reads the log in position order and applies each batch with the
+//! projector's own code (`catalog::apply_new`), the rebuild schema first on the search path so
+//! the same SQL writes the copies; runs and workspaces, the bulk of any log, are folded in
+//! memory and written once per batch. A batch commits with its position, so a rebuild killed at
+//! any point resumes where it stopped, and reading in order needs no per-stream versions.
 //!
 //! Meanwhile the live projection keeps serving. To finish, the rebuild takes the projection's
 //! lock (the projector holds it shared while it applies a batch) and applies exactly the events
@@ -61,6 +61,13 @@ pub async fn hold_apply_lock(connection: &mut PgConnection) -> sqlx::Result<()> 
         .bind(APPLY_LOCK)
         .execute(connection)
         .await?;
+    Ok(())
+}
+
+/// Taken by the projector in each transaction that reads the log to catch up: no other
+/// projector applies meanwhile, so reading in order needs no per-stream bookkeeping.
+pub async fn hold_apply_lock_exclusively(connection: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))").bind(APPLY_LOCK).execute(connection).await?;
     Ok(())
 }
 
@@ -158,7 +165,7 @@ impl Rebuild {
             let batch = store::read_range(&self.pool, self.position + 1, last).await?;
             let mut transaction = self.pool.begin().await?;
             enter(&mut transaction, &self.live).await?;
-            catalog::apply_batch(&mut transaction, catalog::NAME, &batch).await?;
+            catalog::apply_new(&mut transaction, &batch).await?;
             sqlx::query(dynamic!("update {SCHEMA}.rebuild_state set position = $1"))
                 .bind(last)
                 .execute(&mut *transaction)
@@ -171,7 +178,8 @@ impl Rebuild {
     }
 
     /// Replaces the live projection's rows with the rebuilt ones, atomically, and drops the
-    /// rebuild. Returns the live projection's position at the switch.
+    /// rebuild. Returns the live projection's position at the switch. The live per-stream
+    /// versions stay: the rebuilt rows hold exactly the events they and the watermark name.
     pub async fn switch_over(mut self) -> anyhow::Result<i64> {
         let mut transaction = self.pool.begin().await?;
         let position = self.last_stretch(&mut transaction).await?;
@@ -185,16 +193,6 @@ impl Rebuild {
                 .await
                 .with_context(|| format!("copying the rebuilt {table}"))?;
         }
-        sqlx::query(dynamic!("delete from \"{live}\".projection_streams where projection = $1"))
-            .bind(catalog::NAME)
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query(dynamic!(
-            "insert into \"{live}\".projection_streams select * from {SCHEMA}.projection_streams where projection = $1"
-        ))
-        .bind(catalog::NAME)
-        .execute(&mut *transaction)
-        .await?;
         transaction.commit().await?;
         self.drop_schema().await?;
         Ok(position)
@@ -239,29 +237,34 @@ impl Rebuild {
     }
 
     /// Under the projection's lock, applies the events the live projection has applied beyond
-    /// this rebuild's position (it applies each partition in order, so it may be ahead on some
-    /// streams), so both hold the same events. Returns the live projection's position.
+    /// this rebuild's position, so both hold the same events: every event through its watermark,
+    /// then those it applied beyond (it applies each partition in order, so it may be ahead on
+    /// some streams). Returns the live projection's position.
     async fn last_stretch(&mut self, connection: &mut PgConnection) -> anyhow::Result<i64> {
-        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(APPLY_LOCK)
-            .execute(&mut *connection)
-            .await?;
+        hold_apply_lock_exclusively(&mut *connection).await?;
         let live_position = crate::status::position(&mut *connection, catalog::NAME).await?;
         let live = &self.live;
-        let positions: Vec<(i64,)> = sqlx::query_as(dynamic!(
+        let beyond: Vec<(i64,)> = sqlx::query_as(dynamic!(
             "select e.position from \"{live}\".events e \
                join \"{live}\".projection_streams s on s.projection = $1 and s.stream_id = e.stream_id \
               where e.position > $2 and e.stream_version <= s.version order by e.position"
         ))
         .bind(catalog::NAME)
-        .bind(self.position)
+        .bind(live_position.max(self.position))
         .fetch_all(&mut *connection)
         .await?;
         enter(&mut *connection, live).await?;
-        let positions: Vec<i64> = positions.into_iter().map(|(position,)| position).collect();
-        for chunk in positions.chunks(self.batch as usize) {
+        let mut position = self.position;
+        while position < live_position {
+            let last = live_position.min(position + self.batch);
+            let batch = store::read_range(&mut *connection, position + 1, last).await?;
+            catalog::apply_new(&mut *connection, &batch).await?;
+            position = last;
+        }
+        let beyond: Vec<i64> = beyond.into_iter().map(|(position,)| position).collect();
+        for chunk in beyond.chunks(self.batch as usize) {
             let batch = store::read_positions(&mut *connection, chunk).await?;
-            catalog::apply_batch(&mut *connection, catalog::NAME, &batch).await?;
+            catalog::apply_new(&mut *connection, &batch).await?;
         }
         Ok(live_position)
     }
@@ -287,7 +290,7 @@ async fn create_schema(connection: &mut PgConnection, live: &str, migrations: i6
     let mut transaction = sqlx::Connection::begin(&mut *connection).await?;
     sqlx::query(dynamic!("drop schema if exists {SCHEMA} cascade")).execute(&mut *transaction).await?;
     sqlx::query(dynamic!("create schema {SCHEMA}")).execute(&mut *transaction).await?;
-    for table in TABLES.iter().chain(&["projection_streams"]) {
+    for table in TABLES {
         sqlx::query(dynamic!(
             "create unlogged table {SCHEMA}.{table} \
                (like \"{live}\".{table} including defaults including constraints including indexes)"

@@ -107,7 +107,7 @@ impl Sagas {
     /// Plans the work `events` ask for, each event once in effect, in one transaction.
     async fn react(&self, events: &[RecordedEvent]) -> anyhow::Result<()> {
         let mut transaction = self.inner.pool.begin().await?;
-        let reactions = handle_once(&mut transaction, CONSUMER, events, async |_, event: &RecordedEvent| {
+        let reactions = handle_once(&mut transaction, CONSUMER, 0, events, async |_, event: &RecordedEvent| {
             let correlation_id = correlation_of(event);
             match plan::plan(event) {
                 Ok(planned) => Ok(Some((planned, correlation_id, plan::moot(event)))),

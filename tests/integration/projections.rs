@@ -117,6 +117,107 @@ async fn a_rebuild_under_live_traffic_switches_over_and_repairs_a_damaged_read_m
     assert!(!exists, "a key the read models do not back is gone after the switchover");
 }
 
+/// A projector more than a few events behind the log reads the log itself while Kafka keeps
+/// delivering the same events; between them every event is applied once, as a rebuild would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projector_behind_reads_the_log_itself_and_applies_each_event_once() {
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| config.projector_catch_up_lag = 4).await;
+    let workspace = funded_workspace(&app, 10_000).await;
+    let (_, _, flow) = five_step_workflow(&app, workspace).await;
+    let runs = futures::future::join_all((0..4).map(|_| start_run(&app, workspace, flow, 100))).await;
+    // Grants in bursts, so that the projector falls more than four events behind again and again.
+    let alice = app.token("alice");
+    for burst in 0..5 {
+        futures::future::join_all((0..20).map(|grant| {
+            let body = json!({"type": "GrantCredits", "id": workspace,
+                "payload": {"amount": 1, "reason": format!("grant {burst}.{grant}")}});
+            app.command(&alice, body)
+        }))
+        .await
+        .into_iter()
+        .for_each(|(status, body)| assert_eq!(status, 200, "{body}"));
+    }
+    for run in &runs {
+        finished(&app, *run).await;
+    }
+    caught_up(&app).await;
+
+    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let read_from_log: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("oxbow_projection_log_reads_total{projection=\"catalog\"} "))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0);
+    assert!(read_from_log > 0, "the projector never read the log itself:\n{metrics}");
+
+    let (code, stdout, stderr) = oxbow(&app, &["projections", "diff", "--all"]).await;
+    assert_eq!((code, stdout.trim()), (0, "catalog: no differences"), "{stderr}");
+    let (balance, used): (i64, i64) = sqlx::query_as(
+        "select (select balance from rm_billing_accounts where workspace_id = $1), \
+                (select sum(credits_used)::bigint from rm_runs where workspace_id = $1)",
+    )
+    .bind(workspace)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(balance, 10_000 + 100 - used, "every grant counts once");
+    for run in runs {
+        assert_eq!(redis_hash(&app, &format!("run:{run}")).await["status"], "SUCCEEDED");
+    }
+}
+
+/// The two ways the projector applies events meet without applying any twice: Kafka delivers a
+/// billing stream's events before the workspace's that precede them in the log (partitions
+/// run at their own pace), so the watermark cannot pass them; then the projector reads the log
+/// from the watermark, and then Kafka redelivers everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_the_log_skips_what_kafka_applied_beyond_the_watermark() {
+    use projections::{catalog, projector};
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    for grant in 0..2 {
+        let body =
+            json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 10, "reason": format!("{grant}")}});
+        app.ok(&app.token("alice"), body).await;
+    }
+    let log = store::read_all(&app.db.pool, 0, 100).await.unwrap();
+    let billing = format!("billing-{workspace}");
+    let (early, late): (Vec<_>, Vec<_>) = log.iter().cloned().partition(|event| event.stream_id == billing);
+    assert_eq!((early.len(), late.len()), (4, 1), "the billing stream, then the workspace's creation");
+    let pool = &app.db.pool;
+    sqlx::query("insert into projection_checkpoints (name) values ($1)")
+        .bind(catalog::NAME)
+        .execute(pool)
+        .await
+        .unwrap();
+
+    let mut transaction = pool.begin().await.unwrap();
+    catalog::apply_batch(&mut transaction, catalog::NAME, 0, &early[..3]).await.unwrap();
+    let progress = projector::advance_watermark(&mut transaction, catalog::NAME).await.unwrap();
+    transaction.commit().await.unwrap();
+    assert_eq!(progress.position, 0, "the workspace's creation, first in the log, is not applied");
+
+    let mut transaction = pool.begin().await.unwrap();
+    let (_, progress) = projector::apply_log_chunk(&mut transaction, 100).await.unwrap();
+    transaction.commit().await.unwrap();
+    let head = store::read_head(pool).await.unwrap().position;
+    assert_eq!(progress, projector::Progress { position: head, head });
+
+    let mut transaction = pool.begin().await.unwrap();
+    let touched = catalog::apply_batch(&mut transaction, catalog::NAME, head, &log).await.unwrap();
+    transaction.commit().await.unwrap();
+    assert!(touched.is_empty(), "a redelivery changes nothing: {touched:?}");
+
+    let (balance,): (i64,) = sqlx::query_as("select balance from rm_billing_accounts where workspace_id = $1")
+        .bind(workspace)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(balance, 1_020, "every grant counts once");
+    let (code, stdout, stderr) = oxbow(&app, &["projections", "diff", "catalog"]).await;
+    assert_eq!((code, stdout.trim()), (0, "catalog: no differences"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_killed_midway_resumes_where_it_stopped() {
     let app = TestApp::start().await;
