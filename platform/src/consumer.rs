@@ -41,17 +41,24 @@ impl EventConsumer {
     /// The next batch: what arrives within 5 ms of its first message. `None` when nothing
     /// arrived within `idle`.
     pub async fn next_batch(&self, idle: Duration) -> anyhow::Result<Option<Batch>> {
+        self.next_batch_after(idle, 0).await
+    }
+
+    /// The next batch, without the events at or below `handled_through`: those are known by
+    /// their position header and not decoded (a consumer that read them from the log drains
+    /// them this way), but their offsets are committed with the batch.
+    pub async fn next_batch_after(&self, idle: Duration, handled_through: i64) -> anyhow::Result<Option<Batch>> {
         let first = match tokio::time::timeout(idle, self.consumer.recv()).await {
             Ok(message) => message?,
             Err(_) => return Ok(None),
         };
         let mut batch = Batch { events: Vec::with_capacity(self.max_batch), offsets: BTreeMap::new() };
-        batch.take(&first);
+        batch.take(&first, handled_through);
         let mut received = 1;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(5);
         while received < self.max_batch {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
-                Ok(message) => batch.take(&message?),
+                Ok(message) => batch.take(&message?, handled_through),
                 Err(_) => break,
             }
             received += 1;
@@ -75,14 +82,21 @@ impl EventConsumer {
 }
 
 impl Batch {
-    /// Decodes a message into the batch and notes its offset.
-    fn take(&mut self, message: &BorrowedMessage<'_>) {
+    /// Decodes a message into the batch, unless it is an event at or below `handled_through`,
+    /// and notes its offset.
+    fn take(&mut self, message: &BorrowedMessage<'_>, handled_through: i64) {
         self.offsets.insert((message.topic().to_owned(), message.partition()), message.offset());
         let header = |name: &str| {
             message
                 .headers()
                 .and_then(|headers| headers.iter().find(|header| header.key == name).and_then(|header| header.value))
         };
+        let position = header(crate::cloudevents::POSITION)
+            .and_then(|value| std::str::from_utf8(value).ok())
+            .and_then(|value| value.parse::<i64>().ok());
+        if position.is_some_and(|position| position <= handled_through) {
+            return;
+        }
         match crate::cloudevents::decode(header, message.payload()) {
             Ok(event) => self.events.push(event),
             // A message that is not an Oxbow event is not ours to apply; the log is the truth,

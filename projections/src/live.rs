@@ -104,8 +104,8 @@ impl Live {
         }
     }
 
-    /// Three reads for the whole batch, then every Redis write in flight at once on the
-    /// multiplexed connection: a batch costs a few round trips, not a few per row.
+    /// Three reads for the whole batch, then the Redis writes pipelined: a batch costs a few
+    /// round trips, not a few per row.
     async fn refresh_touched(&mut self, pool: &PgPool, touched: &[Touched]) -> anyhow::Result<()> {
         let (mut workspaces, mut runs, mut counted) = (Vec::new(), Vec::new(), Vec::new());
         for touched in touched {
@@ -138,15 +138,15 @@ impl Live {
                 run_fields(status, *credits_used, *done, *total),
             ));
         }
-        let script = &self.if_newer;
-        let writes = hashes.iter().map(|(key, version, ttl, fields)| {
-            let mut redis = self.redis.clone();
-            async move {
-                let _: i64 = if_newer(script, key.clone(), *version, *ttl, fields).invoke_async(&mut redis).await?;
-                anyhow::Ok(())
+        for chunk in hashes.chunks(PIPELINE) {
+            // Loading is idempotent and cheap, and a Redis that restarted has forgotten it.
+            let mut pipe = redis::pipe();
+            pipe.load_script(&self.if_newer).ignore();
+            for (key, version, ttl, fields) in chunk {
+                pipe.invoke_script(&if_newer(&self.if_newer, key.clone(), *version, *ttl, fields)).ignore();
             }
-        });
-        futures::future::try_join_all(writes).await?;
+            let _: () = pipe.query_async(&mut self.redis).await?;
+        }
         // Each workspace's counters are written whole, from the committed read model.
         if !counted.is_empty() {
             let mut by_workspace: std::collections::HashMap<Uuid, Vec<(String, i64)>> =

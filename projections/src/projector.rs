@@ -112,16 +112,34 @@ impl Projector {
         Ok(progress)
     }
 
-    /// Reads the log in order from the watermark until it is near the head. What Kafka delivers
-    /// meanwhile is drained, so that the consumer stays in its group: what the log has already
-    /// given is dropped, the rest applied afterwards.
+    /// Reads the log in order from the watermark until it is near the head. Redis is written
+    /// for one chunk while the next is applied; a chunk's watermark is announced once Redis
+    /// holds it. What Kafka delivers meanwhile is drained, so that the consumer stays in its
+    /// group: what the log has already given is dropped undecoded, the rest applied afterwards.
     async fn catch_up(&mut self, consumer: &EventConsumer, mut progress: Progress) -> anyhow::Result<Progress> {
         tracing::info!(behind = progress.behind(), "reading the log to catch up");
         let mut held: Vec<Batch> = Vec::new();
+        let mut unrefreshed: Option<(Vec<Touched>, Progress)> = None;
         while progress.behind() > self.config.catch_up_lag / 2 {
-            let mut transaction = self.pool.begin().await?;
-            let (touched, read) = apply_log_chunk(&mut transaction, CATCH_UP_CHUNK).await?;
-            transaction.commit().await?;
+            let pool = &self.pool;
+            let apply = async {
+                let mut transaction = pool.begin().await?;
+                let applied = apply_log_chunk(&mut transaction, CATCH_UP_CHUNK).await?;
+                transaction.commit().await?;
+                anyhow::Ok(applied)
+            };
+            let refresh = async {
+                if let Some((touched, _)) = &unrefreshed {
+                    self.live.refresh(pool, touched).await;
+                }
+            };
+            let started = std::time::Instant::now();
+            let (applied, ()) = tokio::join!(apply, refresh);
+            let (touched, read) = applied?;
+            tracing::debug!(position = read.position, head = read.head, elapsed = ?started.elapsed(), "read a chunk of the log");
+            if let Some((_, refreshed)) = unrefreshed.replace((touched, read)) {
+                self.announce(refreshed.position).await;
+            }
             self.metrics.increment(
                 "oxbow_projection_log_reads_total",
                 "Events a projection read from the log itself to catch up.",
@@ -129,26 +147,29 @@ impl Projector {
                 (read.position - progress.position).max(0) as u64,
             );
             progress = read;
-            self.live.refresh(&self.pool, &touched).await;
-            self.announce(progress.position).await;
             let mut waiting = 0;
             for batch in &mut held {
                 batch.events.retain(|event| event.position > progress.position);
                 waiting += batch.events.len();
             }
             while waiting < HELD_EVENTS {
-                let Some(mut batch) = consumer.next_batch(Duration::ZERO).await? else { break };
+                let Some(batch) = consumer.next_batch_after(Duration::ZERO, progress.position).await? else {
+                    break;
+                };
                 self.count(batch.events.len());
-                batch.events.retain(|event| event.position > progress.position);
                 waiting += batch.events.len();
                 held.push(batch);
             }
         }
+        if let Some((touched, refreshed)) = unrefreshed {
+            self.live.refresh(&self.pool, &touched).await;
+            self.announce(refreshed.position).await;
+        }
         for batch in held {
             progress = self.apply(&batch.events, progress).await?;
+            self.announce(progress.position).await;
             consumer.commit(&batch);
         }
-        self.announce(progress.position).await;
         Ok(progress)
     }
 

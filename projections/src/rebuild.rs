@@ -30,7 +30,7 @@ macro_rules! dynamic {
 /// Where a rebuild of the catalog is written.
 pub const SCHEMA: &str = "rebuild_catalog";
 
-/// The catalog's tables, parents before children (foreign keys).
+/// The catalog's tables.
 pub const TABLES: [&str; 11] = [
     "rm_workspaces",
     "rm_workspace_members",

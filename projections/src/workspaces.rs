@@ -201,7 +201,11 @@ impl Batch {
             .await?;
         }
         // Rows created above already say all this unless the batch moved them on.
-        let moved: Vec<(Uuid, Moved)> = moved.into_iter().collect();
+        let created: HashMap<Uuid, i64> = created.iter().map(|c| (c.0, c.4)).collect();
+        let moved: Vec<(Uuid, Moved)> = moved
+            .into_iter()
+            .filter(|(id, m)| created.get(id) != Some(&m.version) || m.name.is_some() || m.suspended.is_some())
+            .collect();
         if !moved.is_empty() {
             sqlx::query(
                 "update rm_workspaces w set name = coalesce(m.name, w.name), \
