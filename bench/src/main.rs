@@ -9,6 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 mod log;
+mod read_side;
 
 #[derive(Parser)]
 struct Cli {
@@ -32,6 +33,24 @@ enum Figure {
         database_url: String,
         #[arg(long, default_value_t = 1_000_000)]
         events: usize,
+    },
+    /// Not a figure of the server alone: samples the catalog projection's lag in the database
+    /// at `database_url` ten times a second for `seconds` (run it beside a load).
+    Lag {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+    /// Open loop at `rate` creating commands a second, and a probe that times each of its
+    /// commands' answers to the matching graphql-transport-ws message.
+    Freshness {
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 20)]
+        probe_ms: u64,
     },
     /// Closed loop: `clients` callers each POST independent creating commands back to back.
     Throughput {
@@ -125,9 +144,16 @@ fn summary(mut latencies: Vec<Duration>, errors: u64, elapsed: Duration) -> serd
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Figure::GenerateLog { database_url, events } = &cli.figure {
-        println!("{}", log::generate(database_url, *events).await?);
-        return Ok(());
+    match &cli.figure {
+        Figure::GenerateLog { database_url, events } => {
+            println!("{}", log::generate(database_url, *events).await?);
+            return Ok(());
+        }
+        Figure::Lag { database_url, seconds } => {
+            println!("{}", read_side::lag(database_url, *seconds).await?);
+            return Ok(());
+        }
+        _ => {}
     }
     let tokens = platform::auth::Tokens::new(&cli.secret);
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
@@ -141,7 +167,13 @@ async fn main() -> anyhow::Result<()> {
     caller(0).create_workspace().await.context("the first command failed")?;
 
     let result = match cli.figure {
-        Figure::GenerateLog { .. } => unreachable!("handled before the server is called"),
+        Figure::GenerateLog { .. } | Figure::Lag { .. } => unreachable!("handled before the server is called"),
+        Figure::Freshness { rate, seconds, probe_ms } => {
+            let load = (0..64).map(|n| std::sync::Arc::new(caller(n))).collect();
+            let token = tokens.mint("bench-probe", None, chrono::Duration::hours(1));
+            let probe = Caller { http: http.clone(), url: url.clone(), token: token.clone() };
+            read_side::freshness(&cli.url, load, probe, &token, rate, seconds, Duration::from_millis(probe_ms)).await?
+        }
         Figure::LongStream { events, commands, workspace } => {
             long_stream(&caller(0), &caller, events, commands, workspace).await?
         }
@@ -297,17 +329,32 @@ mod runs {
         Ok((workspace, workflow))
     }
 
-    /// Follows the log for the runs' ends and tells whoever waits for each.
+    /// Statements PostgreSQL has run in this database, when `pg_stat_statements` is there.
+    async fn statements(pool: &sqlx::PgPool) -> Option<i64> {
+        sqlx::query_as::<_, (i64,)>(
+            "select coalesce(sum(calls), 0)::bigint from pg_stat_statements \
+              where dbid = (select oid from pg_database where datname = current_database())",
+        )
+        .fetch_one(pool)
+        .await
+        .ok()
+        .map(|(calls,)| calls)
+    }
+
+    /// Follows the log for the runs' ends and tells whoever waits for each. Returns how many
+    /// statements it ran.
     async fn watch(
         pool: sqlx::PgPool,
         waiting: Waiting,
         stop: Arc<std::sync::atomic::AtomicBool>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<u64> {
+        let mut statements = 1;
         let (mut last,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&pool).await?;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
             // Positions are gap-free and in commit order: once the head is at `head`, every
             // event up to it is there to read.
             let (head,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&pool).await?;
+            statements += 2;
             let ended: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
                 "select stream_id, event_type, recorded_at from events where position > $1 and position <= $2 \
                     and event_type in ('RunSucceeded', 'RunFailed', 'RunRejected', 'RunCancelled')",
@@ -324,7 +371,7 @@ mod runs {
             last = head;
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        Ok(())
+        Ok(statements)
     }
 
     pub async fn measure(
@@ -343,6 +390,7 @@ mod runs {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let watcher = tokio::spawn(watch(pool.clone(), waiting.clone(), stop.clone()));
         let (head_before,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&pool).await?;
+        let statements_before = statements(&pool).await;
         let caller = Arc::new(caller);
         let started = Instant::now();
         let deadline = started + Duration::from_secs(seconds);
@@ -380,8 +428,15 @@ mod runs {
         }
         let elapsed = started.elapsed();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        watcher.await??;
+        let watched = watcher.await??;
         let (head_after,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&pool).await?;
+        // What the server ran: every statement since, less the watcher's and these two.
+        let statements_per_run = match (statements_before, statements(&pool).await) {
+            (Some(before), Some(after)) if !latencies.is_empty() => {
+                Some((after - before - watched as i64 - 2) as f64 / latencies.len() as f64)
+            }
+            _ => None,
+        };
         latencies.sort_unstable();
         let runs = latencies.len();
         Ok(json!({
@@ -389,6 +444,7 @@ mod runs {
             "failures": failures,
             "seconds": elapsed.as_secs_f64(),
             "rate": runs as f64 / elapsed.as_secs_f64(),
+            "statements_per_run": statements_per_run,
             "events_per_run": if runs > 0 { (head_after - head_before) as f64 / runs as f64 } else { 0.0 },
             "p50_ms": percentile(&latencies, 0.50),
             "p99_ms": percentile(&latencies, 0.99),

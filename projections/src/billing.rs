@@ -1,5 +1,7 @@
 //! The Billing read models: each workspace's account (balance, reserved) and its invoices.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use events::billing::BillingEvent;
 use events::{Category, DomainEvent, RecordedEvent, WorkspaceId};
@@ -64,71 +66,134 @@ pub fn changes(event: &RecordedEvent) -> Result<Option<(Uuid, Vec<Change>)>, eve
     Ok(Some((workspace_id, changes)))
 }
 
-/// Writes one billing event; returns the workspace whose balance changed. Additions apply only
-/// while the account is older than the event, so a replay changes nothing.
-pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Uuid>> {
-    let Some((workspace_id, changes)) = changes(event)? else {
-        return Ok(None);
-    };
-    for change in changes {
-        match change {
-            Change::Open { plan, overdraft_limit } => {
-                sqlx::query(
-                    "insert into rm_billing_accounts (workspace_id, plan, overdraft_limit, version, updated_at) \
-                     values ($1, $2, $3, $4, $5) on conflict (workspace_id) do nothing",
-                )
-                .bind(workspace_id)
-                .bind(plan)
-                .bind(overdraft_limit)
-                .bind(event.stream_version)
-                .bind(event.recorded_at)
-                .execute(&mut *connection)
-                .await?;
-            }
-            Change::Shift { balance, reserved } => {
-                sqlx::query(
-                    "update rm_billing_accounts set balance = balance + $2, reserved = reserved + $3, version = $4, \
-                       updated_at = $5 where workspace_id = $1 and version < $4",
-                )
-                .bind(workspace_id)
-                .bind(balance)
-                .bind(reserved)
-                .bind(event.stream_version)
-                .bind(event.recorded_at)
-                .execute(&mut *connection)
-                .await?;
-            }
-            Change::Invoice { invoice_id, amount, captured_in_period, due_at } => {
-                sqlx::query(
-                    "insert into rm_invoices (invoice_id, workspace_id, amount, captured_in_period, issued_at, due_at) \
-                     values ($1, $2, $3, $4, $5, $6) on conflict (invoice_id) do nothing",
-                )
-                .bind(invoice_id)
-                .bind(workspace_id)
-                .bind(amount)
-                .bind(captured_in_period)
-                .bind(event.recorded_at)
-                .bind(due_at)
-                .execute(&mut *connection)
-                .await?;
-            }
-            // Before the account's shift, which moves its version past this event.
-            Change::Pay { invoice_id, amount } => {
-                sqlx::query(
-                    "update rm_invoices set paid = paid + $2 where invoice_id = $1 \
-                        and exists (select from rm_billing_accounts \
-                                     where workspace_id = $3 and version < $4)",
-                )
-                .bind(invoice_id)
-                .bind(amount)
-                .bind(workspace_id)
-                .bind(event.stream_version)
-                .execute(&mut *connection)
-                .await?;
+/// A batch of billing events folded per account and written a statement per kind of change:
+/// an account's shifts add up, so a run's reservation, captures and release are one update.
+#[derive(Debug, Default)]
+pub struct Batch {
+    opened: Vec<(Uuid, String, i64, i64, DateTime<Utc>)>,
+    invoiced: Vec<Invoiced>,
+    /// Invoice, account, amount, the payment's version.
+    paid: Vec<(Uuid, Uuid, i64, i64)>,
+    shifted: HashMap<Uuid, Shifted>,
+}
+
+/// An invoice issued: its id, account, amount, captured credits, issue and due times.
+type Invoiced = (Uuid, Uuid, i64, i64, DateTime<Utc>, DateTime<Utc>);
+
+/// What an account's events in one batch add up to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Shifted {
+    balance: i64,
+    reserved: i64,
+    /// The first and last versions of the account the shifts come from.
+    first: i64,
+    last: i64,
+    at: DateTime<Utc>,
+}
+
+impl Batch {
+    /// Folds one event in.
+    pub fn add(&mut self, event: &RecordedEvent) -> Result<(), events::Error> {
+        let Some((workspace_id, changes)) = changes(event)? else {
+            return Ok(());
+        };
+        let (version, at) = (event.stream_version, event.recorded_at);
+        for change in changes {
+            match change {
+                Change::Open { plan, overdraft_limit } => {
+                    self.opened.push((workspace_id, plan, overdraft_limit, version, at))
+                }
+                Change::Invoice { invoice_id, amount, captured_in_period, due_at } => {
+                    self.invoiced.push((invoice_id, workspace_id, amount, captured_in_period, at, due_at))
+                }
+                Change::Pay { invoice_id, amount } => self.paid.push((invoice_id, workspace_id, amount, version)),
+                Change::Shift { balance, reserved } => {
+                    let shifted = self.shifted.entry(workspace_id).or_insert(Shifted {
+                        balance: 0,
+                        reserved: 0,
+                        first: version,
+                        last: version,
+                        at,
+                    });
+                    shifted.balance = shifted.balance.saturating_add(balance);
+                    shifted.reserved = shifted.reserved.saturating_add(reserved);
+                    shifted.first = shifted.first.min(version);
+                    shifted.last = shifted.last.max(version);
+                    shifted.at = shifted.at.max(at);
+                }
             }
         }
+        Ok(())
     }
-    Ok(Some(workspace_id))
+
+    /// Writes what was folded in and forgets it. Accounts are opened first; payments are
+    /// guarded by the account's version before the shifts move it; shifts apply only to an
+    /// account older than their first event, so a replay changes nothing.
+    pub async fn write(&mut self, connection: &mut PgConnection) -> sqlx::Result<()> {
+        let Batch { opened, invoiced, paid, shifted } = std::mem::take(self);
+        if !opened.is_empty() {
+            sqlx::query(
+                "insert into rm_billing_accounts (workspace_id, plan, overdraft_limit, version, updated_at) \
+                 select * from unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[]) \
+                 on conflict (workspace_id) do nothing",
+            )
+            .bind(opened.iter().map(|o| o.0).collect::<Vec<_>>())
+            .bind(opened.iter().map(|o| o.1.as_str()).collect::<Vec<_>>())
+            .bind(opened.iter().map(|o| o.2).collect::<Vec<_>>())
+            .bind(opened.iter().map(|o| o.3).collect::<Vec<_>>())
+            .bind(opened.iter().map(|o| o.4).collect::<Vec<_>>())
+            .execute(&mut *connection)
+            .await?;
+        }
+        if !invoiced.is_empty() {
+            sqlx::query(
+                "insert into rm_invoices (invoice_id, workspace_id, amount, captured_in_period, issued_at, due_at) \
+                 select * from unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::timestamptz[], \
+                                      $6::timestamptz[]) \
+                 on conflict (invoice_id) do nothing",
+            )
+            .bind(invoiced.iter().map(|i| i.0).collect::<Vec<_>>())
+            .bind(invoiced.iter().map(|i| i.1).collect::<Vec<_>>())
+            .bind(invoiced.iter().map(|i| i.2).collect::<Vec<_>>())
+            .bind(invoiced.iter().map(|i| i.3).collect::<Vec<_>>())
+            .bind(invoiced.iter().map(|i| i.4).collect::<Vec<_>>())
+            .bind(invoiced.iter().map(|i| i.5).collect::<Vec<_>>())
+            .execute(&mut *connection)
+            .await?;
+        }
+        // Rare (one per invoice paid), and two may pay one invoice: one at a time.
+        for (invoice_id, workspace_id, amount, version) in paid {
+            sqlx::query(
+                "update rm_invoices set paid = paid + $2 where invoice_id = $1 \
+                    and exists (select from rm_billing_accounts where workspace_id = $3 and version < $4)",
+            )
+            .bind(invoice_id)
+            .bind(amount)
+            .bind(workspace_id)
+            .bind(version)
+            .execute(&mut *connection)
+            .await?;
+        }
+        if !shifted.is_empty() {
+            let shifted: Vec<(Uuid, Shifted)> = shifted.into_iter().collect();
+            sqlx::query(
+                "update rm_billing_accounts a set balance = a.balance + s.balance, \
+                        reserved = a.reserved + s.reserved, version = s.last, updated_at = s.at \
+                   from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], \
+                               $6::timestamptz[]) as s(workspace_id, balance, reserved, first, last, at) \
+                  where a.workspace_id = s.workspace_id and a.version < s.first",
+            )
+            .bind(shifted.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind(shifted.iter().map(|(_, s)| s.balance).collect::<Vec<_>>())
+            .bind(shifted.iter().map(|(_, s)| s.reserved).collect::<Vec<_>>())
+            .bind(shifted.iter().map(|(_, s)| s.first).collect::<Vec<_>>())
+            .bind(shifted.iter().map(|(_, s)| s.last).collect::<Vec<_>>())
+            .bind(shifted.iter().map(|(_, s)| s.at).collect::<Vec<_>>())
+            .execute(&mut *connection)
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 /// A workspace's credit account.
@@ -175,7 +240,7 @@ pub async fn invoices(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) 
 
 #[cfg(test)]
 mod tests {
-    use events::billing::{CreditsCaptured, PaymentRecorded};
+    use events::billing::{CreditsCaptured, CreditsReserved, PaymentRecorded, ReservationReleased};
     use serde_json::json;
 
     use super::*;
@@ -200,6 +265,21 @@ mod tests {
         let id = Uuid::now_v7();
         let event = recorded(CreditsCaptured { reservation_id: Uuid::nil(), amount: 7 }.into(), id);
         assert_eq!(changes(&event).unwrap(), Some((id, vec![Change::Shift { balance: -7, reserved: -7 }])));
+    }
+
+    #[test]
+    fn a_batch_adds_an_accounts_shifts_up_and_spans_their_versions() {
+        let id = Uuid::now_v7();
+        let mut batch = Batch::default();
+        for (version, event) in [
+            (3, BillingEvent::from(CreditsReserved { reservation_id: Uuid::nil(), amount: 10, purpose: "run".into() })),
+            (4, CreditsCaptured { reservation_id: Uuid::nil(), amount: 2 }.into()),
+            (5, ReservationReleased { reservation_id: Uuid::nil(), amount: 8 }.into()),
+        ] {
+            batch.add(&RecordedEvent { stream_version: version, ..recorded(event, id) }).unwrap();
+        }
+        let shifted = batch.shifted[&id];
+        assert_eq!((shifted.balance, shifted.reserved, shifted.first, shifted.last), (-2, 0, 3, 5));
     }
 
     #[test]

@@ -31,35 +31,38 @@ pub async fn apply_batch(
     apply_new(connection, &new).await
 }
 
-/// Applies events the projection has not applied, each stream's in order: runs, the bulk of
-/// any log, folded in memory and written once, workspaces likewise, the rest event by event.
+/// Applies events the projection has not applied, each stream's in order: runs, workspaces
+/// and billing, the bulk of any log, folded in memory and written once per batch; agents and
+/// workflows event by event.
 /// Returns what Redis needs to hear of, each once.
 pub async fn apply_new(connection: &mut PgConnection, new: &[RecordedEvent]) -> anyhow::Result<Vec<Touched>> {
     let mut runs = Runs::default();
     let run_ids = distinct(new.iter().filter_map(crate::runs::view::run_of).collect());
     runs.load(connection, &run_ids).await?;
     let mut workspaces = crate::workspaces::Batch::default();
+    let mut billing = crate::billing::Batch::default();
     let mut touched = Vec::new();
     for event in new {
         let changed = match event.stream().map(|stream| stream.category) {
             Some(Category::Run) => runs.apply(event)?,
             Some(Category::Workspace) => workspaces.add(event)?.map(Touched::Workspace),
+            Some(Category::Billing) => billing.add(event).map(|()| None)?,
             _ => apply(connection, event).await?,
         };
         touched.extend(changed);
     }
     workspaces.write(connection).await?;
+    billing.write(connection).await?;
     runs.write(connection).await?;
     Ok(distinct(touched))
 }
 
-/// Applies one event of an agent, a workflow or a billing account to its read model.
+/// Applies one event of an agent or a workflow to its read model.
 pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyhow::Result<Option<Touched>> {
     match event.stream().map(|stream| stream.category) {
         Some(Category::Agent) => crate::agents::apply(connection, event).await.map(|()| None),
         Some(Category::Workflow) => crate::workflows::apply(connection, event).await.map(|()| None),
-        Some(Category::Billing) => crate::billing::apply(connection, event).await.map(|_| None),
-        // Workspaces and runs are folded by the batch (see `apply_batch`).
-        Some(Category::Workspace | Category::Run) | None => Ok(None),
+        // Folded by the batch (see `apply_new`).
+        Some(Category::Workspace | Category::Run | Category::Billing) | None => Ok(None),
     }
 }

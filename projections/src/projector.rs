@@ -7,7 +7,8 @@
 //!
 //! Kafka is how the projector hears of new events, not what bounds its speed: when it finds
 //! itself more than `catch_up_lag` events behind the log's head (a cold start, a backlog, a
-//! burst beyond what per-batch bookkeeping keeps up with), it reads the log itself, in order, a
+//! burst beyond what per-batch bookkeeping keeps up with), or behind at all while Kafka brings
+//! nothing (a rebalance, a broker or relay that is down), it reads the log itself, in order, a
 //! chunk per transaction, the way a rebuild does, and moves the watermark with each chunk.
 //! Reading in order needs no per-stream bookkeeping; the exclusive hold on the projection's
 //! lock keeps any other projector of the group from applying in between.
@@ -85,6 +86,12 @@ impl Projector {
                 }
                 let mut connection = self.pool.acquire().await?;
                 progress = advance_watermark(&mut connection, catalog::NAME).await?;
+                drop(connection);
+                // The log moved on and Kafka brought nothing (a rebalance, a broker or relay
+                // that is down or behind): the log itself has it.
+                if progress.behind() > 0 {
+                    progress = self.catch_up(&consumer, progress).await?;
+                }
                 self.announce(progress.position).await;
                 continue;
             };
@@ -117,10 +124,12 @@ impl Projector {
     /// holds it. What Kafka delivers meanwhile is drained, so that the consumer stays in its
     /// group: what the log has already given is dropped undecoded, the rest applied afterwards.
     async fn catch_up(&mut self, consumer: &EventConsumer, mut progress: Progress) -> anyhow::Result<Progress> {
-        tracing::info!(behind = progress.behind(), "reading the log to catch up");
+        if progress.behind() > self.config.catch_up_lag {
+            tracing::info!(behind = progress.behind(), "reading the log to catch up");
+        }
         let mut held: Vec<Batch> = Vec::new();
         let mut unrefreshed: Option<(Vec<Touched>, Progress)> = None;
-        while progress.behind() > self.config.catch_up_lag / 2 {
+        loop {
             let pool = &self.pool;
             let apply = async {
                 let mut transaction = pool.begin().await?;
@@ -159,6 +168,9 @@ impl Projector {
                 self.count(batch.events.len());
                 waiting += batch.events.len();
                 held.push(batch);
+            }
+            if progress.behind() <= self.config.catch_up_lag / 2 {
+                break;
             }
         }
         if let Some((touched, refreshed)) = unrefreshed {
