@@ -134,26 +134,15 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     }
     if roles.contains(&Role::Projector) {
         let redis = redis.clone().expect("connected above");
-        let (pool, keys, metrics_for_projector, config) = (pool.clone(), keys.clone(), metrics.clone(), config.clone());
+        let (pool, keys, metrics_for_projector) = (pool.clone(), keys.clone(), metrics.clone());
         tasks.push(supervise("projector", metrics.clone(), move || {
             let projector = projections::projector::Projector::new(
                 pool.clone(),
                 redis.clone(),
                 keys.clone(),
                 metrics_for_projector.clone(),
-                projections::projector::ProjectorConfig {
-                    brokers: config.kafka_brokers.clone(),
-                    topic: config.events_topic.clone(),
-                    group: config.projector_group.clone(),
-                    max_batch: 1_000,
-                    catch_up_lag: config.projector_catch_up_lag.max(1),
-                },
             );
-            let config = config.clone();
-            async move {
-                ensure_topics(&config).await?;
-                projector.run().await
-            }
+            projector.run()
         }));
     }
     if roles.contains(&Role::Saga) {

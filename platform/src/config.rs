@@ -24,11 +24,6 @@ pub struct Config {
     pub notifications_topic: String,
     /// Partitions for topics Oxbow creates.
     pub topic_partitions: i32,
-    /// Kafka consumer group of the projector.
-    pub projector_group: String,
-    /// Events behind the log's head past which the projector reads the log itself instead of
-    /// waiting for Kafka.
-    pub projector_catch_up_lag: i64,
     /// Kafka consumer group of the sagas.
     pub saga_group: String,
     /// Saga work (dispatches, timers, settlements) carried out at once by one process.
@@ -75,8 +70,6 @@ impl Config {
             tasks_topic: "oxbow.agent-tasks".into(),
             notifications_topic: "oxbow.notifications".into(),
             topic_partitions: 4,
-            projector_group: "oxbow-projector".into(),
-            projector_catch_up_lag: 5_000,
             saga_group: "oxbow-sagas".into(),
             saga_concurrency: 64,
             redis_prefix: "oxbow:".into(),
@@ -106,8 +99,6 @@ impl Config {
             tasks_topic: var("OXBOW_TASKS_TOPIC").unwrap_or(defaults.tasks_topic),
             notifications_topic: var("OXBOW_NOTIFICATIONS_TOPIC").unwrap_or(defaults.notifications_topic),
             topic_partitions: parsed("OXBOW_TOPIC_PARTITIONS", defaults.topic_partitions)?,
-            projector_group: var("OXBOW_PROJECTOR_GROUP").unwrap_or(defaults.projector_group),
-            projector_catch_up_lag: parsed("OXBOW_PROJECTOR_CATCH_UP_LAG", defaults.projector_catch_up_lag)?,
             saga_group: var("OXBOW_SAGA_GROUP").unwrap_or(defaults.saga_group),
             saga_concurrency: parsed("OXBOW_SAGA_CONCURRENCY", defaults.saga_concurrency)?,
             redis_prefix: var("OXBOW_REDIS_PREFIX").unwrap_or(defaults.redis_prefix),

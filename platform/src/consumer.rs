@@ -1,12 +1,9 @@
 //! Reading the events topic in batches, and applying each event once in effect.
 //!
-//! Every consumer of the log (the projector, the sagas) keeps, per stream, the last version it
+//! Every consumer of the events topic (the sagas; the projector reads the log itself) keeps, per stream, the last version it
 //! handled, in the same transaction as what it does with the events: an event at or below it
 //! is a duplicate and is skipped; an event further ahead means Kafka lost something, and the
-//! missing events are read from the log. A consumer that also keeps a watermark (a position at
-//! or below which it has handled every event, as the projector does) passes it: events at or
-//! below it are duplicates whatever their stream's row says, so a consumer may handle a
-//! stretch of the log in order and move its watermark without writing a row per stream.
+//! missing events are read from the log.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -38,27 +35,21 @@ impl EventConsumer {
         Ok(EventConsumer { consumer, max_batch })
     }
 
-    /// The next batch: what arrives within 5 ms of its first message. `None` when nothing
+    /// The next batch: its first message and what had arrived with it. `None` when nothing
     /// arrived within `idle`.
     pub async fn next_batch(&self, idle: Duration) -> anyhow::Result<Option<Batch>> {
-        self.next_batch_after(idle, 0).await
-    }
-
-    /// The next batch, without the events at or below `handled_through`: those are known by
-    /// their position header and not decoded (a consumer that read them from the log drains
-    /// them this way), but their offsets are committed with the batch.
-    pub async fn next_batch_after(&self, idle: Duration, handled_through: i64) -> anyhow::Result<Option<Batch>> {
         let first = match tokio::time::timeout(idle, self.consumer.recv()).await {
             Ok(message) => message?,
             Err(_) => return Ok(None),
         };
         let mut batch = Batch { events: Vec::with_capacity(self.max_batch), offsets: BTreeMap::new() };
-        batch.take(&first, handled_through);
+        batch.take(&first);
+        // Then whatever has already arrived (a fetch brings many at once), without waiting for
+        // more: waiting would add its time to every event's trip when the log is quiet.
         let mut received = 1;
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(5);
         while received < self.max_batch {
-            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
-                Ok(message) => batch.take(&message?, handled_through),
+            match tokio::time::timeout(Duration::ZERO, self.consumer.recv()).await {
+                Ok(message) => batch.take(&message?),
                 Err(_) => break,
             }
             received += 1;
@@ -82,21 +73,14 @@ impl EventConsumer {
 }
 
 impl Batch {
-    /// Decodes a message into the batch, unless it is an event at or below `handled_through`,
-    /// and notes its offset.
-    fn take(&mut self, message: &BorrowedMessage<'_>, handled_through: i64) {
+    /// Decodes a message into the batch and notes its offset.
+    fn take(&mut self, message: &BorrowedMessage<'_>) {
         self.offsets.insert((message.topic().to_owned(), message.partition()), message.offset());
         let header = |name: &str| {
             message
                 .headers()
                 .and_then(|headers| headers.iter().find(|header| header.key == name).and_then(|header| header.value))
         };
-        let position = header(crate::cloudevents::POSITION)
-            .and_then(|value| std::str::from_utf8(value).ok())
-            .and_then(|value| value.parse::<i64>().ok());
-        if position.is_some_and(|position| position <= handled_through) {
-            return;
-        }
         match crate::cloudevents::decode(header, message.payload()) {
             Ok(event) => self.events.push(event),
             // A message that is not an Oxbow event is not ours to apply; the log is the truth,
@@ -108,20 +92,13 @@ impl Batch {
 
 /// Hands `handle` each event that `consumer` has not handled yet, in stream order, filling any
 /// gap from the log, and records the streams' new versions, all on `connection` (the caller's
-/// transaction). Every event at or below `handled_through` counts as handled (0 for a consumer
-/// without a watermark); it must be read in the same transaction, after any lock that orders
-/// this consumer's writers. Returns what `handle` returned for the events it was given.
+/// transaction). Returns what `handle` returned for the events it was given.
 pub async fn handle_once<T>(
     connection: &mut PgConnection,
     consumer: &str,
-    handled_through: i64,
     batch: &[RecordedEvent],
     mut handle: impl AsyncFnMut(&mut PgConnection, &RecordedEvent) -> anyhow::Result<Option<T>>,
 ) -> anyhow::Result<Vec<T>> {
-    let batch: Vec<&RecordedEvent> = batch.iter().filter(|e| e.position > handled_through).collect();
-    if batch.is_empty() {
-        return Ok(Vec::new());
-    }
     let mut streams: Vec<&str> = batch.iter().map(|e| e.stream_id.as_str()).collect();
     streams.sort_unstable();
     streams.dedup();
@@ -148,15 +125,13 @@ pub async fn handle_once<T>(
         }
         let mut pending = Vec::new();
         if event.stream_version > known + 1 {
-            let missing =
-                store::read_missing(&mut *connection, &event.stream_id, known, event.stream_version, handled_through)
-                    .await?;
-            pending.extend(missing);
+            let missing = store::read_stream(&mut *connection, &event.stream_id, known).await?;
+            pending.extend(missing.into_iter().filter(|e| e.stream_version < event.stream_version));
             // Routine for the sagas, which handle their own commands' events before Kafka
             // brings the ones in between.
             tracing::debug!(stream = %event.stream_id, known, next = event.stream_version, "filled a gap from the log");
         }
-        pending.push((*event).clone());
+        pending.push(event.clone());
         for event in &pending {
             results.extend(handle(connection, event).await?);
         }

@@ -5,33 +5,14 @@
 use events::{Category, RecordedEvent};
 use sqlx::PgConnection;
 
-use platform::consumer::{distinct, handle_once};
+use platform::consumer::distinct;
 
 use crate::Touched;
 use crate::runs::bulk::Runs;
 
 pub const NAME: &str = "catalog";
 
-/// Applies each event of `batch` that the projection has not applied yet (see
-/// `platform::consumer::handle_once`; `applied_through` is its watermark, read in this
-/// transaction) and returns what Redis needs to hear of, each once.
-pub async fn apply_batch(
-    connection: &mut PgConnection,
-    projection: &str,
-    applied_through: i64,
-    batch: &[RecordedEvent],
-) -> anyhow::Result<Vec<Touched>> {
-    // First what is new, with the streams' versions recorded; then its effects, in the same
-    // transaction, so both commit or neither does.
-    let new: Vec<RecordedEvent> =
-        handle_once(connection, projection, applied_through, batch, async |_, event: &RecordedEvent| {
-            Ok(Some(event.clone()))
-        })
-        .await?;
-    apply_new(connection, &new).await
-}
-
-/// Applies events the projection has not applied, each stream's in order: runs, workspaces
+/// Applies events the projection has not applied, in log order: runs, workspaces
 /// and billing, the bulk of any log, folded in memory and written once per batch; agents and
 /// workflows event by event.
 /// Returns what Redis needs to hear of, each once.

@@ -9,7 +9,7 @@
 //! any point resumes where it stopped, and reading in order needs no per-stream versions.
 //!
 //! Meanwhile the live projection keeps serving. To finish, the rebuild takes the projection's
-//! lock (the projector holds it shared while it applies a batch) and applies exactly the events
+//! lock (the projector holds it while it applies a chunk) and applies exactly the events
 //! the live projection has applied beyond its own position, so both hold the same events. Then
 //! it either switches over, replacing the live rows with the rebuilt ones in one transaction
 //! (readers see the old rows until it commits and the new ones after), or compares the two.
@@ -45,7 +45,7 @@ pub const TABLES: [&str; 11] = [
     "rm_usage",
 ];
 
-/// Held shared by the projector while it applies a batch, exclusively by a rebuild's last step.
+/// Held by the projector while it applies a chunk of the log, and by a rebuild's last step.
 const APPLY_LOCK: &str = "oxbow.projection.catalog";
 /// Held by the one process rebuilding the catalog.
 const REBUILD_LOCK: &str = "oxbow.rebuild.catalog";
@@ -54,19 +54,10 @@ const BATCH: i64 = 50_000;
 /// Rows shown per table and side when a comparison finds differences.
 const SHOWN: i64 = 10;
 
-/// Taken by the projector in each transaction that applies events, so a switchover never
-/// lands between its reading of the versions and its writes.
+/// Taken by the projector in each transaction that applies a chunk of the log, and by a
+/// rebuild's last step: one applier at a time, and a switchover never lands between a chunk's
+/// reading of the watermark and its writes.
 pub async fn hold_apply_lock(connection: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query("select pg_advisory_xact_lock_shared(hashtextextended($1, 0))")
-        .bind(APPLY_LOCK)
-        .execute(connection)
-        .await?;
-    Ok(())
-}
-
-/// Taken by the projector in each transaction that reads the log to catch up: no other
-/// projector applies meanwhile, so reading in order needs no per-stream bookkeeping.
-pub async fn hold_apply_lock_exclusively(connection: &mut PgConnection) -> sqlx::Result<()> {
     sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))").bind(APPLY_LOCK).execute(connection).await?;
     Ok(())
 }
@@ -237,34 +228,18 @@ impl Rebuild {
     }
 
     /// Under the projection's lock, applies the events the live projection has applied beyond
-    /// this rebuild's position, so both hold the same events: every event through its watermark,
-    /// then those it applied beyond (it applies each partition in order, so it may be ahead on
-    /// some streams). Returns the live projection's position.
+    /// this rebuild's position (it applies the log in order), so both hold the same events.
+    /// Returns the live projection's position.
     async fn last_stretch(&mut self, connection: &mut PgConnection) -> anyhow::Result<i64> {
-        hold_apply_lock_exclusively(&mut *connection).await?;
+        hold_apply_lock(&mut *connection).await?;
         let live_position = crate::status::position(&mut *connection, catalog::NAME).await?;
-        let live = &self.live;
-        let beyond: Vec<(i64,)> = sqlx::query_as(dynamic!(
-            "select e.position from \"{live}\".events e \
-               join \"{live}\".projection_streams s on s.projection = $1 and s.stream_id = e.stream_id \
-              where e.position > $2 and e.stream_version <= s.version order by e.position"
-        ))
-        .bind(catalog::NAME)
-        .bind(live_position.max(self.position))
-        .fetch_all(&mut *connection)
-        .await?;
-        enter(&mut *connection, live).await?;
+        enter(&mut *connection, &self.live).await?;
         let mut position = self.position;
         while position < live_position {
             let last = live_position.min(position + self.batch);
             let batch = store::read_range(&mut *connection, position + 1, last).await?;
             catalog::apply_new(&mut *connection, &batch).await?;
             position = last;
-        }
-        let beyond: Vec<i64> = beyond.into_iter().map(|(position,)| position).collect();
-        for chunk in beyond.chunks(self.batch as usize) {
-            let batch = store::read_positions(&mut *connection, chunk).await?;
-            catalog::apply_new(&mut *connection, &batch).await?;
         }
         Ok(live_position)
     }

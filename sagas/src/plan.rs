@@ -55,6 +55,12 @@ pub fn plan(event: &RecordedEvent) -> events::Result<Vec<Planned>> {
     }
 }
 
+/// Whether the sagas ever react to events of `event`'s stream: runs' and billing accounts'.
+/// The rest need not even be recorded as handled.
+pub fn concerns(event: &RecordedEvent) -> bool {
+    matches!(event.stream().map(|stream| stream.category), Some(Category::Run | Category::Billing))
+}
+
 /// The run saga's work that `event` makes moot, as SQL `LIKE` patterns of keys: an attempt's
 /// timer once the attempt is over, and every timer and dispatch of a run once it is over.
 /// Moot work would change nothing if it ran; dropping it keeps `saga_work` small.

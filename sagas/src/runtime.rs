@@ -104,10 +104,21 @@ impl Sagas {
         }
     }
 
-    /// Plans the work `events` ask for, each event once in effect, in one transaction.
+    /// Plans the work `events` ask for, each event once in effect, in one transaction. Events
+    /// of streams the sagas never react to are left out before anything is recorded.
     async fn react(&self, events: &[RecordedEvent]) -> anyhow::Result<()> {
+        let concerned: Vec<RecordedEvent>;
+        let events = if events.iter().all(plan::concerns) {
+            events
+        } else {
+            concerned = events.iter().filter(|event| plan::concerns(event)).cloned().collect();
+            &concerned
+        };
+        if events.is_empty() {
+            return Ok(());
+        }
         let mut transaction = self.inner.pool.begin().await?;
-        let reactions = handle_once(&mut transaction, CONSUMER, 0, events, async |_, event: &RecordedEvent| {
+        let reactions = handle_once(&mut transaction, CONSUMER, events, async |_, event: &RecordedEvent| {
             let correlation_id = correlation_of(event);
             match plan::plan(event) {
                 Ok(planned) => Ok(Some((planned, correlation_id, plan::moot(event)))),

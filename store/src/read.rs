@@ -68,30 +68,6 @@ pub async fn read_stream(
     convert(rows)
 }
 
-/// The events of a stream that a consumer lacks before `before_version`: those after the
-/// version it recorded for the stream, and logged after the position through which it handled
-/// everything. In order.
-pub async fn read_missing(
-    executor: impl PgExecutor<'_>,
-    stream_id: &str,
-    after_version: i64,
-    before_version: i64,
-    after_position: i64,
-) -> Result<Vec<RecordedEvent>> {
-    let sql = select_events!(
-        "where stream_id = $1 and stream_version > $2 and stream_version < $3 and position > $4 \
-         order by stream_version"
-    );
-    let rows = sqlx::query_as::<_, EventRow>(sql)
-        .bind(stream_id)
-        .bind(after_version)
-        .bind(before_version)
-        .bind(after_position)
-        .fetch_all(executor)
-        .await?;
-    convert(rows)
-}
-
 /// Up to `limit` events after `after_position`, in log order. A follower that calls this with
 /// the last position it saw never misses an event: positions are gap-free and commit-ordered.
 pub async fn read_all(executor: impl PgExecutor<'_>, after_position: i64, limit: i64) -> Result<Vec<RecordedEvent>> {

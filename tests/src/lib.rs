@@ -41,7 +41,6 @@ pub fn oxbow_command(config: &platform::Config) -> tokio::process::Command {
         .env("OXBOW_TASKS_TOPIC", &config.tasks_topic)
         .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
         .env("OXBOW_SAGA_GROUP", &config.saga_group)
-        .env("OXBOW_PROJECTOR_GROUP", &config.projector_group)
         .env("OXBOW_LOG", "warn")
         .kill_on_drop(true);
     command
@@ -131,7 +130,6 @@ mod app {
         config.events_topic = format!("{name}.events");
         config.tasks_topic = format!("{name}.tasks");
         config.notifications_topic = format!("{name}.notifications");
-        config.projector_group = format!("{name}.projector");
         config.saga_group = format!("{name}.sagas");
         config.redis_prefix = format!("{name}:");
         config.topic_partitions = 3;
