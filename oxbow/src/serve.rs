@@ -152,25 +152,22 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             metrics.clone(),
             sagas::SagaConfig {
                 brokers: config.kafka_brokers.clone(),
+                topic: config.events_topic.clone(),
+                group: config.saga_group.clone(),
                 tasks_topic: config.tasks_topic.clone(),
                 notifications_topic: config.notifications_topic.clone(),
                 max_in_flight: config.saga_concurrency,
             },
         )?;
-        let for_planner = sagas.clone();
-        tasks.push(supervise("saga-planner", metrics.clone(), move || for_planner.clone().follow()));
-        // External agents get their tasks on Kafka; builtin and webhook work needs no broker,
-        // so a broker that is down does not hold the workers back (dispatches to it retry).
-        let config_for_worker = config.clone();
-        tasks.push(supervise("saga-worker", metrics.clone(), move || {
-            let (sagas, config) = (sagas.clone(), config_for_worker.clone());
+        let (for_consumer, config_for_consumer) = (sagas.clone(), config.clone());
+        tasks.push(supervise("saga-consumer", metrics.clone(), move || {
+            let (sagas, config) = (for_consumer.clone(), config_for_consumer.clone());
             async move {
-                if let Err(error) = ensure_topics(&config).await {
-                    tracing::warn!(error = format!("{error:#}"), "could not make sure the Kafka topics exist");
-                }
-                sagas.work().await
+                ensure_topics(&config).await?;
+                sagas.consume().await
             }
         }));
+        tasks.push(supervise("saga-worker", metrics.clone(), move || sagas.clone().work()));
     }
 
     let mut http_addr = None;

@@ -24,6 +24,8 @@ pub struct Config {
     pub notifications_topic: String,
     /// Partitions for topics Oxbow creates.
     pub topic_partitions: i32,
+    /// Kafka consumer group of the sagas.
+    pub saga_group: String,
     /// Saga work (dispatches, timers, settlements) carried out at once by one process.
     pub saga_concurrency: usize,
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
@@ -68,6 +70,7 @@ impl Config {
             tasks_topic: "oxbow.agent-tasks".into(),
             notifications_topic: "oxbow.notifications".into(),
             topic_partitions: 4,
+            saga_group: "oxbow-sagas".into(),
             saga_concurrency: 64,
             redis_prefix: "oxbow:".into(),
             database_pool_size: 16,
@@ -96,6 +99,7 @@ impl Config {
             tasks_topic: var("OXBOW_TASKS_TOPIC").unwrap_or(defaults.tasks_topic),
             notifications_topic: var("OXBOW_NOTIFICATIONS_TOPIC").unwrap_or(defaults.notifications_topic),
             topic_partitions: parsed("OXBOW_TOPIC_PARTITIONS", defaults.topic_partitions)?,
+            saga_group: var("OXBOW_SAGA_GROUP").unwrap_or(defaults.saga_group),
             saga_concurrency: parsed("OXBOW_SAGA_CONCURRENCY", defaults.saga_concurrency)?,
             redis_prefix: var("OXBOW_REDIS_PREFIX").unwrap_or(defaults.redis_prefix),
             database_pool_size: parsed("OXBOW_DATABASE_POOL_SIZE", defaults.database_pool_size)?,

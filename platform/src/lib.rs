@@ -1,10 +1,11 @@
 //! What every running Oxbow role shares: configuration from the environment, bearer tokens,
-//! Prometheus metrics, the Kafka and Redis clients' settings, and the CloudEvents codec of the
-//! events topic.
+//! Prometheus metrics, the Kafka and Redis clients' settings, and what every consumer of the
+//! events topic does (the CloudEvents codec, batches, handling each event once in effect).
 
 pub mod auth;
 pub mod cloudevents;
 pub mod config;
+pub mod consumer;
 pub mod kafka;
 pub mod metrics;
 pub mod redis;

@@ -5,6 +5,8 @@
 use events::{Category, RecordedEvent};
 use sqlx::PgConnection;
 
+use platform::consumer::distinct;
+
 use crate::Touched;
 use crate::runs::bulk::Runs;
 
@@ -44,11 +46,4 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
         // Folded by the batch (see `apply_new`).
         Some(Category::Workspace | Category::Run | Category::Billing) | None => Ok(None),
     }
-}
-
-/// Each once.
-fn distinct<T: Ord>(mut items: Vec<T>) -> Vec<T> {
-    items.sort_unstable();
-    items.dedup();
-    items
 }

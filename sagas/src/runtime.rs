@@ -1,17 +1,10 @@
-//! The sagas at work: one loop follows the log and plans work, another leases due work and
-//! carries it out through the command service, as the saga's own caller.
-//!
-//! Planning follows the log itself, in order, woken by the append notification: a chunk's
-//! work and the sagas' checkpoint commit together, so each event's work is planned once,
-//! whatever crashes, and the saga hears of its own commands' events as soon as they commit,
-//! with no trip through a broker. One process plans at a time (a lock); the work is shared out
-//! by leases among every saga process.
+//! The sagas at work: one loop consumes the events topic and plans work, another leases due
+//! work and carries it out through the command service, as the saga's own caller.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::{Caller, CommandError, CommandRequest, CommandService};
+use app::{Accepted, Caller, CommandError, CommandRequest, CommandService};
 use commands::billing::{Billing, BillingCommand, CaptureCredits, ReleaseReservation, ReserveCredits};
 use commands::runs::{
     BeginRun, CompleteStep, FailStep, RejectRun, RetryStep, RunAggregate, RunCommand, RunStatus, StepStatus,
@@ -20,9 +13,9 @@ use commands::runs::{
 use commands::workspace::{ReactivateWorkspace, SuspendWorkspace, Workspace, WorkspaceCommand};
 use commands::{Aggregate, Decider};
 use events::{DomainEvent, RecordedEvent, RunId, StreamId, WorkspaceId};
+use platform::consumer::{EventConsumer, handle_once};
 use platform::metrics::Metrics;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
 
@@ -30,21 +23,14 @@ use crate::executors::{Executors, Outcome, Task};
 use crate::plan::{self, BILLING_SAGA, Planned, RUN_SAGA, Work};
 use crate::queue::{self, Leased};
 
-/// The sagas' checkpoint, and the name under which the Kafka consumer of earlier versions
-/// recorded the stream versions it had handled.
+/// The name under which the sagas record the stream versions they have handled.
 pub const CONSUMER: &str = "sagas";
-/// Events per planning transaction.
-const CHUNK: i64 = 2_000;
-/// How long the planner waits for an append notification before it looks anyway.
-const POLL: Duration = Duration::from_millis(250);
-/// Held by the one process planning.
-const PLANNER_LOCK: &str = "oxbow.sagas.planner";
-/// Notified when work is planned, so that the workers of every saga process hear of it.
-const WORK_CHANNEL: &str = "oxbow_saga_work";
 
 #[derive(Debug, Clone)]
 pub struct SagaConfig {
     pub brokers: String,
+    pub topic: String,
+    pub group: String,
     pub tasks_topic: String,
     pub notifications_topic: String,
     /// Pieces of work carried out at once by one process.
@@ -95,101 +81,91 @@ impl Sagas {
         Ok(Sagas { inner: Arc::new(inner) })
     }
 
-    /// Follows the log and plans each event's work. Runs until an error; the caller restarts
-    /// it with backoff.
-    pub async fn follow(self) -> anyhow::Result<()> {
-        let mut listener = PgListener::connect_with(&self.inner.pool).await?;
-        listener.listen(store::APPEND_CHANNEL).await?;
-        tracing::info!("sagas following the log");
+    /// Consumes the events topic and plans each event's work once in effect. Runs until an
+    /// error; the caller restarts it with backoff.
+    pub async fn consume(self) -> anyhow::Result<()> {
+        let inner = &self.inner;
+        let consumer = EventConsumer::subscribe(&inner.config.brokers, &inner.config.group, &inner.config.topic, 500)?;
+        tracing::info!(topic = %inner.config.topic, group = %inner.config.group, "sagas consuming");
         loop {
-            if self.plan_chunk().await? > 0 {
+            let Some(batch) = consumer.next_batch(Duration::from_secs(1)).await? else {
                 continue;
+            };
+            self.react(&batch.events).await?;
+            consumer.commit(&batch);
+            if let Some(position) = batch.events.iter().map(|e| e.position).max() {
+                inner.metrics.set(
+                    "oxbow_saga_position",
+                    "The latest log position the sagas have received from Kafka.",
+                    &[],
+                    position as f64,
+                );
             }
-            let _ = tokio::time::timeout(POLL, listener.try_recv()).await;
-            while listener.next_buffered().is_some() {}
         }
     }
 
-    /// Plans the work of the next chunk of the log after the sagas' checkpoint, and moves the
-    /// checkpoint past it, in one transaction. Returns how far the head is beyond it.
-    async fn plan_chunk(&self) -> anyhow::Result<i64> {
-        let mut transaction = self.inner.pool.begin().await?;
-        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(PLANNER_LOCK)
-            .execute(&mut *transaction)
-            .await?;
-        let (from,): (i64,) = sqlx::query_as("select position from saga_checkpoints where name = $1")
-            .bind(CONSUMER)
-            .fetch_one(&mut *transaction)
-            .await?;
-        let events = store::read_all(&mut *transaction, from, CHUNK).await?;
-        let Some(last) = events.last().map(|event| event.position) else {
-            transaction.rollback().await?;
-            return Ok(0);
+    /// Plans the work `events` ask for, each event once in effect, in one transaction. Events
+    /// of streams the sagas never react to are left out before anything is recorded.
+    async fn react(&self, events: &[RecordedEvent]) -> anyhow::Result<()> {
+        let concerned: Vec<RecordedEvent>;
+        let events = if events.iter().all(plan::concerns) {
+            events
+        } else {
+            concerned = events.iter().filter(|event| plan::concerns(event)).cloned().collect();
+            &concerned
         };
-        let events: Vec<&RecordedEvent> = events.iter().filter(|event| plan::concerns(event)).collect();
-        // Streams the Kafka consumer of earlier versions handled up to some version.
-        let mut streams: Vec<&str> = events.iter().map(|event| event.stream_id.as_str()).collect();
-        streams.sort_unstable();
-        streams.dedup();
-        let handled: HashMap<String, i64> = sqlx::query_as(
-            "select stream_id, version from projection_streams where projection = $1 and stream_id = any($2)",
-        )
-        .bind(CONSUMER)
-        .bind(&streams)
-        .fetch_all(&mut *transaction)
-        .await?
-        .into_iter()
-        .collect();
-        let (mut planned, mut correlations, mut moot): (Vec<Planned>, Vec<Uuid>, Vec<String>) = Default::default();
-        for event in events {
-            if handled.get(&event.stream_id).is_some_and(|version| event.stream_version <= *version) {
-                continue;
-            }
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut transaction = self.inner.pool.begin().await?;
+        let reactions = handle_once(&mut transaction, CONSUMER, events, async |_, event: &RecordedEvent| {
+            let correlation_id = correlation_of(event);
             match plan::plan(event) {
-                Ok(work) => {
-                    correlations.extend(std::iter::repeat_n(correlation_of(event), work.len()));
-                    planned.extend(work);
-                    moot.extend(plan::moot(event));
+                Ok(planned) => Ok(Some((planned, correlation_id, plan::moot(event)))),
+                Err(error) => {
+                    tracing::error!(%error, position = event.position, "an event the sagas cannot read");
+                    Ok(None)
                 }
-                Err(error) => tracing::error!(%error, position = event.position, "an event the sagas cannot read"),
             }
+        })
+        .await?;
+        let (mut planned, mut correlations, mut moot): (Vec<Planned>, Vec<Uuid>, Vec<String>) = Default::default();
+        for (work, correlation_id, patterns) in reactions {
+            correlations.extend(std::iter::repeat_n(correlation_id, work.len()));
+            planned.extend(work);
+            moot.extend(patterns);
         }
         // Planned, then dropped: an event only makes moot what earlier events planned
         // (attempts only go up, and nothing follows a run's end).
         queue::enqueue(&mut transaction, &planned, &correlations).await?;
         queue::drop_moot(&mut transaction, RUN_SAGA, &moot).await?;
-        if !planned.is_empty() {
-            sqlx::query("select pg_notify($1, '')").bind(WORK_CHANNEL).execute(&mut *transaction).await?;
-        }
-        let (head,): (i64,) = sqlx::query_as(
-            "update saga_checkpoints set position = $2 where name = $1 returning (select position from log_head)",
-        )
-        .bind(CONSUMER)
-        .bind(last)
-        .fetch_one(&mut *transaction)
-        .await?;
         transaction.commit().await?;
         if !planned.is_empty() {
             self.inner.wake.notify_one();
         }
-        self.inner.metrics.set(
-            "oxbow_saga_position",
-            "Every event at or below this log position has its saga work planned.",
-            &[],
-            last as f64,
-        );
-        Ok(head - last)
+        Ok(())
+    }
+
+    /// Reacts at once to the events a saga command of this process appended, rather than
+    /// after their trip through Kafka; the consumer then finds them handled. Only a shortcut:
+    /// when it fails, Kafka still brings the events.
+    async fn react_to_own(&self, accepted: &Accepted) {
+        let (Some(first), Some(last)) = (accepted.events.first(), accepted.events.last()) else {
+            return;
+        };
+        let reacted = match store::read_range(&self.inner.pool, first.position, last.position).await {
+            Ok(events) => self.react(&events).await,
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = reacted {
+            tracing::debug!(error = format!("{error:#}"), "reacting to own events failed; Kafka will bring them");
+        }
     }
 
     /// Leases due work and carries it out, several pieces at once. Runs until an error.
     pub async fn work(self) -> anyhow::Result<()> {
         let permits = Arc::new(Semaphore::new(self.inner.config.max_in_flight));
-        // Work planned by another process's planner is announced here.
-        let mut planned = PgListener::connect_with(&self.inner.pool).await?;
-        planned.listen(WORK_CHANNEL).await?;
         loop {
-            while planned.next_buffered().is_some() {}
             let free = permits.available_permits();
             let leased = if free > 0 { queue::lease(&self.inner.bookkeeping, free as i64).await? } else { Vec::new() };
             let busy = leased.len() == free && free > 0;
@@ -214,7 +190,6 @@ impl Sagas {
             };
             tokio::select! {
                 _ = self.inner.wake.notified() => {}
-                _ = planned.try_recv() => {}
                 _ = tokio::time::sleep(wait.min(Duration::from_secs(1))) => {}
             }
         }
@@ -441,7 +416,10 @@ impl Sagas {
     ) -> Result<Sent, TryAgain> {
         let command_type = request.command.command_type();
         match self.inner.service.execute(request, caller, idempotency_key.as_deref(), correlation_id).await {
-            Ok(_) => Ok(Sent::Accepted),
+            Ok(accepted) => {
+                self.react_to_own(&accepted).await;
+                Ok(Sent::Accepted)
+            }
             // The stream kept moving under it (the service decides again a few times first).
             Err(error @ (CommandError::Conflict { .. } | CommandError::Unavailable(_))) => Err(error.into()),
             Err(refusal @ (CommandError::Rejected { .. } | CommandError::IdempotencyKeyReused)) => {

@@ -40,6 +40,7 @@ pub fn oxbow_command(config: &platform::Config) -> tokio::process::Command {
         .env("OXBOW_EVENTS_TOPIC", &config.events_topic)
         .env("OXBOW_TASKS_TOPIC", &config.tasks_topic)
         .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
+        .env("OXBOW_SAGA_GROUP", &config.saga_group)
         .env("OXBOW_LOG", "warn")
         .kill_on_drop(true);
     command
@@ -129,6 +130,7 @@ mod app {
         config.events_topic = format!("{name}.events");
         config.tasks_topic = format!("{name}.tasks");
         config.notifications_topic = format!("{name}.notifications");
+        config.saga_group = format!("{name}.sagas");
         config.redis_prefix = format!("{name}:");
         config.topic_partitions = 3;
         config.database_pool_size = 8;
