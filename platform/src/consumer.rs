@@ -1,9 +1,9 @@
 //! Reading the events topic in batches, and applying each event once in effect.
 //!
-//! Every consumer of the events topic (the sagas; the projector reads the log itself) keeps, per stream, the last version it
-//! handled, in the same transaction as what it does with the events: an event at or below it
-//! is a duplicate and is skipped; an event further ahead means Kafka lost something, and the
-//! missing events are read from the log.
+//! Every consumer of the events topic (the sagas; the projector reads the log itself) keeps,
+//! per stream, the last version it handled, in the same transaction as what it does with the
+//! events: an event at or below it is a duplicate and is skipped; an event further ahead means
+//! Kafka lost something, and the missing events are read from the log.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;

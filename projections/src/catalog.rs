@@ -12,10 +12,9 @@ use crate::runs::bulk::Runs;
 
 pub const NAME: &str = "catalog";
 
-/// Applies events the projection has not applied, in log order: runs, workspaces
-/// and billing, the bulk of any log, folded in memory and written once per batch; agents and
-/// workflows event by event.
-/// Returns what Redis needs to hear of, each once.
+/// Applies events the projection has not applied, in log order: runs, workspaces and billing,
+/// the bulk of any log, folded in memory and written once per batch; agents and workflows event
+/// by event. Returns what Redis needs to hear of, each once.
 pub async fn apply_new(connection: &mut PgConnection, new: &[RecordedEvent]) -> anyhow::Result<Vec<Touched>> {
     let mut runs = Runs::default();
     let run_ids = distinct(new.iter().filter_map(crate::runs::view::run_of).collect());
