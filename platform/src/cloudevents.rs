@@ -12,9 +12,6 @@ pub fn ce_type(event: &RecordedEvent) -> String {
 }
 
 /// The headers of an event's message, in a stable order.
-/// The header that carries an event's log position, which a consumer may read alone.
-pub const POSITION: &str = "oxbow_position";
-
 pub fn headers(event: &RecordedEvent) -> Vec<(&'static str, String)> {
     let metadata = |key: &str| event.metadata.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
     vec![
@@ -25,7 +22,7 @@ pub fn headers(event: &RecordedEvent) -> Vec<(&'static str, String)> {
         ("ce_subject", event.stream_id.clone()),
         ("ce_time", event.recorded_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
         ("content-type", "application/json".to_owned()),
-        (POSITION, event.position.to_string()),
+        ("oxbow_position", event.position.to_string()),
         ("oxbow_stream_version", event.stream_version.to_string()),
         ("oxbow_correlation_id", metadata("correlation_id")),
         ("oxbow_causation_id", metadata("causation_id")),
@@ -61,7 +58,7 @@ pub fn decode<'a>(
         .and_then(|bytes| ChainHash::from_slice(&bytes))
         .ok_or_else(|| DecodeError("oxbow_hash is not a SHA-256 in hex".into()))?;
     Ok(RecordedEvent {
-        position: number(POSITION)?,
+        position: number("oxbow_position")?,
         stream_id: text("ce_subject")?.to_owned(),
         stream_version: number("oxbow_stream_version")?,
         event_id: text("ce_id")?.parse().map_err(|_| DecodeError("ce_id is not a UUID".into()))?,

@@ -119,48 +119,29 @@ impl Live {
         }
         counted.sort_unstable();
         counted.dedup();
-        let everything = Everything::read_some(pool, &workspaces, &counted, &runs).await?;
-        let mut hashes = Vec::new();
-        for (id, name, suspended, version, members) in &everything.workspaces {
-            hashes.push((
-                keys::workspace(&self.keys, WorkspaceId(*id)),
-                *version,
-                0,
-                workspace_fields(name, *suspended, *members),
-            ));
-        }
-        for (id, version, status, credits_used, finished, done, total) in &everything.runs {
-            let ttl = if *finished { FINISHED_TTL_SECONDS } else { 0 };
-            hashes.push((
-                keys::run(&self.keys, RunId(*id)),
-                *version,
-                ttl,
-                run_fields(status, *credits_used, *done, *total),
-            ));
-        }
-        for chunk in hashes.chunks(PIPELINE) {
+        let everything = Everything::read_some(pool, &workspaces, counted, &runs).await?;
+        self.put(&everything.writes(&self.keys)).await
+    }
+
+    /// Sends writes, pipelined. Each pipeline is one MULTI, so a reader never sees a run
+    /// counter deleted and not yet written again.
+    async fn put(&mut self, writes: &[Write]) -> anyhow::Result<()> {
+        for chunk in writes.chunks(PIPELINE) {
+            let mut pipe = redis::pipe();
             // Loading is idempotent and cheap, and a Redis that restarted has forgotten it.
-            let mut pipe = redis::pipe();
-            pipe.load_script(&self.if_newer).ignore();
-            for (key, version, ttl, fields) in chunk {
-                pipe.invoke_script(&if_newer(&self.if_newer, key.clone(), *version, *ttl, fields)).ignore();
-            }
-            let _: () = pipe.query_async(&mut self.redis).await?;
-        }
-        // Each workspace's counters are written whole, from the committed read model.
-        if !counted.is_empty() {
-            let mut by_workspace: std::collections::HashMap<Uuid, Vec<(String, i64)>> =
-                std::collections::HashMap::new();
-            for (workspace_id, status, runs) in everything.counts {
-                by_workspace.entry(workspace_id).or_default().push((status, runs));
-            }
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            for workspace_id in &counted {
-                let key = keys::run_counts(&self.keys, WorkspaceId(*workspace_id));
-                pipe.del(&key).ignore();
-                if let Some(counts) = by_workspace.get(workspace_id) {
-                    pipe.hset_multiple(&key, counts).ignore();
+            pipe.atomic().load_script(&self.if_newer).ignore();
+            for write in chunk {
+                match write {
+                    Write::Hash { key, version, ttl, fields } => {
+                        pipe.invoke_script(&if_newer(&self.if_newer, key.clone(), *version, *ttl, fields)).ignore();
+                    }
+                    // Written whole, from the committed read model.
+                    Write::Counts { key, counts } => {
+                        pipe.del(key).ignore();
+                        if !counts.is_empty() {
+                            pipe.hset_multiple(key, counts).ignore();
+                        }
+                    }
                 }
             }
             let _: () = pipe.query_async(&mut self.redis).await?;
@@ -177,24 +158,7 @@ impl Live {
         }
         let everything = Everything::read(pool).await?;
         // Guarded like every other write: a refresh that raced ahead keeps its newer values.
-        let _: () = redis::cmd("SCRIPT").arg("LOAD").arg(IF_NEWER).query_async(&mut self.redis).await?;
-        for chunk in everything.writes(&self.keys).chunks(PIPELINE) {
-            let mut pipe = redis::pipe();
-            for write in chunk {
-                match write {
-                    Write::Hash { key, version, ttl, fields } => {
-                        pipe.invoke_script(&if_newer(&self.if_newer, key.clone(), *version, *ttl, fields)).ignore();
-                    }
-                    Write::Counts { key, counts } => {
-                        pipe.del(key).ignore();
-                        if !counts.is_empty() {
-                            pipe.hset_multiple(key, counts).ignore();
-                        }
-                    }
-                }
-            }
-            let _: () = pipe.query_async(&mut self.redis).await?;
-        }
+        self.put(&everything.writes(&self.keys)).await?;
         let _: () = redis::cmd("SET").arg(&marker).arg(1).query_async(&mut self.redis).await?;
         tracing::info!(
             workspaces = everything.workspaces.len(),
@@ -283,6 +247,8 @@ impl Live {
 struct Everything {
     /// id, name, suspended, version, members
     workspaces: Vec<(Uuid, String, bool, i64, i64)>,
+    /// The workspaces whose run counters are written, whole.
+    counted: Vec<Uuid>,
     /// workspace, status, runs
     counts: Vec<(Uuid, String, i64)>,
     /// id, version, status, credits used, finished, steps done, steps in all
@@ -309,7 +275,7 @@ impl Everything {
     async fn read_some(
         pool: &PgPool,
         workspaces: &[Uuid],
-        counted: &[Uuid],
+        counted: Vec<Uuid>,
         runs: &[Uuid],
     ) -> sqlx::Result<Everything> {
         let workspaces = sqlx::query_as(
@@ -324,7 +290,7 @@ impl Everything {
             "select workspace_id, status, count(*) from rm_runs where workspace_id = any($1) \
               group by workspace_id, status",
         )
-        .bind(counted)
+        .bind(&counted)
         .fetch_all(pool)
         .await?;
         let runs = sqlx::query_as(
@@ -336,7 +302,7 @@ impl Everything {
         .bind(StepStatus::Succeeded.as_str())
         .fetch_all(pool)
         .await?;
-        Ok(Everything { workspaces, counts, runs })
+        Ok(Everything { workspaces, counted, counts, runs })
     }
 
     async fn read(pool: &PgPool) -> sqlx::Result<Everything> {
@@ -360,16 +326,13 @@ impl Everything {
         .bind(StepStatus::Succeeded.as_str())
         .fetch_all(pool)
         .await?;
-        Ok(Everything { workspaces, counts, runs })
+        let counted = workspaces.iter().map(|(id, ..): &(Uuid, String, bool, i64, i64)| *id).collect();
+        Ok(Everything { workspaces, counted, counts, runs })
     }
 
     /// Keys are relative to the deployment's prefix.
     fn writes(&self, keys: &Keys) -> Vec<Write> {
-        let mut writes = Vec::with_capacity(self.workspaces.len() * 2 + self.runs.len());
-        let mut counted: std::collections::HashMap<Uuid, Vec<(String, i64)>> = std::collections::HashMap::new();
-        for (workspace_id, status, runs) in &self.counts {
-            counted.entry(*workspace_id).or_default().push((status.clone(), *runs));
-        }
+        let mut writes = Vec::with_capacity(self.workspaces.len() + self.counted.len() + self.runs.len());
         for (id, name, suspended, version, members) in &self.workspaces {
             writes.push(Write::Hash {
                 key: keys::workspace(keys, WorkspaceId(*id)),
@@ -377,8 +340,14 @@ impl Everything {
                 ttl: 0,
                 fields: workspace_fields(name, *suspended, *members),
             });
+        }
+        let mut counts: std::collections::HashMap<Uuid, Vec<(String, i64)>> = std::collections::HashMap::new();
+        for (workspace_id, status, runs) in &self.counts {
+            counts.entry(*workspace_id).or_default().push((status.clone(), *runs));
+        }
+        for id in &self.counted {
             let key = keys::run_counts(keys, WorkspaceId(*id));
-            writes.push(Write::Counts { key, counts: counted.remove(id).unwrap_or_default() });
+            writes.push(Write::Counts { key, counts: counts.remove(id).unwrap_or_default() });
         }
         for (id, version, status, credits_used, finished, done, total) in &self.runs {
             writes.push(Write::Hash {

@@ -54,11 +54,11 @@ impl Projector {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(store::APPEND_CHANNEL).await?;
         tracing::info!("projector following the log");
-        let mut redis_checked = Instant::now() - REDIS_CHECK;
+        let mut redis_checked: Option<Instant> = None;
         loop {
             let progress = self.catch_up().await?;
-            if redis_checked.elapsed() >= REDIS_CHECK {
-                redis_checked = Instant::now();
+            if redis_checked.is_none_or(|at| at.elapsed() >= REDIS_CHECK) {
+                redis_checked = Some(Instant::now());
                 if let Err(error) = self.live.refill_if_lost(&self.pool).await {
                     tracing::warn!(%error, "could not fill Redis in");
                 }

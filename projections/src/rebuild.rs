@@ -4,9 +4,10 @@
 //! A rebuild writes into a schema of its own ([`SCHEMA`]): unlogged copies of every read-model
 //! table and its position. It reads the log in position order and applies each batch with the
 //! projector's own code (`catalog::apply_new`), the rebuild schema first on the search path so
-//! the same SQL writes the copies; runs and workspaces, the bulk of any log, are folded in
-//! memory and written once per batch. A batch commits with its position, so a rebuild killed at
-//! any point resumes where it stopped, and reading in order needs no per-stream versions.
+//! the same SQL writes the copies; runs, workspaces and billing, the bulk of any log, are
+//! folded in memory and written once per batch. A batch commits with its position, so a
+//! rebuild killed at any point resumes where it stopped, and reading in order needs no
+//! per-stream versions.
 //!
 //! Meanwhile the live projection keeps serving. To finish, the rebuild takes the projection's
 //! lock (the projector holds it while it applies a chunk) and applies exactly the events
@@ -169,8 +170,7 @@ impl Rebuild {
     }
 
     /// Replaces the live projection's rows with the rebuilt ones, atomically, and drops the
-    /// rebuild. Returns the live projection's position at the switch. The live per-stream
-    /// versions stay: the rebuilt rows hold exactly the events they and the watermark name.
+    /// rebuild. Returns the live projection's position at the switch.
     pub async fn switch_over(mut self) -> anyhow::Result<i64> {
         let mut transaction = self.pool.begin().await?;
         let position = self.last_stretch(&mut transaction).await?;

@@ -101,8 +101,7 @@ pub async fn counts(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) ->
 
 /// The runs the read model holds among `run_ids`, with their steps in plan order.
 pub async fn load(connection: &mut PgConnection, run_ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, RunView>> {
-    /// A run and its steps, read in one statement: the live projector reads one for nearly
-    /// every event.
+    /// A run and its steps, read in one statement.
     #[derive(sqlx::FromRow)]
     struct Stored {
         #[sqlx(flatten)]
