@@ -14,4 +14,4 @@ mod states;
 
 pub use command::{Caller, Command, CommandRequest};
 pub use error::CommandError;
-pub use service::{Accepted, AcceptedEvent, CommandService};
+pub use service::{Accepted, AcceptedEvent, Appended, CommandService};

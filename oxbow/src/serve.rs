@@ -95,6 +95,10 @@ where
     })
 }
 
+/// Appends told to the sagas' shortcut that it has not taken yet, at most; past that it is not
+/// told, and Kafka brings the events.
+const OWN_APPENDS_BUFFER: usize = 4096;
+
 /// Starts `roles` with `config`. Migrates the database first.
 pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     if config.jwt_secret_is_development_default {
@@ -111,13 +115,16 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     let needs_redis = roles.iter().any(|role| matches!(role, Role::ReadApi | Role::Projector));
     let redis = if needs_redis { Some(platform::redis::connect(&config.redis_url).await?) } else { None };
     let mut tasks = Vec::new();
-    // One command service (and so one group committer) for the endpoint and the sagas.
+    // One command service (and so one group committer) for the endpoint and the sagas, which
+    // hear of its appends at once.
+    let (own_appends, appended) = tokio::sync::mpsc::channel(OWN_APPENDS_BUFFER);
     let service = roles.iter().any(|role| matches!(role, Role::WriteApi | Role::Saga)).then(|| {
         let committer = store::CommitterConfig {
             pipeline_depth: config.append_pipeline_depth,
             ..store::CommitterConfig::default()
         };
-        app::CommandService::new(store::EventStore::new(pool.clone(), committer), metrics.clone())
+        let service = app::CommandService::new(store::EventStore::new(pool.clone(), committer), metrics.clone());
+        if roles.contains(&Role::Saga) { service.telling_appends_to(own_appends) } else { service }
     });
 
     if roles.contains(&Role::Relay) {
@@ -149,6 +156,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
         let sagas = sagas::Sagas::new(
             pool.clone(),
             service.clone().expect("made above"),
+            appended,
             metrics.clone(),
             sagas::SagaConfig {
                 brokers: config.kafka_brokers.clone(),
@@ -167,6 +175,8 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                 sagas.consume().await
             }
         }));
+        let for_own_appends = sagas.clone();
+        tasks.push(supervise("saga-shortcut", metrics.clone(), move || for_own_appends.clone().follow_own_appends()));
         tasks.push(supervise("saga-worker", metrics.clone(), move || sagas.clone().work()));
     }
 

@@ -90,6 +90,35 @@ impl Batch {
     }
 }
 
+/// The events of `batch` that `consumer` may not have handled yet, read without a lock or a
+/// transaction. Versions only go up, so an event at or below its stream's committed version is
+/// handled for good. Filtering first keeps [`handle_once`] from locking streams it has nothing
+/// to do for: for the sagas, whose shortcut handles most events before Kafka brings them, that
+/// is most streams, and taking their locks would queue the consumer and the shortcut behind
+/// each other.
+pub async fn not_yet_handled(
+    executor: impl sqlx::PgExecutor<'_>,
+    consumer: &str,
+    batch: &[RecordedEvent],
+) -> sqlx::Result<Vec<RecordedEvent>> {
+    let mut streams: Vec<&str> = batch.iter().map(|e| e.stream_id.as_str()).collect();
+    streams.sort_unstable();
+    streams.dedup();
+    let handled: Vec<(String, i64)> = sqlx::query_as(
+        "select stream_id, version from projection_streams where projection = $1 and stream_id = any($2)",
+    )
+    .bind(consumer)
+    .bind(&streams)
+    .fetch_all(executor)
+    .await?;
+    let handled: HashMap<String, i64> = handled.into_iter().collect();
+    Ok(batch
+        .iter()
+        .filter(|e| handled.get(&e.stream_id).is_none_or(|known| e.stream_version > *known))
+        .cloned()
+        .collect())
+}
+
 /// Hands `handle` each event that `consumer` has not handled yet, in stream order, filling any
 /// gap from the log, and records the streams' new versions, all on `connection` (the caller's
 /// transaction). Returns what `handle` returned for the events it was given.

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use events::billing::BillingEvent;
 use events::runs::RunEvent;
-use events::{Category, DomainEvent, RecordedEvent, RunId, WorkspaceId};
+use events::{Category, DomainEvent, RecordedEvent, RunId, StreamId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -58,7 +58,12 @@ pub fn plan(event: &RecordedEvent) -> events::Result<Vec<Planned>> {
 /// Whether the sagas ever react to events of `event`'s stream: runs' and billing accounts'.
 /// The rest need not even be recorded as handled.
 pub fn concerns(event: &RecordedEvent) -> bool {
-    matches!(event.stream().map(|stream| stream.category), Some(Category::Run | Category::Billing))
+    concerns_stream(&event.stream_id)
+}
+
+/// Whether the sagas ever react to events of the stream named `stream_id`.
+pub fn concerns_stream(stream_id: &str) -> bool {
+    matches!(StreamId::parse(stream_id).map(|stream| stream.category), Some(Category::Run | Category::Billing))
 }
 
 /// The run saga's work that `event` makes moot, as SQL `LIKE` patterns of keys: an attempt's
