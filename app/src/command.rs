@@ -33,6 +33,17 @@ impl Command {
         Some(parsed)
     }
 
+    /// Checks the payload's fields, as [`Command::parse`] does.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        match self {
+            Command::Workspace(command) => command.validate(),
+            Command::Agent(command) => command.validate(),
+            Command::Workflow(command) => command.validate(),
+            Command::Billing(command) => command.validate(),
+            Command::Run(command) => command.validate(),
+        }
+    }
+
     /// The type's wire name, e.g. `CaptureCredits`.
     pub fn command_type(&self) -> &'static str {
         match self {

@@ -46,6 +46,11 @@ impl CommandError {
         }
     }
 
+    /// A field outside its bounds, found by the service rather than by the endpoint's parsing.
+    pub(crate) fn invalid(error: &commands::FieldError) -> CommandError {
+        CommandError::Rejected { kind: RejectionKind::Invalid, code: error.code, detail: error.to_string(), version: 0 }
+    }
+
     pub(crate) fn unavailable(error: store::Error) -> CommandError {
         tracing::error!(%error, "the log could not be read");
         CommandError::Unavailable("the event log could not be read".into())

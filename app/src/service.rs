@@ -56,6 +56,9 @@ pub struct Appended {
     pub last: i64,
 }
 
+/// The largest event payload a command may record unless configured otherwise.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 256 * 1024;
+
 #[derive(Clone)]
 pub struct CommandService {
     pub(crate) store: EventStore,
@@ -63,11 +66,25 @@ pub struct CommandService {
     states: States,
     turns: Turns,
     appended: Option<tokio::sync::mpsc::Sender<Appended>>,
+    max_event_bytes: usize,
 }
 
 impl CommandService {
     pub fn new(store: EventStore, metrics: Metrics) -> CommandService {
-        CommandService { store, metrics, states: States::default(), turns: Turns::default(), appended: None }
+        CommandService {
+            store,
+            metrics,
+            states: States::default(),
+            turns: Turns::default(),
+            appended: None,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+        }
+    }
+
+    /// Refuses commands whose events' payloads would be larger than `bytes`.
+    pub fn limiting_events_to(mut self, bytes: usize) -> CommandService {
+        self.max_event_bytes = bytes;
+        self
     }
 
     /// Tells `follower` of every accepted command's events (the sagas in this process react to
@@ -86,7 +103,12 @@ impl CommandService {
         idempotency_key: Option<&str>,
         correlation_id: Uuid,
     ) -> Result<Accepted, CommandError> {
-        let result = self.dispatch(&request, caller, idempotency_key, correlation_id).await;
+        // Parsing checked the endpoint's commands already; the sagas' are built in code, from
+        // what executors returned.
+        let result = match request.command.validate() {
+            Ok(()) => self.dispatch(&request, caller, idempotency_key, correlation_id).await,
+            Err(error) => Err(CommandError::invalid(&error)),
+        };
         if let (Ok(accepted), Some(follower)) = (&result, &self.appended)
             && let (Some(first), Some(last)) = (accepted.events.first(), accepted.events.last())
         {
@@ -187,6 +209,35 @@ impl CommandService {
         }
     }
 
+    /// The last check before the log: every event fits what the log, the broker and the read
+    /// models hold, whatever the deciders let through. One command's oversized or unstorable
+    /// event is refused here, before it can fail a group-commit batch or halt a consumer.
+    fn check_bounds(&self, events: &[NewEvent], version: i64) -> Result<(), CommandError> {
+        for event in events {
+            let bytes = json_size(&event.payload);
+            if bytes > self.max_event_bytes {
+                return Err(CommandError::Rejected {
+                    kind: RejectionKind::TooLarge,
+                    code: "event_too_large",
+                    detail: format!(
+                        "the {} event would be {bytes} bytes; events may be at most {} bytes",
+                        event.event_type, self.max_event_bytes
+                    ),
+                    version,
+                });
+            }
+            if let Err(error) = commands::validate::json("", &event.payload) {
+                return Err(CommandError::Rejected {
+                    kind: RejectionKind::Invalid,
+                    code: error.code,
+                    detail: format!("the {} event: {error}", event.event_type),
+                    version,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Loads, decides and appends once.
     #[allow(clippy::too_many_arguments)]
     async fn attempt<A>(
@@ -239,6 +290,7 @@ impl CommandService {
         };
         let mut new_events: Vec<NewEvent> =
             decided.iter().map(|event| NewEvent::from_domain(Uuid::now_v7(), event, &metadata)).collect();
+        self.check_bounds(&new_events, version)?;
         // The caller hears back what it sent; the log only ever holds personal data sealed.
         let payloads: Vec<Value> = new_events.iter().map(|e| e.payload.clone()).collect();
         store::personal::seal(self.store.pool(), &mut new_events).await.map_err(CommandError::unavailable)?;
@@ -261,6 +313,14 @@ impl CommandService {
             Err(AppendError::Conflict { current }) => return Err(CommandError::Conflict { current }),
             Err(AppendError::IdempotencyKeyReused) => return Err(CommandError::IdempotencyKeyReused),
             Err(AppendError::Unavailable(reason)) => return Err(CommandError::Unavailable(reason)),
+            Err(AppendError::Refused(reason)) => {
+                return Err(CommandError::Rejected {
+                    kind: RejectionKind::Invalid,
+                    code: "unstorable_data",
+                    detail: format!("the log cannot store this command's events: {reason}"),
+                    version,
+                });
+            }
         };
         if outcome.replayed {
             return self.replayed(&outcome).await;
@@ -459,4 +519,21 @@ where
         tracing::error!(%error, "a stored event cannot be read");
         CommandError::Unavailable("a stored event of this aggregate cannot be read".into())
     })
+}
+
+/// The length of `value` as JSON, without keeping the text.
+fn json_size(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).expect("a JSON value always serializes");
+    counter.0
 }

@@ -76,8 +76,11 @@ fn validate_executor(path: &str, executor: &Executor) -> Result<(), FieldError> 
             _ => Err(FieldError::new(&format!("{path}/config/ms"), "sleep needs ms, 0 to 300000")),
         },
         Executor::Builtin { name: Builtin::Usage, config } => match config.get("tokens") {
-            Some(tokens) if tokens.as_u64().is_some() => Ok(()),
-            _ => Err(FieldError::new(&format!("{path}/config/tokens"), "usage needs a whole number of tokens")),
+            Some(tokens) if tokens.as_u64().is_some_and(|tokens| tokens <= crate::runs::TOKENS_MAX) => Ok(()),
+            _ => Err(FieldError::new(
+                &format!("{path}/config/tokens"),
+                format!("usage needs a whole number of tokens, at most {}", crate::runs::TOKENS_MAX),
+            )),
         },
         Executor::Builtin { .. } | Executor::External => Ok(()),
     }

@@ -23,6 +23,9 @@ use crate::{Aggregate, CommandContext, Decider, FieldError, Rejection, Rejection
 
 /// The most credits one command may move.
 pub const AMOUNT_MAX: i64 = 1_000_000_000_000;
+/// The largest balance an account may hold: a thousand of the largest grants, and far from
+/// the `bigint` the read model keeps it in, whatever is reserved or captured meanwhile.
+pub const BALANCE_MAX: i64 = 1_000_000_000_000_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -206,6 +209,14 @@ impl Account {
     pub fn available(&self) -> i64 {
         self.balance - self.reserved
     }
+
+    /// Whether `amount` more credits keep the balance within [`BALANCE_MAX`].
+    fn can_take(&self, amount: i64) -> Result<(), BillingError> {
+        if self.balance.saturating_add(amount) > BALANCE_MAX {
+            return Err(BillingError::BalanceLimit { requested: amount, balance: self.balance });
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -236,6 +247,8 @@ pub enum BillingError {
     InvoiceNotFound,
     #[error("{requested} credits exceed the {outstanding} outstanding on the invoice")]
     PaymentExceedsInvoice { requested: i64, outstanding: i64 },
+    #[error("{requested} more credits would take the balance of {balance} past the limit of {BALANCE_MAX}")]
+    BalanceLimit { requested: i64, balance: i64 },
 }
 
 crate::access::access_denied_into!(BillingError);
@@ -266,6 +279,7 @@ impl Rejection for BillingError {
             InvoiceIdTaken => "invoice_id_taken",
             InvoiceNotFound => "invoice_not_found",
             PaymentExceedsInvoice { .. } => "payment_exceeds_invoice",
+            BalanceLimit { .. } => "balance_limit",
         }
     }
 }
@@ -306,8 +320,12 @@ impl Decider for Billing {
         }
         let event: BillingEvent = match command {
             BillingCommand::OpenBillingAccount(_) => unreachable!("handled above"),
-            BillingCommand::GrantCredits(c) => CreditsGranted { amount: c.amount, reason: c.reason.clone() }.into(),
+            BillingCommand::GrantCredits(c) => {
+                account.can_take(c.amount)?;
+                CreditsGranted { amount: c.amount, reason: c.reason.clone() }.into()
+            }
             BillingCommand::PurchaseCredits(c) => {
+                account.can_take(c.amount)?;
                 CreditsPurchased { amount: c.amount, payment_ref: c.payment_ref.clone() }.into()
             }
             BillingCommand::ReserveCredits(c) => {

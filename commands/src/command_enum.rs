@@ -45,6 +45,13 @@ macro_rules! command_enum {
                 }
             }
 
+            /// Checks the payload's fields as parsing does, for commands built in code.
+            pub fn validate(&self) -> Result<(), crate::FieldError> {
+                match self {
+                    $($name::$variant(command) => crate::Validate::validate(command)),+
+                }
+            }
+
             pub fn command_type(&self) -> &'static str {
                 match self {
                     $($name::$variant(_) => stringify!($variant)),+
@@ -85,7 +92,7 @@ pub(crate) fn json_pointer(path: &str) -> String {
 }
 
 /// Schema checks beyond the shape serde already enforces.
-pub(crate) trait Validate {
+pub trait Validate {
     fn validate(&self) -> Result<(), FieldError> {
         Ok(())
     }

@@ -11,6 +11,11 @@ pub enum RejectionKind {
     Forbidden,
     /// A business rule refused the command.
     RuleViolated,
+    /// What the command would record is outside what Oxbow stores: text with a NUL character,
+    /// a number past its read model's range.
+    Invalid,
+    /// An event the command would record is larger than events may be.
+    TooLarge,
 }
 
 /// A typed refusal from a decider, with a stable machine code such as `last_owner`.

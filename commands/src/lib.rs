@@ -16,7 +16,8 @@ pub mod validate;
 pub mod workflows;
 pub mod workspace;
 
-pub(crate) use command_enum::{Validate, command_enum};
+pub use command_enum::Validate;
+pub(crate) use command_enum::command_enum;
 pub use decider::{Aggregate, CommandContext, Decider, Unreadable};
 pub use error::{Rejection, RejectionKind};
 pub use validate::FieldError;

@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::Access;
-use crate::{Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum};
+use crate::{
+    Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum, validate,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -137,13 +139,49 @@ impl Validate for StartRun {
         if !(1..=crate::billing::AMOUNT_MAX).contains(&self.budget) {
             return Err(FieldError::new("/budget", "must be a positive number of credits"));
         }
+        validate::json("/input", &self.input)
+    }
+}
+/// The most tokens one attempt may report. Usage is summed per workspace, agent and day into
+/// `bigint` columns; at this bound nine million reports a day still fit (and the sums saturate
+/// rather than fail past that).
+pub const TOKENS_MAX: u64 = 1_000_000_000_000;
+/// The longest an attempt may say it took: a week, past any step's timeout.
+pub const DURATION_MAX_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+/// The longest reason or error text a run or step records.
+pub const TEXT_MAX_CHARS: usize = 2000;
+/// As long as a workflow's step ids may be.
+pub const STEP_ID_MAX_CHARS: usize = 100;
+
+impl Validate for CancelRun {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::text("/reason", &self.reason, TEXT_MAX_CHARS)
+    }
+}
+impl Validate for ReportStepStarted {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::text("/step_id", &self.step_id, STEP_ID_MAX_CHARS)
+    }
+}
+impl Validate for CompleteStep {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::text("/step_id", &self.step_id, STEP_ID_MAX_CHARS)?;
+        validate::json("/output", &self.output)?;
+        if self.usage.tokens > TOKENS_MAX {
+            return Err(FieldError::new("/usage/tokens", format!("must be at most {TOKENS_MAX}")));
+        }
+        if self.usage.duration_ms > DURATION_MAX_MS {
+            return Err(FieldError::new("/usage/duration_ms", format!("must be at most {DURATION_MAX_MS}")));
+        }
         Ok(())
     }
 }
-impl Validate for CancelRun {}
-impl Validate for ReportStepStarted {}
-impl Validate for CompleteStep {}
-impl Validate for FailStep {}
+impl Validate for FailStep {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::text("/step_id", &self.step_id, STEP_ID_MAX_CHARS)?;
+        validate::text("/error", &self.error, TEXT_MAX_CHARS)
+    }
+}
 impl Validate for BeginRun {}
 impl Validate for RejectRun {}
 impl Validate for TimeOutStep {}

@@ -123,7 +123,8 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             pipeline_depth: config.append_pipeline_depth,
             ..store::CommitterConfig::default()
         };
-        let service = app::CommandService::new(store::EventStore::new(pool.clone(), committer), metrics.clone());
+        let service = app::CommandService::new(store::EventStore::new(pool.clone(), committer), metrics.clone())
+            .limiting_events_to(config.max_event_bytes);
         if roles.contains(&Role::Saga) { service.telling_appends_to(own_appends) } else { service }
     });
 
@@ -165,6 +166,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                 tasks_topic: config.tasks_topic.clone(),
                 notifications_topic: config.notifications_topic.clone(),
                 max_in_flight: config.saga_concurrency,
+                max_answer_bytes: config.max_event_bytes,
             },
         )?;
         let (for_consumer, config_for_consumer) = (sagas.clone(), config.clone());

@@ -35,6 +35,10 @@ pub struct Config {
     pub min_position_timeout: Duration,
     /// The largest command body accepted.
     pub max_body_bytes: usize,
+    /// The largest event payload (canonical JSON) a command may record, and the largest answer
+    /// a webhook agent may give. Kept well below the broker's message limit (Kafka's default
+    /// is about 1 MB), so the relay can publish every event.
+    pub max_event_bytes: usize,
     /// Commands per second each caller may send, and the burst above that.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
@@ -76,6 +80,7 @@ impl Config {
             database_pool_size: 16,
             min_position_timeout: Duration::from_secs(5),
             max_body_bytes: 256 * 1024,
+            max_event_bytes: 256 * 1024,
             rate_limit_per_second: 2_000,
             rate_limit_burst: 4_000,
             append_pipeline_depth: 1,
@@ -108,6 +113,7 @@ impl Config {
                 defaults.min_position_timeout.as_millis() as u64,
             )?),
             max_body_bytes: parsed("OXBOW_MAX_BODY_BYTES", defaults.max_body_bytes)?,
+            max_event_bytes: parsed("OXBOW_MAX_EVENT_BYTES", defaults.max_event_bytes)?,
             rate_limit_per_second: parsed("OXBOW_RATE_LIMIT_PER_SECOND", defaults.rate_limit_per_second)?,
             rate_limit_burst: parsed("OXBOW_RATE_LIMIT_BURST", defaults.rate_limit_burst)?,
             append_pipeline_depth: parsed("OXBOW_APPEND_PIPELINE_DEPTH", defaults.append_pipeline_depth)?,

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use commands::runs::Usage;
+use commands::Validate;
+use commands::runs::{CompleteStep, Usage};
 use events::agents::{Builtin, Executor};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,8 @@ pub struct Executors {
     producer: FutureProducer,
     tasks_topic: String,
     notifications_topic: String,
+    /// The largest webhook answer read; a larger one fails the attempt.
+    max_answer_bytes: usize,
 }
 
 #[derive(Deserialize)]
@@ -70,7 +73,12 @@ struct WebhookUsage {
 }
 
 impl Executors {
-    pub fn new(brokers: &str, tasks_topic: &str, notifications_topic: &str) -> anyhow::Result<Executors> {
+    pub fn new(
+        brokers: &str,
+        tasks_topic: &str,
+        notifications_topic: &str,
+        max_answer_bytes: usize,
+    ) -> anyhow::Result<Executors> {
         let producer = platform::kafka::producer_config(brokers).create().context("creating the tasks producer")?;
         let http = reqwest::Client::builder().build().context("creating the webhook client")?;
         Ok(Executors {
@@ -78,6 +86,7 @@ impl Executors {
             producer,
             tasks_topic: tasks_topic.to_owned(),
             notifications_topic: notifications_topic.to_owned(),
+            max_answer_bytes,
         })
     }
 
@@ -153,15 +162,53 @@ impl Executors {
         if !status.is_success() {
             return failed(format!("the webhook answered {status}"));
         }
-        match response.json::<WebhookAnswer>().await {
-            Ok(answer) => Outcome::Completed {
-                output: answer.output,
-                usage: Usage {
-                    tokens: answer.usage.tokens,
-                    duration_ms: started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64,
-                },
+        let body = match read_at_most(response, self.max_answer_bytes).await {
+            Ok(Some(body)) => body,
+            // Asking again brings the same answer: the attempt fails for good.
+            Ok(None) => {
+                return Outcome::Failed {
+                    error: format!("answer_too_large: the webhook answered more than {} bytes", self.max_answer_bytes),
+                    retryable: false,
+                };
+            }
+            Err(error) if error.is_timeout() => return failed(format!("no answer within {timeout_ms} ms")),
+            Err(error) => return failed(format!("the webhook's answer could not be read: {error}")),
+        };
+        let answer = match serde_json::from_slice::<WebhookAnswer>(&body) {
+            Ok(answer) => answer,
+            Err(error) => {
+                return failed(format!("the webhook's answer is not {{\"output\", \"usage\"}} JSON: {error}"));
+            }
+        };
+        let completed = CompleteStep {
+            step_id: task.step_id.clone(),
+            attempt: task.attempt,
+            output: answer.output,
+            usage: Usage {
+                tokens: answer.usage.tokens,
+                duration_ms: started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64,
             },
-            Err(error) => failed(format!("the webhook's answer is not {{\"output\", \"usage\"}} JSON: {error}")),
+        };
+        // An answer the run cannot record (a NUL, usage past its bounds) fails for good too.
+        if let Err(error) = completed.validate() {
+            return Outcome::Failed { error: format!("answer_invalid: {error}"), retryable: false };
         }
+        Outcome::Completed { output: completed.output, usage: completed.usage }
     }
+}
+
+/// The body of `response` if it is at most `limit` bytes, `None` if it is longer; reads no
+/// more than `limit` bytes either way.
+async fn read_at_most(mut response: reqwest::Response, limit: usize) -> reqwest::Result<Option<Vec<u8>>> {
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }

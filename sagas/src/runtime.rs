@@ -11,7 +11,7 @@ use commands::runs::{
     TimeOutStep,
 };
 use commands::workspace::{ReactivateWorkspace, SuspendWorkspace, Workspace, WorkspaceCommand};
-use commands::{Aggregate, Decider};
+use commands::{Aggregate, Decider, RejectionKind};
 use events::{DomainEvent, RecordedEvent, RunId, StreamId, WorkspaceId};
 use platform::consumer::{EventConsumer, handle_once, not_yet_handled};
 use platform::metrics::Metrics;
@@ -38,6 +38,8 @@ pub struct SagaConfig {
     pub notifications_topic: String,
     /// Pieces of work carried out at once by one process.
     pub max_in_flight: usize,
+    /// The largest webhook answer read (the event limit: the answer becomes an event).
+    pub max_answer_bytes: usize,
 }
 
 #[derive(Clone)]
@@ -89,7 +91,8 @@ impl Sagas {
         metrics: Metrics,
         config: SagaConfig,
     ) -> anyhow::Result<Sagas> {
-        let executors = Executors::new(&config.brokers, &config.tasks_topic, &config.notifications_topic)?;
+        let executors =
+            Executors::new(&config.brokers, &config.tasks_topic, &config.notifications_topic, config.max_answer_bytes)?;
         let options = pool.connect_options().as_ref().clone().options([("synchronous_commit", "off")]);
         let bookkeeping = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect_lazy_with(options);
         let own_appends = tokio::sync::Mutex::new(own_appends);
@@ -388,12 +391,29 @@ impl Sagas {
                 RunCommand::from(CompleteStep { step_id: step_id.to_owned(), attempt, output, usage })
             }
             Outcome::Failed { error, retryable } => {
+                let error = error.chars().take(commands::runs::TEXT_MAX_CHARS).collect();
                 RunCommand::from(FailStep { step_id: step_id.to_owned(), attempt, error, retryable })
             }
         };
         let report = CommandRequest::run(run_id, report);
-        // A refusal here means the attempt timed out or the run ended meanwhile: nothing to do.
-        self.send(caller, report, None, correlation_id).await.map(drop)
+        match self.send(caller, report, None, correlation_id).await? {
+            // What the executor returned cannot be recorded (an event over the size limit):
+            // the attempt fails for good, with the reason.
+            Sent::Refused(CommandError::Rejected {
+                kind: RejectionKind::Invalid | RejectionKind::TooLarge,
+                code,
+                detail,
+                ..
+            }) => {
+                let error = format!("{code}: {detail}").chars().take(commands::runs::TEXT_MAX_CHARS).collect();
+                let fail = FailStep { step_id: step_id.to_owned(), attempt, error, retryable: false };
+                self.send(caller, CommandRequest::run(run_id, RunCommand::from(fail)), None, correlation_id)
+                    .await
+                    .map(drop)
+            }
+            // Otherwise a refusal means the attempt timed out or the run ended meanwhile.
+            Sent::Accepted | Sent::Refused(_) => Ok(()),
+        }
     }
 
     /// Captures every attempt's cost that is not captured yet, then releases what remains.

@@ -312,8 +312,10 @@ impl Committer {
             }
             // The head moved under us (another process), or a stream assumed new, an event id
             // or an idempotency key met a unique index: check everything under the lock.
+            // One request's data refused by the database is found and failed alone under the
+            // lock, too.
             Ok(false) => batch.plan.into_batch(),
-            Err(error) if is_unique_violation(&error) => batch.plan.into_batch(),
+            Err(error) if is_unique_violation(&error) || is_data_error(&error) => batch.plan.into_batch(),
             Err(error) => batch.plan.fail(&error),
         };
         while let Some(mut later) = in_flight.pop_front() {
@@ -354,8 +356,14 @@ impl Committer {
         }
         let written = match write(&mut *transaction, head, plan.new_head, &plan.rows).await {
             Ok(true) => transaction.commit().await,
-            Ok(false) => Err(sqlx::Error::Protocol("the locked log head moved".into())),
-            Err(error) => Err(error),
+            Ok(false) => {
+                let _ = transaction.rollback().await;
+                Err(sqlx::Error::Protocol("the locked log head moved".into()))
+            }
+            Err(error) => {
+                let _ = transaction.rollback().await;
+                Err(error)
+            }
         };
         match written {
             Ok(()) => {
@@ -363,12 +371,25 @@ impl Committer {
                 known.record(&plan);
                 self.known = Some(known);
                 plan.answer();
+                deferred
+            }
+            // The database refused one request's data (a NUL the checks missed, a number out of
+            // range): nothing was written, so each request goes again alone, and only the
+            // offending one fails. Another tenant's command in the same batch is appended.
+            Err(error) if is_data_error(&error) && plan.appends.len() > 1 => {
+                tracing::warn!(%error, requests = plan.appends.len(), "a batch's data was refused; appending each alone");
+                let mut deferred = deferred;
+                for pending in plan.into_batch() {
+                    deferred.extend(Box::pin(self.commit_under_lock(vec![pending])).await);
+                }
+                deferred
             }
             Err(error) => {
-                let _ = plan.fail(&error);
+                let mut deferred = deferred;
+                deferred.extend(plan.fail(&error));
+                deferred
             }
         }
-        deferred
     }
 }
 
@@ -411,6 +432,16 @@ fn now_micros() -> DateTime<Utc> {
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     error.as_database_error().is_some_and(|error| error.is_unique_violation())
+}
+
+/// Whether the database refused the data itself: a data exception (SQLSTATE class 22, such as
+/// a NUL in `jsonb` or a number out of range), a check constraint, or a value too large to
+/// index. Such an error belongs to one request, not to the batch.
+fn is_data_error(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|error| error.code())
+        .is_some_and(|code| code.starts_with("22") || code == "23514" || code == "54000")
 }
 
 /// What the log already holds that a batch must be checked against.
@@ -580,11 +611,18 @@ impl Plan {
         }
     }
 
-    /// The write failed and nothing of it was kept: its appends fail; the requests answered
-    /// without appending are returned to be checked again.
+    /// The write failed and nothing of it was kept: its appends fail (refused, when the
+    /// database refused their data); the requests answered without appending are returned to
+    /// be checked again.
     fn fail(self, error: &sqlx::Error) -> Vec<Pending> {
         tracing::warn!(%error, "append failed; nothing of the batch was written");
-        fail_all(self.appends.into_iter().map(|(pending, _)| pending).collect(), &error.to_string());
+        let refused = is_data_error(error);
+        for (pending, _) in self.appends {
+            let reason =
+                error.as_database_error().map_or_else(|| error.to_string(), |error| error.message().to_owned());
+            let answer = if refused { AppendError::Refused(reason) } else { AppendError::Unavailable(reason) };
+            let _ = pending.reply.send(Err(answer));
+        }
         self.answered.into_iter().map(|(pending, _)| pending).chain(self.deferred).chain(self.suspects).collect()
     }
 

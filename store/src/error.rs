@@ -31,4 +31,8 @@ pub enum AppendError {
     /// The log could not be written; nothing was appended.
     #[error("the log is unavailable: {0}")]
     Unavailable(String),
+    /// The database refused this request's data (a value it cannot store); nothing of it was
+    /// appended, and trying again will not help.
+    #[error("the database refused the events' data: {0}")]
+    Refused(String),
 }

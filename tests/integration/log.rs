@@ -335,3 +335,37 @@ async fn verify_passes_while_commands_keep_arriving() {
     }
     assert!(appended > 0 && verified > 0, "{appended} appends, {verified} events verified");
 }
+
+/// A value the database refuses in one request of a group-commit batch fails that request
+/// only: the others, other tenants' commands among them, are appended. The command edge
+/// refuses a NUL long before the store; this writes it straight to the store's append.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_whose_data_the_database_refuses_fails_alone_and_its_batch_is_appended() {
+    let db = tests::database().await;
+    for depth in [1, 3] {
+        let store = EventStore::new(db.pool.clone(), CommitterConfig { pipeline_depth: depth, ..Default::default() });
+        let poisoned = 17;
+        let requests = (0..40).map(|i| {
+            let mut request = request(&format!("isolated-{depth}-{i}"), ExpectedVersion::NoStream, 2);
+            if i == poisoned {
+                request.events[1].payload = json!({"text": "nul \u{0} here"});
+            }
+            store.append(request)
+        });
+        let outcomes = futures::future::join_all(requests).await;
+        for (i, outcome) in outcomes.iter().enumerate() {
+            if i == poisoned {
+                assert!(matches!(outcome, Err(AppendError::Refused(_))), "{outcome:?}");
+            } else {
+                assert_eq!(outcome.as_ref().map(|o| o.stream_version), Ok(2), "request {i}");
+            }
+        }
+        let poisoned_stream = format!("isolated-{depth}-{poisoned}");
+        assert!(store::read_stream(&db.pool, &poisoned_stream, 0).await.unwrap().is_empty());
+    }
+    // The log is still whole and gap-free.
+    let head = store::read_head(&db.pool).await.unwrap();
+    let all = store::read_range(&db.pool, 1, head.position).await.unwrap();
+    assert_eq!(all.len() as i64, head.position);
+    assert_eq!(all.len(), 2 * 39 * 2);
+}

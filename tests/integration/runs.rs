@@ -25,7 +25,7 @@ async fn workspace_with_account(app: &TestApp, credits: i64, account: Value) -> 
     workspace
 }
 
-async fn agent(app: &TestApp, workspace: Uuid, executor: Value, per_call: u64, per_1k_tokens: u64) -> Uuid {
+pub(crate) async fn agent(app: &TestApp, workspace: Uuid, executor: Value, per_call: u64, per_1k_tokens: u64) -> Uuid {
     let id = Uuid::now_v7();
     app.ok(
         &app.token("alice"),
@@ -36,11 +36,11 @@ async fn agent(app: &TestApp, workspace: Uuid, executor: Value, per_call: u64, p
     id
 }
 
-fn builtin(name: &str, config: Value) -> Value {
+pub(crate) fn builtin(name: &str, config: Value) -> Value {
     json!({"type": "builtin", "name": name, "config": config})
 }
 
-async fn workflow(app: &TestApp, workspace: Uuid, steps: Value) -> Uuid {
+pub(crate) async fn workflow(app: &TestApp, workspace: Uuid, steps: Value) -> Uuid {
     let id = Uuid::now_v7();
     app.ok(
         &app.token("alice"),
@@ -88,7 +88,7 @@ fn has(events: &[RecordedEvent], event_type: &str) -> bool {
     events.iter().any(|e| e.event_type == event_type)
 }
 
-fn types(events: &[RecordedEvent]) -> Vec<&str> {
+pub(crate) fn types(events: &[RecordedEvent]) -> Vec<&str> {
     events.iter().map(|e| e.event_type.as_str()).collect()
 }
 
@@ -101,7 +101,7 @@ pub(crate) async fn finished(app: &TestApp, run: Uuid) -> Vec<RecordedEvent> {
 
 /// The run's reservation once released: (reserved, captured, released), and every capture's
 /// amount, after checking that each happened as often as it should.
-async fn settlement(app: &TestApp, workspace: Uuid, run: Uuid) -> (i64, i64, i64) {
+pub(crate) async fn settlement(app: &TestApp, workspace: Uuid, run: Uuid) -> (i64, i64, i64) {
     let events = wait_for(app, &format!("billing-{workspace}"), 30, |events| {
         events.iter().any(|e| e.event_type == "ReservationReleased" && e.payload["reservation_id"] == json!(run))
     })
@@ -132,7 +132,7 @@ fn attempt_costs(events: &[RecordedEvent]) -> BTreeMap<(String, u64), i64> {
         .collect()
 }
 
-fn step(id: &str, agent: Uuid, depends_on: &[&str]) -> Value {
+pub(crate) fn step(id: &str, agent: Uuid, depends_on: &[&str]) -> Value {
     json!({"id": id, "agent_id": agent, "depends_on": depends_on, "input": {"step": id}})
 }
 
@@ -245,9 +245,12 @@ async fn failures_are_retried_with_backoff_then_fail_the_run_and_timeouts_end_sl
     );
     assert_eq!(events.last().unwrap().payload["reason"], "step_failed");
     assert_eq!(events[3].payload["error"], "model overloaded");
-    // The retry waited its backoff.
+    // The retry waited its backoff: planned 100 ms after the failure was decided (which is a
+    // little before it was recorded), and not scheduled before then.
     let (failed_at, rescheduled_at) = (events[3].recorded_at, events[5].recorded_at);
-    assert!(rescheduled_at - failed_at >= chrono::Duration::milliseconds(100), "{failed_at} → {rescheduled_at}");
+    let retry_at: chrono::DateTime<chrono::Utc> = serde_json::from_value(events[4].payload["at"].clone()).unwrap();
+    assert!(retry_at - failed_at >= chrono::Duration::milliseconds(50), "{failed_at} → {retry_at}");
+    assert!(rescheduled_at >= retry_at, "{retry_at} → {rescheduled_at}");
     assert_eq!(settlement(&app, workspace, run).await, (50, 9, 41));
 
     let events = finished(&app, slow_run).await;

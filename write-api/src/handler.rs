@@ -13,6 +13,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use app::{Accepted, Caller, Command, CommandRequest, CommandService};
+use commands::FieldError;
 use platform::metrics::Metrics;
 
 use crate::problem::Problem;
@@ -98,6 +99,8 @@ async fn accept(state: &WriteState, headers: &HeaderMap, body: Body) -> Result<A
     if !envelope.payload.is_object() {
         return Err(Problem::invalid_field("/payload", "must be a JSON object"));
     }
+    // NUL anywhere (PostgreSQL cannot store it) and runaway nesting, before any command reads it.
+    commands::validate::json("/payload", &envelope.payload).map_err(|error| Problem::invalid(&error))?;
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => Some(
@@ -129,7 +132,9 @@ async fn accept(state: &WriteState, headers: &HeaderMap, body: Body) -> Result<A
 /// The envelope's type and payload as a typed command.
 fn parse(command_type: &str, payload: &serde_json::Value) -> Result<Command, Problem> {
     match Command::parse(command_type, payload) {
-        Some(parsed) => parsed.map_err(|e| Problem::invalid_field(&format!("/payload{}", e.path), &e.message)),
+        Some(parsed) => {
+            parsed.map_err(|error| Problem::invalid(&FieldError { path: format!("/payload{}", error.path), ..error }))
+        }
         None => Err(Problem::new(
             StatusCode::BAD_REQUEST,
             "unknown_command_type",

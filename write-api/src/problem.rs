@@ -31,13 +31,13 @@ impl Problem {
     }
 
     pub fn invalid_field(path: &str, message: &str) -> Problem {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_payload",
-            "The payload does not match its schema",
-            format!("{path}: {message}"),
-        )
-        .with("field", path)
+        Problem::invalid(&commands::FieldError::new(path, message))
+    }
+
+    /// A payload field outside its schema or its bounds, with the field's JSON pointer.
+    pub fn invalid(error: &commands::FieldError) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, error.code, "The payload does not match its schema", error.to_string())
+            .with("field", error.path.as_str())
     }
 
     pub fn unauthenticated(detail: impl Into<String>) -> Problem {
@@ -87,6 +87,10 @@ impl From<CommandError> for Problem {
                     Problem::new(StatusCode::FORBIDDEN, code, "Only Oxbow's run saga sends this command", detail)
                 }
                 RejectionKind::Forbidden => Problem::new(StatusCode::FORBIDDEN, code, "Forbidden", detail),
+                RejectionKind::Invalid => Problem::new(StatusCode::BAD_REQUEST, code, "The command is invalid", detail),
+                RejectionKind::TooLarge => {
+                    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, code, "An event would be too large", detail)
+                }
                 RejectionKind::RuleViolated => {
                     Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, "A business rule refused the command", detail)
                         .with("rule", code)
