@@ -9,6 +9,7 @@ mod envelope;
 mod error;
 pub mod hash;
 mod ids;
+pub mod operations;
 pub mod runs;
 mod stream;
 pub mod workflows;
@@ -41,7 +42,8 @@ pub fn to_current_shape(event: &mut RecordedEvent) -> Result<()> {
         .or_else(|| agents::AgentEvent::upcast(event_type, version, payload))
         .or_else(|| workflows::WorkflowEvent::upcast(event_type, version, payload))
         .or_else(|| billing::BillingEvent::upcast(event_type, version, payload))
-        .or_else(|| runs::RunEvent::upcast(event_type, version, payload));
+        .or_else(|| runs::RunEvent::upcast(event_type, version, payload))
+        .or_else(|| operations::OperationsEvent::upcast(event_type, version, payload));
     if let Some(upcast) = upcast {
         let (current, payload) = upcast?;
         if current != event.schema_version {

@@ -14,11 +14,20 @@ pub enum Category {
     /// A workspace's billing account: its id is the workspace's.
     Billing,
     Run,
+    /// Operators' decisions about the log's consumers (see [`crate::operations`]): not an
+    /// aggregate, one stream.
+    Operations,
 }
 
 impl Category {
-    pub const ALL: [Category; 5] =
-        [Category::Workspace, Category::Agent, Category::Workflow, Category::Billing, Category::Run];
+    pub const ALL: [Category; 6] = [
+        Category::Workspace,
+        Category::Agent,
+        Category::Workflow,
+        Category::Billing,
+        Category::Run,
+        Category::Operations,
+    ];
 
     /// The stream ids' prefix, e.g. `run` in `run-{id}`.
     pub fn as_str(self) -> &'static str {
@@ -28,6 +37,7 @@ impl Category {
             Category::Workflow => "workflow",
             Category::Billing => "billing",
             Category::Run => "run",
+            Category::Operations => "operations",
         }
     }
 
@@ -39,6 +49,7 @@ impl Category {
             Category::Workflow => "workflows",
             Category::Billing => "billing",
             Category::Run => "runs",
+            Category::Operations => "operations",
         }
     }
 

@@ -74,12 +74,36 @@ enum KafkaCommand {
 
 #[derive(Subcommand)]
 enum ProjectionsCommand {
-    /// Each projection's position, lag behind the log's head, state and last error, and the
-    /// sagas' waiting work.
+    /// Each projection's position, lag behind the log's head, state and last error, its parked
+    /// events, and the sagas' waiting work.
     Status {
         /// One JSON object instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Applies the stream of a parked event again, in order, after a fix; the stream flows on
+    /// if it applies, and stays parked with the new error if not.
+    Retry {
+        /// The parked event's position (see `oxbow projections status`).
+        position: i64,
+        /// How long to wait for the projector's answer, in seconds.
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+    },
+    /// Gives up a parked event that failed: the projection never applies it, the decision is
+    /// recorded in the log (`ParkedEventSkipped`), and its stream's later events flow on.
+    Skip {
+        /// The failed event's position (see `oxbow projections status`).
+        position: i64,
+        /// Why, for the audit trail.
+        #[arg(long)]
+        reason: String,
+        /// Who decides; recorded as the event's actor `operator:<by>` (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// How long to wait for the projector to apply what waited, in seconds.
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
     },
     /// Rebuilds a projection from the log into fresh tables while the live one keeps serving,
     /// then switches over atomically. A stopped rebuild resumes where it left off.
@@ -277,6 +301,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Log { command: LogCommand::State(args) } => log_state(args).await,
         Command::Log { command: LogCommand::Forget { subject } } => forget(subject.trim()).await,
         Command::Projections { command: ProjectionsCommand::Status { json } } => projections_status(json).await,
+        Command::Projections { command: ProjectionsCommand::Retry { position, wait } } => {
+            retry_parked(position, wait).await
+        }
+        Command::Projections { command: ProjectionsCommand::Skip { position, reason, by, wait } } => {
+            skip_parked(position, &reason, by, wait).await
+        }
         Command::Projections { command: ProjectionsCommand::Rebuild { which, fresh } } => {
             rebuild(which.names()?, fresh).await
         }
@@ -334,23 +364,26 @@ async fn projections_status(json: bool) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
     let projections = projections::status::all(&pool).await?;
+    let parked = store::parked::list(&pool, None).await?;
     let sagas = sagas::queue::waiting(&pool).await?;
-    let state = |p: &projections::status::ProjectionStatus| match (&p.last_error, p.lag) {
-        (Some(_), _) => "failing",
-        (None, 0) => "caught up",
-        (None, _) => "behind",
+    let parked_of = |name: &str| parked.iter().filter(|p| p.consumer == name).count();
+    let state = |p: &projections::status::ProjectionStatus| match (&p.last_error, p.lag, parked_of(&p.name)) {
+        (Some(_), _, _) => "failing",
+        (None, _, 1..) => "parked",
+        (None, 0, _) => "caught up",
+        (None, _, _) => "behind",
     };
     if json {
         let projections: Vec<serde_json::Value> = projections
             .iter()
             .map(|p| {
                 serde_json::json!({"name": p.name, "position": p.position, "lag": p.lag, "state": state(p),
-                    "last_error": p.last_error, "updated_at": p.updated_at})
+                    "last_error": p.last_error, "updated_at": p.updated_at, "parked": parked_of(&p.name)})
             })
             .collect();
         let sagas = serde_json::json!({"waiting": sagas.waiting, "due": sagas.due, "retrying": sagas.retrying,
             "oldest_due_at": sagas.oldest_due_at});
-        println!("{}", serde_json::json!({"projections": projections, "sagas": sagas}));
+        println!("{}", serde_json::json!({"projections": projections, "parked": parked, "sagas": sagas}));
         return Ok(ExitCode::SUCCESS);
     }
     println!("{:<16} {:>12} {:>10}  {:<10} {:<26} last error", "projection", "position", "lag", "state", "updated");
@@ -359,11 +392,55 @@ async fn projections_status(json: bool) -> anyhow::Result<ExitCode> {
         let error = p.last_error.as_deref().unwrap_or("-");
         println!("{:<16} {:>12} {:>10}  {:<10} {:<26} {error}", p.name, p.position, p.lag, state(p), updated);
     }
+    if !parked.is_empty() {
+        println!("parked events (`oxbow projections retry|skip POSITION`):");
+        for p in &parked {
+            let why = p.error.as_deref().map_or_else(
+                || "waits behind its stream's failed event".to_owned(),
+                |e| format!("failed {} times: {e}", p.tries),
+            );
+            println!("  {:<10} {:>12} {} {} {why}", p.consumer, p.position, p.stream_id, p.event_type);
+        }
+    }
     println!(
         "sagas: {} pieces of work waiting, {} due now, {} being retried",
         sagas.waiting, sagas.due, sagas.retrying
     );
     Ok(ExitCode::SUCCESS)
+}
+
+async fn retry_parked(position: i64, wait: u64) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
+    let stream = projections::dead_letter::retry(&pool, position).await?;
+    report_settled(&pool, &stream, wait).await
+}
+
+async fn skip_parked(position: i64, reason: &str, by: Option<String>, wait: u64) -> anyhow::Result<ExitCode> {
+    if reason.trim().is_empty() {
+        anyhow::bail!("--reason must say why the event is given up");
+    }
+    let by = by.or_else(|| std::env::var("USER").ok()).filter(|by| !by.trim().is_empty());
+    let Some(by) = by else { anyhow::bail!("--by must name the operator (no $USER to default to)") };
+    let config = Config::from_env()?;
+    let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
+    let stream = projections::dead_letter::skip(&pool, position, reason.trim(), &format!("operator:{by}")).await?;
+    println!("skipped position {position}; the decision is in the log");
+    report_settled(&pool, &stream, wait).await
+}
+
+async fn report_settled(pool: &sqlx::PgPool, stream: &str, wait: u64) -> anyhow::Result<ExitCode> {
+    use projections::dead_letter::Settled;
+    match projections::dead_letter::settled(pool, stream, std::time::Duration::from_secs(wait)).await? {
+        Settled::Applied => {
+            println!("{stream} is applied and flows again");
+            Ok(ExitCode::SUCCESS)
+        }
+        Settled::FailedAgain(error) => anyhow::bail!("{stream} failed again and stays parked: {error}"),
+        Settled::Pending => {
+            anyhow::bail!("no projector took up {stream} within {wait} s; a running projector will at its next chunk")
+        }
+    }
 }
 
 async fn forget(subject: &str) -> anyhow::Result<ExitCode> {

@@ -217,6 +217,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                 progress,
                 activity,
                 min_position_timeout: config.min_position_timeout,
+                operators: platform::auth::Operators::new(config.operators.clone()),
             };
             app = app.merge(read_api::router(read_api::ReadState::new(services, tokens.clone())));
         }

@@ -13,6 +13,25 @@ pub struct Claims {
     pub email: Option<String>,
     pub iat: i64,
     pub exp: i64,
+    /// Platform roles: `operator` names the platform's own staff (see [`Operators`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub oxbow_roles: Vec<String>,
+}
+
+/// The platform's staff: tokens with `operator` in their `oxbow_roles` claim, and the users
+/// named by configuration (`OXBOW_OPERATORS`). Operators see and do what no tenant may: the
+/// dead letter's details today.
+#[derive(Debug, Clone, Default)]
+pub struct Operators(std::sync::Arc<std::collections::HashSet<String>>);
+
+impl Operators {
+    pub fn new(subs: impl IntoIterator<Item = String>) -> Operators {
+        Operators(std::sync::Arc::new(subs.into_iter().collect()))
+    }
+
+    pub fn includes(&self, claims: &Claims) -> bool {
+        claims.oxbow_roles.iter().any(|role| role == "operator") || self.0.contains(&claims.sub)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,8 +71,13 @@ impl Tokens {
 
     pub fn mint(&self, sub: &str, email: Option<&str>, ttl: chrono::Duration) -> String {
         let now = Utc::now().timestamp();
-        let claims =
-            Claims { sub: sub.to_owned(), email: email.map(str::to_owned), iat: now, exp: now + ttl.num_seconds() };
+        let claims = Claims {
+            sub: sub.to_owned(),
+            email: email.map(str::to_owned),
+            iat: now,
+            exp: now + ttl.num_seconds(),
+            oxbow_roles: Vec::new(),
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.encoding)
             .expect("HS256 signing does not fail")
     }
@@ -79,6 +103,26 @@ impl Tokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operators_are_named_by_their_token_or_by_configuration() {
+        let claims = |sub: &str, roles: &[&str]| Claims {
+            sub: sub.into(),
+            email: None,
+            iat: 0,
+            exp: 0,
+            oxbow_roles: roles.iter().map(|role| role.to_string()).collect(),
+        };
+        let operators = Operators::new(["ops".to_owned()]);
+        assert!(operators.includes(&claims("ops", &[])));
+        assert!(operators.includes(&claims("staff", &["operator"])));
+        assert!(!operators.includes(&claims("alice", &["owner"])));
+        // The claim reads from a token as the platform's identity provider writes it.
+        let decoded: Claims =
+            serde_json::from_value(serde_json::json!({"sub": "s", "iat": 0, "exp": 0, "oxbow_roles": ["operator"]}))
+                .unwrap();
+        assert!(Operators::default().includes(&decoded));
+    }
 
     #[test]
     fn a_minted_token_verifies_and_another_secret_does_not() {

@@ -44,6 +44,8 @@ pub struct Config {
     pub rate_limit_burst: u32,
     /// How many group-commit batches may be written at once by one process.
     pub append_pipeline_depth: usize,
+    /// Users (`sub`) who are the platform's operators, besides tokens with the `operator` role.
+    pub operators: Vec<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -84,6 +86,7 @@ impl Config {
             rate_limit_per_second: 2_000,
             rate_limit_burst: 4_000,
             append_pipeline_depth: 1,
+            operators: Vec::new(),
         }
     }
 
@@ -117,6 +120,9 @@ impl Config {
             rate_limit_per_second: parsed("OXBOW_RATE_LIMIT_PER_SECOND", defaults.rate_limit_per_second)?,
             rate_limit_burst: parsed("OXBOW_RATE_LIMIT_BURST", defaults.rate_limit_burst)?,
             append_pipeline_depth: parsed("OXBOW_APPEND_PIPELINE_DEPTH", defaults.append_pipeline_depth)?,
+            operators: var("OXBOW_OPERATORS")
+                .map(|subs| subs.split(',').map(str::trim).filter(|sub| !sub.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_default(),
             database_url: defaults.database_url,
         })
     }

@@ -43,6 +43,8 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
         Some(Category::Agent) => crate::agents::apply(connection, event).await.map(|()| None),
         Some(Category::Workflow) => crate::workflows::apply(connection, event).await.map(|()| None),
         // Folded by the batch (see `apply_new`).
-        Some(Category::Workspace | Category::Run | Category::Billing) | None => Ok(None),
+        Some(Category::Workspace | Category::Run | Category::Billing) => Ok(None),
+        // Operators' decisions and foreign streams have no read model here.
+        Some(Category::Operations) | None => Ok(None),
     }
 }

@@ -1,17 +1,20 @@
 //! Read models built from the log.
 //!
 //! Each projection is pure logic (an event becomes a list of read-model changes) plus an adapter
-//! that writes those changes. The [`projector`] consumes Kafka and applies events in one
-//! PostgreSQL transaction together with its bookkeeping, so a redelivered event changes
-//! nothing, and announces its progress on Redis after the commit.
+//! that writes those changes. The [`projector`] follows the log and applies it in order, a
+//! chunk per PostgreSQL transaction together with its watermark, and announces its progress on
+//! Redis after the commit. An event it keeps failing on is parked (`store::parked`) and its
+//! stream waits; [`set_aside`] lets a rebuild set aside the same.
 
 pub mod agents;
 pub mod billing;
 pub mod catalog;
+pub mod dead_letter;
 pub mod live;
 pub mod projector;
 pub mod rebuild;
 pub mod runs;
+pub mod set_aside;
 pub mod status;
 pub mod workflows;
 pub mod workspaces;

@@ -20,6 +20,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};
 
 use crate::catalog;
+use crate::set_aside::SetAside;
 
 /// SQL naming tables: only [`SCHEMA`], [`TABLES`] and the live schema (quoted) go into it.
 macro_rules! dynamic {
@@ -74,6 +75,8 @@ pub struct Rebuild {
     resumed: bool,
     /// Events per transaction: what a stopped rebuild redoes at most.
     batch: i64,
+    /// What the live projection set aside, set aside here too.
+    set_aside: SetAside,
 }
 
 /// Rows one side has and the other lacks, in one table.
@@ -125,7 +128,8 @@ impl Rebuild {
                 (0, false)
             }
         };
-        Ok(Rebuild { pool: pool.clone(), _guard: guard, live, position, resumed, batch: BATCH })
+        let set_aside = SetAside::load(&mut guard, position).await?;
+        Ok(Rebuild { pool: pool.clone(), _guard: guard, live, position, resumed, batch: BATCH, set_aside })
     }
 
     /// Sets how many events go in one transaction (default 50,000).
@@ -156,6 +160,8 @@ impl Rebuild {
             let last = until.min(self.position + self.batch);
             let batch = store::read_range(&self.pool, self.position + 1, last).await?;
             let mut transaction = self.pool.begin().await?;
+            self.set_aside.reload(&mut transaction).await?;
+            let batch = self.set_aside.filter(batch);
             enter(&mut transaction, &self.live).await?;
             catalog::apply_new(&mut transaction, &batch).await?;
             sqlx::query(dynamic!("update {SCHEMA}.rebuild_state set position = $1"))
@@ -233,13 +239,22 @@ impl Rebuild {
     async fn last_stretch(&mut self, connection: &mut PgConnection) -> anyhow::Result<i64> {
         hold_apply_lock(&mut *connection).await?;
         let live_position = crate::status::position(&mut *connection, catalog::NAME).await?;
+        self.set_aside.reload(&mut *connection).await?;
         enter(&mut *connection, &self.live).await?;
         let mut position = self.position;
         while position < live_position {
             let last = live_position.min(position + self.batch);
             let batch = store::read_range(&mut *connection, position + 1, last).await?;
-            catalog::apply_new(&mut *connection, &batch).await?;
+            catalog::apply_new(&mut *connection, &self.set_aside.filter(batch)).await?;
             position = last;
+        }
+        // Parked events the live projection applied on an operator's retry while this rebuild
+        // set them aside: their streams' events are all among them, so in order they apply
+        // as they did there.
+        let released = self.set_aside.released();
+        if !released.is_empty() {
+            let events = store::read_positions(&mut *connection, &released).await?;
+            catalog::apply_new(&mut *connection, &events).await?;
         }
         Ok(live_position)
     }

@@ -44,12 +44,28 @@ impl From<events::RecordedEvent> for LoggedEvent {
 #[derive(SimpleObject, Clone)]
 pub struct ProjectionStatus {
     pub name: String,
-    /// Every event at or below this position is applied.
+    /// Every event at or below this position is applied; parked events count as handled.
     pub position: i64,
     /// Events logged but not applied yet.
     pub lag: i64,
+    /// Why the last try failed. Operators only: null for everyone else.
     pub last_error: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// The projection's dead letter: events it failed on, and those waiting behind them.
+    /// Operators only (they name other tenants' streams): empty for everyone else.
+    pub parked: Vec<ParkedEvent>,
+}
+
+/// An event the projection set aside.
+#[derive(SimpleObject, Clone)]
+pub struct ParkedEvent {
+    pub position: i64,
+    pub stream_id: String,
+    pub event_type: String,
+    /// Why it failed; null when it waits behind an earlier event of its stream.
+    pub error: Option<String>,
+    pub tries: i32,
+    pub parked_at: DateTime<Utc>,
 }
 
 #[derive(Default)]
@@ -100,17 +116,32 @@ impl AuditQuery {
         Ok(connection)
     }
 
-    /// Each projection's position and lag behind the log.
+    /// Each projection's position and lag behind the log; its errors and dead letter for
+    /// operators.
     async fn projections(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProjectionStatus>> {
-        viewer(ctx)?;
-        let statuses = projections::status::all(&services(ctx).pool).await.map_err(internal)?;
+        let operator = services(ctx).operators.includes(viewer(ctx)?);
+        let pool = &services(ctx).pool;
+        let statuses = projections::status::all(pool).await.map_err(internal)?;
+        let parked = if operator { store::parked::list(pool, None).await.map_err(internal)? } else { Vec::new() };
         Ok(statuses
             .into_iter()
             .map(|s| ProjectionStatus {
+                parked: parked
+                    .iter()
+                    .filter(|parked| parked.consumer == s.name)
+                    .map(|parked| ParkedEvent {
+                        position: parked.position,
+                        stream_id: parked.stream_id.clone(),
+                        event_type: parked.event_type.clone(),
+                        error: parked.error.clone(),
+                        tries: parked.tries,
+                        parked_at: parked.parked_at,
+                    })
+                    .collect(),
                 name: s.name,
                 position: s.position,
                 lag: s.lag,
-                last_error: s.last_error,
+                last_error: s.last_error.filter(|_| operator),
                 updated_at: s.updated_at,
             })
             .collect())

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use async_graphql::{EmptyMutation, MergedObject, Schema};
+use platform::auth::Operators;
 use platform::redis::Keys;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
@@ -31,6 +32,8 @@ pub struct Services {
     pub progress: Progress,
     pub activity: ActivityFeed,
     pub min_position_timeout: Duration,
+    /// Who sees operators' details (the dead letter).
+    pub operators: Operators,
 }
 
 pub fn build_schema(services: Services) -> OxbowSchema {

@@ -54,6 +54,8 @@ pub async fn state_at(pool: &PgPool, stream_id: &str, cut: Cut) -> Result<Value,
         Some(Category::Workflow) => fold::<Workflow>(&upto)?,
         Some(Category::Billing) => fold::<Billing>(&upto)?,
         Some(Category::Run) => fold::<RunAggregate>(&upto)?,
+        // Not an aggregate: its state is the decisions themselves.
+        Some(Category::Operations) => Value::Array(upto.iter().map(|event| event.payload.clone()).collect()),
         None => return Err(Error::UnknownCategory(stream_id.to_owned())),
     };
     Ok(json!({

@@ -6,6 +6,7 @@
 
 mod append;
 mod error;
+pub mod parked;
 pub mod personal;
 mod present;
 mod read;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use store::{AppendRequest, CommitterConfig, EventStore, ExpectedVersion};
 use tests::TestApp;
 use uuid::Uuid;
@@ -269,4 +269,90 @@ async fn projections_commands_refuse_bad_input_in_one_line() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.starts_with("error") && stderr.contains(mentions), "{args:?}: {stderr}");
     }
+}
+
+/// An event the projection cannot apply, written straight into the log (the command edge
+/// refuses anything like it), is parked after a few tries with its error; its stream's later
+/// event waits behind it; every other tenant's writes are read without waiting. A retry fails
+/// again and says so; a skip is recorded in the log and lets the waiting event through, and a
+/// rebuild sets aside the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_projection_cannot_apply_is_parked_and_every_other_stream_flows_on() {
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| config.operators = vec!["ops".into()]).await;
+    let (alice, bob) = (app.token("alice"), app.token("bob"));
+    let careless = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": careless, "payload": {"name": "Before"}})).await;
+    let store = EventStore::new(app.db.pool.clone(), CommitterConfig::default());
+    let raw = |event_type: &str, payload: Value| AppendRequest {
+        stream_id: format!("workspace-{careless}"),
+        expected: ExpectedVersion::Any,
+        events: vec![events::NewEvent {
+            event_id: Uuid::now_v7(),
+            event_type: event_type.into(),
+            schema_version: 1,
+            payload,
+            metadata: json!({"actor": "alice", "workspace_id": careless, "correlation_id": Uuid::now_v7(),
+                "causation_id": Uuid::now_v7()}),
+        }],
+        idempotency: None,
+        observed_head: None,
+    };
+    let poison = store.append(raw("WorkspaceRenamed", json!({"name": 42}))).await.unwrap().last_position.unwrap();
+    let behind = store.append(raw("WorkspaceRenamed", json!({"name": "After"}))).await.unwrap().last_position.unwrap();
+
+    // Another tenant reads its own write without waiting on the poisoned stream.
+    let other = Uuid::now_v7();
+    let created = app.ok(&bob, json!({"type": "CreateWorkspace", "id": other, "payload": {"name": "Bob's"}})).await;
+    let read = app
+        .graphql(Some(&bob), &format!("{{ workspace(id: \"{other}\") {{ name }} }}"), created["position"].as_i64())
+        .await;
+    assert_eq!(read["data"]["workspace"]["name"], "Bob's", "{read}");
+    assert!(read.get("extensions").is_none(), "the read waited for its position and got it: {read}");
+
+    let (code, stdout, stderr) = oxbow(&app, &["projections", "status", "--json"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let status: Value = serde_json::from_str(&stdout).unwrap();
+    let parked = status["parked"].as_array().unwrap();
+    assert_eq!(parked.len(), 2, "{status}");
+    assert_eq!((parked[0]["position"].as_i64(), parked[1]["position"].as_i64()), (Some(poison), Some(behind)));
+    assert!(parked[0]["error"].as_str().unwrap().contains("WorkspaceRenamed"), "{status}");
+    assert!(parked[1]["error"].is_null(), "the later event only waits: {status}");
+    assert_eq!(status["projections"][0]["state"], "parked", "{status}");
+    assert_eq!(status["projections"][0]["lag"], 0, "parked events count as handled: {status}");
+    // The dead letter names other tenants' streams: operators see it, tenants do not.
+    let query = "{ projections { name lastError parked { position streamId error } } }";
+    let tenant = app.graphql(Some(&bob), query, None).await["data"]["projections"][0].clone();
+    assert_eq!((&tenant["parked"], &tenant["lastError"]), (&json!([]), &Value::Null), "{tenant}");
+    let operator = app.graphql(Some(&app.token("ops")), query, None).await["data"]["projections"][0].clone();
+    assert_eq!(operator["parked"][0]["position"], poison, "{operator}");
+    assert_eq!(operator["parked"][1]["streamId"], format!("workspace-{careless}"), "{operator}");
+    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("oxbow_parked_events{consumer=\"catalog\"} 2"), "{metrics}");
+
+    // Nothing was fixed: a retry fails again, says why, and the stream stays parked.
+    let (code, _, stderr) = oxbow(&app, &["projections", "retry", &poison.to_string()]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("failed again"), "{stderr}");
+    let query = format!("{{ workspace(id: \"{careless}\") {{ name }} }}");
+    assert_eq!(app.graphql(Some(&alice), &query, None).await["data"]["workspace"]["name"], "Before");
+
+    // Only the failed event can be skipped; then the waiting rename goes through.
+    let (code, _, stderr) =
+        oxbow(&app, &["projections", "skip", &behind.to_string(), "--reason", "x", "--by", "ops"]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(&format!("waits behind position {poison}")), "{stderr}");
+    let (code, stdout, stderr) =
+        oxbow(&app, &["projections", "skip", &poison.to_string(), "--reason", "a bad import", "--by", "ops"]).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(app.graphql(Some(&alice), &query, None).await["data"]["workspace"]["name"], "After");
+    let decisions = store::read_stream(&app.db.pool, &events::operations::stream_id(), 0).await.unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].event_type, "ParkedEventSkipped");
+    assert_eq!(decisions[0].payload["position"], poison);
+    assert_eq!(decisions[0].payload["reason"], "a bad import");
+    assert_eq!(decisions[0].metadata["actor"], "operator:ops");
+    assert!(store::parked::list(&app.db.pool, None).await.unwrap().is_empty());
+
+    let (code, stdout, stderr) = oxbow(&app, &["projections", "diff", "--all"]).await;
+    assert_eq!((code, stdout.trim()), (0, "catalog: no differences"), "{stderr}");
 }

@@ -1,0 +1,124 @@
+//! An operator's hands on the catalog's dead letter: apply a parked stream again (after a
+//! fix), or give up its failed event, which is recorded in the log. The projector does the
+//! applying, in order, under the projection's lock; these only ask and then watch.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use events::operations::{OperationsEvent, ParkedEventSkipped};
+use events::{Metadata, NewEvent};
+use sqlx::PgPool;
+use store::parked::Parked;
+use store::{AppendRequest, EventStore, ExpectedVersion};
+use uuid::Uuid;
+
+use crate::catalog;
+
+/// How a retry went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// The stream's parked events are applied, and the stream flows again.
+    Applied,
+    /// The first of them failed again; the stream stays parked.
+    FailedAgain(String),
+    /// No projector took it up in time; it will at its next chunk.
+    Pending,
+}
+
+/// The parked event at `position`.
+async fn parked_at(pool: &PgPool, position: i64) -> anyhow::Result<Parked> {
+    let parked = store::parked::list(pool, Some(catalog::NAME)).await?;
+    parked
+        .into_iter()
+        .find(|parked| parked.position == position)
+        .with_context(|| format!("no event is parked at position {position} (see `oxbow projections status`)"))
+}
+
+/// Asks the projector to apply the stream of the event parked at `position` again, from its
+/// first parked event. Returns the stream.
+pub async fn retry(pool: &PgPool, position: i64) -> anyhow::Result<String> {
+    let parked = parked_at(pool, position).await?;
+    store::parked::request_retry(pool, catalog::NAME, &parked.stream_id).await?;
+    wake_projector(pool).await?;
+    Ok(parked.stream_id)
+}
+
+/// Gives up the failed event parked at `position`: records the decision in the log as
+/// `ParkedEventSkipped` by `actor`, and lets the events that waited behind it flow on.
+pub async fn skip(pool: &PgPool, position: i64, reason: &str, actor: &str) -> anyhow::Result<String> {
+    let parked = parked_at(pool, position).await?;
+    let Some(error) = parked.error.clone() else {
+        let first = store::parked::list(pool, Some(catalog::NAME))
+            .await?
+            .into_iter()
+            .find(|other| other.stream_id == parked.stream_id && other.error.is_some())
+            .map_or_else(|| "an earlier event".to_owned(), |first| format!("position {}", first.position));
+        anyhow::bail!(
+            "the event at position {position} did not fail: it waits behind {first} of its stream; skip that one"
+        );
+    };
+    // The log first: a skip that is not recorded must not happen; one recorded twice (a rerun
+    // after a crash in between) is harmless.
+    let decision = OperationsEvent::from(ParkedEventSkipped {
+        consumer: catalog::NAME.to_owned(),
+        position,
+        stream_id: parked.stream_id.clone(),
+        event_type: parked.event_type.clone(),
+        error: Some(error),
+        reason: reason.to_owned(),
+    });
+    let metadata = Metadata {
+        actor: actor.to_owned(),
+        workspace_id: None,
+        correlation_id: Uuid::now_v7(),
+        causation_id: Uuid::now_v7(),
+    };
+    let store = EventStore::new(pool.clone(), store::CommitterConfig::default());
+    store
+        .append(AppendRequest {
+            stream_id: events::operations::stream_id(),
+            expected: ExpectedVersion::Any,
+            events: vec![NewEvent::from_domain(Uuid::now_v7(), &decision, &metadata)],
+            idempotency: None,
+            observed_head: None,
+        })
+        .await
+        .context("recording the decision in the log")?;
+    let mut transaction = pool.begin().await?;
+    crate::rebuild::hold_apply_lock(&mut transaction).await?;
+    store::parked::release(&mut *transaction, catalog::NAME, &[position]).await?;
+    store::parked::request_retry(&mut *transaction, catalog::NAME, &parked.stream_id).await?;
+    transaction.commit().await?;
+    wake_projector(pool).await?;
+    Ok(parked.stream_id)
+}
+
+/// Watches `stream_id`'s parked events until the projector has applied them or failed on
+/// them again, for at most `patience`.
+pub async fn settled(pool: &PgPool, stream_id: &str, patience: Duration) -> anyhow::Result<Settled> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let parked: Vec<Parked> = store::parked::list(pool, Some(catalog::NAME))
+            .await?
+            .into_iter()
+            .filter(|parked| parked.stream_id == stream_id)
+            .collect();
+        if parked.is_empty() {
+            return Ok(Settled::Applied);
+        }
+        if parked.iter().all(|parked| !parked.retry_requested) {
+            let error = parked.iter().find_map(|parked| parked.error.clone()).unwrap_or_default();
+            return Ok(Settled::FailedAgain(error));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(Settled::Pending);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The projector wakes on the append notification.
+async fn wake_projector(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query("select pg_notify($1, '')").bind(store::APPEND_CHANNEL).execute(pool).await?;
+    Ok(())
+}
