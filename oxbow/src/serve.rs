@@ -166,6 +166,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                 tasks_topic: config.tasks_topic.clone(),
                 notifications_topic: config.notifications_topic.clone(),
                 max_in_flight: config.saga_concurrency,
+                workspace_share: config.saga_workspace_share,
                 max_answer_bytes: config.max_event_bytes,
             },
         )?;

@@ -44,6 +44,8 @@ pub struct Planned {
     pub key: String,
     pub due_at: DateTime<Utc>,
     pub work: Work,
+    /// The workspace the work is for: it counts against that workspace's share of the leases.
+    pub workspace_id: Option<Uuid>,
 }
 
 /// The work `event` asks for. Events of streams no saga follows ask for nothing.
@@ -101,7 +103,9 @@ fn run_id(event: &RecordedEvent) -> events::Result<RunId> {
 fn plan_run(recorded: &RecordedEvent, event: &RunEvent) -> events::Result<Vec<Planned>> {
     let run_id = run_id(recorded)?;
     let now = recorded.recorded_at;
-    let work = |key: String, due_at: DateTime<Utc>, work: Work| Planned { saga: RUN_SAGA, key, due_at, work };
+    let workspace_id = recorded.workspace_id();
+    let work =
+        |key: String, due_at: DateTime<Utc>, work: Work| Planned { saga: RUN_SAGA, key, due_at, work, workspace_id };
     let planned = match event {
         RunEvent::RunRequested(_) => vec![work(format!("reserve:{run_id}"), now, Work::ReserveBudget { run_id })],
         RunEvent::StepScheduled(e) => {
@@ -142,7 +146,13 @@ fn plan_billing(recorded: &RecordedEvent, event: &BillingEvent) -> events::Resul
     let Some(workspace_id) = recorded.workspace_id().map(WorkspaceId) else {
         return Ok(Vec::new());
     };
-    let work = |key: String, due_at: DateTime<Utc>, work: Work| Planned { saga: BILLING_SAGA, key, due_at, work };
+    let work = |key: String, due_at: DateTime<Utc>, work: Work| Planned {
+        saga: BILLING_SAGA,
+        key,
+        due_at,
+        work,
+        workspace_id: Some(workspace_id.uuid()),
+    };
     let planned = match event {
         BillingEvent::BillingPeriodClosed(e) if e.amount > 0 => vec![work(
             format!("due:{}", e.invoice_id),

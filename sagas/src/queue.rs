@@ -43,9 +43,10 @@ pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], correla
     let work: Vec<serde_json::Value> =
         planned.iter().map(|p| serde_json::to_value(&p.work).expect("work serializes")).collect();
     let due: Vec<DateTime<Utc>> = planned.iter().map(|p| p.due_at).collect();
+    let workspaces: Vec<Option<Uuid>> = planned.iter().map(|p| p.workspace_id).collect();
     sqlx::query(
-        "insert into saga_work (saga, key, work, correlation_id, due_at) \
-         select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::uuid[], $5::timestamptz[]) \
+        "insert into saga_work (saga, key, work, correlation_id, due_at, workspace_id) \
+         select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::uuid[], $5::timestamptz[], $6::uuid[]) \
          on conflict (saga, key) do nothing",
     )
     .bind(&sagas)
@@ -53,6 +54,7 @@ pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], correla
     .bind(&work)
     .bind(correlation_ids)
     .bind(&due)
+    .bind(&workspaces)
     .execute(connection)
     .await?;
     Ok(())
@@ -71,17 +73,35 @@ pub async fn drop_moot(connection: &mut PgConnection, saga: &str, patterns: &[St
     Ok(())
 }
 
-/// Leases up to `limit` pieces of due work, the longest due first.
-pub async fn lease(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Leased>> {
+/// Leases up to `limit` pieces of due work, the longest due first, without letting any
+/// workspace hold more than `share` leases at once (across every saga process): a tenant's
+/// slow steps wait behind each other, and everyone else's work goes past them.
+pub async fn lease(pool: &PgPool, limit: i64, share: i64) -> sqlx::Result<Vec<Leased>> {
+    // `held`: the leases each workspace holds now. `due`: the longest due work of workspaces
+    // below their share, a few times what is asked for. `fair`: of those, each workspace's
+    // first ones up to its share. Then lock what no other worker took meanwhile.
     let rows: Vec<Row> = sqlx::query_as(
-        "update saga_work w set leased_until = now() + make_interval(secs => $2), attempts = w.attempts + 1 \
-          where w.id in (select id from saga_work \
-                          where due_at <= now() and (leased_until is null or leased_until < now()) \
-                          order by due_at limit $1 for update skip locked) \
+        "with held as (select workspace_id, count(*) as leases from saga_work \
+                        where leased_until >= now() and workspace_id is not null group by workspace_id), \
+              due as (select id, workspace_id, due_at from saga_work \
+                       where due_at <= now() and (leased_until is null or leased_until < now()) \
+                         and (workspace_id is null \
+                              or workspace_id not in (select workspace_id from held where leases >= $3)) \
+                       order by due_at limit $1 * 8), \
+              fair as (select d.id, d.due_at \
+                         from (select *, row_number() over (partition by workspace_id order by due_at) as nth \
+                                 from due) d \
+                         left join held h on h.workspace_id = d.workspace_id \
+                        where d.workspace_id is null or coalesce(h.leases, 0) + d.nth <= $3 \
+                        order by d.due_at limit $1), \
+              locked as (select id from saga_work where id in (select id from fair) for update skip locked) \
+         update saga_work w set leased_until = now() + make_interval(secs => $2), attempts = w.attempts + 1 \
+           from locked where w.id = locked.id \
          returning w.id, w.saga, w.work, w.correlation_id, w.attempts",
     )
     .bind(limit)
     .bind(LEASE.as_secs_f64())
+    .bind(share)
     .fetch_all(pool)
     .await?;
     let mut leased = Vec::with_capacity(rows.len());

@@ -26,6 +26,10 @@ use crate::queue::{self, Leased};
 /// The name under which the sagas record the stream versions they have handled.
 pub const CONSUMER: &str = "sagas";
 
+/// How often the workers look again when the due work left belongs to workspaces at their
+/// share of the leases.
+const AT_SHARE_POLL: Duration = Duration::from_millis(100);
+
 /// How many commands' appends the shortcut plans in one transaction at most.
 const OWN_APPENDS_AT_ONCE: usize = 256;
 
@@ -38,6 +42,8 @@ pub struct SagaConfig {
     pub notifications_topic: String,
     /// Pieces of work carried out at once by one process.
     pub max_in_flight: usize,
+    /// Pieces of work one workspace may have under way at once, across every saga process.
+    pub workspace_share: usize,
     /// The largest webhook answer read (the event limit: the answer becomes an event).
     pub max_answer_bytes: usize,
 }
@@ -201,7 +207,9 @@ impl Sagas {
         let permits = Arc::new(Semaphore::new(self.inner.config.max_in_flight));
         loop {
             let free = permits.available_permits();
-            let leased = if free > 0 { queue::lease(&self.inner.bookkeeping, free as i64).await? } else { Vec::new() };
+            let share = self.inner.config.workspace_share.max(1) as i64;
+            let leased =
+                if free > 0 { queue::lease(&self.inner.bookkeeping, free as i64, share).await? } else { Vec::new() };
             let busy = leased.len() == free && free > 0;
             for work in leased {
                 let permit = permits.clone().acquire_owned().await?;
@@ -216,11 +224,14 @@ impl Sagas {
             if busy {
                 continue;
             }
-            // With every slot taken, only a freed slot helps.
+            // With every slot taken, only a freed slot helps. Work that is due but was not
+            // leased belongs to workspaces at their share: a slot of theirs frees up when
+            // their work ends (here, or in another process: hence a short poll).
             let wait = if free == 0 {
                 Duration::from_secs(1)
             } else {
-                queue::next_due_in(&self.inner.bookkeeping).await?.unwrap_or(Duration::from_secs(1))
+                let due_in = queue::next_due_in(&self.inner.bookkeeping).await?.unwrap_or(Duration::from_secs(1));
+                if due_in.is_zero() { AT_SHARE_POLL } else { due_in }
             };
             tokio::select! {
                 _ = self.inner.wake.notified() => {}

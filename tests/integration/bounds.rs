@@ -152,3 +152,34 @@ async fn relayed(app: &TestApp) -> i64 {
         .await
         .unwrap()
 }
+
+/// One tenant's slow steps hold no more than its share of the saga's work: another tenant's
+/// run starts and settles while every one of them is still sleeping. (Without the share, the
+/// sleepers take every slot and the other run waits for the first of them to end.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_slow_steps_hold_only_its_share_of_the_sagas() {
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| {
+        config.saga_concurrency = 4;
+        config.saga_workspace_share = 2;
+    })
+    .await;
+    let slow_tenant = funded_workspace(&app, 1_000).await;
+    let sleeper = agent(&app, slow_tenant, builtin("sleep", json!({"ms": 3_000})), 1, 0).await;
+    let slow = workflow(&app, slow_tenant, json!([step("nap", sleeper, &[])])).await;
+    let naps = futures::future::join_all((0..6).map(|_| start_run(&app, slow_tenant, slow, 10))).await;
+
+    let other = funded_workspace(&app, 1_000).await;
+    let echo = agent(&app, other, builtin("echo", json!({})), 1, 0).await;
+    let quick = workflow(&app, other, json!([step("one", echo, &[])])).await;
+    let run = start_run(&app, other, quick, 10).await;
+    let events = finished(&app, run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+    let quick_done = events.last().unwrap().position;
+    assert_eq!(settlement(&app, other, run).await, (10, 1, 9));
+
+    for nap in naps {
+        let events = finished(&app, nap).await;
+        assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+        assert!(events.last().unwrap().position > quick_done, "a sleeper ended before the other tenant's run");
+    }
+}
