@@ -86,6 +86,10 @@ enum ProjectionsCommand {
     Retry {
         /// The parked event's position (see `oxbow projections status`).
         position: i64,
+        /// Whose dead letter: `catalog` (the projection), `relay`, or `sagas` (then POSITION
+        /// is the id of set-aside saga work).
+        #[arg(long, default_value = "catalog")]
+        consumer: String,
         /// How long to wait for the projector's answer, in seconds.
         #[arg(long, default_value_t = 30)]
         wait: u64,
@@ -95,6 +99,9 @@ enum ProjectionsCommand {
     Skip {
         /// The failed event's position (see `oxbow projections status`).
         position: i64,
+        /// Whose dead letter: `catalog` (the projection) or `relay`.
+        #[arg(long, default_value = "catalog")]
+        consumer: String,
         /// Why, for the audit trail.
         #[arg(long)]
         reason: String,
@@ -301,11 +308,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Log { command: LogCommand::State(args) } => log_state(args).await,
         Command::Log { command: LogCommand::Forget { subject } } => forget(subject.trim()).await,
         Command::Projections { command: ProjectionsCommand::Status { json } } => projections_status(json).await,
-        Command::Projections { command: ProjectionsCommand::Retry { position, wait } } => {
-            retry_parked(position, wait).await
+        Command::Projections { command: ProjectionsCommand::Retry { position, consumer, wait } } => {
+            retry_parked(&consumer, position, wait).await
         }
-        Command::Projections { command: ProjectionsCommand::Skip { position, reason, by, wait } } => {
-            skip_parked(position, &reason, by, wait).await
+        Command::Projections { command: ProjectionsCommand::Skip { position, consumer, reason, by, wait } } => {
+            skip_parked(&consumer, position, &reason, by, wait).await
         }
         Command::Projections { command: ProjectionsCommand::Rebuild { which, fresh } } => {
             rebuild(which.names()?, fresh).await
@@ -366,6 +373,7 @@ async fn projections_status(json: bool) -> anyhow::Result<ExitCode> {
     let projections = projections::status::all(&pool).await?;
     let parked = store::parked::list(&pool, None).await?;
     let sagas = sagas::queue::waiting(&pool).await?;
+    let set_aside = sagas::queue::set_aside_work(&pool).await?;
     let parked_of = |name: &str| parked.iter().filter(|p| p.consumer == name).count();
     let state = |p: &projections::status::ProjectionStatus| match (&p.last_error, p.lag, parked_of(&p.name)) {
         (Some(_), _, _) => "failing",
@@ -382,7 +390,7 @@ async fn projections_status(json: bool) -> anyhow::Result<ExitCode> {
             })
             .collect();
         let sagas = serde_json::json!({"waiting": sagas.waiting, "due": sagas.due, "retrying": sagas.retrying,
-            "oldest_due_at": sagas.oldest_due_at});
+            "oldest_due_at": sagas.oldest_due_at, "set_aside": set_aside});
         println!("{}", serde_json::json!({"projections": projections, "parked": parked, "sagas": sagas}));
         return Ok(ExitCode::SUCCESS);
     }
@@ -403,20 +411,41 @@ async fn projections_status(json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     println!(
-        "sagas: {} pieces of work waiting, {} due now, {} being retried",
-        sagas.waiting, sagas.due, sagas.retrying
+        "sagas: {} pieces of work waiting, {} due now, {} being retried, {} set aside",
+        sagas.waiting, sagas.due, sagas.retrying, sagas.set_aside
     );
+    for work in &set_aside {
+        let error = work.last_error.as_deref().unwrap_or("-");
+        println!(
+            "  set aside (`oxbow projections retry --consumer sagas {}`): {} {}: {error}",
+            work.id, work.saga, work.key
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn retry_parked(position: i64, wait: u64) -> anyhow::Result<ExitCode> {
+async fn retry_parked(consumer: &str, position: i64, wait: u64) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
-    let stream = projections::dead_letter::retry(&pool, position).await?;
-    report_settled(&pool, &stream, wait).await
+    if consumer == "sagas" {
+        // The sagas' dead letter is their work: `position` is the work's id.
+        if !sagas::queue::retry_set_aside(&pool, position).await? {
+            anyhow::bail!("no saga work with id {position} is set aside (see `oxbow projections status`)");
+        }
+        println!("saga work {position} is due again");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stream = projections::dead_letter::retry(&pool, consumer, position).await?;
+    report_settled(&pool, consumer, &stream, wait).await
 }
 
-async fn skip_parked(position: i64, reason: &str, by: Option<String>, wait: u64) -> anyhow::Result<ExitCode> {
+async fn skip_parked(
+    consumer: &str,
+    position: i64,
+    reason: &str,
+    by: Option<String>,
+    wait: u64,
+) -> anyhow::Result<ExitCode> {
     if reason.trim().is_empty() {
         anyhow::bail!("--reason must say why the event is given up");
     }
@@ -424,21 +453,22 @@ async fn skip_parked(position: i64, reason: &str, by: Option<String>, wait: u64)
     let Some(by) = by else { anyhow::bail!("--by must name the operator (no $USER to default to)") };
     let config = Config::from_env()?;
     let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
-    let stream = projections::dead_letter::skip(&pool, position, reason.trim(), &format!("operator:{by}")).await?;
-    println!("skipped position {position}; the decision is in the log");
-    report_settled(&pool, &stream, wait).await
+    let actor = format!("operator:{by}");
+    let stream = projections::dead_letter::skip(&pool, consumer, position, reason.trim(), &actor).await?;
+    println!("skipped position {position} for {consumer}; the decision is in the log");
+    report_settled(&pool, consumer, &stream, wait).await
 }
 
-async fn report_settled(pool: &sqlx::PgPool, stream: &str, wait: u64) -> anyhow::Result<ExitCode> {
+async fn report_settled(pool: &sqlx::PgPool, consumer: &str, stream: &str, wait: u64) -> anyhow::Result<ExitCode> {
     use projections::dead_letter::Settled;
-    match projections::dead_letter::settled(pool, stream, std::time::Duration::from_secs(wait)).await? {
+    match projections::dead_letter::settled(pool, consumer, stream, std::time::Duration::from_secs(wait)).await? {
         Settled::Applied => {
             println!("{stream} is applied and flows again");
             Ok(ExitCode::SUCCESS)
         }
         Settled::FailedAgain(error) => anyhow::bail!("{stream} failed again and stays parked: {error}"),
         Settled::Pending => {
-            anyhow::bail!("no projector took up {stream} within {wait} s; a running projector will at its next chunk")
+            anyhow::bail!("no {consumer} took up {stream} within {wait} s; a running one will at its next batch")
         }
     }
 }

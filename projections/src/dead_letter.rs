@@ -1,6 +1,7 @@
-//! An operator's hands on the catalog's dead letter: apply a parked stream again (after a
-//! fix), or give up its failed event, which is recorded in the log. The projector does the
-//! applying, in order, under the projection's lock; these only ask and then watch.
+//! An operator's hands on a dead letter (the catalog projection's, or the relay's): apply a
+//! parked stream again (after a fix), or give up its failed event, which is recorded in the
+//! log. The consumer does the applying, in order (the projector under the projection's lock);
+//! these only ask and then watch.
 
 use std::time::Duration;
 
@@ -21,34 +22,40 @@ pub enum Settled {
     Applied,
     /// The first of them failed again; the stream stays parked.
     FailedAgain(String),
-    /// No projector took it up in time; it will at its next chunk.
+    /// The consumer did not take it up in time; a running one will at its next batch.
     Pending,
 }
 
-/// The parked event at `position`.
-async fn parked_at(pool: &PgPool, position: i64) -> anyhow::Result<Parked> {
-    let parked = store::parked::list(pool, Some(catalog::NAME)).await?;
-    parked
-        .into_iter()
-        .find(|parked| parked.position == position)
-        .with_context(|| format!("no event is parked at position {position} (see `oxbow projections status`)"))
+/// The consumers with a dead letter of events: the catalog projection, the relay, and the
+/// sagas (events they cannot read; their work has a dead letter of its own, `saga_work`).
+pub const CONSUMERS: [&str; 3] = [catalog::NAME, "relay", "sagas"];
+
+/// The event `consumer` parked at `position`.
+async fn parked_at(pool: &PgPool, consumer: &str, position: i64) -> anyhow::Result<Parked> {
+    if !CONSUMERS.contains(&consumer) {
+        anyhow::bail!("there is no consumer named {consumer:?} (known: {})", CONSUMERS.join(", "));
+    }
+    let parked = store::parked::list(pool, Some(consumer)).await?;
+    parked.into_iter().find(|parked| parked.position == position).with_context(|| {
+        format!("{consumer} has no event parked at position {position} (see `oxbow projections status`)")
+    })
 }
 
-/// Asks the projector to apply the stream of the event parked at `position` again, from its
+/// Asks `consumer` to apply the stream of the event parked at `position` again, from its
 /// first parked event. Returns the stream.
-pub async fn retry(pool: &PgPool, position: i64) -> anyhow::Result<String> {
-    let parked = parked_at(pool, position).await?;
-    store::parked::request_retry(pool, catalog::NAME, &parked.stream_id).await?;
-    wake_projector(pool).await?;
+pub async fn retry(pool: &PgPool, consumer: &str, position: i64) -> anyhow::Result<String> {
+    let parked = parked_at(pool, consumer, position).await?;
+    store::parked::request_retry(pool, consumer, &parked.stream_id).await?;
+    wake_consumers(pool).await?;
     Ok(parked.stream_id)
 }
 
 /// Gives up the failed event parked at `position`: records the decision in the log as
 /// `ParkedEventSkipped` by `actor`, and lets the events that waited behind it flow on.
-pub async fn skip(pool: &PgPool, position: i64, reason: &str, actor: &str) -> anyhow::Result<String> {
-    let parked = parked_at(pool, position).await?;
+pub async fn skip(pool: &PgPool, consumer: &str, position: i64, reason: &str, actor: &str) -> anyhow::Result<String> {
+    let parked = parked_at(pool, consumer, position).await?;
     let Some(error) = parked.error.clone() else {
-        let first = store::parked::list(pool, Some(catalog::NAME))
+        let first = store::parked::list(pool, Some(consumer))
             .await?
             .into_iter()
             .find(|other| other.stream_id == parked.stream_id && other.error.is_some())
@@ -60,7 +67,7 @@ pub async fn skip(pool: &PgPool, position: i64, reason: &str, actor: &str) -> an
     // The log first: a skip that is not recorded must not happen; one recorded twice (a rerun
     // after a crash in between) is harmless.
     let decision = OperationsEvent::from(ParkedEventSkipped {
-        consumer: catalog::NAME.to_owned(),
+        consumer: consumer.to_owned(),
         position,
         stream_id: parked.stream_id.clone(),
         event_type: parked.event_type.clone(),
@@ -86,19 +93,19 @@ pub async fn skip(pool: &PgPool, position: i64, reason: &str, actor: &str) -> an
         .context("recording the decision in the log")?;
     let mut transaction = pool.begin().await?;
     crate::rebuild::hold_apply_lock(&mut transaction).await?;
-    store::parked::release(&mut *transaction, catalog::NAME, &[position]).await?;
-    store::parked::request_retry(&mut *transaction, catalog::NAME, &parked.stream_id).await?;
+    store::parked::release(&mut *transaction, consumer, &[position]).await?;
+    store::parked::request_retry(&mut *transaction, consumer, &parked.stream_id).await?;
     transaction.commit().await?;
-    wake_projector(pool).await?;
+    wake_consumers(pool).await?;
     Ok(parked.stream_id)
 }
 
-/// Watches `stream_id`'s parked events until the projector has applied them or failed on
-/// them again, for at most `patience`.
-pub async fn settled(pool: &PgPool, stream_id: &str, patience: Duration) -> anyhow::Result<Settled> {
+/// Watches `stream_id`'s parked events until `consumer` has applied them or failed on them
+/// again, for at most `patience`.
+pub async fn settled(pool: &PgPool, consumer: &str, stream_id: &str, patience: Duration) -> anyhow::Result<Settled> {
     let deadline = tokio::time::Instant::now() + patience;
     loop {
-        let parked: Vec<Parked> = store::parked::list(pool, Some(catalog::NAME))
+        let parked: Vec<Parked> = store::parked::list(pool, Some(consumer))
             .await?
             .into_iter()
             .filter(|parked| parked.stream_id == stream_id)
@@ -117,8 +124,8 @@ pub async fn settled(pool: &PgPool, stream_id: &str, patience: Duration) -> anyh
     }
 }
 
-/// The projector wakes on the append notification.
-async fn wake_projector(pool: &PgPool) -> sqlx::Result<()> {
+/// The projector and the relay wake on the append notification.
+async fn wake_consumers(pool: &PgPool) -> sqlx::Result<()> {
     sqlx::query("select pg_notify($1, '')").bind(store::APPEND_CHANNEL).execute(pool).await?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! until every message of the batch is acknowledged, and only then moves its checkpoint. After a
 //! crash it publishes again from the checkpoint: consumers drop duplicates by position.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -65,7 +66,20 @@ pub async fn publish(producer: &FutureProducer, topic: &str, batch: &[RecordedEv
     Ok(())
 }
 
+/// The relay's name in the dead letter (`store::parked`).
+pub const CONSUMER: &str = "relay";
+
+/// Events published one at a time while the relay looks for one the broker keeps refusing.
+const ISOLATING_BATCH: i64 = 100;
+
 /// Runs the relay until an error; the caller restarts it with backoff.
+///
+/// A batch the broker refuses is tried again with backoff. After [`store::parked::TRIES`]
+/// refusals in a row, the relay publishes one event at a time: an event the broker refuses
+/// while later events of other streams go through is the event's fault (too large, say), not
+/// the broker's, and it is parked with its error; its stream's later events are parked behind
+/// it and every other stream flows on. When nothing goes through, the broker is down: nothing
+/// is parked, and the relay keeps trying.
 pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow::Result<()> {
     let mut leader = pool.acquire().await.context("connecting the relay")?.detach();
     let lock_key = format!("oxbow-relay:{}", config.name);
@@ -87,14 +101,25 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
         .bind(&config.name)
         .execute(&pool)
         .await?;
-    let (mut checkpoint,): (i64,) = sqlx::query_as("select position from relay_checkpoints where name = $1")
-        .bind(&config.name)
-        .fetch_one(&pool)
-        .await?;
+    let (mut checkpoint, mut any_parked): (i64, bool) = sqlx::query_as(
+        "select position, exists (select 1 from parked_events where consumer = $2) from relay_checkpoints where name = $1",
+    )
+    .bind(&config.name)
+    .bind(CONSUMER)
+    .fetch_one(&pool)
+    .await?;
+    let mut failures = 0;
 
     loop {
-        let batch = store::read_all(&pool, checkpoint, config.batch_size).await?;
-        if batch.is_empty() {
+        let mut parked = HashSet::new();
+        if any_parked {
+            retry_parked(&pool, &producer, &config.topic).await?;
+            parked = store::parked::streams(&pool, CONSUMER).await?;
+        }
+        let isolating = failures >= store::parked::TRIES;
+        let batch =
+            store::read_all(&pool, checkpoint, if isolating { ISOLATING_BATCH } else { config.batch_size }).await?;
+        let Some(last) = batch.last().map(|event| event.position) else {
             // Wake on the next append, or look again after the poll interval.
             let _ = tokio::time::timeout(config.poll_interval, listener.try_recv()).await;
             while listener.next_buffered().is_some() {}
@@ -106,16 +131,102 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
                 (head - checkpoint) as f64,
             );
             continue;
+        };
+        let published = batch.len();
+        let (held, ready): (Vec<RecordedEvent>, Vec<RecordedEvent>) =
+            batch.into_iter().partition(|event| parked.contains(&event.stream_id));
+        let outcome = if isolating {
+            publish_isolating(&pool, &producer, &config.topic, ready).await
+        } else {
+            publish(&producer, &config.topic, &ready).await
+        };
+        if let Err(error) = outcome {
+            failures += 1;
+            let backoff = Duration::from_millis(200 * 2u64.pow(failures.min(5) as u32));
+            tracing::warn!(error = format!("{error:#}"), failures, ?backoff, "publishing failed; trying again");
+            tokio::time::sleep(backoff).await;
+            continue;
         }
-        publish(&producer, &config.topic, &batch).await?;
-        let last = batch.last().map_or(checkpoint, |e| e.position);
-        sqlx::query("update relay_checkpoints set position = $2 where name = $1 and position < $2")
-            .bind(&config.name)
-            .bind(last)
-            .execute(&pool)
-            .await?;
+        failures = 0;
+        for event in &held {
+            store::parked::park(&pool, CONSUMER, event, None).await?;
+        }
+        (any_parked,) = sqlx::query_as(
+            "update relay_checkpoints set position = greatest(position, $2) where name = $1 \
+             returning exists (select 1 from parked_events where consumer = $3)",
+        )
+        .bind(&config.name)
+        .bind(last)
+        .bind(CONSUMER)
+        .fetch_one(&pool)
+        .await?;
         checkpoint = last;
-        metrics.increment("oxbow_relay_published_total", "Events published to Kafka.", &[], batch.len() as u64);
+        metrics.increment("oxbow_relay_published_total", "Events published to Kafka.", &[], published as u64);
         metrics.set("oxbow_relay_position", "The last log position published to Kafka.", &[], last as f64);
     }
+}
+
+/// Publishes `events` one at a time. An event the broker refuses while a later one of another
+/// stream goes through is parked with its error, and its stream's later events behind it. An
+/// error when nothing went through: the broker, not the events.
+async fn publish_isolating(
+    pool: &PgPool,
+    producer: &FutureProducer,
+    topic: &str,
+    events: Vec<RecordedEvent>,
+) -> anyhow::Result<()> {
+    let (mut refused, mut behind, mut went_through) = (Vec::new(), Vec::new(), 0);
+    let mut refused_streams = HashSet::new();
+    for event in events {
+        if refused_streams.contains(&event.stream_id) {
+            behind.push(event);
+            continue;
+        }
+        match publish(producer, topic, std::slice::from_ref(&event)).await {
+            Ok(()) => went_through += 1,
+            Err(error) => {
+                refused_streams.insert(event.stream_id.clone());
+                refused.push((event, format!("{error:#}")));
+            }
+        }
+    }
+    if let Some((event, error)) = refused.first()
+        && went_through == 0
+    {
+        anyhow::bail!("nothing went through; the first refusal, at position {}: {error}", event.position);
+    }
+    for (event, error) in &refused {
+        tracing::error!(position = event.position, stream = %event.stream_id, %error, "parking an event the broker refuses");
+        store::parked::park(pool, CONSUMER, event, Some(error)).await?;
+    }
+    for event in &behind {
+        store::parked::park(pool, CONSUMER, event, None).await?;
+    }
+    Ok(())
+}
+
+/// Publishes, in order, the parked events of every stream an operator asked to retry. A stream
+/// whose events all go through is released; at the first refusal it stays parked.
+async fn retry_parked(pool: &PgPool, producer: &FutureProducer, topic: &str) -> anyhow::Result<()> {
+    for (stream_id, positions) in store::parked::due_for_retry(pool, CONSUMER).await? {
+        let events = store::read_positions(pool, &positions).await?;
+        let mut refusal = None;
+        for event in &events {
+            if let Err(error) = publish(producer, topic, std::slice::from_ref(event)).await {
+                refusal = Some((event.position, format!("{error:#}")));
+                break;
+            }
+        }
+        match refusal {
+            None => {
+                store::parked::release(pool, CONSUMER, &positions).await?;
+                tracing::info!(stream = %stream_id, events = events.len(), "parked events published on retry");
+            }
+            Some((position, error)) => {
+                tracing::warn!(stream = %stream_id, %error, "parked events refused again");
+                store::parked::failed_again(pool, CONSUMER, position, &error).await?;
+            }
+        }
+    }
+    Ok(())
 }

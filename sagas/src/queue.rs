@@ -84,7 +84,7 @@ pub async fn lease(pool: &PgPool, limit: i64, share: i64) -> sqlx::Result<Vec<Le
         "with held as (select workspace_id, count(*) as leases from saga_work \
                         where leased_until >= now() and workspace_id is not null group by workspace_id), \
               due as (select id, workspace_id, due_at from saga_work \
-                       where due_at <= now() and (leased_until is null or leased_until < now()) \
+                       where due_at <= now() and (leased_until is null or leased_until < now()) and not set_aside \
                          and (workspace_id is null \
                               or workspace_id not in (select workspace_id from held where leases >= $3)) \
                        order by due_at limit $1 * 8), \
@@ -139,6 +139,50 @@ pub async fn done(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// How many times in a row work may fail before it is set aside.
+pub const TRIES: i32 = 10;
+
+/// Sets work aside after it failed [`TRIES`] times: it is not leased again until an operator
+/// retries it.
+pub async fn set_aside(pool: &PgPool, id: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query("update saga_work set leased_until = null, set_aside = true, last_error = $2 where id = $1")
+        .bind(id)
+        .bind(error)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Work set aside, for operators to see.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct SetAside {
+    pub id: i64,
+    pub saga: String,
+    pub key: String,
+    pub workspace_id: Option<Uuid>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+pub async fn set_aside_work(pool: &PgPool) -> sqlx::Result<Vec<SetAside>> {
+    sqlx::query_as(
+        "select id, saga, key, workspace_id, attempts, last_error from saga_work where set_aside order by id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Makes set-aside work due again, with a fresh count of tries. False when no work with this
+/// id is set aside.
+pub async fn retry_set_aside(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("update saga_work set set_aside = false, attempts = 0, due_at = now() where id = $1 and set_aside")
+            .bind(id)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Gives the work back, due again after `delay`, with why it failed.
 pub async fn postpone(pool: &PgPool, id: i64, delay: Duration, error: &str) -> sqlx::Result<()> {
     sqlx::query(
@@ -159,14 +203,18 @@ pub struct Waiting {
     pub waiting: i64,
     pub due: i64,
     pub retrying: i64,
+    /// Set aside after failing too often; an operator retries them.
+    pub set_aside: i64,
     pub oldest_due_at: Option<DateTime<Utc>>,
 }
 
 pub async fn waiting(pool: &PgPool) -> sqlx::Result<Waiting> {
     sqlx::query_as(
-        "select count(*) as waiting, count(*) filter (where due_at <= now()) as due, \
-                count(*) filter (where last_error is not null) as retrying, \
-                min(due_at) filter (where due_at <= now()) as oldest_due_at \
+        "select count(*) filter (where not set_aside) as waiting, \
+                count(*) filter (where due_at <= now() and not set_aside) as due, \
+                count(*) filter (where last_error is not null and not set_aside) as retrying, \
+                count(*) filter (where set_aside) as set_aside, \
+                min(due_at) filter (where due_at <= now() and not set_aside) as oldest_due_at \
            from saga_work",
     )
     .fetch_one(pool)
@@ -177,7 +225,7 @@ pub async fn waiting(pool: &PgPool) -> sqlx::Result<Waiting> {
 pub async fn next_due_in(pool: &PgPool) -> sqlx::Result<Option<Duration>> {
     let (seconds,): (Option<f64>,) = sqlx::query_as(
         "select extract(epoch from min(greatest(due_at, coalesce(leased_until, due_at))) - now())::float8 \
-           from saga_work",
+           from saga_work where not set_aside",
     )
     .fetch_one(pool)
     .await?;

@@ -147,12 +147,15 @@ impl Sagas {
             return Ok(());
         }
         let mut transaction = self.inner.pool.begin().await?;
-        let reactions = handle_once(&mut transaction, CONSUMER, events, async |_, event: &RecordedEvent| {
+        let reactions = handle_once(&mut transaction, CONSUMER, events, async |connection, event: &RecordedEvent| {
             let correlation_id = correlation_of(event);
             match plan::plan(event) {
                 Ok(planned) => Ok(Some((planned, correlation_id, plan::moot(event)))),
+                // Planning is a function of the event alone, so the stream's later events
+                // need not wait behind it: it is parked for an operator to see, and handled.
                 Err(error) => {
-                    tracing::error!(%error, position = event.position, "an event the sagas cannot read");
+                    tracing::error!(%error, position = event.position, "parking an event the sagas cannot read");
+                    store::parked::park(connection, CONSUMER, event, Some(&error.to_string())).await?;
                     Ok(None)
                 }
             }
@@ -258,8 +261,17 @@ impl Sagas {
             }
         };
         let kind = work_kind(&leased.work);
+        let outcome_label = match &outcome {
+            Ok(()) => "done",
+            Err(_) if leased.attempts >= queue::TRIES => "set_aside",
+            Err(_) => "retry",
+        };
         let recorded = match &outcome {
             Ok(()) => queue::done(pool, leased.id).await,
+            Err(TryAgain(reason)) if leased.attempts >= queue::TRIES => {
+                tracing::error!(saga = %leased.saga, work = kind, %reason, id = leased.id, "saga work set aside");
+                queue::set_aside(pool, leased.id, reason).await
+            }
             Err(TryAgain(reason)) => {
                 let delay = Duration::from_millis(200 * 2u64.pow(leased.attempts.clamp(1, 8) as u32 - 1));
                 tracing::warn!(saga = %leased.saga, work = kind, %reason, ?delay, "saga work will be tried again");
@@ -272,8 +284,8 @@ impl Sagas {
         }
         self.inner.metrics.increment(
             "oxbow_saga_work_total",
-            "Saga work carried out, by saga, kind and outcome.",
-            &[("saga", &leased.saga), ("work", kind), ("outcome", if outcome.is_ok() { "done" } else { "retry" })],
+            "Saga work carried out, by saga, kind and outcome (done, retry, or set_aside after failing too often).",
+            &[("saga", &leased.saga), ("work", kind), ("outcome", outcome_label)],
             1,
         );
     }

@@ -183,3 +183,47 @@ async fn a_tenants_slow_steps_hold_only_its_share_of_the_sagas() {
         assert!(events.last().unwrap().position > quick_done, "a sleeper ended before the other tenant's run");
     }
 }
+
+/// An event of a run the sagas cannot read (written straight into the log) is parked for an
+/// operator to see, not dropped in silence, and the sagas go on with other runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_sagas_cannot_read_is_parked_and_other_runs_go_on() {
+    use store::{AppendRequest, CommitterConfig, EventStore, ExpectedVersion};
+    let app = TestApp::start().await;
+    let store = EventStore::new(app.db.pool.clone(), CommitterConfig::default());
+    let broken = store
+        .append(AppendRequest {
+            stream_id: format!("run-{}", Uuid::now_v7()),
+            expected: ExpectedVersion::Any,
+            events: vec![events::NewEvent {
+                event_id: Uuid::now_v7(),
+                event_type: "RunRequested".into(),
+                schema_version: 1,
+                payload: json!({"nonsense": true}),
+                metadata: json!({"actor": "x", "correlation_id": Uuid::now_v7(), "causation_id": Uuid::now_v7()}),
+            }],
+            idempotency: None,
+            observed_head: None,
+        })
+        .await
+        .unwrap()
+        .last_position
+        .unwrap();
+    let workspace = funded_workspace(&app, 100).await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 1, 0).await;
+    let flow = workflow(&app, workspace, json!([step("one", echo, &[])])).await;
+    let run = start_run(&app, workspace, flow, 10).await;
+    let events = finished(&app, run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let parked = store::parked::list(&app.db.pool, Some("sagas")).await.unwrap();
+        if let Some(parked) = parked.first() {
+            assert_eq!(parked.position, broken);
+            assert!(parked.error.as_deref().unwrap().contains("RunRequested"), "{parked:?}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the sagas did not park the unreadable event");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -98,3 +98,79 @@ async fn a_relay_killed_mid_stream_loses_nothing() {
     // Duplicates are allowed (at least once) and consumers drop them by position.
     eprintln!("{duplicates} duplicates after the crash");
 }
+
+/// An event the broker refuses (2 MB, past librdkafka's 1 MB message limit: written straight
+/// into the log, as the command edge now refuses anything like it) is parked by the relay
+/// after a few tries, with the stream's later event behind it; every other stream reaches
+/// Kafka and the checkpoint reaches the head. Skipping it publishes what waited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_broker_refuses_is_parked_and_the_relay_goes_on() {
+    let db = tests::database().await;
+    let config = tests::config(&db);
+    let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
+    let event = |payload: serde_json::Value| NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: "Ticked".into(),
+        schema_version: 1,
+        payload,
+        metadata: json!({"actor": "test", "correlation_id": Uuid::nil(), "causation_id": Uuid::nil()}),
+    };
+    let append = |stream: &str, payload: serde_json::Value| {
+        store.append(AppendRequest {
+            stream_id: stream.to_owned(),
+            expected: ExpectedVersion::Any,
+            events: vec![event(payload)],
+            idempotency: None,
+            observed_head: None,
+        })
+    };
+    append("relaytest-before", json!({"i": 0})).await.unwrap();
+    let huge = append("relaytest-huge", json!({"text": "x".repeat(2_000_000)})).await.unwrap().last_position.unwrap();
+    let behind = append("relaytest-huge", json!({"i": 1})).await.unwrap().last_position.unwrap();
+    append_events(&store, 3, 50).await;
+    let head = store::read_head(&db.pool).await.unwrap().position;
+
+    let _relay = tests::oxbow_serve("relay", &config);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while checkpoint(&db.pool).await < head {
+        assert!(tokio::time::Instant::now() < deadline, "the relay did not get past the refused event");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let parked = store::parked::list(&db.pool, Some("relay")).await.unwrap();
+    let positions: Vec<(i64, bool)> = parked.iter().map(|p| (p.position, p.error.is_some())).collect();
+    assert_eq!(positions, [(huge, true), (behind, false)], "{parked:?}");
+    assert!(parked[0].error.as_deref().unwrap().contains("too large"), "{parked:?}");
+
+    // The events of every other stream are on Kafka; the huge stream's are not, yet.
+    let consumer: StreamConsumer =
+        platform::kafka::consumer_config(&config.kafka_brokers, &tests::unique_name("reader")).create().unwrap();
+    consumer.subscribe(&[&config.events_topic]).unwrap();
+    let position_of = |message: &rdkafka::message::BorrowedMessage<'_>| -> i64 {
+        let header = message.headers().unwrap().iter().find(|h| h.key == "oxbow_position").unwrap();
+        std::str::from_utf8(header.value.unwrap()).unwrap().parse().unwrap()
+    };
+    let mut seen = HashSet::new();
+    while (seen.len() as i64) < head - 2 {
+        let message = tokio::time::timeout(Duration::from_secs(60), consumer.recv()).await.expect("events").unwrap();
+        seen.insert(position_of(&message));
+    }
+    assert!(!seen.contains(&huge) && !seen.contains(&behind));
+
+    // Given up by an operator: recorded in the log, and the event behind it is published.
+    let (code, stdout, stderr) = tests::oxbow_output(
+        &config,
+        &["projections", "skip", &huge.to_string(), "--consumer", "relay", "--reason", "too big", "--by", "ops"],
+    )
+    .await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(store::parked::list(&db.pool, Some("relay")).await.unwrap().is_empty());
+    while !seen.contains(&behind) {
+        let message = tokio::time::timeout(Duration::from_secs(60), consumer.recv()).await.expect("events").unwrap();
+        seen.insert(position_of(&message));
+    }
+    let decisions = store::read_stream(&db.pool, &events::operations::stream_id(), 0).await.unwrap();
+    assert_eq!(
+        (decisions[0].payload["consumer"].as_str(), decisions[0].payload["position"].as_i64()),
+        (Some("relay"), Some(huge))
+    );
+}
