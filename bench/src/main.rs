@@ -34,6 +34,13 @@ enum Figure {
         #[arg(long, default_value_t = 1_000_000)]
         events: usize,
     },
+    /// Not a figure: appends one event the catalog projection cannot apply (a workspace's
+    /// rename to a number) straight into the log at `database_url`, as a careless tenant's
+    /// data from an older build would be, and waits until a running projector has parked it.
+    Poison {
+        #[arg(long)]
+        database_url: String,
+    },
     /// Not a figure of the server alone: samples the catalog projection's lag in the database
     /// at `database_url` ten times a second for `seconds` (run it beside a load).
     Lag {
@@ -153,6 +160,10 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", read_side::lag(database_url, *seconds).await?);
             return Ok(());
         }
+        Figure::Poison { database_url } => {
+            println!("{}", read_side::poison(database_url).await?);
+            return Ok(());
+        }
         _ => {}
     }
     let tokens = platform::auth::Tokens::new(&cli.secret);
@@ -167,7 +178,9 @@ async fn main() -> anyhow::Result<()> {
     caller(0).create_workspace().await.context("the first command failed")?;
 
     let result = match cli.figure {
-        Figure::GenerateLog { .. } | Figure::Lag { .. } => unreachable!("handled before the server is called"),
+        Figure::GenerateLog { .. } | Figure::Lag { .. } | Figure::Poison { .. } => {
+            unreachable!("handled before the server is called")
+        }
         Figure::Freshness { rate, seconds, probe_ms } => {
             let load = (0..64).map(|n| std::sync::Arc::new(caller(n))).collect();
             let token = tokens.mint("bench-probe", None, chrono::Duration::hours(1));

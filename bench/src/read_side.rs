@@ -213,3 +213,36 @@ pub async fn lag(database_url: &str, seconds: u64) -> anyhow::Result<Value> {
         "events_behind_p99": events_p99,
     }))
 }
+
+/// Appends an event the catalog projection cannot apply and waits (at most a minute) until the
+/// projector has parked it. Returns its position and how long parking took.
+pub async fn poison(database_url: &str) -> anyhow::Result<serde_json::Value> {
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(database_url).await?;
+    let store = store::EventStore::new(pool.clone(), store::CommitterConfig::default());
+    let workspace = uuid::Uuid::now_v7();
+    let metadata = serde_json::json!({"actor": "bench", "workspace_id": workspace,
+        "correlation_id": uuid::Uuid::now_v7(), "causation_id": uuid::Uuid::now_v7()});
+    let appended = store
+        .append(store::AppendRequest {
+            stream_id: format!("workspace-{workspace}"),
+            expected: store::ExpectedVersion::Any,
+            events: vec![events::NewEvent {
+                event_id: uuid::Uuid::now_v7(),
+                event_type: "WorkspaceRenamed".into(),
+                schema_version: 1,
+                payload: serde_json::json!({"name": 42}),
+                metadata,
+            }],
+            idempotency: None,
+            observed_head: None,
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("appending the poisoned event: {error}"))?;
+    let position = appended.last_position.context("the poisoned event was not appended")?;
+    let started = Instant::now();
+    while !store::parked::list(&pool, Some("catalog")).await?.iter().any(|parked| parked.position == position) {
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "the projector did not park position {position}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(serde_json::json!({"position": position, "parked_after_s": started.elapsed().as_secs_f64()}))
+}

@@ -403,10 +403,11 @@ async fn projections_status(json: bool) -> anyhow::Result<ExitCode> {
     if !parked.is_empty() {
         println!("parked events (`oxbow projections retry|skip POSITION`):");
         for p in &parked {
-            let why = p.error.as_deref().map_or_else(
-                || "waits behind its stream's failed event".to_owned(),
-                |e| format!("failed {} times: {e}", p.tries),
-            );
+            let why = match (&p.error, p.tries) {
+                (None, _) => "waits behind its stream's failed event".to_owned(),
+                (Some(error), 1) => format!("failed: {error}"),
+                (Some(error), tries) => format!("failed, and again on {} retries: {error}", tries - 1),
+            };
             println!("  {:<10} {:>12} {} {} {why}", p.consumer, p.position, p.stream_id, p.event_type);
         }
     }
