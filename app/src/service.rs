@@ -312,12 +312,17 @@ impl CommandService {
             }
             Err(AppendError::Conflict { current }) => return Err(CommandError::Conflict { current }),
             Err(AppendError::IdempotencyKeyReused) => return Err(CommandError::IdempotencyKeyReused),
-            Err(AppendError::Unavailable(reason)) => return Err(CommandError::Unavailable(reason)),
+            // The database's own words stay in the log of the server, not in the answer.
+            Err(AppendError::Unavailable(reason)) => {
+                tracing::error!(%reason, stream = %stream_id, "an append failed");
+                return Err(CommandError::Unavailable("the event log could not be written; try again".into()));
+            }
             Err(AppendError::Refused(reason)) => {
+                tracing::warn!(%reason, stream = %stream_id, "the database refused a command's events");
                 return Err(CommandError::Rejected {
                     kind: RejectionKind::Invalid,
                     code: "unstorable_data",
-                    detail: format!("the log cannot store this command's events: {reason}"),
+                    detail: "the log cannot store a value of this command's events".into(),
                     version,
                 });
             }

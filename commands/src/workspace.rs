@@ -198,6 +198,9 @@ pub enum WorkspaceError {
     /// The caller's token names another email than the invitation.
     #[error("this invitation is for another email address")]
     InvitationForAnotherEmail,
+    /// The caller's token has no verified email, so it cannot say whom an invitation is for.
+    #[error("accepting an invitation needs a token with a verified email claim (email and email_verified: true)")]
+    VerifiedEmailRequired,
     /// The user is not a member.
     #[error("{user_id} is not a member of this workspace")]
     MemberNotFound { user_id: String },
@@ -213,9 +216,11 @@ impl Rejection for WorkspaceError {
         match self {
             NotFound => RejectionKind::NotFound,
             AlreadyExists => RejectionKind::AlreadyExists,
-            NotAMember | RoleTooLow { .. } | OwnerRoleNeedsOwner | InvitationForAnotherEmail => {
-                RejectionKind::Forbidden
-            }
+            NotAMember
+            | RoleTooLow { .. }
+            | OwnerRoleNeedsOwner
+            | InvitationForAnotherEmail
+            | VerifiedEmailRequired => RejectionKind::Forbidden,
             LastOwner
             | AlreadyMember { .. }
             | AlreadyInvited { .. }
@@ -243,6 +248,7 @@ impl Rejection for WorkspaceError {
             InvitationNotFound => "invitation_not_found",
             InvitationAlreadyAccepted => "invitation_already_accepted",
             InvitationForAnotherEmail => "invitation_for_another_email",
+            VerifiedEmailRequired => "verified_email_required",
             MemberNotFound { .. } => "member_not_found",
             AlreadySuspended => "workspace_suspended",
             NotSuspended => "workspace_not_suspended",
@@ -433,9 +439,11 @@ fn accept(
     if invitation.accepted {
         return Err(WorkspaceError::InvitationAlreadyAccepted);
     }
-    if let Some(email) = &context.actor_email
-        && !email.eq_ignore_ascii_case(&invitation.email)
-    {
+    // The invitation names a person by email: only a verified email claim can say who that is.
+    let Some(email) = &context.actor_email else {
+        return Err(WorkspaceError::VerifiedEmailRequired);
+    };
+    if !email.eq_ignore_ascii_case(&invitation.email) {
         return Err(WorkspaceError::InvitationForAnotherEmail);
     }
     if state.members.contains_key(&context.actor) {

@@ -8,14 +8,24 @@ use serde::{Deserialize, Serialize};
 pub struct Claims {
     /// The user id.
     pub sub: String,
-    /// The user's email, used to match invitations.
+    /// The user's email, used to match invitations once the identity provider says it is
+    /// verified (`email_verified`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     pub iat: i64,
     pub exp: i64,
     /// Platform roles: `operator` names the platform's own staff (see [`Operators`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub oxbow_roles: Vec<String>,
+}
+
+impl Claims {
+    /// The email, when the token says it is verified: only then does it name a person.
+    pub fn verified_email(&self) -> Option<&str> {
+        self.email.as_deref().filter(|_| self.email_verified == Some(true))
+    }
 }
 
 /// The platform's staff: tokens with `operator` in their `oxbow_roles` claim, and the users
@@ -69,16 +79,22 @@ impl Tokens {
         Tokens { keys: std::sync::Arc::new(keys) }
     }
 
+    /// A token for `sub`; an email given here is one the minter vouches for (verified).
     pub fn mint(&self, sub: &str, email: Option<&str>, ttl: chrono::Duration) -> String {
         let now = Utc::now().timestamp();
-        let claims = Claims {
+        self.sign(&Claims {
             sub: sub.to_owned(),
             email: email.map(str::to_owned),
+            email_verified: email.map(|_| true),
             iat: now,
             exp: now + ttl.num_seconds(),
             oxbow_roles: Vec::new(),
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.encoding)
+        })
+    }
+
+    /// A token carrying exactly `claims`.
+    pub fn sign(&self, claims: &Claims) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.keys.encoding)
             .expect("HS256 signing does not fail")
     }
 
@@ -109,6 +125,7 @@ mod tests {
         let claims = |sub: &str, roles: &[&str]| Claims {
             sub: sub.into(),
             email: None,
+            email_verified: None,
             iat: 0,
             exp: 0,
             oxbow_roles: roles.iter().map(|role| role.to_string()).collect(),

@@ -73,3 +73,39 @@ async fn a_non_member_cannot_subscribe_and_a_tokenless_socket_is_refused() {
         assert!(position <= removed["position"].as_i64().unwrap(), "bo heard of something after his removal");
     }
 }
+
+/// An invitation is accepted only by the person it names: a token needs a verified email
+/// claim matching the invitation. A stranger who learned the invitation's id (members see it in
+/// the audit trail and the activity feed) cannot join with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_invited_person_with_a_verified_email_accepts_an_invitation() {
+    let app = TestApp::start().await;
+    let alice = app.token("alice");
+    let workspace = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Team"}})).await;
+    let invite =
+        json!({"type": "InviteMember", "id": workspace, "payload": {"email": "cy@example.com", "role": "admin"}});
+    let invited = app.ok(&alice, invite).await;
+    let accept = json!({"type": "AcceptInvitation", "id": workspace,
+        "payload": {"invitation_id": invited["events"][0]["payload"]["invitation_id"]}});
+
+    let strangers = [
+        (app.token_with_email("eve", None, None), "verified_email_required"),
+        (app.token_with_email("eve", Some("cy@example.com"), Some(false)), "verified_email_required"),
+        (app.token_with_email("eve", Some("cy@example.com"), None), "verified_email_required"),
+        (app.token_with_email("eve", Some("eve@example.com"), Some(true)), "invitation_for_another_email"),
+    ];
+    for (token, code) in &strangers {
+        let (status, problem) = app.command(token, accept.clone()).await;
+        assert_eq!((status, problem["code"].as_str()), (403, Some(*code)), "{problem}");
+    }
+    // Eve is not a member: she may not touch the workspace's agents.
+    let register = json!({"type": "RegisterAgent", "id": Uuid::now_v7(), "payload": {"workspace_id": workspace,
+        "name": "mine", "kind": "tool", "executor": {"type": "external"}, "price": {"per_call": 1, "per_1k_tokens": 0}}});
+    let (status, problem) = app.command(&strangers[0].0, register).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("not_a_member")), "{problem}");
+
+    let cy = app.token_with_email("cy", Some("CY@example.com"), Some(true));
+    let joined = app.ok(&cy, accept).await;
+    assert_eq!(joined["events"][0]["type"], "InvitationAccepted", "{joined}");
+}

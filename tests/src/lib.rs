@@ -161,6 +161,19 @@ mod app {
             self.tokens.mint(sub, Some(&format!("{sub}@example.com")), chrono::Duration::hours(1))
         }
 
+        /// A token for `sub` with exactly this email claim and `email_verified` flag.
+        pub fn token_with_email(&self, sub: &str, email: Option<&str>, verified: Option<bool>) -> String {
+            let now = chrono::Utc::now().timestamp();
+            self.tokens.sign(&platform::auth::Claims {
+                sub: sub.to_owned(),
+                email: email.map(str::to_owned),
+                email_verified: verified,
+                iat: now,
+                exp: now + 3600,
+                oxbow_roles: Vec::new(),
+            })
+        }
+
         /// POSTs a command; returns the status and the JSON body.
         pub async fn command(&self, token: &str, body: Value) -> (u16, Value) {
             self.command_with(token, body, &[]).await

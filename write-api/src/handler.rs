@@ -125,7 +125,9 @@ async fn accept(state: &WriteState, headers: &HeaderMap, body: Body) -> Result<A
         command,
         payload: envelope.payload,
     };
-    let caller = Caller::user(claims.sub, claims.email);
+    // Only a verified email names a person (an invitation is accepted by the person it names).
+    let email = claims.verified_email().map(str::to_owned);
+    let caller = Caller::user(claims.sub, email);
     Ok(state.service.execute(request, &caller, idempotency_key, correlation_id).await?)
 }
 

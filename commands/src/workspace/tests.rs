@@ -152,7 +152,13 @@ fn an_invitation_for_another_email_or_accepted_already_is_refused() {
     given::<Workspace>([created(), invited(1, "cy@example.com", Role::Member), joined(1, "cy", Role::Member)])
         .when_by(accept.clone(), context_of("cy"))
         .then_err(WorkspaceError::InvitationAlreadyAccepted);
-    given::<Workspace>([created()]).when_by(accept, context_of("cy")).then_err(WorkspaceError::InvitationNotFound);
+    given::<Workspace>([created()])
+        .when_by(accept.clone(), context_of("cy"))
+        .then_err(WorkspaceError::InvitationNotFound);
+    // A token without a verified email cannot say whom it names, whatever its `sub`.
+    given::<Workspace>([created(), invited(1, "cy@example.com", Role::Member)])
+        .when_by(accept, context_of("cy"))
+        .then_err(WorkspaceError::VerifiedEmailRequired);
 }
 
 #[test]
