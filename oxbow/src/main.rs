@@ -27,6 +27,10 @@ enum Command {
         /// write-api, read-api, projector, saga, relay (comma-separated or repeated); all by default.
         #[arg(long = "role", value_delimiter = ',')]
         roles: Vec<Role>,
+        /// A development machine: without OXBOW_JWT_SECRET, sign and check tokens with the
+        /// public development secret (anyone can mint tokens for it). Never in production.
+        #[arg(long)]
+        dev: bool,
     },
     /// Applies the database migrations.
     Migrate,
@@ -265,8 +269,9 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { roles } => {
-            let config = Config::from_env()?;
+        Command::Serve { roles, dev } => {
+            let mut config = Config::from_env()?;
+            config.development = dev;
             let roles = if roles.is_empty() { Role::ALL.to_vec() } else { roles };
             let server = oxbow::serve::start(config, &roles).await?;
             if let Some(addr) = server.http_addr {

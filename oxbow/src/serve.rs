@@ -102,8 +102,20 @@ const OWN_APPENDS_BUFFER: usize = 4096;
 /// Starts `roles` with `config`. Migrates the database first.
 pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     if config.jwt_secret_is_development_default {
+        if !config.development {
+            anyhow::bail!(
+                "OXBOW_JWT_SECRET is not set; set a secret of at least {} bytes (or run `oxbow serve --dev` on a development machine)",
+                platform::config::JWT_SECRET_MIN_BYTES
+            );
+        }
         tracing::warn!(
             "OXBOW_JWT_SECRET is not set: using the development default secret, which is public. Never use it in production."
+        );
+    } else if config.jwt_secret.len() < platform::config::JWT_SECRET_MIN_BYTES {
+        anyhow::bail!(
+            "OXBOW_JWT_SECRET is {} bytes; it must be at least {}",
+            config.jwt_secret.len(),
+            platform::config::JWT_SECRET_MIN_BYTES
         );
     }
     let pool = store::connect(&config.database_url, config.database_pool_size)

@@ -104,6 +104,10 @@ impl Tokens {
         if data.claims.sub.is_empty() {
             return Err(AuthError::Invalid("`sub` is empty".into()));
         }
+        // Oxbow's own roles act as `system:…` (the sagas); no token may speak for them.
+        if data.claims.sub.starts_with("system:") {
+            return Err(AuthError::Invalid("subjects under `system:` are Oxbow's own".into()));
+        }
         Ok(data.claims)
     }
 

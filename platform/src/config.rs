@@ -48,7 +48,12 @@ pub struct Config {
     pub append_pipeline_depth: usize,
     /// Users (`sub`) who are the platform's operators, besides tokens with the `operator` role.
     pub operators: Vec<String>,
+    /// A development machine (`oxbow serve --dev`): the public development secret is allowed.
+    pub development: bool,
 }
+
+/// The shortest JWT secret `serve` accepts: HS256 wants a key of at least its hash's size.
+pub const JWT_SECRET_MIN_BYTES: usize = 32;
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.trim().is_empty())
@@ -90,6 +95,7 @@ impl Config {
             rate_limit_burst: 4_000,
             append_pipeline_depth: 1,
             operators: Vec::new(),
+            development: false,
         }
     }
 
@@ -127,6 +133,7 @@ impl Config {
             operators: var("OXBOW_OPERATORS")
                 .map(|subs| subs.split(',').map(str::trim).filter(|sub| !sub.is_empty()).map(str::to_owned).collect())
                 .unwrap_or_default(),
+            development: false,
             database_url: defaults.database_url,
         })
     }

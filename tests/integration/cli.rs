@@ -217,3 +217,29 @@ async fn log_state_shows_an_aggregate_as_it_was_at_a_position_or_a_time() {
     );
     assert_one_line_error(&oxbow(&["log", "state", "--stream", &stream, "--position", "0"], url).await, "--position");
 }
+
+/// `serve` refuses the public development secret unless told it runs on a development
+/// machine, and refuses a secret too short for HS256.
+#[tokio::test]
+async fn serve_needs_a_real_jwt_secret_unless_it_is_a_development_machine() {
+    let serve = |secret: Option<&str>| {
+        let mut command = tokio::process::Command::new(tests::oxbow_bin());
+        command
+            .args(["serve", "--role", "write-api"])
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+            .env_remove("OXBOW_JWT_SECRET")
+            .env("OXBOW_LOG", "error");
+        if let Some(secret) = secret {
+            command.env("OXBOW_JWT_SECRET", secret);
+        }
+        async move {
+            let output = command.output().await.expect("run oxbow");
+            let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+            (output.status.code().unwrap_or(-1), text(output.stdout), text(output.stderr))
+        }
+    };
+    assert_one_line_error(&serve(None).await, "OXBOW_JWT_SECRET is not set");
+    assert_one_line_error(&serve(Some("short")).await, "at least 32");
+    // A long enough secret gets past the check, to the database (which is not there).
+    assert_one_line_error(&serve(Some(&"k".repeat(32))).await, "PostgreSQL");
+}

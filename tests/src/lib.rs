@@ -41,6 +41,7 @@ pub fn oxbow_command(config: &platform::Config) -> tokio::process::Command {
         .env("OXBOW_TASKS_TOPIC", &config.tasks_topic)
         .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
         .env("OXBOW_SAGA_GROUP", &config.saga_group)
+        .env("OXBOW_JWT_SECRET", &config.jwt_secret)
         .env("OXBOW_LOG", "warn")
         .kill_on_drop(true);
     command
@@ -134,7 +135,7 @@ mod app {
         config.redis_prefix = format!("{name}:");
         config.topic_partitions = 3;
         config.database_pool_size = 8;
-        config.jwt_secret = "test-secret".into();
+        config.jwt_secret = "a-test-secret-of-at-least-32-bytes".into();
         config.jwt_secret_is_development_default = false;
         // The first read waits out the projector's Kafka group join (a few seconds on a fresh
         // broker); the wait ends as soon as the position is reached.
