@@ -180,6 +180,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                 max_in_flight: config.saga_concurrency,
                 workspace_share: config.saga_workspace_share,
                 max_answer_bytes: config.max_event_bytes,
+                webhook_allow: config.webhook_allow.clone(),
             },
         )?;
         let (for_consumer, config_for_consumer) = (sagas.clone(), config.clone());

@@ -50,6 +50,9 @@ pub struct Config {
     pub operators: Vec<String>,
     /// A development machine (`oxbow serve --dev`): the public development secret is allowed.
     pub development: bool,
+    /// Networks webhook agents may be called in besides the public internet (loopback,
+    /// private, link-local and the like are refused unless listed here).
+    pub webhook_allow: Vec<ipnet::IpNet>,
 }
 
 /// The shortest JWT secret `serve` accepts: HS256 wants a key of at least its hash's size.
@@ -96,6 +99,7 @@ impl Config {
             append_pipeline_depth: 1,
             operators: Vec::new(),
             development: false,
+            webhook_allow: Vec::new(),
         }
     }
 
@@ -134,7 +138,24 @@ impl Config {
                 .map(|subs| subs.split(',').map(str::trim).filter(|sub| !sub.is_empty()).map(str::to_owned).collect())
                 .unwrap_or_default(),
             development: false,
+            webhook_allow: match var("OXBOW_WEBHOOK_ALLOW") {
+                None => Vec::new(),
+                Some(list) => parse_networks(&list).context("OXBOW_WEBHOOK_ALLOW")?,
+            },
             database_url: defaults.database_url,
         })
     }
+}
+
+/// Networks written as `10.0.0.0/8, 127.0.0.1, ::1`: an address alone is its own network.
+pub fn parse_networks(list: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| anyhow::anyhow!("{item:?} is not a network (10.0.0.0/8) or an address"))
+        })
+        .collect()
 }

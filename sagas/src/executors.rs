@@ -5,6 +5,7 @@
 //! so a webhook or a worker may see an attempt twice; `(run_id, step_id, attempt)` names it, and
 //! the run takes the first report of each attempt only.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -16,6 +17,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
+
+use crate::egress::{Egress, NotAllowed};
 
 /// An attempt as an executor receives it. This is also the JSON of a message on the tasks
 /// topic; a webhook receives `run_id`, `step_id`, `attempt` and `input` of it.
@@ -56,6 +59,8 @@ pub struct Executors {
     notifications_topic: String,
     /// The largest webhook answer read; a larger one fails the attempt.
     max_answer_bytes: usize,
+    /// Where webhooks may be called.
+    egress: Egress,
 }
 
 #[derive(Deserialize)]
@@ -78,15 +83,22 @@ impl Executors {
         tasks_topic: &str,
         notifications_topic: &str,
         max_answer_bytes: usize,
+        egress: Egress,
     ) -> anyhow::Result<Executors> {
         let producer = platform::kafka::producer_config(brokers).create().context("creating the tasks producer")?;
-        let http = reqwest::Client::builder().build().context("creating the webhook client")?;
+        // No redirects: a permitted webhook must not hand the call on to an address that is not.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(egress.clone()))
+            .build()
+            .context("creating the webhook client")?;
         Ok(Executors {
             http,
             producer,
             tasks_topic: tasks_topic.to_owned(),
             notifications_topic: notifications_topic.to_owned(),
             max_answer_bytes,
+            egress,
         })
     }
 
@@ -145,6 +157,22 @@ impl Executors {
             "input": task.input,
         });
         let failed = |error: String| Outcome::Failed { error, retryable: true };
+        // Checked here for a clear, final answer; the client's resolver checks again what it
+        // connects to, so a DNS answer that changes in between gains nothing.
+        let target = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|url| Some((url.host_str()?.to_owned(), url.port_or_known_default()?)));
+        let permitted = match &target {
+            Some((host, port)) => self.egress.resolve(host, *port).await.map_err(|error| error.is::<NotAllowed>()),
+            None => Err(true),
+        };
+        match permitted {
+            Ok(_) => {}
+            Err(true) => {
+                return Outcome::Failed { error: format!("address_not_allowed: {NotAllowed}"), retryable: false };
+            }
+            Err(false) => return failed("the webhook's host could not be resolved".into()),
+        }
         let response = self
             .http
             .post(url)
@@ -156,11 +184,16 @@ impl Executors {
         let response = match response {
             Ok(response) => response,
             Err(error) if error.is_timeout() => return failed(format!("no answer within {timeout_ms} ms")),
-            Err(error) => return failed(format!("the webhook could not be reached: {error}")),
+            // The cause stays in the server's log: its text would tell a tenant about the
+            // network the call went through.
+            Err(error) => {
+                tracing::info!(%error, "a webhook could not be reached");
+                return failed("the webhook could not be reached".into());
+            }
         };
         let status = response.status();
         if !status.is_success() {
-            return failed(format!("the webhook answered {status}"));
+            return failed(format!("the webhook answered HTTP {}", status.as_u16()));
         }
         let body = match read_at_most(response, self.max_answer_bytes).await {
             Ok(Some(body)) => body,

@@ -10,6 +10,7 @@
 //! late timers, and money moves under idempotency keys, so a crash at any point settles a run's
 //! credits exactly once.
 
+pub mod egress;
 pub mod executors;
 pub mod plan;
 pub mod queue;

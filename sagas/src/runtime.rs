@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use uuid::Uuid;
 
+use crate::egress::Egress;
 use crate::executors::{Executors, Outcome, Task};
 use crate::plan::{self, BILLING_SAGA, Planned, RUN_SAGA, Work};
 use crate::queue::{self, Leased};
@@ -46,6 +47,8 @@ pub struct SagaConfig {
     pub workspace_share: usize,
     /// The largest webhook answer read (the event limit: the answer becomes an event).
     pub max_answer_bytes: usize,
+    /// Networks webhooks may be called in besides the public internet.
+    pub webhook_allow: Vec<ipnet::IpNet>,
 }
 
 #[derive(Clone)]
@@ -97,8 +100,13 @@ impl Sagas {
         metrics: Metrics,
         config: SagaConfig,
     ) -> anyhow::Result<Sagas> {
-        let executors =
-            Executors::new(&config.brokers, &config.tasks_topic, &config.notifications_topic, config.max_answer_bytes)?;
+        let executors = Executors::new(
+            &config.brokers,
+            &config.tasks_topic,
+            &config.notifications_topic,
+            config.max_answer_bytes,
+            Egress::new(config.webhook_allow.clone()),
+        )?;
         let options = pool.connect_options().as_ref().clone().options([("synchronous_commit", "off")]);
         let bookkeeping = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect_lazy_with(options);
         let own_appends = tokio::sync::Mutex::new(own_appends);

@@ -109,3 +109,73 @@ async fn only_the_invited_person_with_a_verified_email_accepts_an_invitation() {
     let joined = app.ok(&cy, accept).await;
     assert_eq!(joined["events"][0]["type"], "InvitationAccepted", "{joined}");
 }
+
+/// A local server that counts the requests it gets: `/ok` answers, `/away` redirects to `/ok`.
+async fn counting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::routing::post;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let counted = hits.clone();
+    let to = format!("{base}/ok");
+    let app = axum::Router::new()
+        .route(
+            "/ok",
+            post(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { axum::Json(json!({"output": "reached"})) }
+            }),
+        )
+        .route("/away", post(move || async move { axum::response::Redirect::temporary(&to) }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, hits)
+}
+
+/// The run of a one-step workflow whose agent is the webhook at `url`; its StepFailed errors.
+async fn webhook_errors(app: &TestApp, workspace: Uuid, url: &str) -> Vec<serde_json::Value> {
+    use crate::runs::{agent, finished, start_run, step, workflow};
+    let webhook = agent(app, workspace, json!({"type": "webhook", "url": url, "timeout_ms": 2_000}), 1, 0).await;
+    let flow = workflow(app, workspace, json!([step("call", webhook, &[])])).await;
+    let run = start_run(app, workspace, flow, 10).await;
+    let events = finished(app, run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunFailed", "{url}");
+    events.iter().filter(|e| e.event_type == "StepFailed").map(|e| e.payload.clone()).collect()
+}
+
+/// Webhook agents are called only at public addresses (and the networks an operator allows):
+/// not at this machine by address or by name, the cloud's metadata service, private ranges or
+/// the stack's own PostgreSQL; and a permitted webhook cannot redirect the call elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_agents_cannot_reach_oxbows_own_network() {
+    let (base, hits) = counting_server().await;
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| config.webhook_allow = Vec::new()).await;
+    let workspace = crate::runs::funded_workspace(&app, 1_000).await;
+    let postgres = app.config.database_url.split('@').nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let targets = [
+        format!("{base}/ok"),
+        format!("http://localhost:{port}/ok"),
+        format!("http://[::1]:{port}/ok"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://10.0.0.1/".to_owned(),
+        format!("http://{postgres}/"),
+    ];
+    for url in &targets {
+        let errors = webhook_errors(&app, workspace, url).await;
+        assert_eq!(errors.len(), 1, "{url}: not retried: {errors:?}");
+        assert!(errors[0]["error"].as_str().unwrap().starts_with("address_not_allowed"), "{url}: {errors:?}");
+        assert_eq!(errors[0]["retryable"], false);
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing reached the local server");
+
+    // Allowed by an operator, the same server is called, but its redirect is not followed.
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| {
+        config.webhook_allow = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let workspace = crate::runs::funded_workspace(&app, 1_000).await;
+    let errors = webhook_errors(&app, workspace, &format!("{base}/away")).await;
+    assert!(errors.iter().all(|e| e["error"] == "the webhook answered HTTP 307"), "{errors:?}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the redirect was not followed");
+}

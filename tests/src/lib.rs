@@ -42,6 +42,7 @@ pub fn oxbow_command(config: &platform::Config) -> tokio::process::Command {
         .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
         .env("OXBOW_SAGA_GROUP", &config.saga_group)
         .env("OXBOW_JWT_SECRET", &config.jwt_secret)
+        .env("OXBOW_WEBHOOK_ALLOW", config.webhook_allow.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
         .env("OXBOW_LOG", "warn")
         .kill_on_drop(true);
     command
@@ -136,6 +137,8 @@ mod app {
         config.topic_partitions = 3;
         config.database_pool_size = 8;
         config.jwt_secret = "a-test-secret-of-at-least-32-bytes".into();
+        // The tests' webhook agents are served on this machine.
+        config.webhook_allow = vec!["127.0.0.1/32".parse().unwrap()];
         config.jwt_secret_is_development_default = false;
         // The first read waits out the projector's Kafka group join (a few seconds on a fresh
         // broker); the wait ends as soon as the position is reached.

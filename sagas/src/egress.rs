@@ -1,0 +1,129 @@
+//! Where webhook agents may be called: addresses on the public internet, and the networks an
+//! operator allows (`OXBOW_WEBHOOK_ALLOW`). Every address a webhook's host resolves to is
+//! checked when it is called, and the HTTP client connects only to the addresses checked, so
+//! neither a stored URL nor a DNS answer can point a webhook at Oxbow's own network: the
+//! cloud's metadata service, PostgreSQL, Redis, the broker.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+#[derive(Debug, Clone, Default)]
+pub struct Egress {
+    allow: Arc<Vec<IpNet>>,
+}
+
+/// A webhook's address that agents may not be called at.
+#[derive(Debug, thiserror::Error)]
+#[error("the webhook's address is not one agents may be called at")]
+pub struct NotAllowed;
+
+impl Egress {
+    pub fn new(allow: Vec<IpNet>) -> Egress {
+        Egress { allow: Arc::new(allow) }
+    }
+
+    pub fn permits(&self, ip: IpAddr) -> bool {
+        is_public(ip) || self.allow.iter().any(|network| network.contains(&ip))
+    }
+
+    /// The addresses `host` resolves to, when every one of them is permitted.
+    pub async fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::net::lookup_host((host, port)).await?.collect(),
+        };
+        if addresses.is_empty() || addresses.iter().any(|address| !self.permits(address.ip())) {
+            return Err(Box::new(NotAllowed));
+        }
+        Ok(addresses)
+    }
+}
+
+/// The HTTP client's resolver: only permitted addresses come out of it.
+impl Resolve for Egress {
+    fn resolve(&self, name: Name) -> Resolving {
+        let egress = self.clone();
+        Box::pin(async move {
+            let addresses = Egress::resolve(&egress, name.as_str(), 0).await?;
+            Ok(Box::new(addresses.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Whether `ip` is an address of the public internet: not loopback, private, link-local,
+/// shared (carrier-grade NAT), multicast, broadcast, unspecified or reserved.
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => is_public_v4(ip),
+        IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+            Some(mapped) => is_public_v4(mapped),
+            None => is_public_v6(ip),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [first, second, ..] = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.is_unspecified()
+        || ip.is_documentation()
+        || first == 0
+        || first >= 240
+        || (first == 100 && (64..128).contains(&second)))
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_pass_unless_allowed() {
+        let egress = Egress::default();
+        for denied in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(!egress.permits(denied.parse().unwrap()), "{denied}");
+        }
+        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(egress.permits(public.parse().unwrap()), "{public}");
+        }
+        let allowed = Egress::new(vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]);
+        assert!(allowed.permits("127.0.0.1".parse().unwrap()) && allowed.permits("10.9.9.9".parse().unwrap()));
+        assert!(!allowed.permits("127.0.0.2".parse().unwrap()) && !allowed.permits("169.254.169.254".parse().unwrap()));
+    }
+}
