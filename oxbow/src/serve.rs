@@ -233,7 +233,8 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                 min_position_timeout: config.min_position_timeout,
                 operators: platform::auth::Operators::new(config.operators.clone()),
             };
-            app = app.merge(read_api::router(read_api::ReadState::new(services, tokens.clone())));
+            let state = read_api::ReadState::new(services, tokens.clone());
+            app = app.merge(read_api::router(state, config.max_body_bytes));
         }
         let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
         let listener = tokio::net::TcpListener::bind(config.http_addr)

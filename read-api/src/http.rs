@@ -28,10 +28,13 @@ impl ReadState {
     }
 }
 
-pub fn router(state: ReadState) -> Router {
+/// The read API's routes. A request body is read only up to `max_body_bytes` (413 past it),
+/// whoever sends it: the token is checked after the body is parsed.
+pub fn router(state: ReadState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(subscriptions))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body_bytes))
         .with_state(state)
 }
 
@@ -42,7 +45,8 @@ async fn graphiql() -> Html<String> {
 async fn graphql(State(state): State<ReadState>, headers: HeaderMap, request: GraphQLRequest) -> GraphQLResponse {
     let viewer = Viewer(state.tokens.verify_header(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())));
     let report = MinPositionReport::default();
-    if let Some(value) = headers.get("x-oxbow-min-position") {
+    // Only a caller with a valid token may make the server wait.
+    if let Some(value) = headers.get("x-oxbow-min-position").filter(|_| viewer.0.is_ok()) {
         match value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()) {
             Some(position) => await_position(&state.services, Some(&report), position).await,
             None => {

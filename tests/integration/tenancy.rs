@@ -179,3 +179,18 @@ async fn webhook_agents_cannot_reach_oxbows_own_network() {
     assert!(errors.iter().all(|e| e["error"] == "the webhook answered HTTP 307"), "{errors:?}");
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the redirect was not followed");
 }
+
+/// The read API weighs nothing a stranger sends: a body past the limit is refused before it is
+/// read, and only a caller with a valid token may make it wait for a position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_edge_bounds_what_a_stranger_sends() {
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| config.max_body_bytes = 64 * 1024).await;
+    let huge = json!({"query": format!("{{ __typename }} #{}", "x".repeat(1_000_000))});
+    let response = app.http.post(format!("{}/graphql", app.base)).json(&huge).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+
+    let far = store::read_head(&app.db.pool).await.unwrap().position + 1_000_000;
+    let answer = app.graphql(None, "{ projections { name } }", Some(far)).await;
+    assert!(answer.get("extensions").is_none(), "a stranger did not make the server wait: {answer}");
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{answer}");
+}
