@@ -233,7 +233,10 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                 min_position_timeout: config.min_position_timeout,
                 operators: platform::auth::Operators::new(config.operators.clone()),
             };
-            let state = read_api::ReadState::new(services, tokens.clone());
+            // Reads have a bucket of their own per caller, as large as the commands'.
+            let rate_limit =
+                platform::rate_limit::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
+            let state = read_api::ReadState::new(services, tokens.clone(), rate_limit);
             app = app.merge(read_api::router(state, config.max_body_bytes));
         }
         let app = app.layer(tower_http::trace::TraceLayer::new_for_http());

@@ -1,5 +1,5 @@
 //! What every running Oxbow role shares: configuration from the environment, bearer tokens,
-//! Prometheus metrics, the Kafka and Redis clients' settings, and what every consumer of the
+//! per-caller rate limits, Prometheus metrics, the Kafka and Redis clients' settings, and what every consumer of the
 //! events topic does (the CloudEvents codec, batches, handling each event once in effect).
 
 pub mod auth;
@@ -8,6 +8,7 @@ pub mod config;
 pub mod consumer;
 pub mod kafka;
 pub mod metrics;
+pub mod rate_limit;
 pub mod redis;
 
 pub use config::Config;

@@ -7,10 +7,11 @@ use async_graphql::{Data, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use platform::auth::{AuthError, Tokens};
+use platform::rate_limit::RateLimit;
 
 use crate::guard::{MinPositionReport, Viewer, await_position};
 use crate::schema::{OxbowSchema, Services};
@@ -20,11 +21,13 @@ pub struct ReadState {
     pub schema: OxbowSchema,
     pub tokens: Tokens,
     pub services: Services,
+    /// Queries per caller (by token `sub`).
+    pub rate_limit: RateLimit,
 }
 
 impl ReadState {
-    pub fn new(services: Services, tokens: Tokens) -> ReadState {
-        ReadState { schema: crate::schema::build_schema(services.clone()), tokens, services }
+    pub fn new(services: Services, tokens: Tokens, rate_limit: RateLimit) -> ReadState {
+        ReadState { schema: crate::schema::build_schema(services.clone()), tokens, services, rate_limit }
     }
 }
 
@@ -42,20 +45,46 @@ async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
 }
 
-async fn graphql(State(state): State<ReadState>, headers: HeaderMap, request: GraphQLRequest) -> GraphQLResponse {
+async fn graphql(State(state): State<ReadState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
     let viewer = Viewer(state.tokens.verify_header(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())));
+    if let Ok(claims) = &viewer.0
+        && let Err(wait) = state.rate_limit.take(&claims.sub)
+    {
+        let retry_after = wait.ceil().max(1.0) as u64;
+        let error =
+            coded_error("RATE_LIMITED", &format!("too many queries; retry in {:.0} ms", (wait * 1000.0).ceil()));
+        let mut response = GraphQLResponse::from(async_graphql::Response::from_errors(vec![error])).into_response();
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        return response;
+    }
+    graphql_response(&state, headers, viewer, request).await.into_response()
+}
+
+/// An error with a `code` extension, for answers given before the schema runs.
+fn coded_error(code: &str, message: &str) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error.extensions = Some({
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", code);
+        extensions
+    });
+    error
+}
+
+async fn graphql_response(
+    state: &ReadState,
+    headers: HeaderMap,
+    viewer: Viewer,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
     let report = MinPositionReport::default();
     // Only a caller with a valid token may make the server wait.
     if let Some(value) = headers.get("x-oxbow-min-position").filter(|_| viewer.0.is_ok()) {
         match value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()) {
             Some(position) => await_position(&state.services, Some(&report), position).await,
             None => {
-                let mut error = ServerError::new("X-Oxbow-Min-Position must be an integer position", None);
-                error.extensions = Some({
-                    let mut extensions = async_graphql::ErrorExtensionValues::default();
-                    extensions.set("code", "BAD_USER_INPUT");
-                    extensions
-                });
+                let error = coded_error("BAD_USER_INPUT", "X-Oxbow-Min-Position must be an integer position");
                 return async_graphql::Response::from_errors(vec![error]).into();
             }
         }

@@ -194,3 +194,31 @@ async fn the_read_edge_bounds_what_a_stranger_sends() {
     assert!(answer.get("extensions").is_none(), "a stranger did not make the server wait: {answer}");
     assert_eq!(answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{answer}");
 }
+
+/// Queries are limited per caller as commands are: one caller's flood is answered 429 with a
+/// coded error, and no one else is held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_over_the_read_rate_limit_gets_429_and_others_do_not() {
+    let app = TestApp::start_with(&[oxbow::Role::ReadApi], |config| {
+        config.rate_limit_per_second = 1;
+        config.rate_limit_burst = 2;
+    })
+    .await;
+    let (bob, alice) = (app.token("bob"), app.token("alice"));
+    let query = || {
+        app.http
+            .post(format!("{}/graphql", app.base))
+            .bearer_auth(&bob)
+            .json(&json!({"query": "{ projections { name } }"}))
+            .send()
+    };
+    assert_eq!(query().await.unwrap().status().as_u16(), 200);
+    assert_eq!(query().await.unwrap().status().as_u16(), 200);
+    let limited = query().await.unwrap();
+    assert_eq!(limited.status().as_u16(), 429);
+    assert!(limited.headers().contains_key("retry-after"));
+    let body: serde_json::Value = limited.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{body}");
+    let answer = app.graphql(Some(&alice), "{ projections { name } }", None).await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+}

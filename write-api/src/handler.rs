@@ -17,7 +17,7 @@ use commands::FieldError;
 use platform::metrics::Metrics;
 
 use crate::problem::Problem;
-use crate::rate_limit::RateLimit;
+use platform::rate_limit::RateLimit;
 
 struct WriteState {
     service: CommandService,

@@ -7,7 +7,6 @@
 mod handler;
 pub mod openapi;
 pub mod problem;
-mod rate_limit;
 
 pub use handler::router;
-pub use rate_limit::RateLimit;
+pub use platform::rate_limit::RateLimit;
