@@ -74,6 +74,7 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The audit trail of a stream, in order. Members of the stream's workspace only.
+    #[graphql(complexity = "crate::guard::page_weight(first) * child_complexity")]
     async fn events(
         &self,
         ctx: &Context<'_>,

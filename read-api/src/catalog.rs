@@ -148,6 +148,7 @@ impl CatalogQuery {
     }
 
     /// A workspace's agents, oldest first; retired ones only when asked.
+    #[graphql(complexity = "crate::guard::page_weight(first) * child_complexity")]
     async fn agents(
         &self,
         ctx: &Context<'_>,
@@ -175,6 +176,7 @@ impl CatalogQuery {
     }
 
     /// A workspace's workflows, oldest first; archived ones only when asked.
+    #[graphql(complexity = "crate::guard::page_weight(first) * child_complexity")]
     async fn workflows(
         &self,
         ctx: &Context<'_>,

@@ -66,6 +66,12 @@ pub(crate) fn parse_id<T: std::str::FromStr>(id: &ID, what: &str) -> async_graph
     id.parse().map_err(|_| coded("BAD_USER_INPUT", format!("{what} must be a UUID")))
 }
 
+/// What a page weighs in a query's complexity: the rows it may return, so that `first: 500`
+/// or ten aliases of a page cannot pass for one field.
+pub(crate) fn page_weight(first: Option<i32>) -> usize {
+    first.unwrap_or(50).clamp(1, 500) as usize
+}
+
 pub(crate) fn page_size(first: Option<i32>) -> async_graphql::Result<i64> {
     match first {
         None => Ok(50),

@@ -158,6 +158,7 @@ impl RunsQuery {
     }
 
     /// A workspace's runs, oldest first, of one status when given.
+    #[graphql(complexity = "crate::guard::page_weight(first) * child_complexity")]
     async fn runs(
         &self,
         ctx: &Context<'_>,

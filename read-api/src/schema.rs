@@ -40,6 +40,7 @@ pub fn build_schema(services: Services) -> OxbowSchema {
     Schema::build(Query::default(), EmptyMutation, SubscriptionRoot)
         .data(services)
         .limit_depth(12)
-        .limit_complexity(2_000)
+        // A page weighs the rows it may return times what each row asks for (`page_weight`).
+        .limit_complexity(1_000)
         .finish()
 }

@@ -174,6 +174,7 @@ impl WorkspacesQuery {
     }
 
     /// The workspaces the caller is a member of, oldest first.
+    #[graphql(complexity = "crate::guard::page_weight(first) * child_complexity")]
     async fn workspaces(
         &self,
         ctx: &Context<'_>,

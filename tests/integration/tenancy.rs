@@ -193,6 +193,19 @@ async fn the_read_edge_bounds_what_a_stranger_sends() {
     let answer = app.graphql(None, "{ projections { name } }", Some(far)).await;
     assert!(answer.get("extensions").is_none(), "a stranger did not make the server wait: {answer}");
     assert_eq!(answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{answer}");
+
+    // A page weighs what it may return: one large page, or many aliased small ones, is too
+    // complex; an ordinary page is not.
+    let bob = app.token("bob");
+    let page =
+        |alias: &str, first: i32| format!("{alias}: workspaces(first: {first}) {{ edges {{ node {{ id name }} }} }}");
+    let ordinary = app.graphql(Some(&bob), &format!("{{ {} }}", page("a", 50)), None).await;
+    assert!(ordinary.get("errors").is_none(), "{ordinary}");
+    let large = app.graphql(Some(&bob), &format!("{{ {} }}", page("a", 500)), None).await;
+    assert!(large["errors"][0]["message"].as_str().unwrap().contains("too complex"), "{large}");
+    let aliased: Vec<String> = (0..12).map(|n| page(&format!("a{n}"), 50)).collect();
+    let aliased = app.graphql(Some(&bob), &format!("{{ {} }}", aliased.join(" ")), None).await;
+    assert!(aliased["errors"][0]["message"].as_str().unwrap().contains("too complex"), "{aliased}");
 }
 
 /// Queries are limited per caller as commands are: one caller's flood is answered 429 with a
