@@ -91,17 +91,10 @@ impl AuditQuery {
             }
         };
         let services = services(ctx);
-        let mut events = store::read_stream(&services.pool, &stream, after_version).await.map_err(internal)?;
-        store::present(&services.pool, &mut events).await.map_err(internal)?;
-        let workspace = match events.first() {
-            Some(event) => event.workspace_id(),
-            None => store::read_stream(&services.pool, &stream, 0)
-                .await
-                .map_err(internal)?
-                .first()
-                .and_then(|e| e.workspace_id()),
-        };
-        let member = match workspace {
+        // Membership first, from the stream's first event: nothing more of another tenant's
+        // stream is read, let alone decrypted.
+        let first_event = store::read_stream_page(&services.pool, &stream, 0, 1).await.map_err(internal)?;
+        let member = match first_event.first().and_then(|event| event.workspace_id()) {
             Some(workspace) => role_in(ctx, workspace.into()).await?.is_some(),
             None => false,
         };
@@ -109,6 +102,9 @@ impl AuditQuery {
             // Unknown and forbidden look the same, so nothing leaks about other tenants.
             return Ok(Connection::new(false, false));
         }
+        let mut events =
+            store::read_stream_page(&services.pool, &stream, after_version, limit + 1).await.map_err(internal)?;
+        store::present(&services.pool, &mut events).await.map_err(internal)?;
         let has_next = events.len() as i64 > limit;
         let mut connection = Connection::new(after_version > 0, has_next);
         for event in events.into_iter().take(limit as usize) {

@@ -19,8 +19,8 @@ pub use append::{
 pub use error::{AppendError, Error, Result};
 pub use present::present;
 pub use read::{
-    Head, events_where, load_stream, read_all, read_head, read_positions, read_range, read_stream, read_streams,
-    stream_range,
+    Head, events_where, load_stream, read_all, read_head, read_positions, read_range, read_stream, read_stream_page,
+    read_streams, stream_range,
 };
 pub use snapshots::{Snapshot, load_snapshot, save_snapshot};
 

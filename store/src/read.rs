@@ -68,6 +68,19 @@ pub async fn read_stream(
     convert(rows)
 }
 
+/// Up to `limit` of a stream's events after `after_version`, in order: a page of it.
+pub async fn read_stream_page(
+    executor: impl PgExecutor<'_>,
+    stream_id: &str,
+    after_version: i64,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>> {
+    let sql = select_events!("where stream_id = $1 and stream_version > $2 order by stream_version limit $3");
+    let rows =
+        sqlx::query_as::<_, EventRow>(sql).bind(stream_id).bind(after_version).bind(limit).fetch_all(executor).await?;
+    convert(rows)
+}
+
 /// Up to `limit` events after `after_position`, in log order. A follower that calls this with
 /// the last position it saw never misses an event: positions are gap-free and commit-ordered.
 pub async fn read_all(executor: impl PgExecutor<'_>, after_position: i64, limit: i64) -> Result<Vec<RecordedEvent>> {
