@@ -235,3 +235,17 @@ async fn a_caller_over_the_read_rate_limit_gets_429_and_others_do_not() {
     let answer = app.graphql(Some(&alice), "{ projections { name } }", None).await;
     assert!(answer.get("errors").is_none(), "{answer}");
 }
+
+/// Metric labels come from closed sets: a command type the endpoint does not know is counted
+/// as `unknown`, so a client cannot create series, or write into `/metrics` (which needs no
+/// token), with the text it sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_text_never_becomes_a_metric_label() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let evil = json!({"type": "Evil\"} 1\noxbow_fake 9", "id": Uuid::now_v7(), "payload": {}});
+    let (status, problem) = app.command(&app.token("mallory"), evil).await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("unknown_command_type")), "{problem}");
+    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(!metrics.contains("Evil") && !metrics.contains("oxbow_fake"), "{metrics}");
+    assert!(metrics.contains(r#"type="unknown""#), "{metrics}");
+}
