@@ -304,7 +304,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     platform::config::DEVELOPMENT_JWT_SECRET.to_owned()
                 }
             };
-            let tokens = platform::auth::Tokens::new(&secret);
+            let env = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+            let (issuer, audience) = (env("OXBOW_JWT_ISSUER"), env("OXBOW_JWT_AUDIENCE"));
+            let tokens = platform::auth::Tokens::expecting(&secret, issuer.as_deref(), audience.as_deref());
             println!("{}", tokens.mint(&sub, email.as_deref(), chrono::Duration::hours(ttl_hours)));
             Ok(ExitCode::SUCCESS)
         }

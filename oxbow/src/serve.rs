@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use platform::Config;
-use platform::auth::Tokens;
 use platform::metrics::Metrics;
 use platform::redis::Keys;
 use tokio::task::JoinHandle;
@@ -198,7 +197,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
 
     let mut http_addr = None;
     if roles.contains(&Role::WriteApi) || roles.contains(&Role::ReadApi) {
-        let tokens = Tokens::new(&config.jwt_secret);
+        let tokens = config.tokens();
         let mut app = crate::health::router(crate::health::HealthState {
             pool: pool.clone(),
             redis: redis.clone(),

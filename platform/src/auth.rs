@@ -19,6 +19,11 @@ pub struct Claims {
     /// Platform roles: `operator` names the platform's own staff (see [`Operators`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub oxbow_roles: Vec<String>,
+    /// Who issued the token, and for whom: checked when Oxbow is configured with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
 }
 
 impl Claims {
@@ -64,22 +69,44 @@ struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// What minted tokens say in `iss` and `aud`, and what checked ones must say.
+    issuer: Option<String>,
+    audience: Option<String>,
 }
 
 impl Tokens {
     pub fn new(secret: &str) -> Tokens {
+        Tokens::expecting(secret, None, None)
+    }
+
+    /// Tokens that must name `issuer` in `iss` and `audience` in `aud`, each when given (an
+    /// identity provider's tokens for this deployment and no other).
+    pub fn expecting(secret: &str, issuer: Option<&str>, audience: Option<&str>) -> Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        let mut required = vec!["exp", "sub"];
+        if let Some(issuer) = issuer {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        match audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
         validation.leeway = 30;
         let keys = Keys {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
             validation,
+            issuer: issuer.map(str::to_owned),
+            audience: audience.map(str::to_owned),
         };
         Tokens { keys: std::sync::Arc::new(keys) }
     }
 
-    /// A token for `sub`; an email given here is one the minter vouches for (verified).
     pub fn mint(&self, sub: &str, email: Option<&str>, ttl: chrono::Duration) -> String {
         let now = Utc::now().timestamp();
         self.sign(&Claims {
@@ -89,6 +116,8 @@ impl Tokens {
             iat: now,
             exp: now + ttl.num_seconds(),
             oxbow_roles: Vec::new(),
+            iss: self.keys.issuer.clone(),
+            aud: self.keys.audience.clone(),
         })
     }
 
@@ -133,6 +162,8 @@ mod tests {
             iat: 0,
             exp: 0,
             oxbow_roles: roles.iter().map(|role| role.to_string()).collect(),
+            iss: None,
+            aud: None,
         };
         let operators = Operators::new(["ops".to_owned()]);
         assert!(operators.includes(&claims("ops", &[])));

@@ -18,6 +18,10 @@ pub struct Config {
     pub jwt_secret: String,
     /// True when `jwt_secret` is the development default.
     pub jwt_secret_is_development_default: bool,
+    /// What tokens must say in `iss` and `aud`, when set (`OXBOW_JWT_ISSUER`,
+    /// `OXBOW_JWT_AUDIENCE`); `oxbow token` writes them into the tokens it mints.
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
     pub events_topic: String,
     pub tasks_topic: String,
     /// Where the sagas publish notifications (a low balance) for mailers and chat bots.
@@ -82,6 +86,8 @@ impl Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             jwt_secret: DEVELOPMENT_JWT_SECRET.to_owned(),
             jwt_secret_is_development_default: true,
+            jwt_issuer: None,
+            jwt_audience: None,
             events_topic: "oxbow.events".into(),
             tasks_topic: "oxbow.agent-tasks".into(),
             notifications_topic: "oxbow.notifications".into(),
@@ -116,6 +122,8 @@ impl Config {
             http_addr: parsed("OXBOW_HTTP_ADDR", defaults.http_addr)?,
             jwt_secret,
             jwt_secret_is_development_default,
+            jwt_issuer: var("OXBOW_JWT_ISSUER"),
+            jwt_audience: var("OXBOW_JWT_AUDIENCE"),
             events_topic: var("OXBOW_EVENTS_TOPIC").unwrap_or(defaults.events_topic),
             tasks_topic: var("OXBOW_TASKS_TOPIC").unwrap_or(defaults.tasks_topic),
             notifications_topic: var("OXBOW_NOTIFICATIONS_TOPIC").unwrap_or(defaults.notifications_topic),
@@ -158,4 +166,11 @@ pub fn parse_networks(list: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
                 .map_err(|_| anyhow::anyhow!("{item:?} is not a network (10.0.0.0/8) or an address"))
         })
         .collect()
+}
+
+impl Config {
+    /// The tokens this deployment signs and accepts.
+    pub fn tokens(&self) -> crate::auth::Tokens {
+        crate::auth::Tokens::expecting(&self.jwt_secret, self.jwt_issuer.as_deref(), self.jwt_audience.as_deref())
+    }
 }

@@ -249,3 +249,27 @@ async fn a_clients_text_never_becomes_a_metric_label() {
     assert!(!metrics.contains("Evil") && !metrics.contains("oxbow_fake"), "{metrics}");
     assert!(metrics.contains(r#"type="unknown""#), "{metrics}");
 }
+
+/// With an issuer and an audience configured, only tokens that name both are accepted: a token
+/// of the same secret minted for another issuer or audience, or for none, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_must_name_the_configured_issuer_and_audience() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |config| {
+        config.jwt_issuer = Some("https://id.example.com".into());
+        config.jwt_audience = Some("oxbow".into());
+    })
+    .await;
+    let create = || json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "R"}});
+    app.ok(&app.token("alice"), create()).await;
+    let secret = &app.config.jwt_secret;
+    for (issuer, audience) in [
+        (None, None),
+        (Some("https://other.example.com"), Some("oxbow")),
+        (Some("https://id.example.com"), Some("billing")),
+    ] {
+        let token =
+            platform::auth::Tokens::expecting(secret, issuer, audience).mint("alice", None, chrono::Duration::hours(1));
+        let (status, problem) = app.command(&token, create()).await;
+        assert_eq!((status, problem["code"].as_str()), (401, Some("unauthenticated")), "{issuer:?} {audience:?}");
+    }
+}

@@ -157,7 +157,7 @@ mod app {
             tweak(&mut config);
             let server = oxbow::serve::start(config.clone(), roles).await.expect("start oxbow");
             let base = server.http_addr.map(|addr| format!("http://{addr}")).unwrap_or_default();
-            let tokens = platform::auth::Tokens::new(&config.jwt_secret);
+            let tokens = config.tokens();
             TestApp { db, config, server: Some(server), base, http: reqwest::Client::new(), tokens }
         }
 
@@ -175,6 +175,8 @@ mod app {
                 iat: now,
                 exp: now + 3600,
                 oxbow_roles: Vec::new(),
+                iss: self.config.jwt_issuer.clone(),
+                aud: self.config.jwt_audience.clone(),
             })
         }
 
