@@ -111,20 +111,43 @@ async fn subscriptions(
     let tokens = state.tokens.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
+        .on_upgrade(move |socket| async move {
+            // The token's expiry, once `connection_init` brought one: the connection ends then,
+            // and its subscriptions with it.
+            let (expires, expiry) = tokio::sync::oneshot::channel::<i64>();
+            let expires = std::sync::Mutex::new(Some(expires));
+            let serve = GraphQLWebSocket::new(socket, schema, protocol)
                 .keepalive_timeout(Duration::from_secs(30))
-                .on_connection_init(move |payload| async move {
-                    let header =
-                        payload.get("Authorization").or_else(|| payload.get("authorization")).and_then(|v| v.as_str());
-                    let claims = tokens
-                        .verify_header(header)
-                        .map_err(|error: AuthError| async_graphql::Error::new(format!("unauthenticated: {error}")))?;
-                    let mut data = Data::default();
-                    data.insert(Viewer(Ok(claims)));
-                    Ok(data)
+                .on_connection_init(move |payload| {
+                    let verified = {
+                        let header = payload
+                            .get("Authorization")
+                            .or_else(|| payload.get("authorization"))
+                            .and_then(|v| v.as_str());
+                        tokens.verify_header(header)
+                    };
+                    if let (Ok(claims), Some(expires)) = (&verified, expires.lock().expect("expiry lock").take()) {
+                        let _ = expires.send(claims.exp);
+                    }
+                    async move {
+                        let claims = verified.map_err(|error: AuthError| {
+                            async_graphql::Error::new(format!("unauthenticated: {error}"))
+                        })?;
+                        let mut data = Data::default();
+                        data.insert(Viewer(Ok(claims)));
+                        Ok(data)
+                    }
                 })
-                .serve()
+                .serve();
+            let expired = async {
+                let Ok(exp) = expiry.await else { return std::future::pending().await };
+                let left = (exp - chrono::Utc::now().timestamp()).max(0) as u64;
+                tokio::time::sleep(Duration::from_secs(left)).await;
+            };
+            tokio::select! {
+                () = serve => {}
+                () = expired => tracing::debug!("a subscription's token expired; closing its connection"),
+            }
         })
         .into_response()
 }

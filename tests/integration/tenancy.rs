@@ -273,3 +273,22 @@ async fn tokens_must_name_the_configured_issuer_and_audience() {
         assert_eq!((status, problem["code"].as_str()), (401, Some("unauthenticated")), "{issuer:?} {audience:?}");
     }
 }
+
+/// A subscription lives no longer than the token that opened it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_ends_when_its_token_expires() {
+    let app = TestApp::start().await;
+    let alice = app.token("alice");
+    let workspace = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Short"}})).await;
+    let short = app.config.tokens().mint("alice", Some("alice@example.com"), chrono::Duration::seconds(2));
+    let query = format!("subscription {{ workspaceActivity(workspaceId: \"{workspace}\") {{ eventType }} }}");
+    let mut subscription = app.subscribe(Some(&short), &query).await.expect("subscribed");
+    // Whatever the subscription sends first, nothing more happens in the workspace: the only
+    // thing that can end the stream within the wait is the expiry.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(25), async {
+        while subscription.next_json().await.is_some() {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the subscription outlived its token");
+}
