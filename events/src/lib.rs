@@ -31,6 +31,25 @@ pub fn personal_fields(event_type: &str) -> &'static [&'static str] {
     }
 }
 
+/// What a reader who may not see a person's data reads in its place.
+pub const HIDDEN: &str = "[hidden]";
+
+/// Replaces the personal fields of an event's payload with [`HIDDEN`], for readers whose role
+/// does not show them (invitations' emails are for a workspace's admins).
+pub fn hide_personal_fields(event_type: &str, payload: &mut serde_json::Value) {
+    for field in personal_fields(event_type) {
+        if let Some(value) = payload.get_mut(*field) {
+            *value = serde_json::Value::String(HIDDEN.to_owned());
+        }
+    }
+}
+
+/// Whether a member of `role` sees people's data (invitations' emails): admins and owners, as
+/// the `invitations` query shows them.
+pub fn sees_personal_data(role: workspace::Role) -> bool {
+    role.at_least(workspace::Role::Admin)
+}
+
 /// Every event type with [`personal_fields`].
 pub const PERSONAL_EVENT_TYPES: &[&str] = &["MemberInvited"];
 

@@ -94,17 +94,22 @@ impl AuditQuery {
         // Membership first, from the stream's first event: nothing more of another tenant's
         // stream is read, let alone decrypted.
         let first_event = store::read_stream_page(&services.pool, &stream, 0, 1).await.map_err(internal)?;
-        let member = match first_event.first().and_then(|event| event.workspace_id()) {
-            Some(workspace) => role_in(ctx, workspace.into()).await?.is_some(),
-            None => false,
+        let role = match first_event.first().and_then(|event| event.workspace_id()) {
+            Some(workspace) => role_in(ctx, workspace.into()).await?,
+            None => None,
         };
-        if !member {
+        let Some(role) = role else {
             // Unknown and forbidden look the same, so nothing leaks about other tenants.
             return Ok(Connection::new(false, false));
-        }
+        };
         let mut events =
             store::read_stream_page(&services.pool, &stream, after_version, limit + 1).await.map_err(internal)?;
         store::present(&services.pool, &mut events).await.map_err(internal)?;
+        if !events::sees_personal_data(role) {
+            for event in &mut events {
+                events::hide_personal_fields(&event.event_type, &mut event.payload);
+            }
+        }
         let has_next = events.len() as i64 > limit;
         let mut connection = Connection::new(after_version > 0, has_next);
         for event in events.into_iter().take(limit as usize) {

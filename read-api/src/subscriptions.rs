@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_graphql::futures_util::Stream;
 use async_graphql::{Context, ID, Json, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
+use events::workspace::Role;
 use events::{RunId, WorkspaceId};
 use futures::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
@@ -37,7 +38,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         workspace_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ActivityEvent>>> {
-        let (viewer, id, feed) = member_feed(ctx, &workspace_id).await?;
+        let (viewer, role, id, feed) = member_feed(ctx, &workspace_id).await?;
         // Ends right after the caller's own removal is delivered, without waiting for more.
         let stream = futures::stream::unfold((feed.boxed(), false), move |(mut feed, ended)| {
             let viewer = viewer.clone();
@@ -57,7 +58,13 @@ impl SubscriptionRoot {
                         workspace_id: ID(id.to_string()),
                         actor: activity.actor.clone(),
                         recorded_at: activity.recorded_at,
-                        payload: Json(activity.payload.clone()),
+                        payload: Json({
+                            let mut payload = activity.payload.clone();
+                            if !events::sees_personal_data(role) {
+                                events::hide_personal_fields(&activity.event_type, &mut payload);
+                            }
+                            payload
+                        }),
                     }
                 });
                 Some((item, (feed, removed)))
@@ -82,7 +89,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         workspace_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<BalanceChange>>> {
-        let (_, id, feed) = member_feed(ctx, &workspace_id).await?;
+        let (_, _, id, feed) = member_feed(ctx, &workspace_id).await?;
         let pool = services(ctx).pool.clone();
         let billing_stream = id.billing_stream().to_string();
         let stream = feed
@@ -110,15 +117,16 @@ impl SubscriptionRoot {
 pub(crate) async fn member_feed(
     ctx: &Context<'_>,
     workspace_id: &ID,
-) -> async_graphql::Result<(String, WorkspaceId, impl Stream<Item = async_graphql::Result<Arc<Activity>>> + use<>)> {
+) -> async_graphql::Result<(String, Role, WorkspaceId, impl Stream<Item = async_graphql::Result<Arc<Activity>>> + use<>)>
+{
     let viewer = viewer(ctx)?.sub.clone();
     let id: WorkspaceId = parse_id(workspace_id, "workspaceId")?;
     let services = services(ctx);
     // Subscribe before checking, so nothing between the check and the first event is lost.
     let receiver = services.activity.subscribe();
-    if role_in(ctx, id).await?.is_none() {
+    let Some(role) = role_in(ctx, id).await? else {
         return Err(coded("FORBIDDEN", "not a member of this workspace"));
-    }
+    };
     let feed = futures::stream::unfold(Some(receiver), move |receiver| async move {
         let mut receiver = receiver?;
         loop {
@@ -135,7 +143,7 @@ pub(crate) async fn member_feed(
             }
         }
     });
-    Ok((viewer, id, feed))
+    Ok((viewer, role, id, feed))
 }
 
 /// A change of a workspace's credits, with the account as the read model shows it then.
@@ -175,7 +183,7 @@ pub(crate) async fn run_updated(
     let first = logged.first().ok_or_else(|| coded("NOT_FOUND", "no run has this id"))?;
     let workspace_id = first.workspace_id().ok_or_else(|| coded("NOT_FOUND", "no run has this id"))?;
     crate::guard::await_position(services, None, first.position).await;
-    let (_, _, feed) = member_feed(ctx, &ID(workspace_id.to_string())).await?;
+    let (_, _, _, feed) = member_feed(ctx, &ID(workspace_id.to_string())).await?;
     // The feed is subscribed: what the read models have passed comes from the log (what was
     // read above, and what came since), the rest from the feed, each event once.
     let passed = services.progress.current();

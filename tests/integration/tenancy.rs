@@ -292,3 +292,50 @@ async fn a_subscription_ends_when_its_token_expires() {
     .await;
     assert!(closed.is_ok(), "the subscription outlived its token");
 }
+
+/// Invitations' emails are for a workspace's admins: the `invitations` query shows them to
+/// admins only, and so do the audit trail and the activity feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_below_admin_do_not_read_invitation_emails_anywhere() {
+    let app = TestApp::start().await;
+    let alice = app.token("alice");
+    let workspace = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Team"}})).await;
+    let joined = app.join(&alice, workspace, "vera", "viewer").await;
+    let vera = app.token("vera");
+    // The feed checks membership in the read models: wait for them to know vera.
+    app.graphql(Some(&vera), "{ workspaces { edges { node { id } } } }", joined["position"].as_i64()).await;
+    let activity =
+        format!("subscription {{ workspaceActivity(workspaceId: \"{workspace}\") {{ eventType payload }} }}");
+    let mut feed = app.subscribe(Some(&vera), &activity).await.expect("subscribed");
+    let invited = app
+        .ok(
+            &alice,
+            json!({"type": "InviteMember", "id": workspace, "payload": {"email": "dan@example.com", "role": "member"}}),
+        )
+        .await;
+    let position = invited["position"].as_i64();
+
+    let trail =
+        format!("{{ events(stream: \"workspace-{workspace}\") {{ edges {{ node {{ eventType payload }} }} }} }}");
+    let emails = |answer: &serde_json::Value| -> Vec<String> {
+        answer["data"]["events"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|edge| edge["node"]["eventType"] == "MemberInvited")
+            .map(|edge| edge["node"]["payload"]["email"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(emails(&app.graphql(Some(&alice), &trail, position).await), ["vera@example.com", "dan@example.com"]);
+    assert_eq!(emails(&app.graphql(Some(&vera), &trail, position).await), [events::HIDDEN, events::HIDDEN]);
+
+    loop {
+        let message = feed.next_json().await.expect("the invitation on the feed");
+        let pushed = &message["payload"]["data"]["workspaceActivity"];
+        if pushed["eventType"] == "MemberInvited" {
+            assert_eq!(pushed["payload"]["email"], events::HIDDEN, "{message}");
+            break;
+        }
+    }
+}
