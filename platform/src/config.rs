@@ -45,6 +45,8 @@ pub struct Config {
     /// a webhook agent may give. Kept well below the broker's message limit (Kafka's default
     /// is about 1 MB), so the relay can publish every event.
     pub max_event_bytes: usize,
+    /// Subscription (WebSocket) connections one caller may have open at once.
+    pub subscription_connections_per_caller: usize,
     /// Commands per second each caller may send, and the burst above that.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
@@ -100,6 +102,7 @@ impl Config {
             min_position_timeout: Duration::from_secs(5),
             max_body_bytes: 256 * 1024,
             max_event_bytes: 256 * 1024,
+            subscription_connections_per_caller: 16,
             rate_limit_per_second: 2_000,
             rate_limit_burst: 4_000,
             append_pipeline_depth: 1,
@@ -139,6 +142,10 @@ impl Config {
             )?),
             max_body_bytes: parsed("OXBOW_MAX_BODY_BYTES", defaults.max_body_bytes)?,
             max_event_bytes: parsed("OXBOW_MAX_EVENT_BYTES", defaults.max_event_bytes)?,
+            subscription_connections_per_caller: parsed(
+                "OXBOW_SUBSCRIPTION_CONNECTIONS_PER_CALLER",
+                defaults.subscription_connections_per_caller,
+            )?,
             rate_limit_per_second: parsed("OXBOW_RATE_LIMIT_PER_SECOND", defaults.rate_limit_per_second)?,
             rate_limit_burst: parsed("OXBOW_RATE_LIMIT_BURST", defaults.rate_limit_burst)?,
             append_pipeline_depth: parsed("OXBOW_APPEND_PIPELINE_DEPTH", defaults.append_pipeline_depth)?,

@@ -1,5 +1,7 @@
 //! The HTTP side: `POST /graphql`, GraphiQL on `GET /graphql`, subscriptions on `/graphql/ws`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
@@ -23,11 +25,56 @@ pub struct ReadState {
     pub services: Services,
     /// Queries per caller (by token `sub`).
     pub rate_limit: RateLimit,
+    /// Subscription connections open per caller.
+    pub connections: OpenConnections,
 }
 
 impl ReadState {
-    pub fn new(services: Services, tokens: Tokens, rate_limit: RateLimit) -> ReadState {
-        ReadState { schema: crate::schema::build_schema(services.clone()), tokens, services, rate_limit }
+    pub fn new(services: Services, tokens: Tokens, rate_limit: RateLimit, connections: OpenConnections) -> ReadState {
+        ReadState { schema: crate::schema::build_schema(services.clone()), tokens, services, rate_limit, connections }
+    }
+}
+
+/// How many subscription connections each caller has open, up to a limit, so that one caller
+/// cannot hold the server's sockets and feed fan-out.
+#[derive(Clone)]
+pub struct OpenConnections {
+    limit: usize,
+    open: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// One open connection of a caller; closing it (dropping this) frees its place.
+pub struct ConnectionSlot {
+    caller: String,
+    open: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl OpenConnections {
+    pub fn new(limit: usize) -> OpenConnections {
+        OpenConnections { limit: limit.max(1), open: Arc::default() }
+    }
+
+    /// A place for one more connection of `caller`, unless it has `limit` open already.
+    pub fn open(&self, caller: &str) -> Option<ConnectionSlot> {
+        let mut open = self.open.lock().expect("connections lock");
+        let count = open.entry(caller.to_owned()).or_default();
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(ConnectionSlot { caller: caller.to_owned(), open: self.open.clone() })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().expect("connections lock");
+        if let Some(count) = open.get_mut(&self.caller) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.caller);
+            }
+        }
     }
 }
 
@@ -109,6 +156,7 @@ async fn subscriptions(
 ) -> Response {
     let schema = state.schema.clone();
     let tokens = state.tokens.clone();
+    let connections = state.connections.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
@@ -116,6 +164,9 @@ async fn subscriptions(
             // and its subscriptions with it.
             let (expires, expiry) = tokio::sync::oneshot::channel::<i64>();
             let expires = std::sync::Mutex::new(Some(expires));
+            // The caller's place among its open connections, held while this one lives.
+            let slot: Arc<Mutex<Option<ConnectionSlot>>> = Arc::default();
+            let held = slot.clone();
             let serve = GraphQLWebSocket::new(socket, schema, protocol)
                 .keepalive_timeout(Duration::from_secs(30))
                 .on_connection_init(move |payload| {
@@ -126,6 +177,12 @@ async fn subscriptions(
                             .and_then(|v| v.as_str());
                         tokens.verify_header(header)
                     };
+                    let placed = match &verified {
+                        Ok(claims) => connections.open(&claims.sub).map(|place| {
+                            *held.lock().expect("slot lock") = Some(place);
+                        }),
+                        Err(_) => None,
+                    };
                     if let (Ok(claims), Some(expires)) = (&verified, expires.lock().expect("expiry lock").take()) {
                         let _ = expires.send(claims.exp);
                     }
@@ -133,6 +190,11 @@ async fn subscriptions(
                         let claims = verified.map_err(|error: AuthError| {
                             async_graphql::Error::new(format!("unauthenticated: {error}"))
                         })?;
+                        if placed.is_none() {
+                            return Err(async_graphql::Error::new(
+                                "too many open subscription connections for this caller",
+                            ));
+                        }
                         let mut data = Data::default();
                         data.insert(Viewer(Ok(claims)));
                         Ok(data)
@@ -148,6 +210,7 @@ async fn subscriptions(
                 () = serve => {}
                 () = expired => tracing::debug!("a subscription's token expired; closing its connection"),
             }
+            drop(slot);
         })
         .into_response()
 }

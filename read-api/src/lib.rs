@@ -20,6 +20,6 @@ mod subscriptions;
 mod workspaces;
 
 pub use activity::{Activity, ActivityFeed};
-pub use http::{ReadState, router};
+pub use http::{OpenConnections, ReadState, router};
 pub use progress::Progress;
 pub use schema::{OxbowSchema, Services, build_schema};

@@ -339,3 +339,22 @@ async fn members_below_admin_do_not_read_invitation_emails_anywhere() {
         }
     }
 }
+
+/// One caller holds at most its share of subscription connections; others are not held back,
+/// and a closed connection frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_may_hold_only_so_many_subscription_connections() {
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| config.subscription_connections_per_caller = 2).await;
+    let (alice, bob) = (app.token("alice"), app.token("bob"));
+    let query = "subscription { balanceChanged(workspaceId: \"00000000-0000-0000-0000-000000000000\") { balance } }";
+    let first = app.subscribe(Some(&bob), query).await.expect("first");
+    let _second = app.subscribe(Some(&bob), query).await.expect("second");
+    assert!(app.subscribe(Some(&bob), query).await.is_err(), "a third connection is refused");
+    app.subscribe(Some(&alice), query).await.expect("another caller is not held back");
+    drop(first);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.subscribe(Some(&bob), query).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the closed connection's place was not freed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
