@@ -38,37 +38,24 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         workspace_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ActivityEvent>>> {
-        let (viewer, role, id, feed) = member_feed(ctx, &workspace_id).await?;
-        // Ends right after the caller's own removal is delivered, without waiting for more.
-        let stream = futures::stream::unfold((feed.boxed(), false), move |(mut feed, ended)| {
-            let viewer = viewer.clone();
-            async move {
-                if ended {
-                    return None;
-                }
-                let activity = feed.next().await?;
-                let mut removed = false;
-                let item = activity.map(|activity| {
-                    removed = activity.event_type == "MemberRemoved"
-                        && activity.payload.get("user_id").and_then(|v| v.as_str()) == Some(viewer.as_str());
-                    ActivityEvent {
-                        position: activity.position,
-                        event_type: activity.event_type.clone(),
-                        stream_id: activity.stream_id.clone(),
-                        workspace_id: ID(id.to_string()),
-                        actor: activity.actor.clone(),
-                        recorded_at: activity.recorded_at,
-                        payload: Json({
-                            let mut payload = activity.payload.clone();
-                            if !events::sees_personal_data(role) {
-                                events::hide_personal_fields(&activity.event_type, &mut payload);
-                            }
-                            payload
-                        }),
+        let (_, role, id, feed) = member_feed(ctx, &workspace_id).await?;
+        // The feed ends right after the caller's own removal is delivered.
+        let stream = feed.map(move |activity| {
+            activity.map(|activity| ActivityEvent {
+                position: activity.position,
+                event_type: activity.event_type.clone(),
+                stream_id: activity.stream_id.clone(),
+                workspace_id: ID(id.to_string()),
+                actor: activity.actor.clone(),
+                recorded_at: activity.recorded_at,
+                payload: Json({
+                    let mut payload = activity.payload.clone();
+                    if !events::sees_personal_data(role) {
+                        events::hide_personal_fields(&activity.event_type, &mut payload);
                     }
-                });
-                Some((item, (feed, removed)))
-            }
+                    payload
+                }),
+            })
         });
         Ok(stream)
     }
@@ -83,7 +70,8 @@ impl SubscriptionRoot {
         run_updated(ctx, &run_id).await
     }
 
-    /// Every change of a workspace's credits, in log order, from now on. Members only.
+    /// Every change of a workspace's credits, in log order, from now on. Members only. Ends
+    /// after the caller is removed from the workspace.
     async fn balance_changed(
         &self,
         ctx: &Context<'_>,
@@ -127,19 +115,27 @@ pub(crate) async fn member_feed(
     let Some(role) = role_in(ctx, id).await? else {
         return Err(coded("FORBIDDEN", "not a member of this workspace"));
     };
-    let feed = futures::stream::unfold(Some(receiver), move |receiver| async move {
-        let mut receiver = receiver?;
-        loop {
-            match receiver.recv().await {
-                Ok(activity) if activity.workspace_id == Some(id.uuid()) => {
-                    return Some((Ok(activity), Some(receiver)));
+    let removed_user = viewer.clone();
+    let feed = futures::stream::unfold(Some(receiver), move |receiver| {
+        let removed_user = removed_user.clone();
+        async move {
+            let mut receiver = receiver?;
+            loop {
+                match receiver.recv().await {
+                    // The caller's own removal is the last thing any of its feeds of the workspace
+                    // delivers: every subscription built on it ends there.
+                    Ok(activity) if activity.workspace_id == Some(id.uuid()) => {
+                        let removed = activity.event_type == "MemberRemoved"
+                            && activity.payload.get("user_id").and_then(|v| v.as_str()) == Some(removed_user.as_str());
+                        return Some((Ok(activity), (!removed).then_some(receiver)));
+                    }
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(missed)) => {
+                        let error = coded("LAGGED", format!("fell {missed} events behind; subscribe again"));
+                        return Some((Err(error), None));
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(missed)) => {
-                    let error = coded("LAGGED", format!("fell {missed} events behind; subscribe again"));
-                    return Some((Err(error), None));
-                }
-                Err(RecvError::Closed) => return None,
             }
         }
     });

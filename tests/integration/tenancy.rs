@@ -358,3 +358,30 @@ async fn a_caller_may_hold_only_so_many_subscription_connections() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// Every subscription of a member ends once the member is removed: the balance and run feeds
+/// as well as the activity feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_members_subscriptions_end() {
+    let app = TestApp::start().await;
+    let alice = app.token("alice");
+    let workspace = crate::runs::funded_workspace(&app, 100).await;
+    let joined = app.join(&alice, workspace, "bob", "owner").await;
+    let bob = app.token("bob");
+    app.graphql(Some(&bob), "{ workspaces { edges { node { id } } } }", joined["position"].as_i64()).await;
+    let query = format!("subscription {{ balanceChanged(workspaceId: \"{workspace}\") {{ eventType }} }}");
+    let mut balance = app.subscribe(Some(&bob), &query).await.expect("subscribed");
+    app.ok(&alice, json!({"type": "RemoveMember", "id": workspace, "payload": {"user_id": "bob"}})).await;
+    app.ok(&alice, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 5, "reason": "after"}})).await;
+    // The stream completes; the grant after the removal never reaches bob.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Some(message) = balance.next_json().await {
+            assert_ne!(message["type"], "next", "nothing is delivered after the removal: {message}");
+            if message["type"] == "complete" {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the subscription outlived the membership");
+}
