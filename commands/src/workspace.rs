@@ -18,6 +18,9 @@ use crate::{
     Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum, validate,
 };
 
+/// The suspension reason the billing saga gives for an overdue invoice, and the only one it
+/// lifts; no one else may give or lift it.
+pub const OVERDUE: &str = "invoice_overdue";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkspace {
@@ -198,6 +201,9 @@ pub enum WorkspaceError {
     /// The caller's token names another email than the invitation.
     #[error("this invitation is for another email address")]
     InvitationForAnotherEmail,
+    /// A suspension for an overdue invoice is the billing saga's to impose and to lift.
+    #[error("a suspension for an overdue invoice is lifted by paying the invoice, not by a command")]
+    OverdueIsBillings,
     /// The caller's token has no verified email, so it cannot say whom an invitation is for.
     #[error("accepting an invitation needs a token with a verified email claim (email and email_verified: true)")]
     VerifiedEmailRequired,
@@ -220,7 +226,8 @@ impl Rejection for WorkspaceError {
             | RoleTooLow { .. }
             | OwnerRoleNeedsOwner
             | InvitationForAnotherEmail
-            | VerifiedEmailRequired => RejectionKind::Forbidden,
+            | VerifiedEmailRequired
+            | OverdueIsBillings => RejectionKind::Forbidden,
             LastOwner
             | AlreadyMember { .. }
             | AlreadyInvited { .. }
@@ -249,6 +256,7 @@ impl Rejection for WorkspaceError {
             InvitationAlreadyAccepted => "invitation_already_accepted",
             InvitationForAnotherEmail => "invitation_for_another_email",
             VerifiedEmailRequired => "verified_email_required",
+            OverdueIsBillings => "overdue_suspension_is_billings",
             MemberNotFound { .. } => "member_not_found",
             AlreadySuspended => "workspace_suspended",
             NotSuspended => "workspace_not_suspended",
@@ -367,12 +375,19 @@ impl Decider for Workspace {
                 if state.suspended {
                     return Err(WorkspaceError::AlreadySuspended);
                 }
+                if command.reason.as_deref() == Some(OVERDUE) && !context.internal {
+                    return Err(WorkspaceError::OverdueIsBillings);
+                }
                 vec![WorkspaceSuspended { reason: command.reason.clone() }.into()]
             }
             C::ReactivateWorkspace(_) => {
                 require(Role::Owner)?;
                 if !state.suspended {
                     return Err(WorkspaceError::NotSuspended);
+                }
+                // Money owed is settled by paying it: the billing saga lifts this one.
+                if state.suspension_reason.as_deref() == Some(OVERDUE) && !context.internal {
+                    return Err(WorkspaceError::OverdueIsBillings);
                 }
                 vec![WorkspaceReactivated {}.into()]
             }

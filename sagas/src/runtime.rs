@@ -522,7 +522,7 @@ impl Sagas {
 }
 
 /// The suspension reason the billing saga gives, and the only one it lifts.
-pub const OVERDUE: &str = "invoice_overdue";
+pub use commands::workspace::OVERDUE;
 
 enum Sent {
     Accepted,

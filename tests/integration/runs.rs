@@ -516,6 +516,10 @@ async fn the_billing_saga_warns_of_a_low_balance_suspends_for_an_overdue_invoice
     assert_eq!(suspension.metadata["actor"], "system:billing-saga");
     let blocked = start_run(&app, workspace, flow, 10).await;
     assert_eq!(finished(&app, blocked).await.last().unwrap().payload["reason"], "workspace_suspended");
+    // The owner cannot lift it, nor impose one like it: paying lifts it.
+    let (status, problem) =
+        app.command(&alice, json!({"type": "ReactivateWorkspace", "id": workspace, "payload": {}})).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("overdue_suspension_is_billings")), "{problem}");
 
     // Part of the money is not enough; all of it reactivates the workspace.
     app.ok(&alice, json!({"type": "RecordPayment", "id": workspace, "payload": {"invoice_id": invoice, "amount": 5}}))

@@ -296,3 +296,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn only_the_billing_saga_imposes_or_lifts_a_suspension_for_an_overdue_invoice() {
+    use crate::workspace::{OVERDUE, ReactivateWorkspace, SuspendWorkspace};
+    let overdue = events::workspace::WorkspaceSuspended { reason: Some(OVERDUE.into()) };
+    given::<Workspace>([created(), overdue.into()])
+        .when(WorkspaceCommand::ReactivateWorkspace(ReactivateWorkspace {}))
+        .then_err(WorkspaceError::OverdueIsBillings);
+    given::<Workspace>([created()])
+        .when(WorkspaceCommand::SuspendWorkspace(SuspendWorkspace { reason: Some(OVERDUE.into()) }))
+        .then_err(WorkspaceError::OverdueIsBillings);
+    let mut saga = context_of("system:billing-saga");
+    saga.internal = true;
+    let overdue = events::workspace::WorkspaceSuspended { reason: Some(OVERDUE.into()) };
+    given::<Workspace>([created(), overdue.into()])
+        .when_by(WorkspaceCommand::ReactivateWorkspace(ReactivateWorkspace {}), saga)
+        .then([events::workspace::WorkspaceReactivated {}.into()]);
+}
