@@ -99,7 +99,7 @@ impl Batch {
 pub async fn not_yet_handled(
     executor: impl sqlx::PgExecutor<'_>,
     consumer: &str,
-    batch: &[RecordedEvent],
+    batch: &[&RecordedEvent],
 ) -> sqlx::Result<Vec<RecordedEvent>> {
     let mut streams: Vec<&str> = batch.iter().map(|e| e.stream_id.as_str()).collect();
     streams.sort_unstable();
@@ -115,7 +115,7 @@ pub async fn not_yet_handled(
     Ok(batch
         .iter()
         .filter(|e| handled.get(&e.stream_id).is_none_or(|known| e.stream_version > *known))
-        .cloned()
+        .map(|e| (*e).clone())
         .collect())
 }
 

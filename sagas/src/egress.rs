@@ -29,17 +29,9 @@ impl Egress {
         is_public(ip) || self.allow.iter().any(|network| network.contains(&ip))
     }
 
-    /// The addresses `host` resolves to, when every one of them is permitted.
-    pub async fn resolve(
-        &self,
-        host: &str,
-        port: u16,
-    ) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => tokio::net::lookup_host((host, port)).await?.collect(),
-        };
+    /// The addresses `name` resolves to, when every one of them is permitted.
+    async fn resolve_permitted(&self, name: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((name, 0)).await?.collect();
         if addresses.is_empty() || addresses.iter().any(|address| !self.permits(address.ip())) {
             return Err(Box::new(NotAllowed));
         }
@@ -47,12 +39,13 @@ impl Egress {
     }
 }
 
-/// The HTTP client's resolver: only permitted addresses come out of it.
+/// The HTTP client's resolver: only permitted addresses come out of it. (The client does not
+/// resolve addresses written in a URL; the caller checks those with [`Egress::permits`].)
 impl Resolve for Egress {
     fn resolve(&self, name: Name) -> Resolving {
         let egress = self.clone();
         Box::pin(async move {
-            let addresses = Egress::resolve(&egress, name.as_str(), 0).await?;
+            let addresses = egress.resolve_permitted(name.as_str()).await?;
             Ok(Box::new(addresses.into_iter()) as Addrs)
         })
     }

@@ -5,6 +5,7 @@
 //! so a webhook or a worker may see an attempt twice; `(run_id, step_id, attempt)` names it, and
 //! the run takes the first report of each attempt only.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -157,21 +158,16 @@ impl Executors {
             "input": task.input,
         });
         let failed = |error: String| Outcome::Failed { error, retryable: true };
-        // Checked here for a clear, final answer; the client's resolver checks again what it
-        // connects to, so a DNS answer that changes in between gains nothing.
-        let target = reqwest::Url::parse(url)
-            .ok()
-            .and_then(|url| Some((url.host_str()?.to_owned(), url.port_or_known_default()?)));
-        let permitted = match &target {
-            Some((host, port)) => self.egress.resolve(host, *port).await.map_err(|error| error.is::<NotAllowed>()),
-            None => Err(true),
-        };
-        match permitted {
-            Ok(_) => {}
-            Err(true) => {
-                return Outcome::Failed { error: format!("address_not_allowed: {NotAllowed}"), retryable: false };
-            }
-            Err(false) => return failed("the webhook's host could not be resolved".into()),
+        // The client resolves names through `egress`, which refuses what may not be called,
+        // on the very addresses the client then connects to. Addresses written in the URL are
+        // never resolved: they are checked here.
+        let literal = reqwest::Url::parse(url).ok().and_then(|url| {
+            // IPv6 addresses come bracketed, as URLs write them.
+            url.host_str()?.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok()
+        });
+        let not_allowed = || Outcome::Failed { error: format!("address_not_allowed: {NotAllowed}"), retryable: false };
+        if literal.is_some_and(|ip| !self.egress.permits(ip)) {
+            return not_allowed();
         }
         let response = self
             .http
@@ -184,6 +180,7 @@ impl Executors {
         let response = match response {
             Ok(response) => response,
             Err(error) if error.is_timeout() => return failed(format!("no answer within {timeout_ms} ms")),
+            Err(error) if refused_by_egress(&error) => return not_allowed(),
             // The cause stays in the server's log: its text would tell a tenant about the
             // network the call went through.
             Err(error) => {
@@ -228,6 +225,12 @@ impl Executors {
         }
         Outcome::Completed { output: completed.output, usage: completed.usage }
     }
+}
+
+/// Whether the call failed because `egress` refused the address its host resolved to.
+fn refused_by_egress(error: &reqwest::Error) -> bool {
+    std::iter::successors(Some(error as &dyn std::error::Error), |error| error.source())
+        .any(|error| error.is::<NotAllowed>())
 }
 
 /// The body of `response` if it is at most `limit` bytes, `None` if it is longer; reads no

@@ -141,7 +141,7 @@ impl Sagas {
     /// of streams the sagas never react to, and events handled already (by the shortcut, when
     /// Kafka brings them), are left out before a transaction begins.
     async fn react(&self, events: &[RecordedEvent]) -> anyhow::Result<()> {
-        let concerned: Vec<RecordedEvent> = events.iter().filter(|event| plan::concerns(event)).cloned().collect();
+        let concerned: Vec<&RecordedEvent> = events.iter().filter(|event| plan::concerns(event)).collect();
         if concerned.is_empty() {
             return Ok(());
         }

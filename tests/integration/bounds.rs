@@ -103,9 +103,7 @@ async fn careless_webhooks() -> (String, tokio::task::JoinHandle<()>) {
         .route("/huge", post(|| async { Json(json!({"output": "x".repeat(2_000_000)})) }))
         .route("/nul", post(|| async { Json(json!({"output": {"text": "a\u{0}b"}})) }))
         .route("/ok", post(|| async { Json(json!({"output": "fine", "usage": {"tokens": 10}})) }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    (base, tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }))
+    tests::serve_locally(app).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

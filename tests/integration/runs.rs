@@ -328,9 +328,7 @@ async fn webhook_server() -> (String, tokio::task::JoinHandle<()>) {
                 Json(json!({"output": null}))
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    (base, tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }))
+    tests::serve_locally(app).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

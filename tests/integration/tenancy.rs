@@ -115,10 +115,7 @@ async fn counting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicU
     use axum::routing::post;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let hits = std::sync::Arc::new(AtomicUsize::new(0));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let counted = hits.clone();
-    let to = format!("{base}/ok");
     let app = axum::Router::new()
         .route(
             "/ok",
@@ -127,8 +124,8 @@ async fn counting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicU
                 async { axum::Json(json!({"output": "reached"})) }
             }),
         )
-        .route("/away", post(move || async move { axum::response::Redirect::temporary(&to) }));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        .route("/away", post(|| async { axum::response::Redirect::temporary("/ok") }));
+    let (base, _server) = tests::serve_locally(app).await;
     (base, hits)
 }
 

@@ -64,6 +64,14 @@ pub fn oxbow_serve(role: &str, config: &platform::Config) -> tokio::process::Chi
 }
 
 /// Logs to the test's output when `OXBOW_TEST_LOG` names a filter, e.g. `info,projections=debug`.
+/// Serves `app` on a free port of this machine (the tests' webhook agents); returns its base
+/// URL and the server's task.
+pub async fn serve_locally(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    (base, tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }))
+}
+
 pub fn init_logging() {
     if let Ok(filter) = std::env::var("OXBOW_TEST_LOG") {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
