@@ -1,11 +1,11 @@
 //! Commands as the service takes them: typed, addressed to an aggregate, from a caller.
 
-use commands::FieldError;
 use commands::agents::AgentCommand;
 use commands::billing::BillingCommand;
 use commands::runs::RunCommand;
 use commands::workflows::WorkflowCommand;
 use commands::workspace::WorkspaceCommand;
+use commands::{FieldError, Principal};
 use events::{AgentId, RunId, WorkflowId, WorkspaceId};
 use serde_json::Value;
 use uuid::Uuid;
@@ -126,22 +126,41 @@ impl CommandRequest {
     }
 }
 
-/// Who sends the command: a person or worker, from their token, or one of Oxbow's sagas.
+/// Who sends the command: a person or worker, from their token or credential, the platform's
+/// staff or payment provider, or one of Oxbow's sagas.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub user_id: String,
     pub email: Option<String>,
-    /// One of Oxbow's own sagas: it may send internal commands and acts as an owner.
-    pub internal: bool,
+    pub principal: Principal,
 }
 
 impl Caller {
     pub fn user(user_id: impl Into<String>, email: Option<String>) -> Caller {
-        Caller { user_id: user_id.into(), email, internal: false }
+        Caller { user_id: user_id.into(), email, principal: Principal::User }
+    }
+
+    /// One of the platform's operators, by their token.
+    pub fn operator(user_id: impl Into<String>, email: Option<String>) -> Caller {
+        Caller { user_id: user_id.into(), email, principal: Principal::Operator }
     }
 
     /// A saga, named for the audit trail (`system:run-saga`).
     pub fn saga(name: &str) -> Caller {
-        Caller { user_id: format!("system:{name}"), email: None, internal: true }
+        Caller { user_id: format!("system:{name}"), email: None, principal: Principal::Saga }
+    }
+
+    /// The payment provider, by a webhook whose signature checked out.
+    pub fn payments() -> Caller {
+        Caller { user_id: "system:payments".into(), email: None, principal: Principal::Payments }
+    }
+
+    /// An agent's worker, by the credential `credential_id` issued for it.
+    pub fn worker(agent_id: Uuid, workspace_id: Uuid, credential_id: Uuid) -> Caller {
+        Caller {
+            user_id: format!("worker:{credential_id}"),
+            email: None,
+            principal: Principal::Worker { agent_id, workspace_id },
+        }
     }
 }

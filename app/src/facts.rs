@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use commands::Aggregate;
 use commands::access::Access;
 use commands::agents::{Agent, AgentCommand};
 use commands::billing::{Billing, BillingCommand};
 use commands::runs::{RunAggregate, RunCommand, RunFacts, WorkflowSnapshot};
 use commands::workflows::{AgentFacts, Workflow, WorkflowCommand, WorkflowFacts};
 use commands::workspace::{Workspace, WorkspaceCommand};
+use commands::{Aggregate, Principal};
 use events::DomainEvent;
 use uuid::Uuid;
 
@@ -129,9 +129,12 @@ impl CommandService {
         };
         let (Folded { state: workspace, .. }, _) =
             self.current::<Workspace>(&Workspace::stream_id(workspace_id)).await?;
-        let role = match caller.internal {
-            true if workspace.created => Some(events::workspace::Role::Owner),
-            _ => workspace.role_of(&caller.user_id),
+        let role = match caller.principal {
+            Principal::Saga if workspace.created => Some(events::workspace::Role::Owner),
+            // An operator keeps whatever role they have as a person.
+            Principal::User | Principal::Operator => workspace.role_of(&caller.user_id),
+            // The payment provider and workers are no workspace's members.
+            _ => None,
         };
         Ok(Access { role, suspended: workspace.suspended })
     }

@@ -10,7 +10,7 @@ use commands::billing::Billing;
 use commands::runs::RunAggregate;
 use commands::workflows::Workflow;
 use commands::workspace::Workspace;
-use commands::{Aggregate, CommandContext, RejectionKind};
+use commands::{Aggregate, CommandContext, Principal, RejectionKind};
 use events::{DomainEvent, Metadata, NewEvent, RecordedEvent};
 use platform::metrics::Metrics;
 use store::{AppendError, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, IdempotencyClaim};
@@ -144,12 +144,14 @@ impl CommandService {
             Command::Agent(command) => self.handle::<Agent>(request, command, caller, key, correlation_id).await,
             Command::Workflow(command) => self.handle::<Workflow>(request, command, caller, key, correlation_id).await,
             Command::Billing(command) => self.handle::<Billing>(request, command, caller, key, correlation_id).await,
-            Command::Run(command) if command.is_internal() && !caller.internal => Err(CommandError::Rejected {
-                kind: RejectionKind::Forbidden,
-                code: "internal_command",
-                detail: format!("`{}` is sent by the run saga, not through this endpoint", command.command_type()),
-                version: 0,
-            }),
+            Command::Run(command) if command.is_internal() && caller.principal != Principal::Saga => {
+                Err(CommandError::Rejected {
+                    kind: RejectionKind::Forbidden,
+                    code: "internal_command",
+                    detail: format!("`{}` is sent by the run saga, not through this endpoint", command.command_type()),
+                    version: 0,
+                })
+            }
             Command::Run(command) => self.handle::<RunAggregate>(request, command, caller, key, correlation_id).await,
         }
     }
@@ -274,7 +276,7 @@ impl CommandService {
             actor_email: caller.email.clone(),
             now: Utc::now(),
             new_id: Uuid::now_v7(),
-            internal: caller.internal,
+            principal: caller.principal,
         };
         let decided = A::decide(command, &state, &facts, &context)
             .map_err(|rejection| CommandError::rejected(&rejection, version))?;

@@ -172,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
     let caller = |n: usize| Caller {
         http: http.clone(),
         url: url.clone(),
-        token: tokens.mint(&format!("bench-{n}"), None, chrono::Duration::hours(1)),
+        token: operator_token(&tokens, &format!("bench-{n}")),
     };
     // Fail early and clearly when the server is not there.
     caller(0).create_workspace().await.context("the first command failed")?;
@@ -183,7 +183,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Figure::Freshness { rate, seconds, probe_ms } => {
             let load = (0..64).map(|n| std::sync::Arc::new(caller(n))).collect();
-            let token = tokens.mint("bench-probe", None, chrono::Duration::hours(1));
+            let token = operator_token(&tokens, "bench-probe");
             let probe = Caller { http: http.clone(), url: url.clone(), token: token.clone() };
             read_side::freshness(&cli.url, load, probe, &token, rate, seconds, Duration::from_millis(probe_ms)).await?
         }
@@ -242,6 +242,12 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The bench's callers are the platform's operators as well as owners of what they create:
+/// they grant the credits the runs spend, as operators do.
+fn operator_token(tokens: &platform::auth::Tokens, sub: &str) -> String {
+    tokens.mint_with_roles(sub, None, &["operator"], chrono::Duration::hours(1))
+}
+
 /// A workspace with a billing account of `events` events.
 async fn long_account(caller: &Caller, make: &impl Fn(usize) -> Caller, events: usize) -> anyhow::Result<Uuid> {
     let workspace = Uuid::now_v7();
@@ -249,7 +255,7 @@ async fn long_account(caller: &Caller, make: &impl Fn(usize) -> Caller, events: 
     caller
         .ok(json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "bench", "overdraft_limit": 0}}))
         .await?;
-    // Sixteen writers at once: the owner's token, so every grant is accepted.
+    // Sixteen writers at once: the owner's (an operator's) token, so every grant is accepted.
     let writers = (0..16).map(|n| {
         let writer = Caller { token: caller.token.clone(), ..make(n) };
         tokio::spawn(async move {

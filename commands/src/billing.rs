@@ -1,17 +1,20 @@
-//! The Billing aggregate: a workspace's credit account. Owners open it, grant and purchase
-//! credits, close periods and record payments; the run saga reserves, captures and releases.
+//! The Billing aggregate: a workspace's credit account. Money comes from outside the tenant:
+//! owners open the account and close its periods; the platform's operators grant credits, set
+//! the overdraft and record payments; the payment provider's confirmed payments (the signed
+//! payment webhook) purchase credits and pay invoices, once per payment; the run saga alone
+//! reserves, captures and releases.
 //!
 //! Invariants, under any sequence of commands: a reservation never takes available credits
 //! (balance − reserved) below −overdraft_limit, and a capture never exceeds what remains of its
 //! reservation. Concurrency cannot break them: every decision is made on the account's whole
 //! stream and appended at its version.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Duration;
 use events::billing::{
     BalanceLow, BillingAccountOpened, BillingEvent, BillingPeriodClosed, CreditsCaptured, CreditsGranted,
-    CreditsPurchased, CreditsReserved, PaymentRecorded, ReservationReleased,
+    CreditsPurchased, CreditsReserved, OverdraftLimitChanged, PaymentRecorded, ReservationReleased,
 };
 use events::workspace::Role;
 use schemars::JsonSchema;
@@ -19,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::Access;
-use crate::{Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum};
+use crate::{
+    Aggregate, CommandContext, Decider, FieldError, Principal, Rejection, RejectionKind, Validate, command_enum,
+};
 
 /// The most credits one command may move.
 pub const AMOUNT_MAX: i64 = 1_000_000_000_000;
@@ -32,6 +37,8 @@ pub const BALANCE_MAX: i64 = 1_000_000_000_000_000;
 pub struct OpenBillingAccount {
     #[schemars(length(min = 1, max = 50))]
     pub plan: String,
+    /// An operator's to set: an owner opens with 0.
+    #[serde(default)]
     #[schemars(range(min = 0))]
     pub overdraft_limit: i64,
     /// A capture that takes the balance below this raises a low-balance event (default 0:
@@ -101,6 +108,17 @@ pub struct RecordPayment {
     pub invoice_id: Uuid,
     #[schemars(range(min = 1))]
     pub amount: i64,
+    /// The payment provider's id of the payment: a payment is recorded once.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 200))]
+    pub payment_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetOverdraftLimit {
+    #[schemars(range(min = 0))]
+    pub overdraft_limit: i64,
 }
 
 command_enum! {
@@ -114,6 +132,7 @@ command_enum! {
         ReleaseReservation,
         CloseBillingPeriod,
         RecordPayment,
+        SetOverdraftLimit,
     }
 }
 
@@ -177,7 +196,19 @@ impl Validate for CloseBillingPeriod {
 }
 impl Validate for RecordPayment {
     fn validate(&self) -> Result<(), FieldError> {
-        amount("/amount", self.amount)
+        amount("/amount", self.amount)?;
+        match &self.payment_ref {
+            Some(payment_ref) => text("/payment_ref", payment_ref, 200),
+            None => Ok(()),
+        }
+    }
+}
+impl Validate for SetOverdraftLimit {
+    fn validate(&self) -> Result<(), FieldError> {
+        if !(0..=AMOUNT_MAX).contains(&self.overdraft_limit) {
+            return Err(FieldError::new("/overdraft_limit", format!("must be 0 to {AMOUNT_MAX} credits")));
+        }
+        Ok(())
     }
 }
 
@@ -203,6 +234,9 @@ pub struct Account {
     pub captured_in_period: i64,
     pub reservations: BTreeMap<Uuid, Reservation>,
     pub invoices: BTreeMap<Uuid, Invoice>,
+    /// The payment provider's ids of the payments already counted: each counts once.
+    #[serde(default)]
+    pub payments: BTreeSet<String>,
 }
 
 impl Account {
@@ -249,6 +283,12 @@ pub enum BillingError {
     PaymentExceedsInvoice { requested: i64, outstanding: i64 },
     #[error("{requested} more credits would take the balance of {balance} past the limit of {BALANCE_MAX}")]
     BalanceLimit { requested: i64, balance: i64 },
+    #[error("granting credits, setting the overdraft and recording payments are for the platform's operators")]
+    OperatorRequired,
+    #[error("credits are purchased through the payment provider: its confirmed payment credits the account")]
+    PaymentRequired,
+    #[error("reservations are the run saga's: it reserves a run's budget, captures and releases it")]
+    RunSagaOnly,
 }
 
 crate::access::access_denied_into!(BillingError);
@@ -259,7 +299,9 @@ impl Rejection for BillingError {
         match self {
             NotFound => RejectionKind::NotFound,
             AlreadyExists => RejectionKind::AlreadyExists,
-            NotAMember | RoleTooLow { .. } => RejectionKind::Forbidden,
+            NotAMember | RoleTooLow { .. } | OperatorRequired | PaymentRequired | RunSagaOnly => {
+                RejectionKind::Forbidden
+            }
             _ => RejectionKind::RuleViolated,
         }
     }
@@ -280,7 +322,44 @@ impl Rejection for BillingError {
             InvoiceNotFound => "invoice_not_found",
             PaymentExceedsInvoice { .. } => "payment_exceeds_invoice",
             BalanceLimit { .. } => "balance_limit",
+            OperatorRequired => "operator_required",
+            PaymentRequired => "payment_required",
+            RunSagaOnly => "internal_command",
         }
+    }
+}
+
+/// Who may send each command: the money that enters an account comes from outside the tenant.
+fn authorize(command: &BillingCommand, access: &Access, context: &CommandContext) -> Result<(), BillingError> {
+    use BillingCommand as C;
+    let principal = context.principal;
+    match command {
+        C::ReserveCredits(_) | C::CaptureCredits(_) | C::ReleaseReservation(_) => match principal {
+            Principal::Saga => Ok(()),
+            _ => Err(BillingError::RunSagaOnly),
+        },
+        C::PurchaseCredits(_) => match principal {
+            Principal::Payments => Ok(()),
+            _ => Err(BillingError::PaymentRequired),
+        },
+        C::GrantCredits(_) | C::SetOverdraftLimit(_) => match principal {
+            Principal::Operator => Ok(()),
+            _ => Err(BillingError::OperatorRequired),
+        },
+        C::RecordPayment(_) => match principal {
+            Principal::Operator | Principal::Payments => Ok(()),
+            _ => Err(BillingError::OperatorRequired),
+        },
+        C::CloseBillingPeriod(_) if principal == Principal::Operator => Ok(()),
+        C::OpenBillingAccount(open) => {
+            access.require(Role::Owner)?;
+            match open.overdraft_limit {
+                0 => Ok(()),
+                _ if principal == Principal::Saga => Ok(()),
+                _ => Err(BillingError::OperatorRequired),
+            }
+        }
+        C::CloseBillingPeriod(_) => Ok(access.require(Role::Owner)?),
     }
 }
 
@@ -290,7 +369,7 @@ impl Decider for Billing {
     type Command = BillingCommand;
     type Event = BillingEvent;
     type State = Account;
-    /// The caller's standing in the workspace; the run saga acts as an owner.
+    /// The caller's standing in the workspace; the sagas act as owners.
     type Facts = Access;
     type Error = BillingError;
 
@@ -300,7 +379,7 @@ impl Decider for Billing {
         access: &Access,
         context: &CommandContext,
     ) -> Result<Vec<BillingEvent>, BillingError> {
-        access.require(Role::Owner)?;
+        authorize(command, access, context)?;
         if let BillingCommand::OpenBillingAccount(open) = command {
             if account.opened {
                 return Err(BillingError::AlreadyExists);
@@ -325,6 +404,10 @@ impl Decider for Billing {
                 CreditsGranted { amount: c.amount, reason: c.reason.clone() }.into()
             }
             BillingCommand::PurchaseCredits(c) => {
+                // The provider sends a confirmation again until it hears back: counted once.
+                if account.payments.contains(&c.payment_ref) {
+                    return Ok(Vec::new());
+                }
                 account.can_take(c.amount)?;
                 CreditsPurchased { amount: c.amount, payment_ref: c.payment_ref.clone() }.into()
             }
@@ -381,12 +464,22 @@ impl Decider for Billing {
                 .into()
             }
             BillingCommand::RecordPayment(c) => {
+                if c.payment_ref.as_ref().is_some_and(|payment| account.payments.contains(payment)) {
+                    return Ok(Vec::new());
+                }
                 let invoice = account.invoices.get(&c.invoice_id).ok_or(BillingError::InvoiceNotFound)?;
                 let outstanding = invoice.amount - invoice.paid;
                 if c.amount > outstanding {
                     return Err(BillingError::PaymentExceedsInvoice { requested: c.amount, outstanding });
                 }
-                PaymentRecorded { invoice_id: c.invoice_id, amount: c.amount }.into()
+                PaymentRecorded { invoice_id: c.invoice_id, amount: c.amount, payment_ref: c.payment_ref.clone() }
+                    .into()
+            }
+            BillingCommand::SetOverdraftLimit(c) => {
+                if c.overdraft_limit == account.overdraft_limit {
+                    return Ok(Vec::new());
+                }
+                OverdraftLimitChanged { overdraft_limit: c.overdraft_limit }.into()
             }
         };
         Ok(vec![event])
@@ -400,6 +493,7 @@ impl Decider for Billing {
                 account.low_balance_threshold = e.low_balance_threshold;
             }
             BillingEvent::BalanceLow(_) => {}
+            BillingEvent::OverdraftLimitChanged(e) => account.overdraft_limit = e.overdraft_limit,
             BillingEvent::CreditsGranted(CreditsGranted { amount, .. })
             | BillingEvent::CreditsPurchased(CreditsPurchased { amount, .. })
             | BillingEvent::PaymentRecorded(PaymentRecorded { amount, .. }) => {
@@ -408,6 +502,14 @@ impl Decider for Billing {
                     && let Some(invoice) = account.invoices.get_mut(&e.invoice_id)
                 {
                     invoice.paid += e.amount;
+                }
+                let payment = match event {
+                    BillingEvent::CreditsPurchased(e) => Some(&e.payment_ref),
+                    BillingEvent::PaymentRecorded(e) => e.payment_ref.as_ref(),
+                    _ => None,
+                };
+                if let Some(payment) = payment {
+                    account.payments.insert(payment.clone());
                 }
             }
             BillingEvent::CreditsReserved(e) => {

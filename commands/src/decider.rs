@@ -16,9 +16,41 @@ pub struct CommandContext {
     pub now: DateTime<Utc>,
     /// A fresh id for whatever the decision needs to name (an invitation, say).
     pub new_id: Uuid,
-    /// Sent by one of Oxbow's own sagas, which act with an owner's rights in every workspace.
-    /// Never set from a token.
-    pub internal: bool,
+    /// What the platform, rather than the workspace, lets the caller do.
+    pub principal: Principal,
+}
+
+impl CommandContext {
+    /// Sent by one of Oxbow's own sagas.
+    pub fn by_saga(&self) -> bool {
+        self.principal == Principal::Saga
+    }
+
+    pub fn by_operator(&self) -> bool {
+        self.principal == Principal::Operator
+    }
+}
+
+/// Who sends a command, as the platform sees them. A workspace's own events say what a user
+/// may do in it; the other principals are the parties outside the tenant, each with a narrow
+/// set of commands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Principal {
+    /// A person, by their token; their role in the workspace decides.
+    #[default]
+    User,
+    /// The platform's staff (`oxbow_roles: ["operator"]` in a token, or `OXBOW_OPERATORS`):
+    /// money from outside the tenant (grants, overdrafts, payments) and manual suspension, in
+    /// any workspace, without being a member.
+    Operator,
+    /// One of Oxbow's own sagas: an owner's rights in every workspace, and the commands no one
+    /// else sends (reservations, timers). Never from a token.
+    Saga,
+    /// The payment provider, through the signed payment webhook: purchases and payments.
+    Payments,
+    /// An agent's worker, by the credential an admin issued for that agent: it reports that
+    /// agent's external steps in that workspace, nothing else.
+    Worker { agent_id: Uuid, workspace_id: Uuid },
 }
 
 /// An aggregate's decision logic: which events a command produces from the current state, and

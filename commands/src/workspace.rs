@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum, validate,
+    Aggregate, CommandContext, Decider, FieldError, Principal, Rejection, RejectionKind, Validate, command_enum,
+    validate,
 };
 
 /// The suspension reason the billing saga gives for an overdue invoice, and the only one it
@@ -201,6 +202,9 @@ pub enum WorkspaceError {
     /// The caller's token names another email than the invitation.
     #[error("this invitation is for another email address")]
     InvitationForAnotherEmail,
+    /// Only the platform's operators suspend and reactivate workspaces.
+    #[error("suspending and reactivating a workspace is for the platform's operators")]
+    OperatorRequired,
     /// A suspension for an overdue invoice is the billing saga's to impose and to lift.
     #[error("a suspension for an overdue invoice is lifted by paying the invoice, not by a command")]
     OverdueIsBillings,
@@ -227,7 +231,8 @@ impl Rejection for WorkspaceError {
             | OwnerRoleNeedsOwner
             | InvitationForAnotherEmail
             | VerifiedEmailRequired
-            | OverdueIsBillings => RejectionKind::Forbidden,
+            | OverdueIsBillings
+            | OperatorRequired => RejectionKind::Forbidden,
             LastOwner
             | AlreadyMember { .. }
             | AlreadyInvited { .. }
@@ -257,6 +262,7 @@ impl Rejection for WorkspaceError {
             InvitationForAnotherEmail => "invitation_for_another_email",
             VerifiedEmailRequired => "verified_email_required",
             OverdueIsBillings => "overdue_suspension_is_billings",
+            OperatorRequired => "operator_required",
             MemberNotFound { .. } => "member_not_found",
             AlreadySuspended => "workspace_suspended",
             NotSuspended => "workspace_not_suspended",
@@ -266,6 +272,36 @@ impl Rejection for WorkspaceError {
 
 /// The Workspace decider.
 pub struct Workspace;
+
+/// Suspending and reactivating: an operator's, except a suspension for an overdue invoice,
+/// which the billing saga imposes and lifts when the invoice is paid.
+fn suspension(
+    command: &WorkspaceCommand,
+    state: &WorkspaceState,
+    context: &CommandContext,
+) -> Result<Vec<WorkspaceEvent>, WorkspaceError> {
+    let overdue = match command {
+        WorkspaceCommand::SuspendWorkspace(command) => command.reason.as_deref() == Some(OVERDUE),
+        _ => state.suspension_reason.as_deref() == Some(OVERDUE),
+    };
+    match context.principal {
+        Principal::Saga => {}
+        Principal::Operator if !overdue => {}
+        Principal::Operator => return Err(WorkspaceError::OverdueIsBillings),
+        _ if overdue && state.role_of(&context.actor).is_some() => return Err(WorkspaceError::OverdueIsBillings),
+        _ => return Err(WorkspaceError::OperatorRequired),
+    }
+    if let WorkspaceCommand::SuspendWorkspace(command) = command {
+        if state.suspended {
+            return Err(WorkspaceError::AlreadySuspended);
+        }
+        return Ok(vec![WorkspaceSuspended { reason: command.reason.clone() }.into()]);
+    }
+    if !state.suspended {
+        return Err(WorkspaceError::NotSuspended);
+    }
+    Ok(vec![WorkspaceReactivated {}.into()])
+}
 
 impl Decider for Workspace {
     type Command = WorkspaceCommand;
@@ -302,7 +338,12 @@ impl Decider for Workspace {
         if let C::AcceptInvitation(command) = command {
             return accept(command, state, context);
         }
-        let caller = if context.internal {
+        // Suspension is the platform's (its operators', and the billing saga's for money owed),
+        // never a tenant's: a workspace must not lift what the platform imposed.
+        if let C::SuspendWorkspace(_) | C::ReactivateWorkspace(_) = command {
+            return suspension(command, state, context);
+        }
+        let caller = if context.by_saga() {
             Role::Owner
         } else {
             state.role_of(&context.actor).ok_or(WorkspaceError::NotAMember)?
@@ -370,27 +411,7 @@ impl Decider for Workspace {
                 }
                 vec![MemberRemoved { user_id: command.user_id.clone() }.into()]
             }
-            C::SuspendWorkspace(command) => {
-                require(Role::Owner)?;
-                if state.suspended {
-                    return Err(WorkspaceError::AlreadySuspended);
-                }
-                if command.reason.as_deref() == Some(OVERDUE) && !context.internal {
-                    return Err(WorkspaceError::OverdueIsBillings);
-                }
-                vec![WorkspaceSuspended { reason: command.reason.clone() }.into()]
-            }
-            C::ReactivateWorkspace(_) => {
-                require(Role::Owner)?;
-                if !state.suspended {
-                    return Err(WorkspaceError::NotSuspended);
-                }
-                // Money owed is settled by paying it: the billing saga lifts this one.
-                if state.suspension_reason.as_deref() == Some(OVERDUE) && !context.internal {
-                    return Err(WorkspaceError::OverdueIsBillings);
-                }
-                vec![WorkspaceReactivated {}.into()]
-            }
+            C::SuspendWorkspace(_) | C::ReactivateWorkspace(_) => unreachable!("handled above"),
         };
         Ok(events)
     }

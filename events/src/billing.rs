@@ -85,6 +85,16 @@ pub struct BillingPeriodClosed {
 pub struct PaymentRecorded {
     pub invoice_id: Uuid,
     pub amount: i64,
+    /// The payment provider's id of the payment, when its webhook recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_ref: Option<String>,
+}
+
+/// An operator set how far below zero the account's available credits may go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverdraftLimitChanged {
+    pub overdraft_limit: i64,
 }
 
 crate::event_enum! {
@@ -99,5 +109,6 @@ crate::event_enum! {
         ReservationReleased,
         BillingPeriodClosed,
         PaymentRecorded,
+        OverdraftLimitChanged,
     }
 }

@@ -45,6 +45,10 @@ enum Command {
         /// Hours until the token expires.
         #[arg(long, default_value_t = 24)]
         ttl_hours: i64,
+        /// A token of the platform's staff (`oxbow_roles: ["operator"]`): grants, overdrafts,
+        /// payments and suspensions in every workspace.
+        #[arg(long)]
+        operator: bool,
     },
     /// Audits the event log.
     Log {
@@ -290,7 +294,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrated");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Token { sub, email, ttl_hours } => {
+        Command::Token { sub, email, ttl_hours, operator } => {
             if sub.trim().is_empty() {
                 anyhow::bail!("--sub must not be empty");
             }
@@ -307,7 +311,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let env = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
             let (issuer, audience) = (env("OXBOW_JWT_ISSUER"), env("OXBOW_JWT_AUDIENCE"));
             let tokens = platform::auth::Tokens::expecting(&secret, issuer.as_deref(), audience.as_deref());
-            println!("{}", tokens.mint(&sub, email.as_deref(), chrono::Duration::hours(ttl_hours)));
+            let roles: &[&str] = if operator { &["operator"] } else { &[] };
+            println!("{}", tokens.mint_with_roles(&sub, email.as_deref(), roles, chrono::Duration::hours(ttl_hours)));
             Ok(ExitCode::SUCCESS)
         }
         Command::Log { command: LogCommand::Verify(args) } => verify(args).await,

@@ -207,13 +207,15 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
         if roles.contains(&Role::WriteApi) {
             let service = service.clone().expect("made above");
             let rate_limit = write_api::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
-            app = app.merge(write_api::router(
+            app = app.merge(write_api::router(write_api::WriteApi {
                 service,
-                metrics.clone(),
-                tokens.clone(),
+                metrics: metrics.clone(),
+                tokens: tokens.clone(),
+                operators: platform::auth::Operators::new(config.operators.clone()),
                 rate_limit,
-                config.max_body_bytes,
-            ));
+                max_body_bytes: config.max_body_bytes,
+                payment_webhook_secret: config.payment_webhook_secret.clone(),
+            }));
         }
         if roles.contains(&Role::ReadApi) {
             let progress = read_api::Progress::spawn(

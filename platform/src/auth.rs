@@ -108,6 +108,11 @@ impl Tokens {
     }
 
     pub fn mint(&self, sub: &str, email: Option<&str>, ttl: chrono::Duration) -> String {
+        self.mint_with_roles(sub, email, &[], ttl)
+    }
+
+    /// A token that also carries platform roles (`operator`) in `oxbow_roles`.
+    pub fn mint_with_roles(&self, sub: &str, email: Option<&str>, roles: &[&str], ttl: chrono::Duration) -> String {
         let now = Utc::now().timestamp();
         self.sign(&Claims {
             sub: sub.to_owned(),
@@ -115,7 +120,7 @@ impl Tokens {
             email_verified: email.map(|_| true),
             iat: now,
             exp: now + ttl.num_seconds(),
-            oxbow_roles: Vec::new(),
+            oxbow_roles: roles.iter().map(|role| role.to_string()).collect(),
             iss: self.keys.issuer.clone(),
             aud: self.keys.audience.clone(),
         })

@@ -59,6 +59,9 @@ pub struct Config {
     /// Networks webhook agents may be called in besides the public internet (loopback,
     /// private, link-local and the like are refused unless listed here).
     pub webhook_allow: Vec<ipnet::IpNet>,
+    /// The secret shared with the payment provider, which signs its webhook's deliveries;
+    /// without it `POST /v1/payments/webhook` is off and no one can purchase credits.
+    pub payment_webhook_secret: Option<String>,
 }
 
 /// The shortest JWT secret `serve` accepts: HS256 wants a key of at least its hash's size.
@@ -109,6 +112,7 @@ impl Config {
             operators: Vec::new(),
             development: false,
             webhook_allow: Vec::new(),
+            payment_webhook_secret: None,
         }
     }
 
@@ -157,6 +161,7 @@ impl Config {
                 None => Vec::new(),
                 Some(list) => parse_networks(&list).context("OXBOW_WEBHOOK_ALLOW")?,
             },
+            payment_webhook_secret: var("OXBOW_PAYMENT_WEBHOOK_SECRET"),
             database_url: defaults.database_url,
         })
     }

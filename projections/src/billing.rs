@@ -30,6 +30,9 @@ pub enum Change {
         invoice_id: Uuid,
         amount: i64,
     },
+    Overdraft {
+        limit: i64,
+    },
 }
 
 /// The account (its workspace's id) an event is about, and what it changes. Every event of the
@@ -62,6 +65,7 @@ pub fn changes(event: &RecordedEvent) -> Result<Option<(Uuid, Vec<Change>)>, eve
         BillingEvent::PaymentRecorded(e) => {
             vec![Change::Pay { invoice_id: e.invoice_id, amount: e.amount }, shift(e.amount, 0)]
         }
+        BillingEvent::OverdraftLimitChanged(e) => vec![Change::Overdraft { limit: e.overdraft_limit }, shift(0, 0)],
     };
     Ok(Some((workspace_id, changes)))
 }
@@ -74,6 +78,8 @@ pub struct Batch {
     invoiced: Vec<Invoiced>,
     /// Invoice, account, amount, the payment's version.
     paid: Vec<(Uuid, Uuid, i64, i64)>,
+    /// Account, overdraft limit, the change's version.
+    overdrafts: Vec<(Uuid, i64, i64)>,
     shifted: HashMap<Uuid, Shifted>,
 }
 
@@ -107,6 +113,7 @@ impl Batch {
                     self.invoiced.push((invoice_id, workspace_id, amount, captured_in_period, at, due_at))
                 }
                 Change::Pay { invoice_id, amount } => self.paid.push((invoice_id, workspace_id, amount, version)),
+                Change::Overdraft { limit } => self.overdrafts.push((workspace_id, limit, version)),
                 Change::Shift { balance, reserved } => {
                     let shifted = self.shifted.entry(workspace_id).or_insert(Shifted {
                         balance: 0,
@@ -130,7 +137,7 @@ impl Batch {
     /// guarded by the account's version before the shifts move it; shifts apply only to an
     /// account older than their first event, so a replay changes nothing.
     pub async fn write(&mut self, connection: &mut PgConnection) -> sqlx::Result<()> {
-        let Batch { opened, invoiced, paid, shifted } = std::mem::take(self);
+        let Batch { opened, invoiced, paid, overdrafts, shifted } = std::mem::take(self);
         if !opened.is_empty() {
             sqlx::query(
                 "insert into rm_billing_accounts (workspace_id, plan, overdraft_limit, version, updated_at) \
@@ -173,6 +180,15 @@ impl Batch {
             .bind(version)
             .execute(&mut *connection)
             .await?;
+        }
+        // Rarer still (an operator's decision), and in the order made.
+        for (workspace_id, limit, version) in overdrafts {
+            sqlx::query("update rm_billing_accounts set overdraft_limit = $2 where workspace_id = $1 and version < $3")
+                .bind(workspace_id)
+                .bind(limit)
+                .bind(version)
+                .execute(&mut *connection)
+                .await?;
         }
         if !shifted.is_empty() {
             let shifted: Vec<(Uuid, Shifted)> = shifted.into_iter().collect();
@@ -285,7 +301,7 @@ mod tests {
     #[test]
     fn a_payment_pays_its_invoice_before_the_account_moves() {
         let (id, invoice_id) = (Uuid::now_v7(), Uuid::now_v7());
-        let event = recorded(PaymentRecorded { invoice_id, amount: 5 }.into(), id);
+        let event = recorded(PaymentRecorded { invoice_id, amount: 5, payment_ref: None }.into(), id);
         assert_eq!(
             changes(&event).unwrap().unwrap().1,
             vec![Change::Pay { invoice_id, amount: 5 }, Change::Shift { balance: 5, reserved: 0 }]

@@ -170,34 +170,62 @@ async fn graphql_serves_agents_and_workflows_with_their_versions_to_members_only
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn owners_run_the_billing_account_within_its_credit_rules() {
+async fn money_enters_an_account_only_from_outside_the_tenant() {
     let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
     let workspace = workspace_with_roles(&app).await;
-    let (owner, admin) = (app.token("alice"), app.token("ad"));
-    let open =
-        json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "team", "overdraft_limit": 50}});
-    let (status, problem) = app.command(&admin, open.clone()).await;
+    let (owner, admin, operator) = (app.token("alice"), app.token("ad"), app.operator());
+    let command =
+        |command_type: &str, payload: Value| json!({"type": command_type, "id": workspace, "payload": payload});
+    let open = |overdraft_limit: i64| {
+        command("OpenBillingAccount", json!({"plan": "team", "overdraft_limit": overdraft_limit}))
+    };
+    let (status, problem) = app.command(&admin, open(0)).await;
     assert_eq!((status, problem["code"].as_str()), (403, Some("role_too_low")), "{problem}");
-    let opened = app.ok(&owner, open.clone()).await;
+    // An overdraft is credit the platform extends: the owner cannot grant it to itself.
+    let (status, problem) = app.command(&owner, open(50)).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("operator_required")), "{problem}");
+    let opened = app.ok(&owner, open(0)).await;
     assert_eq!(opened["stream"], format!("billing-{workspace}"));
-    let (status, problem) = app.command(&owner, open).await;
+    let (status, problem) = app.command(&owner, open(0)).await;
     assert_eq!((status, problem["code"].as_str()), (409, Some("billing_account_exists")), "{problem}");
 
-    app.ok(&owner, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 100, "reason": "welcome"}}))
-        .await;
-    app.ok(
-        &owner,
-        json!({"type": "PurchaseCredits", "id": workspace, "payload": {"amount": 25, "payment_ref": "pay_1"}}),
-    )
-    .await;
-    let reserve = |amount: i64| json!({"type": "ReserveCredits", "id": workspace, "payload": {"reservation_id": Uuid::now_v7(), "amount": amount}});
-    let (status, problem) = app.command(&owner, reserve(176)).await;
-    assert_eq!((status, problem["code"].as_str()), (422, Some("insufficient_credits")), "{problem}");
-    app.ok(&owner, reserve(175)).await;
-    let (status, problem) = app
-        .command(&owner, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 0, "reason": "x"}}))
-        .await;
+    // The owner moves no money in, and touches no reservation.
+    for (refused, code) in [
+        (command("GrantCredits", json!({"amount": 100, "reason": "free money"})), "operator_required"),
+        (command("SetOverdraftLimit", json!({"overdraft_limit": 1_000_000_000_000i64})), "operator_required"),
+        (command("PurchaseCredits", json!({"amount": 25, "payment_ref": "made-up"})), "payment_required"),
+        (command("RecordPayment", json!({"invoice_id": Uuid::now_v7(), "amount": 5})), "operator_required"),
+        (command("ReserveCredits", json!({"reservation_id": Uuid::now_v7(), "amount": 1})), "internal_command"),
+        (command("ReleaseReservation", json!({"reservation_id": Uuid::now_v7()})), "internal_command"),
+    ] {
+        let (status, problem) = app.command(&owner, refused.clone()).await;
+        assert_eq!((status, problem["code"].as_str()), (403, Some(code)), "{refused} → {problem}");
+    }
+    // An operator is no member of the workspace, and needs not be.
+    app.ok(&operator, command("SetOverdraftLimit", json!({"overdraft_limit": 50}))).await;
+    app.ok(&operator, command("GrantCredits", json!({"amount": 100, "reason": "welcome"}))).await;
+    let (status, problem) = app.command(&operator, command("GrantCredits", json!({"amount": 0, "reason": "x"}))).await;
     assert_eq!((status, problem["field"].as_str()), (400, Some("/payload/amount")), "{problem}");
+
+    // A purchase is the provider's confirmed payment, signed with the shared secret; a forged
+    // or stale delivery changes nothing, and a repeated one counts once.
+    let payment = json!({"id": "pay_1", "type": "payment.succeeded", "workspace_id": workspace, "amount": 25});
+    let (status, problem) = app.deliver_payment(&payment, Some("a-guessed-secret")).await;
+    assert_eq!((status, problem["code"].as_str()), (401, Some("invalid_signature")), "{problem}");
+    let unsigned = app.http.post(format!("{}/v1/payments/webhook", app.base)).json(&payment).send().await.unwrap();
+    assert_eq!(unsigned.status(), 401);
+    let (status, purchased) = app.deliver_payment(&payment, None).await;
+    assert_eq!((status, purchased["events"][0]["type"].as_str()), (200, Some("CreditsPurchased")), "{purchased}");
+    assert_eq!(purchased["events"][0]["payload"]["payment_ref"], "pay_1");
+    let (status, again) = app.deliver_payment(&payment, None).await;
+    assert_eq!((status, again["events"].clone()), (200, json!([])), "{again}");
+    let refund = json!({"id": "re_1", "type": "charge.refunded", "workspace_id": workspace, "amount": 25});
+    assert_eq!(app.deliver_payment(&refund, None).await, (200, json!({"ignored": true})));
+
+    let events = store::read_stream(&app.db.pool, &format!("billing-{workspace}"), 0).await.unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["BillingAccountOpened", "OverdraftLimitChanged", "CreditsGranted", "CreditsPurchased"]);
+    assert_eq!(events[3].metadata["actor"], "system:payments");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,7 +236,7 @@ async fn graphql_serves_the_billing_account_invoices_and_balance_changes() {
     let opened = app
         .ok(
             &owner,
-            json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "team", "overdraft_limit": 50}}),
+            json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "team", "overdraft_limit": 0}}),
         )
         .await;
     app.graphql(Some(&owner), "{ projections { name } }", opened["position"].as_i64()).await;
@@ -220,21 +248,12 @@ async fn graphql_serves_the_billing_account_invoices_and_balance_changes() {
         .await
         .unwrap();
 
-    app.ok(&owner, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 100, "reason": "welcome"}}))
+    app.ok(&app.operator(), json!({"type": "SetOverdraftLimit", "id": workspace, "payload": {"overdraft_limit": 50}}))
         .await;
-    let reservation = Uuid::now_v7();
-    app.ok(
-        &owner,
-        json!({"type": "ReserveCredits", "id": workspace, "payload": {"reservation_id": reservation, "amount": 40}}),
-    )
-    .await;
-    let (status, problem) = app
-        .command(&owner, json!({"type": "CaptureCredits", "id": workspace, "payload": {"reservation_id": reservation, "amount": 41}}))
-        .await;
-    assert_eq!((status, problem["code"].as_str()), (422, Some("capture_exceeds_reservation")), "{problem}");
-    let captured = app
-        .ok(&owner, json!({"type": "CaptureCredits", "id": workspace, "payload": {"reservation_id": reservation, "amount": 30}}))
-        .await;
+    app.grant(workspace, 100).await;
+    let payment = json!({"id": "pay_gql", "type": "payment.succeeded", "workspace_id": workspace, "amount": 25});
+    let (status, captured) = app.deliver_payment(&payment, None).await;
+    assert_eq!(status, 200, "{captured}");
     let closed = app.ok(&owner, json!({"type": "CloseBillingPeriod", "id": workspace, "payload": {}})).await;
 
     let query = format!(
@@ -245,9 +264,9 @@ async fn graphql_serves_the_billing_account_invoices_and_balance_changes() {
     assert!(response.get("errors").is_none(), "{response}");
     assert_eq!(
         response["data"]["billingAccount"],
-        json!({"plan": "team", "balance": 70, "reserved": 10, "available": 60, "overdraftLimit": 50})
+        json!({"plan": "team", "balance": 125, "reserved": 0, "available": 125, "overdraftLimit": 50})
     );
-    assert_eq!(response["data"]["invoices"][0]["capturedInPeriod"], 30);
+    assert_eq!(response["data"]["invoices"][0]["capturedInPeriod"], 0);
     assert_eq!(response["data"]["invoices"][0]["amount"], 0, "nothing of the overdraft was used");
 
     let mut seen = Vec::new();
@@ -264,7 +283,7 @@ async fn graphql_serves_the_billing_account_invoices_and_balance_changes() {
             assert!(change["account"]["balance"].as_i64().is_some());
         }
     }
-    assert_eq!(seen.len(), 4, "grant, reserve, capture and close, in order: {seen:?}");
+    assert_eq!(seen.len(), 4, "overdraft, grant, purchase and close, in order: {seen:?}");
     assert!(seen.windows(2).all(|w| w[0] < w[1]));
 
     let stranger = app.graphql(Some(&app.token("eve")), &query, None).await;

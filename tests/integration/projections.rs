@@ -46,7 +46,7 @@ async fn a_rebuild_under_live_traffic_switches_over_and_repairs_a_damaged_read_m
     // Commands keep arriving while the rebuild runs.
     let stop = Arc::new(AtomicBool::new(false));
     let traffic = {
-        let (stop, base, token) = (stop.clone(), app.base.clone(), app.token("alice"));
+        let (stop, base, token) = (stop.clone(), app.base.clone(), app.operator());
         tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut sent = 0;
@@ -150,12 +150,12 @@ async fn two_projectors_take_turns_and_apply_each_event_once() {
     let workspace = funded_workspace(&app, 10_000).await;
     let (_, _, flow) = five_step_workflow(&app, workspace).await;
     let runs = futures::future::join_all((0..4).map(|_| start_run(&app, workspace, flow, 100))).await;
-    let alice = app.token("alice");
+    let operator = app.operator();
     for burst in 0..5 {
         futures::future::join_all((0..20).map(|grant| {
             let body = json!({"type": "GrantCredits", "id": workspace,
                 "payload": {"amount": 1, "reason": format!("grant {burst}.{grant}")}});
-            app.command(&alice, body)
+            app.command(&operator, body)
         }))
         .await
         .into_iter()

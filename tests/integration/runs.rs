@@ -15,13 +15,18 @@ pub(crate) async fn funded_workspace(app: &TestApp, credits: i64) -> Uuid {
     workspace_with_account(app, credits, json!({"plan": "team", "overdraft_limit": 0})).await
 }
 
-async fn workspace_with_account(app: &TestApp, credits: i64, account: Value) -> Uuid {
+/// The owner opens the account; an operator sets its overdraft, if any, and grants `credits`.
+async fn workspace_with_account(app: &TestApp, credits: i64, mut account: Value) -> Uuid {
     let alice = app.token("alice");
     let workspace = Uuid::now_v7();
     app.ok(&alice, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Runs"}})).await;
+    let overdraft = account.as_object_mut().and_then(|account| account.remove("overdraft_limit")).unwrap_or_default();
     app.ok(&alice, json!({"type": "OpenBillingAccount", "id": workspace, "payload": account})).await;
-    app.ok(&alice, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": credits, "reason": "trial"}}))
-        .await;
+    if overdraft.as_i64().is_some_and(|limit| limit > 0) {
+        let set = json!({"type": "SetOverdraftLimit", "id": workspace, "payload": {"overdraft_limit": overdraft}});
+        app.ok(&app.operator(), set).await;
+    }
+    app.grant(workspace, credits).await;
     workspace
 }
 
@@ -295,8 +300,7 @@ async fn short_credits_and_a_suspended_workspace_reject_runs_and_cancel_settles(
         app.command(&app.token("alice"), json!({"type": "CancelRun", "id": cancelled, "payload": {}})).await;
     assert_eq!((status, problem["code"].as_str()), (422, Some("run_finished")), "{problem}");
 
-    app.ok(&app.token("alice"), json!({"type": "SuspendWorkspace", "id": workspace, "payload": {"reason": "audit"}}))
-        .await;
+    app.ok(&app.operator(), json!({"type": "SuspendWorkspace", "id": workspace, "payload": {"reason": "audit"}})).await;
     let blocked = start_run(&app, workspace, quick, 10).await;
     let events = finished(&app, blocked).await;
     assert_eq!(types(&events), ["RunRequested", "RunRejected"]);
@@ -519,11 +523,19 @@ async fn the_billing_saga_warns_of_a_low_balance_suspends_for_an_overdue_invoice
         app.command(&alice, json!({"type": "ReactivateWorkspace", "id": workspace, "payload": {}})).await;
     assert_eq!((status, problem["code"].as_str()), (403, Some("overdue_suspension_is_billings")), "{problem}");
 
-    // Part of the money is not enough; all of it reactivates the workspace.
-    app.ok(&alice, json!({"type": "RecordPayment", "id": workspace, "payload": {"invoice_id": invoice, "amount": 5}}))
-        .await;
-    app.ok(&alice, json!({"type": "RecordPayment", "id": workspace, "payload": {"invoice_id": invoice, "amount": 15}}))
-        .await;
+    // Nor record a payment of it: payments come from the provider or an operator.
+    let pay = |amount: i64| json!({"type": "RecordPayment", "id": workspace, "payload": {"invoice_id": invoice, "amount": amount}});
+    let (status, problem) = app.command(&alice, pay(5)).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("operator_required")), "{problem}");
+    // Part of the money is not enough, however often the provider repeats its confirmation;
+    // all of it reactivates the workspace.
+    let payment = json!({"id": "pay_part", "type": "payment.succeeded", "workspace_id": workspace, "amount": 5,
+        "invoice_id": invoice});
+    for _ in 0..3 {
+        let (status, answer) = app.deliver_payment(&payment, None).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    app.ok(&app.operator(), pay(15)).await;
     let events =
         wait_for(&app, &format!("workspace-{workspace}"), 30, |events| has(events, "WorkspaceReactivated")).await;
     assert_eq!(types(&events).iter().filter(|t| **t == "WorkspaceReactivated").count(), 1);

@@ -38,8 +38,8 @@ async fn every_workspaces_command_shows_in_graphql_with_read_your_writes() {
     app.ok(&alice, json!({"type": "ChangeMemberRole", "id": id, "payload": {"user_id": "bo", "role": "admin"}})).await;
     app.ok(&alice, json!({"type": "RenameWorkspace", "id": id, "expected_version": 4, "payload": {"name": "Lab"}}))
         .await;
-    app.ok(&alice, json!({"type": "SuspendWorkspace", "id": id, "payload": {"reason": "audit"}})).await;
-    app.ok(&alice, json!({"type": "ReactivateWorkspace", "id": id, "payload": {}})).await;
+    app.ok(&app.operator(), json!({"type": "SuspendWorkspace", "id": id, "payload": {"reason": "audit"}})).await;
+    app.ok(&app.operator(), json!({"type": "ReactivateWorkspace", "id": id, "payload": {}})).await;
     let last = app.ok(&bo, json!({"type": "RemoveMember", "id": id, "payload": {"user_id": "bo"}})).await;
     assert_eq!(last["version"], 8);
 

@@ -42,6 +42,7 @@ pub fn oxbow_command(config: &platform::Config) -> tokio::process::Command {
         .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
         .env("OXBOW_SAGA_GROUP", &config.saga_group)
         .env("OXBOW_JWT_SECRET", &config.jwt_secret)
+        .env("OXBOW_PAYMENT_WEBHOOK_SECRET", config.payment_webhook_secret.as_deref().unwrap_or_default())
         .env("OXBOW_WEBHOOK_ALLOW", config.webhook_allow.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
         .env("OXBOW_LOG", "warn")
         .kill_on_drop(true);
@@ -63,7 +64,6 @@ pub fn oxbow_serve(role: &str, config: &platform::Config) -> tokio::process::Chi
     })
 }
 
-/// Logs to the test's output when `OXBOW_TEST_LOG` names a filter, e.g. `info,projections=debug`.
 /// Serves `app` on a free port of this machine (the tests' webhook agents); returns its base
 /// URL and the server's task.
 pub async fn serve_locally(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
@@ -72,6 +72,7 @@ pub async fn serve_locally(app: axum::Router) -> (String, tokio::task::JoinHandl
     (base, tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }))
 }
 
+/// Logs to the test's output when `OXBOW_TEST_LOG` names a filter, e.g. `info,projections=debug`.
 pub fn init_logging() {
     if let Ok(filter) = std::env::var("OXBOW_TEST_LOG") {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
@@ -130,6 +131,9 @@ mod app {
         }
     }
 
+    /// What the tests' payment provider signs its deliveries with.
+    pub const PAYMENT_WEBHOOK_SECRET: &str = "a-test-payment-webhook-secret";
+
     /// A test's own configuration over the shared services.
     pub fn config(db: &TestDatabase) -> Config {
         let mut config = Config::with_defaults(db.url.clone());
@@ -148,6 +152,7 @@ mod app {
         // The tests' webhook agents are served on this machine.
         config.webhook_allow = vec!["127.0.0.1/32".parse().unwrap()];
         config.jwt_secret_is_development_default = false;
+        config.payment_webhook_secret = Some(PAYMENT_WEBHOOK_SECRET.into());
         // The first read waits out the projector's Kafka group join (a few seconds on a fresh
         // broker); the wait ends as soon as the position is reached.
         config.min_position_timeout = Duration::from_secs(30);
@@ -171,6 +176,37 @@ mod app {
 
         pub fn token(&self, sub: &str) -> String {
             self.tokens.mint(sub, Some(&format!("{sub}@example.com")), chrono::Duration::hours(1))
+        }
+
+        /// A token of the platform's staff: `oxbow_roles: ["operator"]`.
+        pub fn operator(&self) -> String {
+            self.tokens.mint_with_roles("platform-operator", None, &["operator"], chrono::Duration::hours(1))
+        }
+
+        /// An operator grants `amount` credits to the workspace's account.
+        pub async fn grant(&self, workspace: uuid::Uuid, amount: i64) -> Value {
+            let grant =
+                json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": amount, "reason": "test"}});
+            self.ok(&self.operator(), grant).await
+        }
+
+        /// The payment provider delivers `payment` (signed with the tests' secret, or with
+        /// `secret` when given) to the payment webhook: (status, body).
+        pub async fn deliver_payment(&self, payment: &Value, secret: Option<&str>) -> (u16, Value) {
+            let body = serde_json::to_vec(payment).unwrap();
+            let secret = secret.unwrap_or(PAYMENT_WEBHOOK_SECRET);
+            let signature = write_api::payments::sign(secret.as_bytes(), chrono::Utc::now().timestamp(), &body);
+            let response = self
+                .http
+                .post(format!("{}/v1/payments/webhook", self.base))
+                .header("content-type", "application/json")
+                .header(write_api::payments::SIGNATURE_HEADER, signature)
+                .body(body)
+                .send()
+                .await
+                .expect("POST /v1/payments/webhook");
+            let status = response.status().as_u16();
+            (status, response.json().await.unwrap_or(Value::Null))
         }
 
         /// A token for `sub` with exactly this email claim and `email_verified` flag.

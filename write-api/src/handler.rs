@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use platform::auth::Tokens;
+use platform::auth::{Operators, Tokens};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -19,26 +19,26 @@ use platform::metrics::Metrics;
 use crate::problem::Problem;
 use platform::rate_limit::RateLimit;
 
-struct WriteState {
-    service: CommandService,
-    metrics: Metrics,
-    tokens: Tokens,
-    rate_limit: RateLimit,
-    max_body_bytes: usize,
+/// What the command endpoint needs.
+pub struct WriteApi {
+    pub service: CommandService,
+    pub metrics: Metrics,
+    pub tokens: Tokens,
+    /// Whose tokens act as the platform's operators.
+    pub operators: Operators,
+    pub rate_limit: RateLimit,
+    pub max_body_bytes: usize,
+    /// The secret shared with the payment provider; without it the payment webhook is off.
+    pub payment_webhook_secret: Option<String>,
 }
 
-/// `POST /v1/commands` and `GET /openapi.json`.
-pub fn router(
-    service: CommandService,
-    metrics: Metrics,
-    tokens: Tokens,
-    rate_limit: RateLimit,
-    max_body_bytes: usize,
-) -> Router {
+/// `POST /v1/commands`, `POST /v1/payments/webhook` and `GET /openapi.json`.
+pub fn router(api: WriteApi) -> Router {
     Router::new()
         .route("/v1/commands", post(post_command))
+        .route("/v1/payments/webhook", post(post_payment))
         .route("/openapi.json", get(|| async { axum::Json(crate::openapi::document()) }))
-        .with_state(Arc::new(WriteState { service, metrics, tokens, rate_limit, max_body_bytes }))
+        .with_state(Arc::new(api))
 }
 
 /// The request body. Unknown members are refused, so a typo is not silently ignored.
@@ -53,14 +53,14 @@ struct Envelope {
     payload: serde_json::Value,
 }
 
-async fn post_command(State(state): State<Arc<WriteState>>, headers: HeaderMap, body: Body) -> Response {
+async fn post_command(State(state): State<Arc<WriteApi>>, headers: HeaderMap, body: Body) -> Response {
     match accept(&state, &headers, body).await {
         Ok(accepted) => (StatusCode::OK, axum::Json(accepted)).into_response(),
         Err(problem) => problem.into_response(),
     }
 }
 
-async fn accept(state: &WriteState, headers: &HeaderMap, body: Body) -> Result<Accepted, Problem> {
+async fn accept(state: &WriteApi, headers: &HeaderMap, body: Body) -> Result<Accepted, Problem> {
     let claims = state
         .tokens
         .verify_header(headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()))
@@ -127,8 +127,28 @@ async fn accept(state: &WriteState, headers: &HeaderMap, body: Body) -> Result<A
     };
     // Only a verified email names a person (an invitation is accepted by the person it names).
     let email = claims.verified_email().map(str::to_owned);
-    let caller = Caller::user(claims.sub, email);
+    let caller = match state.operators.includes(&claims) {
+        true => Caller::operator(claims.sub, email),
+        false => Caller::user(claims.sub, email),
+    };
     Ok(state.service.execute(request, &caller, idempotency_key, correlation_id).await?)
+}
+
+async fn post_payment(State(state): State<Arc<WriteApi>>, headers: HeaderMap, body: Body) -> Response {
+    let Some(secret) = &state.payment_webhook_secret else {
+        let detail = "this deployment takes no payment webhook (OXBOW_PAYMENT_WEBHOOK_SECRET is not set)";
+        return Problem::new(StatusCode::NOT_FOUND, "not_found", "Not found", detail).into_response();
+    };
+    let Ok(body) = to_bytes(body, state.max_body_bytes).await else {
+        let detail = format!("the body may be at most {} bytes", state.max_body_bytes);
+        return Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "The request body is too large", detail)
+            .into_response();
+    };
+    match crate::payments::receive(&state.service, secret.as_bytes(), &headers, &body).await {
+        Ok(Some(accepted)) => (StatusCode::OK, axum::Json(accepted)).into_response(),
+        Ok(None) => (StatusCode::OK, axum::Json(serde_json::json!({"ignored": true}))).into_response(),
+        Err(problem) => problem.into_response(),
+    }
 }
 
 /// The envelope's type and payload as a typed command.

@@ -1,4 +1,5 @@
-//! The command endpoint: `POST /v1/commands`, and the OpenAPI document of the REST surface.
+//! The command endpoint: `POST /v1/commands`, the payment provider's webhook, and the OpenAPI
+//! document of the REST surface.
 //!
 //! Handlers are thin: they read the envelope (type + payload → a typed command), hand it to
 //! the application's [`app::CommandService`], and render the outcome, or the error as
@@ -6,7 +7,8 @@
 
 mod handler;
 pub mod openapi;
+pub mod payments;
 pub mod problem;
 
-pub use handler::router;
+pub use handler::{WriteApi, router};
 pub use platform::rate_limit::RateLimit;

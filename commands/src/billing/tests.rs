@@ -10,6 +10,26 @@ fn owner() -> Access {
     Access::of(Role::Owner)
 }
 
+fn by(principal: Principal) -> CommandContext {
+    CommandContext { principal, ..context_of("alice") }
+}
+
+fn saga() -> CommandContext {
+    CommandContext { principal: Principal::Saga, ..context_of("system:run-saga") }
+}
+
+/// The one principal each command is for.
+fn sender_of(command: &BillingCommand) -> CommandContext {
+    match command {
+        BillingCommand::GrantCredits(_) | BillingCommand::SetOverdraftLimit(_) => by(Principal::Operator),
+        BillingCommand::PurchaseCredits(_) | BillingCommand::RecordPayment(_) => by(Principal::Payments),
+        BillingCommand::ReserveCredits(_)
+        | BillingCommand::CaptureCredits(_)
+        | BillingCommand::ReleaseReservation(_) => saga(),
+        BillingCommand::OpenBillingAccount(_) | BillingCommand::CloseBillingPeriod(_) => context_of("alice"),
+    }
+}
+
 fn opened(overdraft_limit: i64) -> BillingEvent {
     BillingAccountOpened {
         workspace_id: context_of("alice").aggregate_id,
@@ -50,12 +70,61 @@ fn only_owners_manage_billing() {
 }
 
 #[test]
+fn money_comes_from_outside_the_tenant_and_reservations_from_the_run_saga() {
+    let grant = BillingCommand::GrantCredits(GrantCredits { amount: 5, reason: "welcome".into() });
+    let purchase = BillingCommand::PurchaseCredits(PurchaseCredits { amount: 5, payment_ref: "pay_1".into() });
+    let overdraft = BillingCommand::SetOverdraftLimit(SetOverdraftLimit { overdraft_limit: 1_000 });
+    let pay =
+        BillingCommand::RecordPayment(RecordPayment { invoice_id: Uuid::from_u128(9), amount: 5, payment_ref: None });
+    let release = BillingCommand::ReleaseReservation(ReleaseReservation { reservation_id: Uuid::from_u128(1) });
+    let open_with_overdraft = BillingCommand::OpenBillingAccount(OpenBillingAccount {
+        plan: "team".into(),
+        overdraft_limit: 10,
+        low_balance_threshold: 0,
+    });
+    let history = [opened(0), granted(100), reserved(1, 30)];
+    // The owner, whatever the workspace says of them, moves no money in and no reservation.
+    for (command, refusal) in [
+        (grant.clone(), BillingError::OperatorRequired),
+        (overdraft.clone(), BillingError::OperatorRequired),
+        (pay.clone(), BillingError::OperatorRequired),
+        (purchase.clone(), BillingError::PaymentRequired),
+        (release.clone(), BillingError::RunSagaOnly),
+        (reserve(2, 1), BillingError::RunSagaOnly),
+    ] {
+        given::<Billing>(history.clone()).when_with(command, &owner(), context_of("alice")).then_err(refusal);
+    }
+    given::<Billing>([])
+        .when_with(open_with_overdraft, &owner(), context_of("alice"))
+        .then_err(BillingError::OperatorRequired);
+    // Operators are no tenant's members, and need not be.
+    given::<Billing>(history.clone()).when_with(grant, &Access::default(), by(Principal::Operator)).then([granted(5)]);
+    given::<Billing>(history.clone())
+        .when_with(overdraft, &Access::default(), by(Principal::Operator))
+        .then([OverdraftLimitChanged { overdraft_limit: 1_000 }.into()]);
+    given::<Billing>(history.clone())
+        .when_with(purchase.clone(), &Access::default(), by(Principal::Operator))
+        .then_err(BillingError::PaymentRequired);
+    given::<Billing>(history.clone()).when_with(release, &owner(), saga()).then([ReservationReleased {
+        reservation_id: Uuid::from_u128(1),
+        amount: 30,
+    }
+    .into()]);
+    // A confirmed payment counts once, however often the provider repeats it.
+    let purchased: BillingEvent = CreditsPurchased { amount: 5, payment_ref: "pay_1".into() }.into();
+    given::<Billing>(history.clone())
+        .when_with(purchase.clone(), &Access::default(), by(Principal::Payments))
+        .then([purchased.clone()]);
+    let mut paid = history.to_vec();
+    paid.push(purchased);
+    given::<Billing>(paid).when_with(purchase, &Access::default(), by(Principal::Payments)).then([]);
+}
+
+#[test]
 fn a_reservation_may_use_the_overdraft_but_not_more() {
+    given::<Billing>([opened(50), granted(100)]).when_with(reserve(1, 150), &owner(), saga()).then([reserved(1, 150)]);
     given::<Billing>([opened(50), granted(100)])
-        .when_with(reserve(1, 150), &owner(), context_of("alice"))
-        .then([reserved(1, 150)]);
-    given::<Billing>([opened(50), granted(100)])
-        .when_with(reserve(1, 151), &owner(), context_of("alice"))
+        .when_with(reserve(1, 151), &owner(), saga())
         .then_err(BillingError::InsufficientCredits { requested: 151, available: 100, overdraft_limit: 50 });
 }
 
@@ -63,7 +132,7 @@ fn a_reservation_may_use_the_overdraft_but_not_more() {
 fn a_suspended_workspace_reserves_nothing() {
     let suspended = Access { role: Some(Role::Owner), suspended: true };
     given::<Billing>([opened(0), granted(100)])
-        .when_with(reserve(1, 10), &suspended, context_of("alice"))
+        .when_with(reserve(1, 10), &suspended, saga())
         .then_err(BillingError::WorkspaceSuspended);
 }
 
@@ -79,14 +148,14 @@ fn a_capture_below_the_threshold_raises_a_low_balance_once() {
         |amount| BillingCommand::CaptureCredits(CaptureCredits { reservation_id: Uuid::from_u128(1), amount });
     let captured = |amount| BillingEvent::from(CreditsCaptured { reservation_id: Uuid::from_u128(1), amount });
     let history = [opened.into(), granted(100), reserved(1, 80)];
-    given::<Billing>(history.clone()).when_with(capture(50), &owner(), context_of("alice")).then([captured(50)]);
+    given::<Billing>(history.clone()).when_with(capture(50), &owner(), saga()).then([captured(50)]);
     given::<Billing>(history.clone())
-        .when_with(capture(51), &owner(), context_of("alice"))
+        .when_with(capture(51), &owner(), saga())
         .then([captured(51), BalanceLow { balance: 49, threshold: 50 }.into()]);
     // Already below: no second alarm.
     let mut below = history.to_vec();
     below.push(captured(60));
-    given::<Billing>(below).when_with(capture(1), &owner(), context_of("alice")).then([captured(1)]);
+    given::<Billing>(below).when_with(capture(1), &owner(), saga()).then([captured(1)]);
 }
 
 #[test]
@@ -94,7 +163,7 @@ fn a_capture_never_exceeds_its_reservation_and_a_release_returns_the_rest() {
     let capture =
         |amount| BillingCommand::CaptureCredits(CaptureCredits { reservation_id: Uuid::from_u128(1), amount });
     given::<Billing>([opened(0), granted(100), reserved(1, 30)])
-        .when_with(capture(31), &owner(), context_of("alice"))
+        .when_with(capture(31), &owner(), saga())
         .then_err(BillingError::CaptureExceedsReservation { requested: 31, remaining: 30 });
     given::<Billing>([
         opened(0),
@@ -105,7 +174,7 @@ fn a_capture_never_exceeds_its_reservation_and_a_release_returns_the_rest() {
     .when_with(
         BillingCommand::ReleaseReservation(ReleaseReservation { reservation_id: Uuid::from_u128(1) }),
         &owner(),
-        context_of("alice"),
+        saga(),
     )
     .then([ReservationReleased { reservation_id: Uuid::from_u128(1), amount: 20 }.into()]);
 }
@@ -139,9 +208,13 @@ fn closing_a_period_invoices_the_overdraft_and_a_payment_settles_it() {
     );
     given::<Billing>(with_invoice)
         .when_with(
-            BillingCommand::RecordPayment(RecordPayment { invoice_id: Uuid::from_u128(9), amount: 51 }),
+            BillingCommand::RecordPayment(RecordPayment {
+                invoice_id: Uuid::from_u128(9),
+                amount: 51,
+                payment_ref: None,
+            }),
             &owner(),
-            context,
+            CommandContext { principal: Principal::Operator, ..context },
         )
         .then_err(BillingError::PaymentExceedsInvoice { requested: 51, outstanding: 50 });
 }
@@ -172,7 +245,7 @@ proptest! {
     ) {
         let mut account = Billing::evolve(Account::default(), &opened(overdraft));
         for (index, command) in commands.iter().enumerate() {
-            let mut context = context_of("alice");
+            let mut context = sender_of(command);
             context.new_id = Uuid::from_u128(1000 + index as u128);
             let before = account.available();
             if let Ok(events) = Billing::decide(command, &account, &owner(), &context) {

@@ -252,7 +252,13 @@ struct Account(crate::billing::Account);
 impl Account {
     fn send(&mut self, command: crate::billing::BillingCommand) -> Vec<events::billing::BillingEvent> {
         use crate::Decider;
-        let events = crate::billing::Billing::decide(&command, &self.0, &Access::of(Role::Owner), &context_of("saga"))
+        // The grant that funds the account is an operator's; the rest is the run saga's.
+        let principal = match command {
+            crate::billing::BillingCommand::GrantCredits(_) => crate::Principal::Operator,
+            _ => crate::Principal::Saga,
+        };
+        let context = crate::CommandContext { principal, ..context_of("saga") };
+        let events = crate::billing::Billing::decide(&command, &self.0, &Access::of(Role::Owner), &context)
             .unwrap_or_else(|error| panic!("billing refused {command:?}: {error}"));
         self.0 = events.iter().fold(self.0.clone(), crate::billing::Billing::evolve);
         events

@@ -213,27 +213,41 @@ fn changing_an_unknown_member_is_refused() {
         .then_err(WorkspaceError::MemberNotFound { user_id: "zed".into() });
 }
 
-#[test]
-fn owners_suspend_and_reactivate_once_each() {
-    let suspend = WorkspaceCommand::SuspendWorkspace(SuspendWorkspace { reason: Some("unpaid".into()) });
-    let reactivate = WorkspaceCommand::ReactivateWorkspace(ReactivateWorkspace {});
-    let suspended: WorkspaceEvent = WorkspaceSuspended { reason: Some("unpaid".into()) }.into();
-    given::<Workspace>([created()]).when(suspend.clone()).then([suspended.clone()]);
-    given::<Workspace>([created(), suspended.clone()]).when(suspend).then_err(WorkspaceError::AlreadySuspended);
-    given::<Workspace>([created(), suspended]).when(reactivate.clone()).then([WorkspaceReactivated {}.into()]);
-    given::<Workspace>([created()]).when(reactivate).then_err(WorkspaceError::NotSuspended);
+fn as_principal(actor: &str, principal: Principal) -> CommandContext {
+    CommandContext { principal, ..context_of(actor) }
 }
 
 #[test]
-fn the_billing_saga_suspends_with_an_owners_rights_and_no_one_else_does() {
+fn operators_suspend_and_reactivate_once_each_and_owners_do_not() {
+    let suspend = WorkspaceCommand::SuspendWorkspace(SuspendWorkspace { reason: Some("abuse".into()) });
+    let reactivate = WorkspaceCommand::ReactivateWorkspace(ReactivateWorkspace {});
+    let suspended: WorkspaceEvent = WorkspaceSuspended { reason: Some("abuse".into()) }.into();
+    let operator = || as_principal("staff", Principal::Operator);
+    given::<Workspace>([created()]).when_by(suspend.clone(), operator()).then([suspended.clone()]);
+    given::<Workspace>([created(), suspended.clone()])
+        .when_by(suspend.clone(), operator())
+        .then_err(WorkspaceError::AlreadySuspended);
+    given::<Workspace>([created(), suspended.clone()])
+        .when_by(reactivate.clone(), operator())
+        .then([WorkspaceReactivated {}.into()]);
+    given::<Workspace>([created()]).when_by(reactivate.clone(), operator()).then_err(WorkspaceError::NotSuspended);
+    // The owner (alice) can neither impose nor lift one.
+    given::<Workspace>([created()]).when(suspend).then_err(WorkspaceError::OperatorRequired);
+    given::<Workspace>([created(), suspended]).when(reactivate).then_err(WorkspaceError::OperatorRequired);
+}
+
+#[test]
+fn the_billing_saga_suspends_for_an_overdue_invoice_and_no_one_else_does() {
     let suspend = WorkspaceCommand::SuspendWorkspace(SuspendWorkspace { reason: Some("invoice_overdue".into()) });
-    let saga = CommandContext { internal: true, ..context_of("system:billing-saga") };
     given::<Workspace>([created()])
-        .when_with(suspend.clone(), &(), saga)
+        .when_by(suspend.clone(), as_principal("system:billing-saga", Principal::Saga))
         .then([WorkspaceSuspended { reason: Some("invoice_overdue".into()) }.into()]);
     given::<Workspace>([created()])
-        .when_with(suspend, &(), context_of("system:billing-saga"))
-        .then_err(WorkspaceError::NotAMember);
+        .when_by(suspend.clone(), context_of("system:billing-saga"))
+        .then_err(WorkspaceError::OperatorRequired);
+    given::<Workspace>([created()])
+        .when_by(suspend, as_principal("staff", Principal::Operator))
+        .then_err(WorkspaceError::OverdueIsBillings);
 }
 
 #[test]
@@ -307,8 +321,7 @@ fn only_the_billing_saga_imposes_or_lifts_a_suspension_for_an_overdue_invoice() 
     given::<Workspace>([created()])
         .when(WorkspaceCommand::SuspendWorkspace(SuspendWorkspace { reason: Some(OVERDUE.into()) }))
         .then_err(WorkspaceError::OverdueIsBillings);
-    let mut saga = context_of("system:billing-saga");
-    saga.internal = true;
+    let saga = as_principal("system:billing-saga", Principal::Saga);
     let overdue = events::workspace::WorkspaceSuspended { reason: Some(OVERDUE.into()) };
     given::<Workspace>([created(), overdue.into()])
         .when_by(WorkspaceCommand::ReactivateWorkspace(ReactivateWorkspace {}), saga)
