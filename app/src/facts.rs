@@ -122,6 +122,21 @@ impl LoadFacts for Workflow {
 }
 
 impl CommandService {
+    /// The worker a credential names, when the credential is in force: its agent exists, is
+    /// not retired, and holds it (read from the agent's stream, so a revocation made by any
+    /// process counts at once).
+    pub async fn worker(&self, credential: &str) -> Result<Option<Caller>, CommandError> {
+        let Some((agent_id, credential_id, secret)) = commands::agents::parse_worker_credential(credential) else {
+            return Ok(None);
+        };
+        let (folded, _) = self.current::<Agent>(&Agent::stream_id(agent_id)).await?;
+        Ok(folded
+            .state
+            .0
+            .filter(|agent| agent.accepts(credential_id, secret))
+            .map(|agent| Caller::worker(agent_id, agent.workspace_id, credential_id)))
+    }
+
     /// The caller's standing in `workspace_id`, from the workspace's own events.
     pub(crate) async fn access(&self, workspace_id: Option<Uuid>, caller: &Caller) -> Result<Access, CommandError> {
         let Some(workspace_id) = workspace_id else {

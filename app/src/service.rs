@@ -45,6 +45,10 @@ pub struct Accepted {
     pub version: i64,
     pub position: i64,
     pub events: Vec<AcceptedEvent>,
+    /// The credential an `IssueWorkerCredential` made, shown this once: the log keeps only
+    /// its secret's hash, and a retry under the same idempotency key does not show it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_credential: Option<String>,
 }
 
 /// What one command appended, as told to a follower of this process's appends: its stream
@@ -276,6 +280,8 @@ impl CommandService {
             actor_email: caller.email.clone(),
             now: Utc::now(),
             new_id: Uuid::now_v7(),
+            // 244 random bits from the operating system's generator.
+            new_secret: format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
             principal: caller.principal,
         };
         let decided = A::decide(command, &state, &facts, &context)
@@ -337,7 +343,13 @@ impl CommandService {
             self.maybe_snapshot::<A>(&stream_id, version, &folded);
             self.states.put(&stream_id, folded);
         }
+        let worker_credential = outcome
+            .events
+            .iter()
+            .find(|event| event.event_type == "WorkerCredentialIssued")
+            .map(|_| commands::agents::worker_credential(request.id, context.new_id, &context.new_secret));
         Ok(Accepted {
+            worker_credential,
             stream: stream_id,
             version: outcome.stream_version,
             position: outcome.last_position.unwrap_or(last_position),
@@ -491,6 +503,7 @@ impl CommandService {
                 .map_or(0, |e| e.position),
         };
         Ok(Accepted {
+            worker_credential: None,
             stream: outcome.stream_id.clone(),
             version: outcome.stream_version,
             position,

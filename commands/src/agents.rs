@@ -1,10 +1,17 @@
 //! The Agent aggregate: an AI agent or tool of a workspace, with its executor and price.
-//! Admins register, update (each update a new version) and retire agents.
+//! Admins register, update (each update a new version) and retire agents, and issue and revoke
+//! the credentials with which an external agent's worker reports its steps.
 
-use events::agents::{AgentEvent, AgentKind, AgentRegistered, AgentRetired, AgentUpdated, Builtin, Executor, Price};
+use std::collections::BTreeMap;
+
+use events::agents::{
+    AgentEvent, AgentKind, AgentRegistered, AgentRetired, AgentUpdated, Builtin, Executor, Price,
+    WorkerCredentialIssued, WorkerCredentialRevoked,
+};
 use events::workspace::Role;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::access::Access;
@@ -42,13 +49,51 @@ pub struct UpdateAgent {
 #[serde(deny_unknown_fields)]
 pub struct RetireAgent {}
 
+/// A credential for the agent's worker; the answer carries it, once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueWorkerCredential {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeWorkerCredential {
+    pub credential_id: Uuid,
+}
+
 command_enum! {
     /// Every command the Agent aggregate takes.
     pub enum AgentCommand {
         RegisterAgent,
         UpdateAgent,
         RetireAgent,
+        IssueWorkerCredential,
+        RevokeWorkerCredential,
     }
+}
+
+/// The most credentials one agent may hold at once.
+pub const WORKER_CREDENTIALS_MAX: usize = 16;
+
+/// What a worker presents as its bearer token: `oxw.<agent id>.<credential id>.<secret>`.
+pub fn worker_credential(agent_id: Uuid, credential_id: Uuid, secret: &str) -> String {
+    format!("{WORKER_CREDENTIAL_PREFIX}{agent_id}.{credential_id}.{secret}")
+}
+
+/// How a worker credential begins, unlike any JWT.
+pub const WORKER_CREDENTIAL_PREFIX: &str = "oxw.";
+
+/// The agent, credential and secret a worker credential names; `None` when it is not one.
+pub fn parse_worker_credential(credential: &str) -> Option<(Uuid, Uuid, &str)> {
+    let mut parts = credential.strip_prefix(WORKER_CREDENTIAL_PREFIX)?.splitn(3, '.');
+    let agent_id = parts.next()?.parse().ok()?;
+    let credential_id = parts.next()?.parse().ok()?;
+    let secret = parts.next().filter(|secret| !secret.is_empty())?;
+    Some((agent_id, credential_id, secret))
+}
+
+/// The SHA-256 of a credential's secret, as the log keeps it.
+pub fn secret_sha256(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// The longest a webhook may be given to answer.
@@ -117,6 +162,8 @@ impl Validate for UpdateAgent {
 }
 
 impl Validate for RetireAgent {}
+impl Validate for IssueWorkerCredential {}
+impl Validate for RevokeWorkerCredential {}
 
 /// An agent's current definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +176,24 @@ pub struct Definition {
     pub executor: Executor,
     pub price: Price,
     pub retired: bool,
+    /// The SHA-256 of each credential's secret, by credential id: the ones not revoked.
+    /// Retiring the agent revokes them all.
+    #[serde(default)]
+    pub worker_credentials: BTreeMap<Uuid, String>,
+}
+
+impl Definition {
+    /// Whether `secret` is the secret of the agent's credential `credential_id`, still in force.
+    pub fn accepts(&self, credential_id: Uuid, secret: &str) -> bool {
+        let Some(expected) = self.worker_credentials.get(&credential_id) else {
+            return false;
+        };
+        // Compared as hashes, every byte, so the time taken says nothing of the secret.
+        let actual = secret_sha256(secret);
+        !self.retired
+            && expected.len() == actual.len()
+            && expected.bytes().zip(actual.bytes()).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+    }
 }
 
 /// `None` until registered.
@@ -152,6 +217,13 @@ pub enum AgentError {
     /// The agent is retired.
     #[error("the agent is retired")]
     Retired,
+    /// Only an external agent's steps are reported by a worker.
+    #[error("only an external agent has a worker; this agent's steps are run by Oxbow")]
+    NotExternal,
+    #[error("no credential in force has this id")]
+    CredentialNotFound,
+    #[error("an agent holds at most {WORKER_CREDENTIALS_MAX} credentials; revoke one first")]
+    TooManyCredentials,
 }
 
 crate::access::access_denied_into!(AgentError);
@@ -162,7 +234,10 @@ impl Rejection for AgentError {
             AgentError::NotFound => RejectionKind::NotFound,
             AgentError::AlreadyExists => RejectionKind::AlreadyExists,
             AgentError::NotAMember | AgentError::RoleTooLow { .. } => RejectionKind::Forbidden,
-            AgentError::Retired => RejectionKind::RuleViolated,
+            AgentError::Retired | AgentError::NotExternal | AgentError::TooManyCredentials => {
+                RejectionKind::RuleViolated
+            }
+            AgentError::CredentialNotFound => RejectionKind::NotFound,
         }
     }
 
@@ -173,6 +248,9 @@ impl Rejection for AgentError {
             AgentError::NotAMember => "not_a_member",
             AgentError::RoleTooLow { .. } => "role_too_low",
             AgentError::Retired => "agent_retired",
+            AgentError::NotExternal => "agent_not_external",
+            AgentError::CredentialNotFound => "credential_not_found",
+            AgentError::TooManyCredentials => "too_many_credentials",
         }
     }
 }
@@ -227,6 +305,27 @@ impl Decider for Agent {
                 Ok(vec![AgentUpdated { version: agent.version + 1, name, kind, executor, price }.into()])
             }
             AgentCommand::RetireAgent(_) => Ok(vec![AgentRetired {}.into()]),
+            AgentCommand::IssueWorkerCredential(_) => {
+                if agent.executor != Executor::External {
+                    return Err(AgentError::NotExternal);
+                }
+                if agent.worker_credentials.len() >= WORKER_CREDENTIALS_MAX {
+                    return Err(AgentError::TooManyCredentials);
+                }
+                Ok(vec![
+                    WorkerCredentialIssued {
+                        credential_id: context.new_id,
+                        secret_sha256: secret_sha256(&context.new_secret),
+                    }
+                    .into(),
+                ])
+            }
+            AgentCommand::RevokeWorkerCredential(revoke) => {
+                if !agent.worker_credentials.contains_key(&revoke.credential_id) {
+                    return Err(AgentError::CredentialNotFound);
+                }
+                Ok(vec![WorkerCredentialRevoked { credential_id: revoke.credential_id }.into()])
+            }
         }
     }
 
@@ -241,6 +340,7 @@ impl Decider for Agent {
                 executor: e.executor.clone(),
                 price: e.price,
                 retired: false,
+                worker_credentials: BTreeMap::new(),
             },
             (Some(current), AgentEvent::AgentUpdated(e)) => Definition {
                 version: e.version,
@@ -250,7 +350,17 @@ impl Decider for Agent {
                 price: e.price,
                 ..current
             },
-            (Some(current), AgentEvent::AgentRetired(_)) => Definition { retired: true, ..current },
+            (Some(current), AgentEvent::AgentRetired(_)) => {
+                Definition { retired: true, worker_credentials: BTreeMap::new(), ..current }
+            }
+            (Some(mut current), AgentEvent::WorkerCredentialIssued(e)) => {
+                current.worker_credentials.insert(e.credential_id, e.secret_sha256.clone());
+                current
+            }
+            (Some(mut current), AgentEvent::WorkerCredentialRevoked(e)) => {
+                current.worker_credentials.remove(&e.credential_id);
+                current
+            }
             // An update or retirement before registration cannot be in a valid stream.
             (None, _) => return AgentState(None),
         };
@@ -355,5 +465,47 @@ mod tests {
         let mut kind = base;
         kind["kind"] = serde_json::json!("wizard");
         assert_eq!(parse(kind).unwrap_err().path, "/kind");
+    }
+
+    #[test]
+    fn a_worker_credential_is_issued_to_external_agents_kept_hashed_and_revoked_with_the_agent() {
+        let external = AgentEvent::from(AgentRegistered { executor: Executor::External, ..registered_with_echo() });
+        let admin = Access::of(Role::Admin);
+        let context = context_of("alice");
+        let issue = AgentCommand::IssueWorkerCredential(IssueWorkerCredential {});
+        let issued: AgentEvent =
+            WorkerCredentialIssued { credential_id: context.new_id, secret_sha256: secret_sha256(&context.new_secret) }
+                .into();
+        given::<Agent>([external.clone()]).when_with(issue.clone(), &admin, context.clone()).then([issued.clone()]);
+        given::<Agent>([registered()])
+            .when_with(issue.clone(), &admin, context.clone())
+            .then_err(AgentError::NotExternal);
+        given::<Agent>([external.clone()])
+            .when_with(issue, &Access::of(Role::Member), context.clone())
+            .then_err(AgentError::RoleTooLow { required: Role::Admin });
+
+        let state = Agent::fold([external.clone(), issued.clone()].iter());
+        let agent = state.0.as_ref().unwrap();
+        assert!(agent.accepts(context.new_id, &context.new_secret));
+        assert!(!agent.accepts(context.new_id, "another secret"));
+        assert!(!agent.accepts(Uuid::nil(), &context.new_secret));
+        let retired = Agent::fold([external.clone(), issued.clone(), AgentRetired {}.into()].iter());
+        assert!(!retired.0.unwrap().accepts(context.new_id, &context.new_secret));
+        let revoked =
+            Agent::fold([external, issued, WorkerCredentialRevoked { credential_id: context.new_id }.into()].iter());
+        assert!(!revoked.0.unwrap().accepts(context.new_id, &context.new_secret));
+        let credential = worker_credential(Uuid::nil(), context.new_id, &context.new_secret);
+        assert_eq!(
+            parse_worker_credential(&credential),
+            Some((Uuid::nil(), context.new_id, context.new_secret.as_str()))
+        );
+        assert_eq!(parse_worker_credential("eyJhbGciOi.x.y"), None);
+    }
+
+    fn registered_with_echo() -> AgentRegistered {
+        match registered() {
+            AgentEvent::AgentRegistered(registered) => registered,
+            _ => unreachable!(),
+        }
     }
 }

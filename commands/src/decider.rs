@@ -16,6 +16,8 @@ pub struct CommandContext {
     pub now: DateTime<Utc>,
     /// A fresh id for whatever the decision needs to name (an invitation, say).
     pub new_id: Uuid,
+    /// A fresh random secret (64 hex digits) for a credential the decision issues.
+    pub new_secret: String,
     /// What the platform, rather than the workspace, lets the caller do.
     pub principal: Principal,
 }

@@ -7,6 +7,7 @@
 //! that is not the step's current one is refused and changes nothing.
 
 use chrono::Duration;
+use events::agents::Executor;
 use events::runs::{
     PlannedStep, RunCancelled, RunEvent, RunFailed, RunRejected, RunRequested, RunStarted, RunSucceeded, StepFailed,
     StepRetryScheduled, StepScheduled, StepStarted, StepSucceeded, StepTimedOut,
@@ -18,7 +19,8 @@ use uuid::Uuid;
 
 use crate::access::Access;
 use crate::{
-    Aggregate, CommandContext, Decider, FieldError, Rejection, RejectionKind, Validate, command_enum, validate,
+    Aggregate, CommandContext, Decider, FieldError, Principal, Rejection, RejectionKind, Validate, command_enum,
+    validate,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -125,6 +127,16 @@ command_enum! {
 }
 
 impl RunCommand {
+    /// The step a report is about: reports come from whoever runs the step.
+    pub fn reported_step(&self) -> Option<&str> {
+        match self {
+            RunCommand::ReportStepStarted(report) => Some(&report.step_id),
+            RunCommand::CompleteStep(report) => Some(&report.step_id),
+            RunCommand::FailStep(report) => Some(&report.step_id),
+            _ => None,
+        }
+    }
+
     /// Commands that only the run saga sends.
     pub fn is_internal(&self) -> bool {
         matches!(
@@ -294,6 +306,11 @@ pub enum RunError {
     UnknownStep { step: String },
     #[error("attempt {attempt} of step `{step}` is not the current one, or is over")]
     StaleAttempt { step: String, attempt: u32 },
+    /// Steps are reported by Oxbow's executors or by the worker of the step's external agent.
+    #[error("a step is reported by its agent's worker, with the credential issued for that agent")]
+    WorkerCredentialRequired,
+    #[error("step `{step}` is not run by this credential's agent, or not by a worker")]
+    NotThisWorkersStep { step: String },
 }
 
 crate::access::access_denied_into!(RunError);
@@ -304,7 +321,9 @@ impl Rejection for RunError {
         match self {
             NotFound => RejectionKind::NotFound,
             AlreadyExists => RejectionKind::AlreadyExists,
-            NotAMember | RoleTooLow { .. } => RejectionKind::Forbidden,
+            NotAMember | RoleTooLow { .. } | WorkerCredentialRequired | NotThisWorkersStep { .. } => {
+                RejectionKind::Forbidden
+            }
             _ => RejectionKind::RuleViolated,
         }
     }
@@ -322,6 +341,8 @@ impl Rejection for RunError {
             RunNotStarted => "run_not_started",
             UnknownStep { .. } => "unknown_step",
             StaleAttempt { .. } => "stale_attempt",
+            WorkerCredentialRequired => "worker_credential_required",
+            NotThisWorkersStep { .. } => "not_this_workers_step",
         }
     }
 }
@@ -414,7 +435,10 @@ impl Decider for RunAggregate {
             ]);
         }
         let run = state.0.as_ref().ok_or(RunError::NotFound)?;
-        facts.access.require(if command.is_internal() { Role::Owner } else { Role::Member })?;
+        match command.reported_step() {
+            Some(step) => authorize_report(run, step, facts, context)?,
+            None => facts.access.require(if command.is_internal() { Role::Owner } else { Role::Member })?,
+        }
         if run.status.is_final() {
             // A timer or a retry that arrives after the end changes nothing.
             return if matches!(command, RunCommand::TimeOutStep(_) | RunCommand::RetryStep(_)) {
@@ -604,6 +628,26 @@ impl Decider for RunAggregate {
 }
 
 /// The step when `attempt` is its current, unfinished attempt.
+/// A step's outcome sets what the run costs, so only its runner reports it: Oxbow's own
+/// executors (the saga), or the worker of the step's external agent, by that agent's credential.
+fn authorize_report(run: &Run, step_id: &str, facts: &RunFacts, context: &CommandContext) -> Result<(), RunError> {
+    match context.principal {
+        Principal::Saga => Ok(facts.access.require(Role::Owner)?),
+        Principal::Worker { agent_id, workspace_id } => {
+            if workspace_id != run.workspace_id {
+                return Err(RunError::NotAMember);
+            }
+            match run.step(step_id) {
+                Some(step) if step.planned.agent_id == agent_id && step.planned.executor == Executor::External => {
+                    Ok(())
+                }
+                _ => Err(RunError::NotThisWorkersStep { step: step_id.to_owned() }),
+            }
+        }
+        _ => Err(RunError::WorkerCredentialRequired),
+    }
+}
+
 fn current_attempt<'a>(run: &'a Run, step_id: &str, attempt: u32) -> Result<&'a StepState, RunError> {
     if run.status == RunStatus::Requested {
         return Err(RunError::RunNotStarted);

@@ -94,12 +94,30 @@ pub struct AgentUpdated {
 #[serde(deny_unknown_fields)]
 pub struct AgentRetired {}
 
+/// An admin issued a credential with which the agent's worker reports its steps. The secret
+/// was shown once, to the admin; the log keeps only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerCredentialIssued {
+    pub credential_id: Uuid,
+    pub secret_sha256: String,
+}
+
+/// The credential reports nothing more.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerCredentialRevoked {
+    pub credential_id: Uuid,
+}
+
 crate::event_enum! {
     /// Every event of an agent's stream.
     pub enum AgentEvent {
         AgentRegistered,
         AgentUpdated,
         AgentRetired,
+        WorkerCredentialIssued,
+        WorkerCredentialRevoked,
     }
 }
 

@@ -58,6 +58,8 @@ pub fn change(event: &RecordedEvent) -> Result<Option<(Uuid, Change)>, events::E
             definition: Definition::new(e.name, e.kind, &e.executor, e.price),
         },
         AgentEvent::AgentRetired(_) => Change::Retire,
+        // Credentials are listed from the agent's own stream, to its admins only.
+        AgentEvent::WorkerCredentialIssued(_) | AgentEvent::WorkerCredentialRevoked(_) => return Ok(None),
     };
     Ok(Some((id, change)))
 }

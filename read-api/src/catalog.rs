@@ -3,8 +3,10 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use events::WorkspaceId;
+use events::agents::AgentEvent;
 use events::workflows::Step;
+use events::workspace::Role;
+use events::{DomainEvent, WorkspaceId};
 use projections::agents::AgentRow;
 use projections::billing::{AccountRow, InvoiceRow};
 use projections::workflows::WorkflowRow;
@@ -54,6 +56,40 @@ impl Agent {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// The credentials in force for the agent's worker, oldest first: to its workspace's
+    /// admins; empty for everyone else. A secret is shown only when issued.
+    async fn worker_credentials(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkerCredential>> {
+        let role = role_in(ctx, WorkspaceId(self.0.workspace_id)).await?;
+        if !role.is_some_and(|role| role.at_least(Role::Admin)) {
+            return Ok(Vec::new());
+        }
+        let stream = events::AgentId(self.0.id).stream().to_string();
+        let history = store::read_stream(&services(ctx).pool, &stream, 0).await.map_err(internal)?;
+        let mut credentials: Vec<WorkerCredential> = Vec::new();
+        for event in &history {
+            match AgentEvent::from_recorded(event).map_err(internal)? {
+                AgentEvent::WorkerCredentialIssued(issued) => credentials.push(WorkerCredential {
+                    id: ID(issued.credential_id.to_string()),
+                    issued_at: event.recorded_at,
+                    issued_by: event.metadata["actor"].as_str().unwrap_or_default().to_owned(),
+                }),
+                AgentEvent::WorkerCredentialRevoked(revoked) => {
+                    credentials.retain(|credential| credential.id.0 != revoked.credential_id.to_string())
+                }
+                AgentEvent::AgentRetired(_) => credentials.clear(),
+                _ => {}
+            }
+        }
+        Ok(credentials)
+    }
+}
+
+/// A credential with which an external agent's worker reports its steps.
+#[derive(SimpleObject, Clone)]
+pub struct WorkerCredential {
+    pub id: ID,
+    pub issued_at: DateTime<Utc>,
+    pub issued_by: String,
 }
 
 #[derive(SimpleObject, Clone)]

@@ -345,7 +345,7 @@ async fn members_start_runs_of_a_workflow_version_and_saga_commands_stay_interna
             json!({"type": "CompleteStep", "id": run, "payload": {"step_id": "a", "attempt": 1}}),
         )
         .await;
-    assert_eq!((status, problem["code"].as_str()), (422, Some("run_not_started")), "{problem}");
+    assert_eq!((status, problem["code"].as_str()), (403, Some("worker_credential_required")), "{problem}");
     app.ok(&app.token("me"), json!({"type": "CancelRun", "id": run, "payload": {"reason": "changed my mind"}})).await;
     let (status, problem) = app.command(&app.token("me"), json!({"type": "CancelRun", "id": run, "payload": {}})).await;
     assert_eq!((status, problem["code"].as_str()), (422, Some("run_finished")), "{problem}");

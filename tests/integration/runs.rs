@@ -396,12 +396,26 @@ async fn an_external_worker_takes_its_task_from_kafka_and_reports_over_http() {
     assert_eq!(task["input"], json!({"step": "think"}));
     assert_eq!(message.key(), Some(run.to_string().as_bytes()));
 
-    let token = app.token("worker");
+    // The owner issues the external agent a worker credential, shown once.
+    let alice = app.token("alice");
+    let issue = |agent: Uuid| json!({"type": "IssueWorkerCredential", "id": agent, "payload": {}});
+    let issued = app.ok(&alice, issue(external)).await;
+    let token = issued["worker_credential"].as_str().expect("the credential, once").to_owned();
+    assert!(token.starts_with(&format!("oxw.{external}.")), "{issued}");
+    let logged = stream(&app, &format!("agent-{external}")).await;
+    let secret = token.rsplit('.').next().unwrap();
+    assert!(logged.iter().all(|event| !event.payload.to_string().contains(secret)), "the log keeps no secret");
+    let (status, problem) = app.command(&alice, issue(echo)).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("agent_not_external")), "{problem}");
+
     let report = |kind: &str, extra: Value| {
         let mut payload = json!({"step_id": "think", "attempt": 1});
         payload.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         json!({"type": kind, "id": run, "payload": payload})
     };
+    // A member's token reports nothing: the report sets what the run costs.
+    let (status, problem) = app.command(&app.token("worker"), report("ReportStepStarted", json!({}))).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("worker_credential_required")), "{problem}");
     app.ok(&token, report("ReportStepStarted", json!({}))).await;
     // A report for another attempt is refused.
     let (status, problem) = app
@@ -412,9 +426,16 @@ async fn an_external_worker_takes_its_task_from_kafka_and_reports_over_http() {
         )
         .await;
     assert_eq!((status, problem["code"].as_str()), (422, Some("stale_attempt")), "{problem}");
+    // The credential reports its own agent's steps only, and sends nothing else.
+    let (status, problem) = app
+        .command(&token, json!({"type": "CompleteStep", "id": run, "payload": {"step_id": "tell", "attempt": 1}}))
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("not_this_workers_step")), "{problem}");
+    let (status, problem) = app.command(&token, json!({"type": "CancelRun", "id": run, "payload": {}})).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("not_a_member")), "{problem}");
     let complete =
         report("CompleteStep", json!({"output": {"answer": 42}, "usage": {"tokens": 1000, "duration_ms": 7}}));
-    app.ok(&token, complete.clone()).await;
+    let completed = app.ok(&token, complete.clone()).await;
     // The same report again changes nothing (the run may have ended meanwhile: the next step
     // is built in and quick).
     let (status, again) = app.command(&token, complete).await;
@@ -427,15 +448,32 @@ async fn an_external_worker_takes_its_task_from_kafka_and_reports_over_http() {
     assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
     assert_eq!(credits_used(&events), 7);
     assert_eq!(settlement(&app, workspace, run).await, (50, 7, 43));
-    // A viewer may not report.
-    app.join(&app.token("alice"), workspace, "vera", "viewer").await;
-    let (status, problem) = app
-        .command(
-            &app.token("vera"),
-            json!({"type": "ReportStepStarted", "id": run, "payload": {"step_id": "tell", "attempt": 1}}),
-        )
-        .await;
-    assert_eq!((status, problem["code"].as_str()), (403, Some("role_too_low")), "{problem}");
+    let step_report = events.iter().find(|e| e.event_type == "StepSucceeded").unwrap();
+    assert_eq!(
+        step_report.metadata["actor"].as_str().unwrap(),
+        format!("worker:{}", issued["events"][0]["payload"]["credential_id"].as_str().unwrap())
+    );
+
+    // Admins list the credentials in force, without their secrets; members see none.
+    let query = format!(r#"{{ agent(id: "{external}") {{ workerCredentials {{ id issuedBy }} }} }}"#);
+    let listed = app.graphql(Some(&alice), &query, completed["position"].as_i64()).await;
+    let credential_id = issued["events"][0]["payload"]["credential_id"].clone();
+    assert_eq!(listed["data"]["agent"]["workerCredentials"], json!([{"id": credential_id, "issuedBy": "alice"}]));
+    let hidden = app.graphql(Some(&app.token("worker")), &query, None).await;
+    assert_eq!(hidden["data"]["agent"]["workerCredentials"], json!([]), "{hidden}");
+
+    // Revoked, it is refused at once; a second credential dies with its agent's retirement.
+    let revoke = json!({"type": "RevokeWorkerCredential", "id": external, "payload": {"credential_id": credential_id}});
+    app.ok(&alice, revoke).await;
+    let started = report("ReportStepStarted", json!({}));
+    assert_eq!(app.command(&token, started.clone()).await.0, 401);
+    let second = app.ok(&alice, issue(external)).await["worker_credential"].as_str().unwrap().to_owned();
+    assert_eq!(app.command(&second, started.clone()).await.1["code"], "run_finished");
+    app.ok(&alice, json!({"type": "RetireAgent", "id": external, "payload": {}})).await;
+    assert_eq!(app.command(&second, started).await.0, 401);
+    // Nor does a made-up one pass.
+    let forged = format!("oxw.{external}.{}.{}", Uuid::now_v7(), "0".repeat(64));
+    assert_eq!(app.command(&forged, report("ReportStepStarted", json!({}))).await.0, 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

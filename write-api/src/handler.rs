@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use app::{Accepted, Caller, Command, CommandRequest, CommandService};
 use commands::FieldError;
+use commands::agents::WORKER_CREDENTIAL_PREFIX;
 use platform::metrics::Metrics;
 
 use crate::problem::Problem;
@@ -61,19 +62,8 @@ async fn post_command(State(state): State<Arc<WriteApi>>, headers: HeaderMap, bo
 }
 
 async fn accept(state: &WriteApi, headers: &HeaderMap, body: Body) -> Result<Accepted, Problem> {
-    let claims = state
-        .tokens
-        .verify_header(headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()))
-        .map_err(|error| Problem::unauthenticated(error.to_string()))?;
-    if let Err(wait) = state.rate_limit.take(&claims.sub) {
-        return Err(Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "Too many commands",
-            format!("slow down; retry in {:.0} ms", (wait * 1000.0).ceil()),
-        )
-        .with("retry_after_ms", (wait * 1000.0).ceil() as u64));
-    }
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    let caller = authenticate(state, authorization).await?;
     let too_large = || {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -125,13 +115,43 @@ async fn accept(state: &WriteApi, headers: &HeaderMap, body: Body) -> Result<Acc
         command,
         payload: envelope.payload,
     };
+    Ok(state.service.execute(request, &caller, idempotency_key, correlation_id).await?)
+}
+
+/// Who sends the command: an agent's worker by its credential (`oxw.…`), anyone else by a JWT.
+/// Rate-limited before any lookup.
+async fn authenticate(state: &WriteApi, authorization: Option<&str>) -> Result<Caller, Problem> {
+    let bearer =
+        authorization.and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")));
+    if let Some(credential) = bearer.map(str::trim).filter(|token| token.starts_with(WORKER_CREDENTIAL_PREFIX)) {
+        let refused =
+            || Problem::unauthenticated("the worker credential is not valid, was revoked, or its agent retired");
+        let (_, credential_id, _) = commands::agents::parse_worker_credential(credential).ok_or_else(refused)?;
+        rate_limited(state, &format!("worker:{credential_id}"))?;
+        return state.service.worker(credential).await?.ok_or_else(refused);
+    }
+    let claims =
+        state.tokens.verify_header(authorization).map_err(|error| Problem::unauthenticated(error.to_string()))?;
+    rate_limited(state, &claims.sub)?;
     // Only a verified email names a person (an invitation is accepted by the person it names).
     let email = claims.verified_email().map(str::to_owned);
-    let caller = match state.operators.includes(&claims) {
+    Ok(match state.operators.includes(&claims) {
         true => Caller::operator(claims.sub, email),
         false => Caller::user(claims.sub, email),
+    })
+}
+
+fn rate_limited(state: &WriteApi, caller: &str) -> Result<(), Problem> {
+    let Err(wait) = state.rate_limit.take(caller) else {
+        return Ok(());
     };
-    Ok(state.service.execute(request, &caller, idempotency_key, correlation_id).await?)
+    Err(Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "Too many commands",
+        format!("slow down; retry in {:.0} ms", (wait * 1000.0).ceil()),
+    )
+    .with("retry_after_ms", (wait * 1000.0).ceil() as u64))
 }
 
 async fn post_payment(State(state): State<Arc<WriteApi>>, headers: HeaderMap, body: Body) -> Response {

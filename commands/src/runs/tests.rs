@@ -40,8 +40,9 @@ fn system() -> RunFacts {
     RunFacts { access: Access::of(Role::Owner), workflow: None }
 }
 
-fn worker() -> RunFacts {
-    RunFacts { access: Access::of(Role::Member), workflow: None }
+/// Oxbow's executors report builtin and webhook steps through the saga.
+fn by_saga() -> crate::CommandContext {
+    crate::CommandContext { principal: crate::Principal::Saga, ..context_of("system:run-saga") }
 }
 
 fn scheduled(step: &str, attempt: u32) -> RunEvent {
@@ -104,7 +105,7 @@ fn members_start_runs_of_existing_workflows() {
 fn beginning_schedules_the_steps_without_dependencies() {
     let begin = RunCommand::BeginRun(BeginRun { reservation_id: Uuid::from_u128(5) });
     given::<RunAggregate>([requested(diamond(), 100)])
-        .when_with(begin, &system(), context_of("saga"))
+        .when_with(begin, &system(), by_saga())
         .then([RunStarted { reservation_id: Uuid::from_u128(5) }.into(), scheduled("a", 1)]);
 }
 
@@ -112,7 +113,7 @@ fn beginning_schedules_the_steps_without_dependencies() {
 fn a_success_schedules_the_parallel_branch_and_the_last_one_ends_the_run() {
     let started = RunStarted { reservation_id: Uuid::from_u128(5) }.into();
     given::<RunAggregate>([requested(diamond(), 100), started, scheduled("a", 1)])
-        .when_with(complete("a", 1, 1500), &worker(), context_of("worker"))
+        .when_with(complete("a", 1, 1500), &system(), by_saga())
         .then([succeeded("a", 1, 1500, 4), scheduled("b", 1), scheduled("c", 1)]);
     let history = vec![
         requested(diamond(), 100),
@@ -125,12 +126,12 @@ fn a_success_schedules_the_parallel_branch_and_the_last_one_ends_the_run() {
     ];
     // d waits for c too.
     given::<RunAggregate>(history.clone())
-        .when_with(complete("c", 1, 0), &worker(), context_of("worker"))
+        .when_with(complete("c", 1, 0), &system(), by_saga())
         .then([succeeded("c", 1, 0, 2), scheduled("d", 1)]);
     let mut done = history;
     done.extend([succeeded("c", 1, 0, 2), scheduled("d", 1)]);
     given::<RunAggregate>(done)
-        .when_with(complete("d", 1, 0), &worker(), context_of("worker"))
+        .when_with(complete("d", 1, 0), &system(), by_saga())
         .then([succeeded("d", 1, 0, 2), RunSucceeded { credits_used: 8 }.into()]);
 }
 
@@ -142,9 +143,9 @@ fn reports_are_idempotent_per_attempt_and_late_ones_are_refused() {
         scheduled("a", 1),
         succeeded("a", 1, 0, 2),
     ];
-    given::<RunAggregate>(history.clone()).when_with(complete("a", 1, 0), &worker(), context_of("w")).then([]);
+    given::<RunAggregate>(history.clone()).when_with(complete("a", 1, 0), &system(), by_saga()).then([]);
     given::<RunAggregate>(history)
-        .when_with(complete("a", 2, 0), &worker(), context_of("w"))
+        .when_with(complete("a", 2, 0), &system(), by_saga())
         .then_err(RunError::StaleAttempt { step: "a".into(), attempt: 2 });
     let timed_out = [
         requested(vec![planned("a", &[], 1)], 100),
@@ -154,14 +155,14 @@ fn reports_are_idempotent_per_attempt_and_late_ones_are_refused() {
         RunFailed { reason: "step_timed_out".into(), credits_used: 0 }.into(),
     ];
     given::<RunAggregate>(timed_out)
-        .when_with(complete("a", 1, 0), &worker(), context_of("w"))
+        .when_with(complete("a", 1, 0), &system(), by_saga())
         .then_err(RunError::RunFinished);
 }
 
 #[test]
 fn a_retryable_failure_waits_for_its_backoff_and_the_last_attempt_fails_the_run() {
     let steps = vec![planned("a", &[], 3)];
-    let context = context_of("w");
+    let context = by_saga();
     let fail = |attempt| {
         RunCommand::FailStep(FailStep { step_id: "a".into(), attempt, error: "boom".into(), retryable: true })
     };
@@ -170,7 +171,7 @@ fn a_retryable_failure_waits_for_its_backoff_and_the_last_attempt_fails_the_run(
     };
     let history =
         vec![requested(steps, 100), RunStarted { reservation_id: Uuid::from_u128(5) }.into(), scheduled("a", 1)];
-    given::<RunAggregate>(history.clone()).when_with(fail(1), &worker(), context.clone()).then([
+    given::<RunAggregate>(history.clone()).when_with(fail(1), &system(), context.clone()).then([
         failed(1),
         StepRetryScheduled { step_id: "a".into(), attempt: 2, at: context.now + Duration::milliseconds(100) }.into(),
     ]);
@@ -181,7 +182,7 @@ fn a_retryable_failure_waits_for_its_backoff_and_the_last_attempt_fails_the_run(
         scheduled("a", 2),
     ]);
     // The backoff doubles.
-    given::<RunAggregate>(second.clone()).when_with(fail(2), &worker(), context.clone()).then([
+    given::<RunAggregate>(second.clone()).when_with(fail(2), &system(), context.clone()).then([
         failed(2),
         StepRetryScheduled { step_id: "a".into(), attempt: 3, at: context.now + Duration::milliseconds(200) }.into(),
     ]);
@@ -192,7 +193,7 @@ fn a_retryable_failure_waits_for_its_backoff_and_the_last_attempt_fails_the_run(
         scheduled("a", 3),
     ]);
     given::<RunAggregate>(third)
-        .when_with(fail(3), &worker(), context)
+        .when_with(fail(3), &system(), context)
         .then([failed(3), RunFailed { reason: "step_failed".into(), credits_used: 6 }.into()]);
 }
 
@@ -204,8 +205,49 @@ fn a_step_that_costs_more_than_what_remains_exhausts_the_budget() {
         scheduled("a", 1),
     ];
     given::<RunAggregate>(history)
-        .when_with(complete("a", 1, 10_000), &worker(), context_of("w"))
+        .when_with(complete("a", 1, 10_000), &system(), by_saga())
         .then([succeeded("a", 1, 10_000, 5), RunFailed { reason: "budget_exhausted".into(), credits_used: 5 }.into()]);
+}
+
+#[test]
+fn a_step_is_reported_by_its_runner_only() {
+    let external = |id: &str, agent: u128| PlannedStep {
+        agent_id: Uuid::from_u128(agent),
+        executor: Executor::External,
+        ..planned(id, &[], 1)
+    };
+    let history = vec![
+        requested(vec![external("a", 7), planned("b", &[], 1)], 100),
+        RunStarted { reservation_id: Uuid::from_u128(5) }.into(),
+        scheduled("a", 1),
+        scheduled("b", 1),
+    ];
+    let worker_of = |agent: u128, workspace: Uuid| crate::CommandContext {
+        principal: crate::Principal::Worker { agent_id: Uuid::from_u128(agent), workspace_id: workspace },
+        ..context_of("worker:c1")
+    };
+    let none = RunFacts { access: Access::default(), workflow: None };
+    // A member, even the owner, reports nothing: the outcome sets the cost.
+    given::<RunAggregate>(history.clone())
+        .when_with(complete("a", 1, 0), &system(), context_of("alice"))
+        .then_err(RunError::WorkerCredentialRequired);
+    // The worker of agent 7 reports its external step "a", and nothing else.
+    given::<RunAggregate>(history.clone())
+        .when_with(complete("a", 1, 0), &none, worker_of(7, WORKSPACE))
+        .then([succeeded("a", 1, 0, 2)]);
+    given::<RunAggregate>(history.clone())
+        .when_with(complete("b", 1, 0), &none, worker_of(7, WORKSPACE))
+        .then_err(RunError::NotThisWorkersStep { step: "b".into() });
+    given::<RunAggregate>(history.clone())
+        .when_with(complete("a", 1, 0), &none, worker_of(8, WORKSPACE))
+        .then_err(RunError::NotThisWorkersStep { step: "a".into() });
+    given::<RunAggregate>(history.clone())
+        .when_with(complete("a", 1, 0), &none, worker_of(7, Uuid::from_u128(99)))
+        .then_err(RunError::NotAMember);
+    // Nor may it cancel the run.
+    given::<RunAggregate>(history)
+        .when_with(RunCommand::CancelRun(CancelRun { reason: "x".into() }), &none, worker_of(7, WORKSPACE))
+        .then_err(RunError::NotAMember);
 }
 
 /// What a worker does with an attempt.
@@ -257,7 +299,7 @@ impl Account {
             crate::billing::BillingCommand::GrantCredits(_) => crate::Principal::Operator,
             _ => crate::Principal::Saga,
         };
-        let context = crate::CommandContext { principal, ..context_of("saga") };
+        let context = crate::CommandContext { principal, ..context_of("system:run-saga") };
         let events = crate::billing::Billing::decide(&command, &self.0, &Access::of(Role::Owner), &context)
             .unwrap_or_else(|error| panic!("billing refused {command:?}: {error}"));
         self.0 = events.iter().fold(self.0.clone(), crate::billing::Billing::evolve);
@@ -274,7 +316,7 @@ proptest! {
     fn every_run_ends_with_every_step_final_and_is_billed_exactly((steps, budget, outcomes) in arb_run()) {
         use crate::billing::{BillingCommand, CaptureCredits, GrantCredits, OpenBillingAccount, ReleaseReservation, ReserveCredits};
         use events::billing::BillingEvent;
-        let context = context_of("saga");
+        let context = by_saga();
         let reservation_id = context.aggregate_id;
         let mut account = Account(Default::default());
         account.send(BillingCommand::OpenBillingAccount(OpenBillingAccount { plan: "p".into(), overdraft_limit: 0, low_balance_threshold: 0 }));
