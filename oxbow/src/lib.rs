@@ -5,10 +5,38 @@ pub mod serve;
 
 pub use serve::{Role, Server};
 
-/// Applies every migration: the log's, then the read models'.
+/// Every crate's migrations, in the order they run: the log's, the read models', the sagas'.
+fn migrators() -> [sqlx::migrate::Migrator; 3] {
+    [store::migrator(), projections::migrator(), sagas::migrator()]
+}
+
+/// Applies every migration. Run as the schema's owner (the migrator role).
 pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
-    store::migrate(pool).await?;
-    projections::migrate(pool).await?;
-    sagas::migrate(pool).await?;
+    for migrator in migrators() {
+        migrator.run(pool).await?;
+    }
     Ok(())
+}
+
+/// Applies every migration, then gives `serving_role` what the serving processes need and no
+/// more: see `store::roles`.
+pub async fn migrate_for(pool: &sqlx::PgPool, serving_role: Option<&str>) -> anyhow::Result<()> {
+    migrate(pool).await?;
+    if let Some(role) = serving_role {
+        store::roles::grant_serving(pool, role).await?;
+    }
+    Ok(())
+}
+
+/// Whether every migration of this build is applied, read without writing anything: a serving
+/// role, which may not change the schema, can ask.
+pub async fn schema_is_current(pool: &sqlx::PgPool) -> anyhow::Result<bool> {
+    let applied: Vec<i64> =
+        match sqlx::query_scalar("select version from _sqlx_migrations where success").fetch_all(pool).await {
+            Ok(applied) => applied,
+            // No migration has ever run here.
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P01") => return Ok(false),
+            Err(error) => return Err(error.into()),
+        };
+    Ok(migrators().iter().flat_map(|migrator| migrator.iter()).all(|migration| applied.contains(&migration.version)))
 }

@@ -290,8 +290,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => {
             let config = Config::from_env()?;
             let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
-            oxbow::migrate(&pool).await?;
-            println!("migrated");
+            oxbow::migrate_for(&pool, config.serving_role.as_deref()).await?;
+            match &config.serving_role {
+                Some(role) => println!("migrated; {role} may serve"),
+                None => println!("migrated"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { sub, email, ttl_hours, operator } => {

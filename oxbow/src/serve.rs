@@ -120,7 +120,14 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     let pool = store::connect(&config.database_url, config.database_pool_size)
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")?;
-    crate::migrate(&pool).await.context("migrating the database")?;
+    // A development database is migrated here; a deployment's serving role may not change
+    // the schema, so there `oxbow migrate` runs first, as the schema's owner.
+    if !crate::schema_is_current(&pool).await.context("reading which migrations are applied")? {
+        crate::migrate(&pool).await.context(
+            "the database's schema is older than this build, and this role could not migrate it: \
+             run `oxbow migrate` as the schema's owner first",
+        )?;
+    }
     let metrics = Metrics::new();
     let keys = Keys::new(&config.redis_prefix);
     let needs_redis = roles.iter().any(|role| matches!(role, Role::ReadApi | Role::Projector));

@@ -62,6 +62,9 @@ pub struct Config {
     /// The secret shared with the payment provider, which signs its webhook's deliveries;
     /// without it `POST /v1/payments/webhook` is off and no one can purchase credits.
     pub payment_webhook_secret: Option<String>,
+    /// The database role the serving processes connect as, which `oxbow migrate` grants what
+    /// they need (and not the right to change the log or the schema).
+    pub serving_role: Option<String>,
 }
 
 /// The shortest JWT secret `serve` accepts: HS256 wants a key of at least its hash's size.
@@ -113,6 +116,7 @@ impl Config {
             development: false,
             webhook_allow: Vec::new(),
             payment_webhook_secret: None,
+            serving_role: None,
         }
     }
 
@@ -162,6 +166,7 @@ impl Config {
                 Some(list) => parse_networks(&list).context("OXBOW_WEBHOOK_ALLOW")?,
             },
             payment_webhook_secret: var("OXBOW_PAYMENT_WEBHOOK_SECRET"),
+            serving_role: var("OXBOW_SERVING_ROLE"),
             database_url: defaults.database_url,
         })
     }

@@ -30,8 +30,12 @@ pub enum Touched {
 
 /// Applies the read models' migrations.
 pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    migrator().run(pool).await
+}
+
+/// This crate's migrations, run beside the other crates' into the same database.
+pub fn migrator() -> sqlx::migrate::Migrator {
     let mut migrator = sqlx::migrate!("./migrations");
-    // The log's own migrations live in the store crate.
     migrator.set_ignore_missing(true);
-    migrator.run(pool).await
+    migrator
 }

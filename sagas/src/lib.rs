@@ -20,8 +20,12 @@ pub use runtime::{SagaConfig, Sagas};
 
 /// Applies the sagas' migrations.
 pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    migrator().run(pool).await
+}
+
+/// This crate's migrations, run beside the other crates' into the same database.
+pub fn migrator() -> sqlx::migrate::Migrator {
     let mut migrator = sqlx::migrate!("./migrations");
-    // The log's and the read models' migrations live in their own crates.
     migrator.set_ignore_missing(true);
-    migrator.run(pool).await
+    migrator
 }

@@ -102,6 +102,35 @@ oxbow_start_postgres() {
     grep -q 1 || "$psql" -h 127.0.0.1 -p "$port" -U postgres -qc "create database \"$database\"" postgres >/dev/null
 }
 
+# oxbow_database_roles PORT DATABASE: the roles a deployment uses, on the local instance.
+# oxbow_migrator owns the database and its schema (it runs `oxbow migrate` and rebuilds);
+# oxbow_app serves, with what `oxbow migrate` grants it. A database made by an older script,
+# whose tables the superuser owns, is handed to the migrator. Exports MIGRATOR_DATABASE_URL
+# and SERVING_DATABASE_URL.
+oxbow_database_roles() {
+  local port=$1 database=$2 bindir; bindir=$(oxbow_pg_bindir)
+  local psql="$bindir/psql"; [ -x "$psql" ] || psql=psql
+  "$psql" -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -q "$database" >/dev/null <<SQL || oxbow_die "setting up the database roles failed"
+do \$\$ begin
+  if not exists (select from pg_roles where rolname = 'oxbow_migrator') then create role oxbow_migrator login; end if;
+  if not exists (select from pg_roles where rolname = 'oxbow_app') then create role oxbow_app login; end if;
+end \$\$;
+alter database "$database" owner to oxbow_migrator;
+alter schema public owner to oxbow_migrator;
+do \$\$ declare object record; begin
+  for object in select tablename from pg_tables where schemaname = 'public' and tableowner <> 'oxbow_migrator' loop
+    execute format('alter table public.%I owner to oxbow_migrator', object.tablename);
+  end loop;
+  for object in select p.oid::regprocedure as name from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+                 where n.nspname = 'public' and pg_get_userbyid(p.proowner) <> 'oxbow_migrator' loop
+    execute format('alter function %s owner to oxbow_migrator', object.name);
+  end loop;
+end \$\$;
+SQL
+  export MIGRATOR_DATABASE_URL="postgres://oxbow_migrator@127.0.0.1:$port/$database"
+  export SERVING_DATABASE_URL="postgres://oxbow_app@127.0.0.1:$port/$database"
+}
+
 oxbow_stop_postgres() {
   [ -f "$OXBOW_STATE/postgres.dir" ] || return 0
   oxbow_pg_run "$(oxbow_pg_bindir)/pg_ctl" -D "$(cat "$OXBOW_STATE/postgres.dir")" -m fast -w stop >/dev/null 2>&1 || true

@@ -15,6 +15,9 @@ pub enum Error {
     /// Personal data could not be sealed.
     #[error("personal data could not be sealed: {0}")]
     Seal(String),
+    /// A name that cannot be a role of Oxbow's.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -10,6 +10,7 @@ pub mod parked;
 pub mod personal;
 mod present;
 mod read;
+pub mod roles;
 mod snapshots;
 
 pub use append::{
@@ -31,12 +32,15 @@ use sqlx::postgres::PgPoolOptions;
 pub const APPEND_CHANNEL: &str = "oxbow_events";
 
 /// Applies the log's migrations.
-pub async fn migrate(pool: &PgPool) -> Result<()> {
+pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    migrator().run(pool).await
+}
+
+/// This crate's migrations, run beside the other crates' into the same database.
+pub fn migrator() -> sqlx::migrate::Migrator {
     let mut migrator = sqlx::migrate!("./migrations");
-    // Other crates migrate their own tables into the same database.
     migrator.set_ignore_missing(true);
-    migrator.run(pool).await?;
-    Ok(())
+    migrator
 }
 
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {

@@ -3,6 +3,7 @@
 mod agents;
 mod bounds;
 mod cli;
+mod database_roles;
 mod errors;
 mod forget;
 mod log;
