@@ -1,4 +1,5 @@
-//! The HTTP side: `POST /graphql`, GraphiQL on `GET /graphql`, subscriptions on `/graphql/ws`.
+//! The HTTP side: queries and mutations on `/graphql` (GraphQL over HTTP: see [`over_http`]),
+//! GraphiQL there for a browser, subscriptions on `/graphql/ws`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -6,9 +7,10 @@ use std::time::Duration;
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql::{Data, ServerError};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::body::Bytes;
+use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -16,6 +18,7 @@ use platform::auth::{AuthError, Tokens};
 use platform::rate_limit::RateLimit;
 
 use crate::guard::{MinPositionReport, Viewer, await_position};
+use crate::over_http::{self, MediaType, Refusal};
 use crate::schema::{OxbowSchema, Services};
 
 #[derive(Clone)]
@@ -82,17 +85,50 @@ impl Drop for ConnectionSlot {
 /// whoever sends it: the token is checked after the body is parsed.
 pub fn router(state: ReadState, max_body_bytes: usize) -> Router {
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(subscriptions))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body_bytes))
         .with_state(state)
 }
 
-async fn graphiql() -> Html<String> {
+fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
 }
 
-async fn graphql(State(state): State<ReadState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+/// GraphiQL for a browser that asks for a page; a query from its URL parameters for anyone else.
+async fn graphql_get(
+    State(state): State<ReadState>,
+    headers: HeaderMap,
+    Query(parameters): Query<HashMap<String, String>>,
+) -> Response {
+    if over_http::wants_html(&headers) && !parameters.contains_key("query") {
+        return graphiql().into_response();
+    }
+    let Some(media) = over_http::negotiate(&headers) else {
+        return Refusal::NotAcceptable.into_response();
+    };
+    match over_http::get_params(&parameters).and_then(|params| over_http::request_of(params, true)) {
+        Ok(request) => graphql(&state, &headers, media, request).await,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn graphql_post(State(state): State<ReadState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(media) = over_http::negotiate(&headers) else {
+        return Refusal::NotAcceptable.into_response();
+    };
+    match over_http::post_params(&headers, &body).and_then(|params| over_http::request_of(params, false)) {
+        Ok(request) => graphql(&state, &headers, media, request).await,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn graphql(
+    state: &ReadState,
+    headers: &HeaderMap,
+    media: MediaType,
+    request: async_graphql::Request,
+) -> Response {
     let viewer = Viewer(state.tokens.verify_header(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())));
     if let Ok(claims) = &viewer.0
         && let Err(wait) = state.rate_limit.take(&claims.sub)
@@ -100,12 +136,12 @@ async fn graphql(State(state): State<ReadState>, headers: HeaderMap, request: Gr
         let retry_after = wait.ceil().max(1.0) as u64;
         let error =
             coded_error("RATE_LIMITED", &format!("too many queries; retry in {:.0} ms", (wait * 1000.0).ceil()));
-        let mut response = GraphQLResponse::from(async_graphql::Response::from_errors(vec![error])).into_response();
+        let mut response = over_http::respond(media, async_graphql::Response::from_errors(vec![error]));
         *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         return response;
     }
-    graphql_response(&state, headers, viewer, request).await.into_response()
+    over_http::respond(media, execute(state, headers, viewer, request).await)
 }
 
 /// An error with a `code` extension, for answers given before the schema runs.
@@ -119,12 +155,12 @@ fn coded_error(code: &str, message: &str) -> ServerError {
     error
 }
 
-async fn graphql_response(
+async fn execute(
     state: &ReadState,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     viewer: Viewer,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
+    request: async_graphql::Request,
+) -> async_graphql::Response {
     let report = MinPositionReport::default();
     // Only a caller with a valid token may make the server wait.
     if let Some(value) = headers.get("x-oxbow-min-position").filter(|_| viewer.0.is_ok()) {
@@ -132,11 +168,11 @@ async fn graphql_response(
             Some(position) => await_position(&state.services, Some(&report), position).await,
             None => {
                 let error = coded_error("BAD_USER_INPUT", "X-Oxbow-Min-Position must be an integer position");
-                return async_graphql::Response::from_errors(vec![error]).into();
+                return async_graphql::Response::from_errors(vec![error]);
             }
         }
     }
-    let request = request.into_inner().data(viewer).data(report.clone());
+    let request = request.data(viewer).data(report.clone());
     let mut response = state.schema.execute(request).await;
     if let Some(value) = report.0.lock().expect("report lock").take() {
         response.extensions.insert(
@@ -144,7 +180,7 @@ async fn graphql_response(
             async_graphql::Value::from_json(value).unwrap_or(async_graphql::Value::Null),
         );
     }
-    response.into()
+    response
 }
 
 /// graphql-transport-ws (and the older graphql-ws); the token travels in `connection_init` as

@@ -13,6 +13,7 @@ mod audit;
 mod catalog;
 mod guard;
 mod http;
+mod over_http;
 mod progress;
 mod runs;
 mod schema;

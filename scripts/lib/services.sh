@@ -43,6 +43,17 @@ oxbow_ensure_packages() {
   fi
 }
 
+# Node.js and npm, for the GraphQL over HTTP audit the tests run, and its pinned packages.
+oxbow_ensure_audit_tools() {
+  if ! command -v npm >/dev/null; then
+    oxbow_log "installing nodejs npm"
+    oxbow_as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive oxbow_as_root apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  npm ci --prefix "$OXBOW_ROOT/tests/graphql-http" --no-audit --no-fund --silent >/dev/null ||
+    oxbow_die "npm ci failed in tests/graphql-http"
+}
+
 # Prints the path of a Tansu broker binary, fetching it once into the user's cache.
 oxbow_tansu() {
   if [ -n "${OXBOW_TANSU_BIN:-}" ]; then echo "$OXBOW_TANSU_BIN"; return; fi

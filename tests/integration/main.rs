@@ -6,6 +6,7 @@ mod cli;
 mod database_roles;
 mod errors;
 mod forget;
+mod graphql_http;
 mod log;
 mod projections;
 mod redelivery;
