@@ -98,9 +98,12 @@ where
 /// told, and Kafka brings the events.
 const OWN_APPENDS_BUFFER: usize = 4096;
 
+/// How often the identity provider's keys are read again.
+const JWKS_REFRESH: Duration = Duration::from_secs(300);
+
 /// Starts `roles` with `config`. Migrates the database first.
 pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
-    if config.jwt_secret_is_development_default {
+    if config.jwt_secret_is_development_default && config.jwks.is_none() {
         if !config.development {
             anyhow::bail!(
                 "OXBOW_JWT_SECRET is not set; set a secret of at least {} bytes (or run `oxbow serve --dev` on a development machine)",
@@ -204,7 +207,13 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
 
     let mut http_addr = None;
     if roles.contains(&Role::WriteApi) || roles.contains(&Role::ReadApi) {
-        let tokens = config.tokens();
+        let mut tokens = config.tokens();
+        if let Some(source) = &config.jwks {
+            let source = platform::auth::JwksSource::parse(source);
+            let jwks = platform::auth::Jwks::load(&source).await.context("loading OXBOW_JWKS")?;
+            tasks.push(jwks.refresh(source, JWKS_REFRESH));
+            tokens = tokens.trusting(jwks);
+        }
         let mut app = crate::health::router(crate::health::HealthState {
             pool: pool.clone(),
             redis: redis.clone(),

@@ -1,6 +1,14 @@
-//! Bearer tokens: HS256 JWTs that name the caller in `sub`.
+//! Bearer tokens: JWTs that name the caller in `sub`, signed with the deployment's shared secret
+//! (HS256) or by an identity provider whose public keys (a JWKS document) Oxbow trusts (RS256,
+//! ES256).
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
 use chrono::Utc;
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +67,103 @@ pub enum AuthError {
     Invalid(String),
 }
 
-/// Signs and checks tokens with one shared secret. Cheap to clone.
+/// An identity provider's public keys, by key id (`kid`), each with the one algorithm it
+/// verifies: RS256 for RSA keys, ES256 for P-256 keys. Replaced whole when refreshed.
+#[derive(Clone, Default)]
+pub struct Jwks(Arc<RwLock<HashMap<String, (DecodingKey, Algorithm)>>>);
+
+/// Where the keys come from: `OXBOW_JWKS` is a file path or an `http(s)://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    File(std::path::PathBuf),
+    Url(String),
+}
+
+impl JwksSource {
+    pub fn parse(source: &str) -> JwksSource {
+        match source.starts_with("http://") || source.starts_with("https://") {
+            true => JwksSource::Url(source.to_owned()),
+            false => JwksSource::File(source.into()),
+        }
+    }
+
+    async fn read(&self) -> anyhow::Result<String> {
+        match self {
+            JwksSource::File(path) => {
+                tokio::fs::read_to_string(path).await.with_context(|| format!("reading {}", path.display()))
+            }
+            JwksSource::Url(url) => {
+                let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+                let response = client.get(url).send().await.with_context(|| format!("fetching {url}"))?;
+                let response = response.error_for_status().with_context(|| format!("fetching {url}"))?;
+                Ok(response.text().await?)
+            }
+        }
+    }
+}
+
+impl Jwks {
+    /// The keys of a JWKS document that can verify a signature: RSA (RS256) and P-256 (ES256)
+    /// keys not reserved for encryption. A document with none is refused.
+    pub fn parse(document: &str) -> anyhow::Result<Jwks> {
+        let set: JwkSet = serde_json::from_str(document).context("the JWKS document is not a JSON Web Key Set")?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            if jwk.common.public_key_use.as_ref().is_some_and(|usage| *usage != PublicKeyUse::Signature) {
+                continue;
+            }
+            let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
+                (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
+                (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
+                    if ec.curve == jsonwebtoken::jwk::EllipticCurve::P256 =>
+                {
+                    Algorithm::ES256
+                }
+                _ => continue,
+            };
+            let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
+            keys.insert(jwk.common.key_id.clone().unwrap_or_default(), (key, algorithm));
+        }
+        anyhow::ensure!(!keys.is_empty(), "the JWKS document has no RS256 or ES256 signing key");
+        Ok(Jwks(Arc::new(RwLock::new(keys))))
+    }
+
+    /// Reads the keys from `source`.
+    pub async fn load(source: &JwksSource) -> anyhow::Result<Jwks> {
+        Jwks::parse(&source.read().await?)
+    }
+
+    /// Reads `source` again every `every`, so rotated keys are trusted and retired ones not;
+    /// a failed read keeps the keys there are.
+    pub fn refresh(&self, source: JwksSource, every: Duration) -> tokio::task::JoinHandle<()> {
+        let jwks = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match Jwks::load(&source).await {
+                    Ok(fresh) => {
+                        let keys = fresh.0.read().expect("jwks lock").clone();
+                        *jwks.0.write().expect("jwks lock") = keys;
+                    }
+                    Err(error) => tracing::warn!(error = %format!("{error:#}"), "the JWKS could not be refreshed"),
+                }
+            }
+        })
+    }
+
+    /// The key named `kid`, or the only key when the token names none.
+    fn key(&self, kid: Option<&str>) -> Option<(DecodingKey, Algorithm)> {
+        let keys = self.0.read().expect("jwks lock");
+        match kid {
+            Some(kid) => keys.get(kid).cloned(),
+            None if keys.len() == 1 => keys.values().next().cloned(),
+            None => None,
+        }
+    }
+}
+
+/// Signs and checks tokens: HS256 with one shared secret, and RS256 or ES256 with an identity
+/// provider's keys when trusted. Cheap to clone.
 #[derive(Clone)]
 pub struct Tokens {
     keys: std::sync::Arc<Keys>,
@@ -69,6 +173,7 @@ struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    jwks: Option<Jwks>,
     /// What minted tokens say in `iss` and `aud`, and what checked ones must say.
     issuer: Option<String>,
     audience: Option<String>,
@@ -101,10 +206,26 @@ impl Tokens {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
             validation,
+            jwks: None,
             issuer: issuer.map(str::to_owned),
             audience: audience.map(str::to_owned),
         };
         Tokens { keys: std::sync::Arc::new(keys) }
+    }
+
+    /// These tokens, also accepting the identity provider's signatures with `jwks`.
+    pub fn trusting(&self, jwks: Jwks) -> Tokens {
+        let keys = &self.keys;
+        Tokens {
+            keys: Arc::new(Keys {
+                encoding: keys.encoding.clone(),
+                decoding: keys.decoding.clone(),
+                validation: keys.validation.clone(),
+                jwks: Some(jwks),
+                issuer: keys.issuer.clone(),
+                audience: keys.audience.clone(),
+            }),
+        }
     }
 
     pub fn mint(&self, sub: &str, email: Option<&str>, ttl: chrono::Duration) -> String {
@@ -133,8 +254,25 @@ impl Tokens {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.keys.decoding, &self.keys.validation)
-            .map_err(|error| AuthError::Invalid(error.to_string()))?;
+        let invalid = |error: jsonwebtoken::errors::Error| AuthError::Invalid(error.to_string());
+        let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+        // The algorithm comes from the key, never from the token alone: a token cannot ask to
+        // be checked with a public key as an HMAC secret.
+        let (key, algorithm) = match header.alg {
+            Algorithm::HS256 => (self.keys.decoding.clone(), Algorithm::HS256),
+            Algorithm::RS256 | Algorithm::ES256 => {
+                let jwks = self.keys.jwks.as_ref().ok_or_else(|| {
+                    AuthError::Invalid(format!("{:?} tokens are not accepted here (no JWKS is configured)", header.alg))
+                })?;
+                jwks.key(header.kid.as_deref())
+                    .filter(|(_, algorithm)| *algorithm == header.alg)
+                    .ok_or_else(|| AuthError::Invalid("the token's key is not among the trusted keys".into()))?
+            }
+            other => return Err(AuthError::Invalid(format!("{other:?} tokens are not accepted"))),
+        };
+        let mut validation = self.keys.validation.clone();
+        validation.algorithms = vec![algorithm];
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(invalid)?;
         if data.claims.sub.is_empty() {
             return Err(AuthError::Invalid("`sub` is empty".into()));
         }
@@ -190,6 +328,19 @@ mod tests {
         assert!(matches!(Tokens::new("s2").verify(&token), Err(AuthError::Invalid(_))));
         assert_eq!(tokens.verify_header(None), Err(AuthError::Missing));
         assert_eq!(tokens.verify_header(Some("Basic x")), Err(AuthError::Malformed));
+    }
+
+    #[test]
+    fn a_jwks_without_a_signing_key_of_an_accepted_kind_is_refused() {
+        assert!(Jwks::parse(r#"{"keys": []}"#).is_err());
+        // A symmetric key in a public key set would let anyone who reads the set sign.
+        assert!(Jwks::parse(r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0", "alg": "HS256"}]}"#).is_err());
+        assert!(Jwks::parse("not json").is_err());
+        assert_eq!(
+            JwksSource::parse("https://id.example.com/jwks"),
+            JwksSource::Url("https://id.example.com/jwks".into())
+        );
+        assert_eq!(JwksSource::parse("/etc/oxbow/jwks.json"), JwksSource::File("/etc/oxbow/jwks.json".into()));
     }
 
     #[test]

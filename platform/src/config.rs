@@ -65,6 +65,9 @@ pub struct Config {
     /// The database role the serving processes connect as, which `oxbow migrate` grants what
     /// they need (and not the right to change the log or the schema).
     pub serving_role: Option<String>,
+    /// An identity provider's public keys (a file path or an http(s) URL of a JWKS document):
+    /// its RS256 and ES256 tokens are accepted besides those signed with the shared secret.
+    pub jwks: Option<String>,
 }
 
 /// The shortest JWT secret `serve` accepts: HS256 wants a key of at least its hash's size.
@@ -117,6 +120,7 @@ impl Config {
             webhook_allow: Vec::new(),
             payment_webhook_secret: None,
             serving_role: None,
+            jwks: None,
         }
     }
 
@@ -167,6 +171,7 @@ impl Config {
             },
             payment_webhook_secret: var("OXBOW_PAYMENT_WEBHOOK_SECRET"),
             serving_role: var("OXBOW_SERVING_ROLE"),
+            jwks: var("OXBOW_JWKS"),
             database_url: defaults.database_url,
         })
     }
@@ -188,6 +193,12 @@ pub fn parse_networks(list: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
 impl Config {
     /// The tokens this deployment signs and accepts.
     pub fn tokens(&self) -> crate::auth::Tokens {
-        crate::auth::Tokens::expecting(&self.jwt_secret, self.jwt_issuer.as_deref(), self.jwt_audience.as_deref())
+        // With an identity provider's keys and no secret of its own, a deployment accepts no
+        // HS256 token: the public development secret is replaced by one no one knows.
+        let secret = match self.jwt_secret_is_development_default && !self.development && self.jwks.is_some() {
+            true => format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
+            false => self.jwt_secret.clone(),
+        };
+        crate::auth::Tokens::expecting(&secret, self.jwt_issuer.as_deref(), self.jwt_audience.as_deref())
     }
 }

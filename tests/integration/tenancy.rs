@@ -271,6 +271,108 @@ async fn tokens_must_name_the_configured_issuer_and_audience() {
     }
 }
 
+/// Runs `openssl args…`, which must succeed.
+fn openssl(args: &[&str]) {
+    let status = std::process::Command::new("openssl")
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run openssl");
+    assert!(status.success(), "openssl {args:?}");
+}
+
+/// A fresh RSA key (`name`.pem), as PKCS#1 DER, which jsonwebtoken signs with.
+fn rsa_key(dir: &std::path::Path, name: &str) -> jsonwebtoken::EncodingKey {
+    let (pem, der) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.der")));
+    openssl(&["genpkey", "-algorithm", "RSA", "-out", pem.to_str().unwrap()]);
+    openssl(&["rsa", "-in", pem.to_str().unwrap(), "-traditional", "-outform", "DER", "-out", der.to_str().unwrap()]);
+    jsonwebtoken::EncodingKey::from_rsa_der(&std::fs::read(der).unwrap())
+}
+
+/// A fresh P-256 key, as PKCS#8 DER.
+fn p256_key(dir: &std::path::Path, name: &str) -> jsonwebtoken::EncodingKey {
+    let (pem, der) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.der")));
+    openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", pem.to_str().unwrap()]);
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        pem.to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-out",
+        der.to_str().unwrap(),
+    ]);
+    jsonwebtoken::EncodingKey::from_ec_der(&std::fs::read(der).unwrap())
+}
+
+/// With an identity provider's JWKS configured, its RS256 and ES256 tokens are accepted; a key
+/// it does not publish, an algorithm other than the key's, and unsigned tokens are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_providers_rs256_and_es256_tokens_are_accepted_from_its_jwks() {
+    use jsonwebtoken::jwk::{Jwk, JwkSet};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    let dir = std::env::temp_dir().join(tests::unique_name("jwks"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (rsa, ec, stranger) = (rsa_key(&dir, "rsa"), p256_key(&dir, "ec"), rsa_key(&dir, "other"));
+    let published = |key: &EncodingKey, algorithm: Algorithm, kid: &str| {
+        let mut jwk = Jwk::from_encoding_key(key, algorithm).unwrap();
+        jwk.common.key_id = Some(kid.into());
+        jwk
+    };
+    let set = JwkSet { keys: vec![published(&rsa, Algorithm::RS256, "r1"), published(&ec, Algorithm::ES256, "e1")] };
+    let jwks = dir.join("jwks.json");
+    std::fs::write(&jwks, serde_json::to_vec(&set).unwrap()).unwrap();
+
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |config| {
+        config.jwks = Some(jwks.display().to_string());
+        config.jwt_issuer = Some("https://id.example.com".into());
+    })
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": "idp-user", "iat": now, "exp": now + 600, "iss": "https://id.example.com"});
+    let sign = |algorithm: Algorithm, kid: Option<&str>, key: &EncodingKey| {
+        let header = Header { kid: kid.map(str::to_owned), ..Header::new(algorithm) };
+        jsonwebtoken::encode(&header, &claims, key).unwrap()
+    };
+    let create = || json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "Federated"}});
+    for token in [sign(Algorithm::RS256, Some("r1"), &rsa), sign(Algorithm::ES256, Some("e1"), &ec)] {
+        let accepted = app.ok(&token, create()).await;
+        assert_eq!(accepted["events"][0]["payload"]["owner_id"], "idp-user");
+    }
+    // A key the provider does not publish, a key under another's id, an RS256 key used as an
+    // HS256 secret, and an unsigned token: all refused.
+    let public_pem = {
+        let out = std::process::Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(dir.join("rsa.pem"))
+            .output()
+            .unwrap();
+        out.stdout
+    };
+    let confused = sign(Algorithm::HS256, Some("r1"), &EncodingKey::from_secret(&public_pem));
+    let unsigned = {
+        let encode = |value: serde_json::Value| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+        };
+        format!("{}.{}.", encode(json!({"alg": "none", "typ": "JWT"})), encode(claims.clone()))
+    };
+    for token in [
+        sign(Algorithm::RS256, Some("r1"), &stranger),
+        sign(Algorithm::RS256, Some("e1"), &rsa),
+        sign(Algorithm::RS256, None, &rsa),
+        confused,
+        unsigned,
+    ] {
+        let (status, problem) = app.command(&token, create()).await;
+        assert_eq!((status, problem["code"].as_str()), (401, Some("unauthenticated")), "{problem}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
 /// A subscription lives no longer than the token that opened it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_ends_when_its_token_expires() {
