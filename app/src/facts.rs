@@ -9,7 +9,7 @@ use commands::agents::{Agent, AgentCommand};
 use commands::billing::{Billing, BillingCommand};
 use commands::runs::{RunAggregate, RunCommand, RunFacts, WorkflowSnapshot};
 use commands::workflows::{AgentFacts, Workflow, WorkflowCommand, WorkflowFacts};
-use commands::workspace::{Workspace, WorkspaceCommand};
+use commands::workspace::{Invitees, Workspace, WorkspaceCommand};
 use commands::{Aggregate, Principal};
 use events::DomainEvent;
 use uuid::Uuid;
@@ -31,14 +31,27 @@ pub(crate) trait LoadFacts: Aggregate {
 }
 
 impl LoadFacts for Workspace {
+    /// The open invitations' emails, revealed, for the commands that compare them.
     async fn load_facts(
-        _service: &CommandService,
+        service: &CommandService,
         _id: Uuid,
-        _command: &WorkspaceCommand,
-        _state: &<Workspace as commands::Decider>::State,
+        command: &WorkspaceCommand,
+        state: &<Workspace as commands::Decider>::State,
         _caller: &Caller,
-    ) -> Result<(), CommandError> {
-        Ok(())
+    ) -> Result<Invitees, CommandError> {
+        if !matches!(command, WorkspaceCommand::InviteMember(_) | WorkspaceCommand::AcceptInvitation(_)) {
+            return Ok(Invitees::new());
+        }
+        let mut invitees: Invitees = state
+            .invitations
+            .iter()
+            .filter(|(_, invitation)| !invitation.accepted)
+            .map(|(id, invitation)| (*id, invitation.email.clone()))
+            .collect();
+        store::personal::reveal_texts(service.store.pool(), invitees.values_mut().collect())
+            .await
+            .map_err(CommandError::unavailable)?;
+        Ok(invitees)
     }
 }
 

@@ -280,7 +280,7 @@ impl CommandService {
             actor_email: caller.email.clone(),
             now: Utc::now(),
             new_id: Uuid::now_v7(),
-            // 244 random bits from the operating system's generator.
+            // 244 random bits from a CSPRNG the operating system seeds.
             new_secret: format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
             principal: caller.principal,
         };
@@ -302,6 +302,17 @@ impl CommandService {
         // The caller hears back what it sent; the log only ever holds personal data sealed.
         let payloads: Vec<Value> = new_events.iter().map(|e| e.payload.clone()).collect();
         store::personal::seal(self.store.pool(), &mut new_events).await.map_err(CommandError::unavailable)?;
+        // States are kept as the log holds them, personal data sealed: no cached state or
+        // snapshot holds a person's email, and forgetting them needs nothing else undone.
+        if new_events.iter().any(|event| !events::personal_fields(&event.event_type).is_empty()) {
+            after = state.clone();
+            for event in &new_events {
+                let sealed = A::Event::from_stored(&event.event_type, event.schema_version, &event.payload).map_err(
+                    |error| CommandError::Unavailable(format!("a sealed event does not read back: {error}")),
+                )?;
+                after = A::evolve(after, &sealed);
+            }
+        }
 
         let appended = self
             .store
@@ -378,10 +389,9 @@ impl CommandService {
             Some(kept) => kept,
             None => self.snapshot::<A>(stream_id).await,
         };
-        let (mut newer, head) = store::load_stream(self.store.pool(), stream_id, folded.version)
+        let (newer, head) = store::load_stream(self.store.pool(), stream_id, folded.version)
             .await
             .map_err(CommandError::unavailable)?;
-        store::personal::reveal(self.store.pool(), &mut newer).await.map_err(CommandError::unavailable)?;
         let Some(last) = newer.last() else {
             return Ok((folded, head));
         };
@@ -450,13 +460,10 @@ impl CommandService {
         A: Aggregate,
         A::Event: DomainEvent,
     {
-        let mut history = match store::read_stream(self.store.pool(), stream_id, 0).await {
+        let history = match store::read_stream(self.store.pool(), stream_id, 0).await {
             Ok(history) => history,
             Err(error) => return CommandError::unavailable(error),
         };
-        if let Err(error) = store::personal::reveal(self.store.pool(), &mut history).await {
-            return CommandError::unavailable(error);
-        }
         match fold::<A>(&history).map(|state| A::decide(command, &state, facts, context)) {
             Ok(Err(rejection)) => CommandError::rejected(&rejection, current),
             Ok(Ok(_)) => CommandError::Conflict { current },

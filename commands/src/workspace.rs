@@ -141,6 +141,11 @@ pub struct Invitation {
     pub accepted: bool,
 }
 
+/// The revealed emails of a workspace's open invitations, by invitation id, when a decision
+/// needs them (inviting, accepting). The state holds them sealed, as the log does, so that no
+/// snapshot or cached state keeps a person's email; one missing here is read from the state.
+pub type Invitees = BTreeMap<Uuid, String>;
+
 /// What decisions about a workspace need to know.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkspaceState {
@@ -307,14 +312,14 @@ impl Decider for Workspace {
     type Command = WorkspaceCommand;
     type Event = WorkspaceEvent;
     type State = WorkspaceState;
-    /// A workspace's own events say everything its decisions need.
-    type Facts = ();
+    /// The emails of the open invitations, revealed: the state keeps them sealed.
+    type Facts = Invitees;
     type Error = WorkspaceError;
 
     fn decide(
         command: &WorkspaceCommand,
         state: &WorkspaceState,
-        _facts: &(),
+        invitees: &Invitees,
         context: &CommandContext,
     ) -> Result<Vec<WorkspaceEvent>, WorkspaceError> {
         use WorkspaceCommand as C;
@@ -336,7 +341,7 @@ impl Decider for Workspace {
         }
         // Accepting is the one command a non-member may send.
         if let C::AcceptInvitation(command) = command {
-            return accept(command, state, context);
+            return accept(command, state, invitees, context);
         }
         // Suspension is the platform's (its operators', and the billing saga's for money owed),
         // never a tenant's: a workspace must not lift what the platform imposed.
@@ -371,7 +376,10 @@ impl Decider for Workspace {
                 if state.invitations.contains_key(&invitation_id) {
                     return Err(WorkspaceError::InvitationIdTaken);
                 }
-                if state.invitations.values().any(|i| !i.accepted && i.email == email) {
+                let invited = |(id, invitation): (&Uuid, &Invitation)| {
+                    !invitation.accepted && invitees.get(id).unwrap_or(&invitation.email) == &email
+                };
+                if state.invitations.iter().any(invited) {
                     return Err(WorkspaceError::AlreadyInvited { email });
                 }
                 vec![
@@ -456,6 +464,8 @@ impl Decider for Workspace {
 
 impl Aggregate for Workspace {
     const CATEGORY: events::Category = events::Category::Workspace;
+    /// 2: invitation emails are kept sealed (snapshots of 1 held them revealed).
+    const STATE_VERSION: i32 = 2;
 
     fn workspace_id(id: Uuid, _state: &WorkspaceState) -> Option<Uuid> {
         Some(id)
@@ -469,6 +479,7 @@ impl Aggregate for Workspace {
 fn accept(
     command: &AcceptInvitation,
     state: &WorkspaceState,
+    invitees: &Invitees,
     context: &CommandContext,
 ) -> Result<Vec<WorkspaceEvent>, WorkspaceError> {
     let invitation = state.invitations.get(&command.invitation_id).ok_or(WorkspaceError::InvitationNotFound)?;
@@ -479,7 +490,8 @@ fn accept(
     let Some(email) = &context.actor_email else {
         return Err(WorkspaceError::VerifiedEmailRequired);
     };
-    if !email.eq_ignore_ascii_case(&invitation.email) {
+    let invited = invitees.get(&command.invitation_id).unwrap_or(&invitation.email);
+    if !email.eq_ignore_ascii_case(invited) {
         return Err(WorkspaceError::InvitationForAnotherEmail);
     }
     if state.members.contains_key(&context.actor) {

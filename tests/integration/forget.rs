@@ -103,3 +103,46 @@ async fn a_forgotten_person_reads_as_erased_everywhere_and_the_log_still_verifie
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("--subject"), "{stderr}");
 }
+
+/// No snapshot or cached state holds a person's email: a workspace's state keeps invitations
+/// sealed as the log does, and is revealed only for the one decision that compares emails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_keep_invitation_emails_sealed_and_invitations_still_work() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let alice = app.token("alice");
+    let workspace = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Sealed"}})).await;
+    let invite =
+        |email: &str| json!({"type": "InviteMember", "id": workspace, "payload": {"email": email, "role": "member"}});
+    let invited = app.ok(&alice, invite("cy@example.com")).await;
+    let invitation = invited["events"][0]["payload"]["invitation_id"].clone();
+    // Enough events after it for a snapshot (every 200).
+    for n in 0..200 {
+        app.ok(&alice, json!({"type": "RenameWorkspace", "id": workspace, "payload": {"name": format!("S{n}")}})).await;
+    }
+    let stream = format!("workspace-{workspace}");
+    let mut snapshot: Option<Value> = None;
+    for _ in 0..100 {
+        snapshot = sqlx::query_scalar("select state from snapshots where stream_id = $1")
+            .bind(&stream)
+            .fetch_optional(&app.db.pool)
+            .await
+            .unwrap();
+        if snapshot.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let snapshot = snapshot.expect("a snapshot of the workspace").to_string();
+    assert!(!snapshot.contains("cy@example.com"), "the snapshot holds the email: {snapshot}");
+    assert!(snapshot.contains("pii:v1:"), "it holds the sealed one: {snapshot}");
+
+    // The decisions that compare emails still see them: the same email is not invited twice,
+    // another person cannot accept, and the invited one can.
+    let (status, problem) = app.command(&alice, invite("CY@example.com")).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("already_invited")), "{problem}");
+    let accept = json!({"type": "AcceptInvitation", "id": workspace, "payload": {"invitation_id": invitation}});
+    let (status, problem) = app.command(&app.token("dee"), accept.clone()).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("invitation_for_another_email")), "{problem}");
+    app.ok(&app.token("cy"), accept).await;
+}

@@ -299,7 +299,7 @@ proptest! {
             let mut context = context_of(&actor);
             context.actor_email = Some(format!("{actor}@example.com"));
             context.new_id = Uuid::from_u128(index as u128 % 6);
-            if let Ok(events) = Workspace::decide(&command, &state, &(), &context) {
+            if let Ok(events) = Workspace::decide(&command, &state, &Invitees::new(), &context) {
                 for event in &events {
                     state = Workspace::evolve(state, event);
                 }
