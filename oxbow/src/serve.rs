@@ -254,7 +254,8 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             let rate_limit =
                 platform::rate_limit::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
             let connections = read_api::OpenConnections::new(config.subscription_connections_per_caller);
-            let state = read_api::ReadState::new(services, tokens.clone(), rate_limit, connections);
+            let state = read_api::ReadState::new(services, tokens.clone(), rate_limit, connections)
+                .with_subscriptions_per_connection(config.subscriptions_per_connection);
             app = app.merge(read_api::router(state, config.max_body_bytes));
         }
         let app = app.layer(tower_http::trace::TraceLayer::new_for_http());

@@ -47,6 +47,8 @@ pub struct Config {
     pub max_event_bytes: usize,
     /// Subscription (WebSocket) connections one caller may have open at once.
     pub subscription_connections_per_caller: usize,
+    /// Subscriptions one connection may run at once.
+    pub subscriptions_per_connection: usize,
     /// Commands per second each caller may send, and the burst above that.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
@@ -112,6 +114,7 @@ impl Config {
             max_body_bytes: 256 * 1024,
             max_event_bytes: 256 * 1024,
             subscription_connections_per_caller: 16,
+            subscriptions_per_connection: 32,
             rate_limit_per_second: 2_000,
             rate_limit_burst: 4_000,
             append_pipeline_depth: 1,
@@ -157,6 +160,10 @@ impl Config {
             subscription_connections_per_caller: parsed(
                 "OXBOW_SUBSCRIPTION_CONNECTIONS_PER_CALLER",
                 defaults.subscription_connections_per_caller,
+            )?,
+            subscriptions_per_connection: parsed(
+                "OXBOW_SUBSCRIPTIONS_PER_CONNECTION",
+                defaults.subscriptions_per_connection,
             )?,
             rate_limit_per_second: parsed("OXBOW_RATE_LIMIT_PER_SECOND", defaults.rate_limit_per_second)?,
             rate_limit_burst: parsed("OXBOW_RATE_LIMIT_BURST", defaults.rate_limit_burst)?,

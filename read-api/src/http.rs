@@ -2,6 +2,7 @@
 //! GraphiQL there for a browser, subscriptions on `/graphql/ws`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +22,9 @@ use crate::guard::{MinPositionReport, Viewer, await_position};
 use crate::over_http::{self, MediaType, Refusal};
 use crate::schema::{OxbowSchema, Services};
 
+/// Subscriptions one connection may run at once unless configured otherwise.
+pub const DEFAULT_SUBSCRIPTIONS_PER_CONNECTION: usize = 32;
+
 #[derive(Clone)]
 pub struct ReadState {
     pub schema: OxbowSchema,
@@ -30,11 +34,26 @@ pub struct ReadState {
     pub rate_limit: RateLimit,
     /// Subscription connections open per caller.
     pub connections: OpenConnections,
+    /// Subscriptions running at once on one connection.
+    pub subscriptions_per_connection: usize,
 }
 
 impl ReadState {
     pub fn new(services: Services, tokens: Tokens, rate_limit: RateLimit, connections: OpenConnections) -> ReadState {
-        ReadState { schema: crate::schema::build_schema(services.clone()), tokens, services, rate_limit, connections }
+        ReadState {
+            schema: crate::schema::build_schema(services.clone()),
+            tokens,
+            services,
+            rate_limit,
+            connections,
+            subscriptions_per_connection: DEFAULT_SUBSCRIPTIONS_PER_CONNECTION,
+        }
+    }
+
+    /// At most `limit` subscriptions running at once on one connection.
+    pub fn with_subscriptions_per_connection(mut self, limit: usize) -> ReadState {
+        self.subscriptions_per_connection = limit.max(1);
+        self
     }
 }
 
@@ -78,6 +97,53 @@ impl Drop for ConnectionSlot {
                 open.remove(&self.caller);
             }
         }
+    }
+}
+
+/// One connection's schema, running at most `limit` subscriptions at once: past that a
+/// `subscribe` is answered with one error and completes, and the ones running go on. A caller's
+/// connections are limited too ([`OpenConnections`]), so a caller's streams are bounded.
+#[derive(Clone)]
+struct LimitedSubscriptions {
+    schema: OxbowSchema,
+    running: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+/// A running subscription's place, given back when its stream is dropped.
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl async_graphql::Executor for LimitedSubscriptions {
+    fn execute(&self, request: async_graphql::Request) -> impl Future<Output = async_graphql::Response> + Send {
+        self.schema.execute(request)
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session_data: Option<Arc<Data>>,
+    ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
+        use futures::StreamExt;
+        if self.running.fetch_add(1, Ordering::Relaxed) >= self.limit {
+            self.running.fetch_sub(1, Ordering::Relaxed);
+            let message = format!("a connection may run at most {} subscriptions at once", self.limit);
+            let refused = async_graphql::Response::from_errors(vec![coded_error("TOO_MANY_SUBSCRIPTIONS", &message)]);
+            return futures::stream::once(async move { refused }).boxed();
+        }
+        let running = Running(self.running.clone());
+        self.schema
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+            .map(move |response| {
+                let _held = &running;
+                response
+            })
+            .boxed()
     }
 }
 
@@ -193,6 +259,7 @@ async fn subscriptions(
     let schema = state.schema.clone();
     let tokens = state.tokens.clone();
     let connections = state.connections.clone();
+    let subscriptions_per_connection = state.subscriptions_per_connection;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
@@ -203,7 +270,9 @@ async fn subscriptions(
             // The caller's place among its open connections, held while this one lives.
             let slot: Arc<Mutex<Option<ConnectionSlot>>> = Arc::default();
             let held = slot.clone();
-            let serve = GraphQLWebSocket::new(socket, schema, protocol)
+            let executor =
+                LimitedSubscriptions { schema, running: Arc::default(), limit: subscriptions_per_connection };
+            let serve = GraphQLWebSocket::new(socket, executor, protocol)
                 .keepalive_timeout(Duration::from_secs(30))
                 .on_connection_init(move |payload| {
                     let verified = {

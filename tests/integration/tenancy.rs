@@ -458,6 +458,42 @@ async fn a_caller_may_hold_only_so_many_subscription_connections() {
     }
 }
 
+/// One connection runs at most its share of subscriptions; past it a `subscribe` is refused
+/// with a coded error, the running ones go on, and a completed one frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_may_run_only_so_many_subscriptions() {
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| config.subscriptions_per_connection = 2).await;
+    let alice = app.token("alice");
+    let workspace = Uuid::now_v7();
+    let created =
+        app.ok(&alice, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Busy"}})).await;
+    app.graphql(Some(&alice), "{ projections { name } }", created["position"].as_i64()).await;
+    let query = format!("subscription {{ workspaceActivity(workspaceId: \"{workspace}\") {{ eventType }} }}");
+    let mut connection = app.subscribe(Some(&alice), &query).await.expect("subscribed");
+    connection.subscribe_also("2", &query).await;
+    connection.subscribe_also("3", &query).await;
+    let refused = loop {
+        let message = connection.next_json().await.expect("an answer to the third subscribe");
+        if message["id"] == "3" {
+            break message;
+        }
+    };
+    assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "TOO_MANY_SUBSCRIPTIONS", "{refused}");
+    connection.complete("1").await;
+    connection.subscribe_also("4", &query).await;
+    app.ok(&alice, json!({"type": "RenameWorkspace", "id": workspace, "payload": {"name": "Busier"}})).await;
+    let mut heard = std::collections::BTreeSet::new();
+    while heard.len() < 2 {
+        let message = connection.next_json().await.expect("the rename, on each running subscription");
+        if message["type"] == "next"
+            && message["payload"]["data"]["workspaceActivity"]["eventType"] == "WorkspaceRenamed"
+        {
+            heard.insert(message["id"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(heard, ["2".to_owned(), "4".to_owned()].into_iter().collect());
+}
+
 /// Every subscription of a member ends once the member is removed: the balance and run feeds
 /// as well as the activity feed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -304,6 +304,18 @@ mod app {
     }
 
     impl Subscription {
+        /// Starts one more subscription on this connection, as operation `id`.
+        pub async fn subscribe_also(&mut self, id: &str, query: &str) {
+            let message = json!({"id": id, "type": "subscribe", "payload": {"query": query}});
+            self.socket.send(Message::text(message.to_string())).await.expect("send a subscribe message");
+        }
+
+        /// Stops operation `id` of this connection.
+        pub async fn complete(&mut self, id: &str) {
+            let message = json!({"id": id, "type": "complete"});
+            self.socket.send(Message::text(message.to_string())).await.expect("send a complete message");
+        }
+
         /// The next protocol message, or `None` when the connection closed or 30 s passed.
         pub async fn next_json(&mut self) -> Option<Value> {
             loop {
