@@ -95,7 +95,34 @@ pub fn document() -> Value {
                     "503": problem("The log is unavailable")
                 }
             }},
-            "/graphql": {"post": {"summary": "GraphQL queries (GET serves GraphiQL; subscriptions at /graphql/ws)", "responses": {"200": {"description": "GraphQL response"}}}},
+            "/v1/payments/webhook": {"post": {
+                "summary": "The payment provider confirms a payment: credits are purchased, or the named invoice paid, once per payment id",
+                "parameters": [
+                    {"name": "Oxbow-Signature", "in": "header", "required": true, "schema": {"type": "string"},
+                     "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" keyed with OXBOW_PAYMENT_WEBHOOK_SECRET>; at most five minutes old"}
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["id", "type", "workspace_id", "amount"],
+                    "properties": {
+                        "id": {"type": "string", "description": "The provider's payment id"},
+                        "type": {"type": "string", "description": "payment.succeeded; other types are acknowledged and ignored"},
+                        "workspace_id": {"type": "string", "format": "uuid"},
+                        "amount": {"type": "integer", "minimum": 1},
+                        "invoice_id": {"type": "string", "format": "uuid", "description": "Pays this invoice instead of buying credits"}
+                    }
+                }}}},
+                "responses": {
+                    "200": {"description": "Recorded (no events when the payment was recorded before), or ignored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
+                    "400": problem("Malformed"),
+                    "401": problem("The signature is missing, stale or does not match"),
+                    "404": problem("No payment webhook is configured, or no billing account"),
+                    "422": problem("A business rule refused the payment")
+                }
+            }},
+            "/graphql": {
+                "get": {"summary": "A query from the URL's parameters (GraphQL over HTTP); GraphiQL for a browser asking for text/html", "responses": {"200": {"description": "GraphQL response"}, "405": {"description": "A mutation over GET"}}},
+                "post": {"summary": "GraphQL queries and mutations (GraphQL over HTTP; subscriptions at /graphql/ws)", "responses": {"200": {"description": "GraphQL response"}, "400": {"description": "A request error, when accepting application/graphql-response+json"}, "415": {"description": "The body is not application/json"}}}
+            },
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "The process runs"}}}},
             "/readyz": {"get": {"summary": "Readiness: PostgreSQL, Kafka and Redis answer", "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}}}},
