@@ -1,7 +1,10 @@
 //! The Kafka form of a logged event: CloudEvents 1.0, Kafka protocol binding, binary mode.
 //!
-//! The value is the event's JSON payload; everything else travels in headers. Oxbow's own
-//! headers carry what a consumer needs to rebuild the logged event exactly, hash included.
+//! The value is the event's JSON payload; everything else travels in headers. What a consumer
+//! needs to rebuild the logged event exactly, hash included, travels as CloudEvents extension
+//! attributes (`ce_oxbowposition`, …: lowercase letters and digits, as the specification
+//! requires), so a CloudEvents SDK hands them to its user. The `oxbow_*` headers that carried
+//! them before are sent too, for one release, so consumers that read them can move over.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use events::{ChainHash, RecordedEvent, context_of_stream};
@@ -9,6 +12,30 @@ use events::{ChainHash, RecordedEvent, context_of_stream};
 /// The `ce_type` of an event: `oxbow.<context>.<EventType>.v<schema version>`.
 pub fn ce_type(event: &RecordedEvent) -> String {
     format!("oxbow.{}.{}.v{}", context_of_stream(&event.stream_id), event.event_type, event.schema_version)
+}
+
+/// Oxbow's extension attributes, as Kafka headers.
+pub const POSITION: &str = "ce_oxbowposition";
+pub const STREAM_VERSION: &str = "ce_oxbowstreamversion";
+pub const CORRELATION_ID: &str = "ce_oxbowcorrelationid";
+pub const CAUSATION_ID: &str = "ce_oxbowcausationid";
+pub const EVENT_TYPE: &str = "ce_oxboweventtype";
+pub const SCHEMA_VERSION: &str = "ce_oxbowschemaversion";
+pub const METADATA: &str = "ce_oxbowmetadata";
+pub const HASH: &str = "ce_oxbowhash";
+
+/// The header an attribute travelled in before it was an extension attribute
+/// (`ce_oxbowposition` was `oxbow_position`).
+fn former_name(name: &str) -> Option<&'static str> {
+    Some(match name {
+        POSITION => "oxbow_position",
+        STREAM_VERSION => "oxbow_stream_version",
+        EVENT_TYPE => "oxbow_event_type",
+        SCHEMA_VERSION => "oxbow_schema_version",
+        METADATA => "oxbow_metadata",
+        HASH => "oxbow_hash",
+        _ => return None,
+    })
 }
 
 /// The headers of an event's message, in a stable order.
@@ -22,6 +49,15 @@ pub fn headers(event: &RecordedEvent) -> Vec<(&'static str, String)> {
         ("ce_subject", event.stream_id.clone()),
         ("ce_time", event.recorded_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
         ("content-type", "application/json".to_owned()),
+        (POSITION, event.position.to_string()),
+        (STREAM_VERSION, event.stream_version.to_string()),
+        (CORRELATION_ID, metadata("correlation_id")),
+        (CAUSATION_ID, metadata("causation_id")),
+        (EVENT_TYPE, event.event_type.clone()),
+        (SCHEMA_VERSION, event.schema_version.to_string()),
+        (METADATA, event.metadata.to_string()),
+        (HASH, event.hash.to_hex()),
+        // Deprecated: the same values under their names before the extension attributes.
         ("oxbow_position", event.position.to_string()),
         ("oxbow_stream_version", event.stream_version.to_string()),
         ("oxbow_correlation_id", metadata("correlation_id")),
@@ -37,13 +73,16 @@ pub fn headers(event: &RecordedEvent) -> Vec<(&'static str, String)> {
 #[error("not an Oxbow event message: {0}")]
 pub struct DecodeError(pub String);
 
-/// Rebuilds the logged event from a message's headers and value.
+/// Rebuilds the logged event from a message's headers and value: a message of this release or
+/// of the one before (which had only the `oxbow_*` headers).
 pub fn decode<'a>(
     header: impl Fn(&str) -> Option<&'a [u8]>,
     value: Option<&[u8]>,
 ) -> Result<RecordedEvent, DecodeError> {
     let text = |name: &str| -> Result<&'a str, DecodeError> {
-        let bytes = header(name).ok_or_else(|| DecodeError(format!("header {name} is missing")))?;
+        let bytes = header(name)
+            .or_else(|| former_name(name).and_then(&header))
+            .ok_or_else(|| DecodeError(format!("header {name} is missing")))?;
         std::str::from_utf8(bytes).map_err(|_| DecodeError(format!("header {name} is not UTF-8")))
     };
     let number = |name: &str| -> Result<i64, DecodeError> {
@@ -51,19 +90,19 @@ pub fn decode<'a>(
     };
     let payload = serde_json::from_slice(value.ok_or_else(|| DecodeError("the message has no value".into()))?)
         .map_err(|error| DecodeError(format!("the value is not JSON: {error}")))?;
-    let metadata = serde_json::from_str(text("oxbow_metadata")?)
-        .map_err(|error| DecodeError(format!("oxbow_metadata is not JSON: {error}")))?;
-    let hash = hex::decode(text("oxbow_hash")?)
+    let metadata = serde_json::from_str(text(METADATA)?)
+        .map_err(|error| DecodeError(format!("{METADATA} is not JSON: {error}")))?;
+    let hash = hex::decode(text(HASH)?)
         .ok()
         .and_then(|bytes| ChainHash::from_slice(&bytes))
-        .ok_or_else(|| DecodeError("oxbow_hash is not a SHA-256 in hex".into()))?;
+        .ok_or_else(|| DecodeError(format!("{HASH} is not a SHA-256 in hex")))?;
     Ok(RecordedEvent {
-        position: number("oxbow_position")?,
+        position: number(POSITION)?,
         stream_id: text("ce_subject")?.to_owned(),
-        stream_version: number("oxbow_stream_version")?,
+        stream_version: number(STREAM_VERSION)?,
         event_id: text("ce_id")?.parse().map_err(|_| DecodeError("ce_id is not a UUID".into()))?,
-        event_type: text("oxbow_event_type")?.to_owned(),
-        schema_version: number("oxbow_schema_version")? as i32,
+        event_type: text(EVENT_TYPE)?.to_owned(),
+        schema_version: number(SCHEMA_VERSION)? as i32,
         payload,
         metadata,
         recorded_at: DateTime::parse_from_rfc3339(text("ce_time")?)
@@ -100,6 +139,19 @@ mod tests {
             Some(&value),
         )
         .unwrap();
+        assert_eq!(back, event);
+        // Extension attribute names are lowercase letters and digits.
+        for (name, _) in headers.iter().filter(|(name, _)| name.starts_with("ce_")) {
+            let attribute = &name["ce_".len()..];
+            assert!(attribute.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{name}");
+            assert!(attribute.len() <= 20, "{name} is longer than the specification advises");
+        }
+        // A message of the release before, with only the former headers, still decodes.
+        let former: Vec<(&str, String)> =
+            headers.iter().filter(|(name, _)| !name.starts_with("ce_oxbow")).cloned().collect();
+        let back =
+            decode(|name| former.iter().find(|(key, _)| *key == name).map(|(_, value)| value.as_bytes()), Some(&value))
+                .unwrap();
         assert_eq!(back, event);
     }
 }

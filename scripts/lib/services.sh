@@ -43,15 +43,22 @@ oxbow_ensure_packages() {
   fi
 }
 
-# Node.js and npm, for the GraphQL over HTTP audit the tests run, and its pinned packages.
-oxbow_ensure_audit_tools() {
-  if ! command -v npm >/dev/null; then
-    oxbow_log "installing nodejs npm"
+# What the tests run beside Oxbow, pinned: the GraphQL over HTTP audit (Node.js and npm) and
+# the CloudEvents SDK (Python, into .oxbow/python).
+oxbow_ensure_test_tools() {
+  local missing=()
+  command -v npm >/dev/null || missing+=(nodejs npm)
+  python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+  if [ ${#missing[@]} -gt 0 ]; then
+    oxbow_log "installing ${missing[*]}"
     oxbow_as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive oxbow_as_root apt-get install -y -qq nodejs npm >/dev/null
+    DEBIAN_FRONTEND=noninteractive oxbow_as_root apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
   npm ci --prefix "$OXBOW_ROOT/tests/graphql-http" --no-audit --no-fund --silent >/dev/null ||
     oxbow_die "npm ci failed in tests/graphql-http"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    --target "$OXBOW_ROOT/.oxbow/python" --upgrade -r "$OXBOW_ROOT/tests/cloudevents/requirements.txt" ||
+    oxbow_die "installing the CloudEvents SDK failed"
 }
 
 # Prints the path of a Tansu broker binary, fetching it once into the user's cache.

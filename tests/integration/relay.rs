@@ -80,7 +80,7 @@ async fn a_relay_killed_mid_stream_loses_nothing() {
             .headers()
             .unwrap()
             .iter()
-            .find(|h| h.key == "oxbow_position")
+            .find(|h| h.key == platform::cloudevents::POSITION)
             .and_then(|h| h.value)
             .map(|v| std::str::from_utf8(v).unwrap().parse().unwrap())
             .unwrap();
@@ -173,4 +173,64 @@ async fn an_event_the_broker_refuses_is_parked_and_the_relay_goes_on() {
         (decisions[0].payload["consumer"].as_str(), decisions[0].payload["position"].as_i64()),
         (Some("relay"), Some(huge))
     );
+}
+
+/// A CloudEvents SDK reads Oxbow's attributes off the Kafka messages: the Python `cloudevents`
+/// package's Kafka binding decodes each message the relay published, and the position, stream
+/// version, hash, correlation and causation it hands its user are the log's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloudevents_sdk_reads_the_logs_attributes_from_the_kafka_messages() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+    let db = tests::database().await;
+    let config = tests::config(&db);
+    let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
+    append_events(&store, 3, 50).await;
+    let logged = store::read_range(&db.pool, 1, 150).await.unwrap();
+    let _relay = tests::oxbow_serve("relay", &config);
+
+    let packages = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.oxbow/python");
+    assert!(
+        packages.join("cloudevents").is_dir(),
+        "the CloudEvents SDK is missing: python3 -m pip install --target .oxbow/python -r tests/cloudevents/requirements.txt (scripts/test does)"
+    );
+    let mut sdk = tokio::process::Command::new("python3")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudevents/decode.py"))
+        .env("PYTHONPATH", &packages)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run python3");
+    let mut to_sdk = sdk.stdin.take().unwrap();
+    let mut from_sdk = tokio::io::BufReader::new(sdk.stdout.take().unwrap()).lines();
+
+    let consumer: StreamConsumer =
+        platform::kafka::consumer_config(&config.kafka_brokers, &tests::unique_name("sdk")).create().unwrap();
+    consumer.subscribe(&[&config.events_topic]).unwrap();
+    let mut decoded = HashMap::new();
+    while decoded.len() < logged.len() {
+        let message = tokio::time::timeout(Duration::from_secs(60), consumer.recv()).await.expect("a message").unwrap();
+        let text = |bytes: Option<&[u8]>| String::from_utf8(bytes.unwrap_or_default().to_vec()).unwrap();
+        let headers: Vec<(String, String)> =
+            message.headers().unwrap().iter().map(|h| (h.key.to_owned(), text(h.value))).collect();
+        let line = json!({"headers": headers, "key": text(message.key()), "value": text(message.payload())});
+        to_sdk.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+        let answer = from_sdk.next_line().await.unwrap().expect("the SDK decoded the message");
+        let event: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let attributes = event["attributes"].clone();
+        let position: i64 = attributes["oxbowposition"].as_str().expect("oxbowposition").parse().unwrap();
+        decoded.insert(position, event);
+    }
+    for event in &logged {
+        let sdk = &decoded[&event.position]["attributes"];
+        assert_eq!(sdk["id"], event.event_id.to_string());
+        assert_eq!(sdk["subject"], event.stream_id);
+        assert_eq!(sdk["oxbowstreamversion"], event.stream_version.to_string());
+        assert_eq!(sdk["oxbowhash"], event.hash.to_hex());
+        assert_eq!(sdk["oxboweventtype"], event.event_type);
+        assert_eq!(sdk["oxbowcorrelationid"], event.metadata["correlation_id"]);
+        assert_eq!(sdk["oxbowcausationid"], event.metadata["causation_id"]);
+        assert_eq!(decoded[&event.position]["data"], event.payload);
+    }
 }
