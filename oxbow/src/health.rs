@@ -1,6 +1,7 @@
 //! `/healthz`, `/readyz` and `/metrics`: liveness, readiness that checks every dependency, and
 //! Prometheus figures that include the log's head and each projection's lag.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,7 +19,9 @@ use sqlx::PgPool;
 pub struct HealthState {
     pub pool: PgPool,
     pub redis: Option<ConnectionManager>,
-    pub kafka_brokers: String,
+    /// A Kafka client kept for the probe, for the roles that need Kafka (the relay and the
+    /// sagas); the APIs and the projector are ready without it.
+    pub kafka: Option<Arc<BaseConsumer>>,
     pub metrics: Metrics,
 }
 
@@ -42,14 +45,14 @@ async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
         }
         None => true,
     };
-    let brokers = state.kafka_brokers.clone();
-    let kafka = tokio::task::spawn_blocking(move || {
-        let consumer: Result<BaseConsumer, _> =
-            rdkafka::ClientConfig::new().set("bootstrap.servers", &brokers).create();
-        consumer.is_ok_and(|consumer| consumer.fetch_metadata(None, Duration::from_secs(2)).is_ok())
-    })
-    .await
-    .unwrap_or(false);
+    let kafka = match state.kafka.clone() {
+        Some(client) => {
+            tokio::task::spawn_blocking(move || client.fetch_metadata(None, Duration::from_secs(2)).is_ok())
+                .await
+                .unwrap_or(false)
+        }
+        None => true,
+    };
     let ready = postgres && redis && kafka;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(json!({"ready": ready, "postgres": postgres, "redis": redis, "kafka": kafka})))

@@ -350,7 +350,7 @@ async fn republish(from: i64, to: Option<i64>) -> anyhow::Result<ExitCode> {
     let pool = store::connect(&config.database_url, 2).await.context("connecting to PostgreSQL")?;
     let head = store::read_head(&pool).await?.position;
     let to = to.unwrap_or(head).min(head);
-    let producer: rdkafka::producer::FutureProducer = platform::kafka::producer_config(&config.kafka_brokers)
+    let producer: rdkafka::producer::FutureProducer = platform::kafka::producer_config(&config.kafka())
         .create()
         .context("creating the Kafka producer (KAFKA_BROKERS)")?;
     let mut after = from - 1;

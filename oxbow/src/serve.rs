@@ -149,8 +149,18 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
         if roles.contains(&Role::Saga) { service.telling_appends_to(own_appends) } else { service }
     });
 
+    // The topics, checked once before the roles that use them start: a topic that is not what
+    // the configuration says stops the start; a broker that cannot be reached yet does not
+    // (the roles keep trying).
+    if roles.iter().any(|role| matches!(role, Role::Relay | Role::Saga)) {
+        match ensure_topics(&config).await {
+            Err(platform::kafka::TopicError::Misconfigured(why)) => anyhow::bail!(why),
+            Err(error) => tracing::warn!(%error, "the Kafka topics could not be checked yet"),
+            Ok(()) => {}
+        }
+    }
     if roles.contains(&Role::Relay) {
-        let relay_config = relay::RelayConfig::new(&config.kafka_brokers, &config.events_topic);
+        let relay_config = relay::RelayConfig::new(&config.kafka(), &config.events_topic);
         let (pool, metrics_for_relay, config) = (pool.clone(), metrics.clone(), config.clone());
         tasks.push(supervise("relay", metrics.clone(), move || {
             let (pool, metrics, relay_config, config) =
@@ -181,7 +191,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             appended,
             metrics.clone(),
             sagas::SagaConfig {
-                brokers: config.kafka_brokers.clone(),
+                kafka: config.kafka(),
                 topic: config.events_topic.clone(),
                 group: config.saga_group.clone(),
                 tasks_topic: config.tasks_topic.clone(),
@@ -217,7 +227,12 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
         let mut app = crate::health::router(crate::health::HealthState {
             pool: pool.clone(),
             redis: redis.clone(),
-            kafka_brokers: config.kafka_brokers.clone(),
+            kafka: match roles.iter().any(|role| matches!(role, Role::Relay | Role::Saga)) {
+                true => Some(std::sync::Arc::new(
+                    platform::kafka::client_config(&config.kafka()).create().context("creating a Kafka client")?,
+                )),
+                false => None,
+            },
             metrics: metrics.clone(),
         });
         if roles.contains(&Role::WriteApi) {
@@ -272,11 +287,11 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     Ok(Server { http_addr, tasks })
 }
 
-async fn ensure_topics(config: &Config) -> anyhow::Result<()> {
+async fn ensure_topics(config: &Config) -> Result<(), platform::kafka::TopicError> {
     platform::kafka::ensure_topics(
-        &config.kafka_brokers,
+        &config.kafka(),
         &[&config.events_topic, &config.tasks_topic, &config.notifications_topic],
-        config.topic_partitions,
+        config.topics(),
     )
     .await
 }

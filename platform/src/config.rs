@@ -14,6 +14,11 @@ pub struct Config {
     pub redis_url: String,
     /// Comma-separated `host:port` list.
     pub kafka_brokers: String,
+    /// librdkafka settings from `OXBOW_KAFKA_*` (see `kafka::KafkaSettings`).
+    pub kafka_client: Vec<(String, String)>,
+    /// Whether Oxbow creates its topics; without it they must exist with `topic_partitions`.
+    pub create_topics: bool,
+    pub topic_replication_factor: i32,
     pub http_addr: SocketAddr,
     pub jwt_secret: String,
     /// True when `jwt_secret` is the development default.
@@ -96,6 +101,9 @@ impl Config {
             database_url,
             redis_url: "redis://127.0.0.1:6379/".into(),
             kafka_brokers: "127.0.0.1:9092".into(),
+            kafka_client: Vec::new(),
+            create_topics: true,
+            topic_replication_factor: 1,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             jwt_secret: DEVELOPMENT_JWT_SECRET.to_owned(),
             jwt_secret_is_development_default: true,
@@ -136,6 +144,9 @@ impl Config {
         };
         Ok(Config {
             redis_url: var("REDIS_URL").unwrap_or(defaults.redis_url),
+            kafka_client: crate::kafka::KafkaSettings::from_variables(String::new(), std::env::vars())?.client,
+            create_topics: parsed("OXBOW_CREATE_TOPICS", defaults.create_topics)?,
+            topic_replication_factor: parsed("OXBOW_TOPIC_REPLICATION_FACTOR", defaults.topic_replication_factor)?,
             kafka_brokers: var("KAFKA_BROKERS").unwrap_or(defaults.kafka_brokers),
             http_addr: parsed("OXBOW_HTTP_ADDR", defaults.http_addr)?,
             jwt_secret,
@@ -198,6 +209,20 @@ pub fn parse_networks(list: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
 }
 
 impl Config {
+    /// How to reach Kafka.
+    pub fn kafka(&self) -> crate::kafka::KafkaSettings {
+        crate::kafka::KafkaSettings { brokers: self.kafka_brokers.clone(), client: self.kafka_client.clone() }
+    }
+
+    /// What Oxbow's topics must be.
+    pub fn topics(&self) -> crate::kafka::TopicSettings {
+        crate::kafka::TopicSettings {
+            partitions: self.topic_partitions,
+            replication_factor: self.topic_replication_factor,
+            create: self.create_topics,
+        }
+    }
+
     /// The tokens this deployment signs and accepts.
     pub fn tokens(&self) -> crate::auth::Tokens {
         // With an identity provider's keys and no secret of its own, a deployment accepts no

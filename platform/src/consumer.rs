@@ -28,9 +28,14 @@ pub struct Batch {
 }
 
 impl EventConsumer {
-    pub fn subscribe(brokers: &str, group: &str, topic: &str, max_batch: usize) -> anyhow::Result<EventConsumer> {
+    pub fn subscribe(
+        kafka: &crate::kafka::KafkaSettings,
+        group: &str,
+        topic: &str,
+        max_batch: usize,
+    ) -> anyhow::Result<EventConsumer> {
         let consumer: StreamConsumer =
-            crate::kafka::consumer_config(brokers, group).create().context("creating the Kafka consumer")?;
+            crate::kafka::consumer_config(kafka, group).create().context("creating the Kafka consumer")?;
         consumer.subscribe(&[topic]).context("subscribing to the events topic")?;
         Ok(EventConsumer { consumer, max_batch })
     }

@@ -21,7 +21,7 @@ use sqlx::postgres::PgListener;
 pub struct RelayConfig {
     /// The checkpoint's name; one per target topic.
     pub name: String,
-    pub brokers: String,
+    pub kafka: platform::kafka::KafkaSettings,
     pub topic: String,
     pub batch_size: i64,
     /// How long to sleep without a notification before looking at the log anyway.
@@ -29,10 +29,10 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
-    pub fn new(brokers: &str, topic: &str) -> RelayConfig {
+    pub fn new(kafka: &platform::kafka::KafkaSettings, topic: &str) -> RelayConfig {
         RelayConfig {
             name: format!("kafka:{topic}"),
-            brokers: brokers.to_owned(),
+            kafka: kafka.clone(),
             topic: topic.to_owned(),
             batch_size: 2_000,
             poll_interval: Duration::from_millis(500),
@@ -94,7 +94,7 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
     tracing::info!(topic = %config.topic, "relay elected; publishing the log");
 
     let producer: FutureProducer =
-        platform::kafka::producer_config(&config.brokers).create().context("creating the Kafka producer")?;
+        platform::kafka::producer_config(&config.kafka).create().context("creating the Kafka producer")?;
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.listen(store::APPEND_CHANNEL).await?;
     sqlx::query("insert into relay_checkpoints (name, position) values ($1, 0) on conflict do nothing")

@@ -80,13 +80,13 @@ struct WebhookUsage {
 
 impl Executors {
     pub fn new(
-        brokers: &str,
+        kafka: &platform::kafka::KafkaSettings,
         tasks_topic: &str,
         notifications_topic: &str,
         max_answer_bytes: usize,
         egress: Egress,
     ) -> anyhow::Result<Executors> {
-        let producer = platform::kafka::producer_config(brokers).create().context("creating the tasks producer")?;
+        let producer = platform::kafka::producer_config(kafka).create().context("creating the tasks producer")?;
         // No redirects: a permitted webhook must not hand the call on to an address that is not.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -36,7 +36,7 @@ const OWN_APPENDS_AT_ONCE: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct SagaConfig {
-    pub brokers: String,
+    pub kafka: platform::kafka::KafkaSettings,
     pub topic: String,
     pub group: String,
     pub tasks_topic: String,
@@ -101,7 +101,7 @@ impl Sagas {
         config: SagaConfig,
     ) -> anyhow::Result<Sagas> {
         let executors = Executors::new(
-            &config.brokers,
+            &config.kafka,
             &config.tasks_topic,
             &config.notifications_topic,
             config.max_answer_bytes,
@@ -118,7 +118,7 @@ impl Sagas {
     /// error; the caller restarts it with backoff.
     pub async fn consume(self) -> anyhow::Result<()> {
         let inner = &self.inner;
-        let consumer = EventConsumer::subscribe(&inner.config.brokers, &inner.config.group, &inner.config.topic, 500)?;
+        let consumer = EventConsumer::subscribe(&inner.config.kafka, &inner.config.group, &inner.config.topic, 500)?;
         tracing::info!(topic = %inner.config.topic, group = %inner.config.group, "sagas consuming");
         loop {
             let Some(batch) = consumer.next_batch(Duration::from_secs(1)).await? else {

@@ -7,6 +7,7 @@ mod database_roles;
 mod errors;
 mod forget;
 mod graphql_http;
+mod kafka_settings;
 mod log;
 mod projections;
 mod redelivery;

@@ -66,7 +66,7 @@ async fn a_relay_killed_mid_stream_loses_nothing() {
     let _relay = tests::oxbow_serve("relay", &config);
 
     let consumer: StreamConsumer =
-        platform::kafka::consumer_config(&config.kafka_brokers, &tests::unique_name("reader")).create().unwrap();
+        platform::kafka::consumer_config(&config.kafka(), &tests::unique_name("reader")).create().unwrap();
     consumer.subscribe(&[&config.events_topic]).unwrap();
     let mut seen: HashSet<i64> = HashSet::new();
     let mut order: HashMap<String, Vec<i64>> = HashMap::new();
@@ -143,7 +143,7 @@ async fn an_event_the_broker_refuses_is_parked_and_the_relay_goes_on() {
 
     // The events of every other stream are on Kafka; the huge stream's are not, yet.
     let consumer: StreamConsumer =
-        platform::kafka::consumer_config(&config.kafka_brokers, &tests::unique_name("reader")).create().unwrap();
+        platform::kafka::consumer_config(&config.kafka(), &tests::unique_name("reader")).create().unwrap();
     consumer.subscribe(&[&config.events_topic]).unwrap();
     let position_of = |message: &rdkafka::message::BorrowedMessage<'_>| -> i64 {
         let header = message.headers().unwrap().iter().find(|h| h.key == "oxbow_position").unwrap();
@@ -206,7 +206,7 @@ async fn a_cloudevents_sdk_reads_the_logs_attributes_from_the_kafka_messages() {
     let mut from_sdk = tokio::io::BufReader::new(sdk.stdout.take().unwrap()).lines();
 
     let consumer: StreamConsumer =
-        platform::kafka::consumer_config(&config.kafka_brokers, &tests::unique_name("sdk")).create().unwrap();
+        platform::kafka::consumer_config(&config.kafka(), &tests::unique_name("sdk")).create().unwrap();
     consumer.subscribe(&[&config.events_topic]).unwrap();
     let mut decoded = HashMap::new();
     while decoded.len() < logged.len() {

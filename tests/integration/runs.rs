@@ -383,7 +383,7 @@ async fn an_external_worker_takes_its_task_from_kafka_and_reports_over_http() {
     let flow = workflow(&app, workspace, json!([step("think", external, &[]), step("tell", echo, &["think"])])).await;
 
     let worker: StreamConsumer =
-        platform::kafka::consumer_config(&app.config.kafka_brokers, &tests::unique_name("worker")).create().unwrap();
+        platform::kafka::consumer_config(&app.config.kafka(), &tests::unique_name("worker")).create().unwrap();
     worker.subscribe(&[&app.config.tasks_topic]).unwrap();
     let run = start_run(&app, workspace, flow, 50).await;
 
@@ -529,7 +529,7 @@ async fn the_billing_saga_warns_of_a_low_balance_suspends_for_an_overdue_invoice
     let pricey = agent(&app, workspace, builtin("echo", json!({})), 30, 0).await;
     let flow = workflow(&app, workspace, json!([step("only", pricey, &[])])).await;
     let notifications: StreamConsumer =
-        platform::kafka::consumer_config(&app.config.kafka_brokers, &tests::unique_name("mailer")).create().unwrap();
+        platform::kafka::consumer_config(&app.config.kafka(), &tests::unique_name("mailer")).create().unwrap();
     notifications.subscribe(&[&app.config.notifications_topic]).unwrap();
 
     // 30 credits from a balance of 10: the overdraft comes into use, and the owners hear of it.

@@ -175,7 +175,7 @@ async fn the_events_topic_carries_cloudevents_keyed_by_stream_in_log_order() {
     let total: usize = expected.values().map(Vec::len).sum();
 
     let consumer: StreamConsumer =
-        platform::kafka::consumer_config(&app.config.kafka_brokers, &tests::unique_name("reader")).create().unwrap();
+        platform::kafka::consumer_config(&app.config.kafka(), &tests::unique_name("reader")).create().unwrap();
     consumer.subscribe(&[&app.config.events_topic]).unwrap();
     let mut seen: HashMap<String, Vec<i64>> = HashMap::new();
     let mut count = 0;

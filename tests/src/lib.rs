@@ -41,6 +41,7 @@ pub fn oxbow_command(config: &platform::Config) -> tokio::process::Command {
         .env("OXBOW_TASKS_TOPIC", &config.tasks_topic)
         .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
         .env("OXBOW_SAGA_GROUP", &config.saga_group)
+        .env("OXBOW_TOPIC_PARTITIONS", config.topic_partitions.to_string())
         .env("OXBOW_JWT_SECRET", &config.jwt_secret)
         .env("OXBOW_PAYMENT_WEBHOOK_SECRET", config.payment_webhook_secret.as_deref().unwrap_or_default())
         .env("OXBOW_WEBHOOK_ALLOW", config.webhook_allow.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
