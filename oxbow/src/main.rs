@@ -225,6 +225,8 @@ struct VerifyArgs {
 }
 
 fn main() -> ExitCode {
+    // Every TLS client (PostgreSQL, Redis, HTTP) uses rustls with ring.
+    platform::tls::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => {

@@ -103,6 +103,7 @@ const JWKS_REFRESH: Duration = Duration::from_secs(300);
 
 /// Starts `roles` with `config`. Migrates the database first.
 pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
+    platform::tls::trust(config.tls_ca_file.as_deref())?;
     if config.jwt_secret_is_development_default && config.jwks.is_none() {
         if !config.development {
             anyhow::bail!(

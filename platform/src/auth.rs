@@ -93,7 +93,7 @@ impl JwksSource {
                 tokio::fs::read_to_string(path).await.with_context(|| format!("reading {}", path.display()))
             }
             JwksSource::Url(url) => {
-                let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+                let client = crate::tls::http_client().timeout(Duration::from_secs(10)).build()?;
                 let response = client.get(url).send().await.with_context(|| format!("fetching {url}"))?;
                 let response = response.error_for_status().with_context(|| format!("fetching {url}"))?;
                 Ok(response.text().await?)

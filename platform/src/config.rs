@@ -75,6 +75,10 @@ pub struct Config {
     /// An identity provider's public keys (a file path or an http(s) URL of a JWKS document):
     /// its RS256 and ES256 tokens are accepted besides those signed with the shared secret.
     pub jwks: Option<String>,
+    /// A PEM file of CA certificates trusted besides the platform's, for Redis (`rediss://`),
+    /// webhook agents and the JWKS; PostgreSQL takes `sslrootcert` in `DATABASE_URL`, Kafka
+    /// `OXBOW_KAFKA_SSL_CA_LOCATION`.
+    pub tls_ca_file: Option<String>,
 }
 
 /// The shortest JWT secret `serve` accepts: HS256 wants a key of at least its hash's size.
@@ -132,6 +136,7 @@ impl Config {
             payment_webhook_secret: None,
             serving_role: None,
             jwks: None,
+            tls_ca_file: None,
         }
     }
 
@@ -190,6 +195,7 @@ impl Config {
             payment_webhook_secret: var("OXBOW_PAYMENT_WEBHOOK_SECRET"),
             serving_role: var("OXBOW_SERVING_ROLE"),
             jwks: var("OXBOW_JWKS"),
+            tls_ca_file: var("OXBOW_TLS_CA_FILE"),
             database_url: defaults.database_url,
         })
     }

@@ -10,5 +10,6 @@ pub mod kafka;
 pub mod metrics;
 pub mod rate_limit;
 pub mod redis;
+pub mod tls;
 
 pub use config::Config;

@@ -5,14 +5,14 @@ use redis::aio::ConnectionManager;
 
 /// A multiplexed connection that reconnects by itself.
 pub async fn connect(url: &str) -> anyhow::Result<ConnectionManager> {
-    let client = redis::Client::open(url).with_context(|| format!("REDIS_URL {url:?} is not valid"))?;
+    let client = crate::tls::redis_client(url)?;
     ConnectionManager::new(client).await.context("connecting to Redis")
 }
 
 /// A connection for long operations, such as replacing everything Redis serves in one MULTI:
 /// its answers may take up to `timeout`.
 pub async fn connect_patient(url: &str, timeout: std::time::Duration) -> anyhow::Result<ConnectionManager> {
-    let client = redis::Client::open(url).with_context(|| format!("REDIS_URL {url:?} is not valid"))?;
+    let client = crate::tls::redis_client(url)?;
     let config = redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(timeout));
     ConnectionManager::new_with_config(client, config).await.context("connecting to Redis")
 }

@@ -75,7 +75,7 @@ async fn listen(
     sender: &watch::Sender<i64>,
     raise: impl Fn(&watch::Sender<i64>, i64),
 ) -> anyhow::Result<()> {
-    let client = redis::Client::open(redis_url)?;
+    let client = platform::tls::redis_client(redis_url)?;
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(keys.progress_channel()).await?;
     let mut messages = pubsub.into_on_message();

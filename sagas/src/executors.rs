@@ -88,7 +88,7 @@ impl Executors {
     ) -> anyhow::Result<Executors> {
         let producer = platform::kafka::producer_config(kafka).create().context("creating the tasks producer")?;
         // No redirects: a permitted webhook must not hand the call on to an address that is not.
-        let http = reqwest::Client::builder()
+        let http = platform::tls::http_client()
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(egress.clone()))
             .build()

@@ -31,6 +31,8 @@ oxbow_ensure_packages() {
   [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
   command -v python3 >/dev/null || missing+=(python3 python3-pip)
   command -v curl >/dev/null || missing+=(curl)
+  command -v openssl >/dev/null || missing+=(openssl)
+  [ -e /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
   if [ ${#missing[@]} -gt 0 ]; then
     oxbow_log "installing ${missing[*]}"
     oxbow_as_root apt-get update -qq
@@ -49,6 +51,7 @@ oxbow_ensure_test_tools() {
   local missing=()
   command -v npm >/dev/null || missing+=(nodejs npm)
   python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+  command -v stunnel >/dev/null || missing+=(stunnel4)
   if [ ${#missing[@]} -gt 0 ]; then
     oxbow_log "installing ${missing[*]}"
     oxbow_as_root apt-get update -qq
@@ -195,6 +198,66 @@ oxbow_stop_kafka() {
   rm -f "$OXBOW_STATE/kafka.pid"
 }
 
+# oxbow_start_tls_services DIR: the same services over TLS, with a throwaway CA, for the tests
+# of Oxbow's TLS clients. PostgreSQL takes TLS on its port (ssl=on, plain still allowed); Redis
+# on REDIS_TLS_PORT; a second Tansu, which has no TLS of its own, behind stunnel on
+# KAFKA_TLS_PORT (it advertises that port, so clients stay on TLS). Exports OXBOW_TEST_CA,
+# OXBOW_TEST_TLS_DATABASE_URL, OXBOW_TEST_TLS_REDIS_URL and OXBOW_TEST_TLS_KAFKA_BROKERS.
+oxbow_start_tls_services() {
+  local dir=$1 pg_data; pg_data=$(cat "$OXBOW_STATE/postgres.dir")
+  mkdir -p "$dir"
+  if [ ! -f "$dir/server.pem" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=Oxbow test CA" \
+      -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$dir/san.ext"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 30 \
+      -extfile "$dir/san.ext" -out "$dir/server.pem" 2>/dev/null || oxbow_die "making the test certificates failed"
+    cat "$dir/server.pem" "$dir/server.key" > "$dir/stunnel.pem"
+  fi
+  chmod 600 "$dir/server.key" "$dir/stunnel.pem"
+  # PostgreSQL wants its key owned by the user it runs as.
+  cp "$dir/server.pem" "$dir/server.key" "$pg_data/"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$pg_data/server.pem" "$pg_data/server.key"
+  chmod 600 "$pg_data/server.key"
+  local psql; psql="$(oxbow_pg_bindir)/psql"; [ -x "$psql" ] || psql=psql
+  "$psql" "$DATABASE_URL" -qc "alter system set ssl = on" -qc "alter system set ssl_cert_file = 'server.pem'" \
+    -qc "alter system set ssl_key_file = 'server.key'" -qc "select pg_reload_conf()" >/dev/null ||
+    oxbow_die "turning on PostgreSQL's TLS failed"
+  local redis_port; redis_port=$(cat "$OXBOW_STATE/redis.port")
+  redis-cli -p "$redis_port" config set tls-cert-file "$dir/server.pem" >/dev/null
+  redis-cli -p "$redis_port" config set tls-key-file "$dir/server.key" >/dev/null
+  redis-cli -p "$redis_port" config set tls-ca-cert-file "$dir/ca.pem" >/dev/null
+  redis-cli -p "$redis_port" config set tls-auth-clients no >/dev/null
+  redis-cli -p "$redis_port" config set tls-port "$REDIS_TLS_PORT" >/dev/null || oxbow_die "turning on Redis's TLS failed"
+  if ! oxbow_port_open "$KAFKA_TLS_PORT"; then
+    local inner=$((KAFKA_TLS_PORT + 1))
+    nohup "$(oxbow_tansu)" broker --listener-url "tcp://127.0.0.1:$inner" \
+      --advertised-listener-url "tcp://127.0.0.1:$KAFKA_TLS_PORT" --storage-engine memory://tansu/ \
+      >"$dir/tansu.log" 2>&1 &
+    echo $! > "$OXBOW_STATE/kafka-tls.pid"
+    printf 'foreground = yes\npid =\n[kafka]\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\ncert = %s\n' \
+      "$KAFKA_TLS_PORT" "$inner" "$dir/stunnel.pem" > "$dir/stunnel.conf"
+    nohup stunnel "$dir/stunnel.conf" >"$dir/stunnel.log" 2>&1 &
+    echo $! > "$OXBOW_STATE/stunnel.pid"
+    for _ in $(seq 100); do oxbow_port_open "$KAFKA_TLS_PORT" && oxbow_port_open "$inner" && break; sleep 0.1; done
+  fi
+  oxbow_port_open "$KAFKA_TLS_PORT" || { tail -5 "$dir/stunnel.log" >&2; oxbow_die "stunnel did not start"; }
+  export OXBOW_TEST_CA="$dir/ca.pem"
+  export OXBOW_TEST_TLS_DATABASE_URL="$DATABASE_URL?sslmode=verify-full&sslrootcert=$dir/ca.pem"
+  export OXBOW_TEST_TLS_REDIS_URL="rediss://127.0.0.1:$REDIS_TLS_PORT/"
+  export OXBOW_TEST_TLS_KAFKA_BROKERS="127.0.0.1:$KAFKA_TLS_PORT"
+}
+
+oxbow_stop_tls_services() {
+  local pid
+  for pid in stunnel kafka-tls; do
+    [ -f "$OXBOW_STATE/$pid.pid" ] || continue
+    kill "$(cat "$OXBOW_STATE/$pid.pid")" 2>/dev/null || true
+    rm -f "$OXBOW_STATE/$pid.pid"
+  done
+}
+
 # Starts all three unless DATABASE_URL, REDIS_URL and KAFKA_BROKERS point at running ones, and
 # exports those three. PG_PORT, REDIS_PORT, KAFKA_PORT, DATABASE and FSYNC choose the instances.
 oxbow_start_services() {
@@ -215,6 +278,7 @@ oxbow_start_services() {
 }
 
 oxbow_stop_services() {
+  oxbow_stop_tls_services
   oxbow_stop_kafka
   oxbow_stop_redis
   oxbow_stop_postgres

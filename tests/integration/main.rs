@@ -16,3 +16,4 @@ mod runs;
 mod schema_evolution;
 mod slice;
 mod tenancy;
+mod tls;

@@ -315,7 +315,7 @@ async fn short_credits_and_a_suspended_workspace_reject_runs_and_cancel_settles(
 }
 
 /// A webhook agent: answers `{"output", "usage"}` for `/ok`, and never in time for `/slow`.
-async fn webhook_server() -> (String, tokio::task::JoinHandle<()>) {
+pub(crate) async fn webhook_server() -> (String, tokio::task::JoinHandle<()>) {
     use axum::Json;
     use axum::routing::post;
     let app = axum::Router::new()

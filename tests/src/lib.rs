@@ -83,6 +83,7 @@ pub fn init_logging() {
 /// Creates and migrates a new database on the test server.
 pub async fn database() -> TestDatabase {
     init_logging();
+    platform::tls::install();
     let admin_url = env("DATABASE_URL");
     let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("connect to PostgreSQL");
     let name = unique_name("t");
