@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use oxbow::Role;
 use platform::Config;
 use tracing_subscriber::EnvFilter;
@@ -12,6 +12,9 @@ use tracing_subscriber::EnvFilter;
 // cheaper than glibc's malloc under many threads.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// How long `serve` lets the requests in flight finish after SIGTERM or Ctrl-C.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Parser)]
 #[command(name = "oxbow", version, about = "Event-sourced CQRS backend for multi-tenant AI-agent platforms")]
@@ -227,7 +230,9 @@ struct VerifyArgs {
 fn main() -> ExitCode {
     // Every TLS client (PostgreSQL, Redis, HTTP) uses rustls with ring.
     platform::tls::install();
-    let cli = match Cli::try_parse() {
+    // `oxbow serve --help` lists every variable of the configuration.
+    let command = Cli::command().mut_subcommand("serve", |serve| serve.after_help(platform::variables::help()));
+    let cli = match command.try_get_matches().and_then(|matches| Cli::from_arg_matches(&matches)) {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => {
             // --help and --version.
@@ -279,13 +284,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut config = Config::from_env()?;
             config.development = dev;
             let roles = if roles.is_empty() { Role::ALL.to_vec() } else { roles };
-            let server = oxbow::serve::start(config, &roles).await?;
+            let mut server = oxbow::serve::start(config, &roles).await?;
             if let Some(addr) = server.http_addr {
                 tracing::info!("serving on http://{addr} (GraphiQL at /graphql)");
             }
             tokio::select! {
                 _ = server.wait() => {}
-                _ = shutdown_signal() => tracing::info!("shutting down"),
+                _ = shutdown_signal() => {
+                    tracing::info!("shutting down: finishing the requests in flight");
+                    server.shut_down(SHUTDOWN_GRACE).await;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

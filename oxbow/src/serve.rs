@@ -45,18 +45,33 @@ impl FromStr for Role {
 pub struct Server {
     pub http_addr: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
+    /// The HTTP server, and what tells it to stop taking connections.
+    http: Option<(JoinHandle<()>, tokio::sync::watch::Sender<bool>)>,
 }
 
 impl Server {
     /// Waits until a task ends (they run until stopped).
-    pub async fn wait(mut self) {
-        if self.tasks.is_empty() {
+    pub async fn wait(&mut self) {
+        let mut tasks: Vec<&mut JoinHandle<()>> = self.tasks.iter_mut().collect();
+        if let Some((http, _)) = &mut self.http {
+            tasks.push(http);
+        }
+        if tasks.is_empty() {
             return;
         }
-        let (_, _, rest) = futures::future::select_all(self.tasks.drain(..)).await;
-        for task in rest {
-            task.abort();
+        let _ = futures::future::select_all(tasks).await;
+    }
+
+    /// Stops taking requests, lets the ones in flight finish (for at most `grace`), then stops
+    /// every role. Consumers resume from what they committed.
+    pub async fn shut_down(mut self, grace: std::time::Duration) {
+        if let Some((http, stop)) = self.http.take() {
+            let _ = stop.send(true);
+            if tokio::time::timeout(grace, http).await.is_err() {
+                tracing::warn!("requests still in flight after the grace period; stopping anyway");
+            }
         }
+        self.stop();
     }
 
     /// Stops every role. Nothing is lost: appends in flight either committed or did not, and
@@ -64,6 +79,9 @@ impl Server {
     pub fn stop(self) {
         for task in &self.tasks {
             task.abort();
+        }
+        if let Some((http, _)) = &self.http {
+            http.abort();
         }
     }
 }
@@ -97,6 +115,9 @@ where
 /// Appends told to the sagas' shortcut that it has not taken yet, at most; past that it is not
 /// told, and Kafka brings the events.
 const OWN_APPENDS_BUFFER: usize = 4096;
+
+/// How long the start waits for the brokers to say whether the topics are right.
+const TOPIC_CHECK: Duration = Duration::from_secs(5);
 
 /// How often the identity provider's keys are read again.
 const JWKS_REFRESH: Duration = Duration::from_secs(300);
@@ -154,10 +175,11 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     // the configuration says stops the start; a broker that cannot be reached yet does not
     // (the roles keep trying).
     if roles.iter().any(|role| matches!(role, Role::Relay | Role::Saga)) {
-        match ensure_topics(&config).await {
-            Err(platform::kafka::TopicError::Misconfigured(why)) => anyhow::bail!(why),
-            Err(error) => tracing::warn!(%error, "the Kafka topics could not be checked yet"),
-            Ok(()) => {}
+        match tokio::time::timeout(TOPIC_CHECK, ensure_topics(&config)).await {
+            Ok(Err(platform::kafka::TopicError::Misconfigured(why))) => anyhow::bail!(why),
+            Ok(Err(error)) => tracing::warn!(%error, "the Kafka topics could not be checked yet"),
+            Err(_) => tracing::warn!("the Kafka brokers did not answer; the topics are checked when they do"),
+            Ok(Ok(())) => {}
         }
     }
     if roles.contains(&Role::Relay) {
@@ -216,8 +238,12 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
         tasks.push(supervise("saga-worker", metrics.clone(), move || sagas.clone().work()));
     }
 
-    let mut http_addr = None;
-    if roles.contains(&Role::WriteApi) || roles.contains(&Role::ReadApi) {
+    let serves_api = roles.contains(&Role::WriteApi) || roles.contains(&Role::ReadApi);
+    // The APIs' listener carries /healthz, /readyz and /metrics; a process of other roles
+    // serves them on OXBOW_HEALTH_ADDR when it is set.
+    let listen = if serves_api { Some(config.http_addr) } else { config.health_addr };
+    let (mut http_addr, mut http) = (None, None);
+    if let Some(listen) = listen {
         let mut tokens = config.tokens();
         if let Some(source) = &config.jwks {
             let source = platform::auth::JwksSource::parse(source);
@@ -236,7 +262,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             },
             metrics: metrics.clone(),
         });
-        if roles.contains(&Role::WriteApi) {
+        if serves_api && roles.contains(&Role::WriteApi) {
             let service = service.clone().expect("made above");
             let rate_limit = write_api::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
             app = app.merge(write_api::router(write_api::WriteApi {
@@ -249,7 +275,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                 payment_webhook_secret: config.payment_webhook_secret.clone(),
             }));
         }
-        if roles.contains(&Role::ReadApi) {
+        if serves_api && roles.contains(&Role::ReadApi) {
             let progress = read_api::Progress::spawn(
                 pool.clone(),
                 config.redis_url.clone(),
@@ -275,17 +301,20 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             app = app.merge(read_api::router(state, config.max_body_bytes));
         }
         let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
-        let listener = tokio::net::TcpListener::bind(config.http_addr)
-            .await
-            .with_context(|| format!("listening on {}", config.http_addr))?;
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
         http_addr = Some(listener.local_addr()?);
-        tasks.push(tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
+        let (stop, mut stopping) = tokio::sync::watch::channel(false);
+        let server = tokio::spawn(async move {
+            let drained = async move {
+                let _ = stopping.changed().await;
+            };
+            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(drained).await {
                 tracing::error!(%error, "the HTTP server stopped");
             }
-        }));
+        });
+        http = Some((server, stop));
     }
-    Ok(Server { http_addr, tasks })
+    Ok(Server { http_addr, tasks, http })
 }
 
 async fn ensure_topics(config: &Config) -> Result<(), platform::kafka::TopicError> {

@@ -79,6 +79,8 @@ pub struct Config {
     /// webhook agents and the JWKS; PostgreSQL takes `sslrootcert` in `DATABASE_URL`, Kafka
     /// `OXBOW_KAFKA_SSL_CA_LOCATION`.
     pub tls_ca_file: Option<String>,
+    /// Where a process without the APIs serves /healthz, /readyz and /metrics, if anywhere.
+    pub health_addr: Option<SocketAddr>,
 }
 
 /// The shortest JWT secret `serve` accepts: HS256 wants a key of at least its hash's size.
@@ -137,6 +139,7 @@ impl Config {
             serving_role: None,
             jwks: None,
             tls_ca_file: None,
+            health_addr: None,
         }
     }
 
@@ -196,6 +199,11 @@ impl Config {
             serving_role: var("OXBOW_SERVING_ROLE"),
             jwks: var("OXBOW_JWKS"),
             tls_ca_file: var("OXBOW_TLS_CA_FILE"),
+            health_addr: var("OXBOW_HEALTH_ADDR")
+                .map(|addr| {
+                    addr.parse().map_err(|error| anyhow::anyhow!("OXBOW_HEALTH_ADDR={addr:?} is not valid: {error}"))
+                })
+                .transpose()?,
             database_url: defaults.database_url,
         })
     }

@@ -11,5 +11,6 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod redis;
 pub mod tls;
+pub mod variables;
 
 pub use config::Config;

@@ -9,6 +9,7 @@ mod forget;
 mod graphql_http;
 mod kafka_settings;
 mod log;
+mod processes;
 mod projections;
 mod redelivery;
 mod relay;
