@@ -35,6 +35,9 @@ enum Command {
         #[arg(long)]
         dev: bool,
     },
+    /// Asks a URL (a role's /readyz) and exits 0 if it answers 2xx: a container's health check,
+    /// where the image has no curl.
+    Probe { url: String },
     /// Applies the database migrations.
     Migrate,
     /// Mints a bearer token signed with OXBOW_JWT_SECRET, for development and tests.
@@ -295,6 +298,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     server.shut_down(SHUTDOWN_GRACE).await;
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Probe { url } => {
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+            let response = client.get(&url).send().await.with_context(|| format!("asking {url}"))?;
+            anyhow::ensure!(response.status().is_success(), "{url} answered {}", response.status());
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

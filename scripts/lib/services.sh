@@ -19,25 +19,37 @@ oxbow_as_root() {
 
 oxbow_pg_bindir() { pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 
-# Installs the Debian packages that are missing: PostgreSQL, Redis, and what rdkafka's bundled
-# librdkafka needs to build.
+# The Debian packages a release build needs (rdkafka's bundled librdkafka, with OpenSSL for
+# Kafka's TLS): `scripts/build`, and so the container image, install exactly these.
+OXBOW_BUILD_PACKAGES=(gcc make pkg-config zlib1g-dev libssl-dev)
+
+# Installs the Debian packages that are missing, as root (or with sudo).
+oxbow_apt_install() {
+  [ $# -gt 0 ] || return 0
+  oxbow_log "installing $*"
+  oxbow_as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive oxbow_as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+oxbow_ensure_build_packages() {
+  local missing=() package
+  for package in "${OXBOW_BUILD_PACKAGES[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  oxbow_apt_install "${missing[@]}"
+}
+
+# Installs what is missing to build and run Oxbow locally: the build's packages, PostgreSQL,
+# Redis, and the tools the scripts use.
 oxbow_ensure_packages() {
+  oxbow_ensure_build_packages
   local missing=()
   [ -x "$(oxbow_pg_bindir)/initdb" ] || missing+=(postgresql postgresql-contrib)
   command -v redis-server >/dev/null || missing+=(redis-server)
-  command -v cc >/dev/null || missing+=(gcc)
-  command -v make >/dev/null || missing+=(make)
-  command -v pkg-config >/dev/null || missing+=(pkg-config)
-  [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
   command -v python3 >/dev/null || missing+=(python3 python3-pip)
   command -v curl >/dev/null || missing+=(curl)
   command -v openssl >/dev/null || missing+=(openssl)
-  [ -e /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
-  if [ ${#missing[@]} -gt 0 ]; then
-    oxbow_log "installing ${missing[*]}"
-    oxbow_as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive oxbow_as_root apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
+  oxbow_apt_install "${missing[@]}"
   # Debian starts a cluster and a Redis of its own on install; ours run on other ports.
   if ! command -v cargo-nextest >/dev/null && ! cargo nextest --version >/dev/null 2>&1; then
     oxbow_log "installing cargo-nextest"
@@ -52,15 +64,11 @@ oxbow_ensure_test_tools() {
   command -v npm >/dev/null || missing+=(nodejs npm)
   python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
   command -v stunnel >/dev/null || missing+=(stunnel4)
-  if [ ${#missing[@]} -gt 0 ]; then
-    oxbow_log "installing ${missing[*]}"
-    oxbow_as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive oxbow_as_root apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
+  oxbow_apt_install "${missing[@]}"
   npm ci --prefix "$OXBOW_ROOT/tests/graphql-http" --no-audit --no-fund --silent >/dev/null ||
     oxbow_die "npm ci failed in tests/graphql-http"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-    --target "$OXBOW_ROOT/.oxbow/python" --upgrade -r "$OXBOW_ROOT/tests/cloudevents/requirements.txt" ||
+    --target "$OXBOW_ROOT/.oxbow/python" --upgrade -r "$OXBOW_ROOT/tests/python/requirements.txt" ||
     oxbow_die "installing the CloudEvents SDK failed"
 }
 

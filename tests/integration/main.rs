@@ -4,6 +4,7 @@ mod agents;
 mod bounds;
 mod cli;
 mod database_roles;
+mod deployment;
 mod errors;
 mod forget;
 mod graphql_http;

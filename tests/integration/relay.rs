@@ -194,10 +194,10 @@ async fn a_cloudevents_sdk_reads_the_logs_attributes_from_the_kafka_messages() {
     let packages = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.oxbow/python");
     assert!(
         packages.join("cloudevents").is_dir(),
-        "the CloudEvents SDK is missing: python3 -m pip install --target .oxbow/python -r tests/cloudevents/requirements.txt (scripts/test does)"
+        "the CloudEvents SDK is missing: python3 -m pip install --target .oxbow/python -r tests/python/requirements.txt (scripts/test does)"
     );
     let mut sdk = tokio::process::Command::new("python3")
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudevents/decode.py"))
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/cloudevents_decode.py"))
         .env("PYTHONPATH", &packages)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
