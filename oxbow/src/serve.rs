@@ -47,6 +47,8 @@ pub struct Server {
     tasks: Vec<JoinHandle<()>>,
     /// The HTTP server, and what tells it to stop taking connections.
     http: Option<(JoinHandle<()>, tokio::sync::watch::Sender<bool>)>,
+    /// The read API's subscription connections, closed on shutdown.
+    subscriptions: Option<read_api::OpenConnections>,
 }
 
 impl Server {
@@ -69,6 +71,14 @@ impl Server {
             let _ = stop.send(true);
             if tokio::time::timeout(grace, http).await.is_err() {
                 tracing::warn!("requests still in flight after the grace period; stopping anyway");
+            }
+        }
+        // Subscriptions are told "going away" (1001) as the shutdown begins; give their close
+        // frames a moment to leave.
+        if let Some(subscriptions) = &self.subscriptions {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+            while !subscriptions.is_empty() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
         }
         self.stop();
@@ -242,7 +252,8 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     // The APIs' listener carries /healthz, /readyz and /metrics; a process of other roles
     // serves them on OXBOW_HEALTH_ADDR when it is set.
     let listen = if serves_api { Some(config.http_addr) } else { config.health_addr };
-    let (mut http_addr, mut http) = (None, None);
+    let (mut http_addr, mut http, mut subscriptions) = (None, None, None);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     if let Some(listen) = listen {
         let mut tokens = config.tokens();
         if let Some(source) = &config.jwks {
@@ -296,14 +307,16 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             let rate_limit =
                 platform::rate_limit::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
             let connections = read_api::OpenConnections::new(config.subscription_connections_per_caller);
+            subscriptions = Some(connections.clone());
             let state = read_api::ReadState::new(services, tokens.clone(), rate_limit, connections)
-                .with_subscriptions_per_connection(config.subscriptions_per_connection);
+                .with_subscriptions_per_connection(config.subscriptions_per_connection)
+                .with_shutdown(stopping.clone());
             app = app.merge(read_api::router(state, config.max_body_bytes));
         }
         let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
         http_addr = Some(listener.local_addr()?);
-        let (stop, mut stopping) = tokio::sync::watch::channel(false);
+        let mut stopping = stopping;
         let server = tokio::spawn(async move {
             let drained = async move {
                 let _ = stopping.changed().await;
@@ -314,7 +327,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
         });
         http = Some((server, stop));
     }
-    Ok(Server { http_addr, tasks, http })
+    Ok(Server { http_addr, tasks, http, subscriptions })
 }
 
 async fn ensure_topics(config: &Config) -> Result<(), platform::kafka::TopicError> {

@@ -11,6 +11,7 @@ use async_graphql::{Data, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -36,6 +37,8 @@ pub struct ReadState {
     pub connections: OpenConnections,
     /// Subscriptions running at once on one connection.
     pub subscriptions_per_connection: usize,
+    /// Turns true when the server shuts down: subscriptions are closed with "going away".
+    pub shutdown: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl ReadState {
@@ -47,7 +50,14 @@ impl ReadState {
             rate_limit,
             connections,
             subscriptions_per_connection: DEFAULT_SUBSCRIPTIONS_PER_CONNECTION,
+            shutdown: None,
         }
+    }
+
+    /// Closes every subscription's connection with 1001 (going away) once `shutdown` is true.
+    pub fn with_shutdown(mut self, shutdown: tokio::sync::watch::Receiver<bool>) -> ReadState {
+        self.shutdown = Some(shutdown);
+        self
     }
 
     /// At most `limit` subscriptions running at once on one connection.
@@ -74,6 +84,11 @@ pub struct ConnectionSlot {
 impl OpenConnections {
     pub fn new(limit: usize) -> OpenConnections {
         OpenConnections { limit: limit.max(1), open: Arc::default() }
+    }
+
+    /// Whether no connection is open.
+    pub fn is_empty(&self) -> bool {
+        self.open.lock().expect("connections lock").is_empty()
     }
 
     /// A place for one more connection of `caller`, unless it has `limit` open already.
@@ -144,6 +159,15 @@ impl async_graphql::Executor for LimitedSubscriptions {
                 response
             })
             .boxed()
+    }
+}
+
+/// Resolves once the server shuts down; never without a shutdown signal.
+async fn shutting_down(shutdown: Option<tokio::sync::watch::Receiver<bool>>) {
+    let Some(mut shutdown) = shutdown else { return std::future::pending().await };
+    if shutdown.wait_for(|stopping| *stopping).await.is_err() {
+        // The server went without saying: nothing to wait for.
+        std::future::pending::<()>().await;
     }
 }
 
@@ -260,6 +284,7 @@ async fn subscriptions(
     let tokens = state.tokens.clone();
     let connections = state.connections.clone();
     let subscriptions_per_connection = state.subscriptions_per_connection;
+    let shutdown = state.shutdown.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
@@ -272,7 +297,15 @@ async fn subscriptions(
             let held = slot.clone();
             let executor =
                 LimitedSubscriptions { schema, running: Arc::default(), limit: subscriptions_per_connection };
-            let serve = GraphQLWebSocket::new(socket, executor, protocol)
+            // The socket's sending half is shared, so that a shutdown can still say goodbye
+            // with a close frame once the protocol's loop is stopped.
+            let (sink, stream) = futures::StreamExt::split(socket);
+            let sink = Arc::new(tokio::sync::Mutex::new(sink));
+            let forward = futures::sink::unfold(sink.clone(), |sink, message: Message| async move {
+                futures::SinkExt::send(&mut *sink.lock().await, message).await?;
+                Ok::<_, axum::Error>(sink)
+            });
+            let serve = GraphQLWebSocket::new_with_pair(forward, stream, executor, protocol)
                 .keepalive_timeout(Duration::from_secs(30))
                 .on_connection_init(move |payload| {
                     let verified = {
@@ -314,6 +347,13 @@ async fn subscriptions(
             tokio::select! {
                 () = serve => {}
                 () = expired => tracing::debug!("a subscription's token expired; closing its connection"),
+                () = shutting_down(shutdown) => {
+                    let going_away = Message::Close(Some(CloseFrame {
+                        code: axum::extract::ws::close_code::AWAY,
+                        reason: "the server is shutting down; reconnect".into(),
+                    }));
+                    let _ = futures::SinkExt::send(&mut *sink.lock().await, going_away).await;
+                }
             }
             drop(slot);
         })

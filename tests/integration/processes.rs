@@ -50,9 +50,10 @@ async fn each_role_is_ready_when_what_it_needs_is() {
     assert!(metrics.text().await.unwrap().contains("oxbow_"), "the projector's own metrics");
 }
 
-/// SIGTERM: the server stops taking connections but answers the request it is serving.
+/// SIGTERM: the server stops taking connections, answers the request it is serving, and closes
+/// its subscriptions with "going away".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_the_requests_in_flight_finish() {
+async fn sigterm_lets_the_requests_in_flight_finish_and_closes_subscriptions_going_away() {
     platform::tls::install();
     let db = tests::database().await;
     let config = tests::config(&db);
@@ -69,14 +70,36 @@ async fn sigterm_lets_the_requests_in_flight_finish() {
     let waiting = tokio::spawn(
         reqwest::Client::new()
             .post(format!("{base}/graphql"))
-            .bearer_auth(token)
+            .bearer_auth(&token)
             .header("x-oxbow-min-position", "1000000")
             .json(&serde_json::json!({"query": "{ projections { name } }"}))
             .send(),
     );
+    // And an open subscription.
+    let url = format!("ws://127.0.0.1:{port}/graphql/ws");
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = serde_json::json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+    futures::SinkExt::send(&mut socket, tokio_tungstenite::tungstenite::Message::text(init.to_string())).await.unwrap();
+    let acked = futures::StreamExt::next(&mut socket).await.unwrap().unwrap();
+    assert!(acked.to_text().unwrap().contains("connection_ack"), "{acked}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = server.id().expect("running") as i32;
     assert_eq!(unsafe { libc_kill(pid, 15) }, 0);
+    // The subscription's connection is closed with 1001, going away: clients reconnect elsewhere.
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match futures::StreamExt::next(&mut socket).await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                other => panic!("the connection ended without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a close frame");
+    assert_eq!(closed.map(|frame| u16::from(frame.code)), Some(1001));
     let answered = waiting.await.unwrap().expect("the request in flight is answered, not cut off");
     assert_eq!(answered.status(), 200);
     let status = tokio::time::timeout(Duration::from_secs(20), server.wait()).await.expect("it exits").unwrap();
