@@ -150,6 +150,8 @@ fn summary(mut latencies: Vec<Duration>, errors: u64, elapsed: Duration) -> serd
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // HTTP clients use rustls with ring, as the oxbow binary does.
+    platform::tls::install();
     let cli = Cli::parse();
     match &cli.figure {
         Figure::GenerateLog { database_url, events } => {
