@@ -78,7 +78,7 @@ pub fn producer_config(kafka: &KafkaSettings) -> ClientConfig {
 pub fn consumer_config(kafka: &KafkaSettings, group: &str) -> ClientConfig {
     let mut config = kafka.config(&[
         ("auto.offset.reset", "earliest"),
-        ("session.timeout.ms", "10000"),
+        ("session.timeout.ms", "6000"),
         ("heartbeat.interval.ms", "1000"),
         ("fetch.wait.max.ms", "10"),
         ("enable.partition.eof", "false"),
