@@ -107,6 +107,7 @@ impl CommandService {
         idempotency_key: Option<&str>,
         correlation_id: Uuid,
     ) -> Result<Accepted, CommandError> {
+        let started = std::time::Instant::now();
         // Parsing checked the endpoint's commands already; the sagas' are built in code, from
         // what executors returned.
         let result = match request.command.validate() {
@@ -128,6 +129,13 @@ impl CommandService {
             "Commands received, by type and outcome.",
             &[("type", request.command.command_type()), ("outcome", outcome)],
             1,
+        );
+        self.metrics.observe(
+            "oxbow_command_duration_seconds",
+            "From a command's arrival at the service to its answer, by type.",
+            &[("type", request.command.command_type())],
+            platform::metrics::SECONDS,
+            started.elapsed().as_secs_f64(),
         );
         result
     }

@@ -84,6 +84,7 @@ impl Projector {
         let mut unrefreshed: Option<(Vec<Touched>, Progress)> = None;
         let progress = loop {
             let pool = &self.pool;
+            let started = std::time::Instant::now();
             let apply = async {
                 let mut transaction = pool.begin().await?;
                 let applied = apply_log_chunk(&mut transaction, CHUNK).await?;
@@ -116,6 +117,13 @@ impl Projector {
                 "Events applied to a projection.",
                 &[("projection", catalog::NAME)],
                 applied as u64,
+            );
+            self.metrics.observe(
+                "oxbow_projection_apply_seconds",
+                "How long a chunk of the log took to apply (with the previous chunk's Redis refresh).",
+                &[("projection", catalog::NAME)],
+                platform::metrics::SECONDS,
+                started.elapsed().as_secs_f64(),
             );
             unrefreshed = Some((touched, progress));
             if progress.behind() == 0 {

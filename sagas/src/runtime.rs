@@ -254,6 +254,7 @@ impl Sagas {
     /// Carries out one piece of work, renewing its lease meanwhile, and records how it went.
     async fn carry_out(&self, leased: Leased) {
         let pool = &self.inner.bookkeeping;
+        let started = std::time::Instant::now();
         let work = self.perform(&leased.work, leased.correlation_id);
         tokio::pin!(work);
         let mut renew = tokio::time::interval(queue::LEASE / 3);
@@ -295,6 +296,13 @@ impl Sagas {
             "Saga work carried out, by saga, kind and outcome (done, retry, or set_aside after failing too often).",
             &[("saga", &leased.saga), ("work", kind), ("outcome", outcome_label)],
             1,
+        );
+        self.inner.metrics.observe(
+            "oxbow_saga_work_duration_seconds",
+            "How long one piece of saga work took to carry out, by saga and kind.",
+            &[("saga", &leased.saga), ("work", kind)],
+            platform::metrics::SECONDS,
+            started.elapsed().as_secs_f64(),
         );
     }
 

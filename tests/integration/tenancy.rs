@@ -247,6 +247,23 @@ async fn a_clients_text_never_becomes_a_metric_label() {
     assert!(metrics.contains(r#"type="unknown""#), "{metrics}");
 }
 
+/// Latencies are histograms: a command's duration is counted in its type's buckets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_latencies_are_histograms_by_type() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    for _ in 0..3 {
+        app.ok(&app.token("alice"), json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "H"}}))
+            .await;
+    }
+    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("# TYPE oxbow_command_duration_seconds histogram"), "{metrics}");
+    assert!(
+        metrics.contains(r#"oxbow_command_duration_seconds_bucket{type="CreateWorkspace",le="+Inf"} 3"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"oxbow_command_duration_seconds_count{type="CreateWorkspace"} 3"#), "{metrics}");
+}
+
 /// With an issuer and an audience configured, only tokens that name both are accepted: a token
 /// of the same secret minted for another issuer or audience, or for none, is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
