@@ -132,9 +132,11 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
             );
             continue;
         };
-        let published = batch.len();
         let (held, ready): (Vec<RecordedEvent>, Vec<RecordedEvent>) =
             batch.into_iter().partition(|event| parked.contains(&event.stream_id));
+        // Events held back behind a parked one are not published, and not counted.
+        let published = ready.len();
+        let newest = ready.last().map(|event| event.recorded_at);
         let outcome = if isolating {
             publish_isolating(&pool, &producer, &config.topic, ready).await
         } else {
@@ -162,6 +164,16 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
         .await?;
         checkpoint = last;
         metrics.increment("oxbow_relay_published_total", "Events published to Kafka.", &[], published as u64);
+        if let Some(newest) = newest {
+            let lag = (chrono::Utc::now() - newest).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
+            metrics.observe(
+                "oxbow_relay_lag_seconds",
+                "From an event's append to its batch's acknowledgement by the broker.",
+                &[],
+                platform::metrics::SECONDS,
+                lag.max(0.0),
+            );
+        }
         metrics.set("oxbow_relay_position", "The last log position published to Kafka.", &[], last as f64);
     }
 }

@@ -356,6 +356,17 @@ async fn two_processes_of_every_role_survive_losing_one_of_each_under_load() {
         assert!(heard.is_ok(), "{base} delivered no subscription message");
     }
 
+    // Each survivor's latencies are in its own /metrics, as histograms.
+    for (process, histogram) in [
+        (&second[2], "oxbow_projection_apply_seconds_count"),
+        (&second[3], "oxbow_saga_work_duration_seconds_count"),
+        (&second[4], "oxbow_relay_lag_seconds_count"),
+        (&second[0], "oxbow_command_duration_seconds_count"),
+    ] {
+        let metrics = http.get(format!("{}/metrics", process.base)).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains(histogram), "{} has no {histogram}", process.base);
+    }
+
     // The read models are what a rebuild from the log makes of it.
     let (code, stdout, stderr) = tests::oxbow_output(&config, &["projections", "diff", "catalog"]).await;
     assert_eq!(code, 0, "{stdout}{stderr}");
