@@ -10,7 +10,7 @@ use commands::billing::Billing;
 use commands::runs::RunAggregate;
 use commands::workflows::Workflow;
 use commands::workspace::Workspace;
-use commands::{Aggregate, CommandContext, Principal, RejectionKind};
+use commands::{Aggregate, CommandContext, NewSecret, Principal, RejectionKind};
 use events::{DomainEvent, Metadata, NewEvent, RecordedEvent};
 use platform::metrics::Metrics;
 use store::{AppendError, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, IdempotencyClaim};
@@ -58,6 +58,11 @@ pub struct Appended {
     pub stream: String,
     pub first: i64,
     pub last: i64,
+}
+
+/// 244 random bits, as 64 hex digits, from a CSPRNG the operating system seeds.
+fn random_secret() -> String {
+    format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
 }
 
 /// The largest event payload a command may record unless configured otherwise.
@@ -288,8 +293,7 @@ impl CommandService {
             actor_email: caller.email.clone(),
             now: Utc::now(),
             new_id: Uuid::now_v7(),
-            // 244 random bits from a CSPRNG the operating system seeds.
-            new_secret: format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
+            new_secret: NewSecret::from(random_secret),
             principal: caller.principal,
         };
         let decided = A::decide(command, &state, &facts, &context)
@@ -362,11 +366,11 @@ impl CommandService {
             self.maybe_snapshot::<A>(&stream_id, version, &folded);
             self.states.put(&stream_id, folded);
         }
-        let worker_credential = outcome
-            .events
-            .iter()
-            .find(|event| event.event_type == "WorkerCredentialIssued")
-            .map(|_| commands::agents::worker_credential(request.id, context.new_id, &context.new_secret));
+        // A decision that issued a credential asked for a secret: the caller sees it this once.
+        let worker_credential = context
+            .new_secret
+            .made()
+            .map(|secret| commands::agents::worker_credential(request.id, context.new_id, secret));
         Ok(Accepted {
             worker_credential,
             stream: stream_id,

@@ -315,7 +315,7 @@ impl Decider for Agent {
                 Ok(vec![
                     WorkerCredentialIssued {
                         credential_id: context.new_id,
-                        secret_sha256: secret_sha256(&context.new_secret),
+                        secret_sha256: secret_sha256(context.new_secret.get()),
                     }
                     .into(),
                 ])
@@ -473,9 +473,11 @@ mod tests {
         let admin = Access::of(Role::Admin);
         let context = context_of("alice");
         let issue = AgentCommand::IssueWorkerCredential(IssueWorkerCredential {});
-        let issued: AgentEvent =
-            WorkerCredentialIssued { credential_id: context.new_id, secret_sha256: secret_sha256(&context.new_secret) }
-                .into();
+        let issued: AgentEvent = WorkerCredentialIssued {
+            credential_id: context.new_id,
+            secret_sha256: secret_sha256(context.new_secret.get()),
+        }
+        .into();
         given::<Agent>([external.clone()]).when_with(issue.clone(), &admin, context.clone()).then([issued.clone()]);
         given::<Agent>([registered()])
             .when_with(issue.clone(), &admin, context.clone())
@@ -486,19 +488,16 @@ mod tests {
 
         let state = Agent::fold([external.clone(), issued.clone()].iter());
         let agent = state.0.as_ref().unwrap();
-        assert!(agent.accepts(context.new_id, &context.new_secret));
+        assert!(agent.accepts(context.new_id, context.new_secret.get()));
         assert!(!agent.accepts(context.new_id, "another secret"));
-        assert!(!agent.accepts(Uuid::nil(), &context.new_secret));
+        assert!(!agent.accepts(Uuid::nil(), context.new_secret.get()));
         let retired = Agent::fold([external.clone(), issued.clone(), AgentRetired {}.into()].iter());
-        assert!(!retired.0.unwrap().accepts(context.new_id, &context.new_secret));
+        assert!(!retired.0.unwrap().accepts(context.new_id, context.new_secret.get()));
         let revoked =
             Agent::fold([external, issued, WorkerCredentialRevoked { credential_id: context.new_id }.into()].iter());
-        assert!(!revoked.0.unwrap().accepts(context.new_id, &context.new_secret));
-        let credential = worker_credential(Uuid::nil(), context.new_id, &context.new_secret);
-        assert_eq!(
-            parse_worker_credential(&credential),
-            Some((Uuid::nil(), context.new_id, context.new_secret.as_str()))
-        );
+        assert!(!revoked.0.unwrap().accepts(context.new_id, context.new_secret.get()));
+        let credential = worker_credential(Uuid::nil(), context.new_id, context.new_secret.get());
+        assert_eq!(parse_worker_credential(&credential), Some((Uuid::nil(), context.new_id, context.new_secret.get())));
         assert_eq!(parse_worker_credential("eyJhbGciOi.x.y"), None);
     }
 

@@ -16,8 +16,8 @@ pub struct CommandContext {
     pub now: DateTime<Utc>,
     /// A fresh id for whatever the decision needs to name (an invitation, say).
     pub new_id: Uuid,
-    /// A fresh random secret (64 hex digits) for a credential the decision issues.
-    pub new_secret: String,
+    /// A fresh random secret for a credential the decision issues.
+    pub new_secret: NewSecret,
     /// What the platform, rather than the workspace, lets the caller do.
     pub principal: Principal,
 }
@@ -30,6 +30,44 @@ impl CommandContext {
 
     pub fn by_operator(&self) -> bool {
         self.principal == Principal::Operator
+    }
+}
+
+/// A fresh random secret, made the first time a decision asks for it (by the source its caller
+/// gave), so that the commands that issue no credential pay nothing for one, and the caller
+/// learns whether one was issued.
+#[derive(Debug, Clone)]
+pub struct NewSecret {
+    make: fn() -> String,
+    made: std::sync::OnceLock<String>,
+}
+
+impl NewSecret {
+    /// A secret `make` makes, when first asked for.
+    pub fn from(make: fn() -> String) -> NewSecret {
+        NewSecret { make, made: std::sync::OnceLock::new() }
+    }
+
+    /// This secret (for tests).
+    pub fn fixed(secret: &str) -> NewSecret {
+        let made = std::sync::OnceLock::new();
+        let _ = made.set(secret.to_owned());
+        NewSecret { make: String::new, made }
+    }
+
+    pub fn get(&self) -> &str {
+        self.made.get_or_init(self.make)
+    }
+
+    /// The secret, if the decision asked for one.
+    pub fn made(&self) -> Option<&str> {
+        self.made.get().map(String::as_str)
+    }
+}
+
+impl PartialEq for NewSecret {
+    fn eq(&self, other: &NewSecret) -> bool {
+        self.made == other.made
     }
 }
 

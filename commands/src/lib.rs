@@ -18,6 +18,6 @@ pub mod workspace;
 
 pub use command_enum::Validate;
 pub(crate) use command_enum::command_enum;
-pub use decider::{Aggregate, CommandContext, Decider, Principal, Unreadable};
+pub use decider::{Aggregate, CommandContext, Decider, NewSecret, Principal, Unreadable};
 pub use error::{Rejection, RejectionKind};
 pub use validate::FieldError;

@@ -15,7 +15,7 @@ pub fn context_of(actor: &str) -> CommandContext {
         actor_email: None,
         now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
         new_id: Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0001),
-        new_secret: "5e".repeat(32),
+        new_secret: crate::decider::NewSecret::fixed(&"5e".repeat(32)),
         principal: crate::Principal::User,
     }
 }

@@ -184,8 +184,9 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     // The topics, checked once before the roles that use them start: a topic that is not what
     // the configuration says stops the start; a broker that cannot be reached yet does not
     // (the roles keep trying).
+    let topics = std::sync::Arc::new(Topics { config: config.clone(), checked: tokio::sync::OnceCell::new() });
     if roles.iter().any(|role| matches!(role, Role::Relay | Role::Saga)) {
-        match tokio::time::timeout(TOPIC_CHECK, ensure_topics(&config)).await {
+        match tokio::time::timeout(TOPIC_CHECK, topics.ready()).await {
             Ok(Err(platform::kafka::TopicError::Misconfigured(why))) => anyhow::bail!(why),
             Ok(Err(error)) => tracing::warn!(%error, "the Kafka topics could not be checked yet"),
             Err(_) => tracing::warn!("the Kafka brokers did not answer; the topics are checked when they do"),
@@ -194,12 +195,12 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     }
     if roles.contains(&Role::Relay) {
         let relay_config = relay::RelayConfig::new(&config.kafka(), &config.events_topic);
-        let (pool, metrics_for_relay, config) = (pool.clone(), metrics.clone(), config.clone());
+        let (pool, metrics_for_relay, topics) = (pool.clone(), metrics.clone(), topics.clone());
         tasks.push(supervise("relay", metrics.clone(), move || {
-            let (pool, metrics, relay_config, config) =
-                (pool.clone(), metrics_for_relay.clone(), relay_config.clone(), config.clone());
+            let (pool, metrics, relay_config, topics) =
+                (pool.clone(), metrics_for_relay.clone(), relay_config.clone(), topics.clone());
             async move {
-                ensure_topics(&config).await?;
+                topics.ready().await?;
                 relay::run(pool, relay_config, metrics).await
             }
         }));
@@ -235,11 +236,11 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                 webhook_allow: config.webhook_allow.clone(),
             },
         )?;
-        let (for_consumer, config_for_consumer) = (sagas.clone(), config.clone());
+        let (for_consumer, topics) = (sagas.clone(), topics.clone());
         tasks.push(supervise("saga-consumer", metrics.clone(), move || {
-            let (sagas, config) = (for_consumer.clone(), config_for_consumer.clone());
+            let (sagas, topics) = (for_consumer.clone(), topics.clone());
             async move {
-                ensure_topics(&config).await?;
+                topics.ready().await?;
                 sagas.consume().await
             }
         }));
@@ -330,11 +331,19 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     Ok(Server { http_addr, tasks, http, subscriptions })
 }
 
-async fn ensure_topics(config: &Config) -> Result<(), platform::kafka::TopicError> {
-    platform::kafka::ensure_topics(
-        &config.kafka(),
-        &[&config.events_topic, &config.tasks_topic, &config.notifications_topic],
-        config.topics(),
-    )
-    .await
+/// Oxbow's topics, made sure of once per process: by the start, or by the first role that
+/// reaches the brokers when they did not answer the start.
+struct Topics {
+    config: Config,
+    checked: tokio::sync::OnceCell<()>,
+}
+
+impl Topics {
+    async fn ready(&self) -> Result<(), platform::kafka::TopicError> {
+        let config = &self.config;
+        let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];
+        let kafka = config.kafka();
+        let check = || platform::kafka::ensure_topics(&kafka, &topics, config.topics());
+        self.checked.get_or_try_init(check).await.map(|_| ())
+    }
 }

@@ -169,6 +169,15 @@ pub struct Tokens {
     keys: std::sync::Arc<Keys>,
 }
 
+/// The token of an `Authorization` header value (`Bearer <token>`).
+pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
+    let header = header.ok_or(AuthError::Missing)?;
+    let token =
+        header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).ok_or(AuthError::Malformed)?;
+    Ok(token.trim())
+}
+
+#[derive(Clone)]
 struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -215,17 +224,7 @@ impl Tokens {
 
     /// These tokens, also accepting the identity provider's signatures with `jwks`.
     pub fn trusting(&self, jwks: Jwks) -> Tokens {
-        let keys = &self.keys;
-        Tokens {
-            keys: Arc::new(Keys {
-                encoding: keys.encoding.clone(),
-                decoding: keys.decoding.clone(),
-                validation: keys.validation.clone(),
-                jwks: Some(jwks),
-                issuer: keys.issuer.clone(),
-                audience: keys.audience.clone(),
-            }),
-        }
+        Tokens { keys: Arc::new(Keys { jwks: Some(jwks), ..Keys::clone(&self.keys) }) }
     }
 
     pub fn mint(&self, sub: &str, email: Option<&str>, ttl: chrono::Duration) -> String {
@@ -285,10 +284,7 @@ impl Tokens {
 
     /// Checks an `Authorization` header value (`Bearer <jwt>`).
     pub fn verify_header(&self, header: Option<&str>) -> Result<Claims, AuthError> {
-        let header = header.ok_or(AuthError::Missing)?;
-        let token =
-            header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).ok_or(AuthError::Malformed)?;
-        self.verify(token.trim())
+        self.verify(bearer(header)?)
     }
 }
 

@@ -28,10 +28,6 @@ pub struct KafkaSettings {
 }
 
 impl KafkaSettings {
-    pub fn new(brokers: impl Into<String>) -> KafkaSettings {
-        KafkaSettings { brokers: brokers.into(), client: Vec::new() }
-    }
-
     /// The settings named by `OXBOW_KAFKA_*` variables among `variables`; a reserved one is
     /// refused.
     pub fn from_variables(

@@ -15,7 +15,6 @@ fn url_as(user: &str, database: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_serving_role_appends_and_serves_but_cannot_change_the_log_or_the_schema() {
-    platform::tls::install();
     let name = tests::unique_name("r");
     let (migrator, serving) = (format!("{name}_migrator"), format!("{name}_app"));
     let admin = PgPoolOptions::new().max_connections(1).connect(&std::env::var("DATABASE_URL").unwrap()).await.unwrap();

@@ -6,11 +6,8 @@ use std::time::Duration;
 /// `oxbow serve --role <role>` over `config` with `env`; its exit code and standard error if it
 /// stops within `wait`, `None` if it is still running then.
 async fn serve(config: &platform::Config, role: &str, env: &[(&str, &str)], wait: Duration) -> Option<(i32, String)> {
-    let mut command = tests::oxbow_command(config);
-    command.args(["serve", "--role", role]).env("OXBOW_LOG", "error").stderr(std::process::Stdio::piped());
-    for (name, value) in env {
-        command.env(name, value);
-    }
+    let mut command = tests::oxbow_serve_command(role, config, env);
+    command.env("OXBOW_LOG", "error").stderr(std::process::Stdio::piped());
     let mut child = command.spawn().expect("start oxbow");
     match tokio::time::timeout(wait, child.wait()).await {
         Ok(status) => {

@@ -7,16 +7,6 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// `oxbow serve --role <role>` over `config`, with `env`.
-fn serve(config: &platform::Config, role: &str, env: &[(&str, String)]) -> tokio::process::Child {
-    let mut command = tests::oxbow_command(config);
-    command.args(["serve", "--role", role]);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.spawn().expect("start oxbow")
-}
-
 /// The first answer of `url`, waiting for the process to listen.
 async fn first_answer(url: &str) -> reqwest::Response {
     for _ in 0..200 {
@@ -32,14 +22,14 @@ async fn first_answer(url: &str) -> reqwest::Response {
 /// with one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_is_ready_when_what_it_needs_is() {
-    platform::tls::install();
     let db = tests::database().await;
     let config = tests::config(&db);
-    let no_broker = ("KAFKA_BROKERS", "127.0.0.1:9".to_owned());
+    let no_broker = ("KAFKA_BROKERS", "127.0.0.1:9");
     let (projector_port, relay_port) = (free_port(), free_port());
+    let health = |port: u16| format!("127.0.0.1:{port}");
     let _projector =
-        serve(&config, "projector", &[("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{projector_port}")), no_broker.clone()]);
-    let _relay = serve(&config, "relay", &[("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{relay_port}")), no_broker]);
+        tests::oxbow_serve_with("projector", &config, &[("OXBOW_HEALTH_ADDR", &health(projector_port)), no_broker]);
+    let _relay = tests::oxbow_serve_with("relay", &config, &[("OXBOW_HEALTH_ADDR", &health(relay_port)), no_broker]);
     let projector = first_answer(&format!("http://127.0.0.1:{projector_port}/readyz")).await;
     assert_eq!(projector.status(), 200, "a projector needs no broker");
     let relay = first_answer(&format!("http://127.0.0.1:{relay_port}/readyz")).await;
@@ -54,14 +44,14 @@ async fn each_role_is_ready_when_what_it_needs_is() {
 /// its subscriptions with "going away".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_requests_in_flight_finish_and_closes_subscriptions_going_away() {
-    platform::tls::install();
     let db = tests::database().await;
     let config = tests::config(&db);
     let port = free_port();
-    let mut server = serve(
-        &config,
+    let address = format!("127.0.0.1:{port}");
+    let mut server = tests::oxbow_serve_with(
         "read-api",
-        &[("OXBOW_HTTP_ADDR", format!("127.0.0.1:{port}")), ("OXBOW_MIN_POSITION_TIMEOUT_MS", "3000".into())],
+        &config,
+        &[("OXBOW_HTTP_ADDR", &address), ("OXBOW_MIN_POSITION_TIMEOUT_MS", "3000")],
     );
     let base = format!("http://127.0.0.1:{port}");
     first_answer(&format!("{base}/healthz")).await;
@@ -85,8 +75,9 @@ async fn sigterm_lets_the_requests_in_flight_finish_and_closes_subscriptions_goi
     let acked = futures::StreamExt::next(&mut socket).await.unwrap().unwrap();
     assert!(acked.to_text().unwrap().contains("connection_ack"), "{acked}");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let pid = server.id().expect("running") as i32;
-    assert_eq!(unsafe { libc_kill(pid, 15) }, 0);
+    let pid = server.id().expect("running").to_string();
+    let signalled = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    assert!(signalled.success());
     // The subscription's connection is closed with 1001, going away: clients reconnect elsewhere.
     let closed = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -107,11 +98,6 @@ async fn sigterm_lets_the_requests_in_flight_finish_and_closes_subscriptions_goi
     assert!(reqwest::get(format!("{base}/healthz")).await.is_err(), "no longer listening");
 }
 
-unsafe extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, signal: i32) -> i32;
-}
-
 /// The test's view of one Oxbow process of the topology.
 struct Process {
     child: tokio::process::Child,
@@ -120,11 +106,10 @@ struct Process {
 
 fn start(config: &platform::Config, role: &str) -> Process {
     let port = free_port();
-    let (variable, base) = match role.ends_with("-api") {
-        true => ("OXBOW_HTTP_ADDR", format!("http://127.0.0.1:{port}")),
-        false => ("OXBOW_HEALTH_ADDR", format!("http://127.0.0.1:{port}")),
-    };
-    Process { child: serve(config, role, &[(variable, format!("127.0.0.1:{port}"))]), base }
+    // An API process serves /healthz on its API's address; the others on a health address.
+    let variable = if role.ends_with("-api") { "OXBOW_HTTP_ADDR" } else { "OXBOW_HEALTH_ADDR" };
+    let base = format!("http://127.0.0.1:{port}");
+    Process { child: tests::oxbow_serve_with(role, config, &[(variable, &format!("127.0.0.1:{port}"))]), base }
 }
 
 /// Sends `body` to the first of `bases` that answers, under `key`: a command that reached a
@@ -171,7 +156,6 @@ async fn scalar(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
 async fn two_processes_of_every_role_survive_losing_one_of_each_under_load() {
     use futures::{SinkExt, StreamExt};
 
-    platform::tls::install();
     let db = tests::database().await;
     let config = tests::config(&db);
     let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];

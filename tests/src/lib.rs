@@ -60,7 +60,19 @@ pub async fn oxbow_output(config: &platform::Config, args: &[&str]) -> (i32, Str
 /// `oxbow serve --role <role>` as a child process over `config`'s services, for tests that
 /// kill it. Killed when dropped.
 pub fn oxbow_serve(role: &str, config: &platform::Config) -> tokio::process::Child {
-    oxbow_command(config).args(["serve", "--role", role]).spawn().unwrap_or_else(|error| {
+    oxbow_serve_with(role, config, &[])
+}
+
+/// `oxbow serve --role <role>` over `config`'s services with `env` besides, not started yet.
+pub fn oxbow_serve_command(role: &str, config: &platform::Config, env: &[(&str, &str)]) -> tokio::process::Command {
+    let mut command = oxbow_command(config);
+    command.args(["serve", "--role", role]).envs(env.iter().copied());
+    command
+}
+
+/// [`oxbow_serve`] with `env` besides `config`'s.
+pub fn oxbow_serve_with(role: &str, config: &platform::Config, env: &[(&str, &str)]) -> tokio::process::Child {
+    oxbow_serve_command(role, config, env).spawn().unwrap_or_else(|error| {
         panic!("start oxbow serve --role {role} (build it first: cargo build -p oxbow): {error}")
     })
 }
@@ -138,6 +150,8 @@ mod app {
 
     /// A test's own configuration over the shared services.
     pub fn config(db: &TestDatabase) -> Config {
+        // Every HTTP and TLS client of the test uses rustls with ring, as Oxbow does.
+        platform::tls::install();
         let mut config = Config::with_defaults(db.url.clone());
         config.redis_url = env("REDIS_URL");
         config.kafka_brokers = env("KAFKA_BROKERS");

@@ -121,17 +121,16 @@ async fn accept(state: &WriteApi, headers: &HeaderMap, body: Body) -> Result<Acc
 /// Who sends the command: an agent's worker by its credential (`oxw.…`), anyone else by a JWT.
 /// Rate-limited before any lookup.
 async fn authenticate(state: &WriteApi, authorization: Option<&str>) -> Result<Caller, Problem> {
-    let bearer =
-        authorization.and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")));
-    if let Some(credential) = bearer.map(str::trim).filter(|token| token.starts_with(WORKER_CREDENTIAL_PREFIX)) {
+    let unauthenticated = |error: platform::auth::AuthError| Problem::unauthenticated(error.to_string());
+    let token = platform::auth::bearer(authorization).map_err(unauthenticated)?;
+    if token.starts_with(WORKER_CREDENTIAL_PREFIX) {
         let refused =
             || Problem::unauthenticated("the worker credential is not valid, was revoked, or its agent retired");
-        let (_, credential_id, _) = commands::agents::parse_worker_credential(credential).ok_or_else(refused)?;
+        let (_, credential_id, _) = commands::agents::parse_worker_credential(token).ok_or_else(refused)?;
         rate_limited(state, &format!("worker:{credential_id}"))?;
-        return state.service.worker(credential).await?.ok_or_else(refused);
+        return state.service.worker(token).await?.ok_or_else(refused);
     }
-    let claims =
-        state.tokens.verify_header(authorization).map_err(|error| Problem::unauthenticated(error.to_string()))?;
+    let claims = state.tokens.verify(token).map_err(unauthenticated)?;
     rate_limited(state, &claims.sub)?;
     // Only a verified email names a person (an invitation is accepted by the person it names).
     let email = claims.verified_email().map(str::to_owned);
