@@ -3,6 +3,7 @@
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use commands::agents::Agent;
@@ -115,8 +116,13 @@ impl CommandService {
         let started = std::time::Instant::now();
         // Parsing checked the endpoint's commands already; the sagas' are built in code, from
         // what executors returned.
+        let span = tracing::info_span!(
+            "command",
+            otel.name = request.command.command_type(),
+            oxbow.correlation_id = %correlation_id,
+        );
         let result = match request.command.validate() {
-            Ok(()) => self.dispatch(&request, caller, idempotency_key, correlation_id).await,
+            Ok(()) => self.dispatch(&request, caller, idempotency_key, correlation_id).instrument(span).await,
             Err(error) => Err(CommandError::invalid(&error)),
         };
         if let (Ok(accepted), Some(follower)) = (&result, &self.appended)
@@ -326,6 +332,9 @@ impl CommandService {
             }
         }
 
+        // The relay and the projector continue the trace from the append.
+        let span = tracing::info_span!("append", oxbow.stream = %stream_id, oxbow.events = new_events.len());
+        let trace_context = platform::telemetry::traceparent_of(&span);
         let appended = self
             .store
             .append(AppendRequest {
@@ -334,7 +343,9 @@ impl CommandService {
                 events: new_events,
                 idempotency: claim,
                 observed_head,
+                trace_context,
             })
+            .instrument(span)
             .await;
         let outcome = match appended {
             Ok(outcome) => outcome,

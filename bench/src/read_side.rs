@@ -235,6 +235,7 @@ pub async fn poison(database_url: &str) -> anyhow::Result<serde_json::Value> {
             }],
             idempotency: None,
             observed_head: None,
+            trace_context: None,
         })
         .await
         .map_err(|error| anyhow::anyhow!("appending the poisoned event: {error}"))?;

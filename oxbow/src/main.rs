@@ -6,7 +6,6 @@ use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use oxbow::Role;
 use platform::Config;
-use tracing_subscriber::EnvFilter;
 
 // The command path allocates many small, short-lived buffers; mimalloc serves them far
 // cheaper than glibc's malloc under many threads.
@@ -230,6 +229,19 @@ struct VerifyArgs {
     to: Option<i64>,
 }
 
+impl Command {
+    /// What this process is, for its spans: the roles it serves, or `cli`.
+    fn roles(&self) -> String {
+        match self {
+            Command::Serve { roles, .. } if !roles.is_empty() => {
+                roles.iter().map(|role| role.name()).collect::<Vec<_>>().join(",")
+            }
+            Command::Serve { .. } => "all".to_owned(),
+            _ => "cli".to_owned(),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // Every TLS client (PostgreSQL, Redis, HTTP) uses rustls with ring.
     platform::tls::install();
@@ -257,14 +269,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = EnvFilter::try_from_env("OXBOW_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    // Structured logs for log shippers: OXBOW_LOG_FORMAT=json.
-    if std::env::var("OXBOW_LOG_FORMAT").is_ok_and(|format| format == "json") {
-        logs.json().init();
-    } else {
-        logs.init();
-    }
+    let telemetry = platform::telemetry::init(&cli.command.roles());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -272,13 +277,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
-    }
+    };
+    drop(runtime);
+    telemetry.shut_down();
+    code
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -379,7 +387,7 @@ async fn republish(from: i64, to: Option<i64>) -> anyhow::Result<ExitCode> {
         let Some(last) = batch.last().map(|e| e.position) else {
             break;
         };
-        relay::publish(&producer, &config.events_topic, &batch).await?;
+        relay::publish(&producer, &config.events_topic, &batch, &Default::default()).await?;
         published += batch.len() as u64;
         after = last;
     }

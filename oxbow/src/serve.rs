@@ -24,20 +24,26 @@ pub enum Role {
 
 impl Role {
     pub const ALL: [Role; 5] = [Role::WriteApi, Role::ReadApi, Role::Projector, Role::Saga, Role::Relay];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::WriteApi => "write-api",
+            Role::ReadApi => "read-api",
+            Role::Projector => "projector",
+            Role::Saga => "saga",
+            Role::Relay => "relay",
+        }
+    }
 }
 
 impl FromStr for Role {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Role, String> {
-        match text {
-            "write-api" => Ok(Role::WriteApi),
-            "read-api" => Ok(Role::ReadApi),
-            "projector" => Ok(Role::Projector),
-            "saga" => Ok(Role::Saga),
-            "relay" => Ok(Role::Relay),
-            other => Err(format!("unknown role `{other}` (write-api, read-api, projector, saga, relay)")),
-        }
+        Role::ALL
+            .into_iter()
+            .find(|role| role.name() == text)
+            .ok_or_else(|| format!("unknown role `{text}` (write-api, read-api, projector, saga, relay)"))
     }
 }
 
@@ -132,6 +138,21 @@ const TOPIC_CHECK: Duration = Duration::from_secs(5);
 /// How often the identity provider's keys are read again.
 const JWKS_REFRESH: Duration = Duration::from_secs(300);
 
+/// A request's span: a child of the caller's span when the request carries a W3C `traceparent`.
+fn http_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |path| path.as_str());
+    let span = tracing::info_span!(
+        "http",
+        otel.name = format!("{} {route}", request.method()),
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        http.route = route,
+    );
+    let traceparent = request.headers().get("traceparent").and_then(|value| value.to_str().ok());
+    platform::telemetry::continue_trace(&span, traceparent);
+    span
+}
+
 /// Starts `roles` with `config`. Migrates the database first.
 pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     platform::tls::trust(config.tls_ca_file.as_deref())?;
@@ -172,8 +193,26 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     // hear of its appends at once.
     let (own_appends, appended) = tokio::sync::mpsc::channel(OWN_APPENDS_BUFFER);
     let service = roles.iter().any(|role| matches!(role, Role::WriteApi | Role::Saga)).then(|| {
+        let batches = metrics.clone();
+        let observer = store::BatchObserver(std::sync::Arc::new(move |batch: store::BatchWritten| {
+            batches.observe(
+                "oxbow_append_batch_events",
+                "Events per group-commit batch this process wrote.",
+                &[],
+                platform::metrics::COUNTS,
+                batch.events as f64,
+            );
+            batches.observe(
+                "oxbow_append_batch_seconds",
+                "How long one group-commit batch's statement took.",
+                &[],
+                platform::metrics::SECONDS,
+                batch.seconds,
+            );
+        }));
         let committer = store::CommitterConfig {
             pipeline_depth: config.append_pipeline_depth,
+            observer: Some(observer),
             ..store::CommitterConfig::default()
         };
         let service = app::CommandService::new(store::EventStore::new(pool.clone(), committer), metrics.clone())
@@ -314,7 +353,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
                 .with_shutdown(stopping.clone());
             app = app.merge(read_api::router(state, config.max_body_bytes));
         }
-        let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
+        let app = app.layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(http_span));
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
         http_addr = Some(listener.local_addr()?);
         let mut stopping = stopping;

@@ -24,6 +24,8 @@ pub struct EventConsumer {
 /// Events in topic order per partition, and the offsets to commit once they are handled.
 pub struct Batch {
     pub events: Vec<RecordedEvent>,
+    /// The trace each traced event's message continues (its `ce_traceparent`), by position.
+    pub traces: store::traces::TraceContexts,
     offsets: BTreeMap<(String, i32), i64>,
 }
 
@@ -47,7 +49,8 @@ impl EventConsumer {
             Ok(message) => message?,
             Err(_) => return Ok(None),
         };
-        let mut batch = Batch { events: Vec::with_capacity(self.max_batch), offsets: BTreeMap::new() };
+        let mut batch =
+            Batch { events: Vec::with_capacity(self.max_batch), traces: HashMap::new(), offsets: BTreeMap::new() };
         batch.take(&first);
         // Then whatever has already arrived (a fetch brings many at once), without waiting for
         // more: waiting would add its time to every event's trip when the log is quiet.
@@ -87,7 +90,14 @@ impl Batch {
                 .and_then(|headers| headers.iter().find(|header| header.key == name).and_then(|header| header.value))
         };
         match crate::cloudevents::decode(header, message.payload()) {
-            Ok(event) => self.events.push(event),
+            Ok(event) => {
+                let traceparent =
+                    header(crate::telemetry::KAFKA_HEADER).and_then(|value| std::str::from_utf8(value).ok());
+                if let Some(traceparent) = traceparent {
+                    self.traces.insert(event.position, traceparent.to_owned());
+                }
+                self.events.push(event);
+            }
             // A message that is not an Oxbow event is not ours to apply; the log is the truth,
             // and gap filling fetches any event a message should have carried.
             Err(error) => tracing::warn!(%error, offset = message.offset(), "skipping a foreign message"),

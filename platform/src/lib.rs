@@ -10,6 +10,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod rate_limit;
 pub mod redis;
+pub mod telemetry;
 pub mod tls;
 pub mod variables;
 

@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 /// Buckets for latencies, in seconds: 1 ms to 10 s.
 pub const SECONDS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// Buckets for sizes counted in items (events in a batch): 1 to 1024.
+pub const COUNTS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Counter,
@@ -134,13 +137,82 @@ impl Metrics {
                 }
             }
         }
+        out.push_str(&process_metrics());
         out
     }
+}
+
+/// The standard `process_*` metrics of this process, read from `/proc` at each scrape (empty
+/// where there is no `/proc`). Clock ticks are taken as 100 per second, Linux's USER_HZ.
+fn process_metrics() -> String {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return String::new() };
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let field = |n: usize| fields.get(n - 3).and_then(|value| value.parse::<f64>().ok()).unwrap_or(0.0);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kilobytes = |key: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(key)?.trim().strip_suffix("kB")?.trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb * 1024.0)
+    };
+    let threads =
+        status.lines().find_map(|line| line.strip_prefix("Threads:")?.trim().parse::<f64>().ok()).unwrap_or(0.0);
+    let open_fds = std::fs::read_dir("/proc/self/fd").map_or(0, |entries| entries.count()) as f64;
+    let max_fds = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            limits.lines().find(|line| line.starts_with("Max open files"))?.split_whitespace().nth(3)?.parse().ok()
+        })
+        .unwrap_or(0.0);
+    let boot = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|stat| stat.lines().find_map(|line| line.strip_prefix("btime ")?.trim().parse::<f64>().ok()))
+        .unwrap_or(0.0);
+    let ticks = 100.0;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+    };
+    metric(
+        "process_cpu_seconds_total",
+        "counter",
+        "User and system CPU time spent, in seconds.",
+        (field(14) + field(15)) / ticks,
+    );
+    metric("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", kilobytes("VmRSS:"));
+    metric("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", kilobytes("VmSize:"));
+    metric("process_threads", "gauge", "Operating system threads.", threads);
+    metric("process_open_fds", "gauge", "Open file descriptors.", open_fds);
+    metric("process_max_fds", "gauge", "The most file descriptors the process may open.", max_fds);
+    metric(
+        "process_start_time_seconds",
+        "gauge",
+        "When the process started, in seconds since the Unix epoch.",
+        boot + field(22) / ticks,
+    );
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_metrics_describe_this_process() {
+        let text = Metrics::new().render();
+        let value = |name: &str| -> f64 {
+            let line = text.lines().find(|line| line.starts_with(&format!("{name} "))).expect(name);
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        assert!(value("process_resident_memory_bytes") > 1e6, "{text}");
+        assert!(value("process_open_fds") >= 3.0);
+        assert!(value("process_threads") >= 1.0);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+        let started = value("process_start_time_seconds");
+        assert!(started <= now + 1.0 && started > now - 86_400.0 * 30.0, "{started} vs {now}");
+    }
 
     #[test]
     fn it_renders_counters_and_gauges_with_labels() {

@@ -54,6 +54,10 @@ pub const VARIABLES: &[Variable] = &[
     variable("OXBOW_REBUILD_BATCH", "50000", "events per transaction of oxbow projections rebuild"),
     variable("OXBOW_LOG", "info,sqlx=warn", "a tracing filter"),
     variable("OXBOW_LOG_FORMAT", "text", "json for one JSON object per log line"),
+    variable("OTEL_EXPORTER_OTLP_ENDPOINT", "", "an OTLP/HTTP collector: traces are exported there (off without)"),
+    variable("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "or http/json; the other OTEL_* variables apply too"),
+    variable("OTEL_SERVICE_NAME", "oxbow", "the service name of the spans"),
+    variable("OXBOW_TRACE_FILTER", "info,sqlx=warn,hyper=warn,h2=warn,reqwest=warn", "a tracing filter for spans"),
 ];
 
 /// The list as `oxbow serve --help` shows it.

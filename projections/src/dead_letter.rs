@@ -88,6 +88,7 @@ pub async fn skip(pool: &PgPool, consumer: &str, position: i64, reason: &str, ac
             events: vec![NewEvent::from_domain(Uuid::now_v7(), &decision, &metadata)],
             idempotency: None,
             observed_head: None,
+            trace_context: None,
         })
         .await
         .context("recording the decision in the log")?;

@@ -97,7 +97,7 @@ impl Projector {
                 }
             };
             let (applied, ()) = tokio::join!(apply, refresh);
-            let (touched, applied, progress) = match applied {
+            let Chunk { touched, applied, progress, newest, spans } = match applied {
                 Ok(applied) => applied,
                 Err(error) => {
                     if let Err(recording) = record_failure(&self.pool, &error).await {
@@ -125,6 +125,18 @@ impl Projector {
                 platform::metrics::SECONDS,
                 started.elapsed().as_secs_f64(),
             );
+            if let Some(newest) = newest {
+                let lag = (chrono::Utc::now() - newest).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
+                self.metrics.observe(
+                    "oxbow_projection_lag_seconds",
+                    "From the append of a chunk's newest event to the chunk's commit in the read models.",
+                    &[("projection", catalog::NAME)],
+                    platform::metrics::SECONDS,
+                    lag.max(0.0),
+                );
+            }
+            // The traced events' spans end with the commit that made them visible.
+            drop(spans);
             unrefreshed = Some((touched, progress));
             if progress.behind() == 0 {
                 break progress;
@@ -205,10 +217,20 @@ const ISOLATING_CHUNK: i64 = 500;
 /// handled for the watermark. Streams an operator asked to retry are applied first. After
 /// [`store::parked::TRIES`] failures in a row, the chunk is applied in isolation: the event
 /// that fails is found and parked, and the rest applied.
-pub async fn apply_log_chunk(
-    connection: &mut PgConnection,
-    chunk: i64,
-) -> anyhow::Result<(Vec<Touched>, usize, Progress)> {
+/// What applying a chunk did.
+pub struct Chunk {
+    /// What Redis needs to hear of.
+    pub touched: Vec<Touched>,
+    /// How many events were applied (or parked).
+    pub applied: usize,
+    pub progress: Progress,
+    /// When the chunk's newest event was appended.
+    pub newest: Option<chrono::DateTime<chrono::Utc>>,
+    /// A span for each traced event, continuing its trace; they end when dropped.
+    pub spans: Vec<tracing::Span>,
+}
+
+pub async fn apply_log_chunk(connection: &mut PgConnection, chunk: i64) -> anyhow::Result<Chunk> {
     crate::rebuild::hold_apply_lock(&mut *connection).await?;
     let (from, failures, any_parked): (i64, i32, bool) = sqlx::query_as(
         "select position, failures, exists (select 1 from parked_events where consumer = $1) \
@@ -228,9 +250,26 @@ pub async fn apply_log_chunk(
     let events = store::read_all(&mut *connection, from, chunk).await?;
     let Some(last) = events.last().map(|event| event.position) else {
         let (head,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&mut *connection).await?;
-        return Ok((touched, applied, Progress { position: from, head }));
+        let progress = Progress { position: from, head };
+        return Ok(Chunk { touched, applied, progress, newest: None, spans: Vec::new() });
     };
     applied += events.len();
+    let newest = events.last().map(|event| event.recorded_at);
+    let spans = if platform::telemetry::enabled() {
+        let traces = store::traces::read(&mut *connection, from, last).await?;
+        events
+            .iter()
+            .filter_map(|event| {
+                let traceparent = traces.get(&event.position)?;
+                let span =
+                    tracing::info_span!("project", oxbow.projection = catalog::NAME, oxbow.position = event.position);
+                platform::telemetry::continue_trace(&span, Some(traceparent));
+                Some(span)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let ready = hold_back(&mut *connection, events, &parked).await?;
     if isolating {
         touched.extend(apply_isolating(&mut *connection, ready, &mut parked).await?);
@@ -245,7 +284,7 @@ pub async fn apply_log_chunk(
     .bind(last)
     .fetch_one(&mut *connection)
     .await?;
-    Ok((distinct(touched), applied, Progress { position: last, head }))
+    Ok(Chunk { touched: distinct(touched), applied, progress: Progress { position: last, head }, newest, spans })
 }
 
 /// Records that applying the chunk after the watermark failed, outside the failed

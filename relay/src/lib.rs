@@ -7,7 +7,7 @@
 //! crash it publishes again from the checkpoint: consumers drop duplicates by position.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use events::RecordedEvent;
@@ -16,6 +16,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use store::traces::TraceContexts;
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -42,12 +43,36 @@ impl RelayConfig {
 
 /// Publishes `batch` in order, keyed by stream, as CloudEvents; returns once Kafka has
 /// acknowledged every message.
-pub async fn publish(producer: &FutureProducer, topic: &str, batch: &[RecordedEvent]) -> anyhow::Result<()> {
+/// A traced event's message carries its trace on, as the `ce_traceparent` header of the
+/// CloudEvents Distributed Tracing extension, from a span that lasts until the broker's
+/// acknowledgement.
+pub async fn publish(
+    producer: &FutureProducer,
+    topic: &str,
+    batch: &[RecordedEvent],
+    traces: &TraceContexts,
+) -> anyhow::Result<()> {
     let mut deliveries = Vec::with_capacity(batch.len());
+    let mut spans = Vec::new();
     for event in batch {
-        let mut headers = OwnedHeaders::new_with_capacity(16);
+        let mut headers = OwnedHeaders::new_with_capacity(17);
         for (key, value) in platform::cloudevents::headers(event) {
             headers = headers.insert(Header { key, value: Some(value.as_bytes()) });
+        }
+        if let Some(traceparent) = traces.get(&event.position) {
+            let span = tracing::info_span!(
+                "publish",
+                otel.name = format!("publish {topic}"),
+                otel.kind = "producer",
+                messaging.destination.name = topic,
+                oxbow.position = event.position,
+            );
+            platform::telemetry::continue_trace(&span, Some(traceparent));
+            if let Some(own) = platform::telemetry::traceparent_of(&span) {
+                headers =
+                    headers.insert(Header { key: platform::telemetry::KAFKA_HEADER, value: Some(own.as_bytes()) });
+            }
+            spans.push(span);
         }
         let payload = serde_json::to_vec(&event.payload)?;
         let record = FutureRecord::to(topic).key(&event.stream_id).payload(&payload).headers(headers);
@@ -63,8 +88,12 @@ pub async fn publish(producer: &FutureProducer, topic: &str, batch: &[RecordedEv
             Err(_) => anyhow::bail!("the Kafka producer dropped position {}", event.position),
         }
     }
+    drop(spans);
     Ok(())
 }
+
+/// How often the relay deletes the trace context every reader has passed.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
 
 /// The relay's name in the dead letter (`store::parked`).
 pub const CONSUMER: &str = "relay";
@@ -109,6 +138,7 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
     .fetch_one(&pool)
     .await?;
     let mut failures = 0;
+    let mut last_pruned = Instant::now();
 
     loop {
         let mut parked = HashSet::new();
@@ -132,15 +162,24 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
             );
             continue;
         };
+        let traces = if platform::telemetry::enabled() {
+            store::traces::read(&pool, checkpoint, last).await?
+        } else {
+            TraceContexts::new()
+        };
+        if last_pruned.elapsed() >= PRUNE_EVERY {
+            store::traces::prune(&pool).await?;
+            last_pruned = Instant::now();
+        }
         let (held, ready): (Vec<RecordedEvent>, Vec<RecordedEvent>) =
             batch.into_iter().partition(|event| parked.contains(&event.stream_id));
         // Events held back behind a parked one are not published, and not counted.
         let published = ready.len();
         let newest = ready.last().map(|event| event.recorded_at);
         let outcome = if isolating {
-            publish_isolating(&pool, &producer, &config.topic, ready).await
+            publish_isolating(&pool, &producer, &config.topic, ready, &traces).await
         } else {
-            publish(&producer, &config.topic, &ready).await
+            publish(&producer, &config.topic, &ready, &traces).await
         };
         if let Err(error) = outcome {
             failures += 1;
@@ -186,6 +225,7 @@ async fn publish_isolating(
     producer: &FutureProducer,
     topic: &str,
     events: Vec<RecordedEvent>,
+    traces: &TraceContexts,
 ) -> anyhow::Result<()> {
     let (mut refused, mut behind, mut went_through) = (Vec::new(), Vec::new(), 0);
     let mut refused_streams = HashSet::new();
@@ -194,7 +234,7 @@ async fn publish_isolating(
             behind.push(event);
             continue;
         }
-        match publish(producer, topic, std::slice::from_ref(&event)).await {
+        match publish(producer, topic, std::slice::from_ref(&event), traces).await {
             Ok(()) => went_through += 1,
             Err(error) => {
                 refused_streams.insert(event.stream_id.clone());
@@ -224,7 +264,7 @@ async fn retry_parked(pool: &PgPool, producer: &FutureProducer, topic: &str) -> 
         let events = store::read_positions(pool, &positions).await?;
         let mut refusal = None;
         for event in &events {
-            if let Err(error) = publish(producer, topic, std::slice::from_ref(event)).await {
+            if let Err(error) = publish(producer, topic, std::slice::from_ref(event), &TraceContexts::new()).await {
                 refusal = Some((event.position, format!("{error:#}")));
                 break;
             }

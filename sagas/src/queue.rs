@@ -22,6 +22,8 @@ pub struct Leased {
     pub correlation_id: Uuid,
     /// How many times the work was leased, this time included.
     pub attempts: i32,
+    /// The trace of the event that asked for it (W3C `traceparent`).
+    pub trace_context: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -31,13 +33,24 @@ struct Row {
     work: serde_json::Value,
     correlation_id: Uuid,
     attempts: i32,
+    trace_context: Option<String>,
 }
 
-/// Adds planned work; work already planned under the same key is kept as it is.
-pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], correlation_ids: &[Uuid]) -> sqlx::Result<()> {
+/// What planned work carries on from the event that asked for it.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    pub correlation_id: Uuid,
+    pub trace_context: Option<String>,
+}
+
+/// Adds planned work, each with its cause; work already planned under the same key is kept as
+/// it is.
+pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], causes: &[Cause]) -> sqlx::Result<()> {
     if planned.is_empty() {
         return Ok(());
     }
+    let correlation_ids: Vec<Uuid> = causes.iter().map(|cause| cause.correlation_id).collect();
+    let trace_contexts: Vec<Option<&str>> = causes.iter().map(|cause| cause.trace_context.as_deref()).collect();
     let sagas: Vec<&str> = planned.iter().map(|p| p.saga).collect();
     let keys: Vec<&str> = planned.iter().map(|p| p.key.as_str()).collect();
     let work: Vec<serde_json::Value> =
@@ -45,16 +58,18 @@ pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], correla
     let due: Vec<DateTime<Utc>> = planned.iter().map(|p| p.due_at).collect();
     let workspaces: Vec<Option<Uuid>> = planned.iter().map(|p| p.workspace_id).collect();
     sqlx::query(
-        "insert into saga_work (saga, key, work, correlation_id, due_at, workspace_id) \
-         select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::uuid[], $5::timestamptz[], $6::uuid[]) \
+        "insert into saga_work (saga, key, work, correlation_id, due_at, workspace_id, trace_context) \
+         select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::uuid[], $5::timestamptz[], $6::uuid[], \
+                              $7::text[]) \
          on conflict (saga, key) do nothing",
     )
     .bind(&sagas)
     .bind(&keys)
     .bind(&work)
-    .bind(correlation_ids)
+    .bind(&correlation_ids)
     .bind(&due)
     .bind(&workspaces)
+    .bind(&trace_contexts)
     .execute(connection)
     .await?;
     Ok(())
@@ -97,7 +112,7 @@ pub async fn lease(pool: &PgPool, limit: i64, share: i64) -> sqlx::Result<Vec<Le
               locked as (select id from saga_work where id in (select id from fair) for update skip locked) \
          update saga_work w set leased_until = now() + make_interval(secs => $2), attempts = w.attempts + 1 \
            from locked where w.id = locked.id \
-         returning w.id, w.saga, w.work, w.correlation_id, w.attempts",
+         returning w.id, w.saga, w.work, w.correlation_id, w.attempts, w.trace_context",
     )
     .bind(limit)
     .bind(LEASE.as_secs_f64())
@@ -113,6 +128,7 @@ pub async fn lease(pool: &PgPool, limit: i64, share: i64) -> sqlx::Result<Vec<Le
                 work,
                 correlation_id: row.correlation_id,
                 attempts: row.attempts,
+                trace_context: row.trace_context,
             }),
             // Work this build cannot read stays for one that can, out of the way.
             Err(error) => {

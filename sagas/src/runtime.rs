@@ -1,6 +1,7 @@
 //! The sagas at work: one loop consumes the events topic and plans work, another leases due
 //! work and carries it out through the command service, as the saga's own caller.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,13 +17,15 @@ use events::{DomainEvent, RecordedEvent, RunId, StreamId, WorkspaceId};
 use platform::consumer::{EventConsumer, handle_once, not_yet_handled};
 use platform::metrics::Metrics;
 use sqlx::PgPool;
+use store::traces::TraceContexts;
 use tokio::sync::{Notify, Semaphore, mpsc};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::egress::Egress;
 use crate::executors::{Executors, Outcome, Task};
 use crate::plan::{self, BILLING_SAGA, Planned, RUN_SAGA, Work};
-use crate::queue::{self, Leased};
+use crate::queue::{self, Cause, Leased};
 
 /// The name under which the sagas record the stream versions they have handled.
 pub const CONSUMER: &str = "sagas";
@@ -124,7 +127,7 @@ impl Sagas {
             let Some(batch) = consumer.next_batch(Duration::from_secs(1)).await? else {
                 continue;
             };
-            self.react(&batch.events).await?;
+            self.react(&batch.events, &batch.traces).await?;
             consumer.commit(&batch);
             if let Some(position) = batch.events.iter().map(|e| e.position).max() {
                 inner.metrics.set(
@@ -140,25 +143,39 @@ impl Sagas {
     /// Plans the work `events` ask for, each event once in effect, in one transaction. Events
     /// of streams the sagas never react to, and events handled already (by the shortcut, when
     /// Kafka brings them), are left out before a transaction begins.
-    async fn react(&self, events: &[RecordedEvent]) -> anyhow::Result<()> {
+    async fn react(&self, events: &[RecordedEvent], traces: &TraceContexts) -> anyhow::Result<()> {
         let concerned: Vec<&RecordedEvent> = events.iter().filter(|event| plan::concerns(event)).collect();
         if concerned.is_empty() {
             return Ok(());
         }
         let events = not_yet_handled(&self.inner.pool, CONSUMER, &concerned).await?;
-        self.plan_once(&events).await
+        self.plan_once(&events, traces).await
     }
 
-    /// Plans the work `events` ask for, each event once in effect, in one transaction.
-    async fn plan_once(&self, events: &[RecordedEvent]) -> anyhow::Result<()> {
+    /// Plans the work `events` ask for, each event once in effect, in one transaction. The
+    /// work of a traced event continues its trace.
+    async fn plan_once(&self, events: &[RecordedEvent], traces: &TraceContexts) -> anyhow::Result<()> {
         if events.is_empty() {
             return Ok(());
         }
+        let spans: HashMap<i64, (tracing::Span, Option<String>)> = events
+            .iter()
+            .filter_map(|event| {
+                let span = tracing::info_span!(
+                    "react",
+                    otel.name = format!("react {}", event.event_type),
+                    oxbow.position = event.position
+                );
+                platform::telemetry::continue_trace(&span, Some(traces.get(&event.position)?));
+                let own = platform::telemetry::traceparent_of(&span);
+                Some((event.position, (span, own)))
+            })
+            .collect();
         let mut transaction = self.inner.pool.begin().await?;
         let reactions = handle_once(&mut transaction, CONSUMER, events, async |connection, event: &RecordedEvent| {
-            let correlation_id = correlation_of(event);
+            let cause = (event.position, correlation_of(event));
             match plan::plan(event) {
-                Ok(planned) => Ok(Some((planned, correlation_id, plan::moot(event)))),
+                Ok(planned) => Ok(Some((planned, cause, plan::moot(event)))),
                 // Planning is a function of the event alone, so the stream's later events
                 // need not wait behind it: it is parked for an operator to see, and handled.
                 Err(error) => {
@@ -169,17 +186,19 @@ impl Sagas {
             }
         })
         .await?;
-        let (mut planned, mut correlations, mut moot): (Vec<Planned>, Vec<Uuid>, Vec<String>) = Default::default();
-        for (work, correlation_id, patterns) in reactions {
-            correlations.extend(std::iter::repeat_n(correlation_id, work.len()));
+        let (mut planned, mut causes, mut moot): (Vec<Planned>, Vec<Cause>, Vec<String>) = Default::default();
+        for (work, (position, correlation_id), patterns) in reactions {
+            let trace_context = spans.get(&position).and_then(|(_, own)| own.clone());
+            causes.extend(std::iter::repeat_n(Cause { correlation_id, trace_context }, work.len()));
             planned.extend(work);
             moot.extend(patterns);
         }
         // Planned, then dropped: an event only makes moot what earlier events planned
         // (attempts only go up, and nothing follows a run's end).
-        queue::enqueue(&mut transaction, &planned, &correlations).await?;
+        queue::enqueue(&mut transaction, &planned, &causes).await?;
         queue::drop_moot(&mut transaction, RUN_SAGA, &moot).await?;
         transaction.commit().await?;
+        drop(spans);
         if !planned.is_empty() {
             self.inner.wake.notify_one();
         }
@@ -202,10 +221,16 @@ impl Sagas {
                 continue;
             }
             // Its own events are new: no need to ask whether they were handled.
-            let reacted = match store::read_positions(&self.inner.pool, &positions).await {
-                Ok(events) => self.plan_once(&events).await,
-                Err(error) => Err(error.into()),
-            };
+            let reacted = async {
+                let events = store::read_positions(&self.inner.pool, &positions).await?;
+                let traces = if platform::telemetry::enabled() {
+                    store::traces::read_positions(&self.inner.pool, &positions).await?
+                } else {
+                    TraceContexts::new()
+                };
+                self.plan_once(&events, &traces).await
+            }
+            .await;
             if let Err(error) = reacted {
                 tracing::debug!(error = format!("{error:#}"), "reacting to own events failed; Kafka will bring them");
             }
@@ -255,7 +280,14 @@ impl Sagas {
     async fn carry_out(&self, leased: Leased) {
         let pool = &self.inner.bookkeeping;
         let started = std::time::Instant::now();
-        let work = self.perform(&leased.work, leased.correlation_id);
+        let kind = work_kind(&leased.work);
+        let span = tracing::info_span!(
+            "saga work",
+            otel.name = format!("{} {kind}", leased.saga),
+            oxbow.attempt = leased.attempts
+        );
+        platform::telemetry::continue_trace(&span, leased.trace_context.as_deref());
+        let work = self.perform(&leased.work, leased.correlation_id).instrument(span);
         tokio::pin!(work);
         let mut renew = tokio::time::interval(queue::LEASE / 3);
         renew.tick().await;
@@ -269,7 +301,6 @@ impl Sagas {
                 }
             }
         };
-        let kind = work_kind(&leased.work);
         let outcome_label = match &outcome {
             Ok(()) => "done",
             Err(_) if leased.attempts >= queue::TRIES => "set_aside",

@@ -77,6 +77,9 @@ pub struct AppendRequest {
     /// from [`crate::load_stream`]. With it the committer can often check `expected` without
     /// reading the stream's version again.
     pub observed_head: Option<i64>,
+    /// The W3C `traceparent` of the command's trace, kept beside the events (not in them) for
+    /// the relay and the projector to continue the trace: [`crate::traces`].
+    pub trace_context: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,11 +113,29 @@ pub struct CommitterConfig {
     pub queue_capacity: usize,
     /// How many batch writes may be in flight at once.
     pub pipeline_depth: usize,
+    pub observer: Option<BatchObserver>,
 }
 
 impl Default for CommitterConfig {
     fn default() -> Self {
-        CommitterConfig { max_batch: 512, queue_capacity: 8192, pipeline_depth: 1 }
+        CommitterConfig { max_batch: 512, queue_capacity: 8192, pipeline_depth: 1, observer: None }
+    }
+}
+
+/// One batch the committer wrote: how many events, and how long its statement took.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchWritten {
+    pub events: usize,
+    pub seconds: f64,
+}
+
+/// Told of every batch written (the process's metrics); the store itself keeps no metrics.
+#[derive(Clone)]
+pub struct BatchObserver(pub std::sync::Arc<dyn Fn(BatchWritten) + Send + Sync>);
+
+impl std::fmt::Debug for BatchObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BatchObserver")
     }
 }
 
@@ -278,11 +299,16 @@ impl Committer {
         } else {
             let (pool, old, new, rows) = (self.pool.clone(), known.head, plan.new_head, std::mem::take(&mut plan.rows));
             known.record(&plan);
-            let size = rows.positions.len();
+            let observer = self.config.observer.clone();
             Some(tokio::spawn(async move {
                 let started = std::time::Instant::now();
                 let written = write(&pool, old, new, &rows).await;
-                tracing::debug!(events = size, micros = started.elapsed().as_micros() as u64, "batch written");
+                if let (Ok(true), Some(observer)) = (&written, observer) {
+                    (observer.0)(BatchWritten {
+                        events: rows.positions.len(),
+                        seconds: started.elapsed().as_secs_f64(),
+                    });
+                }
                 written
             }))
         };
@@ -354,8 +380,16 @@ impl Committer {
             plan.answer();
             return deferred;
         }
+        let started = std::time::Instant::now();
         let written = match write(&mut *transaction, head, plan.new_head, &plan.rows).await {
-            Ok(true) => transaction.commit().await,
+            Ok(true) => transaction.commit().await.inspect(|()| {
+                if let Some(observer) = &self.config.observer {
+                    (observer.0)(BatchWritten {
+                        events: plan.rows.positions.len(),
+                        seconds: started.elapsed().as_secs_f64(),
+                    });
+                }
+            }),
             Ok(false) => {
                 let _ = transaction.rollback().await;
                 Err(sqlx::Error::Protocol("the locked log head moved".into()))
@@ -581,6 +615,8 @@ struct Rows {
     key_first: Vec<Option<i64>>,
     key_last: Vec<Option<i64>>,
     key_versions: Vec<i64>,
+    traced_positions: Vec<i64>,
+    traceparents: Vec<String>,
 }
 
 struct Plan {
@@ -741,6 +777,10 @@ fn plan(batch: Vec<Pending>, head: Head, found: &Found, known: Option<&Known>, r
             rows.recorded_at.push(recorded_at);
             rows.hashes.push(hash.0.to_vec());
             appended.push(AppendedEvent { event_id: event.event_id, event_type: event.event_type.clone(), position });
+            if let Some(traceparent) = &request.trace_context {
+                rows.traced_positions.push(position);
+                rows.traceparents.push(traceparent.clone());
+            }
         }
         let stream_version = current + request.events.len() as i64;
         versions.insert(request.stream_id.clone(), stream_version);
@@ -794,6 +834,10 @@ async fn write(executor: impl sqlx::PgExecutor<'_>, old: Head, new: Head, rows: 
             select k.* from unnest($14::text[], $15::text[], $16::bytea[], $17::text[],
                                    $18::bigint[], $19::bigint[], $20::bigint[]) as k
              where exists (select 1 from head)
+        ), traced as (
+            insert into event_trace_context (position, traceparent)
+            select t.* from unnest($22::bigint[], $23::text[]) as t
+             where exists (select 1 from head)
         )
         select position from head
          where $2 = $1 or pg_notify('oxbow_events', $2::text) is not null
@@ -820,6 +864,8 @@ async fn write(executor: impl sqlx::PgExecutor<'_>, old: Head, new: Head, rows: 
     .bind(&rows.key_last)
     .bind(&rows.key_versions)
     .bind(old.hash.0.to_vec())
+    .bind(&rows.traced_positions)
+    .bind(&rows.traceparents)
     .fetch_optional(executor)
     .await?;
     Ok(moved.is_some())

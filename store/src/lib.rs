@@ -12,10 +12,11 @@ mod present;
 mod read;
 pub mod roles;
 mod snapshots;
+pub mod traces;
 
 pub use append::{
-    AppendOutcome, AppendRequest, AppendedEvent, CommitterConfig, ExpectedVersion, IdempotencyClaim, IdempotencyRecord,
-    find_idempotency_key,
+    AppendOutcome, AppendRequest, AppendedEvent, BatchObserver, BatchWritten, CommitterConfig, ExpectedVersion,
+    IdempotencyClaim, IdempotencyRecord, find_idempotency_key,
 };
 pub use error::{AppendError, Error, Result};
 pub use present::present;

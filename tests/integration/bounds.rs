@@ -202,6 +202,7 @@ async fn an_event_the_sagas_cannot_read_is_parked_and_other_runs_go_on() {
             }],
             idempotency: None,
             observed_head: None,
+            trace_context: None,
         })
         .await
         .unwrap()

@@ -66,6 +66,7 @@ async fn log_verify_passes_an_untouched_log_and_names_the_first_tampered_positio
                     .collect(),
                 idempotency: None,
                 observed_head: None,
+                trace_context: None,
             })
             .await
             .unwrap();

@@ -28,6 +28,7 @@ fn request(stream: &str, expected: ExpectedVersion, count: usize) -> AppendReque
         events: (0..count).map(|i| event("Happened", json!({"i": i, "x": 1.5e-7, "s": "é\u{1}"}))).collect(),
         idempotency: None,
         observed_head: None,
+        trace_context: None,
     }
 }
 

@@ -19,3 +19,4 @@ mod schema_evolution;
 mod slice;
 mod tenancy;
 mod tls;
+mod traces;

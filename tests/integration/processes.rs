@@ -340,15 +340,25 @@ async fn two_processes_of_every_role_survive_losing_one_of_each_under_load() {
         assert!(heard.is_ok(), "{base} delivered no subscription message");
     }
 
-    // Each survivor's latencies are in its own /metrics, as histograms.
+    // Each survivor's latencies are in its own /metrics, as histograms that observed something,
+    // beside its process metrics.
     for (process, histogram) in [
         (&second[2], "oxbow_projection_apply_seconds_count"),
+        (&second[2], "oxbow_projection_lag_seconds_count"),
         (&second[3], "oxbow_saga_work_duration_seconds_count"),
+        (&second[3], "oxbow_append_batch_events_count"),
         (&second[4], "oxbow_relay_lag_seconds_count"),
         (&second[0], "oxbow_command_duration_seconds_count"),
+        (&second[0], "oxbow_append_batch_seconds_count"),
+        (&second[4], "process_resident_memory_bytes"),
     ] {
         let metrics = http.get(format!("{}/metrics", process.base)).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.contains(histogram), "{} has no {histogram}", process.base);
+        let observed: f64 = metrics
+            .lines()
+            .filter(|line| line.starts_with(histogram))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        assert!(observed > 0.0, "{} has no {histogram}", process.base);
     }
 
     // The read models are what a rebuild from the log makes of it.

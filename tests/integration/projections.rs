@@ -206,6 +206,7 @@ async fn a_rebuild_killed_midway_resumes_where_it_stopped() {
             events: std::iter::once(created).chain(renames).collect(),
             idempotency: None,
             observed_head: None,
+            trace_context: None,
         };
         store.append(request).await.unwrap();
     }
@@ -296,6 +297,7 @@ async fn an_event_the_projection_cannot_apply_is_parked_and_every_other_stream_f
         }],
         idempotency: None,
         observed_head: None,
+        trace_context: None,
     };
     let poison = store.append(raw("WorkspaceRenamed", json!({"name": 42}))).await.unwrap().last_position.unwrap();
     let behind = store.append(raw("WorkspaceRenamed", json!({"name": "After"}))).await.unwrap().last_position.unwrap();

@@ -28,6 +28,7 @@ async fn append_events(store: &EventStore, streams: usize, per_stream: usize) {
                     .collect(),
                 idempotency: None,
                 observed_head: None,
+                trace_context: None,
             })
         });
         for result in futures::future::join_all(appends).await {
@@ -122,6 +123,7 @@ async fn an_event_the_broker_refuses_is_parked_and_the_relay_goes_on() {
             events: vec![event(payload)],
             idempotency: None,
             observed_head: None,
+            trace_context: None,
         })
     };
     append("relaytest-before", json!({"i": 0})).await.unwrap();

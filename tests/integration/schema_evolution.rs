@@ -27,6 +27,7 @@ async fn an_old_event_reads_in_todays_shape_everywhere() {
         events,
         idempotency: None,
         observed_head: None,
+        trace_context: None,
     };
     let created = event("WorkspaceCreated", 1, json!({"workspace_id": workspace, "name": "Old", "owner_id": "alice"}));
     let created = store.append(append(ExpectedVersion::NoStream, vec![created])).await.unwrap();

@@ -1,0 +1,148 @@
+//! Logs and traces. Logs go to stderr (`OXBOW_LOG` filters them, `OXBOW_LOG_FORMAT=json` for
+//! log shippers). Traces go to an OpenTelemetry collector over OTLP/HTTP when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) names one, and
+//! nowhere otherwise; the exporter reads the other standard `OTEL_*` variables itself
+//! (`OTEL_EXPORTER_OTLP_PROTOCOL` `http/protobuf` or `http/json`, `OTEL_EXPORTER_OTLP_HEADERS`,
+//! `OTEL_TRACES_SAMPLER`, `OTEL_BSP_SCHEDULE_DELAY`, …).
+//!
+//! A trace follows a command across processes in W3C Trace Context form (`traceparent`): in
+//! the HTTP request's header, in `event_trace_context` between the append and the relay and
+//! projector (see `store::traces` for why not in the events), in the `ce_traceparent` header of
+//! the event's Kafka message, and in the saga work an event asks for.
+
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_otlp::WithHttpConfig;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// The Kafka header of the CloudEvents Distributed Tracing extension.
+pub const KAFKA_HEADER: &str = "ce_traceparent";
+
+/// Whether this process exports traces: without, nobody reads the trace context.
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn enabled() -> bool {
+    ENABLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Keeps the trace exporter running; [`Telemetry::shut_down`] sends what it holds.
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Exports the spans still held. Call it outside the async runtime: the exporter blocks.
+    pub fn shut_down(self) {
+        if let Some(provider) = self.provider
+            && let Err(error) = provider.shutdown()
+        {
+            eprintln!("warning: the last spans could not be exported: {error}");
+        }
+    }
+}
+
+/// Whether the environment asks for traces.
+fn tracing_configured() -> bool {
+    ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+        .iter()
+        .any(|name| std::env::var(name).is_ok_and(|value| !value.is_empty()))
+        && !std::env::var("OTEL_SDK_DISABLED").is_ok_and(|value| value == "true")
+}
+
+/// Installs the process's log and trace subscriber. `roles` describe the process in its
+/// spans' resource (`oxbow.roles`). Call it before the async runtime starts.
+pub fn init(roles: &str) -> Telemetry {
+    // Logs and traces are filtered apart: quiet logs (`OXBOW_LOG=warn`) keep every span.
+    let log_filter = EnvFilter::try_from_env("OXBOW_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let json = std::env::var("OXBOW_LOG_FORMAT").is_ok_and(|format| format == "json");
+    let logs = if json {
+        tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed()
+    } else {
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed()
+    };
+    let provider = if tracing_configured() {
+        match provider(roles) {
+            Ok(provider) => Some(provider),
+            Err(error) => {
+                eprintln!("warning: traces are off: {error:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let traces = provider.as_ref().map(|provider| {
+        ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        let filter = EnvFilter::try_from_env("OXBOW_TRACE_FILTER")
+            .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,h2=warn,reqwest=warn"));
+        tracing_opentelemetry::layer().with_tracer(provider.tracer("oxbow")).with_filter(filter)
+    });
+    let _ = tracing_subscriber::registry().with(logs.with_filter(log_filter)).with(traces).try_init();
+    Telemetry { provider }
+}
+
+fn provider(roles: &str) -> anyhow::Result<SdkTracerProvider> {
+    // The exporter's own client, blocking (it runs on the batch processor's thread), trusting
+    // the deployment's CA as every other client does.
+    let mut client = reqwest::blocking::Client::builder();
+    if let Ok(file) = std::env::var("OXBOW_TLS_CA_FILE")
+        && !file.is_empty()
+    {
+        let pem = std::fs::read(&file).map_err(|error| anyhow::anyhow!("reading OXBOW_TLS_CA_FILE {file}: {error}"))?;
+        client = client.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem)?);
+    }
+    let exporter = opentelemetry_otlp::SpanExporter::builder().with_http().with_http_client(client.build()?).build()?;
+    let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "oxbow".to_owned());
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service)
+        .with_attribute(opentelemetry::KeyValue::new("oxbow.roles", roles.to_owned()))
+        .with_attribute(opentelemetry::KeyValue::new("process.pid", i64::from(std::process::id())))
+        .build();
+    Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
+}
+
+/// The `traceparent` of the current span, when it is part of a sampled trace.
+pub fn traceparent() -> Option<String> {
+    traceparent_of(&tracing::Span::current())
+}
+
+/// The `traceparent` of `span`, when it is part of a sampled trace.
+pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
+    let context = span.context();
+    if !context.span().span_context().is_sampled() {
+        return None;
+    }
+    let mut carrier = std::collections::HashMap::new();
+    TraceContextPropagator::new().inject_context(&context, &mut carrier);
+    carrier.remove("traceparent")
+}
+
+/// Makes `span` a child of the span `traceparent` names (from another process). A missing or
+/// malformed one leaves `span` where it is.
+pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    let Some(traceparent) = traceparent else { return };
+    let carrier = std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let context = TraceContextPropagator::new().extract(&carrier);
+    if context.span().span_context().is_valid() {
+        let _ = span.set_parent(context);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_trace_without_a_sampled_span() {
+        assert_eq!(traceparent(), None);
+        // A malformed parent is ignored rather than failing the work it came with.
+        continue_trace(&tracing::Span::current(), Some("not-a-traceparent"));
+    }
+}

@@ -1,0 +1,203 @@
+//! One trace from a command through every role, each in its own process: the roles export
+//! their spans over OTLP/HTTP (JSON) to a small receiver in the test, and the command's trace
+//! id turns up in the write API, the relay, the projector and the saga, including the saga's
+//! follow-up commands.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::routing::post;
+use serde_json::{Value, json};
+
+/// A span as the receiver saw it, with the roles of the process that sent it.
+#[derive(Debug, Clone)]
+struct Span {
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    name: String,
+    roles: String,
+}
+
+type Received = Arc<Mutex<Vec<Span>>>;
+
+/// The attribute `key` of an OTLP/JSON attribute list, as a string.
+fn attribute(attributes: &Value, key: &str) -> String {
+    attributes
+        .as_array()
+        .and_then(|list| list.iter().find(|attribute| attribute["key"] == key))
+        .and_then(|attribute| attribute["value"]["stringValue"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// An OTLP/HTTP trace receiver (`POST /v1/traces`, JSON).
+async fn receiver() -> (String, Received) {
+    let received: Received = Arc::default();
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        post(move |axum::Json(body): axum::Json<Value>| {
+            let store = store.clone();
+            async move {
+                let mut spans = store.lock().unwrap();
+                for resource in body["resourceSpans"].as_array().into_iter().flatten() {
+                    let roles = attribute(&resource["resource"]["attributes"], "oxbow.roles");
+                    for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+                        for span in scope["spans"].as_array().into_iter().flatten() {
+                            let text = |key: &str| span[key].as_str().unwrap_or_default().to_lowercase();
+                            spans.push(Span {
+                                trace_id: text("traceId"),
+                                span_id: text("spanId"),
+                                parent_span_id: text("parentSpanId"),
+                                name: span["name"].as_str().unwrap_or_default().to_owned(),
+                                roles: roles.clone(),
+                            });
+                        }
+                    }
+                }
+                axum::Json(json!({}))
+            }
+        }),
+    );
+    let (base, _server) = tests::serve_locally(app).await;
+    (base, received)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_follows_a_command_through_every_role_process() {
+    let db = tests::database().await;
+    let config = tests::config(&db);
+    let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];
+    platform::kafka::ensure_topics(&config.kafka(), &topics, config.topics()).await.unwrap();
+    let (collector, received) = receiver().await;
+    let port = free_port();
+    let otel = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let address = format!("127.0.0.1:{port}");
+    let with = |extra: (&'static str, String)| {
+        let mut env: Vec<(&str, String)> = otel.iter().map(|(key, value)| (*key, value.to_string())).collect();
+        env.push(extra);
+        env
+    };
+    let spawn = |role: &str, env: Vec<(&str, String)>| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(key, value)| (*key, value.as_str())).collect();
+        tests::oxbow_serve_with(role, &config, &env)
+    };
+    let _processes = [
+        spawn("write-api", with(("OXBOW_HTTP_ADDR", address.clone()))),
+        spawn("relay", with(("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{}", free_port())))),
+        spawn("projector", with(("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{}", free_port())))),
+        spawn("saga", with(("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{}", free_port())))),
+    ];
+    let base = format!("http://{address}");
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let tokens = config.tokens();
+    let alice = tokens.mint("alice", Some("alice@example.com"), chrono::Duration::hours(1));
+    let operator = tokens.mint_with_roles("ops", None, &["operator"], chrono::Duration::hours(1));
+    let (workspace, agent, flow, run) =
+        (uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let send = |token: String, body: Value, traceparent: Option<String>| {
+        let http = http.clone();
+        let url = format!("{base}/v1/commands");
+        async move {
+            let mut request = http.post(url).bearer_auth(token).json(&body);
+            if let Some(traceparent) = traceparent {
+                request = request.header("traceparent", traceparent);
+            }
+            let response = request.send().await.unwrap();
+            assert!(response.status().is_success(), "{body} → {}", response.text().await.unwrap());
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    send(alice.clone(), json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Traced"}}), None).await;
+    send(alice.clone(), json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "team"}}), None)
+        .await;
+    send(operator, json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 100, "reason": "t"}}), None)
+        .await;
+    send(
+        alice.clone(),
+        json!({"type": "RegisterAgent", "id": agent, "payload": {"workspace_id": workspace, "name": "Echo",
+            "kind": "tool", "executor": {"type": "builtin", "name": "echo"}, "price": {"per_call": 1, "per_1k_tokens": 0}}}),
+        None,
+    )
+    .await;
+    send(
+        alice.clone(),
+        json!({"type": "DefineWorkflow", "id": flow, "payload": {"workspace_id": workspace, "name": "One",
+            "steps": [{"id": "a", "agent_id": agent}]}}),
+        None,
+    )
+    .await;
+
+    // The caller's own trace: the command continues it.
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let caller_span = "00f067aa0ba902b7";
+    let started = send(
+        alice,
+        json!({"type": "StartRun", "id": run, "payload": {"workspace_id": workspace, "workflow_id": flow, "budget": 5}}),
+        Some(format!("00-{trace_id}-{caller_span}-01")),
+    )
+    .await;
+    assert!(started["position"].as_i64().is_some(), "{started}");
+
+    // Every role's process sends spans of the trace: the saga's follow-up commands (reserving
+    // the budget, beginning the run) and the relay's and projector's of their events too. And
+    // they make one tree: the command's span is the caller's child, and every other span's
+    // parent is a span of the trace, whichever process sent it. (Parents end after their
+    // children, so the tree is complete only once every process has exported.)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let spans = loop {
+        let spans: Vec<Span> =
+            received.lock().unwrap().iter().filter(|span| span.trace_id == trace_id).cloned().collect();
+        let from = |role: &str, name: &str| spans.iter().any(|span| span.roles == role && span.name == name);
+        let ids: std::collections::HashSet<&str> = spans.iter().map(|span| span.span_id.as_str()).collect();
+        let orphans: Vec<&Span> = spans
+            .iter()
+            .filter(|span| !ids.contains(span.parent_span_id.as_str()) && span.parent_span_id != caller_span)
+            .collect();
+        let done = from("write-api", "StartRun")
+            && from("write-api", "append")
+            && from("projector", "project")
+            && from("saga", "ReserveCredits")
+            && from("saga", "BeginRun")
+            && spans.iter().filter(|span| span.roles == "relay" && span.name.starts_with("publish ")).count() >= 2
+            && orphans.is_empty();
+        if done {
+            break spans;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the trace did not reach every role as one tree: {:#?}\norphans: {orphans:#?}",
+            spans.iter().map(|span| format!("{} {}", span.roles, span.name)).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let roots: Vec<&Span> = spans.iter().filter(|span| span.parent_span_id == caller_span).collect();
+    assert_eq!(roots.len(), 1, "one span continues the caller's: {roots:#?}");
+    assert_eq!(roots[0].name, "POST /v1/commands");
+    let processes: std::collections::BTreeSet<&str> = spans.iter().map(|span| span.roles.as_str()).collect();
+    assert_eq!(processes, ["projector", "relay", "saga", "write-api"].into_iter().collect());
+
+    // The trace context stays out of the hash-chained log.
+    let in_log: i64 = sqlx::query_scalar("select count(*) from events where metadata::text like '%' || $1 || '%'")
+        .bind(&trace_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(in_log, 0, "no trace id in the events");
+}
