@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Data, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use platform::auth::{AuthError, Tokens};
 use platform::rate_limit::RateLimit;
@@ -177,12 +177,9 @@ pub fn router(state: ReadState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(subscriptions))
+        .route("/graphiql/{file}", get(crate::graphiql::file))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body_bytes))
         .with_state(state)
-}
-
-fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
 }
 
 /// GraphiQL for a browser that asks for a page; a query from its URL parameters for anyone else.
@@ -192,7 +189,7 @@ async fn graphql_get(
     Query(parameters): Query<HashMap<String, String>>,
 ) -> Response {
     if over_http::wants_html(&headers) && !parameters.contains_key("query") {
-        return graphiql().into_response();
+        return crate::graphiql::page();
     }
     let Some(media) = over_http::negotiate(&headers) else {
         return Refusal::NotAcceptable.into_response();

@@ -11,6 +11,7 @@
 mod activity;
 mod audit;
 mod catalog;
+mod graphiql;
 mod guard;
 mod http;
 mod over_http;

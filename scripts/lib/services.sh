@@ -57,11 +57,12 @@ oxbow_ensure_packages() {
   fi
 }
 
-# What the tests run beside Oxbow, pinned: the GraphQL over HTTP audit (Node.js and npm) and
-# the CloudEvents SDK (Python, into .oxbow/python).
+# What the tests run beside Oxbow, pinned: the GraphQL over HTTP audit (Node.js and npm), the
+# CloudEvents SDK (Python, into .oxbow/python) and a headless browser (Debian's Chromium).
 oxbow_ensure_test_tools() {
   local missing=()
   command -v npm >/dev/null || missing+=(nodejs npm)
+  command -v "${OXBOW_CHROMIUM:-chromium}" >/dev/null || missing+=(chromium)
   python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
   command -v stunnel >/dev/null || missing+=(stunnel4)
   oxbow_apt_install "${missing[@]}"

@@ -7,6 +7,7 @@ mod database_roles;
 mod deployment;
 mod errors;
 mod forget;
+mod graphiql;
 mod graphql_http;
 mod kafka_settings;
 mod log;

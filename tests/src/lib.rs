@@ -1,6 +1,8 @@
 //! The harness for Oxbow's integration tests: fresh databases, topics and Redis prefixes on the
 //! real services that `scripts/test` starts (`DATABASE_URL`, `REDIS_URL`, `KAFKA_BROKERS`).
 
+pub mod browser;
+
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
