@@ -15,6 +15,7 @@ mod processes;
 mod projections;
 mod redelivery;
 mod relay;
+mod restore;
 mod runs;
 mod schema_evolution;
 mod slice;
