@@ -105,6 +105,35 @@ impl Batch {
     }
 }
 
+/// The events of `events` that are in this log, as they are in it; the others (and how many)
+/// come from another history of it: a topic the log was restored behind, whose positions after
+/// the restore point were given out again. Checked by position and hash, one read per batch.
+pub async fn of_this_log(
+    executor: impl sqlx::PgExecutor<'_>,
+    events: Vec<RecordedEvent>,
+) -> sqlx::Result<(Vec<RecordedEvent>, usize)> {
+    if events.is_empty() {
+        return Ok((events, 0));
+    }
+    let positions: Vec<i64> = events.iter().map(|event| event.position).collect();
+    let logged: Vec<(i64, Vec<u8>)> = sqlx::query_as("select position, hash from events where position = any($1)")
+        .bind(&positions)
+        .fetch_all(executor)
+        .await?;
+    let logged: HashMap<i64, Vec<u8>> = logged.into_iter().collect();
+    let (ours, foreign): (Vec<RecordedEvent>, Vec<RecordedEvent>) = events
+        .into_iter()
+        .partition(|event| logged.get(&event.position).is_some_and(|hash| hash.as_slice() == event.hash.0.as_slice()));
+    if let Some(first) = foreign.first() {
+        tracing::error!(
+            position = first.position,
+            count = foreign.len(),
+            "skipping events this log does not have: the topic holds another history of the log (restored from a backup?)"
+        );
+    }
+    Ok((ours, foreign.len()))
+}
+
 /// The events of `batch` that `consumer` may not have handled yet, read without a lock or a
 /// transaction. Versions only go up, so an event at or below its stream's committed version is
 /// handled for good. Filtering first keeps [`handle_once`] from locking streams it has nothing

@@ -92,6 +92,78 @@ pub async fn publish(
     Ok(())
 }
 
+/// Refuses to publish to a topic that holds an event this log does not have (a position past
+/// its head, or one with another hash). That is what a topic looks like to a log restored from
+/// a backup: the positions after the restore point were published once and will be given out
+/// again, and a consumer could not tell the old events from the new. So a restored deployment
+/// publishes to a new topic; this check keeps one that was not told from mixing the two.
+async fn check_topic_continues_log(pool: &PgPool, config: &RelayConfig) -> anyhow::Result<()> {
+    let (kafka, topic) = (config.kafka.clone(), config.topic.clone());
+    let last = tokio::task::spawn_blocking(move || last_published(&kafka, &topic)).await??;
+    for event in last {
+        let logged: Option<(Vec<u8>,)> = sqlx::query_as("select hash from events where position = $1")
+            .bind(event.position)
+            .fetch_optional(pool)
+            .await?;
+        let differs = match &logged {
+            None => "does not have",
+            Some((hash,)) if hash.as_slice() != event.hash.0.as_slice() => "has with another hash",
+            Some(_) => continue,
+        };
+        anyhow::bail!(
+            "the topic {} already holds position {}, which this log {differs}: the log was restored from a backup, \
+             or another deployment publishes there. Publish to a new topic (OXBOW_EVENTS_TOPIC) with a new saga \
+             group (OXBOW_SAGA_GROUP); see the README's restore runbook",
+            config.topic,
+            event.position,
+        );
+    }
+    Ok(())
+}
+
+/// The last event of each partition of `topic` (none for an empty or missing topic).
+fn last_published(kafka: &platform::kafka::KafkaSettings, topic: &str) -> anyhow::Result<Vec<RecordedEvent>> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    let timeout = Duration::from_secs(10);
+    let consumer: BaseConsumer = platform::kafka::consumer_config(kafka, "oxbow-relay-check")
+        .create()
+        .context("creating a Kafka consumer to check the topic")?;
+    let metadata = consumer.fetch_metadata(Some(topic), timeout).context("reading the topic's metadata")?;
+    let Some(partitions) = metadata.topics().first().map(|topic| topic.partitions().len() as i32) else {
+        return Ok(Vec::new());
+    };
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    for partition in 0..partitions {
+        let (low, high) = consumer.fetch_watermarks(topic, partition, timeout).unwrap_or((0, 0));
+        if high > low {
+            assignment.add_partition_offset(topic, partition, rdkafka::Offset::Offset(high - 1))?;
+        }
+    }
+    let mut wanted = assignment.count();
+    if wanted == 0 {
+        return Ok(Vec::new());
+    }
+    consumer.assign(&assignment)?;
+    let mut last = Vec::with_capacity(wanted);
+    let deadline = std::time::Instant::now() + timeout;
+    while wanted > 0 && std::time::Instant::now() < deadline {
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else { continue };
+        let message = message.context("reading the topic's last events")?;
+        wanted -= 1;
+        let header = |name: &str| {
+            message
+                .headers()
+                .and_then(|headers| headers.iter().find(|header| header.key == name).and_then(|header| header.value))
+        };
+        if let Ok(event) = platform::cloudevents::decode(header, message.payload()) {
+            last.push(event);
+        }
+    }
+    anyhow::ensure!(wanted == 0, "the topic's last events did not arrive within {timeout:?}");
+    Ok(last)
+}
+
 /// How often the relay deletes the trace context every reader has passed.
 const PRUNE_EVERY: Duration = Duration::from_secs(30);
 
@@ -122,6 +194,7 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
     }
     tracing::info!(topic = %config.topic, "relay elected; publishing the log");
 
+    check_topic_continues_log(&pool, &config).await?;
     let producer: FutureProducer =
         platform::kafka::producer_config(&config.kafka).create().context("creating the Kafka producer")?;
     let mut listener = PgListener::connect_with(&pool).await?;

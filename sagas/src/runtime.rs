@@ -14,7 +14,7 @@ use commands::runs::{
 use commands::workspace::{ReactivateWorkspace, SuspendWorkspace, Workspace, WorkspaceCommand};
 use commands::{Aggregate, Decider, RejectionKind};
 use events::{DomainEvent, RecordedEvent, RunId, StreamId, WorkspaceId};
-use platform::consumer::{EventConsumer, handle_once, not_yet_handled};
+use platform::consumer::{EventConsumer, handle_once, not_yet_handled, of_this_log};
 use platform::metrics::Metrics;
 use sqlx::PgPool;
 use store::traces::TraceContexts;
@@ -149,6 +149,15 @@ impl Sagas {
             return Ok(());
         }
         let events = not_yet_handled(&self.inner.pool, CONSUMER, &concerned).await?;
+        let (events, foreign) = of_this_log(&self.inner.pool, events).await?;
+        if foreign > 0 {
+            self.inner.metrics.increment(
+                "oxbow_saga_foreign_events_total",
+                "Events from Kafka that this log does not have (a topic the log was restored behind), skipped.",
+                &[],
+                foreign as u64,
+            );
+        }
         self.plan_once(&events, traces).await
     }
 

@@ -205,6 +205,9 @@ async fn a_point_in_time_restore_brings_back_the_log_and_nothing_after_the_resto
     let url = format!("postgres://postgres@127.0.0.1:{restored_port}/oxbow");
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
     let db = tests::TestDatabase { url: url.clone(), pool: pool.clone() };
+    // The restored head, before the restored deployment appends (it carries on the runs that
+    // were under way at the restore point).
+    let head: i64 = scalar(&pool, "select position from log_head").await;
     let mut restored_config = tests::config(&db);
     restored_config.redis_prefix = config.redis_prefix.clone();
     let (code, out, err) = tests::oxbow_output(&restored_config, &["log", "verify"]).await;
@@ -224,7 +227,6 @@ async fn a_point_in_time_restore_brings_back_the_log_and_nothing_after_the_resto
     let ready = started.elapsed();
 
     // The log is the primary's, exactly, up to a position the restore point allows.
-    let head: i64 = scalar(&pool, "select position from log_head").await;
     assert!((at_least..=at_most).contains(&head), "restored to {head}, outside {at_least}..={at_most}");
     let hash: Vec<u8> = scalar(&pool, &format!("select hash from events where position = {head}")).await;
     assert_eq!(Some(&hash), hashes.iter().find(|(position, _)| *position == head).map(|(_, hash)| hash));
@@ -272,6 +274,64 @@ async fn a_point_in_time_restore_brings_back_the_log_and_nothing_after_the_resto
     assert_eq!(unknown_work, 0, "saga work for a run the log does not have");
     let (code, out, err) = tests::oxbow_output(&restored_config, &["projections", "diff", "--all"]).await;
     assert_eq!(code, 0, "the read models equal a rebuild: {out}{err}");
+
+    // A relay told nothing of the restore (the old topic) refuses to publish there: the topic
+    // holds positions this log does not have.
+    let mut stale = config.clone();
+    stale.database_url = url.clone();
+    let checkpoint =
+        format!("select coalesce(max(position), 0) from relay_checkpoints where name = '{}'", stale.events_topic);
+    let before: i64 = scalar(&pool, &checkpoint).await;
+    let mut relay =
+        tests::oxbow_serve_command("relay", &stale, &[]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(relay.stderr.take().unwrap()));
+    let refusal = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("restored from a backup") {
+                return line;
+            }
+        }
+        panic!("the relay exited without a word");
+    })
+    .await
+    .expect("the relay refuses the old topic");
+    let named: i64 = refusal
+        .split("already holds position ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{refusal}"));
+    assert!(named > head, "a lost position: {refusal}");
+    relay.kill().await.unwrap();
+    let after: i64 = scalar(&pool, &checkpoint).await;
+    assert_eq!(after, before, "nothing was published to the old topic");
+
+    // Nor does a saga told nothing of the restore take the old topic's lost events for this
+    // log's: read from the start (a new group), they are skipped as another history's.
+    stale.saga_group = tests::unique_name("stale");
+    let health = format!("127.0.0.1:{}", free_port());
+    let _stale_saga = tests::oxbow_serve_with("saga", &stale, &[("OXBOW_HEALTH_ADDR", &health)]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let metrics = match reqwest::get(format!("http://{health}/metrics")).await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let skipped: f64 = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("oxbow_saga_foreign_events_total ")?.parse().ok())
+            .unwrap_or(0.0);
+        if skipped > 0.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the saga never met the old topic's lost events");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let unknown: i64 = scalar(
+        &pool,
+        "select count(*) from projection_streams p where not exists (select from events e where e.stream_id = p.stream_id)",
+    )
+    .await;
+    assert_eq!(unknown, 0, "the stale saga handled a lost stream");
 
     println!(
         "restore drill: RPO to the restore point 0 events ({} later events lost by choice; archive lag at the loss {archive_lag:.1} s, \
