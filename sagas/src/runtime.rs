@@ -290,11 +290,15 @@ impl Sagas {
         let pool = &self.inner.bookkeeping;
         let started = std::time::Instant::now();
         let kind = work_kind(&leased.work);
-        let span = tracing::info_span!(
-            "saga work",
-            otel.name = format!("{} {kind}", leased.saga),
-            oxbow.attempt = leased.attempts
-        );
+        let span = if platform::telemetry::enabled() {
+            tracing::info_span!(
+                "saga work",
+                otel.name = format!("{} {kind}", leased.saga),
+                oxbow.attempt = leased.attempts
+            )
+        } else {
+            tracing::Span::none()
+        };
         platform::telemetry::continue_trace(&span, leased.trace_context.as_deref());
         let work = self.perform(&leased.work, leased.correlation_id).instrument(span);
         tokio::pin!(work);
