@@ -150,9 +150,11 @@ fn http_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
         otel.kind = "server",
         http.request.method = %request.method(),
         http.route = route,
+        trace_id = tracing::field::Empty,
     );
     let traceparent = request.headers().get("traceparent").and_then(|value| value.to_str().ok());
     platform::telemetry::continue_trace(&span, traceparent);
+    platform::telemetry::record_trace_id(&span);
     span
 }
 

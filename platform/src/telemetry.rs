@@ -124,6 +124,16 @@ pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
     carrier.remove("traceparent")
 }
 
+/// Records the trace id of `span` in its `trace_id` field (declared empty by the span), so the
+/// log lines inside it name the trace they belong to.
+pub fn record_trace_id(span: &tracing::Span) {
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    if span_context.is_valid() {
+        span.record("trace_id", span_context.trace_id().to_string());
+    }
+}
+
 /// Makes `span` a child of the span `traceparent` names (from another process). A missing or
 /// malformed one leaves `span` where it is.
 pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {

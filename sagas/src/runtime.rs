@@ -294,12 +294,14 @@ impl Sagas {
             tracing::info_span!(
                 "saga work",
                 otel.name = format!("{} {kind}", leased.saga),
-                oxbow.attempt = leased.attempts
+                oxbow.attempt = leased.attempts,
+                trace_id = tracing::field::Empty,
             )
         } else {
             tracing::Span::none()
         };
         platform::telemetry::continue_trace(&span, leased.trace_context.as_deref());
+        platform::telemetry::record_trace_id(&span);
         let work = self.perform(&leased.work, leased.correlation_id).instrument(span);
         tokio::pin!(work);
         let mut renew = tokio::time::interval(queue::LEASE / 3);

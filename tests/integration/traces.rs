@@ -91,8 +91,29 @@ async fn one_trace_follows_a_command_through_every_role_process() {
         let env: Vec<(&str, &str)> = env.iter().map(|(key, value)| (*key, value.as_str())).collect();
         tests::oxbow_serve_with(role, &config, &env)
     };
+    // The write API logs in JSON with each request's end, to show its log lines name the trace.
+    let mut write_api_env = with(("OXBOW_HTTP_ADDR", address.clone()));
+    write_api_env.extend([
+        ("OXBOW_LOG", "warn,oxbow=info,tower_http=debug".to_owned()),
+        ("OXBOW_LOG_FORMAT", "json".to_owned()),
+    ]);
+    let env: Vec<(&str, &str)> = write_api_env.iter().map(|(key, value)| (*key, value.as_str())).collect();
+    let mut write_api = tests::oxbow_serve_command("write-api", &config, &env)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the write API");
+    let logs = std::sync::Arc::new(Mutex::new(Vec::<String>::new()));
+    {
+        let (logs, stderr) = (logs.clone(), write_api.stderr.take().unwrap());
+        tokio::spawn(async move {
+            let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
+            while let Ok(Some(line)) = lines.next_line().await {
+                logs.lock().unwrap().push(line);
+            }
+        });
+    }
     let _processes = [
-        spawn("write-api", with(("OXBOW_HTTP_ADDR", address.clone()))),
+        write_api,
         spawn("relay", with(("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{}", free_port())))),
         spawn("projector", with(("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{}", free_port())))),
         spawn("saga", with(("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{}", free_port())))),
@@ -192,6 +213,14 @@ async fn one_trace_follows_a_command_through_every_role_process() {
     assert_eq!(roots[0].name, "POST /v1/commands");
     let processes: std::collections::BTreeSet<&str> = spans.iter().map(|span| span.roles.as_str()).collect();
     assert_eq!(processes, ["projector", "relay", "saga", "write-api"].into_iter().collect());
+
+    // The write API's log lines of the request name its trace.
+    let logged = logs.lock().unwrap().iter().any(|line| {
+        serde_json::from_str::<Value>(line).is_ok_and(|line| {
+            line["spans"].as_array().into_iter().flatten().any(|span| span["trace_id"] == trace_id.as_str())
+        })
+    });
+    assert!(logged, "no log line names the trace: {:#?}", logs.lock().unwrap());
 
     // The trace context stays out of the hash-chained log.
     let in_log: i64 = sqlx::query_scalar("select count(*) from events where metadata::text like '%' || $1 || '%'")
