@@ -238,9 +238,12 @@ impl CommandService {
     /// The last check before the log: every event fits what the log, the broker and the read
     /// models hold, whatever the deciders let through. One command's oversized or unstorable
     /// event is refused here, before it can fail a group-commit batch or halt a consumer.
-    fn check_bounds(&self, events: &[NewEvent], version: i64) -> Result<(), CommandError> {
+    /// Returns the payloads' size in bytes.
+    fn check_bounds(&self, events: &[NewEvent], version: i64) -> Result<usize, CommandError> {
+        let mut total = 0;
         for event in events {
             let bytes = json_size(&event.payload);
+            total += bytes;
             if bytes > self.max_event_bytes {
                 return Err(CommandError::Rejected {
                     kind: RejectionKind::TooLarge,
@@ -261,7 +264,7 @@ impl CommandService {
                 });
             }
         }
-        Ok(())
+        Ok(total)
     }
 
     /// Loads, decides and appends once.
@@ -317,7 +320,14 @@ impl CommandService {
         };
         let mut new_events: Vec<NewEvent> =
             decided.iter().map(|event| NewEvent::from_domain(Uuid::now_v7(), event, &metadata)).collect();
-        self.check_bounds(&new_events, version)?;
+        let bytes = self.check_bounds(&new_events, version)?;
+        self.metrics.observe(
+            "oxbow_command_event_bytes",
+            "The JSON size of the payloads a decided command would append, by command type.",
+            &[("type", request.command.command_type())],
+            platform::metrics::BYTES,
+            bytes as f64,
+        );
         // The caller hears back what it sent; the log only ever holds personal data sealed.
         let payloads: Vec<Value> = new_events.iter().map(|e| e.payload.clone()).collect();
         store::personal::seal(self.store.pool(), &mut new_events).await.map_err(CommandError::unavailable)?;

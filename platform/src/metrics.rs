@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 /// Buckets for latencies, in seconds: 1 ms to 10 s.
 pub const SECONDS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// Buckets for sizes in bytes: 64 B to 1 MiB.
+pub const BYTES: &[f64] = &[64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262_144.0, 1_048_576.0];
+
 /// Buckets for sizes counted in items (events in a batch): 1 to 1024.
 pub const COUNTS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
 

@@ -350,6 +350,7 @@ async fn two_processes_of_every_role_survive_losing_one_of_each_under_load() {
         (&second[4], "oxbow_relay_lag_seconds_count"),
         (&second[0], "oxbow_command_duration_seconds_count"),
         (&second[0], "oxbow_append_batch_seconds_count"),
+        (&second[0], "oxbow_command_event_bytes_count"),
         (&second[4], "process_resident_memory_bytes"),
     ] {
         let metrics = http.get(format!("{}/metrics", process.base)).send().await.unwrap().text().await.unwrap();
