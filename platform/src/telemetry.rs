@@ -58,14 +58,7 @@ fn tracing_configured() -> bool {
 /// Installs the process's log and trace subscriber. `roles` describe the process in its
 /// spans' resource (`oxbow.roles`). Call it before the async runtime starts.
 pub fn init(roles: &str) -> Telemetry {
-    // Logs and traces are filtered apart: quiet logs (`OXBOW_LOG=warn`) keep every span.
-    let log_filter = EnvFilter::try_from_env("OXBOW_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let json = std::env::var("OXBOW_LOG_FORMAT").is_ok_and(|format| format == "json");
-    let logs = if json {
-        tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed()
-    } else {
-        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed()
-    };
+    let log_filter = || EnvFilter::try_from_env("OXBOW_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let provider = if tracing_configured() {
         match provider(roles) {
             Ok(provider) => Some(provider),
@@ -77,15 +70,40 @@ pub fn init(roles: &str) -> Telemetry {
     } else {
         None
     };
-    let traces = provider.as_ref().map(|provider| {
-        ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
-        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-        let filter = EnvFilter::try_from_env("OXBOW_TRACE_FILTER")
-            .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,h2=warn,reqwest=warn"));
-        tracing_opentelemetry::layer().with_tracer(provider.tracer("oxbow")).with_filter(filter)
-    });
-    let _ = tracing_subscriber::registry().with(logs.with_filter(log_filter)).with(traces).try_init();
+    match &provider {
+        None => {
+            let _ = tracing_subscriber::registry().with(log_filter()).with(logs()).try_init();
+        }
+        Some(provider) => {
+            ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
+            opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+            // The trace filter decides what is recorded at all, and the exporter takes all of
+            // it: a per-layer filter in front of the exporter can lose a span to filter state
+            // another callsite left on the thread. Logs are filtered on their own, so quiet logs
+            // (`OXBOW_LOG=warn`) keep every span.
+            let recorded = EnvFilter::try_from_env("OXBOW_TRACE_FILTER")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,h2=warn,reqwest=warn"));
+            let traces = tracing_opentelemetry::layer().with_tracer(provider.tracer("oxbow"));
+            let _ = tracing_subscriber::registry()
+                .with(recorded)
+                .with(traces)
+                .with(logs().with_filter(log_filter()))
+                .try_init();
+        }
+    }
     Telemetry { provider }
+}
+
+/// Log lines on stderr: text, or JSON with `OXBOW_LOG_FORMAT=json`.
+fn logs<S>() -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    if std::env::var("OXBOW_LOG_FORMAT").is_ok_and(|format| format == "json") {
+        tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed()
+    } else {
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed()
+    }
 }
 
 fn provider(roles: &str) -> anyhow::Result<SdkTracerProvider> {

@@ -57,7 +57,11 @@ pub const VARIABLES: &[Variable] = &[
     variable("OTEL_EXPORTER_OTLP_ENDPOINT", "", "an OTLP/HTTP collector: traces are exported there (off without)"),
     variable("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "or http/json; the other OTEL_* variables apply too"),
     variable("OTEL_SERVICE_NAME", "oxbow", "the service name of the spans"),
-    variable("OXBOW_TRACE_FILTER", "info,sqlx=warn,hyper=warn,h2=warn,reqwest=warn", "a tracing filter for spans"),
+    variable(
+        "OXBOW_TRACE_FILTER",
+        "info,sqlx=warn,hyper=warn,h2=warn,reqwest=warn",
+        "with traces on, what is recorded at all; OXBOW_LOG picks log lines among it",
+    ),
 ];
 
 /// The list as `oxbow serve --help` shows it.

@@ -30,13 +30,17 @@ pub enum Settled {
 /// sagas (events they cannot read; their work has a dead letter of its own, `saga_work`).
 pub const CONSUMERS: [&str; 3] = [catalog::NAME, "relay", "sagas"];
 
-/// The event `consumer` parked at `position`.
-async fn parked_at(pool: &PgPool, consumer: &str, position: i64) -> anyhow::Result<Parked> {
+/// Every event `consumer` parked.
+async fn parked_by(pool: &PgPool, consumer: &str) -> anyhow::Result<Vec<Parked>> {
     if !CONSUMERS.contains(&consumer) {
         anyhow::bail!("there is no consumer named {consumer:?} (known: {})", CONSUMERS.join(", "));
     }
-    let parked = store::parked::list(pool, Some(consumer)).await?;
-    parked.into_iter().find(|parked| parked.position == position).with_context(|| {
+    Ok(store::parked::list(pool, Some(consumer)).await?)
+}
+
+/// The event of `parked` (what `consumer` parked) at `position`.
+fn parked_at(parked: &[Parked], consumer: &str, position: i64) -> anyhow::Result<Parked> {
+    parked.iter().find(|parked| parked.position == position).cloned().with_context(|| {
         format!("{consumer} has no event parked at position {position} (see `oxbow projections status`)")
     })
 }
@@ -44,7 +48,7 @@ async fn parked_at(pool: &PgPool, consumer: &str, position: i64) -> anyhow::Resu
 /// Asks `consumer` to apply the stream of the event parked at `position` again, from its
 /// first parked event. Returns the stream.
 pub async fn retry(pool: &PgPool, consumer: &str, position: i64) -> anyhow::Result<String> {
-    let parked = parked_at(pool, consumer, position).await?;
+    let parked = parked_at(&parked_by(pool, consumer).await?, consumer, position)?;
     store::parked::request_retry(pool, consumer, &parked.stream_id).await?;
     wake_consumers(pool).await?;
     Ok(parked.stream_id)
@@ -53,11 +57,11 @@ pub async fn retry(pool: &PgPool, consumer: &str, position: i64) -> anyhow::Resu
 /// Gives up the failed event parked at `position`: records the decision in the log as
 /// `ParkedEventSkipped` by `actor`, and lets the events that waited behind it flow on.
 pub async fn skip(pool: &PgPool, consumer: &str, position: i64, reason: &str, actor: &str) -> anyhow::Result<String> {
-    let parked = parked_at(pool, consumer, position).await?;
+    let all = parked_by(pool, consumer).await?;
+    let parked = parked_at(&all, consumer, position)?;
     let Some(error) = parked.error.clone() else {
-        let first = store::parked::list(pool, Some(consumer))
-            .await?
-            .into_iter()
+        let first = all
+            .iter()
             .find(|other| other.stream_id == parked.stream_id && other.error.is_some())
             .map_or_else(|| "an earlier event".to_owned(), |first| format!("position {}", first.position));
         anyhow::bail!(

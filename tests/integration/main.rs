@@ -18,6 +18,7 @@ mod relay;
 mod restore;
 mod runs;
 mod schema_evolution;
+mod set_aside;
 mod slice;
 mod tenancy;
 mod tls;

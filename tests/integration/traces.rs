@@ -94,6 +94,7 @@ async fn one_trace_follows_a_command_through_every_role_process() {
     // The write API logs in JSON with each request's end, to show its log lines name the trace.
     let mut write_api_env = with(("OXBOW_HTTP_ADDR", address.clone()));
     write_api_env.extend([
+        ("OXBOW_TRACE_FILTER", "info,tower_http=debug".to_owned()),
         ("OXBOW_LOG", "warn,oxbow=info,tower_http=debug".to_owned()),
         ("OXBOW_LOG_FORMAT", "json".to_owned()),
     ]);
@@ -201,11 +202,18 @@ async fn one_trace_follows_a_command_through_every_role_process() {
         if done {
             break spans;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the trace did not reach every role as one tree: {:#?}\norphans: {orphans:#?}",
-            spans.iter().map(|span| format!("{} {}", span.roles, span.name)).collect::<Vec<_>>()
-        );
+        if tokio::time::Instant::now() >= deadline {
+            let all = received.lock().unwrap().clone();
+            let processes: std::collections::BTreeSet<&str> = all.iter().map(|span| span.roles.as_str()).collect();
+            let stderr = logs.lock().unwrap();
+            panic!(
+                "the trace did not reach every role as one tree: {:#?}\norphans: {orphans:#?}\n\
+                 {} spans received in all, from {processes:?}; the write API's last log lines: {:#?}",
+                spans.iter().map(|span| format!("{} {}", span.roles, span.name)).collect::<Vec<_>>(),
+                all.len(),
+                &stderr[stderr.len().saturating_sub(10)..],
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let roots: Vec<&Span> = spans.iter().filter(|span| span.parent_span_id == caller_span).collect();
