@@ -78,6 +78,10 @@ pub fn consumer_config(kafka: &KafkaSettings, group: &str) -> ClientConfig {
         ("heartbeat.interval.ms", "1000"),
         ("fetch.wait.max.ms", "10"),
         ("enable.partition.eof", "false"),
+        // Prefetch what a few batches need, not librdkafka's default of up to 64 MB and 100,000
+        // messages a partition: a consumer starting behind a long topic held all of that in memory.
+        ("queued.max.messages.kbytes", "8192"),
+        ("queued.min.messages", "5000"),
     ]);
     config.set("group.id", group).set("enable.auto.commit", "false");
     config

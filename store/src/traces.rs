@@ -37,12 +37,13 @@ pub async fn read_positions(pool: &PgPool, positions: &[i64]) -> Result<TraceCon
     Ok(rows.into_iter().collect())
 }
 
-/// Deletes the trace context of events every relay and projection has passed. A projection
-/// that never started holds nothing back: its rebuild is not a trace anyone follows.
+/// Deletes the trace context of events the relay and the projection have passed. The relay
+/// furthest on counts: the checkpoint of a topic no longer published to (the old one after a
+/// restore) must not keep rows for ever. A projection that never started holds nothing back.
 pub async fn prune(pool: &PgPool) -> Result<u64> {
     let done = sqlx::query(
         "delete from event_trace_context \
-          where position <= least((select min(position) from relay_checkpoints), \
+          where position <= least((select max(position) from relay_checkpoints), \
                                   (select min(position) from projection_checkpoints where position > 0))",
     )
     .execute(pool)

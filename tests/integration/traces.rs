@@ -238,3 +238,69 @@ async fn one_trace_follows_a_command_through_every_role_process() {
         .unwrap();
     assert_eq!(in_log, 0, "no trace id in the events");
 }
+
+/// The trace context beside the log is written with the events and deleted once the relay and
+/// the projection have passed it, whatever checkpoints of former topics remain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_context_is_kept_beside_the_log_until_its_readers_pass_it() {
+    let db = tests::database().await;
+    let store = store::EventStore::new(db.pool.clone(), store::CommitterConfig::default());
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let appended = store
+        .append(store::AppendRequest {
+            stream_id: "workspace-traced".into(),
+            expected: store::ExpectedVersion::NoStream,
+            events: (0..2)
+                .map(|n| events::NewEvent {
+                    event_id: uuid::Uuid::now_v7(),
+                    event_type: "Noted".into(),
+                    schema_version: 1,
+                    payload: json!({"n": n}),
+                    metadata: json!({"actor": "test"}),
+                })
+                .collect(),
+            idempotency: None,
+            observed_head: None,
+            trace_context: Some(traceparent.into()),
+        })
+        .await
+        .unwrap();
+    let (first, last) = (appended.first_position.unwrap(), appended.last_position.unwrap());
+    let kept = store::traces::read(&db.pool, first - 1, last).await.unwrap();
+    assert_eq!(kept.len(), 2);
+    assert!(kept.values().all(|kept| kept == traceparent));
+    let in_log: i64 = sqlx::query_scalar("select count(*) from events where metadata::text like '%4bf92f35%'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(in_log, 0, "not in the hash-chained events");
+
+    // A former topic's checkpoint stays behind; the projection has not passed yet: kept.
+    for (name, position) in [("former.events", 0), ("current.events", last)] {
+        sqlx::query(
+            "insert into relay_checkpoints (name, position) values ($1, $2) \
+             on conflict (name) do update set position = excluded.position",
+        )
+        .bind(name)
+        .bind(position)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "insert into projection_checkpoints (name, position) values ('catalog', $1) \
+         on conflict (name) do update set position = excluded.position",
+    )
+    .bind(first)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(store::traces::prune(&db.pool).await.unwrap(), 1, "the event the projection passed goes");
+    sqlx::query("update projection_checkpoints set position = $1 where name = 'catalog'")
+        .bind(last)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(store::traces::prune(&db.pool).await.unwrap(), 1);
+    assert!(store::traces::read(&db.pool, 0, last).await.unwrap().is_empty());
+}
