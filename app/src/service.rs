@@ -117,11 +117,11 @@ impl CommandService {
         // Parsing checked the endpoint's commands already; the sagas' are built in code, from
         // what executors returned.
         // Spans only where traces are exported: the command path is the hottest there is.
-        let span = if platform::telemetry::enabled() {
-            tracing::info_span!("command", otel.name = request.command.command_type(), oxbow.correlation_id = %correlation_id)
-        } else {
-            tracing::Span::none()
-        };
+        let span = platform::traced_span!(
+            "command",
+            otel.name = request.command.command_type(),
+            oxbow.correlation_id = %correlation_id,
+        );
         let result = match request.command.validate() {
             Ok(()) => self.dispatch(&request, caller, idempotency_key, correlation_id).instrument(span).await,
             Err(error) => Err(CommandError::invalid(&error)),
@@ -344,11 +344,7 @@ impl CommandService {
         }
 
         // The relay and the projector continue the trace from the append.
-        let span = if platform::telemetry::enabled() {
-            tracing::info_span!("append", oxbow.stream = %stream_id, oxbow.events = new_events.len())
-        } else {
-            tracing::Span::none()
-        };
+        let span = platform::traced_span!("append", oxbow.stream = %stream_id, oxbow.events = new_events.len());
         let trace_context = platform::telemetry::traceparent_of(&span);
         let appended = self
             .store

@@ -69,6 +69,17 @@ pub fn headers(event: &RecordedEvent) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The value of header `name` of a Kafka message.
+pub fn header<'a>(message: &'a impl rdkafka::message::Message, name: &str) -> Option<&'a [u8]> {
+    use rdkafka::message::Headers;
+    message.headers()?.iter().find(|header| header.key == name)?.value
+}
+
+/// The logged event a Kafka message carries: [`decode`] over its headers and value.
+pub fn decode_message(message: &impl rdkafka::message::Message) -> Result<RecordedEvent, DecodeError> {
+    decode(|name| header(message, name), message.payload())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not an Oxbow event message: {0}")]
 pub struct DecodeError(pub String);

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use events::RecordedEvent;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use sqlx::PgConnection;
 
@@ -84,15 +84,10 @@ impl Batch {
     /// Decodes a message into the batch and notes its offset.
     fn take(&mut self, message: &BorrowedMessage<'_>) {
         self.offsets.insert((message.topic().to_owned(), message.partition()), message.offset());
-        let header = |name: &str| {
-            message
-                .headers()
-                .and_then(|headers| headers.iter().find(|header| header.key == name).and_then(|header| header.value))
-        };
-        match crate::cloudevents::decode(header, message.payload()) {
+        match crate::cloudevents::decode_message(message) {
             Ok(event) => {
-                let traceparent =
-                    header(crate::telemetry::KAFKA_HEADER).and_then(|value| std::str::from_utf8(value).ok());
+                let traceparent = crate::cloudevents::header(message, crate::telemetry::KAFKA_HEADER)
+                    .and_then(|value| std::str::from_utf8(value).ok());
                 if let Some(traceparent) = traceparent {
                     self.traces.insert(event.position, traceparent.to_owned());
                 }

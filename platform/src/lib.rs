@@ -2,6 +2,22 @@
 //! per-caller rate limits, Prometheus metrics, the Kafka and Redis clients' settings, and what every consumer of the
 //! events topic does (the CloudEvents codec, batches, handling each event once in effect).
 
+/// An info span where traces are exported, and [`tracing::Span::none`] elsewhere: the hot paths
+/// (a command, its append, a request, saga work) make no span when nothing would read it.
+#[macro_export]
+macro_rules! traced_span {
+    ($($span:tt)*) => {
+        if $crate::telemetry::enabled() {
+            $crate::__tracing::info_span!($($span)*)
+        } else {
+            $crate::__tracing::Span::none()
+        }
+    };
+}
+
+#[doc(hidden)]
+pub use tracing as __tracing;
+
 pub mod auth;
 pub mod cloudevents;
 pub mod config;

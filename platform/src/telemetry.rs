@@ -126,11 +126,6 @@ fn provider(roles: &str) -> anyhow::Result<SdkTracerProvider> {
     Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
 }
 
-/// The `traceparent` of the current span, when it is part of a sampled trace.
-pub fn traceparent() -> Option<String> {
-    traceparent_of(&tracing::Span::current())
-}
-
 /// The `traceparent` of `span`, when it is part of a sampled trace.
 pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
     let context = span.context();
@@ -169,7 +164,7 @@ mod tests {
 
     #[test]
     fn no_trace_without_a_sampled_span() {
-        assert_eq!(traceparent(), None);
+        assert_eq!(traceparent_of(&tracing::Span::current()), None);
         // A malformed parent is ignored rather than failing the work it came with.
         continue_trace(&tracing::Span::current(), Some("not-a-traceparent"));
     }

@@ -124,7 +124,6 @@ async fn check_topic_continues_log(pool: &PgPool, config: &RelayConfig) -> anyho
 /// The last event of each partition of `topic` (none for an empty or missing topic).
 fn last_published(kafka: &platform::kafka::KafkaSettings, topic: &str) -> anyhow::Result<Vec<RecordedEvent>> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::message::{Headers, Message};
     let timeout = Duration::from_secs(10);
     let consumer: BaseConsumer = platform::kafka::consumer_config(kafka, "oxbow-relay-check")
         .create()
@@ -151,12 +150,7 @@ fn last_published(kafka: &platform::kafka::KafkaSettings, topic: &str) -> anyhow
         let Some(message) = consumer.poll(Duration::from_millis(200)) else { continue };
         let message = message.context("reading the topic's last events")?;
         wanted -= 1;
-        let header = |name: &str| {
-            message
-                .headers()
-                .and_then(|headers| headers.iter().find(|header| header.key == name).and_then(|header| header.value))
-        };
-        if let Ok(event) = platform::cloudevents::decode(header, message.payload()) {
+        if let Ok(event) = platform::cloudevents::decode_message(&message) {
             last.push(event);
         }
     }

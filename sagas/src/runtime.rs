@@ -290,16 +290,12 @@ impl Sagas {
         let pool = &self.inner.bookkeeping;
         let started = std::time::Instant::now();
         let kind = work_kind(&leased.work);
-        let span = if platform::telemetry::enabled() {
-            tracing::info_span!(
-                "saga work",
-                otel.name = format!("{} {kind}", leased.saga),
-                oxbow.attempt = leased.attempts,
-                trace_id = tracing::field::Empty,
-            )
-        } else {
-            tracing::Span::none()
-        };
+        let span = platform::traced_span!(
+            "saga work",
+            otel.name = format!("{} {kind}", leased.saga),
+            oxbow.attempt = leased.attempts,
+            trace_id = tracing::field::Empty,
+        );
         platform::telemetry::continue_trace(&span, leased.trace_context.as_deref());
         platform::telemetry::record_trace_id(&span);
         let work = self.perform(&leased.work, leased.correlation_id).instrument(span);

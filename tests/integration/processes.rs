@@ -3,10 +3,6 @@
 
 use std::time::Duration;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The first answer of `url`, waiting for the process to listen.
 async fn first_answer(url: &str) -> reqwest::Response {
     for _ in 0..200 {
@@ -25,7 +21,7 @@ async fn each_role_is_ready_when_what_it_needs_is() {
     let db = tests::database().await;
     let config = tests::config(&db);
     let no_broker = ("KAFKA_BROKERS", "127.0.0.1:9");
-    let (projector_port, relay_port) = (free_port(), free_port());
+    let (projector_port, relay_port) = (tests::free_port(), tests::free_port());
     let health = |port: u16| format!("127.0.0.1:{port}");
     let _projector =
         tests::oxbow_serve_with("projector", &config, &[("OXBOW_HEALTH_ADDR", &health(projector_port)), no_broker]);
@@ -46,7 +42,7 @@ async fn each_role_is_ready_when_what_it_needs_is() {
 async fn sigterm_lets_the_requests_in_flight_finish_and_closes_subscriptions_going_away() {
     let db = tests::database().await;
     let config = tests::config(&db);
-    let port = free_port();
+    let port = tests::free_port();
     let address = format!("127.0.0.1:{port}");
     let mut server = tests::oxbow_serve_with(
         "read-api",
@@ -105,7 +101,7 @@ struct Process {
 }
 
 fn start(config: &platform::Config, role: &str) -> Process {
-    let port = free_port();
+    let port = tests::free_port();
     // An API process serves /healthz on its API's address; the others on a health address.
     let variable = if role.ends_with("-api") { "OXBOW_HTTP_ADDR" } else { "OXBOW_HEALTH_ADDR" };
     let base = format!("http://127.0.0.1:{port}");

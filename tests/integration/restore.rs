@@ -47,10 +47,6 @@ impl Drop for Clusters {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn wait_ready(base: &str) {
     for _ in 0..600 {
         if let Ok(response) = reqwest::get(format!("{base}/readyz")).await
@@ -83,7 +79,7 @@ async fn a_point_in_time_restore_brings_back_the_log_and_nothing_after_the_resto
     let dir = root().join(".oxbow").join(tests::unique_name("drill"));
     std::fs::create_dir_all(&dir).unwrap();
     let path = |name: &str| dir.join(name).display().to_string();
-    let (primary_port, restored_port) = (free_port(), free_port());
+    let (primary_port, restored_port) = (tests::free_port(), tests::free_port());
     let mut clusters = Clusters { dir: dir.clone(), data: Vec::new() };
     let primary =
         shell(&format!("oxbow_archiving_postgres '{}' {primary_port} '{}' oxbow", path("primary"), path("wal")));
@@ -97,7 +93,7 @@ async fn a_point_in_time_restore_brings_back_the_log_and_nothing_after_the_resto
     let config = tests::config(&db);
     let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];
     platform::kafka::ensure_topics(&config.kafka(), &topics, config.topics()).await.unwrap();
-    let address = format!("127.0.0.1:{}", free_port());
+    let address = format!("127.0.0.1:{}", tests::free_port());
     let base = format!("http://{address}");
     let mut serving =
         tests::oxbow_serve_with("write-api,read-api,projector,saga,relay", &config, &[("OXBOW_HTTP_ADDR", &address)]);
@@ -216,7 +212,7 @@ async fn a_point_in_time_restore_brings_back_the_log_and_nothing_after_the_resto
     let (code, out, err) = tests::oxbow_output(&restored_config, &["projections", "rebuild", "--all"]).await;
     assert_eq!(code, 0, "projections rebuild: {out}{err}");
     let rebuilt = started.elapsed();
-    let address = format!("127.0.0.1:{}", free_port());
+    let address = format!("127.0.0.1:{}", tests::free_port());
     let base = format!("http://{address}");
     let _serving = tests::oxbow_serve_with(
         "write-api,read-api,projector,saga,relay",
@@ -308,7 +304,7 @@ async fn a_point_in_time_restore_brings_back_the_log_and_nothing_after_the_resto
     // Nor does a saga told nothing of the restore take the old topic's lost events for this
     // log's: read from the start (a new group), they are skipped as another history's.
     stale.saga_group = tests::unique_name("stale");
-    let health = format!("127.0.0.1:{}", free_port());
+    let health = format!("127.0.0.1:{}", tests::free_port());
     let _stale_saga = tests::oxbow_serve_with("saga", &stale, &[("OXBOW_HEALTH_ADDR", &health)]);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -64,10 +64,6 @@ async fn receiver() -> (String, Received) {
     (base, received)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_trace_follows_a_command_through_every_role_process() {
     let db = tests::database().await;
@@ -75,7 +71,7 @@ async fn one_trace_follows_a_command_through_every_role_process() {
     let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];
     platform::kafka::ensure_topics(&config.kafka(), &topics, config.topics()).await.unwrap();
     let (collector, received) = receiver().await;
-    let port = free_port();
+    let port = tests::free_port();
     let otel = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
@@ -115,9 +111,9 @@ async fn one_trace_follows_a_command_through_every_role_process() {
     }
     let _processes = [
         write_api,
-        spawn("relay", with(("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{}", free_port())))),
-        spawn("projector", with(("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{}", free_port())))),
-        spawn("saga", with(("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{}", free_port())))),
+        spawn("relay", with(("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{}", tests::free_port())))),
+        spawn("projector", with(("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{}", tests::free_port())))),
+        spawn("saga", with(("OXBOW_HEALTH_ADDR", format!("127.0.0.1:{}", tests::free_port())))),
     ];
     let base = format!("http://{address}");
     let http = reqwest::Client::new();

@@ -79,6 +79,11 @@ pub fn oxbow_serve_with(role: &str, config: &platform::Config, env: &[(&str, &st
     })
 }
 
+/// A port of this machine no one listens on now, for a child process to listen on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 /// Serves `app` on a free port of this machine (the tests' webhook agents); returns its base
 /// URL and the server's task.
 pub async fn serve_locally(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
