@@ -27,7 +27,7 @@ async fn the_serving_role_appends_and_serves_but_cannot_change_the_log_or_the_sc
     }
 
     // The migrator migrates and grants the serving role its share.
-    let mut config = tests::config(&tests::TestDatabase { url: url_as(&migrator, &name), pool: admin.clone() });
+    let mut config = tests::config(&url_as(&migrator, &name));
     let (code, stdout, stderr) = tests::oxbow_output(&config, &["migrate"]).await;
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.trim(), "migrated", "{stdout}");

@@ -19,7 +19,7 @@ async fn first_answer(url: &str) -> reqwest::Response {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_is_ready_when_what_it_needs_is() {
     let db = tests::database().await;
-    let config = tests::config(&db);
+    let config = tests::config(&db.url);
     let no_broker = ("KAFKA_BROKERS", "127.0.0.1:9");
     let (projector_port, relay_port) = (tests::free_port(), tests::free_port());
     let health = |port: u16| format!("127.0.0.1:{port}");
@@ -41,7 +41,7 @@ async fn each_role_is_ready_when_what_it_needs_is() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_requests_in_flight_finish_and_closes_subscriptions_going_away() {
     let db = tests::database().await;
-    let config = tests::config(&db);
+    let config = tests::config(&db.url);
     let port = tests::free_port();
     let address = format!("127.0.0.1:{port}");
     let mut server = tests::oxbow_serve_with(
@@ -153,7 +153,7 @@ async fn two_processes_of_every_role_survive_losing_one_of_each_under_load() {
     use futures::{SinkExt, StreamExt};
 
     let db = tests::database().await;
-    let config = tests::config(&db);
+    let config = tests::config(&db.url);
     let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];
     platform::kafka::ensure_topics(&config.kafka(), &topics, config.topics()).await.unwrap();
     let roles = ["write-api", "read-api", "projector", "saga", "relay"];

@@ -46,7 +46,7 @@ async fn checkpoint(pool: &sqlx::PgPool) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_killed_mid_stream_loses_nothing() {
     let db = tests::database().await;
-    let config = tests::config(&db);
+    let config = tests::config(&db.url);
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
     append_events(&store, 20, 1000).await;
     let first_head = store::read_head(&db.pool).await.unwrap().position;
@@ -107,7 +107,7 @@ async fn a_relay_killed_mid_stream_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_the_broker_refuses_is_parked_and_the_relay_goes_on() {
     let db = tests::database().await;
-    let config = tests::config(&db);
+    let config = tests::config(&db.url);
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
     let event = |payload: serde_json::Value| NewEvent {
         event_id: Uuid::now_v7(),
@@ -185,7 +185,7 @@ async fn a_cloudevents_sdk_reads_the_logs_attributes_from_the_kafka_messages() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
     let db = tests::database().await;
-    let config = tests::config(&db);
+    let config = tests::config(&db.url);
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
     append_events(&store, 3, 50).await;
     let logged = store::read_range(&db.pool, 1, 150).await.unwrap();

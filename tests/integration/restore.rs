@@ -89,8 +89,7 @@ async fn a_point_in_time_restore_brings_back_the_log_and_nothing_after_the_resto
     // The deployment on the primary: every role in one process.
     let url = format!("postgres://postgres@127.0.0.1:{primary_port}/oxbow");
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
-    let db = tests::TestDatabase { url: url.clone(), pool: pool.clone() };
-    let config = tests::config(&db);
+    let config = tests::config(&url);
     let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];
     platform::kafka::ensure_topics(&config.kafka(), &topics, config.topics()).await.unwrap();
     let address = format!("127.0.0.1:{}", tests::free_port());
@@ -200,11 +199,10 @@ async fn a_point_in_time_restore_brings_back_the_log_and_nothing_after_the_resto
     let recovered = started.elapsed();
     let url = format!("postgres://postgres@127.0.0.1:{restored_port}/oxbow");
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
-    let db = tests::TestDatabase { url: url.clone(), pool: pool.clone() };
     // The restored head, before the restored deployment appends (it carries on the runs that
     // were under way at the restore point).
     let head: i64 = scalar(&pool, "select position from log_head").await;
-    let mut restored_config = tests::config(&db);
+    let mut restored_config = tests::config(&url);
     restored_config.redis_prefix = config.redis_prefix.clone();
     let (code, out, err) = tests::oxbow_output(&restored_config, &["log", "verify"]).await;
     assert_eq!(code, 0, "log verify: {out}{err}");

@@ -6,10 +6,38 @@ pub mod browser;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-/// A database of its own for one test, migrated.
+/// A database of its own for one test, migrated. Dropped with the value unless the test failed,
+/// so a whole suite's databases never fill a small disk and a failure's is there to look at.
 pub struct TestDatabase {
     pub url: String,
     pub pool: PgPool,
+    name: String,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept the failed test's database {}", self.url);
+            return;
+        }
+        let admin_url = env("DATABASE_URL");
+        let statement = format!("drop database if exists {} with (force)", self.name);
+        // A drop cannot await: a thread and a runtime of its own, whatever runtime this is in.
+        // `with (force)` ends the connections still open, the test's pool and processes among them.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&admin).await?;
+                admin.close().await;
+                anyhow::Ok(())
+            })
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("could not drop the test database {}: {error:#}", self.url);
+        }
+    }
 }
 
 fn env(name: &str) -> String {
@@ -115,7 +143,7 @@ pub async fn database() -> TestDatabase {
     let url = format!("{base}/{name}");
     let pool = PgPoolOptions::new().max_connections(40).connect(&url).await.expect("connect to the test database");
     oxbow::migrate(&pool).await.expect("migrate");
-    TestDatabase { url, pool }
+    TestDatabase { url, pool, name }
 }
 
 pub use app::{Subscription, TestApp, config};
@@ -156,10 +184,10 @@ mod app {
     pub const PAYMENT_WEBHOOK_SECRET: &str = "a-test-payment-webhook-secret";
 
     /// A test's own configuration over the shared services.
-    pub fn config(db: &TestDatabase) -> Config {
+    pub fn config(database_url: &str) -> Config {
         // Every HTTP and TLS client of the test uses rustls with ring, as Oxbow does.
         platform::tls::install();
-        let mut config = Config::with_defaults(db.url.clone());
+        let mut config = Config::with_defaults(database_url.to_owned());
         config.redis_url = env("REDIS_URL");
         config.kafka_brokers = env("KAFKA_BROKERS");
         config.http_addr = "127.0.0.1:0".parse().unwrap();
@@ -189,7 +217,7 @@ mod app {
 
         pub async fn start_with(roles: &[Role], tweak: impl FnOnce(&mut Config)) -> TestApp {
             let db = super::database().await;
-            let mut config = config(&db);
+            let mut config = config(&db.url);
             tweak(&mut config);
             let server = oxbow::serve::start(config.clone(), roles).await.expect("start oxbow");
             let base = server.http_addr.map(|addr| format!("http://{addr}")).unwrap_or_default();
