@@ -17,16 +17,30 @@ use uuid::Uuid;
 use crate::command::Caller;
 use crate::error::CommandError;
 use crate::service::{CommandService, fold};
-use crate::states::Folded;
+
+/// A workspace's current state, read together with a command's own stream.
+pub(crate) struct WorkspaceRead {
+    pub id: Uuid,
+    pub state: <Workspace as commands::Decider>::State,
+}
 
 /// How the command service looks up what an aggregate's decisions need beyond its stream.
 pub(crate) trait LoadFacts: Aggregate {
+    /// The workspace whose standing the facts will need, when the command or the kept state
+    /// tells it before the stream is read: it is then read in the same round trip. A wrong
+    /// guess costs only a read of its own.
+    fn workspace_of(_id: Uuid, _command: &Self::Command, _kept: &Self::State) -> Option<Uuid> {
+        None
+    }
+
+    /// `workspace`: read with the stream, when [`Self::workspace_of`] named one.
     async fn load_facts(
         service: &CommandService,
         id: Uuid,
         command: &Self::Command,
         state: &Self::State,
         caller: &Caller,
+        workspace: Option<&WorkspaceRead>,
     ) -> Result<Self::Facts, CommandError>;
 }
 
@@ -38,6 +52,7 @@ impl LoadFacts for Workspace {
         command: &WorkspaceCommand,
         state: &<Workspace as commands::Decider>::State,
         _caller: &Caller,
+        _workspace: Option<&WorkspaceRead>,
     ) -> Result<Invitees, CommandError> {
         if !matches!(command, WorkspaceCommand::InviteMember(_) | WorkspaceCommand::AcceptInvitation(_)) {
             return Ok(Invitees::new());
@@ -56,49 +71,74 @@ impl LoadFacts for Workspace {
 }
 
 impl LoadFacts for Agent {
+    fn workspace_of(_id: Uuid, command: &AgentCommand, kept: &<Agent as commands::Decider>::State) -> Option<Uuid> {
+        agent_workspace(command, kept)
+    }
+
     async fn load_facts(
         service: &CommandService,
         _id: Uuid,
         command: &AgentCommand,
         state: &<Agent as commands::Decider>::State,
         caller: &Caller,
+        workspace: Option<&WorkspaceRead>,
     ) -> Result<Access, CommandError> {
-        let workspace_id = match (&state.0, command) {
-            (Some(agent), _) => Some(agent.workspace_id),
-            (None, AgentCommand::RegisterAgent(register)) => Some(register.workspace_id),
-            (None, _) => None,
-        };
-        service.access(workspace_id, caller).await
+        service.access(agent_workspace(command, state), caller, workspace).await
+    }
+}
+
+fn agent_workspace(command: &AgentCommand, state: &<Agent as commands::Decider>::State) -> Option<Uuid> {
+    match (&state.0, command) {
+        (Some(agent), _) => Some(agent.workspace_id),
+        (None, AgentCommand::RegisterAgent(register)) => Some(register.workspace_id),
+        (None, _) => None,
     }
 }
 
 impl LoadFacts for Billing {
+    /// A workspace's billing account has the workspace's id.
+    fn workspace_of(
+        id: Uuid,
+        _command: &BillingCommand,
+        _kept: &<Billing as commands::Decider>::State,
+    ) -> Option<Uuid> {
+        Some(id)
+    }
+
     async fn load_facts(
         service: &CommandService,
         id: Uuid,
         _command: &BillingCommand,
         _state: &<Billing as commands::Decider>::State,
         caller: &Caller,
+        workspace: Option<&WorkspaceRead>,
     ) -> Result<Access, CommandError> {
-        // A workspace's billing account has the workspace's id.
-        service.access(Some(id), caller).await
+        service.access(Some(id), caller, workspace).await
     }
 }
 
 impl LoadFacts for RunAggregate {
+    fn workspace_of(
+        _id: Uuid,
+        command: &RunCommand,
+        kept: &<RunAggregate as commands::Decider>::State,
+    ) -> Option<Uuid> {
+        run_workspace(command, kept)
+    }
+
     async fn load_facts(
         service: &CommandService,
         _id: Uuid,
         command: &RunCommand,
         state: &<RunAggregate as commands::Decider>::State,
         caller: &Caller,
+        workspace: Option<&WorkspaceRead>,
     ) -> Result<RunFacts, CommandError> {
         let start = match command {
             RunCommand::StartRun(start) => Some(start),
             _ => None,
         };
-        let workspace_id = state.0.as_ref().map(|run| run.workspace_id).or(start.map(|start| start.workspace_id));
-        let access = service.access(workspace_id, caller).await?;
+        let access = service.access(run_workspace(command, state), caller, workspace).await?;
         let workflow = match start {
             Some(start) => service.workflow_snapshot(start.workflow_id, start.workflow_version).await?,
             None => None,
@@ -107,13 +147,35 @@ impl LoadFacts for RunAggregate {
     }
 }
 
+/// A run's workspace: its state's, or the one a `StartRun` names.
+fn run_workspace(command: &RunCommand, state: &<RunAggregate as commands::Decider>::State) -> Option<Uuid> {
+    match (&state.0, command) {
+        (Some(run), _) => Some(run.workspace_id),
+        (None, RunCommand::StartRun(start)) => Some(start.workspace_id),
+        (None, _) => None,
+    }
+}
+
 impl LoadFacts for Workflow {
+    fn workspace_of(
+        _id: Uuid,
+        command: &WorkflowCommand,
+        kept: &<Workflow as commands::Decider>::State,
+    ) -> Option<Uuid> {
+        match (&kept.0, command) {
+            (Some(workflow), _) => Some(workflow.workspace_id),
+            (None, WorkflowCommand::DefineWorkflow(define)) => Some(define.workspace_id),
+            (None, _) => None,
+        }
+    }
+
     async fn load_facts(
         service: &CommandService,
         _id: Uuid,
         command: &WorkflowCommand,
         state: &<Workflow as commands::Decider>::State,
         caller: &Caller,
+        workspace: Option<&WorkspaceRead>,
     ) -> Result<WorkflowFacts, CommandError> {
         let (workspace_id, steps) = match (&state.0, command) {
             (Some(workflow), WorkflowCommand::ReviseWorkflow(revise)) => {
@@ -123,7 +185,7 @@ impl LoadFacts for Workflow {
             (None, WorkflowCommand::DefineWorkflow(define)) => (Some(define.workspace_id), &define.steps[..]),
             (None, _) => (None, &[][..]),
         };
-        let access = service.access(workspace_id, caller).await?;
+        let access = service.access(workspace_id, caller, workspace).await?;
         let agents = service
             .agents(steps.iter().map(|step| step.agent_id))
             .await?
@@ -151,12 +213,24 @@ impl CommandService {
     }
 
     /// The caller's standing in `workspace_id`, from the workspace's own events.
-    pub(crate) async fn access(&self, workspace_id: Option<Uuid>, caller: &Caller) -> Result<Access, CommandError> {
+    /// `read`: the workspace's state if it was read with the command's stream already.
+    pub(crate) async fn access(
+        &self,
+        workspace_id: Option<Uuid>,
+        caller: &Caller,
+        read: Option<&WorkspaceRead>,
+    ) -> Result<Access, CommandError> {
         let Some(workspace_id) = workspace_id else {
             return Ok(Access::default());
         };
-        let (Folded { state: workspace, .. }, _) =
-            self.current::<Workspace>(&Workspace::stream_id(workspace_id)).await?;
+        let current;
+        let workspace = match read {
+            Some(read) if read.id == workspace_id => &read.state,
+            _ => {
+                current = self.current::<Workspace>(&Workspace::stream_id(workspace_id)).await?.0.state;
+                &current
+            }
+        };
         let role = match caller.principal {
             Principal::Saga if workspace.created => Some(events::workspace::Role::Owner),
             // An operator keeps whatever role they have as a person.

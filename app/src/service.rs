@@ -18,7 +18,7 @@ use store::{AppendError, AppendOutcome, AppendRequest, EventStore, ExpectedVersi
 
 use crate::command::{Caller, Command, CommandRequest};
 use crate::error::CommandError;
-use crate::facts::LoadFacts;
+use crate::facts::{LoadFacts, WorkspaceRead};
 use crate::idempotency::request_hash;
 use crate::states::{Folded, States, Turns};
 
@@ -284,11 +284,15 @@ impl CommandService {
         A::Event: DomainEvent,
     {
         let stream_id = stream_id.to_owned();
-        let (current, observed_head) = if creating {
-            (Folded { state: A::State::default(), version: 0, last_position: 0 }, None)
+        // The workspace the command's facts come from is read with the stream when the command
+        // or the kept state names it: one round trip instead of two.
+        let (current, observed_head, beside) = if creating {
+            (Folded { state: A::State::default(), version: 0, last_position: 0 }, None, None)
         } else {
-            let (current, head) = self.current::<A>(&stream_id).await?;
-            (current, Some(head))
+            let kept = self.kept::<A>(&stream_id).await;
+            let workspace = A::workspace_of(request.id, command, &kept.state);
+            let (current, head, beside) = self.current_beside::<A>(&stream_id, kept, workspace).await?;
+            (current, Some(head), beside)
         };
         let Folded { state, version, last_position } = current;
         if let Some(expected) = request.expected_version
@@ -296,7 +300,7 @@ impl CommandService {
         {
             return Err(CommandError::Conflict { current: version });
         }
-        let facts = A::load_facts(self, request.id, command, &state, caller).await?;
+        let facts = A::load_facts(self, request.id, command, &state, caller, beside.as_ref()).await?;
         let context = CommandContext {
             aggregate_id: request.id,
             actor: caller.user_id.clone(),
@@ -419,21 +423,75 @@ impl CommandService {
         A: Aggregate,
         A::Event: DomainEvent,
     {
-        let mut folded = match self.states.get::<A::State>(stream_id) {
+        let kept = self.kept::<A>(stream_id).await;
+        let (folded, head, _) = self.current_beside::<A>(stream_id, kept, None).await?;
+        Ok((folded, head))
+    }
+
+    /// The state kept of the stream, or its snapshot: what the events since are folded onto.
+    async fn kept<A>(&self, stream_id: &str) -> Folded<A::State>
+    where
+        A: Aggregate,
+    {
+        match self.states.get::<A::State>(stream_id) {
             Some(kept) => kept,
             None => self.snapshot::<A>(stream_id).await,
+        }
+    }
+
+    /// [`Self::current`] from `kept`, and the current state of `workspace` beside it when it
+    /// names one: both brought up to date by one read, at one head.
+    async fn current_beside<A>(
+        &self,
+        stream_id: &str,
+        kept: Folded<A::State>,
+        workspace: Option<Uuid>,
+    ) -> Result<(Folded<A::State>, i64, Option<WorkspaceRead>), CommandError>
+    where
+        A: Aggregate,
+        A::Event: DomainEvent,
+    {
+        let workspace = match workspace {
+            Some(id) => {
+                let stream = Workspace::stream_id(id);
+                let kept = self.kept::<Workspace>(&stream).await;
+                Some((id, stream, kept))
+            }
+            None => None,
         };
-        let (newer, head) = store::load_stream(self.store.pool(), stream_id, folded.version)
-            .await
-            .map_err(CommandError::unavailable)?;
-        let Some(last) = newer.last() else {
-            return Ok((folded, head));
+        let mut wanted = vec![(stream_id, kept.version)];
+        wanted.extend(workspace.as_ref().map(|(_, stream, kept)| (stream.as_str(), kept.version)));
+        let (mut newer, head) =
+            store::load_streams(self.store.pool(), &wanted).await.map_err(CommandError::unavailable)?;
+        let folded = self.bring_up_to_date::<A>(stream_id, kept, newer.remove(stream_id))?;
+        let workspace = match workspace {
+            Some((id, stream, kept)) => {
+                let newer = newer.remove(&stream);
+                Some(WorkspaceRead { id, state: self.bring_up_to_date::<Workspace>(&stream, kept, newer)?.state })
+            }
+            None => None,
+        };
+        Ok((folded, head, workspace))
+    }
+
+    /// `folded` with `newer` (the stream's events since) folded on, kept for the next command.
+    fn bring_up_to_date<A>(
+        &self,
+        stream_id: &str,
+        folded: Folded<A::State>,
+        newer: Option<Vec<RecordedEvent>>,
+    ) -> Result<Folded<A::State>, CommandError>
+    where
+        A: Aggregate,
+        A::Event: DomainEvent,
+    {
+        let Some(last) = newer.as_ref().and_then(|newer| newer.last()) else {
+            return Ok(folded);
         };
         let (version, last_position) = (last.stream_version, last.position);
-        folded = Folded { state: fold_onto::<A>(folded.state, &newer)?, version, last_position };
-        let kept = Folded { state: folded.state.clone(), version, last_position };
-        self.states.put(stream_id, kept);
-        Ok((folded, head))
+        let state = fold_onto::<A>(folded.state, newer.as_deref().unwrap_or_default())?;
+        self.states.put(stream_id, Folded { state: state.clone(), version, last_position });
+        Ok(Folded { state, version, last_position })
     }
 
     /// The stream's snapshot, or the empty state when there is none (or none this code can
@@ -503,6 +561,16 @@ impl CommandService {
             Ok(Ok(_)) => CommandError::Conflict { current },
             Err(error) => error,
         }
+    }
+
+    /// Which of `keys` `caller` has used: requests under them would only be answered from the
+    /// log, which a caller that needs no answer can skip.
+    pub async fn used_keys(
+        &self,
+        caller: &Caller,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>, CommandError> {
+        store::used_idempotency_keys(self.store.pool(), &caller.user_id, keys).await.map_err(CommandError::unavailable)
     }
 
     async fn earlier_answer(&self, claim: &IdempotencyClaim) -> Result<Option<Accepted>, CommandError> {

@@ -72,8 +72,8 @@ impl Projector {
             if progress.behind() > 0 {
                 continue;
             }
-            let _ = tokio::time::timeout(POLL, listener.try_recv()).await;
-            while listener.next_buffered().is_some() {}
+            // Appends this pass applied already wake it too: wait on past them.
+            while store::wait_for_appends(&mut listener, POLL).await.is_some_and(|head| head <= progress.position) {}
         }
     }
 

@@ -206,6 +206,8 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
     .await?;
     let mut failures = 0;
     let mut last_pruned = Instant::now();
+    // The head the last wake-up announced: the log is read only when it may hold more.
+    let mut announced: Option<i64> = None;
 
     loop {
         let mut parked = HashSet::new();
@@ -214,13 +216,18 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
             parked = store::parked::streams(&pool, CONSUMER).await?;
         }
         let isolating = failures >= store::parked::TRIES;
-        let batch =
-            store::read_all(&pool, checkpoint, if isolating { ISOLATING_BATCH } else { config.batch_size }).await?;
+        let batch = if announced.is_some_and(|head| head <= checkpoint) {
+            Vec::new()
+        } else {
+            store::read_all(&pool, checkpoint, if isolating { ISOLATING_BATCH } else { config.batch_size }).await?
+        };
         let Some(last) = batch.last().map(|event| event.position) else {
             // Wake on the next append, or look again after the poll interval.
-            let _ = tokio::time::timeout(config.poll_interval, listener.try_recv()).await;
-            while listener.next_buffered().is_some() {}
-            let head = store::read_head(&pool).await?.position;
+            announced = store::wait_for_appends(&mut listener, config.poll_interval).await;
+            let head = match announced {
+                Some(head) => head,
+                None => store::read_head(&pool).await?.position,
+            };
             metrics.set(
                 "oxbow_relay_lag_events",
                 "Events logged but not yet published.",

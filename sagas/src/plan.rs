@@ -68,29 +68,47 @@ pub fn concerns_stream(stream_id: &str) -> bool {
     matches!(StreamId::parse(stream_id).map(|stream| stream.category), Some(Category::Run | Category::Billing))
 }
 
-/// The run saga's work that `event` makes moot, as SQL `LIKE` patterns of keys: an attempt's
-/// timer once the attempt is over, and every timer and dispatch of a run once it is over.
-/// Moot work would change nothing if it ran; dropping it keeps `saga_work` small.
-pub fn moot(event: &RecordedEvent) -> Vec<String> {
+/// Keys of `saga_work` from `from` (included) to `until` (excluded), in byte order: the key
+/// column's collation is "C", so a range is one stretch of its unique index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRange {
+    pub from: String,
+    pub until: String,
+}
+
+impl KeyRange {
+    /// Exactly `key`: no text sorts between it and itself followed by U+0001 (text has no NUL).
+    fn key(key: String) -> KeyRange {
+        let until = format!("{key}\u{1}");
+        KeyRange { from: key, until }
+    }
+
+    /// Every key that starts with `prefix`, which ends in `:` (the next byte is `;`).
+    fn under(prefix: String) -> KeyRange {
+        debug_assert!(prefix.ends_with(':'));
+        let until = format!("{};", &prefix[..prefix.len() - 1]);
+        KeyRange { from: prefix, until }
+    }
+}
+
+/// The run saga's work that `event` makes moot: an attempt's timer once the attempt is over,
+/// and every timer and dispatch of a run once it is over. Moot work would change nothing if it
+/// ran; dropping it keeps `saga_work` small.
+pub fn moot(event: &RecordedEvent) -> Vec<KeyRange> {
     let (Some(run_id), Ok(run_event)) = (event.aggregate_id(Category::Run), RunEvent::from_recorded(event)) else {
         return Vec::new();
     };
     let attempt_over =
-        |step_id: &str, attempt: u32| vec![format!("timeout:{run_id}:{}:{attempt}", like_literal(step_id))];
+        |step_id: &str, attempt: u32| vec![KeyRange::key(format!("timeout:{run_id}:{step_id}:{attempt}"))];
     match run_event {
         RunEvent::StepSucceeded(e) => attempt_over(&e.step_id, e.attempt),
         RunEvent::StepFailed(e) => attempt_over(&e.step_id, e.attempt),
         RunEvent::StepTimedOut(e) => attempt_over(&e.step_id, e.attempt),
         RunEvent::RunSucceeded(_) | RunEvent::RunFailed(_) | RunEvent::RunCancelled(_) | RunEvent::RunRejected(_) => {
-            ["timeout", "retry", "dispatch"].iter().map(|kind| format!("{kind}:{run_id}:%")).collect()
+            ["timeout", "retry", "dispatch"].iter().map(|kind| KeyRange::under(format!("{kind}:{run_id}:"))).collect()
         }
         _ => Vec::new(),
     }
-}
-
-/// `text` matched literally by `LIKE` (its default escape is the backslash).
-fn like_literal(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 fn run_id(event: &RecordedEvent) -> events::Result<RunId> {
@@ -263,11 +281,19 @@ mod tests {
         let run = Uuid::from_u128(3);
         let stream = format!("run-{run}");
         let timed_out = RunEvent::from(events::runs::StepTimedOut { step_id: "load_50%".into(), attempt: 2 });
-        assert_eq!(moot(&recorded(&stream, &timed_out)), [format!("timeout:{run}:load\\_50\\%:2")]);
+        let range = |from: String, until: String| KeyRange { from, until };
+        assert_eq!(
+            moot(&recorded(&stream, &timed_out)),
+            [range(format!("timeout:{run}:load_50%:2"), format!("timeout:{run}:load_50%:2\u{1}"))]
+        );
         let ended = RunEvent::from(events::runs::RunCancelled { reason: "stop".into(), credits_used: 0 });
         assert_eq!(
             moot(&recorded(&stream, &ended)),
-            [format!("timeout:{run}:%"), format!("retry:{run}:%"), format!("dispatch:{run}:%")]
+            [
+                range(format!("timeout:{run}:"), format!("timeout:{run};")),
+                range(format!("retry:{run}:"), format!("retry:{run};")),
+                range(format!("dispatch:{run}:"), format!("dispatch:{run};")),
+            ]
         );
         assert!(moot(&recorded(&stream, &RunEvent::from(events::runs::RunStarted { reservation_id: run }))).is_empty());
     }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::plan::{Planned, Work};
+use crate::plan::{KeyRange, Planned, Work};
 
 /// How long a lease lasts; a worker renews it while the work goes on.
 pub const LEASE: Duration = Duration::from_secs(10);
@@ -75,29 +75,40 @@ pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], causes:
     Ok(())
 }
 
-/// Drops the work of `saga` whose keys match any of `patterns` (SQL `LIKE`).
-pub async fn drop_moot(connection: &mut PgConnection, saga: &str, patterns: &[String]) -> sqlx::Result<()> {
-    if patterns.is_empty() {
+/// Drops the work of `saga` whose keys are in any of `ranges`: one index range scan each.
+pub async fn drop_moot(connection: &mut PgConnection, saga: &str, ranges: &[KeyRange]) -> sqlx::Result<()> {
+    if ranges.is_empty() {
         return Ok(());
     }
-    sqlx::query("delete from saga_work where saga = $1 and key like any($2)")
-        .bind(saga)
-        .bind(patterns)
-        .execute(connection)
-        .await?;
+    let (from, until): (Vec<&str>, Vec<&str>) =
+        ranges.iter().map(|range| (range.from.as_str(), range.until.as_str())).unzip();
+    sqlx::query(
+        "delete from saga_work w using unnest($2::text[], $3::text[]) as r(from_key, until_key) \
+          where w.saga = $1 and w.key >= r.from_key and w.key < r.until_key",
+    )
+    .bind(saga)
+    .bind(&from)
+    .bind(&until)
+    .execute(connection)
+    .await?;
     Ok(())
 }
 
-/// Leases up to `limit` pieces of due work, the longest due first, without letting any
-/// workspace hold more than `share` leases at once (across every saga process): a tenant's
-/// slow steps wait behind each other, and everyone else's work goes past them.
-pub async fn lease(pool: &PgPool, limit: i64, share: i64) -> sqlx::Result<Vec<Leased>> {
-    // `held`: the leases each workspace holds now. `due`: the longest due work of workspaces
-    // below their share, a few times what is asked for. `fair`: of those, each workspace's
-    // first ones up to its share. Then lock what no other worker took meanwhile.
+/// Deletes the work `finished` (carried out), then leases up to `limit` pieces of due work, the
+/// longest due first, without letting any workspace hold more than `share` leases at once
+/// (across every saga process): a tenant's slow steps wait behind each other, and everyone
+/// else's work goes past them. One statement, so finishing work costs no round trip of its own.
+pub async fn lease(pool: &PgPool, limit: i64, share: i64, finished: &[i64]) -> sqlx::Result<Vec<Leased>> {
+    // `finished` is deleted; the rest of the statement still sees those rows (one snapshot),
+    // so `held` leaves them out. `held`: the leases each workspace holds now. `due`: the
+    // longest due work of workspaces below their share, a few times what is asked for. `fair`:
+    // of those, each workspace's first ones up to its share. Then lock what no other worker
+    // took meanwhile.
     let rows: Vec<Row> = sqlx::query_as(
-        "with held as (select workspace_id, count(*) as leases from saga_work \
-                        where leased_until >= now() and workspace_id is not null group by workspace_id), \
+        "with finished as (delete from saga_work where id = any($4)), \
+              held as (select workspace_id, count(*) as leases from saga_work \
+                        where leased_until >= now() and workspace_id is not null and id <> all($4) \
+                        group by workspace_id), \
               due as (select id, workspace_id, due_at from saga_work \
                        where due_at <= now() and (leased_until is null or leased_until < now()) and not set_aside \
                          and (workspace_id is null \
@@ -117,6 +128,7 @@ pub async fn lease(pool: &PgPool, limit: i64, share: i64) -> sqlx::Result<Vec<Le
     .bind(limit)
     .bind(LEASE.as_secs_f64())
     .bind(share)
+    .bind(finished)
     .fetch_all(pool)
     .await?;
     let mut leased = Vec::with_capacity(rows.len());
@@ -147,11 +159,6 @@ pub async fn renew(pool: &PgPool, id: i64) -> sqlx::Result<()> {
         .bind(LEASE.as_secs_f64())
         .execute(pool)
         .await?;
-    Ok(())
-}
-
-pub async fn done(pool: &PgPool, id: i64) -> sqlx::Result<()> {
-    sqlx::query("delete from saga_work where id = $1").bind(id).execute(pool).await?;
     Ok(())
 }
 
@@ -237,11 +244,14 @@ pub async fn waiting(pool: &PgPool) -> sqlx::Result<Waiting> {
     .await
 }
 
-/// How long until the next piece of work falls due (or its lease runs out), if any is waiting.
+/// How long until the next piece of work falls due (or a lease runs out), if any is waiting.
+/// Two index reads: the earliest due of the work not leased, the earliest end of a lease.
 pub async fn next_due_in(pool: &PgPool) -> sqlx::Result<Option<Duration>> {
     let (seconds,): (Option<f64>,) = sqlx::query_as(
-        "select extract(epoch from min(greatest(due_at, coalesce(leased_until, due_at))) - now())::float8 \
-           from saga_work where not set_aside",
+        "select extract(epoch from least( \
+                  (select min(due_at) from saga_work where leased_until is null and not set_aside), \
+                  (select min(leased_until) from saga_work where leased_until is not null and not set_aside) \
+                ) - now())::float8",
     )
     .fetch_one(pool)
     .await?;

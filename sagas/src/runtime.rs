@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::egress::Egress;
 use crate::executors::{Executors, Outcome, Task};
-use crate::plan::{self, BILLING_SAGA, Planned, RUN_SAGA, Work};
+use crate::plan::{self, BILLING_SAGA, KeyRange, Planned, RUN_SAGA, Work};
 use crate::queue::{self, Cause, Leased};
 
 /// The name under which the sagas record the stream versions they have handled.
@@ -73,6 +73,8 @@ struct Inner {
     wake: Notify,
     /// What this process's command service appended, to react to before Kafka brings it.
     own_appends: tokio::sync::Mutex<mpsc::Receiver<Appended>>,
+    /// Work carried out and not deleted yet: the next lease deletes it in the same statement.
+    finished: std::sync::Mutex<Vec<i64>>,
 }
 
 /// Why a piece of work did not finish: to be tried again later.
@@ -113,7 +115,17 @@ impl Sagas {
         let options = pool.connect_options().as_ref().clone().options([("synchronous_commit", "off")]);
         let bookkeeping = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect_lazy_with(options);
         let own_appends = tokio::sync::Mutex::new(own_appends);
-        let inner = Inner { pool, bookkeeping, service, executors, metrics, config, wake: Notify::new(), own_appends };
+        let inner = Inner {
+            pool,
+            bookkeeping,
+            service,
+            executors,
+            metrics,
+            config,
+            wake: Notify::new(),
+            own_appends,
+            finished: Default::default(),
+        };
         Ok(Sagas { inner: Arc::new(inner) })
     }
 
@@ -195,12 +207,12 @@ impl Sagas {
             }
         })
         .await?;
-        let (mut planned, mut causes, mut moot): (Vec<Planned>, Vec<Cause>, Vec<String>) = Default::default();
-        for (work, (position, correlation_id), patterns) in reactions {
+        let (mut planned, mut causes, mut moot): (Vec<Planned>, Vec<Cause>, Vec<KeyRange>) = Default::default();
+        for (work, (position, correlation_id), ranges) in reactions {
             let trace_context = spans.get(&position).and_then(|(_, own)| own.clone());
             causes.extend(std::iter::repeat_n(Cause { correlation_id, trace_context }, work.len()));
             planned.extend(work);
-            moot.extend(patterns);
+            moot.extend(ranges);
         }
         // Planned, then dropped: an event only makes moot what earlier events planned
         // (attempts only go up, and nothing follows a run's end).
@@ -253,9 +265,20 @@ impl Sagas {
         loop {
             let free = permits.available_permits();
             let share = self.inner.config.workspace_share.max(1) as i64;
-            let leased =
-                if free > 0 { queue::lease(&self.inner.bookkeeping, free as i64, share).await? } else { Vec::new() };
+            let finished = std::mem::take(&mut *self.inner.finished.lock().expect("finished work"));
+            let leased = if free > 0 || !finished.is_empty() {
+                match queue::lease(&self.inner.bookkeeping, free as i64, share, &finished).await {
+                    Ok(leased) => leased,
+                    Err(error) => {
+                        self.inner.finished.lock().expect("finished work").extend(finished);
+                        return Err(error.into());
+                    }
+                }
+            } else {
+                Vec::new()
+            };
             let busy = leased.len() == free && free > 0;
+            let leased_some = !leased.is_empty();
             for work in leased {
                 let permit = permits.clone().acquire_owned().await?;
                 let sagas = self.clone();
@@ -271,9 +294,13 @@ impl Sagas {
             }
             // With every slot taken, only a freed slot helps. Work that is due but was not
             // leased belongs to workspaces at their share: a slot of theirs frees up when
-            // their work ends (here, or in another process: hence a short poll).
+            // their work ends (here, or in another process: hence a short poll). While work
+            // goes on here, its ends wake the loop anyway; only an idle loop asks when the
+            // next work falls due.
             let wait = if free == 0 {
                 Duration::from_secs(1)
+            } else if leased_some {
+                AT_SHARE_POLL
             } else {
                 let due_in = queue::next_due_in(&self.inner.bookkeeping).await?.unwrap_or(Duration::from_secs(1));
                 if due_in.is_zero() { AT_SHARE_POLL } else { due_in }
@@ -318,7 +345,11 @@ impl Sagas {
             Err(_) => "retry",
         };
         let recorded = match &outcome {
-            Ok(()) => queue::done(pool, leased.id).await,
+            // Deleted by the next lease, with whatever else finished meanwhile.
+            Ok(()) => {
+                self.inner.finished.lock().expect("finished work").push(leased.id);
+                Ok(())
+            }
             Err(TryAgain(reason)) if leased.attempts >= queue::TRIES => {
                 tracing::error!(saga = %leased.saga, work = kind, %reason, id = leased.id, "saga work set aside");
                 queue::set_aside(pool, leased.id, reason).await
@@ -499,23 +530,30 @@ impl Sagas {
 
     /// Captures every attempt's cost that is not captured yet, then releases what remains.
     /// The idempotency keys are the ones the per-attempt captures use, so nothing is captured
-    /// twice whichever runs first.
+    /// twice whichever runs first; those done already are skipped after one read of the keys.
     async fn settle(&self, run_id: RunId, caller: &Caller, correlation_id: Uuid) -> Result<(), TryAgain> {
         let history = self.history(run_id.stream()).await?;
         let Some(run) = fold::<RunAggregate>(&history)?.0 else {
             return Ok(());
         };
+        let mut captures = Vec::new();
         for recorded in &history {
             let (step_id, attempt, amount) = match <RunAggregate as Decider>::Event::from_recorded(recorded) {
                 Ok(events::runs::RunEvent::StepSucceeded(e)) => (e.step_id, e.attempt, e.cost),
                 Ok(events::runs::RunEvent::StepFailed(e)) => (e.step_id, e.attempt, e.cost),
                 _ => continue,
             };
-            if amount == 0 {
+            if amount > 0 {
+                captures.push((format!("capture:{run_id}:{step_id}:{attempt}"), amount));
+            }
+        }
+        let keys: Vec<String> = captures.iter().map(|(key, _)| key.clone()).collect();
+        let captured = self.inner.service.used_keys(caller, &keys).await?;
+        for (key, amount) in captures {
+            if captured.contains(&key) {
                 continue;
             }
             let capture = BillingCommand::from(CaptureCredits { reservation_id: run_id.uuid(), amount });
-            let key = format!("capture:{run_id}:{step_id}:{attempt}");
             let capture = CommandRequest::billing(WorkspaceId(run.workspace_id), capture);
             if let Sent::Refused(refusal) = self.send(caller, capture, Some(key), correlation_id).await? {
                 tracing::error!(%run_id, code = refusal.code(), detail = %refusal, "a capture was refused");

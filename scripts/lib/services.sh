@@ -123,7 +123,7 @@ oxbow_start_postgres() {
   fi
   if ! oxbow_pg_run "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     oxbow_pg_run "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=$fsync -c shared_buffers=512MB -c shared_preload_libraries=pg_stat_statements" \
+      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=$fsync -c shared_buffers=512MB -c autovacuum_naptime=1s -c shared_preload_libraries=pg_stat_statements" \
       start >/dev/null || { tail -20 "$data/server.log" >&2; oxbow_die "PostgreSQL did not start on port $port"; }
   fi
   echo "$data" > "$OXBOW_STATE/postgres.dir"

@@ -514,6 +514,24 @@ pub async fn find_idempotency_key(
     Ok(record)
 }
 
+/// Which of `keys` were used in `scope`: one read for a caller that would otherwise send each
+/// request only to have it answered from its key.
+pub async fn used_idempotency_keys(
+    executor: impl sqlx::PgExecutor<'_>,
+    scope: &str,
+    keys: &[String],
+) -> crate::Result<HashSet<String>> {
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let used: Vec<(String,)> = sqlx::query_as("select key from idempotency_keys where scope = $1 and key = any($2)")
+        .bind(scope)
+        .bind(keys)
+        .fetch_all(executor)
+        .await?;
+    Ok(used.into_iter().map(|(key,)| key).collect())
+}
+
 #[derive(sqlx::FromRow)]
 struct FoundRow {
     kind: String,

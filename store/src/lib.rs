@@ -16,21 +16,34 @@ pub mod traces;
 
 pub use append::{
     AppendOutcome, AppendRequest, AppendedEvent, BatchObserver, BatchWritten, CommitterConfig, ExpectedVersion,
-    IdempotencyClaim, IdempotencyRecord, find_idempotency_key,
+    IdempotencyClaim, IdempotencyRecord, find_idempotency_key, used_idempotency_keys,
 };
 pub use error::{AppendError, Error, Result};
 pub use present::present;
 pub use read::{
-    Head, events_where, load_stream, read_all, read_head, read_positions, read_range, read_stream, read_stream_page,
-    read_streams, stream_range,
+    Head, events_where, load_stream, load_streams, read_all, read_head, read_positions, read_range, read_stream,
+    read_stream_page, read_streams, stream_range,
 };
 pub use snapshots::{Snapshot, load_snapshot, save_snapshot};
 
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// The channel an append notifies with the new head position, for followers that wait.
 pub const APPEND_CHANNEL: &str = "oxbow_events";
+
+/// Waits up to `timeout` for appends on `listener` (listening on [`APPEND_CHANNEL`]) and
+/// returns the highest head they announced, so that a follower already past it need not read
+/// the log. `None` when the wait timed out, the connection dropped or a notification named no
+/// position (a nudge to look again): the follower reads the log then.
+pub async fn wait_for_appends(listener: &mut sqlx::postgres::PgListener, timeout: std::time::Duration) -> Option<i64> {
+    let first = tokio::time::timeout(timeout, listener.try_recv()).await.ok()?.ok()??;
+    let mut head = first.payload().parse::<i64>().ok();
+    while let Some(notification) = listener.next_buffered() {
+        head = head.zip(notification.payload().parse::<i64>().ok()).map(|(a, b)| a.max(b));
+    }
+    head
+}
 
 /// Applies the log's migrations.
 pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
@@ -44,11 +57,26 @@ pub fn migrator() -> sqlx::migrate::Migrator {
     migrator
 }
 
+/// A pool for the command-line tools.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
+    pool(url.parse()?, max_connections).await
+}
+
+/// A pool for the serving processes, whose statements are few, run thousands of times a second
+/// and read by index whatever their parameters. PostgreSQL would plan most of them afresh at
+/// every execution (an array parameter looks cheaper planned for its actual length): a third
+/// of its CPU under the run load, for plans no better than the generic ones. The command-line
+/// tools keep custom plans, for their optional filters.
+pub async fn connect_serving(url: &str, max_connections: u32) -> Result<PgPool> {
+    let options: PgConnectOptions = url.parse()?;
+    pool(options.options([("plan_cache_mode", "force_generic_plan")]), max_connections).await
+}
+
+async fn pool(options: PgConnectOptions, max_connections: u32) -> Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect(url)
+        .connect_with(options)
         .await?)
 }
 

@@ -1,5 +1,7 @@
 //! Reading the log: by stream, by position, and its head.
 
+use std::collections::HashMap;
+
 use events::{ChainHash, RecordedEvent};
 use sqlx::PgExecutor;
 
@@ -161,22 +163,38 @@ pub async fn load_stream(
     stream_id: &str,
     after_version: i64,
 ) -> Result<(Vec<RecordedEvent>, i64)> {
+    let (mut events, head) = load_streams(executor, &[(stream_id, after_version)]).await?;
+    Ok((events.remove(stream_id).unwrap_or_default(), head))
+}
+
+/// [`load_stream`] for several streams in one round trip (a command's own stream and the
+/// workspace its facts come from): each stream's events after its version, by stream, and the
+/// head as of the same snapshot. A stream with no newer events has no entry.
+pub async fn load_streams(
+    executor: impl PgExecutor<'_>,
+    streams: &[(&str, i64)],
+) -> Result<(HashMap<String, Vec<RecordedEvent>>, i64)> {
+    let (ids, after_versions): (Vec<&str>, Vec<i64>) = streams.iter().copied().unzip();
     let rows: Vec<LoadedRow> = sqlx::query_as(
         "select h.position as head, e.position, e.stream_id, e.stream_version, e.event_id, e.event_type, \
                 e.schema_version, e.payload, e.metadata, e.recorded_at, e.hash \
            from log_head h \
-           left join lateral (select * from events where stream_id = $1 and stream_version > $2 \
-                               order by stream_version) e on true",
+           left join lateral (select events.* \
+                                from unnest($1::text[], $2::bigint[]) as wanted(stream_id, after_version) \
+                                join events on events.stream_id = wanted.stream_id \
+                                           and events.stream_version > wanted.after_version \
+                               order by events.stream_id, events.stream_version) e on true",
     )
-    .bind(stream_id)
-    .bind(after_version)
+    .bind(&ids)
+    .bind(&after_versions)
     .fetch_all(executor)
     .await?;
     let head = rows.first().map_or(0, |row| row.head);
-    let mut events = Vec::with_capacity(rows.len());
+    let mut events: HashMap<String, Vec<RecordedEvent>> = HashMap::new();
     for row in rows {
         if let Some(event) = row.into_event_row() {
-            events.push(RecordedEvent::try_from(event)?);
+            let event = RecordedEvent::try_from(event)?;
+            events.entry(event.stream_id.clone()).or_default().push(event);
         }
     }
     Ok((events, head))

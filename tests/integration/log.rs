@@ -232,6 +232,22 @@ async fn verify_finds_a_deleted_event() {
 }
 
 #[tokio::test]
+async fn several_streams_load_in_one_read_each_after_its_own_version() {
+    let db = tests::database().await;
+    let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
+    store.append(request("a", ExpectedVersion::NoStream, 3)).await.unwrap();
+    store.append(request("b", ExpectedVersion::NoStream, 2)).await.unwrap();
+    store.append(request("c", ExpectedVersion::NoStream, 1)).await.unwrap();
+    let (events, head) = store::load_streams(&db.pool, &[("a", 1), ("b", 2), ("missing", 0)]).await.unwrap();
+    assert_eq!(head, 6);
+    let versions = |stream: &str| events.get(stream).map(|e| e.iter().map(|e| e.stream_version).collect::<Vec<_>>());
+    assert_eq!(versions("a"), Some(vec![2, 3]));
+    assert_eq!(versions("b"), None, "nothing after its version");
+    assert_eq!(versions("missing"), None);
+    assert_eq!(events.len(), 1, "only the streams asked for: {events:?}");
+}
+
+#[tokio::test]
 async fn a_committer_notices_what_another_process_appended_to_a_stream_it_remembers() {
     let db = tests::database().await;
     let (mine, theirs) = (

@@ -17,6 +17,7 @@ mod redelivery;
 mod relay;
 mod restore;
 mod runs;
+mod saga_work;
 mod schema_evolution;
 mod set_aside;
 mod slice;
