@@ -178,7 +178,7 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             platform::config::JWT_SECRET_MIN_BYTES
         );
     }
-    let pool = store::connect_serving(&config.database_url, config.database_pool_size)
+    let pool = store::connect(&config.database_url, config.database_pool_size)
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")?;
     // A development database is migrated here; a deployment's serving role may not change

@@ -27,7 +27,7 @@ pub use read::{
 pub use snapshots::{Snapshot, load_snapshot, save_snapshot};
 
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 
 /// The channel an append notifies with the new head position, for followers that wait.
 pub const APPEND_CHANNEL: &str = "oxbow_events";
@@ -57,26 +57,11 @@ pub fn migrator() -> sqlx::migrate::Migrator {
     migrator
 }
 
-/// A pool for the command-line tools.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
-    pool(url.parse()?, max_connections).await
-}
-
-/// A pool for the serving processes, whose statements are few, run thousands of times a second
-/// and read by index whatever their parameters. PostgreSQL would plan most of them afresh at
-/// every execution (an array parameter looks cheaper planned for its actual length): a third
-/// of its CPU under the run load, for plans no better than the generic ones. The command-line
-/// tools keep custom plans, for their optional filters.
-pub async fn connect_serving(url: &str, max_connections: u32) -> Result<PgPool> {
-    let options: PgConnectOptions = url.parse()?;
-    pool(options.options([("plan_cache_mode", "force_generic_plan")]), max_connections).await
-}
-
-async fn pool(options: PgConnectOptions, max_connections: u32) -> Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect_with(options)
+        .connect(url)
         .await?)
 }
 
