@@ -26,10 +26,11 @@ pub(crate) struct WorkspaceRead {
 
 /// How the command service looks up what an aggregate's decisions need beyond its stream.
 pub(crate) trait LoadFacts: Aggregate {
-    /// The workspace whose standing the facts will need, when the command or the kept state
-    /// tells it before the stream is read: it is then read in the same round trip. A wrong
-    /// guess costs only a read of its own.
-    fn workspace_of(_id: Uuid, _command: &Self::Command, _kept: &Self::State) -> Option<Uuid> {
+    /// The workspace whose standing the command's facts need, as the command and `state` tell.
+    /// Asked of the kept state before the stream is read, so that the workspace is read in the
+    /// same round trip, and of the current state for the facts: a kept state that named another
+    /// (or none) costs only a read of its own.
+    fn workspace_of(_id: Uuid, _command: &Self::Command, _state: &Self::State) -> Option<Uuid> {
         None
     }
 
@@ -71,27 +72,23 @@ impl LoadFacts for Workspace {
 }
 
 impl LoadFacts for Agent {
-    fn workspace_of(_id: Uuid, command: &AgentCommand, kept: &<Agent as commands::Decider>::State) -> Option<Uuid> {
-        agent_workspace(command, kept)
+    fn workspace_of(_id: Uuid, command: &AgentCommand, state: &<Agent as commands::Decider>::State) -> Option<Uuid> {
+        match (&state.0, command) {
+            (Some(agent), _) => Some(agent.workspace_id),
+            (None, AgentCommand::RegisterAgent(register)) => Some(register.workspace_id),
+            (None, _) => None,
+        }
     }
 
     async fn load_facts(
         service: &CommandService,
-        _id: Uuid,
+        id: Uuid,
         command: &AgentCommand,
         state: &<Agent as commands::Decider>::State,
         caller: &Caller,
         workspace: Option<&WorkspaceRead>,
     ) -> Result<Access, CommandError> {
-        service.access(agent_workspace(command, state), caller, workspace).await
-    }
-}
-
-fn agent_workspace(command: &AgentCommand, state: &<Agent as commands::Decider>::State) -> Option<Uuid> {
-    match (&state.0, command) {
-        (Some(agent), _) => Some(agent.workspace_id),
-        (None, AgentCommand::RegisterAgent(register)) => Some(register.workspace_id),
-        (None, _) => None,
+        service.access(Self::workspace_of(id, command, state), caller, workspace).await
     }
 }
 
@@ -100,7 +97,7 @@ impl LoadFacts for Billing {
     fn workspace_of(
         id: Uuid,
         _command: &BillingCommand,
-        _kept: &<Billing as commands::Decider>::State,
+        _state: &<Billing as commands::Decider>::State,
     ) -> Option<Uuid> {
         Some(id)
     }
@@ -108,51 +105,43 @@ impl LoadFacts for Billing {
     async fn load_facts(
         service: &CommandService,
         id: Uuid,
-        _command: &BillingCommand,
-        _state: &<Billing as commands::Decider>::State,
+        command: &BillingCommand,
+        state: &<Billing as commands::Decider>::State,
         caller: &Caller,
         workspace: Option<&WorkspaceRead>,
     ) -> Result<Access, CommandError> {
-        service.access(Some(id), caller, workspace).await
+        service.access(Self::workspace_of(id, command, state), caller, workspace).await
     }
 }
 
 impl LoadFacts for RunAggregate {
+    /// The run's, or the one a `StartRun` names.
     fn workspace_of(
         _id: Uuid,
         command: &RunCommand,
-        kept: &<RunAggregate as commands::Decider>::State,
+        state: &<RunAggregate as commands::Decider>::State,
     ) -> Option<Uuid> {
-        run_workspace(command, kept)
+        match (&state.0, command) {
+            (Some(run), _) => Some(run.workspace_id),
+            (None, RunCommand::StartRun(start)) => Some(start.workspace_id),
+            (None, _) => None,
+        }
     }
 
     async fn load_facts(
         service: &CommandService,
-        _id: Uuid,
+        id: Uuid,
         command: &RunCommand,
         state: &<RunAggregate as commands::Decider>::State,
         caller: &Caller,
         workspace: Option<&WorkspaceRead>,
     ) -> Result<RunFacts, CommandError> {
-        let start = match command {
-            RunCommand::StartRun(start) => Some(start),
+        let access = service.access(Self::workspace_of(id, command, state), caller, workspace).await?;
+        let workflow = match command {
+            RunCommand::StartRun(start) => service.workflow_snapshot(start.workflow_id, start.workflow_version).await?,
             _ => None,
         };
-        let access = service.access(run_workspace(command, state), caller, workspace).await?;
-        let workflow = match start {
-            Some(start) => service.workflow_snapshot(start.workflow_id, start.workflow_version).await?,
-            None => None,
-        };
         Ok(RunFacts { access, workflow })
-    }
-}
-
-/// A run's workspace: its state's, or the one a `StartRun` names.
-fn run_workspace(command: &RunCommand, state: &<RunAggregate as commands::Decider>::State) -> Option<Uuid> {
-    match (&state.0, command) {
-        (Some(run), _) => Some(run.workspace_id),
-        (None, RunCommand::StartRun(start)) => Some(start.workspace_id),
-        (None, _) => None,
     }
 }
 
@@ -160,9 +149,9 @@ impl LoadFacts for Workflow {
     fn workspace_of(
         _id: Uuid,
         command: &WorkflowCommand,
-        kept: &<Workflow as commands::Decider>::State,
+        state: &<Workflow as commands::Decider>::State,
     ) -> Option<Uuid> {
-        match (&kept.0, command) {
+        match (&state.0, command) {
             (Some(workflow), _) => Some(workflow.workspace_id),
             (None, WorkflowCommand::DefineWorkflow(define)) => Some(define.workspace_id),
             (None, _) => None,
@@ -171,21 +160,19 @@ impl LoadFacts for Workflow {
 
     async fn load_facts(
         service: &CommandService,
-        _id: Uuid,
+        id: Uuid,
         command: &WorkflowCommand,
         state: &<Workflow as commands::Decider>::State,
         caller: &Caller,
         workspace: Option<&WorkspaceRead>,
     ) -> Result<WorkflowFacts, CommandError> {
-        let (workspace_id, steps) = match (&state.0, command) {
-            (Some(workflow), WorkflowCommand::ReviseWorkflow(revise)) => {
-                (Some(workflow.workspace_id), &revise.steps[..])
-            }
-            (Some(workflow), _) => (Some(workflow.workspace_id), &[][..]),
-            (None, WorkflowCommand::DefineWorkflow(define)) => (Some(define.workspace_id), &define.steps[..]),
-            (None, _) => (None, &[][..]),
+        // The agents a revision or a new workflow's definition names.
+        let steps = match command {
+            WorkflowCommand::ReviseWorkflow(revise) if state.0.is_some() => &revise.steps[..],
+            WorkflowCommand::DefineWorkflow(define) if state.0.is_none() => &define.steps[..],
+            _ => &[][..],
         };
-        let access = service.access(workspace_id, caller, workspace).await?;
+        let access = service.access(Self::workspace_of(id, command, state), caller, workspace).await?;
         let agents = service
             .agents(steps.iter().map(|step| step.agent_id))
             .await?

@@ -463,10 +463,10 @@ impl CommandService {
         wanted.extend(workspace.as_ref().map(|(_, stream, kept)| (stream.as_str(), kept.version)));
         let (mut newer, head) =
             store::load_streams(self.store.pool(), &wanted).await.map_err(CommandError::unavailable)?;
-        let folded = self.bring_up_to_date::<A>(stream_id, kept, newer.remove(stream_id))?;
+        let folded = self.bring_up_to_date::<A>(stream_id, kept, newer.remove(stream_id).unwrap_or_default())?;
         let workspace = match workspace {
             Some((id, stream, kept)) => {
-                let newer = newer.remove(&stream);
+                let newer = newer.remove(&stream).unwrap_or_default();
                 Some(WorkspaceRead { id, state: self.bring_up_to_date::<Workspace>(&stream, kept, newer)?.state })
             }
             None => None,
@@ -479,17 +479,17 @@ impl CommandService {
         &self,
         stream_id: &str,
         folded: Folded<A::State>,
-        newer: Option<Vec<RecordedEvent>>,
+        newer: Vec<RecordedEvent>,
     ) -> Result<Folded<A::State>, CommandError>
     where
         A: Aggregate,
         A::Event: DomainEvent,
     {
-        let Some(last) = newer.as_ref().and_then(|newer| newer.last()) else {
+        let Some(last) = newer.last() else {
             return Ok(folded);
         };
         let (version, last_position) = (last.stream_version, last.position);
-        let state = fold_onto::<A>(folded.state, newer.as_deref().unwrap_or_default())?;
+        let state = fold_onto::<A>(folded.state, &newer)?;
         self.states.put(stream_id, Folded { state: state.clone(), version, last_position });
         Ok(Folded { state, version, last_position })
     }
@@ -568,7 +568,7 @@ impl CommandService {
     pub async fn used_keys(
         &self,
         caller: &Caller,
-        keys: &[String],
+        keys: &[&str],
     ) -> Result<std::collections::HashSet<String>, CommandError> {
         store::used_idempotency_keys(self.store.pool(), &caller.user_id, keys).await.map_err(CommandError::unavailable)
     }

@@ -68,6 +68,13 @@ pub fn concerns_stream(stream_id: &str) -> bool {
     matches!(StreamId::parse(stream_id).map(|stream| stream.category), Some(Category::Run | Category::Billing))
 }
 
+/// What names the capture of one attempt's cost: the key of its work, and the idempotency key
+/// of the `CaptureCredits` that both the work and the run's settlement send, so that whichever
+/// comes second is answered from the first.
+pub fn capture_key(run_id: RunId, step_id: &str, attempt: u32) -> String {
+    format!("capture:{run_id}:{step_id}:{attempt}")
+}
+
 /// Keys of `saga_work` from `from` (included) to `until` (excluded), in byte order: the key
 /// column's collation is "C", so a range is one stretch of its unique index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +154,7 @@ fn plan_run(recorded: &RecordedEvent, event: &RunEvent) -> events::Result<Vec<Pl
                 return Ok(Vec::new());
             };
             vec![work(
-                format!("capture:{run_id}:{step_id}:{attempt}"),
+                capture_key(run_id, step_id, *attempt),
                 now,
                 Work::CaptureUsage { run_id, workspace_id, step_id: step_id.clone(), attempt: *attempt, amount: *cost },
             )]

@@ -399,7 +399,7 @@ impl Sagas {
             Work::CaptureUsage { run_id, workspace_id, step_id, attempt, amount } => {
                 let capture = CaptureCredits { reservation_id: run_id.uuid(), amount: *amount };
                 let capture = CommandRequest::billing(*workspace_id, BillingCommand::from(capture));
-                send(&run_saga, capture, Some(format!("capture:{run_id}:{step_id}:{attempt}"))).await.map(drop)
+                send(&run_saga, capture, Some(plan::capture_key(*run_id, step_id, *attempt))).await.map(drop)
             }
             Work::Settle { run_id } => self.settle(*run_id, &run_saga, correlation_id).await,
             Work::SuspendIfUnpaid { workspace_id, invoice_id } => {
@@ -544,10 +544,10 @@ impl Sagas {
                 _ => continue,
             };
             if amount > 0 {
-                captures.push((format!("capture:{run_id}:{step_id}:{attempt}"), amount));
+                captures.push((plan::capture_key(run_id, &step_id, attempt), amount));
             }
         }
-        let keys: Vec<String> = captures.iter().map(|(key, _)| key.clone()).collect();
+        let keys: Vec<&str> = captures.iter().map(|(key, _)| key.as_str()).collect();
         let captured = self.inner.service.used_keys(caller, &keys).await?;
         for (key, amount) in captures {
             if captured.contains(&key) {

@@ -519,7 +519,7 @@ pub async fn find_idempotency_key(
 pub async fn used_idempotency_keys(
     executor: impl sqlx::PgExecutor<'_>,
     scope: &str,
-    keys: &[String],
+    keys: &[&str],
 ) -> crate::Result<HashSet<String>> {
     if keys.is_empty() {
         return Ok(HashSet::new());

@@ -2,7 +2,7 @@
 //! verify` passes an untouched log and names the first bad position of a tampered one.
 
 use serde_json::json;
-use store::{AppendRequest, CommitterConfig, EventStore, ExpectedVersion};
+use store::{CommitterConfig, EventStore, ExpectedVersion};
 use uuid::Uuid;
 
 async fn oxbow(args: &[&str], database_url: Option<&str>) -> (i32, String, String) {
@@ -51,25 +51,7 @@ async fn log_verify_passes_an_untouched_log_and_names_the_first_tampered_positio
     let db = tests::database().await;
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
     for i in 0..4 {
-        store
-            .append(AppendRequest {
-                stream_id: format!("s-{i}"),
-                expected: ExpectedVersion::NoStream,
-                events: (0..3)
-                    .map(|n| events::NewEvent {
-                        event_id: Uuid::now_v7(),
-                        event_type: "Happened".into(),
-                        schema_version: 1,
-                        payload: json!({"n": n}),
-                        metadata: json!({"actor": "test"}),
-                    })
-                    .collect(),
-                idempotency: None,
-                observed_head: None,
-                trace_context: None,
-            })
-            .await
-            .unwrap();
+        store.append(tests::append_request(&format!("s-{i}"), ExpectedVersion::NoStream, 3)).await.unwrap();
     }
     let (code, stdout, stderr) = oxbow(&["log", "verify"], Some(&db.url)).await;
     assert_eq!(code, 0, "{stderr}");

@@ -6,31 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use events::{NewEvent, RecordedEvent};
+use events::RecordedEvent;
 use serde_json::json;
 use store::{AppendError, AppendRequest, CommitterConfig, EventStore, ExpectedVersion, IdempotencyClaim};
+use tests::append_request;
 use uuid::Uuid;
-
-fn event(kind: &str, payload: serde_json::Value) -> NewEvent {
-    NewEvent {
-        event_id: Uuid::now_v7(),
-        event_type: kind.to_owned(),
-        schema_version: 1,
-        payload,
-        metadata: json!({"actor": "test", "correlation_id": Uuid::nil(), "causation_id": Uuid::nil()}),
-    }
-}
-
-fn request(stream: &str, expected: ExpectedVersion, count: usize) -> AppendRequest {
-    AppendRequest {
-        stream_id: stream.to_owned(),
-        expected,
-        events: (0..count).map(|i| event("Happened", json!({"i": i, "x": 1.5e-7, "s": "é\u{1}"}))).collect(),
-        idempotency: None,
-        observed_head: None,
-        trace_context: None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_follower_sees_every_position_once_in_order_while_many_writers_append() {
@@ -79,7 +59,7 @@ async fn a_follower_sees_every_position_once_in_order_while_many_writers_append(
                 } else {
                     (format!("cold-{writer}-{i}"), ExpectedVersion::NoStream)
                 };
-                let outcome = store.append(request(&stream, expected, 1 + i % 3)).await.expect("append");
+                let outcome = store.append(append_request(&stream, expected, 1 + i % 3)).await.expect("append");
                 acknowledged.extend(outcome.events.iter().map(|e| (e.position, e.event_id)));
             }
             acknowledged
@@ -111,11 +91,11 @@ async fn racing_appends_at_one_expected_version_have_exactly_one_winner() {
     let db = tests::database().await;
     let stores: Vec<EventStore> =
         (0..2).map(|_| EventStore::new(db.pool.clone(), CommitterConfig::default())).collect();
-    stores[0].append(request("race", ExpectedVersion::NoStream, 1)).await.unwrap();
+    stores[0].append(append_request("race", ExpectedVersion::NoStream, 1)).await.unwrap();
     let attempts: Vec<_> = (0..20)
         .map(|i| {
             let store = stores[i % 2].clone();
-            tokio::spawn(async move { store.append(request("race", ExpectedVersion::Exact(1), 1)).await })
+            tokio::spawn(async move { store.append(append_request("race", ExpectedVersion::Exact(1), 1)).await })
         })
         .collect();
     let mut winners = 0;
@@ -138,7 +118,7 @@ async fn an_idempotency_key_answers_a_retry_and_refuses_another_request() {
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
     let claim = |hash: &[u8]| IdempotencyClaim { scope: "alice".into(), key: "k1".into(), request_hash: hash.to_vec() };
     let with_claim =
-        |hash: &[u8]| AppendRequest { idempotency: Some(claim(hash)), ..request("s", ExpectedVersion::Any, 2) };
+        |hash: &[u8]| AppendRequest { idempotency: Some(claim(hash)), ..append_request("s", ExpectedVersion::Any, 2) };
 
     // Concurrent first attempts: one appends, the others get its answer.
     let attempts: Vec<_> = (0..5)
@@ -164,7 +144,7 @@ async fn an_idempotency_key_answers_a_retry_and_refuses_another_request() {
 async fn appending_the_same_event_ids_again_appends_nothing() {
     let db = tests::database().await;
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
-    let first = request("s", ExpectedVersion::Any, 3);
+    let first = append_request("s", ExpectedVersion::Any, 3);
     let outcome = store.append(first.clone()).await.unwrap();
     let again = store.append(first).await.unwrap();
     assert!(again.replayed);
@@ -176,7 +156,7 @@ async fn appending_the_same_event_ids_again_appends_nothing() {
 async fn the_database_refuses_update_delete_and_truncate_of_events() {
     let db = tests::database().await;
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
-    store.append(request("s", ExpectedVersion::Any, 2)).await.unwrap();
+    store.append(append_request("s", ExpectedVersion::Any, 2)).await.unwrap();
     for statement in [
         "update events set payload = '{}' where position = 1",
         "delete from events where position = 2",
@@ -193,7 +173,7 @@ async fn verify_names_the_first_tampered_position() {
     let db = tests::database().await;
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
     for _ in 0..5 {
-        store.append(request("s", ExpectedVersion::Any, 2)).await.unwrap();
+        store.append(append_request("s", ExpectedVersion::Any, 2)).await.unwrap();
     }
     replay::verify::verify(&db.pool, Default::default(), |_| {}).await.expect("an untouched log verifies");
 
@@ -219,7 +199,7 @@ async fn verify_names_the_first_tampered_position() {
 async fn verify_finds_a_deleted_event() {
     let db = tests::database().await;
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
-    store.append(request("s", ExpectedVersion::Any, 5)).await.unwrap();
+    store.append(append_request("s", ExpectedVersion::Any, 5)).await.unwrap();
     sqlx::raw_sql(
         "set session_replication_role = replica; delete from events where position = 3; \
          set session_replication_role = origin;",
@@ -235,9 +215,9 @@ async fn verify_finds_a_deleted_event() {
 async fn several_streams_load_in_one_read_each_after_its_own_version() {
     let db = tests::database().await;
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
-    store.append(request("a", ExpectedVersion::NoStream, 3)).await.unwrap();
-    store.append(request("b", ExpectedVersion::NoStream, 2)).await.unwrap();
-    store.append(request("c", ExpectedVersion::NoStream, 1)).await.unwrap();
+    store.append(append_request("a", ExpectedVersion::NoStream, 3)).await.unwrap();
+    store.append(append_request("b", ExpectedVersion::NoStream, 2)).await.unwrap();
+    store.append(append_request("c", ExpectedVersion::NoStream, 1)).await.unwrap();
     let (events, head) = store::load_streams(&db.pool, &[("a", 1), ("b", 2), ("missing", 0)]).await.unwrap();
     assert_eq!(head, 6);
     let versions = |stream: &str| events.get(stream).map(|e| e.iter().map(|e| e.stream_version).collect::<Vec<_>>());
@@ -254,20 +234,20 @@ async fn a_committer_notices_what_another_process_appended_to_a_stream_it_rememb
         EventStore::new(db.pool.clone(), CommitterConfig::default()),
         EventStore::new(db.pool.clone(), CommitterConfig::default()),
     );
-    mine.append(request("s", ExpectedVersion::NoStream, 1)).await.unwrap();
+    mine.append(append_request("s", ExpectedVersion::NoStream, 1)).await.unwrap();
     // Once more on its own, so that it has taken the optimistic path and remembers "s" at 2.
     let (_, head) = store::load_stream(&db.pool, "s", 0).await.unwrap();
-    let second = AppendRequest { observed_head: Some(head), ..request("s", ExpectedVersion::Exact(1), 1) };
+    let second = AppendRequest { observed_head: Some(head), ..append_request("s", ExpectedVersion::Exact(1), 1) };
     assert_eq!(mine.append(second).await.unwrap().stream_version, 2);
-    theirs.append(request("s", ExpectedVersion::Exact(2), 1)).await.unwrap();
+    theirs.append(append_request("s", ExpectedVersion::Exact(2), 1)).await.unwrap();
 
     let (_, head) = store::load_stream(&db.pool, "s", 0).await.unwrap();
-    let stale = AppendRequest { observed_head: Some(head - 1), ..request("s", ExpectedVersion::Exact(2), 1) };
+    let stale = AppendRequest { observed_head: Some(head - 1), ..append_request("s", ExpectedVersion::Exact(2), 1) };
     assert_eq!(mine.append(stale).await, Err(AppendError::Conflict { current: 3 }));
     // A stream assumed new that is not: refused, and the batch's other appends still go in.
     let (taken, fresh) = tokio::join!(
-        mine.append(request("s", ExpectedVersion::NoStream, 1)),
-        mine.append(request("t", ExpectedVersion::NoStream, 1)),
+        mine.append(append_request("s", ExpectedVersion::NoStream, 1)),
+        mine.append(append_request("t", ExpectedVersion::NoStream, 1)),
     );
     assert_eq!(taken, Err(AppendError::Conflict { current: 3 }));
     assert_eq!(fresh.unwrap().stream_version, 1);
@@ -291,8 +271,10 @@ async fn read_decide_append_loops_on_hot_streams_never_lose_or_double_an_update(
             while done < 15 {
                 let (history, head) = store::load_stream(&pool, &stream, 0).await.unwrap();
                 let version = history.last().map_or(0, |e| e.stream_version);
-                let append =
-                    AppendRequest { observed_head: Some(head), ..request(&stream, ExpectedVersion::Exact(version), 1) };
+                let append = AppendRequest {
+                    observed_head: Some(head),
+                    ..append_request(&stream, ExpectedVersion::Exact(version), 1)
+                };
                 match store.append(append).await {
                     Ok(outcome) => {
                         assert_eq!(outcome.stream_version, version + 1);
@@ -329,7 +311,7 @@ async fn verify_passes_while_commands_keep_arriving() {
                 let mut appended = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let stream = format!("busy-{n}-{appended}");
-                    store.append(request(&stream, ExpectedVersion::NoStream, 3)).await.unwrap();
+                    store.append(append_request(&stream, ExpectedVersion::NoStream, 3)).await.unwrap();
                     appended += 1;
                 }
                 appended
@@ -363,7 +345,7 @@ async fn a_request_whose_data_the_database_refuses_fails_alone_and_its_batch_is_
         let store = EventStore::new(db.pool.clone(), CommitterConfig { pipeline_depth: depth, ..Default::default() });
         let poisoned = 17;
         let requests = (0..40).map(|i| {
-            let mut request = request(&format!("isolated-{depth}-{i}"), ExpectedVersion::NoStream, 2);
+            let mut request = append_request(&format!("isolated-{depth}-{i}"), ExpectedVersion::NoStream, 2);
             if i == poisoned {
                 request.events[1].payload = json!({"text": "nul \u{0} here"});
             }

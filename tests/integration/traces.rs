@@ -244,20 +244,8 @@ async fn trace_context_is_kept_beside_the_log_until_its_readers_pass_it() {
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let appended = store
         .append(store::AppendRequest {
-            stream_id: "workspace-traced".into(),
-            expected: store::ExpectedVersion::NoStream,
-            events: (0..2)
-                .map(|n| events::NewEvent {
-                    event_id: uuid::Uuid::now_v7(),
-                    event_type: "Noted".into(),
-                    schema_version: 1,
-                    payload: json!({"n": n}),
-                    metadata: json!({"actor": "test"}),
-                })
-                .collect(),
-            idempotency: None,
-            observed_head: None,
             trace_context: Some(traceparent.into()),
+            ..tests::append_request("workspace-traced", store::ExpectedVersion::NoStream, 2)
         })
         .await
         .unwrap();

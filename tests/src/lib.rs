@@ -49,6 +49,25 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// An append of `count` events of type `Happened` to `stream`, straight to the store.
+pub fn append_request(stream: &str, expected: store::ExpectedVersion, count: usize) -> store::AppendRequest {
+    let event = |i: usize| events::NewEvent {
+        event_id: uuid::Uuid::now_v7(),
+        event_type: "Happened".into(),
+        schema_version: 1,
+        payload: serde_json::json!({"i": i, "x": 1.5e-7, "s": "é\u{1}"}),
+        metadata: serde_json::json!({"actor": "test", "correlation_id": uuid::Uuid::nil(), "causation_id": uuid::Uuid::nil()}),
+    };
+    store::AppendRequest {
+        stream_id: stream.to_owned(),
+        expected,
+        events: (0..count).map(event).collect(),
+        idempotency: None,
+        observed_head: None,
+        trace_context: None,
+    }
+}
+
 /// The `oxbow` binary built beside this test binary (or `OXBOW_BIN`).
 pub fn oxbow_bin() -> std::path::PathBuf {
     if let Ok(path) = std::env::var("OXBOW_BIN") {
