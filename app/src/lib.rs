@@ -5,13 +5,17 @@
 //! look up the facts the decider needs, decide, seal personal data, append, and remember the
 //! answer under the caller's idempotency key.
 
+mod answers;
 mod command;
+mod credentials;
 mod error;
 mod facts;
 mod idempotency;
+mod load;
 mod service;
 mod states;
 
+pub use answers::{Accepted, AcceptedEvent};
 pub use command::{Caller, Command, CommandRequest};
 pub use error::CommandError;
-pub use service::{Accepted, AcceptedEvent, Appended, CommandService};
+pub use service::{Appended, CommandService};

@@ -1,7 +1,6 @@
 //! The command service: load → facts → decide → seal → append, for every caller.
 
 use chrono::Utc;
-use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -11,16 +10,18 @@ use commands::billing::Billing;
 use commands::runs::RunAggregate;
 use commands::workflows::Workflow;
 use commands::workspace::Workspace;
-use commands::{Aggregate, CommandContext, NewSecret, Principal, RejectionKind};
-use events::{DomainEvent, Metadata, NewEvent, RecordedEvent};
+use commands::{CommandContext, NewSecret, Principal, RejectionKind};
+use events::{DomainEvent, Metadata, NewEvent};
 use platform::metrics::Metrics;
-use store::{AppendError, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, IdempotencyClaim};
+use store::{AppendError, AppendRequest, EventLog, EventStore, ExpectedVersion, IdempotencyClaim, KeyStore};
 
+use crate::answers::{self, Accepted, AcceptedEvent};
 use crate::command::{Caller, Command, CommandRequest};
 use crate::error::CommandError;
-use crate::facts::{LoadFacts, WorkspaceRead};
+use crate::facts::DecisionFacts;
 use crate::idempotency::request_hash;
-use crate::states::{Folded, States, Turns};
+use crate::load::{ForCommand, Loader, fold};
+use crate::states::{Folded, Turns};
 
 /// A stream is snapshotted each time it passes a multiple of this many events.
 const SNAPSHOT_EVERY: i64 = 100;
@@ -28,29 +29,6 @@ const SNAPSHOT_EVERY: i64 = 100;
 /// How often a command without an expected version is decided again after another process
 /// appended to its stream first.
 const CONFLICT_ROUNDS: u32 = 5;
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AcceptedEvent {
-    #[serde(rename = "type")]
-    pub event_type: String,
-    pub id: Uuid,
-    pub position: i64,
-    pub payload: Value,
-}
-
-/// What a command appended: the stream's new version, and the global position clients pass
-/// to the read API for read-your-writes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Accepted {
-    pub stream: String,
-    pub version: i64,
-    pub position: i64,
-    pub events: Vec<AcceptedEvent>,
-    /// The credential an `IssueWorkerCredential` made, shown this once: the log keeps only
-    /// its secret's hash, and a retry under the same idempotency key does not show it again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub worker_credential: Option<String>,
-}
 
 /// What one command appended, as told to a follower of this process's appends: its stream
 /// and the positions of its events.
@@ -69,22 +47,24 @@ fn random_secret() -> String {
 /// The largest event payload a command may record unless configured otherwise.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 256 * 1024;
 
+/// The command path of every caller, over a log: PostgreSQL's ([`EventStore`]) in every role
+/// that serves, [`store::memory::MemoryLog`] in unit tests.
 #[derive(Clone)]
-pub struct CommandService {
-    pub(crate) store: EventStore,
+pub struct CommandService<L = EventStore> {
+    log: L,
+    loader: Loader<L>,
     metrics: Metrics,
-    states: States,
     turns: Turns,
     appended: Option<tokio::sync::mpsc::Sender<Appended>>,
     max_event_bytes: usize,
 }
 
-impl CommandService {
-    pub fn new(store: EventStore, metrics: Metrics) -> CommandService {
+impl<L: EventLog + KeyStore> CommandService<L> {
+    pub fn new(log: L, metrics: Metrics) -> CommandService<L> {
         CommandService {
-            store,
+            loader: Loader::new(log.clone()),
+            log,
             metrics,
-            states: States::default(),
             turns: Turns::default(),
             appended: None,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
@@ -92,7 +72,7 @@ impl CommandService {
     }
 
     /// Refuses commands whose events' payloads would be larger than `bytes`.
-    pub fn limiting_events_to(mut self, bytes: usize) -> CommandService {
+    pub fn limiting_events_to(mut self, bytes: usize) -> CommandService<L> {
         self.max_event_bytes = bytes;
         self
     }
@@ -100,9 +80,15 @@ impl CommandService {
     /// Tells `follower` of every accepted command's events (the sagas in this process react to
     /// them at once instead of after their trip through Kafka). Only a shortcut: when the
     /// follower falls behind and the channel is full, it is not told, and nothing waits.
-    pub fn telling_appends_to(mut self, follower: tokio::sync::mpsc::Sender<Appended>) -> CommandService {
+    pub fn telling_appends_to(mut self, follower: tokio::sync::mpsc::Sender<Appended>) -> CommandService<L> {
         self.appended = Some(follower);
         self
+    }
+
+    /// The worker a credential names, when the credential is in force: its agent exists, is
+    /// not retired, and holds it.
+    pub async fn worker(&self, credential: &str) -> Result<Option<Caller>, CommandError> {
+        crate::credentials::worker(&self.loader, credential).await
     }
 
     /// Runs one command. Nothing is appended unless every event of it is.
@@ -189,7 +175,7 @@ impl CommandService {
         correlation_id: Uuid,
     ) -> Result<Accepted, CommandError>
     where
-        A: LoadFacts,
+        A: DecisionFacts,
         A::Event: DomainEvent,
     {
         let stream_id = A::stream_id(request.id);
@@ -205,7 +191,7 @@ impl CommandService {
         });
         // A retry must get the first answer even though the state has moved on since.
         if let Some(claim) = &claim
-            && let Some(answer) = self.earlier_answer(claim).await?
+            && let Some(answer) = answers::earlier_answer(&self.log, claim).await?
         {
             return Ok(answer);
         }
@@ -280,27 +266,19 @@ impl CommandService {
         creating: bool,
     ) -> Result<Accepted, CommandError>
     where
-        A: LoadFacts,
+        A: DecisionFacts,
         A::Event: DomainEvent,
     {
         let stream_id = stream_id.to_owned();
-        // The workspace the command's facts come from is read with the stream when the command
-        // or the kept state names it: one round trip instead of two.
-        let (current, observed_head, beside) = if creating {
-            (Folded { state: A::State::default(), version: 0, last_position: 0 }, None, None)
-        } else {
-            let kept = self.kept::<A>(&stream_id).await;
-            let workspace = A::workspace_of(request.id, command, &kept.state);
-            let (current, head, beside) = self.current_beside::<A>(&stream_id, kept, workspace).await?;
-            (current, Some(head), beside)
-        };
-        let Folded { state, version, last_position } = current;
+        let ForCommand { own, observed_head, loaded } =
+            self.loader.for_command::<A>(request.id, command, creating).await?;
+        let Folded { state, version, last_position } = own;
         if let Some(expected) = request.expected_version
             && expected != version
         {
             return Err(CommandError::Conflict { current: version });
         }
-        let facts = A::load_facts(self, request.id, command, &state, caller, beside.as_ref()).await?;
+        let facts = A::facts(request.id, command, &state, caller, &loaded);
         let context = CommandContext {
             aggregate_id: request.id,
             actor: caller.user_id.clone(),
@@ -334,7 +312,7 @@ impl CommandService {
         );
         // The caller hears back what it sent; the log only ever holds personal data sealed.
         let payloads: Vec<Value> = new_events.iter().map(|e| e.payload.clone()).collect();
-        store::personal::seal(self.store.pool(), &mut new_events).await.map_err(CommandError::unavailable)?;
+        self.log.seal(&mut new_events).await.map_err(CommandError::unavailable)?;
         // States are kept as the log holds them, personal data sealed: no cached state or
         // snapshot holds a person's email, and forgetting them needs nothing else undone.
         if new_events.iter().any(|event| !events::personal_fields(&event.event_type).is_empty()) {
@@ -350,15 +328,14 @@ impl CommandService {
         // The relay and the projector continue the trace from the append.
         let span = platform::traced_span!("append", oxbow.stream = %stream_id, oxbow.events = new_events.len());
         let trace_context = platform::telemetry::traceparent_of(&span);
+        let expected = if creating { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
         let appended = self
-            .store
+            .log
             .append(AppendRequest {
-                stream_id: stream_id.clone(),
-                expected: if creating { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) },
-                events: new_events,
                 idempotency: claim,
                 observed_head,
                 trace_context,
+                ..AppendRequest::to_stream(stream_id.clone(), expected, new_events)
             })
             .instrument(span)
             .await;
@@ -385,12 +362,12 @@ impl CommandService {
             }
         };
         if outcome.replayed {
-            return self.replayed(&outcome).await;
+            return answers::replayed(&self.log, &outcome).await;
         }
         if let Some(position) = outcome.last_position {
             let folded = Folded { state: after, version: outcome.stream_version, last_position: position };
             self.maybe_snapshot::<A>(&stream_id, version, &folded);
-            self.states.put(&stream_id, folded);
+            self.loader.keep(&stream_id, folded);
         }
         // A decision that issued a credential asked for a secret: the caller sees it this once.
         let worker_credential = context
@@ -416,112 +393,11 @@ impl CommandService {
         })
     }
 
-    /// The stream's current state: the kept one, brought up to date with the events since.
-    /// Also the log's head as of that read, for the committer.
-    pub(crate) async fn current<A>(&self, stream_id: &str) -> Result<(Folded<A::State>, i64), CommandError>
-    where
-        A: Aggregate,
-        A::Event: DomainEvent,
-    {
-        let kept = self.kept::<A>(stream_id).await;
-        let (folded, head, _) = self.current_beside::<A>(stream_id, kept, None).await?;
-        Ok((folded, head))
-    }
-
-    /// The state kept of the stream, or its snapshot: what the events since are folded onto.
-    async fn kept<A>(&self, stream_id: &str) -> Folded<A::State>
-    where
-        A: Aggregate,
-    {
-        match self.states.get::<A::State>(stream_id) {
-            Some(kept) => kept,
-            None => self.snapshot::<A>(stream_id).await,
-        }
-    }
-
-    /// [`Self::current`] from `kept`, and the current state of `workspace` beside it when it
-    /// names one: both brought up to date by one read, at one head.
-    async fn current_beside<A>(
-        &self,
-        stream_id: &str,
-        kept: Folded<A::State>,
-        workspace: Option<Uuid>,
-    ) -> Result<(Folded<A::State>, i64, Option<WorkspaceRead>), CommandError>
-    where
-        A: Aggregate,
-        A::Event: DomainEvent,
-    {
-        let workspace = match workspace {
-            Some(id) => {
-                let stream = Workspace::stream_id(id);
-                let kept = self.kept::<Workspace>(&stream).await;
-                Some((id, stream, kept))
-            }
-            None => None,
-        };
-        let mut wanted = vec![(stream_id, kept.version)];
-        wanted.extend(workspace.as_ref().map(|(_, stream, kept)| (stream.as_str(), kept.version)));
-        let (mut newer, head) =
-            store::load_streams(self.store.pool(), &wanted).await.map_err(CommandError::unavailable)?;
-        let folded = self.bring_up_to_date::<A>(stream_id, kept, newer.remove(stream_id).unwrap_or_default())?;
-        let workspace = match workspace {
-            Some((id, stream, kept)) => {
-                let newer = newer.remove(&stream).unwrap_or_default();
-                Some(WorkspaceRead { id, state: self.bring_up_to_date::<Workspace>(&stream, kept, newer)?.state })
-            }
-            None => None,
-        };
-        Ok((folded, head, workspace))
-    }
-
-    /// `folded` with `newer` (the stream's events since) folded on, kept for the next command.
-    fn bring_up_to_date<A>(
-        &self,
-        stream_id: &str,
-        folded: Folded<A::State>,
-        newer: Vec<RecordedEvent>,
-    ) -> Result<Folded<A::State>, CommandError>
-    where
-        A: Aggregate,
-        A::Event: DomainEvent,
-    {
-        let Some(last) = newer.last() else {
-            return Ok(folded);
-        };
-        let (version, last_position) = (last.stream_version, last.position);
-        let state = fold_onto::<A>(folded.state, &newer)?;
-        self.states.put(stream_id, Folded { state: state.clone(), version, last_position });
-        Ok(Folded { state, version, last_position })
-    }
-
-    /// The stream's snapshot, or the empty state when there is none (or none this code can
-    /// read: then the events are folded from the start).
-    async fn snapshot<A>(&self, stream_id: &str) -> Folded<A::State>
-    where
-        A: Aggregate,
-    {
-        let empty = Folded { state: A::State::default(), version: 0, last_position: 0 };
-        match store::load_snapshot(self.store.pool(), stream_id, A::STATE_VERSION).await {
-            Ok(Some(snapshot)) => match serde_json::from_value::<A::State>(snapshot.state) {
-                Ok(state) => Folded { state, version: snapshot.version, last_position: snapshot.last_position },
-                Err(error) => {
-                    tracing::warn!(%error, stream_id, "a snapshot this code cannot read; folding from the start");
-                    empty
-                }
-            },
-            Ok(None) => empty,
-            Err(error) => {
-                tracing::warn!(%error, stream_id, "could not read a snapshot; folding from the start");
-                empty
-            }
-        }
-    }
-
     /// Snapshots a long stream every `SNAPSHOT_EVERY` events, in the background: a snapshot
     /// only saves reading, so failing to take one changes nothing.
     fn maybe_snapshot<A>(&self, stream_id: &str, before: i64, folded: &Folded<A::State>)
     where
-        A: Aggregate,
+        A: DecisionFacts,
     {
         if folded.version / SNAPSHOT_EVERY == before / SNAPSHOT_EVERY {
             return;
@@ -531,9 +407,9 @@ impl CommandService {
             last_position: folded.last_position,
             state: serde_json::to_value(&folded.state).expect("states serialize"),
         };
-        let (pool, stream_id) = (self.store.pool().clone(), stream_id.to_owned());
+        let (log, stream_id) = (self.log.clone(), stream_id.to_owned());
         tokio::spawn(async move {
-            if let Err(error) = store::save_snapshot(&pool, &stream_id, A::STATE_VERSION, &snapshot).await {
+            if let Err(error) = log.save_snapshot(&stream_id, A::STATE_VERSION, &snapshot).await {
                 tracing::warn!(%error, stream_id, "could not save a snapshot");
             }
         });
@@ -549,10 +425,10 @@ impl CommandService {
         current: i64,
     ) -> CommandError
     where
-        A: Aggregate,
+        A: DecisionFacts,
         A::Event: DomainEvent,
     {
-        let history = match store::read_stream(self.store.pool(), stream_id, 0).await {
+        let history = match self.log.read_stream(stream_id, 0).await {
             Ok(history) => history,
             Err(error) => return CommandError::unavailable(error),
         };
@@ -570,84 +446,8 @@ impl CommandService {
         caller: &Caller,
         keys: &[&str],
     ) -> Result<std::collections::HashSet<String>, CommandError> {
-        store::used_idempotency_keys(self.store.pool(), &caller.user_id, keys).await.map_err(CommandError::unavailable)
+        self.log.used_idempotency_keys(&caller.user_id, keys).await.map_err(CommandError::unavailable)
     }
-
-    async fn earlier_answer(&self, claim: &IdempotencyClaim) -> Result<Option<Accepted>, CommandError> {
-        let Some(record) = store::find_idempotency_key(self.store.pool(), &claim.scope, &claim.key)
-            .await
-            .map_err(CommandError::unavailable)?
-        else {
-            return Ok(None);
-        };
-        if record.request_hash != claim.request_hash {
-            return Err(CommandError::IdempotencyKeyReused);
-        }
-        let outcome = AppendOutcome {
-            stream_id: record.stream_id,
-            stream_version: record.stream_version,
-            first_position: record.first_position,
-            last_position: record.last_position,
-            events: Vec::new(),
-            replayed: true,
-        };
-        self.replayed(&outcome).await.map(Some)
-    }
-
-    /// The answer to a request whose events were appended before: read back from the log.
-    async fn replayed(&self, outcome: &AppendOutcome) -> Result<Accepted, CommandError> {
-        let mut events: Vec<RecordedEvent> = match (outcome.first_position, outcome.last_position) {
-            (Some(first), Some(last)) => {
-                store::read_range(self.store.pool(), first, last).await.map_err(CommandError::unavailable)?
-            }
-            _ => Vec::new(),
-        };
-        store::personal::reveal(self.store.pool(), &mut events).await.map_err(CommandError::unavailable)?;
-        let position = match outcome.last_position {
-            Some(position) => position,
-            None => store::read_stream(self.store.pool(), &outcome.stream_id, outcome.stream_version - 1)
-                .await
-                .map_err(CommandError::unavailable)?
-                .last()
-                .map_or(0, |e| e.position),
-        };
-        Ok(Accepted {
-            worker_credential: None,
-            stream: outcome.stream_id.clone(),
-            version: outcome.stream_version,
-            position,
-            events: events
-                .into_iter()
-                .map(|e| AcceptedEvent {
-                    event_type: e.event_type,
-                    id: e.event_id,
-                    position: e.position,
-                    payload: e.payload,
-                })
-                .collect(),
-        })
-    }
-}
-
-/// The aggregate's state after `history`.
-pub(crate) fn fold<A>(history: &[RecordedEvent]) -> Result<A::State, CommandError>
-where
-    A: Aggregate,
-    A::Event: DomainEvent,
-{
-    fold_onto::<A>(A::State::default(), history)
-}
-
-/// `state` moved on by `events`.
-fn fold_onto<A>(state: A::State, events: &[RecordedEvent]) -> Result<A::State, CommandError>
-where
-    A: Aggregate,
-    A::Event: DomainEvent,
-{
-    A::fold_recorded(state, events).map_err(|error| {
-        tracing::error!(%error, "a stored event cannot be read");
-        CommandError::Unavailable("a stored event of this aggregate cannot be read".into())
-    })
 }
 
 /// The length of `value` as JSON, without keeping the text.
@@ -666,3 +466,6 @@ fn json_size(value: &Value) -> usize {
     serde_json::to_writer(&mut counter, value).expect("a JSON value always serializes");
     counter.0
 }
+
+#[cfg(test)]
+mod tests;

@@ -21,6 +21,7 @@ struct Entry {
 }
 
 /// A stream's state at `version`, whose last event is at `last_position`.
+#[derive(Clone)]
 pub(crate) struct Folded<S> {
     pub state: S,
     pub version: i64,

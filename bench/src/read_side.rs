@@ -223,20 +223,17 @@ pub async fn poison(database_url: &str) -> anyhow::Result<serde_json::Value> {
     let metadata = serde_json::json!({"actor": "bench", "workspace_id": workspace,
         "correlation_id": uuid::Uuid::now_v7(), "causation_id": uuid::Uuid::now_v7()});
     let appended = store
-        .append(store::AppendRequest {
-            stream_id: format!("workspace-{workspace}"),
-            expected: store::ExpectedVersion::Any,
-            events: vec![events::NewEvent {
+        .append(store::AppendRequest::to_stream(
+            format!("workspace-{workspace}"),
+            store::ExpectedVersion::Any,
+            vec![events::NewEvent {
                 event_id: uuid::Uuid::now_v7(),
                 event_type: "WorkspaceRenamed".into(),
                 schema_version: 1,
                 payload: serde_json::json!({"name": 42}),
                 metadata,
             }],
-            idempotency: None,
-            observed_head: None,
-            trace_context: None,
-        })
+        ))
         .await
         .map_err(|error| anyhow::anyhow!("appending the poisoned event: {error}"))?;
     let position = appended.last_position.context("the poisoned event was not appended")?;

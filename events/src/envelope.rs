@@ -93,6 +93,11 @@ impl RecordedEvent {
         self.metadata.get("actor").and_then(|a| a.as_str())
     }
 
+    /// The request or workflow the event is part of, as its metadata says.
+    pub fn correlation_id(&self) -> Option<Uuid> {
+        self.metadata.get("correlation_id").and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
+    }
+
     pub fn workspace_id(&self) -> Option<Uuid> {
         self.metadata.get("workspace_id").and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
     }

@@ -21,14 +21,19 @@ pub use hash::{ChainHash, GENESIS_HASH};
 pub use ids::{AgentId, RunId, WorkflowId, WorkspaceId};
 pub use stream::{Category, StreamId, context_of_stream};
 
-/// The payload fields of an event type that hold a person's data. They are sealed under the
-/// person's own key before they reach the log (see `store::personal`), so forgetting the person
-/// erases them everywhere without touching the log.
+/// Every event type whose payload holds a person's data, with the fields that hold it. They are
+/// sealed under the person's own key before they reach the log (see `store::personal`), so
+/// forgetting the person erases them everywhere without touching the log.
+const PERSONAL_FIELDS: &[(&str, &[&str])] = &[("MemberInvited", &["email"])];
+
+/// The payload fields of an event type that hold a person's data.
 pub fn personal_fields(event_type: &str) -> &'static [&'static str] {
-    match event_type {
-        "MemberInvited" => &["email"],
-        _ => &[],
-    }
+    PERSONAL_FIELDS.iter().find(|(name, _)| *name == event_type).map_or(&[], |(_, fields)| fields)
+}
+
+/// Every event type with [`personal_fields`].
+pub fn personal_event_types() -> impl Iterator<Item = &'static str> {
+    PERSONAL_FIELDS.iter().map(|(name, _)| *name)
 }
 
 /// What a reader who may not see a person's data reads in its place.
@@ -49,9 +54,6 @@ pub fn hide_personal_fields(event_type: &str, payload: &mut serde_json::Value) {
 pub fn sees_personal_data(role: workspace::Role) -> bool {
     role.at_least(workspace::Role::Admin)
 }
-
-/// Every event type with [`personal_fields`].
-pub const PERSONAL_EVENT_TYPES: &[&str] = &["MemberInvited"];
 
 /// Puts a stored event in today's shape: its payload upcast and its schema version today's.
 /// Events of types this code does not know are left as they are.

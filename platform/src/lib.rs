@@ -1,6 +1,6 @@
 //! What every running Oxbow role shares: configuration from the environment, bearer tokens,
-//! per-caller rate limits, Prometheus metrics, the Kafka and Redis clients' settings, and what every consumer of the
-//! events topic does (the CloudEvents codec, batches, handling each event once in effect).
+//! per-caller rate limits, Prometheus metrics, the Kafka and Redis clients' settings, TLS,
+//! telemetry, and the CloudEvents form of a logged event on Kafka.
 
 /// An info span where traces are exported, and [`tracing::Span::none`] elsewhere: the hot paths
 /// (a command, its append, a request, saga work) make no span when nothing would read it.
@@ -21,7 +21,6 @@ pub use tracing as __tracing;
 pub mod auth;
 pub mod cloudevents;
 pub mod config;
-pub mod consumer;
 pub mod kafka;
 pub mod metrics;
 pub mod rate_limit;

@@ -5,7 +5,7 @@
 use events::{Category, RecordedEvent};
 use sqlx::PgConnection;
 
-use platform::consumer::distinct;
+use crate::distinct;
 
 use crate::Touched;
 use crate::runs::bulk::Runs;

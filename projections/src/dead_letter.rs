@@ -86,14 +86,11 @@ pub async fn skip(pool: &PgPool, consumer: &str, position: i64, reason: &str, ac
     };
     let store = EventStore::new(pool.clone(), store::CommitterConfig::default());
     store
-        .append(AppendRequest {
-            stream_id: events::operations::stream_id(),
-            expected: ExpectedVersion::Any,
-            events: vec![NewEvent::from_domain(Uuid::now_v7(), &decision, &metadata)],
-            idempotency: None,
-            observed_head: None,
-            trace_context: None,
-        })
+        .append(AppendRequest::to_stream(
+            events::operations::stream_id(),
+            ExpectedVersion::Any,
+            vec![NewEvent::from_domain(Uuid::now_v7(), &decision, &metadata)],
+        ))
         .await
         .context("recording the decision in the log")?;
     let mut transaction = pool.begin().await?;

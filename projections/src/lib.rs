@@ -19,6 +19,13 @@ pub mod status;
 pub mod workflows;
 pub mod workspaces;
 
+/// Each once, in order.
+pub(crate) fn distinct<T: Ord>(mut touched: Vec<T>) -> Vec<T> {
+    touched.sort_unstable();
+    touched.dedup();
+    touched
+}
+
 /// What an event changed that Redis also serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Touched {
@@ -26,11 +33,6 @@ pub enum Touched {
     Workspace(events::WorkspaceId),
     /// The run's live status and its workspace's run counters.
     Run { workspace_id: events::WorkspaceId, run_id: events::RunId },
-}
-
-/// Applies the read models' migrations.
-pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    migrator().run(pool).await
 }
 
 /// This crate's migrations, run beside the other crates' into the same database.

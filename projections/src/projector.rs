@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use crate::Touched;
 use crate::catalog;
+use crate::distinct;
 use crate::live::Live;
 use events::RecordedEvent;
-use platform::consumer::distinct;
 use platform::metrics::Metrics;
 use platform::redis::Keys;
 use redis::aio::ConnectionManager;
@@ -33,6 +33,8 @@ const CHUNK: i64 = 10_000;
 const POLL: Duration = Duration::from_millis(250);
 /// How often, at most, it checks that Redis still holds what it serves.
 const REDIS_CHECK: Duration = Duration::from_secs(1);
+/// How often it deletes the trace context every reader of the log has passed.
+const PRUNE_TRACES: Duration = Duration::from_secs(30);
 
 pub struct Projector {
     pool: PgPool,
@@ -58,8 +60,15 @@ impl Projector {
         listener.listen(store::APPEND_CHANNEL).await?;
         tracing::info!("projector following the log");
         let mut redis_checked: Option<Instant> = None;
+        let mut traces_pruned = Instant::now();
         loop {
             let progress = self.catch_up().await?;
+            if traces_pruned.elapsed() >= PRUNE_TRACES {
+                traces_pruned = Instant::now();
+                if let Err(error) = store::traces::prune(&self.pool, progress.position).await {
+                    tracing::warn!(%error, "could not prune trace context");
+                }
+            }
             if redis_checked.is_none_or(|at| at.elapsed() >= REDIS_CHECK) {
                 redis_checked = Some(Instant::now());
                 if let Err(error) = self.live.refill_if_lost(&self.pool).await {
@@ -232,10 +241,11 @@ pub struct Chunk {
 
 pub async fn apply_log_chunk(connection: &mut PgConnection, chunk: i64) -> anyhow::Result<Chunk> {
     crate::rebuild::hold_apply_lock(&mut *connection).await?;
-    let (from, failures, any_parked): (i64, i32, bool) = sqlx::query_as(
-        "select position, failures, exists (select 1 from parked_events where consumer = $1) \
-           from projection_checkpoints where name = $1",
-    )
+    let (from, failures, any_parked): (i64, i32, bool) = sqlx::query_as(concat!(
+        "select position, failures, ",
+        store::any_parked_sql!("$1"),
+        " from projection_checkpoints where name = $1"
+    ))
     .bind(catalog::NAME)
     .fetch_optional(&mut *connection)
     .await?
@@ -249,7 +259,7 @@ pub async fn apply_log_chunk(connection: &mut PgConnection, chunk: i64) -> anyho
     let chunk = if isolating { chunk.min(ISOLATING_CHUNK) } else { chunk };
     let events = store::read_all(&mut *connection, from, chunk).await?;
     let Some(last) = events.last().map(|event| event.position) else {
-        let (head,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&mut *connection).await?;
+        let head = store::read_head(&mut *connection).await?.position;
         let progress = Progress { position: from, head };
         return Ok(Chunk { touched, applied, progress, newest: None, spans: Vec::new() });
     };
@@ -276,10 +286,11 @@ pub async fn apply_log_chunk(connection: &mut PgConnection, chunk: i64) -> anyho
     } else {
         touched.extend(catalog::apply_new(&mut *connection, &ready).await?);
     }
-    let (head,): (i64,) = sqlx::query_as(
+    let (head,): (i64,) = sqlx::query_as(concat!(
         "update projection_checkpoints set position = $2, updated_at = now(), last_error = null, failures = 0 \
-          where name = $1 returning (select position from log_head)",
-    )
+          where name = $1 returning ",
+        store::head_position_sql!()
+    ))
     .bind(catalog::NAME)
     .bind(last)
     .fetch_one(&mut *connection)

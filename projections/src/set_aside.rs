@@ -33,20 +33,8 @@ impl SetAside {
 
     /// Reads again what is parked and skipped now.
     pub async fn reload(&mut self, connection: &mut PgConnection) -> sqlx::Result<()> {
-        let parked: Vec<(i64,)> = sqlx::query_as("select position from parked_events where consumer = $1")
-            .bind(catalog::NAME)
-            .fetch_all(&mut *connection)
-            .await?;
-        let skipped: Vec<(i64,)> = sqlx::query_as(
-            "select (payload->>'position')::bigint from events \
-              where stream_id = $1 and event_type = 'ParkedEventSkipped' and payload->>'consumer' = $2",
-        )
-        .bind(events::operations::stream_id())
-        .bind(catalog::NAME)
-        .fetch_all(&mut *connection)
-        .await?;
-        self.parked = parked.into_iter().map(|(position,)| position).collect();
-        self.skipped = skipped.into_iter().map(|(position,)| position).collect();
+        self.parked = store::parked::positions(&mut *connection, catalog::NAME).await?.into_iter().collect();
+        self.skipped = store::parked::skipped(&mut *connection, catalog::NAME).await?.into_iter().collect();
         Ok(())
     }
 

@@ -12,10 +12,11 @@ pub struct ProjectionStatus {
 }
 
 pub async fn all(executor: impl PgExecutor<'_>) -> sqlx::Result<Vec<ProjectionStatus>> {
-    sqlx::query_as(
-        "select c.name, c.position, h.position - c.position as lag, c.last_error, c.updated_at \
-           from projection_checkpoints c cross join log_head h order by c.name",
-    )
+    sqlx::query_as(concat!(
+        "select c.name, c.position, ",
+        store::head_position_sql!(),
+        " - c.position as lag, c.last_error, c.updated_at from projection_checkpoints c order by c.name"
+    ))
     .fetch_all(executor)
     .await
 }

@@ -28,7 +28,7 @@ impl From<RecordedEvent> for Activity {
         Activity {
             position: event.position,
             workspace_id: event.workspace_id(),
-            actor: event.metadata.get("actor").and_then(|v| v.as_str()).map(str::to_owned),
+            actor: event.actor().map(str::to_owned),
             event_type: event.event_type,
             stream_id: event.stream_id,
             recorded_at: event.recorded_at,

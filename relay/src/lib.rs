@@ -7,7 +7,7 @@
 //! crash it publishes again from the checkpoint: consumers drop duplicates by position.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use events::RecordedEvent;
@@ -100,14 +100,12 @@ pub async fn publish(
 async fn check_topic_continues_log(pool: &PgPool, config: &RelayConfig) -> anyhow::Result<()> {
     let (kafka, topic) = (config.kafka.clone(), config.topic.clone());
     let last = tokio::task::spawn_blocking(move || last_published(&kafka, &topic)).await??;
+    let positions: Vec<i64> = last.iter().map(|event| event.position).collect();
+    let logged = store::hashes_at(pool, &positions).await?;
     for event in last {
-        let logged: Option<(Vec<u8>,)> = sqlx::query_as("select hash from events where position = $1")
-            .bind(event.position)
-            .fetch_optional(pool)
-            .await?;
-        let differs = match &logged {
+        let differs = match logged.get(&event.position) {
             None => "does not have",
-            Some((hash,)) if hash.as_slice() != event.hash.0.as_slice() => "has with another hash",
+            Some(hash) if *hash != event.hash => "has with another hash",
             Some(_) => continue,
         };
         anyhow::bail!(
@@ -158,9 +156,6 @@ fn last_published(kafka: &platform::kafka::KafkaSettings, topic: &str) -> anyhow
     Ok(last)
 }
 
-/// How often the relay deletes the trace context every reader has passed.
-const PRUNE_EVERY: Duration = Duration::from_secs(30);
-
 /// The relay's name in the dead letter (`store::parked`).
 pub const CONSUMER: &str = "relay";
 
@@ -193,19 +188,9 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
         platform::kafka::producer_config(&config.kafka).create().context("creating the Kafka producer")?;
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.listen(store::APPEND_CHANNEL).await?;
-    sqlx::query("insert into relay_checkpoints (name, position) values ($1, 0) on conflict do nothing")
-        .bind(&config.name)
-        .execute(&pool)
-        .await?;
-    let (mut checkpoint, mut any_parked): (i64, bool) = sqlx::query_as(
-        "select position, exists (select 1 from parked_events where consumer = $2) from relay_checkpoints where name = $1",
-    )
-    .bind(&config.name)
-    .bind(CONSUMER)
-    .fetch_one(&pool)
-    .await?;
+    let store::RelayCheckpoint { position: mut checkpoint, mut any_parked } =
+        store::open_relay_checkpoint(&pool, &config.name, CONSUMER).await?;
     let mut failures = 0;
-    let mut last_pruned = Instant::now();
     // The head the last wake-up announced: the log is read only when it may hold more.
     let mut announced: Option<i64> = None;
 
@@ -241,10 +226,6 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
         } else {
             TraceContexts::new()
         };
-        if last_pruned.elapsed() >= PRUNE_EVERY {
-            store::traces::prune(&pool).await?;
-            last_pruned = Instant::now();
-        }
         let (held, ready): (Vec<RecordedEvent>, Vec<RecordedEvent>) =
             batch.into_iter().partition(|event| parked.contains(&event.stream_id));
         // Events held back behind a parked one are not published, and not counted.
@@ -266,15 +247,7 @@ pub async fn run(pool: PgPool, config: RelayConfig, metrics: Metrics) -> anyhow:
         for event in &held {
             store::parked::park(&pool, CONSUMER, event, None).await?;
         }
-        (any_parked,) = sqlx::query_as(
-            "update relay_checkpoints set position = greatest(position, $2) where name = $1 \
-             returning exists (select 1 from parked_events where consumer = $3)",
-        )
-        .bind(&config.name)
-        .bind(last)
-        .bind(CONSUMER)
-        .fetch_one(&pool)
-        .await?;
+        any_parked = store::advance_relay_checkpoint(&pool, &config.name, last, CONSUMER).await?.any_parked;
         checkpoint = last;
         metrics.increment("oxbow_relay_published_total", "Events published to Kafka.", &[], published as u64);
         if let Some(newest) = newest {

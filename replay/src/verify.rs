@@ -58,18 +58,13 @@ pub async fn verify(pool: &PgPool, range: Range, mut progress: impl FnMut(i64)) 
     // The head and the last event as of one snapshot: an append moves both in one statement,
     // so they agree unless the log is broken, however busy it is. Later appends are not
     // this verification's business.
-    let (head_position, head_hash, last_logged): (i64, Vec<u8>, Option<i64>) =
-        sqlx::query_as("select h.position, h.hash, (select max(position) from events) from log_head h")
-            .fetch_one(pool)
-            .await?;
+    let store::HeadBesideLast { position: head_position, hash, last_logged } =
+        store::read_head_beside_last(pool).await?;
     if last_logged.unwrap_or(0) != head_position {
         let last_position = last_logged.unwrap_or(0);
         return Err(Broken::HeadPosition { head_position, last_position }.into());
     }
-    let head = store::Head {
-        position: head_position,
-        hash: ChainHash::from_slice(&head_hash).ok_or(Broken::HeadHash { position: head_position })?,
-    };
+    let head = store::Head { position: head_position, hash: hash.ok_or(Broken::HeadHash { position: head_position })? };
     let from = range.from.unwrap_or(1).max(1);
     let to = range.to.unwrap_or(head.position).min(head.position);
     let mut previous_hash = if from == 1 { GENESIS_HASH } else { hash_at(pool, from - 1).await? };
@@ -103,9 +98,7 @@ pub async fn verify(pool: &PgPool, range: Range, mut progress: impl FnMut(i64)) 
 }
 
 async fn hash_at(pool: &PgPool, position: i64) -> Result<ChainHash, Error> {
-    let row: Option<(Vec<u8>,)> =
-        sqlx::query_as("select hash from events where position = $1").bind(position).fetch_optional(pool).await?;
-    match row.and_then(|(hash,)| ChainHash::from_slice(&hash)) {
+    match store::hashes_at(pool, &[position]).await?.remove(&position) {
         Some(hash) => Ok(hash),
         None => Err(Broken::Gap { expected: position, found: position + 1 }.into()),
     }

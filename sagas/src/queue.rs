@@ -19,6 +19,8 @@ pub struct Leased {
     pub id: i64,
     pub saga: String,
     pub work: Work,
+    /// The work's kind, as its serde tag names it (`dispatch`, `settle`, …).
+    pub kind: String,
     pub correlation_id: Uuid,
     /// How many times the work was leased, this time included.
     pub attempts: i32,
@@ -133,11 +135,13 @@ pub async fn lease(pool: &PgPool, limit: i64, share: i64, finished: &[i64]) -> s
     .await?;
     let mut leased = Vec::with_capacity(rows.len());
     for row in rows {
+        let kind = row.work.get("type").and_then(|kind| kind.as_str()).unwrap_or_default().to_owned();
         match serde_json::from_value(row.work) {
             Ok(work) => leased.push(Leased {
                 id: row.id,
                 saga: row.saga,
                 work,
+                kind,
                 correlation_id: row.correlation_id,
                 attempts: row.attempts,
                 trace_context: row.trace_context,

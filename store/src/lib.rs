@@ -5,9 +5,13 @@
 //! and in commit order, and each command is acknowledged only after that statement commits.
 
 mod append;
+mod checkpoints;
 mod error;
+mod fragments;
+pub mod memory;
 pub mod parked;
 pub mod personal;
+mod ports;
 mod present;
 mod read;
 pub mod roles;
@@ -16,13 +20,15 @@ pub mod traces;
 
 pub use append::{
     AppendOutcome, AppendRequest, AppendedEvent, BatchObserver, BatchWritten, CommitterConfig, ExpectedVersion,
-    IdempotencyClaim, IdempotencyRecord, find_idempotency_key, used_idempotency_keys,
+    IdempotencyClaim, IdempotencyRecord, StreamAppend, find_idempotency_key, used_idempotency_keys,
 };
+pub use checkpoints::{RelayCheckpoint, advance_relay_checkpoint, open_relay_checkpoint};
 pub use error::{AppendError, Error, Result};
+pub use ports::{EventLog, KeyStore, StreamEvents};
 pub use present::present;
 pub use read::{
-    Head, events_where, load_stream, load_streams, read_all, read_head, read_positions, read_range, read_stream,
-    read_stream_page, read_streams, stream_range,
+    Head, HeadBesideLast, events_where, hashes_at, load_stream, load_streams, read_all, read_head,
+    read_head_beside_last, read_positions, read_range, read_stream, read_stream_page, read_streams, stream_range,
 };
 pub use snapshots::{Snapshot, load_snapshot, save_snapshot};
 
@@ -43,11 +49,6 @@ pub async fn wait_for_appends(listener: &mut sqlx::postgres::PgListener, timeout
         head = head.zip(notification.payload().parse::<i64>().ok()).map(|(a, b)| a.max(b));
     }
     head
-}
-
-/// Applies the log's migrations.
-pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    migrator().run(pool).await
 }
 
 /// This crate's migrations, run beside the other crates' into the same database.

@@ -36,6 +36,26 @@ pub async fn streams(executor: impl PgExecutor<'_>, consumer: &str) -> sqlx::Res
     Ok(rows.into_iter().map(|(stream,)| stream).collect())
 }
 
+/// The positions `consumer` has parked.
+pub async fn positions(executor: impl PgExecutor<'_>, consumer: &str) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar("select position from parked_events where consumer = $1")
+        .bind(consumer)
+        .fetch_all(executor)
+        .await
+}
+
+/// The positions the log records as given up for `consumer` (`ParkedEventSkipped`).
+pub async fn skipped(executor: impl PgExecutor<'_>, consumer: &str) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "select (payload->>'position')::bigint from events \
+          where stream_id = $1 and event_type = 'ParkedEventSkipped' and payload->>'consumer' = $2",
+    )
+    .bind(events::operations::stream_id())
+    .bind(consumer)
+    .fetch_all(executor)
+    .await
+}
+
 /// Parks `event` for `consumer`: failed with `error`, or waiting behind its stream's failed
 /// event when `error` is `None`.
 pub async fn park(

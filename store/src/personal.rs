@@ -28,7 +28,7 @@ pub fn normalise(subject: &str) -> String {
     subject.trim().to_lowercase()
 }
 
-fn subject_hash(subject: &str) -> Vec<u8> {
+pub(crate) fn subject_hash(subject: &str) -> Vec<u8> {
     Sha256::digest(normalise(subject).as_bytes()).to_vec()
 }
 
@@ -37,41 +37,43 @@ pub async fn seal<'c, E>(executor: E, events: &mut [NewEvent]) -> Result<()>
 where
     E: PgExecutor<'c> + Copy,
 {
-    for event in events {
-        for field in events::personal_fields(&event.event_type) {
-            let Some(Value::String(plain)) = event.payload.get(*field) else {
-                continue;
-            };
-            let (key_id, key) = key_for(executor, plain).await?;
-            let sealed = seal_text(key_id, &key, plain);
-            event.payload[*field] = Value::String(sealed);
-        }
+    for text in personal_texts(events) {
+        let (key_id, key) = key_for(executor, text).await?;
+        *text = seal_text(key_id, &key, text);
     }
     Ok(())
+}
+
+/// The personal fields of `events` that hold text, to be sealed.
+pub(crate) fn personal_texts(events: &mut [NewEvent]) -> Vec<&mut String> {
+    events.iter_mut().flat_map(|event| text_fields(&event.event_type, &mut event.payload)).collect()
+}
+
+/// The fields of a payload of `event_type` that hold a person's data as text.
+fn text_fields<'a>(event_type: &str, payload: &'a mut Value) -> impl Iterator<Item = &'a mut String> {
+    let fields = events::personal_fields(event_type);
+    let object = payload.as_object_mut().into_iter().flat_map(|object| object.iter_mut());
+    object.filter(move |(name, _)| fields.contains(&name.as_str())).filter_map(|(_, value)| match value {
+        Value::String(text) => Some(text),
+        _ => None,
+    })
 }
 
 /// Replaces every sealed personal field of `events` with its plain text, or with [`ERASED`]
 /// when its subject has been forgotten.
 pub async fn reveal(executor: impl PgExecutor<'_>, events: &mut [RecordedEvent]) -> Result<()> {
-    let texts = events
-        .iter_mut()
-        .filter(|event| !events::personal_fields(&event.event_type).is_empty())
-        .flat_map(|event| {
-            let fields = events::personal_fields(&event.event_type);
-            let object = event.payload.as_object_mut().into_iter().flat_map(|object| object.iter_mut());
-            object.filter(|(name, _)| fields.contains(&name.as_str())).filter_map(|(_, value)| match value {
-                Value::String(text) => Some(text),
-                _ => None,
-            })
-        })
-        .collect();
-    reveal_texts(executor, texts).await
+    reveal_texts(executor, sealed_texts(events)).await
+}
+
+/// The personal fields of recorded `events`, sealed as the log holds them.
+pub(crate) fn sealed_texts(events: &mut [RecordedEvent]) -> Vec<&mut String> {
+    events.iter_mut().flat_map(|event| text_fields(&event.event_type, &mut event.payload)).collect()
 }
 
 /// Replaces each sealed string with its plain text, or with [`ERASED`]; other strings are left
 /// as they are. One query for all of them. (Read models keep fields sealed, as the log does.)
 pub async fn reveal_texts(executor: impl PgExecutor<'_>, texts: Vec<&mut String>) -> Result<()> {
-    let mut sealed: Vec<&mut String> = texts.into_iter().filter(|text| text.starts_with(PREFIX)).collect();
+    let sealed: Vec<&mut String> = texts.into_iter().filter(|text| text.starts_with(PREFIX)).collect();
     if sealed.is_empty() {
         return Ok(());
     }
@@ -85,10 +87,21 @@ pub async fn reveal_texts(executor: impl PgExecutor<'_>, texts: Vec<&mut String>
             .await?;
     let keys: std::collections::HashMap<Uuid, Vec<u8>> =
         keys.into_iter().filter_map(|(id, key)| Some((id, key?))).collect();
-    for text in &mut sealed {
-        **text = open_text(text, &keys).unwrap_or_else(|| ERASED.to_owned());
-    }
+    open_texts(sealed, &keys);
     Ok(())
+}
+
+/// Replaces each sealed string with its plain text, or with [`ERASED`] when its key is not
+/// among `keys`; other strings are left as they are.
+pub(crate) fn open_texts(texts: Vec<&mut String>, keys: &std::collections::HashMap<Uuid, Vec<u8>>) {
+    for text in texts.into_iter().filter(|text| text.starts_with(PREFIX)) {
+        *text = open_text(text, keys).unwrap_or_else(|| ERASED.to_owned());
+    }
+}
+
+/// Whether `text` is sealed personal data.
+pub(crate) fn is_sealed(text: &str) -> bool {
+    text.starts_with(PREFIX)
 }
 
 /// The key a sealed string was sealed under.
@@ -116,7 +129,7 @@ pub async fn forget(pool: &sqlx::PgPool, email: Option<&str>, key_ids: &[Uuid]) 
             "delete from snapshots s where exists \
                (select 1 from events e where e.stream_id = s.stream_id and e.event_type = any($1))",
         )
-        .bind(events::PERSONAL_EVENT_TYPES)
+        .bind(events::personal_event_types().collect::<Vec<_>>())
         .execute(&mut *transaction)
         .await?;
     }
@@ -151,7 +164,7 @@ async fn key_for<'c>(executor: impl PgExecutor<'c> + Copy, subject: &str) -> Res
     Err(crate::Error::Seal("no key could be made for a subject".into()))
 }
 
-fn seal_text(key_id: Uuid, key: &[u8], plain: &str) -> String {
+pub(crate) fn seal_text(key_id: Uuid, key: &[u8], plain: &str) -> String {
     let cipher = ChaCha20Poly1305::new_from_slice(key).expect("keys are made 32 bytes long");
     let mut nonce = [0u8; 12];
     // The OS's randomness failing is not something to carry on from.
@@ -164,7 +177,7 @@ fn seal_text(key_id: Uuid, key: &[u8], plain: &str) -> String {
     format!("{PREFIX}{key_id}:{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn open_text(text: &str, keys: &std::collections::HashMap<Uuid, Vec<u8>>) -> Option<String> {
+pub(crate) fn open_text(text: &str, keys: &std::collections::HashMap<Uuid, Vec<u8>>) -> Option<String> {
     let (key_id, body) = text.strip_prefix(PREFIX)?.split_once(':')?;
     let key_id: Uuid = key_id.parse().ok()?;
     let key = keys.get(&key_id)?;

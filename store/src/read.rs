@@ -113,6 +113,25 @@ pub async fn read_head(executor: impl PgExecutor<'_>) -> Result<Head> {
     Ok(Head { position, hash })
 }
 
+/// The head and the last position in `events`, as of one snapshot: an append moves both in one
+/// statement, so they agree unless the log is broken. What a verifier starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadBesideLast {
+    pub position: i64,
+    /// `None` when the head's hash is not 32 bytes.
+    pub hash: Option<ChainHash>,
+    /// The last event's position; `None` for an empty log.
+    pub last_logged: Option<i64>,
+}
+
+pub async fn read_head_beside_last(executor: impl PgExecutor<'_>) -> Result<HeadBesideLast> {
+    let (position, hash, last_logged): (i64, Vec<u8>, Option<i64>) =
+        sqlx::query_as("select h.position, h.hash, (select max(position) from events) from log_head h")
+            .fetch_one(executor)
+            .await?;
+    Ok(HeadBesideLast { position, hash: ChainHash::from_slice(&hash), last_logged })
+}
+
 /// The events at positions `first..=last`, streamed in log order in constant memory.
 pub fn stream_range<'a>(
     pool: &'a sqlx::PgPool,
@@ -238,6 +257,21 @@ pub async fn read_streams(executor: impl PgExecutor<'_>, stream_ids: &[String]) 
     let sql = select_events!("where stream_id = any($1) order by stream_id, stream_version");
     let rows = sqlx::query_as::<_, EventRow>(sql).bind(stream_ids).fetch_all(executor).await?;
     convert(rows)
+}
+
+/// The hashes the log holds at these positions; a position the log does not have is absent.
+/// What a copy of an event (on Kafka, in a verifier's hand) is checked against.
+pub async fn hashes_at(executor: impl PgExecutor<'_>, positions: &[i64]) -> Result<HashMap<i64, ChainHash>> {
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("select position, hash from events where position = any($1)")
+        .bind(positions)
+        .fetch_all(executor)
+        .await?;
+    rows.into_iter()
+        .map(|(position, hash)| match ChainHash::from_slice(&hash) {
+            Some(hash) => Ok((position, hash)),
+            None => Err(Error::CorruptRow { position, reason: format!("hash has {} bytes, not 32", hash.len()) }),
+        })
+        .collect()
 }
 
 /// The events at these positions, in log order.

@@ -4,8 +4,8 @@
 //! and exported to auditors, and a trace id is operational data that matters for days, exists
 //! only where traces are switched on, and names spans in a system the auditor never sees. So
 //! the committer writes it here in the same statement as the events (unlogged, no WAL), the
-//! relay and the projector read it for the positions they handle, and the relay deletes what
-//! every reader has passed.
+//! relay and the projector read it for the positions they handle, and the projector deletes
+//! what every reader has passed.
 
 use std::collections::HashMap;
 
@@ -37,15 +37,15 @@ pub async fn read_positions(pool: &PgPool, positions: &[i64]) -> Result<TraceCon
     Ok(rows.into_iter().collect())
 }
 
-/// Deletes the trace context of events the relay and the projection have passed. The relay
-/// furthest on counts: the checkpoint of a topic no longer published to (the old one after a
-/// restore) must not keep rows for ever. A projection that never started holds nothing back.
-pub async fn prune(pool: &PgPool) -> Result<u64> {
+/// Deletes the trace context of events the relay and the projection (at `applied`) have passed.
+/// The relay furthest on counts: the checkpoint of a topic no longer published to (the old one
+/// after a restore) must not keep rows for ever.
+pub async fn prune(pool: &PgPool, applied: i64) -> Result<u64> {
     let done = sqlx::query(
         "delete from event_trace_context \
-          where position <= least((select max(position) from relay_checkpoints), \
-                                  (select min(position) from projection_checkpoints where position > 0))",
+          where position <= least((select max(position) from relay_checkpoints), $1)",
     )
+    .bind(applied)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

@@ -190,20 +190,17 @@ async fn an_event_the_sagas_cannot_read_is_parked_and_other_runs_go_on() {
     let app = TestApp::start().await;
     let store = EventStore::new(app.db.pool.clone(), CommitterConfig::default());
     let broken = store
-        .append(AppendRequest {
-            stream_id: format!("run-{}", Uuid::now_v7()),
-            expected: ExpectedVersion::Any,
-            events: vec![events::NewEvent {
+        .append(AppendRequest::to_stream(
+            format!("run-{}", Uuid::now_v7()),
+            ExpectedVersion::Any,
+            vec![events::NewEvent {
                 event_id: Uuid::now_v7(),
                 event_type: "RunRequested".into(),
                 schema_version: 1,
                 payload: json!({"nonsense": true}),
                 metadata: json!({"actor": "x", "correlation_id": Uuid::now_v7(), "causation_id": Uuid::now_v7()}),
             }],
-            idempotency: None,
-            observed_head: None,
-            trace_context: None,
-        })
+        ))
         .await
         .unwrap()
         .last_position

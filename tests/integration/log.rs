@@ -347,7 +347,7 @@ async fn a_request_whose_data_the_database_refuses_fails_alone_and_its_batch_is_
         let requests = (0..40).map(|i| {
             let mut request = append_request(&format!("isolated-{depth}-{i}"), ExpectedVersion::NoStream, 2);
             if i == poisoned {
-                request.events[1].payload = json!({"text": "nul \u{0} here"});
+                request.streams[0].events[1].payload = json!({"text": "nul \u{0} here"});
             }
             store.append(request)
         });

@@ -200,14 +200,11 @@ async fn a_rebuild_killed_midway_resumes_where_it_stopped() {
         let id = Uuid::now_v7();
         let created = event("WorkspaceCreated", json!({"workspace_id": id, "name": "w", "owner_id": "alice"}), id);
         let renames = (0..500).map(|n| event("WorkspaceRenamed", json!({"name": format!("w{n}")}), id));
-        let request = AppendRequest {
-            stream_id: format!("workspace-{id}"),
-            expected: ExpectedVersion::NoStream,
-            events: std::iter::once(created).chain(renames).collect(),
-            idempotency: None,
-            observed_head: None,
-            trace_context: None,
-        };
+        let request = AppendRequest::to_stream(
+            format!("workspace-{id}"),
+            ExpectedVersion::NoStream,
+            std::iter::once(created).chain(renames).collect(),
+        );
         store.append(request).await.unwrap();
     }
     let head = caught_up(&app).await;
@@ -284,20 +281,19 @@ async fn an_event_the_projection_cannot_apply_is_parked_and_every_other_stream_f
     let careless = Uuid::now_v7();
     app.ok(&alice, json!({"type": "CreateWorkspace", "id": careless, "payload": {"name": "Before"}})).await;
     let store = EventStore::new(app.db.pool.clone(), CommitterConfig::default());
-    let raw = |event_type: &str, payload: Value| AppendRequest {
-        stream_id: format!("workspace-{careless}"),
-        expected: ExpectedVersion::Any,
-        events: vec![events::NewEvent {
-            event_id: Uuid::now_v7(),
-            event_type: event_type.into(),
-            schema_version: 1,
-            payload,
-            metadata: json!({"actor": "alice", "workspace_id": careless, "correlation_id": Uuid::now_v7(),
+    let raw = |event_type: &str, payload: Value| {
+        AppendRequest::to_stream(
+            format!("workspace-{careless}"),
+            ExpectedVersion::Any,
+            vec![events::NewEvent {
+                event_id: Uuid::now_v7(),
+                event_type: event_type.into(),
+                schema_version: 1,
+                payload,
+                metadata: json!({"actor": "alice", "workspace_id": careless, "correlation_id": Uuid::now_v7(),
                 "causation_id": Uuid::now_v7()}),
-        }],
-        idempotency: None,
-        observed_head: None,
-        trace_context: None,
+            }],
+        )
     };
     let poison = store.append(raw("WorkspaceRenamed", json!({"name": 42}))).await.unwrap().last_position.unwrap();
     let behind = store.append(raw("WorkspaceRenamed", json!({"name": "After"}))).await.unwrap().last_position.unwrap();

@@ -13,11 +13,9 @@ use uuid::Uuid;
 
 async fn append_events(store: &EventStore, streams: usize, per_stream: usize) {
     for round in 0..per_stream / 50 {
-        let appends = (0..streams).map(|s| {
-            store.append(AppendRequest {
-                stream_id: format!("relaytest-{s}"),
-                expected: ExpectedVersion::Any,
-                events: (0..50)
+        let appends =
+            (0..streams).map(|s| {
+                store.append(AppendRequest::to_stream(format!("relaytest-{s}"), ExpectedVersion::Any, (0..50)
                     .map(|i| NewEvent {
                         event_id: Uuid::now_v7(),
                         event_type: "Ticked".into(),
@@ -25,12 +23,8 @@ async fn append_events(store: &EventStore, streams: usize, per_stream: usize) {
                         payload: json!({"round": round, "i": i}),
                         metadata: json!({"actor": "test", "correlation_id": Uuid::nil(), "causation_id": Uuid::nil()}),
                     })
-                    .collect(),
-                idempotency: None,
-                observed_head: None,
-                trace_context: None,
-            })
-        });
+                    .collect()))
+            });
         for result in futures::future::join_all(appends).await {
             result.unwrap();
         }
@@ -117,14 +111,7 @@ async fn an_event_the_broker_refuses_is_parked_and_the_relay_goes_on() {
         metadata: json!({"actor": "test", "correlation_id": Uuid::nil(), "causation_id": Uuid::nil()}),
     };
     let append = |stream: &str, payload: serde_json::Value| {
-        store.append(AppendRequest {
-            stream_id: stream.to_owned(),
-            expected: ExpectedVersion::Any,
-            events: vec![event(payload)],
-            idempotency: None,
-            observed_head: None,
-            trace_context: None,
-        })
+        store.append(AppendRequest::to_stream(stream.to_owned(), ExpectedVersion::Any, vec![event(payload)]))
     };
     append("relaytest-before", json!({"i": 0})).await.unwrap();
     let huge = append("relaytest-huge", json!({"text": "x".repeat(2_000_000)})).await.unwrap().last_position.unwrap();

@@ -21,14 +21,7 @@ async fn an_old_event_reads_in_todays_shape_everywhere() {
             "causation_id": workspace}),
     };
     let store = EventStore::new(app.db.pool.clone(), CommitterConfig::default());
-    let append = |expected, events| AppendRequest {
-        stream_id: format!("workspace-{workspace}"),
-        expected,
-        events,
-        idempotency: None,
-        observed_head: None,
-        trace_context: None,
-    };
+    let append = |expected, events| AppendRequest::to_stream(format!("workspace-{workspace}"), expected, events);
     let created = event("WorkspaceCreated", 1, json!({"workspace_id": workspace, "name": "Old", "owner_id": "alice"}));
     let created = store.append(append(ExpectedVersion::NoStream, vec![created])).await.unwrap();
     let alice = app.token("alice");

@@ -14,20 +14,17 @@ async fn saga_work_that_fails_its_last_try_is_set_aside_until_an_operator_retrie
     let run = uuid::Uuid::now_v7();
     let store = EventStore::new(pool.clone(), store::CommitterConfig::default());
     store
-        .append(AppendRequest {
-            stream_id: format!("run-{run}"),
-            expected: ExpectedVersion::NoStream,
-            events: vec![events::NewEvent {
+        .append(AppendRequest::to_stream(
+            format!("run-{run}"),
+            ExpectedVersion::NoStream,
+            vec![events::NewEvent {
                 event_id: uuid::Uuid::now_v7(),
                 event_type: "RunRequested".into(),
                 schema_version: 1,
                 payload: json!({"not": "a run"}),
                 metadata: json!({"actor": "test"}),
             }],
-            idempotency: None,
-            observed_head: None,
-            trace_context: None,
-        })
+        ))
         .await
         .unwrap();
     // Its work, one try short of being set aside.

@@ -58,14 +58,7 @@ pub fn append_request(stream: &str, expected: store::ExpectedVersion, count: usi
         payload: serde_json::json!({"i": i, "x": 1.5e-7, "s": "é\u{1}"}),
         metadata: serde_json::json!({"actor": "test", "correlation_id": uuid::Uuid::nil(), "causation_id": uuid::Uuid::nil()}),
     };
-    store::AppendRequest {
-        stream_id: stream.to_owned(),
-        expected,
-        events: (0..count).map(event).collect(),
-        idempotency: None,
-        observed_head: None,
-        trace_context: None,
-    }
+    store::AppendRequest::to_stream(stream, expected, (0..count).map(event).collect())
 }
 
 /// The `oxbow` binary built beside this test binary (or `OXBOW_BIN`).

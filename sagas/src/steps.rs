@@ -1,0 +1,295 @@
+//! The steps' effects: what each piece of saga work does, through the command service as the
+//! saga's own caller. Each is safe to do twice: the deciders refuse stale reports and late
+//! timers, and money moves under idempotency keys named for the run and attempt.
+
+use app::{Caller, CommandError, CommandRequest, CommandService};
+use commands::billing::{Billing, BillingCommand, CaptureCredits, ReleaseReservation, ReserveCredits};
+use commands::runs::{
+    BeginRun, CompleteStep, FailStep, RejectRun, RetryStep, RunAggregate, RunCommand, RunStatus, StepStatus,
+    TimeOutStep,
+};
+use commands::workspace::{ReactivateWorkspace, SuspendWorkspace, Workspace, WorkspaceCommand};
+use commands::{Aggregate, Decider, RejectionKind};
+use events::{DomainEvent, RecordedEvent, RunId, StreamId, WorkspaceId};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::executors::{Executors, Outcome, Task};
+use crate::plan::{self, BILLING_SAGA, RUN_SAGA, Work};
+
+/// The suspension reason the billing saga gives, and the only one it lifts.
+pub use commands::workspace::OVERDUE;
+
+/// Why a piece of work did not finish: to be tried again later.
+#[derive(Debug)]
+pub(crate) struct TryAgain(pub String);
+
+impl From<CommandError> for TryAgain {
+    fn from(error: CommandError) -> TryAgain {
+        TryAgain(format!("{}: {error}", error.code()))
+    }
+}
+
+impl From<anyhow::Error> for TryAgain {
+    fn from(error: anyhow::Error) -> TryAgain {
+        TryAgain(format!("{error:#}"))
+    }
+}
+
+/// What carries the work out: the log to read, the command service to act through, and the
+/// executors that run attempts and send notifications.
+pub(crate) struct Steps {
+    pool: PgPool,
+    service: CommandService,
+    executors: Executors,
+}
+
+impl Steps {
+    pub fn new(pool: PgPool, service: CommandService, executors: Executors) -> Steps {
+        Steps { pool, service, executors }
+    }
+
+    /// Does `work`: `Ok` when it is done (or turned out moot), `TryAgain` when it should be
+    /// tried again later.
+    pub async fn perform(&self, work: &Work, correlation_id: Uuid) -> Result<(), TryAgain> {
+        let run_saga = Caller::saga(RUN_SAGA);
+        let billing_saga = Caller::saga(BILLING_SAGA);
+        let send = |caller, command, key| self.send(caller, command, key, correlation_id);
+        match work {
+            Work::ReserveBudget { run_id } => self.reserve_budget(*run_id, &run_saga, correlation_id).await,
+            Work::Dispatch { run_id, step_id, attempt } => {
+                self.dispatch(*run_id, step_id, *attempt, &run_saga, correlation_id).await
+            }
+            Work::TimeOutStep { run_id, step_id, attempt } => {
+                let timer = TimeOutStep { step_id: step_id.clone(), attempt: *attempt };
+                send(&run_saga, CommandRequest::run(*run_id, RunCommand::from(timer)), None).await.map(drop)
+            }
+            Work::RetryStep { run_id, step_id, attempt } => {
+                let timer = RetryStep { step_id: step_id.clone(), attempt: *attempt };
+                send(&run_saga, CommandRequest::run(*run_id, RunCommand::from(timer)), None).await.map(drop)
+            }
+            Work::CaptureUsage { run_id, workspace_id, step_id, attempt, amount } => {
+                let capture = CaptureCredits { reservation_id: run_id.uuid(), amount: *amount };
+                let capture = CommandRequest::billing(*workspace_id, BillingCommand::from(capture));
+                send(&run_saga, capture, Some(plan::capture_key(*run_id, step_id, *attempt))).await.map(drop)
+            }
+            Work::Settle { run_id } => self.settle(*run_id, &run_saga, correlation_id).await,
+            Work::SuspendIfUnpaid { workspace_id, invoice_id } => {
+                let account = self.load::<Billing>(workspace_id.billing_stream()).await?;
+                let unpaid = account.invoices.get(invoice_id).is_some_and(|invoice| invoice.paid < invoice.amount);
+                if !unpaid {
+                    return Ok(());
+                }
+                let suspend = SuspendWorkspace { reason: Some(OVERDUE.into()) };
+                let command = CommandRequest::workspace(*workspace_id, WorkspaceCommand::from(suspend));
+                send(&billing_saga, command, Some(format!("suspend:{invoice_id}"))).await.map(drop)
+            }
+            Work::ReactivateIfPaid { workspace_id } => {
+                let account = self.load::<Billing>(workspace_id.billing_stream()).await?;
+                if account.invoices.values().any(|invoice| invoice.paid < invoice.amount) {
+                    return Ok(());
+                }
+                let workspace = self.load::<Workspace>(workspace_id.stream()).await?;
+                // Only a suspension for an overdue invoice is the billing saga's to lift.
+                if !workspace.suspended || workspace.suspension_reason.as_deref() != Some(OVERDUE) {
+                    return Ok(());
+                }
+                let command = CommandRequest::workspace(*workspace_id, WorkspaceCommand::from(ReactivateWorkspace {}));
+                send(&billing_saga, command, None).await.map(drop)
+            }
+            Work::NotifyLowBalance { workspace_id, balance, threshold } => {
+                let notification = serde_json::json!({
+                    "type": "low_balance",
+                    "workspace_id": workspace_id,
+                    "balance": balance,
+                    "threshold": threshold,
+                });
+                Ok(self.executors.notify(workspace_id.uuid(), &notification).await?)
+            }
+        }
+    }
+
+    /// Reserves the run's budget (the reservation has the run's id), then begins the run; or
+    /// rejects it when the reservation is refused.
+    async fn reserve_budget(&self, run_id: RunId, caller: &Caller, correlation_id: Uuid) -> Result<(), TryAgain> {
+        let state = self.load::<RunAggregate>(run_id.stream()).await?;
+        let Some(run) = state.0.filter(|run| run.status == RunStatus::Requested) else {
+            return Ok(());
+        };
+        let reserve =
+            ReserveCredits { reservation_id: run_id.uuid(), amount: run.budget, purpose: format!("run {run_id}") };
+        let reserve = CommandRequest::billing(WorkspaceId(run.workspace_id), BillingCommand::from(reserve));
+        match self.send(caller, reserve, Some(format!("reserve:{run_id}")), correlation_id).await? {
+            Sent::Refused(refusal) => {
+                let reject = RejectRun { reason: refusal.code().to_owned() };
+                self.send(caller, CommandRequest::run(run_id, RunCommand::from(reject)), None, correlation_id).await?;
+                return Ok(());
+            }
+            Sent::Accepted => {}
+        }
+        let begin = RunCommand::from(BeginRun { reservation_id: run_id.uuid() });
+        if let Sent::Refused(refusal) =
+            self.send(caller, CommandRequest::run(run_id, begin), None, correlation_id).await?
+        {
+            // Cancelled meanwhile: the budget goes back.
+            tracing::info!(%run_id, code = refusal.code(), "the run ended before it began; releasing its budget");
+            self.release(run_id, WorkspaceId(run.workspace_id), caller, correlation_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands the attempt to its executor, if it is still the step's current one, and reports
+    /// what the executor said.
+    async fn dispatch(
+        &self,
+        run_id: RunId,
+        step_id: &str,
+        attempt: u32,
+        caller: &Caller,
+        correlation_id: Uuid,
+    ) -> Result<(), TryAgain> {
+        let state = self.load::<RunAggregate>(run_id.stream()).await?;
+        let Some(run) = state.0.as_ref().filter(|run| !run.status.is_final()) else {
+            return Ok(());
+        };
+        let Some(step) = run.steps.iter().find(|s| {
+            s.planned.id == step_id
+                && s.attempt == attempt
+                && matches!(s.status, StepStatus::Scheduled | StepStatus::Running)
+        }) else {
+            return Ok(());
+        };
+        let deadline = step.deadline.unwrap_or_else(chrono::Utc::now);
+        let task = Task {
+            run_id: run_id.uuid(),
+            workspace_id: run.workspace_id,
+            step_id: step_id.to_owned(),
+            attempt,
+            agent_id: step.planned.agent_id,
+            input: step.planned.input.clone(),
+            deadline,
+        };
+        let report = match self.executors.run(&step.planned.executor, &task).await? {
+            Outcome::HandedOver => return Ok(()),
+            Outcome::Completed { output, usage } => {
+                RunCommand::from(CompleteStep { step_id: step_id.to_owned(), attempt, output, usage })
+            }
+            Outcome::Failed { error, retryable } => {
+                let error = error.chars().take(commands::runs::TEXT_MAX_CHARS).collect();
+                RunCommand::from(FailStep { step_id: step_id.to_owned(), attempt, error, retryable })
+            }
+        };
+        let report = CommandRequest::run(run_id, report);
+        match self.send(caller, report, None, correlation_id).await? {
+            // What the executor returned cannot be recorded (an event over the size limit):
+            // the attempt fails for good, with the reason.
+            Sent::Refused(CommandError::Rejected {
+                kind: RejectionKind::Invalid | RejectionKind::TooLarge,
+                code,
+                detail,
+                ..
+            }) => {
+                let error = format!("{code}: {detail}").chars().take(commands::runs::TEXT_MAX_CHARS).collect();
+                let fail = FailStep { step_id: step_id.to_owned(), attempt, error, retryable: false };
+                self.send(caller, CommandRequest::run(run_id, RunCommand::from(fail)), None, correlation_id)
+                    .await
+                    .map(drop)
+            }
+            // Otherwise a refusal means the attempt timed out or the run ended meanwhile.
+            Sent::Accepted | Sent::Refused(_) => Ok(()),
+        }
+    }
+
+    /// Captures every attempt's cost that is not captured yet, then releases what remains.
+    /// The idempotency keys are the ones the per-attempt captures use, so nothing is captured
+    /// twice whichever runs first; those done already are skipped after one read of the keys.
+    async fn settle(&self, run_id: RunId, caller: &Caller, correlation_id: Uuid) -> Result<(), TryAgain> {
+        let history = self.history(run_id.stream()).await?;
+        let Some(run) = fold::<RunAggregate>(&history)?.0 else {
+            return Ok(());
+        };
+        let mut captures = Vec::new();
+        for recorded in &history {
+            let (step_id, attempt, amount) = match <RunAggregate as Decider>::Event::from_recorded(recorded) {
+                Ok(events::runs::RunEvent::StepSucceeded(e)) => (e.step_id, e.attempt, e.cost),
+                Ok(events::runs::RunEvent::StepFailed(e)) => (e.step_id, e.attempt, e.cost),
+                _ => continue,
+            };
+            if amount > 0 {
+                captures.push((plan::capture_key(run_id, &step_id, attempt), amount));
+            }
+        }
+        let keys: Vec<&str> = captures.iter().map(|(key, _)| key.as_str()).collect();
+        let captured = self.service.used_keys(caller, &keys).await?;
+        for (key, amount) in captures {
+            if captured.contains(&key) {
+                continue;
+            }
+            let capture = BillingCommand::from(CaptureCredits { reservation_id: run_id.uuid(), amount });
+            let capture = CommandRequest::billing(WorkspaceId(run.workspace_id), capture);
+            if let Sent::Refused(refusal) = self.send(caller, capture, Some(key), correlation_id).await? {
+                tracing::error!(%run_id, code = refusal.code(), detail = %refusal, "a capture was refused");
+            }
+        }
+        self.release(run_id, WorkspaceId(run.workspace_id), caller, correlation_id).await
+    }
+
+    async fn release(
+        &self,
+        run_id: RunId,
+        workspace_id: WorkspaceId,
+        caller: &Caller,
+        correlation_id: Uuid,
+    ) -> Result<(), TryAgain> {
+        let release = BillingCommand::from(ReleaseReservation { reservation_id: run_id.uuid() });
+        let release = CommandRequest::billing(workspace_id, release);
+        // Refused when nothing was reserved (the run ended before its budget was).
+        self.send(caller, release, Some(format!("release:{run_id}")), correlation_id).await.map(drop)
+    }
+
+    /// Sends a command as `caller`. A refusal is an answer (the state moved on); a stream that
+    /// kept moving or an unavailable log is worth trying again later.
+    async fn send(
+        &self,
+        caller: &Caller,
+        request: CommandRequest,
+        idempotency_key: Option<String>,
+        correlation_id: Uuid,
+    ) -> Result<Sent, TryAgain> {
+        let command_type = request.command.command_type();
+        match self.service.execute(request, caller, idempotency_key.as_deref(), correlation_id).await {
+            Ok(_) => Ok(Sent::Accepted),
+            // The stream kept moving under it (the service decides again a few times first).
+            Err(error @ (CommandError::Conflict { .. } | CommandError::Unavailable(_))) => Err(error.into()),
+            Err(refusal @ (CommandError::Rejected { .. } | CommandError::IdempotencyKeyReused)) => {
+                tracing::debug!(command = command_type, code = refusal.code(), "a saga command was refused");
+                Ok(Sent::Refused(refusal))
+            }
+        }
+    }
+
+    async fn history(&self, stream: StreamId) -> Result<Vec<RecordedEvent>, TryAgain> {
+        store::read_stream(&self.pool, &stream.to_string(), 0).await.map_err(|error| TryAgain(error.to_string()))
+    }
+
+    async fn load<A>(&self, stream: StreamId) -> Result<A::State, TryAgain>
+    where
+        A: Aggregate,
+        A::Event: DomainEvent,
+    {
+        fold::<A>(&self.history(stream).await?)
+    }
+}
+
+enum Sent {
+    Accepted,
+    Refused(CommandError),
+}
+
+fn fold<A>(history: &[RecordedEvent]) -> Result<A::State, TryAgain>
+where
+    A: Aggregate,
+    A::Event: DomainEvent,
+{
+    A::fold_recorded(A::State::default(), history).map_err(|error| TryAgain(error.to_string()))
+}
