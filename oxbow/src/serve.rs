@@ -10,6 +10,7 @@ use anyhow::Context;
 use platform::Config;
 use platform::metrics::Metrics;
 use platform::redis::Keys;
+use redis::aio::ConnectionManager;
 use tokio::task::JoinHandle;
 
 /// A part of Oxbow that can run in its own process.
@@ -161,6 +162,43 @@ fn http_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
 /// Starts `roles` with `config`. Migrates the database first.
 pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     platform::tls::trust(config.tls_ca_file.as_deref())?;
+    check_token_secret(&config)?;
+    let pool = database(&config).await?;
+    let metrics = Metrics::new();
+    let keys = Keys::new(&config.redis_prefix);
+    let needs_redis = roles.iter().any(|role| matches!(role, Role::ReadApi | Role::Projector));
+    let redis = if needs_redis { Some(platform::redis::connect(&config.redis_url).await?) } else { None };
+    // One command service (and so one group committer) for the endpoint and the sagas, which
+    // hear of its appends at once.
+    let (own_appends, appended) = tokio::sync::mpsc::channel(OWN_APPENDS_BUFFER);
+    let follower = roles.contains(&Role::Saga).then_some(own_appends);
+    let service = roles
+        .iter()
+        .any(|role| matches!(role, Role::WriteApi | Role::Saga))
+        .then(|| command_service(&config, &pool, &metrics, follower));
+    let topics = std::sync::Arc::new(Topics { config: config.clone(), checked: tokio::sync::OnceCell::new() });
+    if roles.iter().any(|role| matches!(role, Role::Relay | Role::Saga)) {
+        topics.check_at_start().await?;
+    }
+
+    let mut tasks = Vec::new();
+    if roles.contains(&Role::Relay) {
+        tasks.push(relay(&config, &pool, &metrics, &topics));
+    }
+    if roles.contains(&Role::Projector) {
+        tasks.push(projector(&pool, redis.clone().expect("connected above"), &keys, &metrics));
+    }
+    if roles.contains(&Role::Saga) {
+        let service = service.clone().expect("made above");
+        tasks.extend(sagas(&config, &pool, service, appended, &metrics, &topics)?);
+    }
+    let mut server = Server { http_addr: None, tasks, http: None, subscriptions: None };
+    serve_http(&mut server, &config, roles, &pool, redis, &keys, service, &metrics).await?;
+    Ok(server)
+}
+
+/// Refuses to start with a token secret anyone could know, unless on a development machine.
+fn check_token_secret(config: &Config) -> anyhow::Result<()> {
     if config.jwt_secret_is_development_default && config.jwks.is_none() {
         if !config.development {
             anyhow::bail!(
@@ -178,6 +216,11 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
             platform::config::JWT_SECRET_MIN_BYTES
         );
     }
+    Ok(())
+}
+
+/// The serving pool, on a schema this build knows.
+async fn database(config: &Config) -> anyhow::Result<sqlx::PgPool> {
     let pool = store::connect(&config.database_url, config.database_pool_size)
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")?;
@@ -189,190 +232,222 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
              run `oxbow migrate` as the schema's owner first",
         )?;
     }
-    let metrics = Metrics::new();
-    let keys = Keys::new(&config.redis_prefix);
-    let needs_redis = roles.iter().any(|role| matches!(role, Role::ReadApi | Role::Projector));
-    let redis = if needs_redis { Some(platform::redis::connect(&config.redis_url).await?) } else { None };
-    let mut tasks = Vec::new();
-    // One command service (and so one group committer) for the endpoint and the sagas, which
-    // hear of its appends at once.
-    let (own_appends, appended) = tokio::sync::mpsc::channel(OWN_APPENDS_BUFFER);
-    let service = roles.iter().any(|role| matches!(role, Role::WriteApi | Role::Saga)).then(|| {
-        let batches = metrics.clone();
-        let observer = store::BatchObserver(std::sync::Arc::new(move |batch: store::BatchWritten| {
-            batches.observe(
-                "oxbow_append_batch_events",
-                "Events per group-commit batch this process wrote.",
-                &[],
-                platform::metrics::COUNTS,
-                batch.events as f64,
-            );
-            batches.observe(
-                "oxbow_append_batch_seconds",
-                "How long one group-commit batch's statement took.",
-                &[],
-                platform::metrics::SECONDS,
-                batch.seconds,
-            );
-        }));
-        let committer = store::CommitterConfig {
-            pipeline_depth: config.append_pipeline_depth,
-            observer: Some(observer),
-            ..store::CommitterConfig::default()
-        };
-        let service = app::CommandService::new(store::EventStore::new(pool.clone(), committer), metrics.clone())
-            .limiting_events_to(config.max_event_bytes);
-        if roles.contains(&Role::Saga) { service.telling_appends_to(own_appends) } else { service }
-    });
+    Ok(pool)
+}
 
-    // The topics, checked once before the roles that use them start: a topic that is not what
-    // the configuration says stops the start; a broker that cannot be reached yet does not
-    // (the roles keep trying).
-    let topics = std::sync::Arc::new(Topics { config: config.clone(), checked: tokio::sync::OnceCell::new() });
-    if roles.iter().any(|role| matches!(role, Role::Relay | Role::Saga)) {
-        match tokio::time::timeout(TOPIC_CHECK, topics.ready()).await {
-            Ok(Err(platform::kafka::TopicError::Misconfigured(why))) => anyhow::bail!(why),
-            Ok(Err(error)) => tracing::warn!(%error, "the Kafka topics could not be checked yet"),
-            Err(_) => tracing::warn!("the Kafka brokers did not answer; the topics are checked when they do"),
-            Ok(Ok(())) => {}
+/// The command service of this process, over its own group committer; `follower` hears of
+/// every append (the sagas' shortcut).
+fn command_service(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    metrics: &Metrics,
+    follower: Option<tokio::sync::mpsc::Sender<app::Appended>>,
+) -> app::CommandService {
+    let batches = metrics.clone();
+    let observer = store::BatchObserver(std::sync::Arc::new(move |batch: store::BatchWritten| {
+        batches.observe(
+            "oxbow_append_batch_events",
+            "Events per group-commit batch this process wrote.",
+            &[],
+            platform::metrics::COUNTS,
+            batch.events as f64,
+        );
+        batches.observe(
+            "oxbow_append_batch_seconds",
+            "How long one group-commit batch's statement took.",
+            &[],
+            platform::metrics::SECONDS,
+            batch.seconds,
+        );
+    }));
+    let committer = store::CommitterConfig {
+        pipeline_depth: config.append_pipeline_depth,
+        observer: Some(observer),
+        ..store::CommitterConfig::default()
+    };
+    let service = app::CommandService::new(store::EventStore::new(pool.clone(), committer), metrics.clone())
+        .limiting_events_to(config.max_event_bytes);
+    match follower {
+        Some(follower) => service.telling_appends_to(follower),
+        None => service,
+    }
+}
+
+/// The relay: the log to the events topic.
+fn relay(config: &Config, pool: &sqlx::PgPool, metrics: &Metrics, topics: &std::sync::Arc<Topics>) -> JoinHandle<()> {
+    let relay_config = relay::RelayConfig::new(&config.kafka(), &config.events_topic);
+    let (pool, metrics_for_relay, topics) = (pool.clone(), metrics.clone(), topics.clone());
+    supervise("relay", metrics.clone(), move || {
+        let (pool, metrics, relay_config, topics) =
+            (pool.clone(), metrics_for_relay.clone(), relay_config.clone(), topics.clone());
+        async move {
+            topics.ready().await?;
+            relay::run(pool, relay_config, metrics).await
         }
-    }
-    if roles.contains(&Role::Relay) {
-        let relay_config = relay::RelayConfig::new(&config.kafka(), &config.events_topic);
-        let (pool, metrics_for_relay, topics) = (pool.clone(), metrics.clone(), topics.clone());
-        tasks.push(supervise("relay", metrics.clone(), move || {
-            let (pool, metrics, relay_config, topics) =
-                (pool.clone(), metrics_for_relay.clone(), relay_config.clone(), topics.clone());
-            async move {
-                topics.ready().await?;
-                relay::run(pool, relay_config, metrics).await
-            }
-        }));
-    }
-    if roles.contains(&Role::Projector) {
-        let redis = redis.clone().expect("connected above");
-        let (pool, keys, metrics_for_projector) = (pool.clone(), keys.clone(), metrics.clone());
-        tasks.push(supervise("projector", metrics.clone(), move || {
-            let projector = projections::projector::Projector::new(
-                pool.clone(),
-                redis.clone(),
-                keys.clone(),
-                metrics_for_projector.clone(),
-            );
-            projector.run()
-        }));
-    }
-    if roles.contains(&Role::Saga) {
-        let sagas = sagas::Sagas::new(
+    })
+}
+
+/// The projector: the log to the read models and Redis.
+fn projector(pool: &sqlx::PgPool, redis: ConnectionManager, keys: &Keys, metrics: &Metrics) -> JoinHandle<()> {
+    let (pool, keys, metrics_for_projector) = (pool.clone(), keys.clone(), metrics.clone());
+    supervise("projector", metrics.clone(), move || {
+        let projector = projections::projector::Projector::new(
             pool.clone(),
-            service.clone().expect("made above"),
-            appended,
-            metrics.clone(),
-            sagas::SagaConfig {
-                kafka: config.kafka(),
-                topic: config.events_topic.clone(),
-                group: config.saga_group.clone(),
-                tasks_topic: config.tasks_topic.clone(),
-                notifications_topic: config.notifications_topic.clone(),
-                max_in_flight: config.saga_concurrency,
-                workspace_share: config.saga_workspace_share,
-                max_answer_bytes: config.max_event_bytes,
-                webhook_allow: config.webhook_allow.clone(),
-            },
-        )?;
-        let (for_consumer, topics) = (sagas.clone(), topics.clone());
-        tasks.push(supervise("saga-consumer", metrics.clone(), move || {
-            let (sagas, topics) = (for_consumer.clone(), topics.clone());
-            async move {
-                topics.ready().await?;
-                sagas.consume().await
-            }
-        }));
-        let for_own_appends = sagas.clone();
-        tasks.push(supervise("saga-shortcut", metrics.clone(), move || for_own_appends.clone().follow_own_appends()));
-        tasks.push(supervise("saga-worker", metrics.clone(), move || sagas.clone().work()));
-    }
+            redis.clone(),
+            keys.clone(),
+            metrics_for_projector.clone(),
+        );
+        projector.run()
+    })
+}
 
+/// The sagas: their consumer of the events topic, the shortcut for this process's own appends,
+/// and the workers.
+fn sagas(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    service: app::CommandService,
+    appended: tokio::sync::mpsc::Receiver<app::Appended>,
+    metrics: &Metrics,
+    topics: &std::sync::Arc<Topics>,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let sagas = sagas::Sagas::new(
+        pool.clone(),
+        service,
+        appended,
+        metrics.clone(),
+        sagas::SagaConfig {
+            kafka: config.kafka(),
+            topic: config.events_topic.clone(),
+            group: config.saga_group.clone(),
+            tasks_topic: config.tasks_topic.clone(),
+            notifications_topic: config.notifications_topic.clone(),
+            max_in_flight: config.saga_concurrency,
+            workspace_share: config.saga_workspace_share,
+            max_answer_bytes: config.max_event_bytes,
+            webhook_allow: config.webhook_allow.clone(),
+        },
+    )?;
+    let (for_consumer, topics) = (sagas.clone(), topics.clone());
+    let consumer = supervise("saga-consumer", metrics.clone(), move || {
+        let (sagas, topics) = (for_consumer.clone(), topics.clone());
+        async move {
+            topics.ready().await?;
+            sagas.consume().await
+        }
+    });
+    let for_own_appends = sagas.clone();
+    let shortcut = supervise("saga-shortcut", metrics.clone(), move || for_own_appends.clone().follow_own_appends());
+    let workers = supervise("saga-worker", metrics.clone(), move || sagas.clone().work());
+    Ok(vec![consumer, shortcut, workers])
+}
+
+/// The process's HTTP listener: /healthz, /readyz and /metrics always, and the APIs of the
+/// roles that serve them. A process of other roles listens only on OXBOW_HEALTH_ADDR, if set.
+#[allow(clippy::too_many_arguments)]
+async fn serve_http(
+    server: &mut Server,
+    config: &Config,
+    roles: &[Role],
+    pool: &sqlx::PgPool,
+    redis: Option<ConnectionManager>,
+    keys: &Keys,
+    service: Option<app::CommandService>,
+    metrics: &Metrics,
+) -> anyhow::Result<()> {
     let serves_api = roles.contains(&Role::WriteApi) || roles.contains(&Role::ReadApi);
-    // The APIs' listener carries /healthz, /readyz and /metrics; a process of other roles
-    // serves them on OXBOW_HEALTH_ADDR when it is set.
-    let listen = if serves_api { Some(config.http_addr) } else { config.health_addr };
-    let (mut http_addr, mut http, mut subscriptions) = (None, None, None);
+    let Some(listen) = (if serves_api { Some(config.http_addr) } else { config.health_addr }) else {
+        return Ok(());
+    };
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    if let Some(listen) = listen {
-        let mut tokens = config.tokens();
-        if let Some(source) = &config.jwks {
-            let source = platform::auth::JwksSource::parse(source);
-            let jwks = platform::auth::Jwks::load(&source).await.context("loading OXBOW_JWKS")?;
-            tasks.push(jwks.refresh(source, JWKS_REFRESH));
-            tokens = tokens.trusting(jwks);
-        }
-        let mut app = crate::health::router(crate::health::HealthState {
-            pool: pool.clone(),
-            redis: redis.clone(),
-            kafka: match roles.iter().any(|role| matches!(role, Role::Relay | Role::Saga)) {
-                true => Some(std::sync::Arc::new(
-                    platform::kafka::client_config(&config.kafka()).create().context("creating a Kafka client")?,
-                )),
-                false => None,
-            },
-            metrics: metrics.clone(),
-        });
-        if serves_api && roles.contains(&Role::WriteApi) {
-            let service = service.clone().expect("made above");
-            let rate_limit = write_api::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
-            app = app.merge(write_api::router(write_api::WriteApi {
-                service,
-                metrics: metrics.clone(),
-                tokens: tokens.clone(),
-                operators: platform::auth::Operators::new(config.operators.clone()),
-                rate_limit,
-                max_body_bytes: config.max_body_bytes,
-                payment_webhook_secret: config.payment_webhook_secret.clone(),
-            }));
-        }
-        if serves_api && roles.contains(&Role::ReadApi) {
-            let progress = read_api::Progress::spawn(
-                pool.clone(),
-                config.redis_url.clone(),
-                keys.clone(),
-                projections::catalog::NAME,
-            );
-            let activity = read_api::ActivityFeed::spawn(pool.clone(), progress.clone());
-            let services = read_api::Services {
-                pool: pool.clone(),
-                redis: redis.clone().expect("connected above"),
-                keys: keys.clone(),
-                progress,
-                activity,
-                min_position_timeout: config.min_position_timeout,
-                operators: platform::auth::Operators::new(config.operators.clone()),
-            };
-            // Reads have a bucket of their own per caller, as large as the commands'.
-            let rate_limit =
-                platform::rate_limit::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
-            let connections = read_api::OpenConnections::new(config.subscription_connections_per_caller);
-            subscriptions = Some(connections.clone());
-            let state = read_api::ReadState::new(services, tokens.clone(), rate_limit, connections)
-                .with_subscriptions_per_connection(config.subscriptions_per_connection)
-                .with_shutdown(stopping.clone());
-            app = app.merge(read_api::router(state, config.max_body_bytes));
-        }
-        let app = app.layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(http_span));
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
-        http_addr = Some(listener.local_addr()?);
-        let mut stopping = stopping;
-        let server = tokio::spawn(async move {
-            let drained = async move {
-                let _ = stopping.changed().await;
-            };
-            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(drained).await {
-                tracing::error!(%error, "the HTTP server stopped");
-            }
-        });
-        http = Some((server, stop));
+    let mut tokens = config.tokens();
+    if let Some(source) = &config.jwks {
+        let source = platform::auth::JwksSource::parse(source);
+        let jwks = platform::auth::Jwks::load(&source).await.context("loading OXBOW_JWKS")?;
+        server.tasks.push(jwks.refresh(source, JWKS_REFRESH));
+        tokens = tokens.trusting(jwks);
     }
-    Ok(Server { http_addr, tasks, http, subscriptions })
+    let kafka = match roles.iter().any(|role| matches!(role, Role::Relay | Role::Saga)) {
+        true => Some(std::sync::Arc::new(
+            platform::kafka::client_config(&config.kafka()).create().context("creating a Kafka client")?,
+        )),
+        false => None,
+    };
+    let health =
+        crate::health::HealthState { pool: pool.clone(), redis: redis.clone(), kafka, metrics: metrics.clone() };
+    let mut app = crate::health::router(health);
+    if roles.contains(&Role::WriteApi) {
+        app = app.merge(write_api(config, service.expect("made for the write API"), metrics, &tokens));
+    }
+    if roles.contains(&Role::ReadApi) {
+        let redis = redis.expect("connected above");
+        let (read_api, connections) = read_api(config, pool, redis, keys, &tokens, stopping.clone());
+        server.subscriptions = Some(connections);
+        app = app.merge(read_api);
+    }
+    let app = app.layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(http_span));
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    server.http_addr = Some(listener.local_addr()?);
+    let mut stopping = stopping;
+    let http = tokio::spawn(async move {
+        let drained = async move {
+            let _ = stopping.changed().await;
+        };
+        if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(drained).await {
+            tracing::error!(%error, "the HTTP server stopped");
+        }
+    });
+    server.http = Some((http, stop));
+    Ok(())
+}
+
+/// The command endpoint and the payment webhook.
+fn write_api(
+    config: &Config,
+    service: app::CommandService,
+    metrics: &Metrics,
+    tokens: &platform::auth::Tokens,
+) -> axum::Router {
+    let rate_limit = write_api::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
+    write_api::router(write_api::WriteApi {
+        service,
+        metrics: metrics.clone(),
+        tokens: tokens.clone(),
+        operators: platform::auth::Operators::new(config.operators.clone()),
+        rate_limit,
+        max_body_bytes: config.max_body_bytes,
+        payment_webhook_secret: config.payment_webhook_secret.clone(),
+    })
+}
+
+/// GraphQL over HTTP and WebSocket, and the connections it keeps open for subscriptions.
+fn read_api(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    redis: ConnectionManager,
+    keys: &Keys,
+    tokens: &platform::auth::Tokens,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> (axum::Router, read_api::OpenConnections) {
+    let progress =
+        read_api::Progress::spawn(pool.clone(), config.redis_url.clone(), keys.clone(), projections::catalog::NAME);
+    let activity = read_api::ActivityFeed::spawn(pool.clone(), progress.clone());
+    let services = read_api::Services {
+        pool: pool.clone(),
+        redis,
+        keys: keys.clone(),
+        progress,
+        activity,
+        min_position_timeout: config.min_position_timeout,
+        operators: platform::auth::Operators::new(config.operators.clone()),
+    };
+    // Reads have a bucket of their own per caller, as large as the commands'.
+    let rate_limit = platform::rate_limit::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
+    let connections = read_api::OpenConnections::new(config.subscription_connections_per_caller);
+    let state = read_api::ReadState::new(services, tokens.clone(), rate_limit, connections.clone())
+        .with_subscriptions_per_connection(config.subscriptions_per_connection)
+        .with_shutdown(stopping);
+    (read_api::router(state, config.max_body_bytes), connections)
 }
 
 /// Oxbow's topics, made sure of once per process: by the start, or by the first role that
@@ -383,6 +458,19 @@ struct Topics {
 }
 
 impl Topics {
+    /// Checks the topics before the roles that use them start: a topic that is not what the
+    /// configuration says stops the start; a broker that cannot be reached yet does not (the
+    /// roles keep trying).
+    async fn check_at_start(&self) -> anyhow::Result<()> {
+        match tokio::time::timeout(TOPIC_CHECK, self.ready()).await {
+            Ok(Err(platform::kafka::TopicError::Misconfigured(why))) => anyhow::bail!(why),
+            Ok(Err(error)) => tracing::warn!(%error, "the Kafka topics could not be checked yet"),
+            Err(_) => tracing::warn!("the Kafka brokers did not answer; the topics are checked when they do"),
+            Ok(Ok(())) => {}
+        }
+        Ok(())
+    }
+
     async fn ready(&self) -> Result<(), platform::kafka::TopicError> {
         let config = &self.config;
         let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];

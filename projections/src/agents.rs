@@ -151,3 +151,38 @@ pub async fn page(
     .fetch_all(executor)
     .await
 }
+
+/// A credential in force for an agent's worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerCredentialRow {
+    pub id: Uuid,
+    pub issued_at: chrono::DateTime<chrono::Utc>,
+    /// Who issued it, as the event's metadata says.
+    pub issued_by: String,
+}
+
+/// The credentials in force for the agent's worker, oldest first. Folded from the agent's
+/// stream: the read model keeps no credentials, and a revocation counts the moment it is
+/// appended.
+pub async fn worker_credentials(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: AgentId,
+) -> anyhow::Result<Vec<WorkerCredentialRow>> {
+    let history = store::read_stream(executor, &id.stream().to_string(), 0).await?;
+    let mut credentials: Vec<WorkerCredentialRow> = Vec::new();
+    for event in &history {
+        match AgentEvent::from_recorded(event)? {
+            AgentEvent::WorkerCredentialIssued(issued) => credentials.push(WorkerCredentialRow {
+                id: issued.credential_id,
+                issued_at: event.recorded_at,
+                issued_by: event.actor().unwrap_or_default().to_owned(),
+            }),
+            AgentEvent::WorkerCredentialRevoked(revoked) => {
+                credentials.retain(|credential| credential.id != revoked.credential_id)
+            }
+            AgentEvent::AgentRetired(_) => credentials.clear(),
+            _ => {}
+        }
+    }
+    Ok(credentials)
+}

@@ -354,6 +354,15 @@ pub async fn invitations(executor: impl PgExecutor<'_>, workspace_id: WorkspaceI
         .collect())
 }
 
+/// The emails of the invitations `user_id` accepted, sealed as the read model keeps them: the
+/// emails a person is known by, for forgetting them.
+pub async fn accepted_emails(executor: impl PgExecutor<'_>, user_id: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select email from rm_workspace_invitations where accepted_by = $1")
+        .bind(user_id)
+        .fetch_all(executor)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,10 +3,9 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use events::agents::AgentEvent;
+use events::WorkspaceId;
 use events::workflows::Step;
 use events::workspace::Role;
-use events::{DomainEvent, WorkspaceId};
 use projections::agents::AgentRow;
 use projections::billing::{AccountRow, InvoiceRow};
 use projections::workflows::WorkflowRow;
@@ -63,23 +62,17 @@ impl Agent {
         if !role.is_some_and(|role| role.at_least(Role::Admin)) {
             return Ok(Vec::new());
         }
-        let stream = events::AgentId(self.0.id).stream().to_string();
-        let history = store::read_stream(&services(ctx).pool, &stream, 0).await.map_err(internal)?;
-        let mut credentials: Vec<WorkerCredential> = Vec::new();
-        for event in &history {
-            match AgentEvent::from_recorded(event).map_err(internal)? {
-                AgentEvent::WorkerCredentialIssued(issued) => credentials.push(WorkerCredential {
-                    id: ID(issued.credential_id.to_string()),
-                    issued_at: event.recorded_at,
-                    issued_by: event.metadata["actor"].as_str().unwrap_or_default().to_owned(),
-                }),
-                AgentEvent::WorkerCredentialRevoked(revoked) => {
-                    credentials.retain(|credential| credential.id.0 != revoked.credential_id.to_string())
-                }
-                AgentEvent::AgentRetired(_) => credentials.clear(),
-                _ => {}
-            }
-        }
+        let credentials = projections::agents::worker_credentials(&services(ctx).pool, events::AgentId(self.0.id))
+            .await
+            .map_err(|error| internal(format!("{error:#}")))?;
+        let credentials: Vec<WorkerCredential> = credentials
+            .into_iter()
+            .map(|row| WorkerCredential {
+                id: ID(row.id.to_string()),
+                issued_at: row.issued_at,
+                issued_by: row.issued_by,
+            })
+            .collect();
         Ok(credentials)
     }
 }

@@ -10,7 +10,7 @@ use events::workspace::Role;
 use platform::auth::{AuthError, Claims};
 use uuid::Uuid;
 
-use crate::schema::Services;
+use crate::services::Services;
 
 /// The caller, as their token says; an error when the token is missing or invalid.
 #[derive(Clone)]

@@ -21,7 +21,8 @@ use platform::rate_limit::RateLimit;
 
 use crate::guard::{MinPositionReport, Viewer, await_position};
 use crate::over_http::{self, MediaType, Refusal};
-use crate::schema::{OxbowSchema, Services};
+use crate::schema::OxbowSchema;
+use crate::services::Services;
 
 /// Subscriptions one connection may run at once unless configured otherwise.
 pub const DEFAULT_SUBSCRIPTIONS_PER_CONNECTION: usize = 32;

@@ -18,10 +18,12 @@ mod over_http;
 mod progress;
 mod runs;
 mod schema;
+mod services;
 mod subscriptions;
 mod workspaces;
 
 pub use activity::{Activity, ActivityFeed};
 pub use http::{OpenConnections, ReadState, router};
 pub use progress::Progress;
-pub use schema::{OxbowSchema, Services, build_schema};
+pub use schema::{OxbowSchema, build_schema};
+pub use services::Services;
