@@ -110,6 +110,10 @@ pub(crate) async fn member_feed(
     let viewer = viewer(ctx)?.sub.clone();
     let id: WorkspaceId = parse_id(workspace_id, "workspaceId")?;
     let services = services(ctx);
+    // What a query could already see is not news: the feed may still be sending it (it lags
+    // the watermark), and the subscriber hears only what comes after. Read before subscribing,
+    // so nothing newer is taken for old.
+    let seen = services.progress.current();
     // Subscribe before checking, so nothing between the check and the first event is lost.
     let receiver = services.activity.subscribe();
     let Some(role) = role_in(ctx, id).await? else {
@@ -124,7 +128,7 @@ pub(crate) async fn member_feed(
                 match receiver.recv().await {
                     // The caller's own removal is the last thing any of its feeds of the workspace
                     // delivers: every subscription built on it ends there.
-                    Ok(activity) if activity.workspace_id == Some(id.uuid()) => {
+                    Ok(activity) if activity.workspace_id == Some(id.uuid()) && activity.position > seen => {
                         let removed = activity.event_type == "MemberRemoved"
                             && activity.payload.get("user_id").and_then(|v| v.as_str()) == Some(removed_user.as_str());
                         return Some((Ok(activity), (!removed).then_some(receiver)));
