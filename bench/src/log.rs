@@ -1,15 +1,21 @@
-//! A generated log for the audit, catch-up and rebuild figures: the run workload as the
-//! command path and the run saga write it. A hundred workspaces, each with its billing account;
-//! then five-step runs (18 events each), each with its billing (a reservation, a capture per
-//! step, the release of the rest): 25 events a run. Hash-chained and COPYed into an empty,
-//! migrated database.
+//! Generated logs for the audit, catch-up and rebuild figures, hash-chained and COPYed into an
+//! empty, migrated database, in one of two shapes:
+//!
+//! - [`Shape::Runs`], the mixed workload QUALITY.md names: workspaces with billing accounts,
+//!   three agents and a workflow each; five-step runs (18 events) with their billing (a
+//!   reservation, a capture per step, the release of the rest: 25 events a run); now and then a
+//!   workflow revised or an agent updated (the events the projector applies one by one); the
+//!   whole spread evenly over months, so usage by day has a row per agent and day.
+//! - [`Shape::Workspaces`]: a workspace per event, as the throughput phase leaves a log: the
+//!   many small tenants a rebuild of Redis meets.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use events::agents::{AgentKind, AgentRegistered, AgentUpdated, Builtin, Executor, Price};
 use events::billing::{BillingAccountOpened, CreditsCaptured, CreditsGranted, CreditsReserved, ReservationReleased};
+use events::workflows::{RetryPolicy, Step, WorkflowDefined, WorkflowRevised};
 use events::workspace::WorkspaceCreated;
 use events::{ChainHash, GENESIS_HASH, RecordedEvent};
 use serde_json::{Value, json};
@@ -28,58 +34,189 @@ const STEP_COST: i64 = 2;
 const BUDGET: i64 = 100;
 /// Events per COPY round trip.
 const CHUNK: usize = 20_000;
+/// Agents per workspace; the workflow's steps take turns on them.
+const AGENTS: usize = 3;
+/// A workspace's workflow is revised after this many of its runs, and one of its agents
+/// updated after five times as many.
+const RUNS_PER_REVISION: usize = 40;
 
-/// Writes about `events` events (whole runs) to the empty log at `database_url`.
-pub async fn generate(database_url: &str, events: usize) -> anyhow::Result<Value> {
+/// What a generated log holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The mixed run workload, over `workspaces` workspaces, its events spread over `days` days
+    /// ending now.
+    Runs { workspaces: usize, days: u32 },
+    /// A new workspace per event.
+    Workspaces,
+}
+
+/// Writes about `events` events (whole runs) of `shape` to the empty log at `database_url`.
+pub async fn generate(database_url: &str, events: usize, shape: Shape) -> anyhow::Result<Value> {
     let mut connection = sqlx::PgConnection::connect(database_url).await.context("connecting to PostgreSQL")?;
-    let (head,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&mut connection).await?;
+    let head = store::read_head(&mut connection).await?.position;
     anyhow::ensure!(head == 0, "the log at {database_url} is not empty");
     let started = std::time::Instant::now();
     let now = DateTime::<Utc>::from_timestamp_micros(Utc::now().timestamp_micros()).expect("now is a time");
-    let mut log = Log::new(now);
-    let workspaces: Vec<Uuid> = (0..100).map(|_| Uuid::now_v7()).collect();
-    for &workspace in &workspaces {
-        for (event_type, payload) in workspace_events(workspace) {
-            let stream = if event_type == "WorkspaceCreated" {
-                events::workspace::stream_id(workspace)
-            } else {
-                billing(workspace)
-            };
-            log.push(&stream, event_type, payload, workspace, "bench-owner");
+    let (summary, log) = match shape {
+        Shape::Runs { workspaces, days } => {
+            let mut log = Log::new(now - chrono::Duration::days(i64::from(days)), now, events);
+            let summary = runs(&mut connection, &mut log, events, workspaces.max(1)).await?;
+            (summary, log)
         }
+        Shape::Workspaces => {
+            let mut log = Log::new(now, now, events);
+            for _ in 0..events {
+                let workspace = Uuid::now_v7();
+                let created =
+                    WorkspaceCreated { workspace_id: workspace, name: "Bench".into(), owner_id: "bench-owner".into() };
+                log.push(
+                    &events::workspace::stream_id(workspace),
+                    "WorkspaceCreated",
+                    value(created),
+                    workspace,
+                    "bench-owner",
+                );
+                if log.pending() >= CHUNK {
+                    copy(&mut connection, &log.take()).await?;
+                }
+            }
+            (json!({"workspaces": events}), log)
+        }
+    };
+    let mut log = log;
+    copy(&mut connection, &log.take()).await?;
+    store::bulk::set_head(&mut connection, store::Head { position: log.position() as i64, hash: log.previous }).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut summary = summary;
+    summary["events"] = json!(log.position());
+    summary["seconds"] = json!(seconds);
+    Ok(summary)
+}
+
+/// A workspace of the run workload: its agents, its workflow, and how far its runs are.
+struct Tenant {
+    id: Uuid,
+    agents: [Uuid; AGENTS],
+    agent_versions: [u32; AGENTS],
+    workflow: Uuid,
+    workflow_version: u32,
+    runs: usize,
+}
+
+async fn runs(
+    connection: &mut sqlx::PgConnection,
+    log: &mut Log,
+    events: usize,
+    workspaces: usize,
+) -> anyhow::Result<Value> {
+    let mut tenants: Vec<Tenant> = Vec::with_capacity(workspaces);
+    for _ in 0..workspaces {
+        let tenant = Tenant {
+            id: Uuid::now_v7(),
+            agents: std::array::from_fn(|_| Uuid::now_v7()),
+            agent_versions: [1; AGENTS],
+            workflow: Uuid::now_v7(),
+            workflow_version: 1,
+            runs: 0,
+        };
+        for (event_type, payload) in workspace_events(tenant.id) {
+            let stream = match event_type {
+                "WorkspaceCreated" => events::workspace::stream_id(tenant.id),
+                _ => events::billing::stream_id(tenant.id),
+            };
+            log.push(&stream, event_type, payload, tenant.id, "bench-owner");
+        }
+        for agent in tenant.agents {
+            let registered = AgentRegistered {
+                agent_id: agent,
+                workspace_id: tenant.id,
+                name: "Echo".into(),
+                kind: AgentKind::Tool,
+                executor: echo(),
+                price: Price { per_call: STEP_COST as u64, per_1k_tokens: 0 },
+            };
+            log.push(&events::agents::stream_id(agent), "AgentRegistered", value(registered), tenant.id, "bench-owner");
+        }
+        let defined = WorkflowDefined {
+            workflow_id: tenant.workflow,
+            workspace_id: tenant.id,
+            name: "Five".into(),
+            steps: steps(&tenant.agents, 1),
+        };
+        let stream = events::workflows::stream_id(tenant.workflow);
+        log.push(&stream, "WorkflowDefined", value(defined), tenant.id, "bench-owner");
+        tenants.push(tenant);
     }
-    let (agent, workflow) = (Uuid::now_v7(), Uuid::now_v7());
-    let mut runs = 0usize;
+    let (mut runs, mut revisions, mut updates) = (0usize, 0usize, 0usize);
     while log.position() < events {
-        let workspace = workspaces[runs % workspaces.len()];
+        let tenant = &mut tenants[runs % workspaces];
         let run_id = Uuid::now_v7();
-        for (event_type, payload) in run_events(run_id, workspace, workflow, agent, now) {
-            log.push(&events::runs::stream_id(run_id), event_type, payload, workspace, "system:run-saga");
+        let at = log.time();
+        let agents = tenant.agents;
+        for (event_type, payload) in
+            run_events(run_id, tenant.id, tenant.workflow, tenant.workflow_version, &agents, at)
+        {
+            log.push(&events::runs::stream_id(run_id), event_type, payload, tenant.id, "system:run-saga");
         }
         for (event_type, payload) in billing_events(run_id) {
-            log.push(&billing(workspace), event_type, payload, workspace, "system:run-saga");
+            log.push(&events::billing::stream_id(tenant.id), event_type, payload, tenant.id, "system:run-saga");
         }
         runs += 1;
+        tenant.runs += 1;
+        if tenant.runs.is_multiple_of(RUNS_PER_REVISION) {
+            tenant.workflow_version += 1;
+            let revised = WorkflowRevised {
+                version: tenant.workflow_version,
+                name: "Five".into(),
+                steps: steps(&tenant.agents, tenant.workflow_version),
+            };
+            let stream = events::workflows::stream_id(tenant.workflow);
+            log.push(&stream, "WorkflowRevised", value(revised), tenant.id, "bench-owner");
+            revisions += 1;
+        }
+        if tenant.runs.is_multiple_of(RUNS_PER_REVISION * 5) {
+            let which = (tenant.runs / (RUNS_PER_REVISION * 5)) % AGENTS;
+            tenant.agent_versions[which] += 1;
+            let updated = AgentUpdated {
+                version: tenant.agent_versions[which],
+                name: format!("Echo {}", tenant.agent_versions[which]),
+                kind: AgentKind::Tool,
+                executor: echo(),
+                price: Price { per_call: STEP_COST as u64, per_1k_tokens: 0 },
+            };
+            let stream = events::agents::stream_id(tenant.agents[which]);
+            log.push(&stream, "AgentUpdated", value(updated), tenant.id, "bench-owner");
+            updates += 1;
+        }
         if log.pending() >= CHUNK {
-            copy(&mut connection, &log.take()).await?;
+            copy(connection, &log.take()).await?;
         }
     }
-    copy(&mut connection, &log.take()).await?;
-    sqlx::query("update log_head set position = $1, hash = $2")
-        .bind(log.position() as i64)
-        .bind(log.previous.0.to_vec())
-        .execute(&mut connection)
-        .await?;
-    sqlx::query("analyze events").execute(&mut connection).await?;
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(json!({"events": log.position(), "runs": runs, "seconds": seconds}))
+    Ok(json!({"workspaces": workspaces, "runs": runs, "workflow_revisions": revisions, "agent_updates": updates}))
 }
 
-fn billing(workspace: Uuid) -> String {
-    events::billing::stream_id(workspace)
+fn echo() -> Executor {
+    Executor::Builtin { name: Builtin::Echo, config: Default::default() }
 }
 
-/// Events hash-chained in log order and written as COPY rows.
+/// The five-step workflow's steps, taking turns on the agents; `version` tells revisions apart.
+fn steps(agents: &[Uuid; AGENTS], version: u32) -> Vec<Step> {
+    STEPS
+        .iter()
+        .enumerate()
+        .map(|(index, (id, depends_on))| Step {
+            id: (*id).to_owned(),
+            agent_id: agents[index % AGENTS],
+            depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
+            input: json!({"topic": "otters", "revision": version}),
+            retry: RetryPolicy { max_attempts: 3, backoff_ms: 1000 },
+            timeout_ms: 30_000,
+        })
+        .collect()
+}
+
+/// Events hash-chained in log order and written as COPY rows, each recorded at its share of
+/// the log's span of time.
 struct Log {
     position: i64,
     versions: HashMap<String, i64>,
@@ -87,11 +224,13 @@ struct Log {
     scratch: Vec<u8>,
     text: String,
     pending: usize,
-    now: DateTime<Utc>,
+    from: DateTime<Utc>,
+    span_micros: i64,
+    expected: usize,
 }
 
 impl Log {
-    fn new(now: DateTime<Utc>) -> Log {
+    fn new(from: DateTime<Utc>, until: DateTime<Utc>, expected: usize) -> Log {
         Log {
             position: 0,
             versions: HashMap::new(),
@@ -99,11 +238,20 @@ impl Log {
             scratch: Vec::with_capacity(4096),
             text: String::with_capacity(CHUNK * 700),
             pending: 0,
-            now,
+            from,
+            span_micros: (until - from).num_microseconds().unwrap_or(0),
+            expected: expected.max(1),
         }
     }
 
+    /// When the next event is recorded.
+    fn time(&self) -> DateTime<Utc> {
+        let share = (self.position as f64 / self.expected as f64).min(1.0);
+        self.from + chrono::Duration::microseconds((self.span_micros as f64 * share) as i64)
+    }
+
     fn push(&mut self, stream_id: &str, event_type: &str, payload: Value, workspace: Uuid, actor: &str) {
+        let recorded_at = self.time();
         let version = self.versions.entry(stream_id.to_owned()).or_default();
         *version += 1;
         self.position += 1;
@@ -118,12 +266,12 @@ impl Log {
             payload,
             metadata: json!({"actor": actor, "workspace_id": workspace,
                 "correlation_id": correlation, "causation_id": correlation}),
-            recorded_at: self.now,
+            recorded_at,
             hash: GENESIS_HASH,
         };
         event.hash = event.hashed_fields().chain(&self.previous, &mut self.scratch);
         self.previous = event.hash;
-        copy_row(&mut self.text, &event);
+        store::bulk::csv_row(&mut self.text, &event);
         self.pending += 1;
     }
 
@@ -142,37 +290,8 @@ impl Log {
     }
 }
 
-async fn copy(connection: &mut sqlx::PgConnection, text: &str) -> anyhow::Result<()> {
-    if text.is_empty() {
-        return Ok(());
-    }
-    let mut copy = connection
-        .copy_in_raw(
-            "copy events (position, stream_id, stream_version, event_id, event_type, schema_version, payload, \
-             metadata, recorded_at, hash) from stdin with (format csv)",
-        )
-        .await?;
-    copy.send(text.as_bytes()).await?;
-    copy.finish().await?;
-    Ok(())
-}
-
-fn copy_row(text: &mut String, event: &RecordedEvent) {
-    let quoted = |value: &Value| value.to_string().replace('"', "\"\"");
-    let _ = writeln!(
-        text,
-        "{},{},{},{},{},{},\"{}\",\"{}\",{},\\x{}",
-        event.position,
-        event.stream_id,
-        event.stream_version,
-        event.event_id,
-        event.event_type,
-        event.schema_version,
-        quoted(&event.payload),
-        quoted(&event.metadata),
-        event.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        event.hash.to_hex(),
-    );
+async fn copy(connection: &mut sqlx::PgConnection, rows: &str) -> anyhow::Result<()> {
+    Ok(store::bulk::copy_events(connection, rows).await?)
 }
 
 /// A five-step run from request to success, as the run saga and the builtin echo agent write it.
@@ -180,14 +299,15 @@ fn run_events(
     run: Uuid,
     workspace: Uuid,
     workflow: Uuid,
-    agent: Uuid,
-    now: DateTime<Utc>,
+    workflow_version: u32,
+    agents: &[Uuid; AGENTS],
+    at: DateTime<Utc>,
 ) -> Vec<(&'static str, Value)> {
-    let planned: Vec<Value> = STEPS
-        .iter()
-        .map(|(id, depends_on)| {
-            json!({"id": id, "agent_id": agent, "depends_on": depends_on, "input": {"topic": "otters"},
-                "retry": {"max_attempts": 3, "backoff_ms": 1000}, "timeout_ms": 30_000,
+    let planned: Vec<Value> = steps(agents, workflow_version)
+        .into_iter()
+        .map(|step| {
+            json!({"id": step.id, "agent_id": step.agent_id, "depends_on": step.depends_on, "input": step.input,
+                "retry": step.retry, "timeout_ms": step.timeout_ms,
                 "executor": {"type": "builtin", "name": "echo", "config": {}},
                 "price": {"per_call": STEP_COST, "per_1k_tokens": 0}})
         })
@@ -196,7 +316,7 @@ fn run_events(
         (
             "RunRequested",
             json!({"run_id": run, "workspace_id": workspace, "workflow_id": workflow,
-            "workflow_version": 1, "input": {"topic": "otters"}, "budget": BUDGET, "steps": planned}),
+            "workflow_version": workflow_version, "input": {"topic": "otters"}, "budget": BUDGET, "steps": planned}),
         ),
         ("RunStarted", json!({"reservation_id": run})),
     ];
@@ -204,7 +324,7 @@ fn run_events(
         events.push((
             "StepScheduled",
             json!({"step_id": id, "attempt": 1, "input": {"topic": "otters"},
-            "deadline": now + chrono::Duration::seconds(30)}),
+            "deadline": at + chrono::Duration::seconds(30)}),
         ));
         events.push(("StepStarted", json!({"step_id": id, "attempt": 1})));
         events.push((
@@ -264,7 +384,8 @@ mod tests {
     #[test]
     fn generated_runs_are_events_the_run_decider_reads() {
         let (run, workspace) = (Uuid::now_v7(), Uuid::now_v7());
-        let events = run_events(run, workspace, Uuid::now_v7(), Uuid::now_v7(), Utc::now());
+        let agents = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+        let events = run_events(run, workspace, Uuid::now_v7(), 2, &agents, Utc::now());
         assert_eq!(events.len(), 18);
         for (event_type, payload) in &events {
             let read = events::runs::RunEvent::from_stored(event_type, 1, payload).unwrap();
@@ -288,5 +409,33 @@ mod tests {
             .map(|(_, payload)| payload["amount"].as_i64().unwrap())
             .sum();
         assert_eq!(settled, BUDGET, "captured + released = reserved");
+    }
+
+    #[test]
+    fn generated_agents_and_workflows_are_events_their_deciders_read() {
+        let agents = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+        let revised = WorkflowRevised { version: 2, name: "Five".into(), steps: steps(&agents, 2) };
+        events::workflows::WorkflowEvent::from_stored("WorkflowRevised", 1, &value(revised)).unwrap();
+        let updated = AgentUpdated {
+            version: 2,
+            name: "Echo 2".into(),
+            kind: AgentKind::Tool,
+            executor: echo(),
+            price: Price { per_call: 2, per_1k_tokens: 0 },
+        };
+        events::agents::AgentEvent::from_stored("AgentUpdated", 1, &value(updated)).unwrap();
+    }
+
+    #[test]
+    fn events_are_spread_over_the_span_in_log_order() {
+        let until = Utc::now();
+        let mut log = Log::new(until - chrono::Duration::days(90), until, 100);
+        let first = log.time();
+        for _ in 0..50 {
+            log.push("s", "Happened", json!({}), Uuid::nil(), "test");
+        }
+        let half = log.time();
+        assert_eq!(first, until - chrono::Duration::days(90));
+        assert!((half - first - chrono::Duration::days(45)).num_seconds().abs() < 2, "{half} {first}");
     }
 }

@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use uuid::Uuid;
 
-mod log;
 mod read_side;
+
+use bench::log;
 
 #[derive(Parser)]
 struct Cli {
@@ -25,14 +26,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Figure {
-    /// Not a figure: writes a generated log of about `events` events (five-step runs, hash
-    /// chained) into the empty, migrated database at `database_url`, for the audit and rebuild
-    /// figures. Needs no server.
+    /// Not a figure: writes a generated log of about `events` events, hash chained, into the
+    /// empty, migrated database at `database_url`, for the audit and rebuild figures: the mixed
+    /// run workload over `workspaces` workspaces and `days` days, or (`--shape workspaces`) a new
+    /// workspace per event. Needs no server.
     GenerateLog {
         #[arg(long)]
         database_url: String,
         #[arg(long, default_value_t = 1_000_000)]
         events: usize,
+        #[arg(long, value_enum, default_value_t = ShapeName::Runs)]
+        shape: ShapeName,
+        #[arg(long, default_value_t = 200)]
+        workspaces: usize,
+        #[arg(long, default_value_t = 90)]
+        days: u32,
     },
     /// Not a figure: appends one event the catalog projection cannot apply (a workspace's
     /// rename to a number) straight into the log at `database_url`, as a careless tenant's
@@ -99,6 +107,12 @@ enum Figure {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ShapeName {
+    Runs,
+    Workspaces,
+}
+
 struct Caller {
     http: reqwest::Client,
     url: String,
@@ -154,8 +168,12 @@ async fn main() -> anyhow::Result<()> {
     platform::tls::install();
     let cli = Cli::parse();
     match &cli.figure {
-        Figure::GenerateLog { database_url, events } => {
-            println!("{}", log::generate(database_url, *events).await?);
+        Figure::GenerateLog { database_url, events, shape, workspaces, days } => {
+            let shape = match shape {
+                ShapeName::Runs => log::Shape::Runs { workspaces: *workspaces, days: *days },
+                ShapeName::Workspaces => log::Shape::Workspaces,
+            };
+            println!("{}", log::generate(database_url, *events, shape).await?);
             return Ok(());
         }
         Figure::Lag { database_url, seconds } => {

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let telemetry = platform::telemetry::init(&cli.command.roles());
+    let telemetry = platform::telemetry::init(&cli.command.roles(), cli.command.verbosity());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -55,10 +55,24 @@ fn tracing_configured() -> bool {
         && !std::env::var("OTEL_SDK_DISABLED").is_ok_and(|value| value == "true")
 }
 
+/// What a process logs unless `OXBOW_LOG` says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// A serving process: what it does, and the libraries' warnings.
+    Serving,
+    /// A command of the CLI, whose output is its answer: warnings of its own, and only the
+    /// libraries' errors (sqlx's slow-statement warnings are not news on a rebuild).
+    Command,
+}
+
 /// Installs the process's log and trace subscriber. `roles` describe the process in its
 /// spans' resource (`oxbow.roles`). Call it before the async runtime starts.
-pub fn init(roles: &str) -> Telemetry {
-    let log_filter = || EnvFilter::try_from_env("OXBOW_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+pub fn init(roles: &str, verbosity: Verbosity) -> Telemetry {
+    let default_filter = match verbosity {
+        Verbosity::Serving => "info,sqlx=warn",
+        Verbosity::Command => "warn,sqlx=error,redis=error",
+    };
+    let log_filter = || EnvFilter::try_from_env("OXBOW_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
     let provider = if tracing_configured() {
         match provider(roles) {
             Ok(provider) => Some(provider),
@@ -94,7 +108,7 @@ pub fn init(roles: &str) -> Telemetry {
     Telemetry { provider }
 }
 
-/// Log lines on stderr: text, or JSON with `OXBOW_LOG_FORMAT=json`.
+/// Log lines on stderr: text, or JSON with `OXBOW_LOG_FORMAT=json`. Colour only on a terminal.
 fn logs<S>() -> Box<dyn Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
@@ -102,7 +116,8 @@ where
     if std::env::var("OXBOW_LOG_FORMAT").is_ok_and(|format| format == "json") {
         tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed()
     } else {
-        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed()
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        tracing_subscriber::fmt::layer().with_ansi(terminal).with_writer(std::io::stderr).boxed()
     }
 }
 

@@ -83,6 +83,31 @@ const MARKER: &str = "live:filled";
 const STAGING: &str = "live:staging:";
 /// Commands per round trip when filling Redis in.
 const PIPELINE: usize = 1_000;
+/// Keys renamed or deleted in one step of [`Live::replace_all`]'s swap: what a reader of Redis
+/// may wait behind.
+pub const SWAP_STEP: usize = 1_000;
+
+/// How a swap of everything Redis serves went: how many keys it renamed or deleted, in how
+/// many steps, and the longest step, which is the longest any reader of Redis waited on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Replaced {
+    pub keys: usize,
+    pub steps: usize,
+    pub longest_step: std::time::Duration,
+}
+
+impl Replaced {
+    async fn step(
+        &mut self,
+        step: impl std::future::Future<Output = redis::RedisResult<()>>,
+    ) -> redis::RedisResult<()> {
+        let started = std::time::Instant::now();
+        step.await?;
+        self.steps += 1;
+        self.longest_step = self.longest_step.max(started.elapsed());
+        Ok(())
+    }
+}
 
 pub struct Live {
     redis: ConnectionManager,
@@ -168,14 +193,19 @@ impl Live {
         Ok(true)
     }
 
-    /// Replaces everything Redis serves with what the read models say now, at once: the new
-    /// values are written under staging keys, then one MULTI renames them into place and
-    /// deletes what the read models no longer hold. Used after a rebuild's switchover, when
-    /// versions may be equal and values still differ.
-    pub async fn replace_all(&mut self, pool: &PgPool) -> anyhow::Result<()> {
+    /// Replaces everything Redis serves with what the read models say now. Used after a
+    /// rebuild's switchover, when versions may be equal and values still differ.
+    ///
+    /// The new values are written under staging keys, then swapped into place in bounded steps:
+    /// each step is one MULTI of at most [`SWAP_STEP`] renames or deletes, so a reader waits
+    /// for one step at most, never for the whole swap (hundreds of thousands of keys). Between
+    /// steps a reader finds each key as it was or as it is now, never missing: a rename replaces
+    /// the key it lands on in one command.
+    pub async fn replace_all(&mut self, pool: &PgPool) -> anyhow::Result<Replaced> {
         let staging = self.keys.key(STAGING);
-        for key in self.scan(&format!("{staging}*")).await? {
-            let _: () = redis::cmd("DEL").arg(key).query_async(&mut self.redis).await?;
+        let leftovers = self.scan(&format!("{staging}*")).await?;
+        for chunk in leftovers.chunks(SWAP_STEP) {
+            let _: () = redis::cmd("UNLINK").arg(chunk).query_async(&mut self.redis).await?;
         }
         let everything = Everything::read(pool).await?;
         let writes = everything.writes(&self.keys);
@@ -197,29 +227,43 @@ impl Live {
                     Write::Counts { .. } => {}
                 }
             }
-            let _: () = pipe.query_async(&mut self.redis).await?;
+            // A stretch of workspaces without runs writes nothing, and Redis takes no empty
+            // pipeline.
+            if !pipe.is_empty() {
+                let _: () = pipe.query_async(&mut self.redis).await?;
+            }
         }
         // An empty hash was never written, so there is nothing to rename; a rename replaces
         // the key it lands on, so only the keys that nothing replaces are deleted.
-        let renamed: std::collections::HashSet<&str> = writes
+        let renamed: Vec<&str> = writes
             .iter()
             .filter(|write| !matches!(write, Write::Counts { counts, .. } if counts.is_empty()))
             .map(Write::key)
             .collect();
+        let kept: std::collections::HashSet<&str> = renamed.iter().copied().collect();
         let [workspaces, runs] = keys::all(&self.keys);
         let mut served = self.scan(&workspaces).await?;
         served.extend(self.scan(&runs).await?);
-        let mut swap = redis::pipe();
-        swap.atomic();
-        for key in served.iter().filter(|key| !renamed.contains(key.as_str())) {
-            swap.del(key).ignore();
+        let gone: Vec<&String> = served.iter().filter(|key| !kept.contains(key.as_str())).collect();
+        let mut replaced = Replaced { keys: renamed.len() + gone.len(), ..Replaced::default() };
+        for step in gone.chunks(SWAP_STEP) {
+            let mut swap = redis::pipe();
+            swap.atomic();
+            for key in step {
+                swap.del(*key).ignore();
+            }
+            replaced.step(swap.query_async::<()>(&mut self.redis)).await?;
         }
-        for key in &renamed {
-            swap.rename(format!("{staging}{key}"), *key).ignore();
+        for step in renamed.chunks(SWAP_STEP) {
+            let mut swap = redis::pipe();
+            swap.atomic();
+            for key in step {
+                swap.rename(format!("{staging}{key}"), *key).ignore();
+            }
+            replaced.step(swap.query_async::<()>(&mut self.redis)).await?;
         }
-        swap.set(self.keys.key(MARKER), 1).ignore();
-        let _: () = swap.query_async(&mut self.redis).await?;
-        Ok(())
+        let _: () = redis::cmd("SET").arg(self.keys.key(MARKER)).arg(1).query_async(&mut self.redis).await?;
+        Ok(replaced)
     }
 
     async fn scan(&mut self, pattern: &str) -> anyhow::Result<Vec<String>> {

@@ -5,6 +5,7 @@
 //! and in commit order, and each command is acknowledged only after that statement commits.
 
 mod append;
+pub mod bulk;
 mod checkpoints;
 mod error;
 mod fragments;

@@ -354,3 +354,53 @@ async fn an_event_the_projection_cannot_apply_is_parked_and_every_other_stream_f
     let (code, stdout, stderr) = oxbow(&app, &["projections", "diff", "--all"]).await;
     assert_eq!((code, stdout.trim()), (0, "catalog: no differences"), "{stderr}");
 }
+
+/// The shape of a development log after a few minutes of load: a workspace per event, hundreds
+/// of thousands of them, written by the benchmark's generator. The rebuild's last step puts what
+/// Redis serves in place in bounded steps (a stretch of workspaces without runs writes nothing
+/// to Redis, which once failed the rebuild with "empty command"), and every workspace's summary
+/// is there after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_of_a_log_of_many_small_workspaces_replaces_redis_in_bounded_steps() {
+    const WORKSPACES: usize = 250_000;
+    let db = tests::database().await;
+    let config = tests::config(&db.url);
+    let generated = bench::log::generate(&db.url, WORKSPACES, bench::log::Shape::Workspaces).await.unwrap();
+    assert_eq!(generated["events"], WORKSPACES);
+    // The live projection follows the log; then the rebuild replaces it, and Redis, whole.
+    let projector = tests::oxbow_serve("projector", &config);
+    let started = std::time::Instant::now();
+    while projections::status::position(&db.pool, projections::catalog::NAME).await.unwrap() < WORKSPACES as i64 {
+        assert!(started.elapsed() < Duration::from_secs(300), "the projector did not catch up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(projector);
+    let (code, stdout, stderr) = tests::oxbow_output(&config, &["projections", "rebuild", "catalog", "--fresh"]).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let steps = WORKSPACES.div_ceil(projections::live::SWAP_STEP);
+    assert!(
+        stdout.contains(&format!(
+            "Redis: {WORKSPACES} keys replaced in {steps} steps of at most {}",
+            projections::live::SWAP_STEP
+        )),
+        "{stdout}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "no colour codes where stderr is not a terminal: {stderr:?}");
+
+    let mut redis = platform::redis::connect(&config.redis_url).await.unwrap();
+    let workspaces: Vec<uuid::Uuid> = sqlx::query_scalar("select id from rm_workspaces order by random() limit 50")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(workspaces.len(), 50);
+    for workspace in workspaces {
+        let key = format!("{}workspace:{workspace}", config.redis_prefix);
+        let name: Option<String> = redis::cmd("HGET").arg(&key).arg("name").query_async(&mut redis).await.unwrap();
+        assert_eq!(name.as_deref(), Some("Bench"), "{key}");
+    }
+    let staged: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}live:staging:*", config.redis_prefix)).query_async(&mut redis).await.unwrap();
+    assert!(staged.is_empty(), "nothing is left staged");
+    let (count,): (i64,) = sqlx::query_as("select count(*) from rm_workspaces").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(count, WORKSPACES as i64);
+}

@@ -219,6 +219,14 @@ pub struct VerifyArgs {
 
 impl Command {
     /// What this process is, for its spans: the roles it serves, or `cli`.
+    /// How much the process logs: a server says what it does, a command only its answer.
+    pub fn verbosity(&self) -> platform::telemetry::Verbosity {
+        match self {
+            Command::Serve { .. } => platform::telemetry::Verbosity::Serving,
+            _ => platform::telemetry::Verbosity::Command,
+        }
+    }
+
     pub fn roles(&self) -> String {
         match self {
             Command::Serve { roles, .. } if !roles.is_empty() => {

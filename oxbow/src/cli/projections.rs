@@ -113,7 +113,7 @@ async fn report_settled(pool: &sqlx::PgPool, consumer: &str, stream: &str, wait:
 
 pub async fn rebuild(names: Vec<&'static str>, fresh: bool) -> anyhow::Result<ExitCode> {
     let (config, pool) = database::connect(4).await?;
-    // The switch of Redis is one MULTI over every key it serves.
+    // Filling a whole Redis in takes longer than a query is let wait.
     let redis = platform::redis::connect_patient(&config.redis_url, std::time::Duration::from_secs(300)).await?;
     for name in names {
         let started = std::time::Instant::now();
@@ -128,12 +128,19 @@ pub async fn rebuild(names: Vec<&'static str>, fresh: bool) -> anyhow::Result<Ex
         catch_up(&mut rebuild, name, "rebuilding").await?;
         let position = rebuild.switch_over().await?;
         let mut live = projections::live::Live::new(redis.clone(), platform::redis::Keys::new(&config.redis_prefix));
-        live.replace_all(&pool).await.context("replacing what Redis serves")?;
+        let replaced = live.replace_all(&pool).await.context("replacing what Redis serves")?;
         let seconds = started.elapsed().as_secs_f64();
         let events = position - from;
         println!(
             "rebuilt {name}: {events} events in {seconds:.2} s ({:.0} events/s); switched over at position {position}",
             events as f64 / seconds.max(1e-9)
+        );
+        println!(
+            "Redis: {} keys replaced in {} steps of at most {}; readers waited {:.1} ms at most",
+            replaced.keys,
+            replaced.steps,
+            projections::live::SWAP_STEP,
+            replaced.longest_step.as_secs_f64() * 1000.0
         );
     }
     Ok(ExitCode::SUCCESS)

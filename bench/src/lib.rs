@@ -1,0 +1,3 @@
+//! What the benchmark shares with the tests: generated logs of a given shape.
+
+pub mod log;
