@@ -1,5 +1,10 @@
 //! `oxbow-bench`: drives a running Oxbow over HTTP and prints what it measured as JSON.
-//! `scripts/bench` runs it beside the baselines of the same run and prints the ratios.
+//! `scripts/bench` runs it beside the baselines of the same run and prints the ratios;
+//! `bench/README.md` defines every figure.
+//!
+//! Latencies of open-loop loads are taken from when each command was due, not from when the
+//! client got round to sending it, so a client that falls behind on the shared cores shows as
+//! latency instead of hiding it (coordinated omission).
 
 use std::time::{Duration, Instant};
 
@@ -8,9 +13,11 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use uuid::Uuid;
 
+mod counts;
 mod read_side;
 
 use bench::log;
+use counts::Observer;
 
 #[derive(Parser)]
 struct Cli {
@@ -20,6 +27,16 @@ struct Cli {
     /// The JWT secret the server checks tokens with.
     #[arg(long)]
     secret: String,
+    /// The database as the bench's observer role: the bench's own statements run as it and are
+    /// left out of the statement counts.
+    #[arg(long)]
+    observer_url: Option<String>,
+    /// The server's process, whose CPU seconds are counted.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// PostgreSQL's postmaster, whose CPU seconds (its children's included) are counted.
+    #[arg(long)]
+    postgres_pid: Option<u32>,
     #[command(subcommand)]
     figure: Figure,
 }
@@ -49,11 +66,9 @@ enum Figure {
         #[arg(long)]
         database_url: String,
     },
-    /// Not a figure of the server alone: samples the catalog projection's lag in the database
-    /// at `database_url` ten times a second for `seconds` (run it beside a load).
+    /// Not a figure of the server alone: samples the catalog projection's lag (observer
+    /// connection) ten times a second for `seconds` (run it beside a load).
     Lag {
-        #[arg(long)]
-        database_url: String,
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
@@ -67,37 +82,43 @@ enum Figure {
         #[arg(long, default_value_t = 20)]
         probe_ms: u64,
     },
-    /// Closed loop: `clients` callers each POST independent creating commands back to back.
+    /// Closed loop: `clients` callers each POST independent creating commands back to back;
+    /// with the counts per command.
     Throughput {
         #[arg(long, default_value_t = 32)]
         clients: usize,
         #[arg(long, default_value_t = 15)]
         seconds: u64,
     },
-    /// Open loop: commands at a steady rate; latency percentiles.
+    /// Open loop: commands due at a steady rate; latency from when each was due.
     Latency {
         #[arg(long, default_value_t = 1000)]
         rate: u64,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
-    /// One command at a time on a billing account with `events` events (made first unless
-    /// `workspace` names one): latency percentiles, against the same command on a fresh account.
-    LongStream {
+    /// Not a figure: makes `streams` billing accounts of `events` events each, written by
+    /// many callers at once, and prints their workspaces for `long-stream`.
+    LongStreams {
+        #[arg(long, default_value_t = 10)]
+        streams: usize,
         #[arg(long, default_value_t = 10_000)]
         events: usize,
-        #[arg(long, default_value_t = 500)]
+    },
+    /// Commands on long billing accounts, from a server that has not read them (restart it after
+    /// `long-streams`): after a warm-up on fresh accounts, each account's first command is read
+    /// from its snapshot (cold), and `commands` more follow (warm).
+    LongStream {
+        #[arg(long, value_delimiter = ',', required = true)]
+        workspaces: Vec<Uuid>,
+        #[arg(long, default_value_t = 50)]
         commands: usize,
-        #[arg(long)]
-        workspace: Option<Uuid>,
     },
     /// Closed loop: `in_flight` runs of a five-step workflow of built-in echo agents at a time,
     /// spread over `workspaces` workspaces (each with its own billing account); runs completed
-    /// per second, and the time from StartRun's response to RunSucceeded in the log (read from
-    /// `database_url`).
+    /// per second, the time from StartRun's response to RunSucceeded committed (seen by a
+    /// follower of the log woken by the append notification), and the counts per run.
     Runs {
-        #[arg(long)]
-        database_url: String,
         #[arg(long, default_value_t = 32)]
         in_flight: usize,
         #[arg(long, default_value_t = 1)]
@@ -129,15 +150,14 @@ impl Caller {
         Ok(answer)
     }
 
-    /// One CreateWorkspace; its latency, or why it failed.
-    async fn create_workspace(&self) -> anyhow::Result<Duration> {
+    /// One CreateWorkspace, due at `due`; its latency from then, or why it failed.
+    async fn create_workspace(&self, due: Instant) -> anyhow::Result<Duration> {
         let body = json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "Bench"}});
-        let started = Instant::now();
         let response = self.http.post(&self.url).bearer_auth(&self.token).json(&body).send().await?;
         let status = response.status();
         let _ = response.bytes().await?;
         anyhow::ensure!(status.is_success(), "HTTP {status}");
-        Ok(started.elapsed())
+        Ok(due.elapsed())
     }
 }
 
@@ -162,11 +182,42 @@ fn summary(mut latencies: Vec<Duration>, errors: u64, elapsed: Duration) -> serd
     })
 }
 
+/// Runs `commands` due at `rate` a second from `callers` in turn, each timed from when it was
+/// due: (latencies of the accepted, how many failed).
+async fn open_loop(
+    callers: &[std::sync::Arc<Caller>],
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<(Vec<Duration>, u64)> {
+    let total = rate * seconds;
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = started + interval * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let caller = callers[i as usize % callers.len()].clone();
+        tasks.push(tokio::spawn(async move { caller.create_workspace(due).await }));
+    }
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    for task in futures::future::join_all(tasks).await {
+        match task? {
+            Ok(latency) => latencies.push(latency),
+            Err(_) => errors += 1,
+        }
+    }
+    Ok((latencies, errors))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // HTTP clients use rustls with ring, as the oxbow binary does.
     platform::tls::install();
     let cli = Cli::parse();
+    let observer = || async {
+        let url = cli.observer_url.as_deref().context("this figure needs --observer-url")?;
+        Observer::connect(url, cli.server_pid, cli.postgres_pid).await
+    };
     match &cli.figure {
         Figure::GenerateLog { database_url, events, shape, workspaces, days } => {
             let shape = match shape {
@@ -176,8 +227,8 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", log::generate(database_url, *events, shape).await?);
             return Ok(());
         }
-        Figure::Lag { database_url, seconds } => {
-            println!("{}", read_side::lag(database_url, *seconds).await?);
+        Figure::Lag { seconds } => {
+            println!("{}", read_side::lag(observer().await?.pool(), *seconds).await?);
             return Ok(());
         }
         Figure::Poison { database_url } => {
@@ -195,9 +246,9 @@ async fn main() -> anyhow::Result<()> {
         token: operator_token(&tokens, &format!("bench-{n}")),
     };
     // Fail early and clearly when the server is not there.
-    caller(0).create_workspace().await.context("the first command failed")?;
+    caller(0).create_workspace(Instant::now()).await.context("the first command failed")?;
 
-    let result = match cli.figure {
+    let result = match &cli.figure {
         Figure::GenerateLog { .. } | Figure::Lag { .. } | Figure::Poison { .. } => {
             unreachable!("handled before the server is called")
         }
@@ -205,23 +256,25 @@ async fn main() -> anyhow::Result<()> {
             let load = (0..64).map(|n| std::sync::Arc::new(caller(n))).collect();
             let token = operator_token(&tokens, "bench-probe");
             let probe = Caller { http: http.clone(), url: url.clone(), token: token.clone() };
-            read_side::freshness(&cli.url, load, probe, &token, rate, seconds, Duration::from_millis(probe_ms)).await?
+            read_side::freshness(&cli.url, load, probe, &token, *rate, *seconds, Duration::from_millis(*probe_ms))
+                .await?
         }
-        Figure::LongStream { events, commands, workspace } => {
-            long_stream(&caller(0), &caller, events, commands, workspace).await?
-        }
-        Figure::Runs { database_url, in_flight, workspaces, seconds } => {
-            runs::measure(caller(0), &database_url, in_flight, workspaces, seconds).await?
+        Figure::LongStreams { streams, events } => long_streams(&caller, *streams, *events).await?,
+        Figure::LongStream { workspaces, commands } => long_stream(&caller(0), workspaces, *commands).await?,
+        Figure::Runs { in_flight, workspaces, seconds } => {
+            runs::measure(caller(0), &observer().await?, *in_flight, *workspaces, *seconds).await?
         }
         Figure::Throughput { clients, seconds } => {
-            let deadline = Instant::now() + Duration::from_secs(seconds);
+            let observer = observer().await?;
+            let before = observer.mark().await?;
+            let deadline = Instant::now() + Duration::from_secs(*seconds);
             let started = Instant::now();
-            let workers = (0..clients).map(|n| {
+            let workers = (0..*clients).map(|n| {
                 let caller = caller(n);
                 tokio::spawn(async move {
                     let (mut latencies, mut errors) = (Vec::new(), 0u64);
                     while Instant::now() < deadline {
-                        match caller.create_workspace().await {
+                        match caller.create_workspace(Instant::now()).await {
                             Ok(latency) => latencies.push(latency),
                             Err(_) => errors += 1,
                         }
@@ -235,27 +288,20 @@ async fn main() -> anyhow::Result<()> {
                 latencies.extend(l);
                 errors += e;
             }
-            summary(latencies, errors, started.elapsed())
+            let elapsed = started.elapsed();
+            tokio::time::sleep(counts::SETTLE).await;
+            let counted = observer.since(&before).await?.per(latencies.len(), "command");
+            let mut result = summary(latencies, errors, elapsed);
+            result["counts"] = counted;
+            result
         }
         Figure::Latency { rate, seconds } => {
-            let total = rate * seconds;
-            let interval = Duration::from_secs_f64(1.0 / rate as f64);
-            let started = Instant::now();
-            let mut tasks = Vec::with_capacity(total as usize);
             let callers: Vec<std::sync::Arc<Caller>> = (0..64).map(|n| std::sync::Arc::new(caller(n))).collect();
-            for i in 0..total {
-                tokio::time::sleep_until((started + interval * i as u32).into()).await;
-                let caller = callers[i as usize % callers.len()].clone();
-                tasks.push(tokio::spawn(async move { caller.create_workspace().await }));
-            }
-            let (mut latencies, mut errors) = (Vec::new(), 0);
-            for task in futures::future::join_all(tasks).await {
-                match task? {
-                    Ok(latency) => latencies.push(latency),
-                    Err(_) => errors += 1,
-                }
-            }
-            summary(latencies, errors, started.elapsed())
+            let started = Instant::now();
+            let (latencies, errors) = open_loop(&callers, *rate, *seconds).await?;
+            let mut result = summary(latencies, errors, started.elapsed());
+            result["due_rate"] = json!(rate);
+            result
         }
     };
     println!("{result}");
@@ -268,21 +314,36 @@ fn operator_token(tokens: &platform::auth::Tokens, sub: &str) -> String {
     tokens.mint_with_roles(sub, None, &["operator"], chrono::Duration::hours(1))
 }
 
-/// A workspace with a billing account of `events` events.
-async fn long_account(caller: &Caller, make: &impl Fn(usize) -> Caller, events: usize) -> anyhow::Result<Uuid> {
+/// A workspace with a billing account of one event.
+async fn account(caller: &Caller) -> anyhow::Result<Uuid> {
     let workspace = Uuid::now_v7();
     caller.ok(json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Long"}})).await?;
     caller
         .ok(json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "bench", "overdraft_limit": 0}}))
         .await?;
-    // Sixteen writers at once: the owner's (an operator's) token, so every grant is accepted.
-    let writers = (0..16).map(|n| {
-        let writer = Caller { token: caller.token.clone(), ..make(n) };
+    Ok(workspace)
+}
+
+fn grant(workspace: Uuid) -> serde_json::Value {
+    json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 1, "reason": "bench"}})
+}
+
+/// `streams` billing accounts of `events` events each, written by 32 callers at once, each
+/// taking its turn on every account.
+async fn long_streams(
+    make: &impl Fn(usize) -> Caller,
+    streams: usize,
+    events: usize,
+) -> anyhow::Result<serde_json::Value> {
+    let mut accounts = Vec::with_capacity(streams);
+    for _ in 0..streams {
+        accounts.push(account(&make(0)).await?);
+    }
+    let writers = (0..32).map(|n| {
+        let (writer, accounts) = (make(n), accounts.clone());
         tokio::spawn(async move {
-            for _ in (n..events.saturating_sub(1)).step_by(16) {
-                writer
-                    .ok(json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 1, "reason": "bench"}}))
-                    .await?;
+            for grant_number in (n..events.saturating_sub(1) * accounts.len()).step_by(32) {
+                writer.ok(grant(accounts[grant_number % accounts.len()])).await?;
             }
             anyhow::Ok(())
         })
@@ -290,41 +351,41 @@ async fn long_account(caller: &Caller, make: &impl Fn(usize) -> Caller, events: 
     for writer in futures::future::join_all(writers).await {
         writer??;
     }
-    Ok(workspace)
+    Ok(json!({"workspaces": accounts, "events": events}))
 }
 
-async fn grant_latencies(caller: &Caller, workspace: Uuid, commands: usize) -> anyhow::Result<Vec<Duration>> {
-    let mut latencies = Vec::with_capacity(commands);
-    for _ in 0..commands {
+/// Times commands on `workspaces`' accounts, from a server that has not read them: first a
+/// warm-up of 100 commands on a fresh account (connections open, statements prepared), which
+/// is also the reference; then each long account's first command (from its snapshot: cold),
+/// then `commands` more on each (warm).
+async fn long_stream(caller: &Caller, workspaces: &[Uuid], commands: usize) -> anyhow::Result<serde_json::Value> {
+    let timed = async |workspace: Uuid| -> anyhow::Result<Duration> {
         let started = Instant::now();
-        caller
-            .ok(json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 1, "reason": "bench"}}))
-            .await?;
-        latencies.push(started.elapsed());
-    }
-    latencies.sort_unstable();
-    Ok(latencies)
-}
-
-async fn long_stream(
-    caller: &Caller,
-    make: &impl Fn(usize) -> Caller,
-    events: usize,
-    commands: usize,
-    workspace: Option<Uuid>,
-) -> anyhow::Result<serde_json::Value> {
-    let long = match workspace {
-        Some(workspace) => workspace,
-        None => long_account(caller, make, events).await?,
+        caller.ok(grant(workspace)).await?;
+        Ok(started.elapsed())
     };
-    let long_latencies = grant_latencies(caller, long, commands).await?;
-    let short = long_account(caller, make, 1).await?;
-    let short_latencies = grant_latencies(caller, short, commands).await?;
+    let fresh = account(caller).await?;
+    let mut short = Vec::with_capacity(100);
+    for _ in 0..100 {
+        short.push(timed(fresh).await?);
+    }
+    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    for workspace in workspaces {
+        cold.push(timed(*workspace).await?);
+        for _ in 0..commands {
+            warm.push(timed(*workspace).await?);
+        }
+    }
+    for latencies in [&mut short, &mut cold, &mut warm] {
+        latencies.sort_unstable();
+    }
     Ok(json!({
-        "workspace": long,
-        "p50_ms": percentile(&long_latencies, 0.50),
-        "p99_ms": percentile(&long_latencies, 0.99),
-        "short_p99_ms": percentile(&short_latencies, 0.99),
+        "streams": workspaces.len(),
+        "cold_p50_ms": percentile(&cold, 0.50),
+        "cold_max_ms": percentile(&cold, 1.0),
+        "warm_p50_ms": percentile(&warm, 0.50),
+        "warm_p99_ms": percentile(&warm, 0.99),
+        "short_p99_ms": percentile(&short, 0.99),
     }))
 }
 
@@ -335,14 +396,19 @@ mod runs {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    use chrono::{DateTime, Utc};
     use serde_json::json;
+    use sqlx::postgres::PgListener;
     use tokio::sync::oneshot;
     use uuid::Uuid;
 
     use super::{Caller, percentile};
+    use crate::counts::{Observer, SETTLE};
 
-    type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<(String, DateTime<Utc>)>>>>;
+    /// How long the process is watched idle before the runs.
+    const IDLE: Duration = Duration::from_secs(2);
+
+    /// Who waits for which run's end: its event type, and when the follower saw it committed.
+    type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<(String, Instant)>>>>;
 
     /// A funded workspace with an echo agent and the workflow fetch → (clean ∥ summarize) →
     /// merge → report. Returns the workspace and workflow ids.
@@ -368,68 +434,63 @@ mod runs {
         Ok((workspace, workflow))
     }
 
-    /// Statements PostgreSQL has run in this database, when `pg_stat_statements` is there.
-    async fn statements(pool: &sqlx::PgPool) -> Option<i64> {
-        sqlx::query_as::<_, (i64,)>(
-            "select coalesce(sum(calls), 0)::bigint from pg_stat_statements \
-              where dbid = (select oid from pg_database where datname = current_database())",
-        )
-        .fetch_one(pool)
-        .await
-        .ok()
-        .map(|(calls,)| calls)
-    }
-
-    /// Follows the log for the runs' ends and tells whoever waits for each. Returns how many
-    /// statements it ran.
+    /// Follows the log for the runs' ends, woken by the append notification (as the relay and
+    /// the projector are), and tells whoever waits for each when it saw it: after its commit.
     async fn watch(
-        pool: sqlx::PgPool,
+        observer: sqlx::PgPool,
         waiting: Waiting,
         stop: Arc<std::sync::atomic::AtomicBool>,
-    ) -> anyhow::Result<u64> {
-        let mut statements = 1;
-        let (mut last,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&pool).await?;
+    ) -> anyhow::Result<()> {
+        let mut listener = PgListener::connect_with(&observer).await?;
+        listener.listen(store::APPEND_CHANNEL).await?;
+        let (mut last,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&observer).await?;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let announced = store::wait_for_appends(&mut listener, Duration::from_millis(50)).await;
+            if announced.is_some_and(|head| head <= last) {
+                continue;
+            }
             // Positions are gap-free and in commit order: once the head is at `head`, every
             // event up to it is there to read.
-            let (head,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&pool).await?;
-            statements += 2;
-            let ended: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
-                "select stream_id, event_type, recorded_at from events where position > $1 and position <= $2 \
+            let (head,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&observer).await?;
+            let ended: Vec<(String, String)> = sqlx::query_as(
+                "select stream_id, event_type from events where position > $1 and position <= $2 \
                     and event_type in ('RunSucceeded', 'RunFailed', 'RunRejected', 'RunCancelled')",
             )
             .bind(last)
             .bind(head)
-            .fetch_all(&pool)
+            .fetch_all(&observer)
             .await?;
-            for (stream_id, event_type, at) in ended {
+            let seen = Instant::now();
+            for (stream_id, event_type) in ended {
                 if let Some(waiter) = waiting.lock().expect("waiting").remove(&stream_id) {
-                    let _ = waiter.send((event_type, at));
+                    let _ = waiter.send((event_type, seen));
                 }
             }
             last = head;
-            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        Ok(statements)
+        Ok(())
     }
 
     pub async fn measure(
         caller: Caller,
-        database_url: &str,
+        observer: &Observer,
         in_flight: usize,
         workspaces: usize,
         seconds: u64,
     ) -> anyhow::Result<serde_json::Value> {
-        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(database_url).await?;
         let mut set = Vec::with_capacity(workspaces.max(1));
         for _ in 0..workspaces.max(1) {
             set.push(set_up(&caller).await?);
         }
+        // What the process runs when it has nothing to do (its loops' polling), for reading the
+        // counts of a light load.
+        let idle = observer.mark().await?;
+        tokio::time::sleep(IDLE).await;
+        let idle = observer.since(&idle).await?;
         let waiting: Waiting = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let watcher = tokio::spawn(watch(pool.clone(), waiting.clone(), stop.clone()));
-        let (head_before,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&pool).await?;
-        let statements_before = statements(&pool).await;
+        let watcher = tokio::spawn(watch(observer.pool().clone(), waiting.clone(), stop.clone()));
+        let before = observer.mark().await?;
         let caller = Arc::new(caller);
         let started = Instant::now();
         let deadline = started + Duration::from_secs(seconds);
@@ -448,10 +509,10 @@ mod runs {
                         failures += 1;
                         continue;
                     }
-                    let answered = Utc::now();
+                    let answered = Instant::now();
                     match tokio::time::timeout(Duration::from_secs(60), ended).await {
-                        Ok(Ok((event_type, at))) if event_type == "RunSucceeded" => {
-                            latencies.push((at - answered).to_std().unwrap_or_default())
+                        Ok(Ok((event_type, seen))) if event_type == "RunSucceeded" => {
+                            latencies.push(seen.saturating_duration_since(answered))
                         }
                         _ => failures += 1,
                     }
@@ -467,24 +528,20 @@ mod runs {
         }
         let elapsed = started.elapsed();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let watched = watcher.await??;
-        let (head_after,): (i64,) = sqlx::query_as("select position from log_head").fetch_one(&pool).await?;
-        // What the server ran: every statement since, less the watcher's and these two.
-        let statements_per_run = match (statements_before, statements(&pool).await) {
-            (Some(before), Some(after)) if !latencies.is_empty() => {
-                Some((after - before - watched as i64 - 2) as f64 / latencies.len() as f64)
-            }
-            _ => None,
-        };
-        latencies.sort_unstable();
+        watcher.await??;
+        tokio::time::sleep(SETTLE).await;
         let runs = latencies.len();
+        // Every run started counts for the work it caused, finished or not.
+        let counts = observer.since(&before).await?;
+        latencies.sort_unstable();
         Ok(json!({
             "runs": runs,
             "failures": failures,
             "seconds": elapsed.as_secs_f64(),
             "rate": runs as f64 / elapsed.as_secs_f64(),
-            "statements_per_run": statements_per_run,
-            "events_per_run": if runs > 0 { (head_after - head_before) as f64 / runs as f64 } else { 0.0 },
+            "events_per_second": counts.events as f64 / elapsed.as_secs_f64(),
+            "counts": counts.per(runs + failures as usize, "run"),
+            "idle_statements_per_second": idle.statements.map(|statements| statements as f64 / IDLE.as_secs_f64()),
             "p50_ms": percentile(&latencies, 0.50),
             "p99_ms": percentile(&latencies, 0.99),
             "max_ms": latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
