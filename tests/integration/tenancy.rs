@@ -537,3 +537,30 @@ async fn a_removed_members_subscriptions_end() {
     .await;
     assert!(closed.is_ok(), "the subscription outlived the membership");
 }
+
+/// A delivery to the payment webhook carrying thousands of `v1=` signatures is refused before
+/// any is computed: the check hashes the body once, for at most three signatures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_delivery_of_many_signatures_is_refused_unchecked() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let body = serde_json::to_vec(&json!({"id": "pay_x", "type": "payment.succeeded",
+        "workspace_id": Uuid::now_v7(), "amount": 1}))
+    .unwrap();
+    let valid =
+        write_api::payments::sign(tests::PAYMENT_WEBHOOK_SECRET.as_bytes(), chrono::Utc::now().timestamp(), &body);
+    // 400 entries: well within the server's header limits, 400 MACs of the body before.
+    let many = format!("{valid}{}", format!(",v1={}", "00".repeat(32)).repeat(400));
+    let response = app
+        .http
+        .post(format!("{}/v1/payments/webhook", app.base))
+        .header("content-type", "application/json")
+        .header(write_api::payments::SIGNATURE_HEADER, many)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "invalid_signature", "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("more than 3 signatures"), "{problem}");
+}

@@ -158,7 +158,7 @@ pub async fn database() -> TestDatabase {
     TestDatabase { url, pool, name }
 }
 
-pub use app::{Subscription, TestApp, config};
+pub use app::{PAYMENT_WEBHOOK_SECRET, Subscription, TestApp, config};
 
 mod app {
     //! A whole Oxbow in-process on a random port, over the real services, isolated by database,

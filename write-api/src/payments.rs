@@ -23,7 +23,9 @@ use crate::problem::Problem;
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "oxbow-signature";
 /// How old a delivery may be, in seconds, either way.
-const TOLERANCE_SECONDS: i64 = 300;
+const TOLERANCE_SECONDS: u64 = 300;
+/// The most `v1=` entries a delivery may carry: a provider rotating its secret sends two.
+const MAX_SIGNATURES: usize = 3;
 
 /// One confirmed payment. Unknown members are ignored: providers add fields.
 #[derive(Debug, Deserialize)]
@@ -45,17 +47,21 @@ pub struct Payment {
 pub enum SignatureError {
     Missing,
     Malformed,
+    TooMany,
     Stale,
     Mismatch,
 }
 
-/// Checks `header` against `body`, signed at most [`TOLERANCE_SECONDS`] from `now`.
+/// Checks `header` against `body`, signed at most [`TOLERANCE_SECONDS`] from `now`. The body
+/// is hashed once, however many signatures the header carries (at most [`MAX_SIGNATURES`]),
+/// and each is compared in constant time.
 pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
     let (mut timestamp, mut signatures) = (None, Vec::new());
     for part in header.split(',') {
         match part.trim().split_once('=') {
             Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
+            Some(("v1", _)) if signatures.len() == MAX_SIGNATURES => return Err(SignatureError::TooMany),
             Some(("v1", value)) => signatures.push(hex::decode(value).map_err(|_| SignatureError::Malformed)?),
             _ => {}
         }
@@ -64,11 +70,13 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Res
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - timestamp).abs() > TOLERANCE_SECONDS {
+    if now.abs_diff(timestamp) > TOLERANCE_SECONDS {
         return Err(SignatureError::Stale);
     }
-    // A provider rotating its secret sends one signature per secret: any may match.
-    let matches = signatures.iter().any(|signature| mac(secret, timestamp, body).verify_slice(signature).is_ok());
+    // A provider rotating its secret sends one signature per secret: any may match. The MAC's
+    // state after the body is kept; each comparison only finishes a copy of it.
+    let signed = mac(secret, timestamp, body);
+    let matches = signatures.iter().any(|signature| signed.clone().verify_slice(signature).is_ok());
     if matches { Ok(()) } else { Err(SignatureError::Mismatch) }
 }
 
@@ -116,6 +124,7 @@ pub async fn receive(
         let detail = match error {
             SignatureError::Missing => "the Oxbow-Signature header is missing",
             SignatureError::Malformed => "the Oxbow-Signature header is not `t=<unix seconds>,v1=<hex>`",
+            SignatureError::TooMany => "the Oxbow-Signature header carries more than 3 signatures",
             SignatureError::Stale => "the delivery was signed more than five minutes from now",
             SignatureError::Mismatch => "the signature does not match the body",
         };
@@ -150,5 +159,24 @@ mod tests {
         // During a rotation the provider signs with both secrets.
         let rotated = format!("{},v1={}", sign(b"old", 1_000, body), &sign(secret, 1_000, body)["t=1000,v1=".len()..]);
         assert_eq!(verify(secret, Some(&rotated), body, 1_000), Ok(()));
+    }
+
+    #[test]
+    fn a_header_of_many_signatures_is_refused_before_any_is_computed() {
+        let (secret, body) = (b"whsec_test", br#"{"id":"pay_1"}"#);
+        let valid = sign(secret, 1_000, body);
+        let three = format!("{valid},v1={},v1={}", "00".repeat(32), "11".repeat(32));
+        assert_eq!(verify(secret, Some(&three), body, 1_000), Ok(()), "three are allowed");
+        let many = format!("{valid}{}", format!(",v1={}", "00".repeat(32)).repeat(10_000));
+        assert_eq!(verify(secret, Some(&many), body, 1_000), Err(SignatureError::TooMany));
+    }
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_the_range_is_stale_not_an_overflow() {
+        let (secret, body) = (b"whsec_test", b"{}");
+        let header = sign(secret, i64::MIN, body);
+        assert_eq!(verify(secret, Some(&header), body, i64::MAX), Err(SignatureError::Stale));
+        let header = sign(secret, i64::MAX, body);
+        assert_eq!(verify(secret, Some(&header), body, i64::MIN), Err(SignatureError::Stale));
     }
 }
