@@ -137,6 +137,16 @@ impl RunCommand {
         }
     }
 
+    /// The attempt a report is about.
+    pub fn reported_attempt(&self) -> Option<(&str, u32)> {
+        match self {
+            RunCommand::ReportStepStarted(report) => Some((&report.step_id, report.attempt)),
+            RunCommand::CompleteStep(report) => Some((&report.step_id, report.attempt)),
+            RunCommand::FailStep(report) => Some((&report.step_id, report.attempt)),
+            _ => None,
+        }
+    }
+
     /// Commands that only the run saga sends.
     pub fn is_internal(&self) -> bool {
         matches!(

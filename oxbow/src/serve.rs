@@ -377,7 +377,7 @@ async fn serve_http(
         crate::health::HealthState { pool: pool.clone(), redis: redis.clone(), kafka, metrics: metrics.clone() };
     let mut app = crate::health::router(health);
     if roles.contains(&Role::WriteApi) {
-        app = app.merge(write_api(config, service.expect("made for the write API"), metrics, &tokens));
+        app = app.merge(write_api(config, pool, service.expect("made for the write API"), metrics, &tokens));
     }
     if roles.contains(&Role::ReadApi) {
         let redis = redis.expect("connected above");
@@ -401,9 +401,10 @@ async fn serve_http(
     Ok(())
 }
 
-/// The command endpoint and the payment webhook.
+/// The command endpoint, the task leases and the payment webhook.
 fn write_api(
     config: &Config,
+    pool: &sqlx::PgPool,
     service: app::CommandService,
     metrics: &Metrics,
     tokens: &platform::auth::Tokens,
@@ -417,6 +418,8 @@ fn write_api(
         rate_limit,
         max_body_bytes: config.max_body_bytes,
         payment_webhook_secret: config.payment_webhook_secret.clone(),
+        pool: pool.clone(),
+        task_bell: sagas::tasks::TaskBell::spawn(pool.clone()),
     })
 }
 
@@ -473,7 +476,7 @@ impl Topics {
 
     async fn ready(&self) -> Result<(), platform::kafka::TopicError> {
         let config = &self.config;
-        let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];
+        let topics = config.topic_names();
         let kafka = config.kafka();
         let check = || platform::kafka::ensure_topics(&kafka, &topics, config.topics());
         self.checked.get_or_try_init(check).await.map(|_| ())

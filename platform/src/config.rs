@@ -28,7 +28,10 @@ pub struct Config {
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
     pub events_topic: String,
-    pub tasks_topic: String,
+    /// A topic shared by every tenant's workers that external tasks are also published on,
+    /// for deployments whose workers are all trusted; none by default (workers lease their own
+    /// agent's tasks over HTTP).
+    pub tasks_topic: Option<String>,
     /// Where the sagas publish notifications (a low balance) for mailers and chat bots.
     pub notifications_topic: String,
     /// Partitions for topics Oxbow creates.
@@ -116,7 +119,7 @@ impl Config {
             jwt_issuer: None,
             jwt_audience: None,
             events_topic: "oxbow.events".into(),
-            tasks_topic: "oxbow.agent-tasks".into(),
+            tasks_topic: None,
             notifications_topic: "oxbow.notifications".into(),
             topic_partitions: 4,
             saga_group: "oxbow-sagas".into(),
@@ -162,7 +165,7 @@ impl Config {
             jwt_issuer: var("OXBOW_JWT_ISSUER"),
             jwt_audience: var("OXBOW_JWT_AUDIENCE"),
             events_topic: var("OXBOW_EVENTS_TOPIC").unwrap_or(defaults.events_topic),
-            tasks_topic: var("OXBOW_TASKS_TOPIC").unwrap_or(defaults.tasks_topic),
+            tasks_topic: var("OXBOW_TASKS_TOPIC").or(defaults.tasks_topic),
             notifications_topic: var("OXBOW_NOTIFICATIONS_TOPIC").unwrap_or(defaults.notifications_topic),
             topic_partitions: parsed("OXBOW_TOPIC_PARTITIONS", defaults.topic_partitions)?,
             saga_group: var("OXBOW_SAGA_GROUP").unwrap_or(defaults.saga_group),
@@ -226,6 +229,14 @@ impl Config {
     /// How to reach Kafka.
     pub fn kafka(&self) -> crate::kafka::KafkaSettings {
         crate::kafka::KafkaSettings { brokers: self.kafka_brokers.clone(), client: self.kafka_client.clone() }
+    }
+
+    /// The topics Oxbow publishes to: the events, the notifications, and the shared tasks
+    /// topic where there is one.
+    pub fn topic_names(&self) -> Vec<&str> {
+        let mut names = vec![self.events_topic.as_str(), self.notifications_topic.as_str()];
+        names.extend(self.tasks_topic.as_deref());
+        names
     }
 
     /// What Oxbow's topics must be.

@@ -33,7 +33,11 @@ pub const VARIABLES: &[Variable] = &[
     variable("OXBOW_TLS_CA_FILE", "none", "CA certificates (PEM) trusted besides the platform's"),
     variable("OXBOW_SERVING_ROLE", "none", "read by oxbow migrate: the database role to grant what serving needs"),
     variable("OXBOW_EVENTS_TOPIC", "oxbow.events", "the topic the relay publishes the log to"),
-    variable("OXBOW_TASKS_TOPIC", "oxbow.agent-tasks", "external agents' tasks"),
+    variable(
+        "OXBOW_TASKS_TOPIC",
+        "none",
+        "also publish external tasks to this topic, which every tenant's workers share: only where all are trusted",
+    ),
     variable("OXBOW_NOTIFICATIONS_TOPIC", "oxbow.notifications", "notices for people (low balance)"),
     variable("OXBOW_TOPIC_PARTITIONS", "4", "every topic's partitions; a differing existing topic stops the start"),
     variable("OXBOW_TOPIC_REPLICATION_FACTOR", "1", "for the topics Oxbow creates (3 on a cluster)"),

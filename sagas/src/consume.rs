@@ -18,6 +18,7 @@ use crate::events_topic::{EventConsumer, of_this_log};
 use crate::handled::{handle_once, not_yet_handled};
 use crate::plan::{self, KeyRange, Planned, RUN_SAGA};
 use crate::queue::{self, Cause};
+use crate::tasks;
 
 /// The name under which the sagas record the stream versions they have handled.
 pub const CONSUMER: &str = "sagas";
@@ -121,7 +122,7 @@ impl Planner {
         let reactions = handle_once(&mut transaction, CONSUMER, events, async |connection, event: &RecordedEvent| {
             let cause = (event.position, correlation_of(event));
             match plan::plan(event) {
-                Ok(planned) => Ok(Some((planned, cause, plan::moot(event)))),
+                Ok(planned) => Ok(Some((planned, cause, plan::moot(event), tasks::ended_by(event)))),
                 // Planning is a function of the event alone, so the stream's later events
                 // need not wait behind it: it is parked for an operator to see, and handled.
                 Err(error) => {
@@ -132,17 +133,19 @@ impl Planner {
             }
         })
         .await?;
-        let (mut planned, mut causes, mut moot): (Vec<Planned>, Vec<Cause>, Vec<KeyRange>) = Default::default();
-        for (work, (position, correlation_id), ranges) in reactions {
+        let (mut planned, mut causes, mut moot, mut ended): (Vec<Planned>, Vec<Cause>, Vec<KeyRange>, Vec<_>) =
+            Default::default();
+        for (work, (position, correlation_id), ranges, ended_task) in reactions {
             let trace_context = spans.get(&position).and_then(|(_, own)| own.clone());
             causes.extend(std::iter::repeat_n(Cause { correlation_id, trace_context }, work.len()));
             planned.extend(work);
             moot.extend(ranges);
+            ended.extend(ended_task);
         }
         // Planned, then dropped: an event only makes moot what earlier events planned
         // (attempts only go up, and nothing follows a run's end).
         queue::enqueue(&mut transaction, &planned, &causes).await?;
-        queue::drop_moot(&mut transaction, RUN_SAGA, &moot).await?;
+        queue::drop_moot(&mut transaction, RUN_SAGA, &moot, &ended).await?;
         transaction.commit().await?;
         drop(spans);
         if !planned.is_empty() {

@@ -1,5 +1,6 @@
 //! Where an attempt is carried out: built-in executors in-process, webhooks over HTTP, and
-//! external workers through the tasks topic.
+//! external workers, who lease their agent's tasks over HTTP ([`crate::tasks`]); where a
+//! deployment trusts all its workers, the tasks are also published on a shared tasks topic.
 //!
 //! Dispatch is at least once (a worker that dies mid-attempt leaves it to be dispatched again),
 //! so a webhook or a worker may see an attempt twice; `(run_id, step_id, attempt)` names it, and
@@ -21,8 +22,9 @@ use uuid::Uuid;
 
 use crate::egress::{Egress, NotAllowed};
 
-/// An attempt as an executor receives it. This is also the JSON of a message on the tasks
-/// topic; a webhook receives `run_id`, `step_id`, `attempt` and `input` of it.
+/// An attempt as an executor receives it. This is also the JSON of a message on the shared
+/// tasks topic, where a deployment has one; a webhook receives `run_id`, `step_id`, `attempt`
+/// and `input` of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub run_id: Uuid,
@@ -46,7 +48,7 @@ pub enum Outcome {
         error: String,
         retryable: bool,
     },
-    /// An external worker has the task and reports through the command endpoint.
+    /// The task is offered to the agent's workers, who report through the command endpoint.
     HandedOver,
 }
 
@@ -56,7 +58,10 @@ const SLEEP_MAX: Duration = Duration::from_secs(3600);
 pub struct Executors {
     http: reqwest::Client,
     producer: FutureProducer,
-    tasks_topic: String,
+    /// Where external tasks are offered to their agents' workers.
+    pool: sqlx::PgPool,
+    /// The shared tasks topic, where a deployment of trusted workers has one.
+    tasks_topic: Option<String>,
     notifications_topic: String,
     /// The largest webhook answer read; a larger one fails the attempt.
     max_answer_bytes: usize,
@@ -80,8 +85,9 @@ struct WebhookUsage {
 
 impl Executors {
     pub fn new(
+        pool: sqlx::PgPool,
         kafka: &platform::kafka::KafkaSettings,
-        tasks_topic: &str,
+        tasks_topic: Option<&str>,
         notifications_topic: &str,
         max_answer_bytes: usize,
         egress: Egress,
@@ -96,7 +102,8 @@ impl Executors {
         Ok(Executors {
             http,
             producer,
-            tasks_topic: tasks_topic.to_owned(),
+            pool,
+            tasks_topic: tasks_topic.map(str::to_owned),
             notifications_topic: notifications_topic.to_owned(),
             max_answer_bytes,
             egress,
@@ -117,9 +124,10 @@ impl Executors {
         Ok(())
     }
 
-    /// Carries out `task` with `executor`. An error means the attempt could not even be handed
-    /// over (the tasks topic is unreachable) and should be dispatched again later.
-    pub async fn run(&self, executor: &Executor, task: &Task) -> anyhow::Result<Outcome> {
+    /// Carries out `task` with `executor`; `scheduled_position` is its `StepScheduled`'s. An
+    /// error means the attempt could not even be handed over (the database or the tasks topic
+    /// is unreachable) and should be dispatched again later.
+    pub async fn run(&self, executor: &Executor, task: &Task, scheduled_position: i64) -> anyhow::Result<Outcome> {
         let started = Instant::now();
         let elapsed = |started: Instant| started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64;
         match executor {
@@ -144,7 +152,13 @@ impl Executors {
             }
             Executor::Webhook { url, timeout_ms } => Ok(self.webhook(url, *timeout_ms, task, started).await),
             Executor::External => {
-                self.publish(&self.tasks_topic, &task.run_id.to_string(), &serde_json::to_vec(task)?).await?;
+                let attempt =
+                    crate::tasks::Attempt { run_id: task.run_id, step_id: task.step_id.clone(), attempt: task.attempt };
+                let (agent, workspace) = (task.agent_id, task.workspace_id);
+                crate::tasks::offer(&self.pool, &attempt, agent, workspace, scheduled_position, task.deadline).await?;
+                if let Some(topic) = &self.tasks_topic {
+                    self.publish(topic, &task.run_id.to_string(), &serde_json::to_vec(task)?).await?;
+                }
                 Ok(Outcome::HandedOver)
             }
         }

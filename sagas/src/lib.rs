@@ -19,6 +19,7 @@ mod handled;
 pub mod plan;
 pub mod queue;
 mod steps;
+pub mod tasks;
 mod workers;
 
 use std::sync::Arc;
@@ -36,7 +37,9 @@ pub struct SagaConfig {
     pub kafka: platform::kafka::KafkaSettings,
     pub topic: String,
     pub group: String,
-    pub tasks_topic: String,
+    /// The shared tasks topic external tasks are also published on, where every worker is
+    /// trusted; `None` by default: workers lease their own agent's tasks over HTTP.
+    pub tasks_topic: Option<String>,
     pub notifications_topic: String,
     /// Pieces of work carried out at once by one process.
     pub max_in_flight: usize,
@@ -68,8 +71,9 @@ impl Sagas {
         config: SagaConfig,
     ) -> anyhow::Result<Sagas> {
         let executors = executors::Executors::new(
+            pool.clone(),
             &config.kafka,
-            &config.tasks_topic,
+            config.tasks_topic.as_deref(),
             &config.notifications_topic,
             config.max_answer_bytes,
             egress::Egress::new(config.webhook_allow.clone()),

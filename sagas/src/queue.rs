@@ -77,18 +77,31 @@ pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], causes:
     Ok(())
 }
 
-/// Drops the work of `saga` whose keys are in any of `ranges`: one index range scan each.
-pub async fn drop_moot(connection: &mut PgConnection, saga: &str, ranges: &[KeyRange]) -> sqlx::Result<()> {
-    if ranges.is_empty() {
+/// Drops the work of `saga` whose keys are in any of `ranges`: one index range scan each. The
+/// agent tasks the same events end ([`crate::tasks::ended_by`]) go in the same statement.
+pub async fn drop_moot(
+    connection: &mut PgConnection,
+    saga: &str,
+    ranges: &[KeyRange],
+    ended_tasks: &[crate::tasks::Ended],
+) -> sqlx::Result<()> {
+    if ranges.is_empty() && ended_tasks.is_empty() {
         return Ok(());
     }
     let (from, until): (Vec<&str>, Vec<&str>) =
         ranges.iter().map(|range| (range.from.as_str(), range.until.as_str())).unzip();
-    sqlx::query(
-        "delete from saga_work w using unnest($2::text[], $3::text[]) as r(from_key, until_key) \
-          where w.saga = $1 and w.key >= r.from_key and w.key < r.until_key",
-    )
+    let (runs, steps, attempts, whole_runs) = crate::tasks::ended_columns(ended_tasks);
+    sqlx::query(concat!(
+        "with ",
+        crate::tasks::delete_ended_sql!(),
+        " delete from saga_work w using unnest($6::text[], $7::text[]) as r(from_key, until_key) \
+          where w.saga = $1 and w.key >= r.from_key and w.key < r.until_key"
+    ))
     .bind(saga)
+    .bind(&runs)
+    .bind(&steps)
+    .bind(&attempts)
+    .bind(&whole_runs)
     .bind(&from)
     .bind(&until)
     .execute(connection)

@@ -148,8 +148,18 @@ impl Steps {
         caller: &Caller,
         correlation_id: Uuid,
     ) -> Result<(), TryAgain> {
-        let state = self.load::<RunAggregate>(run_id.stream()).await?;
+        let history = self.history(run_id.stream()).await?;
+        let state = fold::<RunAggregate>(&history)?;
         let Some(run) = state.0.as_ref().filter(|run| !run.status.is_final()) else {
+            return Ok(());
+        };
+        // The event that scheduled this attempt holds its input: an external worker's lease
+        // reads it from there.
+        let scheduled = history.iter().rev().find(|recorded| {
+            matches!(<RunAggregate as Decider>::Event::from_recorded(recorded),
+                Ok(events::runs::RunEvent::StepScheduled(e)) if e.step_id == step_id && e.attempt == attempt)
+        });
+        let Some(scheduled_position) = scheduled.map(|recorded| recorded.position) else {
             return Ok(());
         };
         let Some(step) = run.steps.iter().find(|s| {
@@ -169,7 +179,7 @@ impl Steps {
             input: step.planned.input.clone(),
             deadline,
         };
-        let report = match self.executors.run(&step.planned.executor, &task).await? {
+        let report = match self.executors.run(&step.planned.executor, &task, scheduled_position).await? {
             Outcome::HandedOver => return Ok(()),
             Outcome::Completed { output, usage } => {
                 RunCommand::from(CompleteStep { step_id: step_id.to_owned(), attempt, output, usage })

@@ -28,6 +28,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("rm_run_steps", "projections"),
     ("rm_usage", "projections"),
     ("saga_work", "sagas"),
+    ("agent_tasks", "sagas"),
     ("projection_streams", "sagas"),
 ];
 

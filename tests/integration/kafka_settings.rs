@@ -35,7 +35,7 @@ fn refused(outcome: Option<(i32, String)>, mentions: &str) {
 async fn kafka_settings_come_from_the_environment_and_topics_must_match_the_configuration() {
     let db = tests::database().await;
     let config = tests::config(&db.url);
-    let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];
+    let topics = config.topic_names();
     let three = platform::kafka::TopicSettings { partitions: 3, replication_factor: 1, create: true };
     platform::kafka::ensure_topics(&config.kafka(), &topics, three).await.unwrap();
     let wait = Duration::from_secs(20);

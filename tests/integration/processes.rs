@@ -154,7 +154,7 @@ async fn two_processes_of_every_role_survive_losing_one_of_each_under_load() {
 
     let db = tests::database().await;
     let config = tests::config(&db.url);
-    let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];
+    let topics = config.topic_names();
     platform::kafka::ensure_topics(&config.kafka(), &topics, config.topics()).await.unwrap();
     let roles = ["write-api", "read-api", "projector", "saga", "relay"];
     let mut first: Vec<Process> = roles.iter().map(|role| start(&config, role)).collect();

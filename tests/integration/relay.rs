@@ -176,7 +176,7 @@ async fn a_cloudevents_sdk_reads_the_logs_attributes_from_the_kafka_messages() {
     let store = EventStore::new(db.pool.clone(), CommitterConfig::default());
     append_events(&store, 3, 50).await;
     let logged = store::read_range(&db.pool, 1, 150).await.unwrap();
-    let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];
+    let topics = config.topic_names();
     platform::kafka::ensure_topics(&config.kafka(), &topics, config.topics()).await.unwrap();
     let _relay = tests::oxbow_serve("relay", &config);
 

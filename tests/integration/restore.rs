@@ -90,7 +90,7 @@ async fn a_point_in_time_restore_brings_back_the_log_and_nothing_after_the_resto
     let url = format!("postgres://postgres@127.0.0.1:{primary_port}/oxbow");
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
     let config = tests::config(&url);
-    let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];
+    let topics = config.topic_names();
     platform::kafka::ensure_topics(&config.kafka(), &topics, config.topics()).await.unwrap();
     let address = format!("127.0.0.1:{}", tests::free_port());
     let base = format!("http://{address}");

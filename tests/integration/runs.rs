@@ -375,7 +375,11 @@ async fn an_external_worker_takes_its_task_from_kafka_and_reports_over_http() {
     use rdkafka::consumer::{Consumer, StreamConsumer};
     use rdkafka::message::Message;
 
-    let app = TestApp::start().await;
+    // A deployment whose workers are all its own opts in to the shared tasks topic.
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| {
+        config.tasks_topic = Some(format!("{}.tasks", config.events_topic.trim_end_matches(".events")))
+    })
+    .await;
     let workspace = funded_workspace(&app, 1_000).await;
     app.join(&app.token("alice"), workspace, "worker", "member").await;
     let external = agent(&app, workspace, json!({"type": "external"}), 5, 1).await;
@@ -384,7 +388,7 @@ async fn an_external_worker_takes_its_task_from_kafka_and_reports_over_http() {
 
     let worker: StreamConsumer =
         platform::kafka::consumer_config(&app.config.kafka(), &tests::unique_name("worker")).create().unwrap();
-    worker.subscribe(&[&app.config.tasks_topic]).unwrap();
+    worker.subscribe(&[app.config.tasks_topic.as_deref().unwrap()]).unwrap();
     let run = start_run(&app, workspace, flow, 50).await;
 
     let message = tokio::time::timeout(Duration::from_secs(60), worker.recv()).await.expect("a task").unwrap();

@@ -63,14 +63,14 @@ async fn an_event_drops_exactly_the_work_it_makes_moot() {
         duration_ms: 1,
         cost: 1,
     });
-    queue::drop_moot(&mut connection, RUN_SAGA, &plan::moot(&recorded(run, &succeeded))).await.unwrap();
+    queue::drop_moot(&mut connection, RUN_SAGA, &plan::moot(&recorded(run, &succeeded)), &[]).await.unwrap();
     let mut left: Vec<String> = wanted.iter().map(|planned| planned.key.clone()).collect();
     left.retain(|key| key != &format!("timeout:{run}:a:1"));
     left.sort();
     assert_eq!(keys(&db.pool).await, left, "only the attempt's own timer goes");
 
     let ended = RunEvent::from(RunSucceeded { credits_used: 1 });
-    queue::drop_moot(&mut connection, RUN_SAGA, &plan::moot(&recorded(run, &ended))).await.unwrap();
+    queue::drop_moot(&mut connection, RUN_SAGA, &plan::moot(&recorded(run, &ended)), &[]).await.unwrap();
     let mut left = vec![format!("settle:{run}"), format!("timeout:{other}:a:1"), format!("dispatch:{other}:a:1")];
     left.sort();
     assert_eq!(keys(&db.pool).await, left, "the run's timers, retries and dispatches go; its settlement stays");

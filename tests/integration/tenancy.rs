@@ -564,3 +564,76 @@ async fn a_payment_delivery_of_many_signatures_is_refused_unchecked() {
     assert_eq!(problem["code"], "invalid_signature", "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("more than 3 signatures"), "{problem}");
 }
+
+/// Two tenants' external agents: each worker leases its own agent's tasks over HTTP and never
+/// the other's, and with the default configuration no task is published on any topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenants_worker_leases_only_its_own_agents_tasks() {
+    use crate::runs::{agent, funded_workspace, start_run, step, workflow};
+    assert_eq!(platform::Config::with_defaults(String::new()).tasks_topic, None, "no shared tasks topic by default");
+    let app = TestApp::start().await;
+    let alice = app.token("alice");
+    let mut tenants = Vec::new();
+    for name in ["a-secret", "b-secret"] {
+        let workspace = funded_workspace(&app, 1_000).await;
+        let external = agent(&app, workspace, json!({"type": "external"}), 1, 0).await;
+        let flow = workflow(&app, workspace, json!([step(name, external, &[])])).await;
+        let issued = app.ok(&alice, json!({"type": "IssueWorkerCredential", "id": external, "payload": {}})).await;
+        let credential = issued["worker_credential"].as_str().unwrap().to_owned();
+        let run = start_run(&app, workspace, flow, 10).await;
+        tenants.push((name, run, credential));
+    }
+    let lease = |credential: String, body: serde_json::Value| {
+        let (http, base) = (app.http.clone(), app.base.clone());
+        async move {
+            let response =
+                http.post(format!("{base}/v1/tasks/lease")).bearer_auth(credential).json(&body).send().await.unwrap();
+            (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let extend = |credential: &str, run: Uuid, step_id: &str| {
+        let request = app
+            .http
+            .post(format!("{}/v1/tasks/extend", app.base))
+            .bearer_auth(credential)
+            .json(&json!({"run_id": run, "step_id": step_id, "attempt": 1}));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    for (name, run, credential) in &tenants {
+        // Waits for the dispatch, then takes every task its agent has: exactly its own.
+        let (status, leased) = lease(credential.clone(), json!({"max": 100, "wait_ms": 30_000})).await;
+        assert_eq!(status, 200, "{leased}");
+        let tasks = leased["tasks"].as_array().unwrap();
+        assert_eq!(tasks.len(), 1, "{leased}");
+        assert_eq!((tasks[0]["run_id"].clone(), tasks[0]["step_id"].as_str()), (json!(run), Some(*name)));
+        assert_eq!(tasks[0]["input"], json!({"step": name}));
+        assert!(tasks[0]["lease_expires_at"].is_string() && tasks[0]["deadline"].is_string());
+        // Leased, it is no one else's to take.
+        let (_, again) = lease(credential.clone(), json!({})).await;
+        assert_eq!(again["tasks"], json!([]), "{again}");
+    }
+    let [(a_step, a_run, a_credential), (_, _, b_credential)] = &tenants[..] else { unreachable!() };
+    // The other tenant's worker cannot extend the lease, nor learn that the attempt exists.
+    let (status, problem) = extend(b_credential, *a_run, a_step).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("attempt_over")), "{problem}");
+    let (status, extended) = extend(a_credential, *a_run, a_step).await;
+    assert_eq!(status, 200, "{extended}");
+    // A report of the start ends the lease: the worker has the task.
+    let started = json!({"type": "ReportStepStarted", "id": a_run, "payload": {"step_id": a_step, "attempt": 1}});
+    app.ok(a_credential, started).await;
+    let (status, problem) = extend(a_credential, *a_run, a_step).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("attempt_over")), "{problem}");
+
+    // Only workers lease, and within bounds.
+    let (status, problem) = lease(alice.clone(), json!({})).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("worker_credential_required")), "{problem}");
+    for (body, field) in [(json!({"max": 0}), "/max"), (json!({"wait_ms": 30_001}), "/wait_ms")] {
+        let (status, problem) = lease(a_credential.clone(), body).await;
+        assert_eq!((status, problem["field"].as_str()), (400, Some(field)), "{problem}");
+    }
+    let (status, problem) = lease(a_credential.clone(), json!({"max": 1, "stream": "all"})).await;
+    assert_eq!(status, 400, "unknown members are refused: {problem}");
+}

@@ -68,7 +68,7 @@ async fn receiver() -> (String, Received) {
 async fn one_trace_follows_a_command_through_every_role_process() {
     let db = tests::database().await;
     let config = tests::config(&db.url);
-    let topics = [config.events_topic.as_str(), config.tasks_topic.as_str(), config.notifications_topic.as_str()];
+    let topics = config.topic_names();
     platform::kafka::ensure_topics(&config.kafka(), &topics, config.topics()).await.unwrap();
     let (collector, received) = receiver().await;
     let port = tests::free_port();

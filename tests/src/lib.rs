@@ -80,7 +80,7 @@ pub fn oxbow_command(config: &platform::Config) -> tokio::process::Command {
         .env("OXBOW_REDIS_PREFIX", &config.redis_prefix)
         .env("KAFKA_BROKERS", &config.kafka_brokers)
         .env("OXBOW_EVENTS_TOPIC", &config.events_topic)
-        .env("OXBOW_TASKS_TOPIC", &config.tasks_topic)
+        .env("OXBOW_TASKS_TOPIC", config.tasks_topic.as_deref().unwrap_or_default())
         .env("OXBOW_NOTIFICATIONS_TOPIC", &config.notifications_topic)
         .env("OXBOW_SAGA_GROUP", &config.saga_group)
         .env("OXBOW_TOPIC_PARTITIONS", config.topic_partitions.to_string())
@@ -205,7 +205,9 @@ mod app {
         config.http_addr = "127.0.0.1:0".parse().unwrap();
         let name = unique_name("t");
         config.events_topic = format!("{name}.events");
-        config.tasks_topic = format!("{name}.tasks");
+        // External tasks go to their workers over HTTP, as by default; a test of the shared
+        // tasks topic names one.
+        config.tasks_topic = None;
         config.notifications_topic = format!("{name}.notifications");
         config.saga_group = format!("{name}.sagas");
         config.redis_prefix = format!("{name}:");

@@ -31,12 +31,19 @@ pub struct WriteApi {
     pub max_body_bytes: usize,
     /// The secret shared with the payment provider; without it the payment webhook is off.
     pub payment_webhook_secret: Option<String>,
+    /// Where external agents' tasks are leased from.
+    pub pool: sqlx::PgPool,
+    /// Wakes the leases waiting for a task.
+    pub task_bell: sagas::tasks::TaskBell,
 }
 
-/// `POST /v1/commands`, `POST /v1/payments/webhook` and `GET /openapi.json`.
+/// `POST /v1/commands`, `POST /v1/tasks/lease`, `POST /v1/tasks/extend`,
+/// `POST /v1/payments/webhook` and `GET /openapi.json`.
 pub fn router(api: WriteApi) -> Router {
     Router::new()
         .route("/v1/commands", post(post_command))
+        .route("/v1/tasks/lease", post(post_lease))
+        .route("/v1/tasks/extend", post(post_extend))
         .route("/v1/payments/webhook", post(post_payment))
         .route("/openapi.json", get(|| async { axum::Json(crate::openapi::document()) }))
         .with_state(Arc::new(api))
@@ -64,22 +71,7 @@ async fn post_command(State(state): State<Arc<WriteApi>>, headers: HeaderMap, bo
 async fn accept(state: &WriteApi, headers: &HeaderMap, body: Body) -> Result<Accepted, Problem> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
     let caller = authenticate(state, authorization).await?;
-    let too_large = || {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "The request body is too large",
-            format!("the body may be at most {} bytes", state.max_body_bytes),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > state.max_body_bytes) {
-        return Err(too_large());
-    }
-    let bytes = to_bytes(body, state.max_body_bytes).await.map_err(|_| too_large())?;
+    let bytes = read_body(state, headers, body).await?;
     let envelope: Envelope = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&bytes))
         .map_err(|error| {
             let path = error.path().to_string();
@@ -115,7 +107,75 @@ async fn accept(state: &WriteApi, headers: &HeaderMap, body: Body) -> Result<Acc
         command,
         payload: envelope.payload,
     };
-    Ok(state.service.execute(request, &caller, idempotency_key, correlation_id).await?)
+    let report = crate::tasks::report_of(&caller, &request);
+    let accepted = state.service.execute(request, &caller, idempotency_key, correlation_id).await?;
+    if let Some(attempt) = report {
+        crate::tasks::reported(&state.pool, &attempt).await;
+    }
+    Ok(accepted)
+}
+
+async fn post_lease(State(state): State<Arc<WriteApi>>, headers: HeaderMap, body: Body) -> Response {
+    let leased = async {
+        let caller = authenticate_headers(&state, &headers).await?;
+        let request = read_json(&state, &headers, body).await?;
+        crate::tasks::lease(&state.pool, &state.task_bell, &caller, request).await
+    };
+    match leased.await {
+        Ok(tasks) => (StatusCode::OK, axum::Json(tasks)).into_response(),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn post_extend(State(state): State<Arc<WriteApi>>, headers: HeaderMap, body: Body) -> Response {
+    let extended = async {
+        let caller = authenticate_headers(&state, &headers).await?;
+        let request = read_json(&state, &headers, body).await?;
+        crate::tasks::extend(&state.pool, &caller, request).await
+    };
+    match extended.await {
+        Ok(lease) => (StatusCode::OK, axum::Json(lease)).into_response(),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn authenticate_headers(state: &WriteApi, headers: &HeaderMap) -> Result<Caller, Problem> {
+    authenticate(state, headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok())).await
+}
+
+/// A JSON body within the size bound, read into `T`; an empty body reads as `{}`.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    state: &WriteApi,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<T, Problem> {
+    let bytes = read_body(state, headers, body).await?;
+    let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes)).map_err(|error| {
+        let path = error.path().to_string();
+        let problem = Problem::malformed(format!("{}: {}", path, error.inner()));
+        if path == "." { problem } else { problem.with("field", format!("/{}", path.replace('.', "/"))) }
+    })
+}
+
+/// The body, refused when it is larger than the bound (before it is read, when it says so).
+async fn read_body(state: &WriteApi, headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Problem> {
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "The request body is too large",
+            format!("the body may be at most {} bytes", state.max_body_bytes),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > state.max_body_bytes) {
+        return Err(too_large());
+    }
+    to_bytes(body, state.max_body_bytes).await.map_err(|_| too_large())
 }
 
 /// Who sends the command: an agent's worker by its credential (`oxw.…`), anyone else by a JWT.

@@ -1,5 +1,6 @@
-//! The command endpoint: `POST /v1/commands`, the payment provider's webhook, and the OpenAPI
-//! document of the REST surface.
+//! The command endpoint: `POST /v1/commands`, external agents' task leases
+//! (`POST /v1/tasks/lease`, `/extend`), the payment provider's webhook, and the OpenAPI document
+//! of the REST surface.
 //!
 //! Handlers are thin: they read the envelope (type + payload → a typed command), hand it to
 //! the application's [`app::CommandService`], and render the outcome, or the error as
@@ -9,6 +10,7 @@ mod handler;
 pub mod openapi;
 pub mod payments;
 pub mod problem;
+pub mod tasks;
 
 pub use handler::{WriteApi, router};
 pub use platform::rate_limit::RateLimit;

@@ -95,11 +95,61 @@ pub fn document() -> Value {
                     "503": problem("The log is unavailable")
                 }
             }},
+            "/v1/tasks/lease": {"post": {
+                "summary": "An external agent's worker takes up to `max` of its agent's tasks, waiting up to `wait_ms` for one; a lease lasts 30 s unless reported (through /v1/commands) or extended",
+                "parameters": [{"name": "Authorization", "in": "header", "required": true, "schema": {"type": "string"},
+                    "description": "Bearer oxw.… : the agent's worker credential"}],
+                "requestBody": {"required": false, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": false,
+                    "properties": {
+                        "max": {"type": "integer", "minimum": 1, "maximum": 100, "default": 1},
+                        "wait_ms": {"type": "integer", "minimum": 0, "maximum": 30000, "default": 0}
+                    }
+                }}}},
+                "responses": {
+                    "200": {"description": "The tasks leased, none when none came within wait_ms", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["tasks"],
+                        "properties": {"tasks": {"type": "array", "items": {"type": "object",
+                            "required": ["run_id", "workspace_id", "agent_id", "step_id", "attempt", "input", "deadline", "lease_expires_at"],
+                            "properties": {
+                                "run_id": {"type": "string", "format": "uuid"},
+                                "workspace_id": {"type": "string", "format": "uuid"},
+                                "agent_id": {"type": "string", "format": "uuid"},
+                                "step_id": {"type": "string"},
+                                "attempt": {"type": "integer", "minimum": 1},
+                                "input": {},
+                                "deadline": {"type": "string", "format": "date-time"},
+                                "lease_expires_at": {"type": "string", "format": "date-time"}
+                            }}}}
+                    }}}},
+                    "400": problem("Malformed, or max / wait_ms out of bounds"),
+                    "401": problem("No valid worker credential"),
+                    "403": problem("Not a worker credential (worker_credential_required)"),
+                    "429": problem("Rate limited")
+                }
+            }},
+            "/v1/tasks/extend": {"post": {
+                "summary": "Extends a lease of one attempt by 30 s from now",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": false, "required": ["run_id", "step_id", "attempt"],
+                    "properties": {
+                        "run_id": {"type": "string", "format": "uuid"},
+                        "step_id": {"type": "string"},
+                        "attempt": {"type": "integer", "minimum": 1}
+                    }
+                }}}},
+                "responses": {
+                    "200": {"description": "Extended", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"lease_expires_at": {"type": "string", "format": "date-time"}}}}}},
+                    "403": problem("Not a worker credential"),
+                    "422": problem("attempt_over: started, ended, timed out, cancelled, or no task of this agent's")
+                }
+            }},
             "/v1/payments/webhook": {"post": {
                 "summary": "The payment provider confirms a payment: credits are purchased, or the named invoice paid, once per payment id",
                 "parameters": [
                     {"name": "Oxbow-Signature", "in": "header", "required": true, "schema": {"type": "string"},
-                     "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" keyed with OXBOW_PAYMENT_WEBHOOK_SECRET>; at most five minutes old"}
+                     "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" keyed with OXBOW_PAYMENT_WEBHOOK_SECRET>; at most five minutes old, at most three v1= entries"}
                 ],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["id", "type", "workspace_id", "amount"],
