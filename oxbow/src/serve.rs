@@ -443,6 +443,7 @@ fn read_api(
         activity,
         min_position_timeout: config.min_position_timeout,
         operators: platform::auth::Operators::new(config.operators.clone()),
+        max_response_bytes: config.max_response_bytes,
     };
     // Reads have a bucket of their own per caller, as large as the commands'.
     let rate_limit = platform::rate_limit::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);

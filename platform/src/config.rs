@@ -49,6 +49,8 @@ pub struct Config {
     pub min_position_timeout: Duration,
     /// The largest command body accepted.
     pub max_body_bytes: usize,
+    /// The largest answer one GraphQL request may build.
+    pub max_response_bytes: usize,
     /// The largest event payload (canonical JSON) a command may record, and the largest answer
     /// a webhook agent may give. Kept well below the broker's message limit (Kafka's default
     /// is about 1 MB), so the relay can publish every event.
@@ -129,6 +131,7 @@ impl Config {
             database_pool_size: 16,
             min_position_timeout: Duration::from_secs(5),
             max_body_bytes: 256 * 1024,
+            max_response_bytes: 16 * 1024 * 1024,
             max_event_bytes: 256 * 1024,
             subscription_connections_per_caller: 16,
             subscriptions_per_connection: 32,
@@ -178,6 +181,7 @@ impl Config {
                 defaults.min_position_timeout.as_millis() as u64,
             )?),
             max_body_bytes: parsed("OXBOW_MAX_BODY_BYTES", defaults.max_body_bytes)?,
+            max_response_bytes: parsed("OXBOW_MAX_RESPONSE_BYTES", defaults.max_response_bytes)?,
             max_event_bytes: parsed("OXBOW_MAX_EVENT_BYTES", defaults.max_event_bytes)?,
             subscription_connections_per_caller: parsed(
                 "OXBOW_SUBSCRIPTION_CONNECTIONS_PER_CALLER",

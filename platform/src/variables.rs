@@ -50,6 +50,11 @@ pub const VARIABLES: &[Variable] = &[
     variable("OXBOW_APPEND_PIPELINE_DEPTH", "1", "group-commit batches written at once per process"),
     variable("OXBOW_MIN_POSITION_TIMEOUT_MS", "5000", "the longest a read waits for X-Oxbow-Min-Position"),
     variable("OXBOW_MAX_BODY_BYTES", "262144", "the largest request body"),
+    variable(
+        "OXBOW_MAX_RESPONSE_BYTES",
+        "16777216",
+        "the largest GraphQL answer built; past it the answer is one RESPONSE_TOO_LARGE error",
+    ),
     variable("OXBOW_MAX_EVENT_BYTES", "262144", "the largest event, and the largest webhook answer read"),
     variable("OXBOW_RATE_LIMIT_PER_SECOND", "2000", "commands, and queries, per second per caller"),
     variable("OXBOW_RATE_LIMIT_BURST", "4000", "the burst above that"),

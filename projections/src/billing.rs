@@ -244,12 +244,24 @@ pub async fn account(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) -
 }
 
 /// The workspace's invoices, newest first.
-pub async fn invoices(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) -> sqlx::Result<Vec<InvoiceRow>> {
+/// Up to `limit` of a workspace's invoices, newest first, after (older than) the invoice
+/// `after` (the newest when `None`).
+pub async fn invoices(
+    executor: impl PgExecutor<'_>,
+    workspace_id: WorkspaceId,
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<InvoiceRow>> {
     sqlx::query_as(
         "select invoice_id, amount, paid, captured_in_period, issued_at, due_at from rm_invoices \
-          where workspace_id = $1 order by issued_at desc",
+          where workspace_id = $1 \
+            and ($2::uuid is null or (issued_at, invoice_id) < \
+                 (select issued_at, invoice_id from rm_invoices where workspace_id = $1 and invoice_id = $2)) \
+          order by issued_at desc, invoice_id desc limit $3",
     )
     .bind(workspace_id.uuid())
+    .bind(after)
+    .bind(limit)
     .fetch_all(executor)
     .await
 }

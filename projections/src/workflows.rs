@@ -139,11 +139,20 @@ pub async fn page(
 }
 
 /// Every version of a workflow, oldest first.
-pub async fn versions(executor: impl sqlx::PgExecutor<'_>, id: WorkflowId) -> sqlx::Result<Vec<Version>> {
-    let rows: Vec<(i32, String, serde_json::Value)> =
-        sqlx::query_as("select version, name, steps from rm_workflow_versions where workflow_id = $1 order by version")
-            .bind(id.uuid())
-            .fetch_all(executor)
-            .await?;
+pub async fn versions(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: WorkflowId,
+    after_version: i32,
+    limit: i64,
+) -> sqlx::Result<Vec<Version>> {
+    let rows: Vec<(i32, String, serde_json::Value)> = sqlx::query_as(
+        "select version, name, steps from rm_workflow_versions where workflow_id = $1 and version > $2 \
+          order by version limit $3",
+    )
+    .bind(id.uuid())
+    .bind(after_version)
+    .bind(limit)
+    .fetch_all(executor)
+    .await?;
     Ok(rows.into_iter().map(|(version, name, steps)| Version { version, name, steps }).collect())
 }

@@ -315,11 +315,23 @@ pub async fn memberships(
 }
 
 /// A workspace's members, longest-standing first.
-pub async fn members(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) -> sqlx::Result<Vec<MemberRow>> {
+/// Up to `limit` of a workspace's members, in the order they joined, after the member `after`
+/// (the first ones when `None`).
+pub async fn members(
+    executor: impl PgExecutor<'_>,
+    workspace_id: WorkspaceId,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<MemberRow>> {
     let rows: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
-        "select user_id, role, joined_at from rm_workspace_members where workspace_id = $1 order by joined_at, user_id",
+        "select user_id, role, joined_at from rm_workspace_members m where workspace_id = $1 \
+            and ($2::text is null or (joined_at, user_id) > \
+                 (select joined_at, user_id from rm_workspace_members where workspace_id = $1 and user_id = $2)) \
+          order by joined_at, user_id limit $3",
     )
     .bind(workspace_id.uuid())
+    .bind(after)
+    .bind(limit)
     .fetch_all(executor)
     .await?;
     Ok(rows
@@ -336,14 +348,26 @@ pub async fn member_count(executor: impl PgExecutor<'_>, workspace_id: Workspace
     Ok(count)
 }
 
-/// A workspace's invitations, pending and accepted, oldest first.
-pub async fn invitations(executor: impl PgExecutor<'_>, workspace_id: WorkspaceId) -> sqlx::Result<Vec<InvitationRow>> {
+/// Up to `limit` of a workspace's invitations, pending and accepted, oldest first, after the
+/// invitation `after` (the first ones when `None`).
+pub async fn invitations(
+    executor: impl PgExecutor<'_>,
+    workspace_id: WorkspaceId,
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<InvitationRow>> {
     #[allow(clippy::type_complexity)]
     let rows: Vec<(Uuid, String, String, String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
         "select invitation_id, email, role, invited_by, invited_at, accepted_by from rm_workspace_invitations \
-          where workspace_id = $1 order by invited_at",
+          where workspace_id = $1 \
+            and ($2::uuid is null or (invited_at, invitation_id) > \
+                 (select invited_at, invitation_id from rm_workspace_invitations \
+                   where workspace_id = $1 and invitation_id = $2)) \
+          order by invited_at, invitation_id limit $3",
     )
     .bind(workspace_id.uuid())
+    .bind(after)
+    .bind(limit)
     .fetch_all(executor)
     .await?;
     Ok(rows

@@ -15,6 +15,7 @@ pub struct LoggedEvent {
     pub event_id: ID,
     pub event_type: String,
     pub schema_version: i32,
+    #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     pub payload: Json<serde_json::Value>,
     pub actor: Option<String>,
     pub correlation_id: Option<String>,
@@ -53,6 +54,7 @@ pub struct ProjectionStatus {
     pub updated_at: DateTime<Utc>,
     /// The projection's dead letter: events it failed on, and those waiting behind them.
     /// Operators only (they name other tenants' streams): empty for everyone else.
+    #[graphql(complexity = "50 * child_complexity")]
     pub parked: Vec<ParkedEvent>,
 }
 

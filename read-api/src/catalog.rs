@@ -39,6 +39,7 @@ impl Agent {
         &self.0.kind
     }
     /// `{"type": "builtin" | "webhook" | "external", …}` as registered.
+    #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     async fn executor(&self) -> Json<serde_json::Value> {
         Json(self.0.executor.clone())
     }
@@ -57,6 +58,7 @@ impl Agent {
     }
     /// The credentials in force for the agent's worker, oldest first: to its workspace's
     /// admins; empty for everyone else. A secret is shown only when issued.
+    #[graphql(complexity = "20 * child_complexity")]
     async fn worker_credentials(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkerCredential>> {
         let role = role_in(ctx, WorkspaceId(self.0.workspace_id)).await?;
         if !role.is_some_and(|role| role.at_least(Role::Admin)) {
@@ -96,6 +98,7 @@ pub struct WorkflowStep {
     pub id: String,
     pub agent_id: ID,
     pub depends_on: Vec<String>,
+    #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     pub input: Json<serde_json::Value>,
     pub retry: RetryPolicy,
     pub timeout_ms: i64,
@@ -123,6 +126,7 @@ fn steps_of(steps: &serde_json::Value) -> Vec<WorkflowStep> {
 pub struct WorkflowVersion {
     pub version: i32,
     pub name: String,
+    #[graphql(complexity = "crate::guard::STEPS * child_complexity")]
     pub steps: Vec<WorkflowStep>,
 }
 
@@ -150,13 +154,24 @@ impl Workflow {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    #[graphql(complexity = "crate::guard::STEPS * child_complexity")]
     async fn steps(&self) -> Vec<WorkflowStep> {
         steps_of(&self.0.steps)
     }
-    /// Every version, oldest first.
-    async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkflowVersion>> {
-        let versions =
-            projections::workflows::versions(&services(ctx).pool, self.0.id.into()).await.map_err(internal)?;
+    /// Its versions, oldest first: `first` of them (50 unless asked, at most 500) after
+    /// `afterVersion`.
+    #[graphql(complexity = "crate::guard::page_weight(first) * child_complexity")]
+    async fn versions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after_version: Option<i32>,
+    ) -> async_graphql::Result<Vec<WorkflowVersion>> {
+        let limit = crate::guard::page_size(first)?;
+        let after = after_version.unwrap_or(0);
+        let versions = projections::workflows::versions(&services(ctx).pool, self.0.id.into(), after, limit)
+            .await
+            .map_err(internal)?;
         Ok(versions
             .into_iter()
             .map(|v| WorkflowVersion { version: v.version, name: v.name, steps: steps_of(&v.steps) })
@@ -294,14 +309,25 @@ impl BillingQuery {
         billing_account(&services(ctx).pool, workspace_id).await
     }
 
-    /// The workspace's invoices, newest first.
-    async fn invoices(&self, ctx: &Context<'_>, workspace_id: ID) -> async_graphql::Result<Vec<Invoice>> {
+    /// The workspace's invoices, newest first: `first` of them (50 unless asked, at most 500)
+    /// older than the invoice `after`.
+    #[graphql(complexity = "crate::guard::page_weight(first) * child_complexity")]
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+        first: Option<i32>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<Vec<Invoice>> {
         viewer(ctx)?;
         let workspace_id = parse_id(&workspace_id, "workspaceId")?;
+        let limit = crate::guard::page_size(first)?;
+        let after = after.as_ref().map(|after| parse_id(after, "after")).transpose()?;
         if role_in(ctx, workspace_id).await?.is_none() {
             return Ok(Vec::new());
         }
-        let invoices = projections::billing::invoices(&services(ctx).pool, workspace_id).await.map_err(internal)?;
+        let invoices =
+            projections::billing::invoices(&services(ctx).pool, workspace_id, after, limit).await.map_err(internal)?;
         Ok(invoices.into_iter().map(Invoice).collect())
     }
 }

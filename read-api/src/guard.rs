@@ -72,6 +72,14 @@ pub(crate) fn page_weight(first: Option<i32>) -> usize {
     first.unwrap_or(50).clamp(1, 500) as usize
 }
 
+/// What a JSON field (a step's input or output, an event's payload) weighs in a query's
+/// complexity: it may hold up to 256 KiB, where a plain field holds a few bytes.
+pub(crate) const JSON_WEIGHT: usize = 64;
+
+/// What a workflow's or run's steps weigh: the most steps a workflow has (the Workflow
+/// decider's `MAX_STEPS`).
+pub(crate) const STEPS: usize = 100;
+
 pub(crate) fn page_size(first: Option<i32>) -> async_graphql::Result<i64> {
     match first {
         None => Ok(50),

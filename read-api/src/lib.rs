@@ -10,6 +10,7 @@
 
 mod activity;
 mod audit;
+mod bounds;
 mod catalog;
 mod graphiql;
 mod guard;
@@ -23,6 +24,7 @@ mod subscriptions;
 mod workspaces;
 
 pub use activity::{Activity, ActivityFeed};
+pub use bounds::{DEFAULT_MAX_RESPONSE_BYTES, MAX_ALIASES};
 pub use http::{OpenConnections, ReadState, router};
 pub use progress::Progress;
 pub use schema::{OxbowSchema, build_schema};

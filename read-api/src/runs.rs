@@ -69,6 +69,7 @@ impl Run {
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
     }
+    #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     async fn input(&self) -> Json<serde_json::Value> {
         Json(self.0.input.clone())
     }
@@ -86,6 +87,7 @@ impl Run {
         self.0.updated_at
     }
     /// The steps in the workflow's order.
+    #[graphql(complexity = "crate::guard::STEPS * child_complexity")]
     async fn steps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RunStep>> {
         let steps = projections::runs::steps(&services(ctx).pool, self.0.id.into()).await.map_err(internal)?;
         Ok(steps.into_iter().map(RunStep).collect())
@@ -119,6 +121,7 @@ impl RunStep {
     async fn attempts(&self) -> i32 {
         self.0.attempts
     }
+    #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     async fn output(&self) -> Option<Json<serde_json::Value>> {
         self.0.output.clone().map(Json)
     }
@@ -179,6 +182,7 @@ impl RunsQuery {
     }
 
     /// What each agent used from `from` up to and excluding `to` (UTC days), most credits first.
+    #[graphql(complexity = "50 * child_complexity")]
     async fn usage(
         &self,
         ctx: &Context<'_>,

@@ -17,10 +17,14 @@ pub type OxbowSchema = Schema<Query, EmptyMutation, SubscriptionRoot>;
 pub struct Query(WorkspacesQuery, AuditQuery, CatalogQuery, BillingQuery, RunsQuery);
 
 pub fn build_schema(services: Services) -> OxbowSchema {
+    let bounds = crate::bounds::Bounds { max_response_bytes: services.max_response_bytes };
     Schema::build(Query::default(), EmptyMutation, SubscriptionRoot)
         .data(services)
         .limit_depth(12)
-        // A page weighs the rows it may return times what each row asks for (`page_weight`).
-        .limit_complexity(1_000)
+        // Every field weighs what it may return: a page the rows it may hold times what each
+        // row asks for, a workflow's steps a hundred, a JSON field 64 plain ones (`guard`).
+        .limit_complexity(20_000)
+        // What weights cannot catch: hundreds of aliases, and answers past the byte cap.
+        .extension(bounds)
         .finish()
 }

@@ -21,4 +21,6 @@ pub struct Services {
     pub min_position_timeout: Duration,
     /// Who sees operators' details (the dead letter).
     pub operators: Operators,
+    /// The largest answer one request may build.
+    pub max_response_bytes: usize,
 }

@@ -24,6 +24,7 @@ pub struct ActivityEvent {
     pub workspace_id: ID,
     pub actor: Option<String>,
     pub recorded_at: DateTime<Utc>,
+    #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     pub payload: Json<serde_json::Value>,
 }
 
@@ -153,6 +154,7 @@ pub struct BalanceChange {
     pub position: i64,
     pub event_type: String,
     /// What the event moved, as logged.
+    #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     pub payload: Json<serde_json::Value>,
     pub account: Option<crate::catalog::BillingAccount>,
 }
@@ -163,6 +165,7 @@ pub struct RunUpdate {
     /// The event's global position.
     pub position: i64,
     pub event_type: String,
+    #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     pub payload: Json<serde_json::Value>,
     pub run: Option<crate::runs::Run>,
 }

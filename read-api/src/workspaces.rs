@@ -71,9 +71,20 @@ impl Workspace {
     async fn my_role(&self) -> Role {
         self.viewer_role.into()
     }
-    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Member>> {
+    /// Its members in the order they joined: `first` of them (50 unless asked, at most 500)
+    /// after the member `after` (a user id).
+    #[graphql(complexity = "crate::guard::page_weight(first) * child_complexity")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Vec<Member>> {
+        let limit = crate::guard::page_size(first)?;
         let members =
-            projections::workspaces::members(&services(ctx).pool, self.row.id.into()).await.map_err(internal)?;
+            projections::workspaces::members(&services(ctx).pool, self.row.id.into(), after.as_deref(), limit)
+                .await
+                .map_err(internal)?;
         Ok(members
             .into_iter()
             .map(|member| Member { user_id: member.user_id, role: member.role.into(), joined_at: member.joined_at })
@@ -98,13 +109,23 @@ impl Workspace {
         };
         Ok(RunCounts::from_pairs(&counts))
     }
-    /// Invitations, pending and accepted; admins and owners only.
-    async fn invitations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Invitation>> {
+    /// Invitations, pending and accepted, oldest first: `first` of them (50 unless asked, at
+    /// most 500) after the invitation `after`; admins and owners only.
+    #[graphql(complexity = "crate::guard::page_weight(first) * child_complexity")]
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<Vec<Invitation>> {
         if !self.viewer_role.at_least(events::workspace::Role::Admin) {
             return Err(coded("FORBIDDEN", "only admins and owners see invitations"));
         }
+        let limit = crate::guard::page_size(first)?;
+        let after = after.as_ref().map(|after| crate::guard::parse_id(after, "after")).transpose()?;
         let pool = &services(ctx).pool;
-        let mut rows = projections::workspaces::invitations(pool, self.row.id.into()).await.map_err(internal)?;
+        let mut rows =
+            projections::workspaces::invitations(pool, self.row.id.into(), after, limit).await.map_err(internal)?;
         // The read model keeps emails sealed, as the log does.
         let emails = rows.iter_mut().map(|row| &mut row.email).collect();
         store::personal::reveal_texts(pool, emails).await.map_err(internal)?;

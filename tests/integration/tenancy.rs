@@ -1,6 +1,6 @@
 //! Tenant isolation: a token of another workspace gets nothing, over HTTP or WebSocket.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tests::TestApp;
 use uuid::Uuid;
 
@@ -192,10 +192,11 @@ async fn the_read_edge_bounds_what_a_stranger_sends() {
     assert_eq!(answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{answer}");
 
     // A page weighs what it may return: one large page, or many aliased small ones, is too
-    // complex; an ordinary page is not.
+    // complex; an ordinary page is not. (A row's members are a page of their own.)
     let bob = app.token("bob");
-    let page =
-        |alias: &str, first: i32| format!("{alias}: workspaces(first: {first}) {{ edges {{ node {{ id name }} }} }}");
+    let page = |alias: &str, first: i32| {
+        format!("{alias}: workspaces(first: {first}) {{ edges {{ node {{ id name members {{ userId }} }} }} }}")
+    };
     let ordinary = app.graphql(Some(&bob), &format!("{{ {} }}", page("a", 50)), None).await;
     assert!(ordinary.get("errors").is_none(), "{ordinary}");
     let large = app.graphql(Some(&bob), &format!("{{ {} }}", page("a", 500)), None).await;
@@ -636,4 +637,59 @@ async fn each_tenants_worker_leases_only_its_own_agents_tasks() {
     }
     let (status, problem) = lease(a_credential.clone(), json!({"max": 1, "stream": "all"})).await;
     assert_eq!(status, 400, "unknown members are refused: {problem}");
+}
+
+/// The read API builds no more than a request may cost: every list is paged and weighs what it
+/// may return, a document holds at most 64 aliases, and an answer past the byte cap is one
+/// coded error, after which the process answers the next query as ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_cannot_make_the_read_api_build_more_than_its_bounds() {
+    use crate::runs::{agent, builtin, funded_workspace};
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| config.max_response_bytes = 64 * 1024).await;
+    let alice = app.token("alice");
+    let workspace = funded_workspace(&app, 10).await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 1, 0).await;
+    // A workflow of large inputs, revised a few times: each version about 30 KB.
+    let workflow = Uuid::now_v7();
+    let steps = |n: usize| json!([{"id": "big", "agent_id": echo, "input": {"text": "x".repeat(30_000), "n": n}}]);
+    app.ok(
+        &alice,
+        json!({"type": "DefineWorkflow", "id": workflow,
+        "payload": {"workspace_id": workspace, "name": "Big", "steps": steps(0)}}),
+    )
+    .await;
+    let mut last = Value::Null;
+    for n in 1..=4 {
+        last = app.ok(&alice, json!({"type": "ReviseWorkflow", "id": workflow, "payload": {"steps": steps(n)}})).await;
+    }
+    let position = last["position"].as_i64();
+    let code = |answer: &Value| answer["errors"][0]["extensions"]["code"].as_str().map(str::to_owned);
+
+    // Lists are paged: a version at a time, after the one seen.
+    let paged = format!("{{ workflow(id: \"{workflow}\") {{ versions(first: 2, afterVersion: 1) {{ version }} }} }}");
+    let answer = app.graphql(Some(&alice), &paged, position).await;
+    assert_eq!(answer["data"]["workflow"]["versions"], json!([{"version": 2}, {"version": 3}]), "{answer}");
+
+    // Nested lists weigh what they may return: versions (50) x steps (100) x an input (64).
+    let nested = format!("{{ workflow(id: \"{workflow}\") {{ versions {{ steps {{ input }} }} }} }}");
+    let answer = app.graphql(Some(&alice), &nested, None).await;
+    assert!(answer["data"].is_null(), "{answer}");
+    assert!(answer["errors"][0]["message"].as_str().unwrap().contains("complex"), "{answer}");
+
+    // At most 64 aliases, however cheap each is.
+    let cheap: Vec<String> = (0..65).map(|n| format!("p{n}: projections {{ name }}")).collect();
+    let answer = app.graphql(Some(&alice), &format!("{{ {} }}", cheap.join(" ")), None).await;
+    assert_eq!(code(&answer).as_deref(), Some("TOO_MANY_ALIASES"), "{answer}");
+
+    // An answer past the cap (64 KiB here) is one coded error, not a partial answer.
+    let stream = format!("workflow-{workflow}");
+    let events = format!("{{ events(stream: \"{stream}\", first: 10) {{ edges {{ node {{ payload }} }} }} }}");
+    let answer = app.graphql(Some(&alice), &events, None).await;
+    assert_eq!(code(&answer).as_deref(), Some("RESPONSE_TOO_LARGE"), "{answer}");
+    assert!(answer["data"].is_null(), "{answer}");
+    assert_eq!(answer["errors"].as_array().unwrap().len(), 1, "one error, not one per field");
+    // Within the cap, the same list answers, and the process is as it was.
+    let two = format!("{{ events(stream: \"{stream}\", first: 1) {{ edges {{ node {{ eventType }} }} }} }}");
+    let answer = app.graphql(Some(&alice), &two, None).await;
+    assert_eq!(answer["data"]["events"]["edges"][0]["node"]["eventType"], "WorkflowDefined", "{answer}");
 }
