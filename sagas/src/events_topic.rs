@@ -95,9 +95,12 @@ impl Batch {
     }
 }
 
-/// The events of `events` that are in this log, as they are in it; the others (and how many)
-/// come from another history of it: a topic the log was restored behind, whose positions after
-/// the restore point were given out again. Checked by position and hash, one read per batch.
+/// The events of `events` that are in this log, as the log holds them (its rows, not the
+/// copies Kafka brought), and how many are not: those come from another history of the log (a
+/// topic the log was restored behind, whose positions after the restore point were given out
+/// again) or were forged by someone who may produce to the topic. Only a copy's position and
+/// hash are taken from Kafka; stream, version, payload and metadata come from the log. One read
+/// per batch.
 pub async fn of_this_log(
     executor: impl sqlx::PgExecutor<'_>,
     events: Vec<RecordedEvent>,
@@ -105,15 +108,28 @@ pub async fn of_this_log(
     if events.is_empty() {
         return Ok((events, 0));
     }
-    let positions: Vec<i64> = events.iter().map(|event| event.position).collect();
-    let logged = store::hashes_at(executor, &positions).await?;
-    let (ours, foreign): (Vec<RecordedEvent>, Vec<RecordedEvent>) =
-        events.into_iter().partition(|event| logged.get(&event.position) == Some(&event.hash));
+    let mut positions: Vec<i64> = events.iter().map(|event| event.position).collect();
+    positions.sort_unstable();
+    positions.dedup();
+    let logged: HashMap<i64, RecordedEvent> =
+        store::read_positions(executor, &positions).await?.into_iter().map(|event| (event.position, event)).collect();
+    let (mut ours, mut foreign) = (Vec::with_capacity(events.len()), Vec::new());
+    let mut taken = std::collections::HashSet::new();
+    for copy in events {
+        match logged.get(&copy.position) {
+            Some(row) if row.hash == copy.hash => {
+                if taken.insert(row.position) {
+                    ours.push(row.clone());
+                }
+            }
+            _ => foreign.push(copy),
+        }
+    }
     if let Some(first) = foreign.first() {
         tracing::error!(
             position = first.position,
             count = foreign.len(),
-            "skipping events this log does not have: the topic holds another history of the log (restored from a backup?)"
+            "skipping events this log does not have: the topic holds another history of the log (restored from a backup?) or forged ones"
         );
     }
     Ok((ours, foreign.len()))

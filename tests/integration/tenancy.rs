@@ -1,5 +1,7 @@
 //! Tenant isolation: a token of another workspace gets nothing, over HTTP or WebSocket.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use tests::TestApp;
 use uuid::Uuid;
@@ -692,4 +694,52 @@ async fn a_query_cannot_make_the_read_api_build_more_than_its_bounds() {
     let two = format!("{{ events(stream: \"{stream}\", first: 1) {{ edges {{ node {{ eventType }} }} }} }}");
     let answer = app.graphql(Some(&alice), &two, None).await;
     assert_eq!(answer["data"]["events"]["edges"][0]["node"]["eventType"], "WorkflowDefined", "{answer}");
+}
+
+/// The sagas trust the log, not the topic: a message forged by anyone who may produce to the
+/// events topic, with a real event's position and hash but another stream version and payload,
+/// changes nothing. (Acting on the copy's own version, the sagas would have taken the run's
+/// stream as handled up to version 1,000,000 and ignored the rest of the run for ever.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_copy_of_a_logged_event_on_the_topic_changes_nothing() {
+    use crate::runs::{builtin, finished, funded_workspace, types, workflow};
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let roles = [oxbow::Role::WriteApi, oxbow::Role::ReadApi, oxbow::Role::Projector, oxbow::Role::Relay];
+    let app = TestApp::start_with(&roles, |_| {}).await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let echo = crate::runs::agent(&app, workspace, builtin("echo", json!({})), 1, 0).await;
+    let flow = workflow(
+        &app,
+        workspace,
+        json!([crate::runs::step("one", echo, &[]), crate::runs::step("two", echo, &["one"])]),
+    )
+    .await;
+    let run = crate::runs::start_run(&app, workspace, flow, 10).await;
+    let logged = store::read_stream(&app.db.pool, &format!("run-{run}"), 0).await.unwrap();
+    let mut forged = logged[0].clone();
+    forged.stream_version = 1_000_000;
+    forged.payload["budget"] = json!(1);
+    let producer: FutureProducer = platform::kafka::producer_config(&app.config.kafka()).create().unwrap();
+    let mut headers = OwnedHeaders::new();
+    for (key, value) in platform::cloudevents::headers(&forged) {
+        headers = headers.insert(Header { key, value: Some(value.as_bytes()) });
+    }
+    let payload = serde_json::to_vec(&forged.payload).unwrap();
+    let record = FutureRecord::to(&app.config.events_topic).key(&forged.stream_id).payload(&payload).headers(headers);
+    producer.send(record, Duration::from_secs(10)).await.map_err(|(error, _)| error).unwrap();
+
+    // The sagas start after the forgery is on the topic, in a process of their own (no shortcut
+    // from this process's appends): the run goes on as logged.
+    let _sagas = tests::oxbow_serve("saga", &app.config);
+    let events = finished(&app, run).await;
+    assert_eq!(types(&events).last(), Some(&"RunSucceeded"), "{:?}", types(&events));
+    let handled: i64 = sqlx::query_scalar(
+        "select coalesce(max(version), 0) from projection_streams where projection = 'sagas' and stream_id = $1",
+    )
+    .bind(format!("run-{run}"))
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(handled < 1_000, "the forged version was never taken: {handled}");
 }
