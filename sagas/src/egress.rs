@@ -52,7 +52,8 @@ impl Resolve for Egress {
 }
 
 /// Whether `ip` is an address of the public internet: not loopback, private, link-local,
-/// shared (carrier-grade NAT), multicast, broadcast, unspecified or reserved.
+/// shared (carrier-grade NAT), multicast, broadcast, unspecified or reserved. An IPv6 address
+/// that carries an IPv4 one (mapped, compatible, NAT64, 6to4) is as public as that one.
 fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(ip) => is_public_v4(ip),
@@ -74,16 +75,35 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || ip.is_documentation()
         || first == 0
         || first >= 240
-        || (first == 100 && (64..128).contains(&second)))
+        || (first == 100 && (64..128).contains(&second))
+        // IETF protocol assignments (192.0.0.0/24) and benchmarking (198.18.0.0/15).
+        || (first == 192 && second == 0 && ip.octets()[2] == 0)
+        || (first == 198 && (second & 0xfe) == 18))
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
+    let segments = ip.segments();
+    let v4 = |high: u16, low: u16| Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+    // The IPv4 address inside: NAT64's well-known prefix (64:ff9b::/96), IPv4-compatible
+    // (::/96, `::` and `::1` among them) and 6to4 (2002::/16). A gateway would take a call to
+    // these to that IPv4 address.
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..6] == [0; 6] {
+        return is_public_v4(v4(segments[6], segments[7]));
+    }
+    if segments[0] == 0x2002 {
+        return is_public_v4(v4(segments[1], segments[2]));
+    }
+    let first = segments[0];
+    !(ip.is_multicast()
+        // Unique local (fc00::/7), link-local (fe80::/10), site-local (fec0::/10).
         || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80)
+        || (first & 0xffc0) == 0xfe80
+        || (first & 0xffc0) == 0xfec0
+        // Local-use NAT64 (64:ff9b:1::/48), whose IPv4 address may sit anywhere in it.
+        || (first == 0x64 && segments[1] == 0xff9b && segments[2] == 1)
+        // Teredo (2001::/32) hides an IPv4 address; documentation (2001:db8::/32); discard (100::/64).
+        || (first == 0x2001 && (segments[1] == 0 || segments[1] == 0x0db8))
+        || (first == 0x0100 && segments[1..4] == [0, 0, 0]))
 }
 
 #[cfg(test)]
@@ -109,10 +129,25 @@ mod tests {
             "fd00::1",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
+            // An IPv4 address inside an IPv6 one: NAT64, local NAT64, compatible, 6to4.
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a00:1",
+            "::7f00:1",
+            "::a9fe:a9fe",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "fec0::1",
+            "2001::1",
+            "2001:db8::1",
+            "100::1",
+            "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.255",
         ] {
             assert!(!egress.permits(denied.parse().unwrap()), "{denied}");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::1"] {
             assert!(egress.permits(public.parse().unwrap()), "{public}");
         }
         let allowed = Egress::new(vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]);

@@ -94,8 +94,11 @@ impl Executors {
     ) -> anyhow::Result<Executors> {
         let producer = platform::kafka::producer_config(kafka).create().context("creating the tasks producer")?;
         // No redirects: a permitted webhook must not hand the call on to an address that is not.
+        // No proxy from the environment (HTTP_PROXY, ALL_PROXY): only the proxy's address would
+        // be checked, and it would call whatever address the URL names.
         let http = platform::tls::http_client()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .dns_resolver(Arc::new(egress.clone()))
             .build()
             .context("creating the webhook client")?;

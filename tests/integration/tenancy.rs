@@ -743,3 +743,29 @@ async fn a_forged_copy_of_a_logged_event_on_the_topic_changes_nothing() {
     .unwrap();
     assert!(handled < 1_000, "the forged version was never taken: {handled}");
 }
+
+/// Two ways around the webhook address check, closed. An IPv6 address that carries an IPv4 one
+/// (NAT64, 6to4, IPv4-compatible) is checked as that IPv4 address. And a proxy in the saga
+/// process's environment is not used: with one, only the proxy's address was checked, and the
+/// proxy called whatever the URL named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_cannot_reach_the_network_through_nat64_addresses_or_a_proxy() {
+    let roles = [oxbow::Role::WriteApi, oxbow::Role::ReadApi, oxbow::Role::Projector, oxbow::Role::Relay];
+    let app = TestApp::start_with(&roles, |config| config.webhook_allow = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    // A "proxy" on an address webhooks may call: it answers whatever it is asked to fetch.
+    let (proxy, proxied) = counting_server().await;
+    let proxy_env = [("HTTP_PROXY", proxy.as_str()), ("http_proxy", proxy.as_str()), ("ALL_PROXY", proxy.as_str())];
+    let _sagas = tests::oxbow_serve_with("saga", &app.config, &proxy_env);
+    let workspace = crate::runs::funded_workspace(&app, 1_000).await;
+    for url in [
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "http://[64:ff9b::a00:1]/",
+        "http://[2002:a9fe:a9fe::1]/",
+        "http://[::a9fe:a9fe]/",
+        "http://10.0.0.1/ok",
+    ] {
+        let errors = webhook_errors(&app, workspace, url).await;
+        assert!(errors[0]["error"].as_str().unwrap().starts_with("address_not_allowed"), "{url}: {errors:?}");
+    }
+    assert_eq!(proxied.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing went through the proxy");
+}
