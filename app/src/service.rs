@@ -147,6 +147,20 @@ impl<L: EventLog + KeyStore> CommandService<L> {
         correlation_id: Uuid,
     ) -> Result<Accepted, CommandError> {
         let key = idempotency_key;
+        // A worker's credential reports its agent's steps and does nothing else, whatever the
+        // aggregate's own rules would let a caller with no role do.
+        let report = matches!(&request.command, Command::Run(command) if command.reported_step().is_some());
+        if matches!(caller.principal, Principal::Worker { .. }) && !report {
+            return Err(CommandError::Rejected {
+                kind: RejectionKind::Forbidden,
+                code: "worker_reports_only",
+                detail: format!(
+                    "a worker credential only reports its agent's steps; `{}` needs a user's token",
+                    request.command.command_type()
+                ),
+                version: 0,
+            });
+        }
         match &request.command {
             Command::Workspace(command) => {
                 self.handle::<Workspace>(request, command, caller, key, correlation_id).await

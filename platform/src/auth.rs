@@ -67,6 +67,9 @@ pub enum AuthError {
     Invalid(String),
 }
 
+/// The longest subject (`sub`) a token may name.
+pub const MAX_SUBJECT_BYTES: usize = 255;
+
 /// An identity provider's public keys, by key id (`kid`), each with the one algorithm it
 /// verifies: RS256 for RSA keys, ES256 for P-256 keys. Replaced whole when refreshed.
 #[derive(Clone, Default)]
@@ -275,6 +278,13 @@ impl Tokens {
         if data.claims.sub.is_empty() {
             return Err(AuthError::Invalid("`sub` is empty".into()));
         }
+        // The subject becomes every event's actor, in the log for ever: bounded, and text the
+        // log can store.
+        if data.claims.sub.len() > MAX_SUBJECT_BYTES || data.claims.sub.chars().any(char::is_control) {
+            return Err(AuthError::Invalid(format!(
+                "`sub` must be at most {MAX_SUBJECT_BYTES} bytes of text without control characters"
+            )));
+        }
         // Oxbow's own roles act as `system:…` (the sagas); no token may speak for them.
         if data.claims.sub.starts_with("system:") {
             return Err(AuthError::Invalid("subjects under `system:` are Oxbow's own".into()));
@@ -291,6 +301,17 @@ impl Tokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subject_too_long_or_with_control_characters_is_refused() {
+        let tokens = Tokens::new("a-test-secret-of-at-least-32-bytes");
+        let ttl = chrono::Duration::hours(1);
+        assert!(tokens.verify(&tokens.mint_with_roles(&"a".repeat(255), None, &[], ttl)).is_ok());
+        for sub in ["a".repeat(256), "alice\u{0}".into(), "ali\nce".into()] {
+            let refused = tokens.verify(&tokens.mint_with_roles(&sub, None, &[], ttl));
+            assert!(matches!(refused, Err(AuthError::Invalid(_))), "{sub:?}");
+        }
+    }
 
     #[test]
     fn operators_are_named_by_their_token_or_by_configuration() {

@@ -180,7 +180,8 @@ fn plan_billing(recorded: &RecordedEvent, event: &BillingEvent) -> events::Resul
     };
     let planned = match event {
         BillingEvent::BillingPeriodClosed(e) if e.amount > 0 => vec![work(
-            format!("due:{}", e.invoice_id),
+            // Invoice ids are the tenant's choice: the key names the workspace too.
+            format!("due:{workspace_id}:{}", e.invoice_id),
             e.due_at,
             Work::SuspendIfUnpaid { workspace_id, invoice_id: e.invoice_id },
         )],

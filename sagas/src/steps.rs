@@ -82,7 +82,9 @@ impl Steps {
                 }
                 let suspend = SuspendWorkspace { reason: Some(OVERDUE.into()) };
                 let command = CommandRequest::workspace(*workspace_id, WorkspaceCommand::from(suspend));
-                send(&billing_saga, command, Some(format!("suspend:{invoice_id}"))).await.map(drop)
+                // Invoice ids are the tenant's choice: the key names the workspace too, or one
+                // workspace's suspension would answer another's.
+                send(&billing_saga, command, Some(format!("suspend:{workspace_id}:{invoice_id}"))).await.map(drop)
             }
             Work::ReactivateIfPaid { workspace_id } => {
                 let account = self.load::<Billing>(workspace_id.billing_stream()).await?;

@@ -120,6 +120,17 @@ fn the_image_builds_with_the_projects_own_build_script() {
 }
 
 #[test]
+fn the_image_is_built_without_local_state_or_build_output() {
+    // `COPY . .` sends the build context: development tokens, local databases and gigabytes of
+    // target/ must stay out of it.
+    let ignored = std::fs::read_to_string(root().join(".dockerignore")).expect("a .dockerignore at the root");
+    let lines: Vec<&str> = ignored.lines().map(str::trim).filter(|line| !line.starts_with('#')).collect();
+    for path in ["target/", ".oxbow/", ".git/"] {
+        assert!(lines.contains(&path), ".dockerignore leaves {path} in the build context");
+    }
+}
+
+#[test]
 fn the_deployment_guide_lists_every_variable() {
     let guide = std::fs::read_to_string(root().join("docs/deployment.md")).unwrap();
     for variable in platform::variables::VARIABLES {

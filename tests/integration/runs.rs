@@ -16,7 +16,7 @@ pub(crate) async fn funded_workspace(app: &TestApp, credits: i64) -> Uuid {
 }
 
 /// The owner opens the account; an operator sets its overdraft, if any, and grants `credits`.
-async fn workspace_with_account(app: &TestApp, credits: i64, mut account: Value) -> Uuid {
+pub(crate) async fn workspace_with_account(app: &TestApp, credits: i64, mut account: Value) -> Uuid {
     let alice = app.token("alice");
     let workspace = Uuid::now_v7();
     app.ok(&alice, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Runs"}})).await;
@@ -71,7 +71,7 @@ async fn stream(app: &TestApp, stream_id: &str) -> Vec<RecordedEvent> {
 }
 
 /// Waits until `done` holds of the stream's events, for at most `seconds`.
-async fn wait_for(
+pub(crate) async fn wait_for(
     app: &TestApp,
     stream_id: &str,
     seconds: u64,

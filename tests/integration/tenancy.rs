@@ -769,3 +769,57 @@ async fn webhooks_cannot_reach_the_network_through_nat64_addresses_or_a_proxy() 
     }
     assert_eq!(proxied.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing went through the proxy");
 }
+
+/// A worker credential reports its agent's steps and does nothing else: it could create and
+/// rename workspaces, whose rules let any caller do so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_credential_sends_no_workspace_commands() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi], |_| {}).await;
+    let workspace = crate::runs::funded_workspace(&app, 10).await;
+    let external = crate::runs::agent(&app, workspace, json!({"type": "external"}), 1, 0).await;
+    let issued =
+        app.ok(&app.token("alice"), json!({"type": "IssueWorkerCredential", "id": external, "payload": {}})).await;
+    let worker = issued["worker_credential"].as_str().unwrap().to_owned();
+    for command in [
+        json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "A worker's own"}}),
+        json!({"type": "RenameWorkspace", "id": workspace, "payload": {"name": "Taken over"}}),
+        json!({"type": "RegisterAgent", "id": Uuid::now_v7(), "payload": {"workspace_id": workspace, "name": "x",
+            "kind": "tool", "executor": {"type": "external"}, "price": {"per_call": 0, "per_1k_tokens": 0}}}),
+    ] {
+        let (status, problem) = app.command(&worker, command.clone()).await;
+        assert_eq!((status, problem["code"].as_str()), (403, Some("worker_reports_only")), "{command} → {problem}");
+    }
+}
+
+/// Invoice ids are the tenant's choice: two workspaces' invoices of one id are two invoices to
+/// the billing saga. (Its keys named the invoice alone, so the second workspace's suspension was
+/// answered with the first's, and never happened.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workspaces_invoices_of_one_id_are_each_their_own() {
+    use crate::runs::{agent, builtin, finished, start_run, step, wait_for, workflow, workspace_with_account};
+    let app = TestApp::start().await;
+    let alice = app.token("alice");
+    let invoice = Uuid::now_v7();
+    let mut workspaces = Vec::new();
+    for _ in 0..2 {
+        let workspace = workspace_with_account(&app, 10, json!({"plan": "team", "overdraft_limit": 100})).await;
+        let pricey = agent(&app, workspace, builtin("echo", json!({})), 30, 0).await;
+        let flow = workflow(&app, workspace, json!([step("only", pricey, &[])])).await;
+        let run = start_run(&app, workspace, flow, 40).await;
+        assert_eq!(finished(&app, run).await.last().unwrap().event_type, "RunSucceeded");
+        workspaces.push(workspace);
+    }
+    for workspace in &workspaces {
+        let close = json!({"type": "CloseBillingPeriod", "id": workspace,
+            "payload": {"invoice_id": invoice, "due_in_days": 0}});
+        let closed = app.ok(&alice, close).await;
+        assert_eq!(closed["events"][0]["payload"]["invoice_id"], json!(invoice), "{closed}");
+    }
+    for workspace in &workspaces {
+        let events = wait_for(&app, &format!("workspace-{workspace}"), 30, |events| {
+            events.iter().any(|e| e.event_type == "WorkspaceSuspended")
+        })
+        .await;
+        assert_eq!(events.last().unwrap().payload["reason"], "invoice_overdue");
+    }
+}

@@ -206,6 +206,17 @@ async fn a_worker_credential_names_its_worker_until_it_is_revoked() {
     assert_eq!(worker.principal, commands::Principal::Worker { agent_id: agent, workspace_id: workspace });
     assert_eq!(service.worker("oxw.nonsense").await.unwrap(), None);
 
+    // It reports its agent's steps, and does nothing else.
+    for (command_type, id, payload) in [
+        ("CreateWorkspace", Uuid::now_v7(), json!({"name": "Mine"})),
+        ("RenameWorkspace", workspace, json!({"name": "Taken"})),
+        ("CancelRun", Uuid::now_v7(), json!({})),
+    ] {
+        let refused = service.execute(request(command_type, id, payload), &worker, None, Uuid::now_v7()).await;
+        let Err(CommandError::Rejected { code, kind, .. }) = refused else { panic!("{command_type}: {refused:?}") };
+        assert_eq!((code, kind), ("worker_reports_only", RejectionKind::Forbidden), "{command_type}");
+    }
+
     let credential_id = issued.events[0].payload["credential_id"].clone();
     run(&service, &alice(), request("RevokeWorkerCredential", agent, json!({"credential_id": credential_id}))).await;
     assert_eq!(service.worker(&credential).await.unwrap(), None, "revoked");
