@@ -127,12 +127,16 @@ pub(crate) async fn member_feed(
             let mut receiver = receiver?;
             loop {
                 match receiver.recv().await {
-                    // The caller's own removal is the last thing any of its feeds of the workspace
-                    // delivers: every subscription built on it ends there.
+                    // The caller's own removal, or a change of their role, is the last thing any of
+                    // its feeds of the workspace delivers: every subscription built on it ends
+                    // there, and what the caller may see is decided again when they subscribe
+                    // again (a demoted admin no longer sees invitations' emails).
                     Ok(activity) if activity.workspace_id == Some(id.uuid()) && activity.position > seen => {
-                        let removed = activity.event_type == "MemberRemoved"
-                            && activity.payload.get("user_id").and_then(|v| v.as_str()) == Some(removed_user.as_str());
-                        return Some((Ok(activity), (!removed).then_some(receiver)));
+                        let about_caller =
+                            matches!(activity.event_type.as_str(), "MemberRemoved" | "MemberRoleChanged")
+                                && activity.payload.get("user_id").and_then(|v| v.as_str())
+                                    == Some(removed_user.as_str());
+                        return Some((Ok(activity), (!about_caller).then_some(receiver)));
                     }
                     Ok(_) => continue,
                     Err(RecvError::Lagged(missed)) => {
@@ -180,18 +184,25 @@ pub(crate) async fn run_updated(
     let services = services(ctx);
     let pool = services.pool.clone();
     let stream_id = id.stream().to_string();
+    // Only the run's first event is read before the membership check, and a run of another
+    // workspace answers as one that does not exist: nothing tells a stranger which runs exist.
+    viewer(ctx)?;
+    let not_found = || coded("NOT_FOUND", "no run has this id");
+    let first = store::read_stream_page(&pool, &stream_id, 0, 1).await.map_err(internal)?;
+    let first = first.into_iter().next().ok_or_else(not_found)?;
+    let workspace_id: WorkspaceId = first.workspace_id().ok_or_else(not_found)?.into();
     // The log knows the run as soon as StartRun is answered; the read models a moment later,
     // and the membership check reads them: wait for them to know the run.
-    let mut logged = store::read_stream(&pool, &stream_id, 0).await.map_err(internal)?;
-    let first = logged.first().ok_or_else(|| coded("NOT_FOUND", "no run has this id"))?;
-    let workspace_id = first.workspace_id().ok_or_else(|| coded("NOT_FOUND", "no run has this id"))?;
     crate::guard::await_position(services, None, first.position).await;
+    if role_in(ctx, workspace_id).await?.is_none() {
+        return Err(not_found());
+    }
     let (_, _, _, feed) = member_feed(ctx, &ID(workspace_id.to_string())).await?;
-    // The feed is subscribed: what the read models have passed comes from the log (what was
-    // read above, and what came since), the rest from the feed, each event once.
+    // The feed is subscribed: what the read models have passed comes from the log, the rest
+    // from the feed, each event once.
     let passed = services.progress.current();
-    let version = logged.last().map_or(0, |event| event.stream_version);
-    logged.extend(store::read_stream(&pool, &stream_id, version).await.map_err(internal)?);
+    let mut logged = vec![first];
+    logged.extend(store::read_stream(&pool, &stream_id, 1).await.map_err(internal)?);
     store::present(&pool, &mut logged).await.map_err(internal)?;
     let history: Vec<async_graphql::Result<Arc<Activity>>> = logged
         .into_iter()

@@ -823,3 +823,61 @@ async fn two_workspaces_invoices_of_one_id_are_each_their_own() {
         assert_eq!(events.last().unwrap().payload["reason"], "invoice_overdue");
     }
 }
+
+/// A demoted admin's open activity feed ends with the change of their role, so the invitations
+/// that follow never show them an email; and a run of another workspace answers `runUpdated` as
+/// one that does not exist, so a stranger learns nothing of which runs exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_ends_with_its_subscribers_demotion_and_runs_of_others_do_not_exist() {
+    let app = TestApp::start().await;
+    let alice = app.token("alice");
+    let workspace = crate::runs::funded_workspace(&app, 100).await;
+    let joined = app.join(&alice, workspace, "bob", "admin").await;
+    let bob = app.token("bob");
+    app.graphql(Some(&bob), "{ workspaces { edges { node { id } } } }", joined["position"].as_i64()).await;
+    let query = format!("subscription {{ workspaceActivity(workspaceId: \"{workspace}\") {{ eventType payload }} }}");
+    let mut feed = app.subscribe(Some(&bob), &query).await.expect("subscribed");
+    app.ok(
+        &alice,
+        json!({"type": "ChangeMemberRole", "id": workspace, "payload": {"user_id": "bob", "role": "member"}}),
+    )
+    .await;
+    app.ok(
+        &alice,
+        json!({"type": "InviteMember", "id": workspace, "payload": {"email": "cy@example.com", "role": "member"}}),
+    )
+    .await;
+    let mut heard = Vec::new();
+    while let Some(message) = feed.next_json().await {
+        assert!(!message.to_string().contains("cy@example.com"), "a member sees no email: {message}");
+        if message["type"] == "complete" {
+            break;
+        }
+        heard.push(message["payload"]["data"]["workspaceActivity"]["eventType"].clone());
+    }
+    assert_eq!(heard.last(), Some(&json!("MemberRoleChanged")), "the feed ends with the demotion: {heard:?}");
+
+    // Mallory's run subscription to alice's run answers as for a run that does not exist.
+    let flow = crate::runs::workflow(
+        &app,
+        workspace,
+        json!([crate::runs::step(
+            "one",
+            crate::runs::agent(&app, workspace, crate::runs::builtin("echo", json!({})), 1, 0).await,
+            &[]
+        )]),
+    )
+    .await;
+    let run = crate::runs::start_run(&app, workspace, flow, 10).await;
+    let mallory = app.token("mallory");
+    let mut answers = Vec::new();
+    for id in [run, Uuid::now_v7()] {
+        let query = format!("subscription {{ runUpdated(runId: \"{id}\") {{ position }} }}");
+        let mut subscription = app.subscribe(Some(&mallory), &query).await.expect("a socket");
+        let error = subscription.next_json().await.expect("an answer");
+        let first = &error["payload"]["errors"][0];
+        answers.push((first["extensions"]["code"].clone(), first["message"].clone()));
+    }
+    assert_eq!(answers[0], answers[1], "the same answer for a run that exists and one that does not");
+    assert_eq!(answers[0].0, json!("NOT_FOUND"));
+}
