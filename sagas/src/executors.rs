@@ -153,6 +153,11 @@ impl Executors {
                     usage: Usage { tokens, duration_ms: elapsed(started) },
                 })
             }
+            // Workflows keep the executor they were defined with; a retired agent is called by
+            // none of them. (Built-ins are the platform's own and have nothing to retire.)
+            Executor::Webhook { .. } | Executor::External if self.retired(task.agent_id).await? => {
+                Ok(Outcome::Failed { error: "agent_retired: the step's agent was retired".into(), retryable: false })
+            }
             Executor::Webhook { url, timeout_ms } => Ok(self.webhook(url, *timeout_ms, task, started).await),
             Executor::External => {
                 let attempt =
@@ -165,6 +170,13 @@ impl Executors {
                 Ok(Outcome::HandedOver)
             }
         }
+    }
+
+    async fn retired(&self, agent_id: Uuid) -> anyhow::Result<bool> {
+        let stream = events::AgentId(agent_id).stream().to_string();
+        let last = store::last_event_type(&self.pool, &stream).await?;
+        let retired = events::agents::AgentEvent::from(events::agents::AgentRetired {});
+        Ok(last.as_deref() == Some(events::DomainEvent::event_type(&retired)))
     }
 
     async fn webhook(&self, url: &str, timeout_ms: u64, task: &Task, started: Instant) -> Outcome {

@@ -28,7 +28,7 @@ pub use error::{AppendError, Error, Result};
 pub use ports::{EventLog, KeyStore, StreamEvents};
 pub use present::present;
 pub use read::{
-    Head, HeadBesideLast, events_where, hashes_at, load_stream, load_streams, read_all, read_head,
+    Head, HeadBesideLast, events_where, hashes_at, last_event_type, load_stream, load_streams, read_all, read_head,
     read_head_beside_last, read_positions, read_range, read_stream, read_stream_page, read_streams, stream_range,
 };
 pub use snapshots::{Snapshot, load_snapshot, save_snapshot};

@@ -83,6 +83,13 @@ pub async fn read_stream_page(
     convert(rows)
 }
 
+/// The type of a stream's last event, if it has any: whether an agent is retired, say, is
+/// read without folding its stream.
+pub async fn last_event_type(executor: impl PgExecutor<'_>, stream_id: &str) -> Result<Option<String>> {
+    let sql = "select event_type from events where stream_id = $1 order by stream_version desc limit 1";
+    Ok(sqlx::query_scalar(sql).bind(stream_id).fetch_optional(executor).await?)
+}
+
 /// Up to `limit` events after `after_position`, in log order. A follower that calls this with
 /// the last position it saw never misses an event: positions are gap-free and commit-ordered.
 pub async fn read_all(executor: impl PgExecutor<'_>, after_position: i64, limit: i64) -> Result<Vec<RecordedEvent>> {

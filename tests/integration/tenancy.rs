@@ -881,3 +881,30 @@ async fn a_feed_ends_with_its_subscribers_demotion_and_runs_of_others_do_not_exi
     assert_eq!(answers[0], answers[1], "the same answer for a run that exists and one that does not");
     assert_eq!(answers[0].0, json!("NOT_FOUND"));
 }
+
+/// Retiring an agent stops every call to it, from workflows defined before too: they keep the
+/// executor they were defined with, so its webhook was still called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_agents_webhook_is_called_no_more() {
+    use crate::runs::{agent, finished, start_run, step, workflow};
+    let (base, hits) = counting_server().await;
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| {
+        config.webhook_allow = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let workspace = crate::runs::funded_workspace(&app, 1_000).await;
+    let webhook =
+        agent(&app, workspace, json!({"type": "webhook", "url": format!("{base}/ok"), "timeout_ms": 2_000}), 1, 0)
+            .await;
+    let flow = workflow(&app, workspace, json!([step("call", webhook, &[])])).await;
+    let before = finished(&app, start_run(&app, workspace, flow, 10).await).await;
+    assert_eq!(before.last().unwrap().event_type, "RunSucceeded");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "the webhook is called while its agent serves");
+
+    app.ok(&app.token("alice"), json!({"type": "RetireAgent", "id": webhook, "payload": {}})).await;
+    let after = finished(&app, start_run(&app, workspace, flow, 10).await).await;
+    assert_eq!(after.last().unwrap().event_type, "RunFailed");
+    let failed = after.iter().find(|e| e.event_type == "StepFailed").expect("the step failed");
+    assert!(failed.payload["error"].as_str().unwrap().starts_with("agent_retired"), "{}", failed.payload);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "a retired agent's webhook is not called");
+}
