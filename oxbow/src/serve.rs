@@ -139,7 +139,8 @@ const TOPIC_CHECK: Duration = Duration::from_secs(5);
 /// How often the identity provider's keys are read again.
 const JWKS_REFRESH: Duration = Duration::from_secs(300);
 
-/// A request's span: a child of the caller's span when the request carries a W3C `traceparent`.
+/// A request's span: a child of the caller's span when the request carries a W3C `traceparent`,
+/// sampled as this deployment decides.
 fn http_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     if !platform::telemetry::enabled() {
         return tracing::Span::none();
@@ -154,7 +155,7 @@ fn http_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
         trace_id = tracing::field::Empty,
     );
     let traceparent = request.headers().get("traceparent").and_then(|value| value.to_str().ok());
-    platform::telemetry::continue_trace(&span, traceparent);
+    platform::telemetry::continue_callers_trace(&span, traceparent);
     platform::telemetry::record_trace_id(&span);
     span
 }

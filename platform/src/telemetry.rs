@@ -162,8 +162,50 @@ pub fn record_trace_id(span: &tracing::Span) {
     }
 }
 
-/// Makes `span` a child of the span `traceparent` names (from another process). A missing or
-/// malformed one leaves `span` where it is.
+/// Makes `span` a child of the span a caller's `traceparent` names, keeping its trace id but not
+/// its sampled flag: whether the trace is recorded stays this deployment's decision
+/// (`OTEL_TRACES_SAMPLER`), taken as for a trace of its own, so a caller cannot make every
+/// request of theirs traced. A missing or malformed `traceparent` leaves `span` where it is.
+pub fn continue_callers_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    use opentelemetry::trace::{SpanContext, SpanKind, TraceFlags};
+    use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
+    let Some(traceparent) = traceparent else { return };
+    let carrier = std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let context = TraceContextPropagator::new().extract(&carrier);
+    let callers = context.span().span_context().clone();
+    if !callers.is_valid() {
+        return;
+    }
+    let sampler = ROOT_SAMPLER.get_or_init(root_sampler);
+    let decision = sampler.should_sample(None, callers.trace_id(), "", &SpanKind::Server, &[], &[]).decision;
+    let flags = match decision {
+        SamplingDecision::RecordAndSample => TraceFlags::SAMPLED,
+        _ => TraceFlags::default(),
+    };
+    let parent = SpanContext::new(callers.trace_id(), callers.span_id(), flags, true, callers.trace_state().clone());
+    let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(parent));
+}
+
+/// What this deployment's sampler decides for a trace that starts here.
+static ROOT_SAMPLER: std::sync::OnceLock<opentelemetry_sdk::trace::Sampler> = std::sync::OnceLock::new();
+
+/// The root of the sampler `OTEL_TRACES_SAMPLER` configures (the SDK reads the same variables):
+/// `parentbased_X` decides a new trace as `X` does; unknown samplers fall back to always on, as
+/// the SDK's do.
+fn root_sampler() -> opentelemetry_sdk::trace::Sampler {
+    use opentelemetry_sdk::trace::Sampler;
+    let name = std::env::var("OTEL_TRACES_SAMPLER").unwrap_or_default();
+    let ratio = || std::env::var("OTEL_TRACES_SAMPLER_ARG").ok().and_then(|arg| arg.parse::<f64>().ok()).unwrap_or(1.0);
+    match name.trim_start_matches("parentbased_") {
+        "always_off" => Sampler::AlwaysOff,
+        "traceidratio" => Sampler::TraceIdRatioBased(ratio()),
+        _ => Sampler::AlwaysOn,
+    }
+}
+
+/// Makes `span` a child of the span `traceparent` names (from another of this deployment's
+/// processes, whose sampling decision it keeps). A missing or malformed one leaves `span`
+/// where it is.
 pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
     let Some(traceparent) = traceparent else { return };
     let carrier = std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);

@@ -276,3 +276,57 @@ async fn trace_context_is_kept_beside_the_log_until_its_readers_pass_it() {
     assert_eq!(store::traces::prune(&db.pool, last).await.unwrap(), 1);
     assert!(store::traces::read(&db.pool, 0, last).await.unwrap().is_empty());
 }
+
+/// Whether a request is traced is the deployment's decision, not the caller's: a `traceparent`
+/// keeps its trace id, but its sampled flag neither forces a trace the sampler would drop nor
+/// drops one it would keep. (With `parentbased_*` samplers the caller's flag used to decide, so
+/// any caller could have every request of theirs recorded and exported.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployments_sampler_decides_whether_a_callers_request_is_traced() {
+    let db = tests::database().await;
+    let config = tests::config(&db.url);
+    let (collector, received) = receiver().await;
+    let address = format!("127.0.0.1:{}", tests::free_port());
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        // A trace id's last 8 bytes decide: below half of u64's range is kept.
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ("OXBOW_HTTP_ADDR", address.as_str()),
+    ];
+    let _write_api = tests::oxbow_serve_with("write-api", &config, &env);
+    let base = format!("http://{address}");
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let alice = config.tokens().mint("alice", None, chrono::Duration::hours(1));
+    let dropped = "4bf92f3577b34da6ffffffffffffffff";
+    let kept = "4bf92f3577b34da60000000000000001";
+    // The caller asks for the trace the sampler drops, and not for the one it keeps.
+    for (trace_id, flags) in [(dropped, "01"), (kept, "00")] {
+        let response = http
+            .post(format!("{base}/v1/commands"))
+            .bearer_auth(&alice)
+            .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-{flags}"))
+            .json(&json!({"type": "CreateWorkspace", "id": uuid::Uuid::now_v7(), "payload": {"name": "Sampled"}}))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+    // The exporter sends in order: once the kept trace is in, the dropped one would be too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !received.lock().unwrap().iter().any(|span| span.trace_id == kept) {
+        assert!(tokio::time::Instant::now() < deadline, "the sampled request's trace never came");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let spans = received.lock().unwrap();
+    assert!(spans.iter().any(|span| span.trace_id == kept && span.parent_span_id == "00f067aa0ba902b7"));
+    assert!(!spans.iter().any(|span| span.trace_id == dropped), "the caller's flag forced a trace");
+}
