@@ -2,7 +2,7 @@
 //! Prometheus figures that include the log's head and each projection's lag.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -17,44 +17,92 @@ use sqlx::PgPool;
 
 #[derive(Clone)]
 pub struct HealthState {
-    pub pool: PgPool,
-    pub redis: Option<ConnectionManager>,
+    pool: PgPool,
+    redis: Option<ConnectionManager>,
     /// A Kafka client kept for the probe, for the roles that need Kafka (the relay and the
     /// sagas); the APIs and the projector are ready without it.
-    pub kafka: Option<Arc<BaseConsumer>>,
-    pub metrics: Metrics,
+    kafka: Option<Arc<BaseConsumer>>,
+    metrics: Metrics,
+    /// The last answer and when it was found: one probe of the dependencies answers every
+    /// request for a moment, so asking often costs them nothing.
+    last: Arc<tokio::sync::Mutex<Option<(Instant, Readiness)>>>,
 }
 
+/// How long one probe's answer stands.
+const PROBE_STANDS: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy)]
+struct Readiness {
+    ready: bool,
+    postgres: bool,
+    redis: bool,
+    kafka: bool,
+}
+
+impl HealthState {
+    pub fn new(
+        pool: PgPool,
+        redis: Option<ConnectionManager>,
+        kafka: Option<Arc<BaseConsumer>>,
+        metrics: Metrics,
+    ) -> Self {
+        HealthState { pool, redis, kafka, metrics, last: Arc::default() }
+    }
+
+    async fn probe(&self) -> Readiness {
+        self.metrics.increment(
+            "oxbow_readiness_probes_total",
+            "Probes of the dependencies /readyz made (each answers it for a second).",
+            &[],
+            1,
+        );
+        let postgres = tokio::time::timeout(Duration::from_secs(2), sqlx::query("select 1").execute(&self.pool))
+            .await
+            .is_ok_and(|result| result.is_ok());
+        let redis = match self.redis.clone() {
+            Some(mut redis) => {
+                tokio::time::timeout(Duration::from_secs(2), redis::cmd("PING").query_async::<String>(&mut redis))
+                    .await
+                    .is_ok_and(|result| result.is_ok())
+            }
+            None => true,
+        };
+        let kafka = match self.kafka.clone() {
+            Some(client) => {
+                tokio::task::spawn_blocking(move || client.fetch_metadata(None, Duration::from_secs(2)).is_ok())
+                    .await
+                    .unwrap_or(false)
+            }
+            None => true,
+        };
+        Readiness { ready: postgres && redis && kafka, postgres, redis, kafka }
+    }
+}
+
+/// `/healthz`, `/readyz` and `/metrics`.
 pub fn router(state: HealthState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
-        .with_state(state)
+    liveness().route("/readyz", get(ready)).route("/metrics", get(metrics)).with_state(state)
+}
+
+/// `/healthz` alone: the process is up.
+pub fn liveness<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new().route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
 }
 
 async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
-    let postgres = tokio::time::timeout(Duration::from_secs(2), sqlx::query("select 1").execute(&state.pool))
-        .await
-        .is_ok_and(|result| result.is_ok());
-    let redis = match state.redis.clone() {
-        Some(mut redis) => {
-            tokio::time::timeout(Duration::from_secs(2), redis::cmd("PING").query_async::<String>(&mut redis))
-                .await
-                .is_ok_and(|result| result.is_ok())
+    // Callers that come during a probe wait for its answer rather than start their own.
+    let mut last = state.last.lock().await;
+    let readiness = match *last {
+        Some((at, readiness)) if at.elapsed() < PROBE_STANDS => readiness,
+        _ => {
+            let readiness = state.probe().await;
+            *last = Some((Instant::now(), readiness));
+            readiness
         }
-        None => true,
     };
-    let kafka = match state.kafka.clone() {
-        Some(client) => {
-            tokio::task::spawn_blocking(move || client.fetch_metadata(None, Duration::from_secs(2)).is_ok())
-                .await
-                .unwrap_or(false)
-        }
-        None => true,
-    };
-    let ready = postgres && redis && kafka;
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    drop(last);
+    let status = if readiness.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let Readiness { ready, postgres, redis, kafka } = readiness;
     (status, axum::Json(json!({"ready": ready, "postgres": postgres, "redis": redis, "kafka": kafka})))
 }
 

@@ -343,8 +343,9 @@ fn sagas(
     Ok(vec![consumer, shortcut, workers])
 }
 
-/// The process's HTTP listener: /healthz, /readyz and /metrics always, and the APIs of the
-/// roles that serve them. A process of other roles listens only on OXBOW_HEALTH_ADDR, if set.
+/// The process's HTTP listeners: the APIs of the roles that serve them, on OXBOW_HTTP_ADDR, and
+/// /healthz, /readyz and /metrics on OXBOW_HEALTH_ADDR when it is set (beside the APIs when it
+/// is not). A process of other roles listens only on OXBOW_HEALTH_ADDR, if set.
 #[allow(clippy::too_many_arguments)]
 async fn serve_http(
     server: &mut Server,
@@ -374,9 +375,24 @@ async fn serve_http(
         )),
         false => None,
     };
-    let health =
-        crate::health::HealthState { pool: pool.clone(), redis: redis.clone(), kafka, metrics: metrics.clone() };
-    let mut app = crate::health::router(health);
+    let health = crate::health::HealthState::new(pool.clone(), redis.clone(), kafka, metrics.clone());
+    // An API process with a health address serves /readyz and /metrics there only: the public
+    // address has no business telling anyone the platform's volumes.
+    let mut app = match (serves_api, config.health_addr) {
+        (true, Some(health_addr)) => {
+            let listener = tokio::net::TcpListener::bind(health_addr)
+                .await
+                .with_context(|| format!("listening on {health_addr} (OXBOW_HEALTH_ADDR)"))?;
+            let router = crate::health::router(health);
+            server.tasks.push(tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::error!(%error, "the health server stopped");
+                }
+            }));
+            crate::health::liveness()
+        }
+        _ => crate::health::router(health),
+    };
     if roles.contains(&Role::WriteApi) {
         app = app.merge(write_api(config, pool, service.expect("made for the write API"), metrics, &tokens));
     }

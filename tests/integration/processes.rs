@@ -371,3 +371,45 @@ async fn two_processes_of_every_role_survive_losing_one_of_each_under_load() {
         runs.len()
     );
 }
+
+/// With a health address, an API process serves /readyz and /metrics there and not on its public
+/// port (the platform's volumes are nobody's business outside). And /readyz probes the
+/// dependencies at most once a second, however many ask: each probe of a broker that does not
+/// answer held a blocking thread for two seconds, per request, for anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_and_metrics_are_served_apart_and_probed_once_for_many_callers() {
+    let db = tests::database().await;
+    let config = tests::config(&db.url);
+    let (public, health) = (format!("127.0.0.1:{}", tests::free_port()), format!("127.0.0.1:{}", tests::free_port()));
+    let _api =
+        tests::oxbow_serve_with("write-api", &config, &[("OXBOW_HTTP_ADDR", &public), ("OXBOW_HEALTH_ADDR", &health)]);
+    assert_eq!(first_answer(&format!("http://{public}/healthz")).await.status(), 200);
+    for path in ["readyz", "metrics"] {
+        assert_eq!(first_answer(&format!("http://{public}/{path}")).await.status(), 404, "public /{path}");
+        assert_eq!(first_answer(&format!("http://{health}/{path}")).await.status(), 200, "health /{path}");
+    }
+
+    // A saga process whose broker is not there: every probe fails on Kafka.
+    let saga_health = format!("127.0.0.1:{}", tests::free_port());
+    let _saga = tests::oxbow_serve_with(
+        "saga",
+        &config,
+        &[("OXBOW_HEALTH_ADDR", &saga_health), ("KAFKA_BROKERS", "127.0.0.1:9")],
+    );
+    first_answer(&format!("http://{saga_health}/healthz")).await;
+    let http = reqwest::Client::new();
+    let asks = (0..40).map(|_| {
+        let (http, url) = (http.clone(), format!("http://{saga_health}/readyz"));
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    });
+    let answers = futures::future::join_all(asks).await;
+    assert!(answers.iter().all(|status| *status == 503), "{answers:?}");
+    let metrics = http.get(format!("http://{saga_health}/metrics")).send().await.unwrap().text().await.unwrap();
+    let probes: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("oxbow_readiness_probes_total "))
+        .expect("the probes are counted")
+        .parse()
+        .unwrap();
+    assert!((1.0..=2.0).contains(&probes), "40 callers at once cost {probes} probes");
+}
