@@ -436,7 +436,7 @@ async fn an_external_worker_takes_its_task_from_kafka_and_reports_over_http() {
         .await;
     assert_eq!((status, problem["code"].as_str()), (403, Some("not_this_workers_step")), "{problem}");
     let (status, problem) = app.command(&token, json!({"type": "CancelRun", "id": run, "payload": {}})).await;
-    assert_eq!((status, problem["code"].as_str()), (403, Some("not_a_member")), "{problem}");
+    assert_eq!((status, problem["code"].as_str()), (403, Some("worker_reports_only")), "{problem}");
     let complete =
         report("CompleteStep", json!({"output": {"answer": 42}, "usage": {"tokens": 1000, "duration_ms": 7}}));
     let completed = app.ok(&token, complete.clone()).await;
@@ -655,7 +655,7 @@ async fn graphql_serves_runs_with_their_steps_usage_and_live_updates_and_redis_r
     assert_eq!(usage_rows[0], json!({"agentId": echo.to_string(), "attempts": 4, "tokens": 0, "credits": 8}));
     assert_eq!(usage_rows[1], json!({"agentId": usage.to_string(), "attempts": 1, "tokens": 1500, "credits": 4}));
 
-    // Outsiders see nothing and cannot follow the run.
+    // Outsiders see nothing and cannot follow the run: to them it does not exist.
     let outsider = app.token("mallory");
     let answer = app.graphql(Some(&outsider), &format!("{{ run(id: \"{run}\") {{ status }} }}"), None).await;
     assert_eq!(answer["data"]["run"], Value::Null, "{answer}");
@@ -664,7 +664,7 @@ async fn graphql_serves_runs_with_their_steps_usage_and_live_updates_and_redis_r
         .await
         .unwrap();
     let message = refused.next_json().await.unwrap();
-    assert_eq!(message["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{message}");
+    assert_eq!(message["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND", "{message}");
 
     // Redis loses what it serves; the projector fills it in again from the read models.
     let mut redis =
