@@ -17,5 +17,6 @@ mod states;
 
 pub use answers::{Accepted, AcceptedEvent};
 pub use command::{Caller, Command, CommandRequest};
+pub use credentials::Worker;
 pub use error::CommandError;
 pub use service::{Appended, CommandService};

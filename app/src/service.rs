@@ -87,7 +87,7 @@ impl<L: EventLog + KeyStore> CommandService<L> {
 
     /// The worker a credential names, when the credential is in force: its agent exists, is
     /// not retired, and holds it.
-    pub async fn worker(&self, credential: &str) -> Result<Option<Caller>, CommandError> {
+    pub async fn worker(&self, credential: &str) -> Result<crate::Worker, CommandError> {
         crate::credentials::worker(&self.loader, credential).await
     }
 

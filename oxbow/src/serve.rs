@@ -394,15 +394,24 @@ async fn serve_http(
         _ => crate::health::router(health),
     };
     if roles.contains(&Role::WriteApi) {
-        app = app.merge(write_api(config, pool, service.expect("made for the write API"), metrics, &tokens));
+        let rate_limit = platform::rate_limit::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
+        server.tasks.push(rate_limit.spawn_forgetting());
+        let service = service.expect("made for the write API");
+        app = app.merge(write_api(config, pool, service, metrics, &tokens, rate_limit));
     }
     if roles.contains(&Role::ReadApi) {
         let redis = redis.expect("connected above");
-        let (read_api, connections) = read_api(config, pool, redis, keys, &tokens, stopping.clone());
+        // Reads have a bucket of their own per caller, as large as the commands'.
+        let rate_limit = platform::rate_limit::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
+        server.tasks.push(rate_limit.spawn_forgetting());
+        let (read_api, connections) = read_api(config, pool, redis, keys, &tokens, rate_limit, stopping.clone());
         server.subscriptions = Some(connections);
         app = app.merge(read_api);
     }
-    let app = app.layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(http_span));
+    let trusted_proxies = std::sync::Arc::new(config.trusted_proxies.clone());
+    let app = app
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(http_span))
+        .layer(axum::middleware::map_request(move |request| client_address(request, trusted_proxies.clone())));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     server.http_addr = Some(listener.local_addr()?);
     let mut stopping = stopping;
@@ -410,12 +419,30 @@ async fn serve_http(
         let drained = async move {
             let _ = stopping.changed().await;
         };
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(drained).await {
             tracing::error!(%error, "the HTTP server stopped");
         }
     });
     server.http = Some((http, stop));
     Ok(())
+}
+
+/// Marks `request` with the address it comes from ([`platform::rate_limit::client_address`]),
+/// for the rate limits of what is not verified.
+async fn client_address(
+    mut request: axum::extract::Request,
+    trusted_proxies: std::sync::Arc<Vec<platform::IpNet>>,
+) -> axum::extract::Request {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |connected| connected.0.ip());
+    let forwarded: Vec<&str> =
+        request.headers().get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok()).collect();
+    let address = platform::rate_limit::client_address(peer, Some(&forwarded.join(",")), &trusted_proxies);
+    request.extensions_mut().insert(platform::rate_limit::ClientAddress(address));
+    request
 }
 
 /// The command endpoint, the task leases and the payment webhook.
@@ -425,14 +452,15 @@ fn write_api(
     service: app::CommandService,
     metrics: &Metrics,
     tokens: &platform::auth::Tokens,
+    rate_limit: platform::rate_limit::RateLimit,
 ) -> axum::Router {
-    let rate_limit = write_api::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
     write_api::router(write_api::WriteApi {
         service,
         metrics: metrics.clone(),
         tokens: tokens.clone(),
         operators: platform::auth::Operators::new(config.operators.clone()),
         rate_limit,
+        unknown_agents: Default::default(),
         max_body_bytes: config.max_body_bytes,
         payment_webhook_secret: config.payment_webhook_secret.clone(),
         pool: pool.clone(),
@@ -447,6 +475,7 @@ fn read_api(
     redis: ConnectionManager,
     keys: &Keys,
     tokens: &platform::auth::Tokens,
+    rate_limit: platform::rate_limit::RateLimit,
     stopping: tokio::sync::watch::Receiver<bool>,
 ) -> (axum::Router, read_api::OpenConnections) {
     let progress =
@@ -462,8 +491,6 @@ fn read_api(
         operators: platform::auth::Operators::new(config.operators.clone()),
         max_response_bytes: config.max_response_bytes,
     };
-    // Reads have a bucket of their own per caller, as large as the commands'.
-    let rate_limit = platform::rate_limit::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
     let connections = read_api::OpenConnections::new(config.subscription_connections_per_caller);
     let state = read_api::ReadState::new(services, tokens.clone(), rate_limit, connections.clone())
         .with_subscriptions_per_connection(config.subscriptions_per_connection)

@@ -59,7 +59,8 @@ pub struct Config {
     pub subscription_connections_per_caller: usize,
     /// Subscriptions one connection may run at once.
     pub subscriptions_per_connection: usize,
-    /// Commands per second each caller may send, and the burst above that.
+    /// Requests per second each caller may send, and the burst above that (commands and
+    /// queries each have buckets of their own).
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
     /// How many group-commit batches may be written at once by one process.
@@ -71,6 +72,9 @@ pub struct Config {
     /// Networks webhook agents may be called in besides the public internet (loopback,
     /// private, link-local and the like are refused unless listed here).
     pub webhook_allow: Vec<ipnet::IpNet>,
+    /// The deployment's own proxies and load balancers: a request from one of them comes from
+    /// the address it names in `X-Forwarded-For` (for rate limits keyed by address).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The secret shared with the payment provider, which signs its webhook's deliveries;
     /// without it `POST /v1/payments/webhook` is off and no one can purchase credits.
     pub payment_webhook_secret: Option<String>,
@@ -141,6 +145,7 @@ impl Config {
             operators: Vec::new(),
             development: false,
             webhook_allow: Vec::new(),
+            trusted_proxies: Vec::new(),
             payment_webhook_secret: None,
             serving_role: None,
             jwks: None,
@@ -201,6 +206,10 @@ impl Config {
             webhook_allow: match var("OXBOW_WEBHOOK_ALLOW") {
                 None => Vec::new(),
                 Some(list) => parse_networks(&list).context("OXBOW_WEBHOOK_ALLOW")?,
+            },
+            trusted_proxies: match var("OXBOW_TRUSTED_PROXIES") {
+                None => Vec::new(),
+                Some(list) => parse_networks(&list).context("OXBOW_TRUSTED_PROXIES")?,
             },
             payment_webhook_secret: var("OXBOW_PAYMENT_WEBHOOK_SECRET"),
             serving_role: var("OXBOW_SERVING_ROLE"),

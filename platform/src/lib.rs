@@ -30,3 +30,4 @@ pub mod tls;
 pub mod variables;
 
 pub use config::Config;
+pub use ipnet::IpNet;

@@ -12,12 +12,12 @@ use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message};
-use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::extract::{Extension, Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use platform::auth::{AuthError, Tokens};
-use platform::rate_limit::RateLimit;
+use platform::rate_limit::{Bucket, ClientAddress, RateLimit};
 
 use crate::guard::{MinPositionReport, Viewer, await_position};
 use crate::over_http::{self, MediaType, Refusal};
@@ -27,12 +27,27 @@ use crate::services::Services;
 /// Subscriptions one connection may run at once unless configured otherwise.
 pub const DEFAULT_SUBSCRIPTIONS_PER_CONNECTION: usize = 32;
 
+/// A WebSocket must say `connection_init` within this, or it is closed (4408, as
+/// graphql-transport-ws has it): an open socket that never says who it is holds a place for
+/// nothing.
+pub const INIT_WITHIN: Duration = Duration::from_secs(5);
+
+/// The server pings every open WebSocket this often, with the protocol's `ping` (`ka` on the
+/// older protocol) and a WebSocket ping frame, so that idle subscriptions stay open: clients
+/// answer both without being told to, and most send nothing of their own.
+pub const PING_EVERY: Duration = Duration::from_secs(10);
+
+/// A socket from which nothing at all (not even an answer to a ping) came for this long is
+/// gone, and is closed.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(35);
+
 #[derive(Clone)]
 pub struct ReadState {
     pub schema: OxbowSchema,
     pub tokens: Tokens,
     pub services: Services,
-    /// Queries per caller (by token `sub`).
+    /// Queries per caller: by identity once verified, by address until then (anonymous
+    /// queries, bad tokens, WebSocket upgrades).
     pub rate_limit: RateLimit,
     /// Subscription connections open per caller.
     pub connections: OpenConnections,
@@ -40,6 +55,8 @@ pub struct ReadState {
     pub subscriptions_per_connection: usize,
     /// Turns true when the server shuts down: subscriptions are closed with "going away".
     pub shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The largest WebSocket message read, as large as a request body may be.
+    pub max_message_bytes: usize,
 }
 
 impl ReadState {
@@ -52,6 +69,7 @@ impl ReadState {
             connections,
             subscriptions_per_connection: DEFAULT_SUBSCRIPTIONS_PER_CONNECTION,
             shutdown: None,
+            max_message_bytes: 1 << 20,
         }
     }
 
@@ -124,6 +142,10 @@ struct LimitedSubscriptions {
     schema: OxbowSchema,
     running: Arc<AtomicUsize>,
     limit: usize,
+    /// Every operation takes a token of the caller's bucket, the one its HTTP queries take.
+    rate_limit: RateLimit,
+    /// Who the connection's `connection_init` proved the caller to be.
+    caller: Arc<std::sync::OnceLock<Bucket>>,
 }
 
 /// A running subscription's place, given back when its stream is dropped.
@@ -146,6 +168,12 @@ impl async_graphql::Executor for LimitedSubscriptions {
         session_data: Option<Arc<Data>>,
     ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
         use futures::StreamExt;
+        if let Some(caller) = self.caller.get()
+            && let Err(wait) = self.rate_limit.take(caller)
+        {
+            let refused = async_graphql::Response::from_errors(vec![rate_limited(wait)]);
+            return futures::stream::once(async move { refused }).boxed();
+        }
         if self.running.fetch_add(1, Ordering::Relaxed) >= self.limit {
             self.running.fetch_sub(1, Ordering::Relaxed);
             let message = format!("a connection may run at most {} subscriptions at once", self.limit);
@@ -174,7 +202,8 @@ async fn shutting_down(shutdown: Option<tokio::sync::watch::Receiver<bool>>) {
 
 /// The read API's routes. A request body is read only up to `max_body_bytes` (413 past it),
 /// whoever sends it: the token is checked after the body is parsed.
-pub fn router(state: ReadState, max_body_bytes: usize) -> Router {
+pub fn router(mut state: ReadState, max_body_bytes: usize) -> Router {
+    state.max_message_bytes = max_body_bytes;
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(subscriptions))
@@ -186,6 +215,7 @@ pub fn router(state: ReadState, max_body_bytes: usize) -> Router {
 /// GraphiQL for a browser that asks for a page; a query from its URL parameters for anyone else.
 async fn graphql_get(
     State(state): State<ReadState>,
+    from: From,
     headers: HeaderMap,
     Query(parameters): Query<HashMap<String, String>>,
 ) -> Response {
@@ -196,40 +226,62 @@ async fn graphql_get(
         return Refusal::NotAcceptable.into_response();
     };
     match over_http::get_params(&parameters).and_then(|params| over_http::request_of(params, true)) {
-        Ok(request) => graphql(&state, &headers, media, request).await,
+        Ok(request) => graphql(&state, address(from), &headers, media, request).await,
         Err(refusal) => refusal.into_response(),
     }
 }
 
-async fn graphql_post(State(state): State<ReadState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn graphql_post(State(state): State<ReadState>, from: From, headers: HeaderMap, body: Bytes) -> Response {
     let Some(media) = over_http::negotiate(&headers) else {
         return Refusal::NotAcceptable.into_response();
     };
     match over_http::post_params(&headers, &body).and_then(|params| over_http::request_of(params, false)) {
-        Ok(request) => graphql(&state, &headers, media, request).await,
+        Ok(request) => graphql(&state, address(from), &headers, media, request).await,
         Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// Where a request comes from, as the server found it; a router served without the address
+/// (in a unit test) sees every request as from one unknown address.
+type From = Option<Extension<ClientAddress>>;
+
+fn address(from: From) -> std::net::IpAddr {
+    from.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |Extension(ClientAddress(address))| address)
+}
+
+/// The bucket a request takes from: its caller's once verified, its address's until then.
+fn bucket(viewer: &Viewer, from: std::net::IpAddr) -> Bucket {
+    match &viewer.0 {
+        Ok(claims) => Bucket::identity(&claims.sub),
+        Err(_) => Bucket::peer(from),
     }
 }
 
 async fn graphql(
     state: &ReadState,
+    from: std::net::IpAddr,
     headers: &HeaderMap,
     media: MediaType,
     request: async_graphql::Request,
 ) -> Response {
     let viewer = Viewer(state.tokens.verify_header(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())));
-    if let Ok(claims) = &viewer.0
-        && let Err(wait) = state.rate_limit.take(&claims.sub)
-    {
-        let retry_after = wait.ceil().max(1.0) as u64;
-        let error =
-            coded_error("RATE_LIMITED", &format!("too many queries; retry in {:.0} ms", (wait * 1000.0).ceil()));
-        let mut response = over_http::respond(media, async_graphql::Response::from_errors(vec![error]));
+    if let Err(wait) = state.rate_limit.take(&bucket(&viewer, from)) {
+        let mut response = over_http::respond(media, async_graphql::Response::from_errors(vec![rate_limited(wait)]));
         *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        response.headers_mut().insert(header::RETRY_AFTER, retry_after(wait));
         return response;
     }
     over_http::respond(media, execute(state, headers, viewer, request).await)
+}
+
+/// The error of a query refused by the rate limit.
+fn rate_limited(wait: Duration) -> ServerError {
+    coded_error("RATE_LIMITED", &format!("too many queries; retry in {} ms", wait.as_millis().max(1)))
+}
+
+/// `Retry-After`, in whole seconds.
+fn retry_after(wait: Duration) -> HeaderValue {
+    HeaderValue::from(wait.as_millis().div_ceil(1000).max(1) as u64)
 }
 
 /// An error with a `code` extension, for answers given before the schema runs.
@@ -272,19 +324,47 @@ async fn execute(
 }
 
 /// graphql-transport-ws (and the older graphql-ws); the token travels in `connection_init` as
-/// `{"Authorization": "Bearer <jwt>"}`. A connection without a valid token is closed.
+/// `{"Authorization": "Bearer <jwt>"}`. A connection without a valid token is closed, and so is
+/// one that does not say `connection_init` within [`INIT_WITHIN`]. Messages are read up to the
+/// request body's bound; every operation takes a token of the caller's bucket; the server
+/// pings every [`PING_EVERY`].
 async fn subscriptions(
     State(state): State<ReadState>,
+    from: From,
+    headers: HeaderMap,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // Nobody is verified yet: the upgrade takes from the address's bucket.
+    if let Err(wait) = state.rate_limit.take(&Bucket::peer(address(from))) {
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, "too many requests").into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, retry_after(wait));
+        return response;
+    }
     let schema = state.schema.clone();
     let tokens = state.tokens.clone();
     let connections = state.connections.clone();
     let subscriptions_per_connection = state.subscriptions_per_connection;
     let shutdown = state.shutdown.clone();
+    let caller: Arc<std::sync::OnceLock<Bucket>> = Arc::default();
+    let executor = LimitedSubscriptions {
+        schema,
+        running: Arc::default(),
+        limit: subscriptions_per_connection,
+        rate_limit: state.rate_limit.clone(),
+        caller: caller.clone(),
+    };
+    // The protocol GraphQLProtocol picked: the first of the client's that is known.
+    let legacy =
+        headers.get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|value| value.to_str().ok()).and_then(|protocols| {
+            protocols
+                .split(',')
+                .find_map(|protocol| protocol.trim().parse::<async_graphql::http::WebSocketProtocols>().ok())
+        }) == Some(async_graphql::http::WebSocketProtocols::SubscriptionsTransportWS);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(state.max_message_bytes)
+        .max_frame_size(state.max_message_bytes)
         .on_upgrade(move |socket| async move {
             // The token's expiry, once `connection_init` brought one: the connection ends then,
             // and its subscriptions with it.
@@ -293,19 +373,25 @@ async fn subscriptions(
             // The caller's place among its open connections, held while this one lives.
             let slot: Arc<Mutex<Option<ConnectionSlot>>> = Arc::default();
             let held = slot.clone();
-            let executor =
-                LimitedSubscriptions { schema, running: Arc::default(), limit: subscriptions_per_connection };
+            let initialised = Arc::new(tokio::sync::Notify::new());
+            let init_said = initialised.clone();
+            // When the client was last heard from, by any frame: answers to pings included.
+            let heard = Arc::new(Mutex::new(tokio::time::Instant::now()));
+            let hearing = heard.clone();
             // The socket's sending half is shared, so that a shutdown can still say goodbye
-            // with a close frame once the protocol's loop is stopped.
+            // with a close frame once the protocol's loop is stopped, and pings go out beside it.
             let (sink, stream) = futures::StreamExt::split(socket);
+            let stream = futures::StreamExt::inspect(stream, move |_| {
+                *hearing.lock().expect("heard lock") = tokio::time::Instant::now();
+            });
             let sink = Arc::new(tokio::sync::Mutex::new(sink));
             let forward = futures::sink::unfold(sink.clone(), |sink, message: Message| async move {
                 futures::SinkExt::send(&mut *sink.lock().await, message).await?;
                 Ok::<_, axum::Error>(sink)
             });
             let serve = GraphQLWebSocket::new_with_pair(forward, stream, executor, protocol)
-                .keepalive_timeout(Duration::from_secs(30))
                 .on_connection_init(move |payload| {
+                    init_said.notify_one();
                     let verified = {
                         let header = payload
                             .get("Authorization")
@@ -319,8 +405,11 @@ async fn subscriptions(
                         }),
                         Err(_) => None,
                     };
-                    if let (Ok(claims), Some(expires)) = (&verified, expires.lock().expect("expiry lock").take()) {
-                        let _ = expires.send(claims.exp);
+                    if let Ok(claims) = &verified {
+                        let _ = caller.set(Bucket::identity(&claims.sub));
+                        if let Some(expires) = expires.lock().expect("expiry lock").take() {
+                            let _ = expires.send(claims.exp);
+                        }
                     }
                     async move {
                         let claims = verified.map_err(|error: AuthError| {
@@ -342,18 +431,52 @@ async fn subscriptions(
                 let left = (exp - chrono::Utc::now().timestamp()).max(0) as u64;
                 tokio::time::sleep(Duration::from_secs(left)).await;
             };
-            tokio::select! {
-                () = serve => {}
-                () = expired => tracing::debug!("a subscription's token expired; closing its connection"),
-                () = shutting_down(shutdown) => {
-                    let going_away = Message::Close(Some(CloseFrame {
-                        code: axum::extract::ws::close_code::AWAY,
-                        reason: "the server is shutting down; reconnect".into(),
-                    }));
-                    let _ = futures::SinkExt::send(&mut *sink.lock().await, going_away).await;
+            let uninitialised = async {
+                if tokio::time::timeout(INIT_WITHIN, initialised.notified()).await.is_ok() {
+                    std::future::pending::<()>().await;
                 }
+            };
+            let silent = keep_alive(sink.clone(), heard, legacy);
+            let close =
+                |code: u16, reason: &'static str| Message::Close(Some(CloseFrame { code, reason: reason.into() }));
+            let goodbye = tokio::select! {
+                () = serve => None,
+                () = expired => {
+                    tracing::debug!("a subscription's token expired; closing its connection");
+                    None
+                }
+                () = uninitialised => Some(close(4408, "Connection initialisation timeout")),
+                () = silent => Some(close(3008, "no answer to pings")),
+                () = shutting_down(shutdown) => {
+                    Some(close(axum::extract::ws::close_code::AWAY, "the server is shutting down; reconnect"))
+                }
+            };
+            if let Some(goodbye) = goodbye {
+                let _ = futures::SinkExt::send(&mut *sink.lock().await, goodbye).await;
             }
             drop(slot);
         })
         .into_response()
+}
+
+type SharedSink = Arc<tokio::sync::Mutex<futures::stream::SplitSink<axum::extract::ws::WebSocket, Message>>>;
+
+/// Pings the client every [`PING_EVERY`] (a WebSocket ping frame, which every client answers,
+/// and the protocol's own ping); resolves once nothing was heard for [`SILENCE_LIMIT`].
+async fn keep_alive(sink: SharedSink, heard: Arc<Mutex<tokio::time::Instant>>, legacy: bool) {
+    let ping = if legacy { r#"{"type":"ka"}"# } else { r#"{"type":"ping"}"# };
+    loop {
+        tokio::time::sleep(PING_EVERY).await;
+        if heard.lock().expect("heard lock").elapsed() >= SILENCE_LIMIT {
+            return;
+        }
+        let mut sink = sink.lock().await;
+        let sent = async {
+            futures::SinkExt::send(&mut *sink, Message::Ping(Bytes::new())).await?;
+            futures::SinkExt::send(&mut *sink, Message::Text(ping.into())).await
+        };
+        if sent.await.is_err() {
+            return;
+        }
+    }
 }

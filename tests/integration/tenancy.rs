@@ -908,3 +908,113 @@ async fn a_retired_agents_webhook_is_called_no_more() {
     assert!(failed.payload["error"].as_str().unwrap().starts_with("agent_retired"), "{}", failed.payload);
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "a retired agent's webhook is not called");
 }
+
+/// What is not verified takes from its address's bucket: made-up worker credentials (each used
+/// to cost two reads of the log, under a bucket of the id it claimed), bad tokens and anonymous
+/// queries. A verified caller keeps a bucket of its own, and its queries over WebSocket take
+/// from it as its HTTP queries do (they used to take from nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unverified_callers_share_their_addresss_bucket_and_websocket_queries_are_limited() {
+    let app = TestApp::start_with(&[oxbow::Role::WriteApi, oxbow::Role::ReadApi], |config| {
+        config.rate_limit_per_second = 1;
+        config.rate_limit_burst = 3;
+    })
+    .await;
+    let alice = app.token("alice");
+
+    // Over WebSocket: the upgrade takes from the address (one token of three), then each
+    // operation from alice's own bucket (three).
+    let mut socket = app.subscribe(Some(&alice), "{ projections { name } }").await.expect("subscribed");
+    for id in ["2", "3", "4"] {
+        socket.subscribe_also(id, "{ projections { name } }").await;
+    }
+    let mut codes = Vec::new();
+    while codes.len() < 4 {
+        let message = socket.next_json().await.expect("an answer per operation");
+        if message["type"] == "next" {
+            codes.push(message["payload"]["errors"][0]["extensions"]["code"].clone());
+        }
+    }
+    assert_eq!(codes.iter().filter(|code| **code == json!("RATE_LIMITED")).count(), 1, "{codes:?}");
+
+    // Made-up worker credentials and bad tokens, from one address: two more go through to be
+    // refused, then the address is held back, whatever identity each claims.
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        let token = match n % 2 {
+            0 => format!("oxw.{}.{}.secret", Uuid::now_v7(), Uuid::now_v7()),
+            _ => "not-a-jwt".to_owned(),
+        };
+        let (status, _) = app
+            .command(&token, json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "x"}}))
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429]);
+    // Alice is verified: her bucket is her own.
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "Mine"}})).await;
+
+    // Anonymous queries take from the address's bucket of the read API, as the upgrade did.
+    let anonymous = || app.http.post(format!("{}/graphql", app.base)).json(&json!({"query": "{ __typename }"})).send();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(anonymous().await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+}
+
+/// The WebSocket endpoint's hygiene: a socket that never says `connection_init` is closed
+/// within seconds (4408), a message larger than a request body may be closes the socket before
+/// it is parsed, and the server pings an idle subscription, so that it stays open (it used to
+/// close every idle subscription after 30 s with 3008, since graphql-ws clients do not ping).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_must_init_stay_small_and_are_kept_alive_by_the_server() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = TestApp::start_with(&[oxbow::Role::ReadApi], |config| config.max_body_bytes = 64 * 1024).await;
+    let connect = || async {
+        let url = format!("{}/graphql/ws", app.base.replace("http://", "ws://"));
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+        tokio_tungstenite::connect_async(request).await.expect("a socket").0
+    };
+    // The close frame's code, or what came instead.
+    let closed = |message: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>| match message {
+        Some(Ok(Message::Close(Some(frame)))) => Ok(u16::from(frame.code)),
+        other => Err(format!("{other:?}")),
+    };
+
+    let mut silent = connect().await;
+    let started = std::time::Instant::now();
+    let first = tokio::time::timeout(Duration::from_secs(10), silent.next()).await.expect("closed in time");
+    assert_eq!(closed(first), Ok(4408));
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+
+    let mut large = connect().await;
+    let huge = json!({"type": "connection_init", "payload": {"pad": "x".repeat(200 * 1024)}}).to_string();
+    let _ = large.send(Message::text(huge)).await;
+    let answer = tokio::time::timeout(Duration::from_secs(10), large.next()).await.expect("an answer");
+    assert!(matches!(answer, Some(Ok(Message::Close(_))) | Some(Err(_)) | None), "{answer:?}");
+
+    let mut idle = connect().await;
+    let init =
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {}", app.token("alice"))}});
+    idle.send(Message::text(init.to_string())).await.unwrap();
+    let ack = idle.next().await.unwrap().unwrap();
+    assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
+    // No message of the client's own: the server's ping comes, and is answered as graphql-ws does.
+    let ping = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match idle.next().await {
+                Some(Ok(Message::Text(text))) if text.contains(r#""ping""#) => return Ok(()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => return Err(format!("{other:?}")),
+            }
+        }
+    })
+    .await
+    .expect("the server pings an idle socket");
+    assert_eq!(ping, Ok(()));
+    idle.send(Message::text(json!({"type": "pong"}).to_string())).await.expect("the socket is open");
+}

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,8 @@ use commands::agents::WORKER_CREDENTIAL_PREFIX;
 use platform::metrics::Metrics;
 
 use crate::problem::Problem;
-use platform::rate_limit::RateLimit;
+use crate::unknown_agents::UnknownAgents;
+use platform::rate_limit::{Bucket, ClientAddress, RateLimit};
 
 /// What the command endpoint needs.
 pub struct WriteApi {
@@ -28,6 +29,8 @@ pub struct WriteApi {
     /// Whose tokens act as the platform's operators.
     pub operators: Operators,
     pub rate_limit: RateLimit,
+    /// Agents no worker credential can name, for now.
+    pub unknown_agents: UnknownAgents,
     pub max_body_bytes: usize,
     /// The secret shared with the payment provider; without it the payment webhook is off.
     pub payment_webhook_secret: Option<String>,
@@ -61,16 +64,28 @@ struct Envelope {
     payload: serde_json::Value,
 }
 
-async fn post_command(State(state): State<Arc<WriteApi>>, headers: HeaderMap, body: Body) -> Response {
-    match accept(&state, &headers, body).await {
+/// Where a request comes from, as the server found it; a router served without the address
+/// (in a unit test) sees every request as from one unknown address.
+type From = Option<Extension<ClientAddress>>;
+
+fn address(from: From) -> std::net::IpAddr {
+    from.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |Extension(ClientAddress(address))| address)
+}
+
+async fn post_command(State(state): State<Arc<WriteApi>>, from: From, headers: HeaderMap, body: Body) -> Response {
+    match accept(&state, address(from), &headers, body).await {
         Ok(accepted) => (StatusCode::OK, axum::Json(accepted)).into_response(),
         Err(problem) => problem.into_response(),
     }
 }
 
-async fn accept(state: &WriteApi, headers: &HeaderMap, body: Body) -> Result<Accepted, Problem> {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
-    let caller = authenticate(state, authorization).await?;
+async fn accept(
+    state: &WriteApi,
+    from: std::net::IpAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Accepted, Problem> {
+    let caller = authenticate_headers(state, from, headers).await?;
     let bytes = read_body(state, headers, body).await?;
     let envelope: Envelope = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&bytes))
         .map_err(|error| {
@@ -115,9 +130,9 @@ async fn accept(state: &WriteApi, headers: &HeaderMap, body: Body) -> Result<Acc
     Ok(accepted)
 }
 
-async fn post_lease(State(state): State<Arc<WriteApi>>, headers: HeaderMap, body: Body) -> Response {
+async fn post_lease(State(state): State<Arc<WriteApi>>, from: From, headers: HeaderMap, body: Body) -> Response {
     let leased = async {
-        let caller = authenticate_headers(&state, &headers).await?;
+        let caller = authenticate_headers(&state, address(from), &headers).await?;
         let request = read_json(&state, &headers, body).await?;
         crate::tasks::lease(&state.pool, &state.task_bell, &caller, request).await
     };
@@ -127,9 +142,9 @@ async fn post_lease(State(state): State<Arc<WriteApi>>, headers: HeaderMap, body
     }
 }
 
-async fn post_extend(State(state): State<Arc<WriteApi>>, headers: HeaderMap, body: Body) -> Response {
+async fn post_extend(State(state): State<Arc<WriteApi>>, from: From, headers: HeaderMap, body: Body) -> Response {
     let extended = async {
-        let caller = authenticate_headers(&state, &headers).await?;
+        let caller = authenticate_headers(&state, address(from), &headers).await?;
         let request = read_json(&state, &headers, body).await?;
         crate::tasks::extend(&state.pool, &caller, request).await
     };
@@ -139,8 +154,12 @@ async fn post_extend(State(state): State<Arc<WriteApi>>, headers: HeaderMap, bod
     }
 }
 
-async fn authenticate_headers(state: &WriteApi, headers: &HeaderMap) -> Result<Caller, Problem> {
-    authenticate(state, headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok())).await
+async fn authenticate_headers(
+    state: &WriteApi,
+    from: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> Result<Caller, Problem> {
+    authenticate(state, from, headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok())).await
 }
 
 /// A JSON body within the size bound, read into `T`; an empty body reads as `{}`.
@@ -179,19 +198,53 @@ async fn read_body(state: &WriteApi, headers: &HeaderMap, body: Body) -> Result<
 }
 
 /// Who sends the command: an agent's worker by its credential (`oxw.…`), anyone else by a JWT.
-/// Rate-limited before any lookup.
-async fn authenticate(state: &WriteApi, authorization: Option<&str>) -> Result<Caller, Problem> {
+///
+/// Rate-limited by who the caller is once that is verified, and by the address it comes from
+/// until then: a missing or bad token, and a worker credential before it is looked up (two
+/// reads of the log), take from the address's bucket, so made-up identities cannot each have
+/// a bucket of their own.
+async fn authenticate(
+    state: &WriteApi,
+    from: std::net::IpAddr,
+    authorization: Option<&str>,
+) -> Result<Caller, Problem> {
+    let unverified = || rate_limited(state, &Bucket::peer(from));
     let unauthenticated = |error: platform::auth::AuthError| Problem::unauthenticated(error.to_string());
-    let token = platform::auth::bearer(authorization).map_err(unauthenticated)?;
+    let token = match platform::auth::bearer(authorization) {
+        Ok(token) => token,
+        Err(error) => {
+            unverified()?;
+            return Err(unauthenticated(error));
+        }
+    };
     if token.starts_with(WORKER_CREDENTIAL_PREFIX) {
+        unverified()?;
         let refused =
             || Problem::unauthenticated("the worker credential is not valid, was revoked, or its agent retired");
-        let (_, credential_id, _) = commands::agents::parse_worker_credential(token).ok_or_else(refused)?;
-        rate_limited(state, &format!("worker:{credential_id}"))?;
-        return state.service.worker(token).await?.ok_or_else(refused);
+        let (agent_id, credential_id, _) = commands::agents::parse_worker_credential(token).ok_or_else(refused)?;
+        if state.unknown_agents.contains(agent_id) {
+            return Err(refused());
+        }
+        return match state.service.worker(token).await? {
+            app::Worker::InForce(worker) => {
+                rate_limited(state, &Bucket::Identity(format!("worker:{credential_id}")))?;
+                Ok(worker)
+            }
+            app::Worker::NoSuchAgent => {
+                state.unknown_agents.remember(agent_id);
+                Err(refused())
+            }
+            app::Worker::NotInForce => Err(refused()),
+        };
     }
-    let claims = state.tokens.verify(token).map_err(unauthenticated)?;
-    rate_limited(state, &claims.sub)?;
+    let claims = match state.tokens.verify(token) {
+        Ok(claims) => claims,
+        Err(error) => {
+            unverified()?;
+            return Err(unauthenticated(error));
+        }
+    };
+    rate_limited(state, &Bucket::identity(&claims.sub))?;
     // Only a verified email names a person (an invitation is accepted by the person it names).
     let email = claims.verified_email().map(str::to_owned);
     Ok(match state.operators.includes(&claims) {
@@ -200,17 +253,18 @@ async fn authenticate(state: &WriteApi, authorization: Option<&str>) -> Result<C
     })
 }
 
-fn rate_limited(state: &WriteApi, caller: &str) -> Result<(), Problem> {
-    let Err(wait) = state.rate_limit.take(caller) else {
+fn rate_limited(state: &WriteApi, bucket: &Bucket) -> Result<(), Problem> {
+    let Err(wait) = state.rate_limit.take(bucket) else {
         return Ok(());
     };
+    let wait_ms = wait.as_millis().max(1) as u64;
     Err(Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
-        "Too many commands",
-        format!("slow down; retry in {:.0} ms", (wait * 1000.0).ceil()),
+        "Too many requests",
+        format!("slow down; retry in {wait_ms} ms"),
     )
-    .with("retry_after_ms", (wait * 1000.0).ceil() as u64))
+    .with("retry_after_ms", wait_ms))
 }
 
 async fn post_payment(State(state): State<Arc<WriteApi>>, headers: HeaderMap, body: Body) -> Response {

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod payments;
 pub mod problem;
 pub mod tasks;
+mod unknown_agents;
 
 pub use handler::{WriteApi, router};
 pub use platform::rate_limit::RateLimit;

@@ -112,6 +112,11 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let mut response = (self.status, self.to_json().to_string()).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        // A refusal that says when to come back says it in the header too, for clients and
+        // proxies that read only that.
+        if let Some(ms) = self.extensions.get("retry_after_ms").and_then(Value::as_u64) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(ms.div_ceil(1000).max(1)));
+        }
         response
     }
 }

@@ -9,6 +9,7 @@ use store::{AppendRequest, ExpectedVersion};
 use uuid::Uuid;
 
 use super::*;
+use crate::Worker;
 
 fn service(log: &MemoryLog) -> CommandService<MemoryLog> {
     CommandService::new(log.clone(), Metrics::new())
@@ -202,9 +203,11 @@ async fn a_worker_credential_names_its_worker_until_it_is_revoked() {
     run(&service, &alice(), request("RegisterAgent", agent, register)).await;
     let issued = run(&service, &alice(), request("IssueWorkerCredential", agent, json!({}))).await;
     let credential = issued.worker_credential.expect("shown once");
-    let worker = service.worker(&credential).await.unwrap().expect("in force");
+    let Worker::InForce(worker) = service.worker(&credential).await.unwrap() else { panic!("in force") };
     assert_eq!(worker.principal, commands::Principal::Worker { agent_id: agent, workspace_id: workspace });
-    assert_eq!(service.worker("oxw.nonsense").await.unwrap(), None);
+    assert_eq!(service.worker("oxw.nonsense").await.unwrap(), Worker::NotInForce);
+    let unknown = credential.replacen(&agent.to_string(), &Uuid::now_v7().to_string(), 1);
+    assert_eq!(service.worker(&unknown).await.unwrap(), Worker::NoSuchAgent);
 
     // It reports its agent's steps, and does nothing else.
     for (command_type, id, payload) in [
@@ -219,7 +222,7 @@ async fn a_worker_credential_names_its_worker_until_it_is_revoked() {
 
     let credential_id = issued.events[0].payload["credential_id"].clone();
     run(&service, &alice(), request("RevokeWorkerCredential", agent, json!({"credential_id": credential_id}))).await;
-    assert_eq!(service.worker(&credential).await.unwrap(), None, "revoked");
+    assert_eq!(service.worker(&credential).await.unwrap(), Worker::NotInForce, "revoked");
 }
 
 #[tokio::test]
