@@ -97,8 +97,8 @@ fn token(sub: &str, email: Option<&str>, ttl_hours: i64, operator: bool) -> anyh
         }
     };
     let env = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
-    let (issuer, audience) = (env("OXBOW_JWT_ISSUER"), env("OXBOW_JWT_AUDIENCE"));
-    let tokens = platform::auth::Tokens::expecting(&secret, issuer.as_deref(), audience.as_deref());
+    let issuers = platform::config::issuers(env("OXBOW_JWT_ISSUER").as_deref());
+    let tokens = platform::auth::Tokens::expecting(&secret, &issuers, env("OXBOW_JWT_AUDIENCE").as_deref());
     let roles: &[&str] = if operator { &["operator"] } else { &[] };
     println!("{}", tokens.mint_with_roles(sub, email, roles, chrono::Duration::hours(ttl_hours)));
     Ok(ExitCode::SUCCESS)

@@ -198,19 +198,29 @@ pub async fn start(config: Config, roles: &[Role]) -> anyhow::Result<Server> {
     Ok(server)
 }
 
-/// Refuses to start with a token secret anyone could know, unless on a development machine.
+/// Refuses to start with a token secret anyone could know, unless on a development machine,
+/// or with an identity provider's keys but no issuer and audience to tell this deployment's
+/// tokens from those the provider signs for anyone else.
 fn check_token_secret(config: &Config) -> anyhow::Result<()> {
-    if config.jwt_secret_is_development_default && config.jwks.is_none() {
-        if !config.development {
-            anyhow::bail!(
-                "OXBOW_JWT_SECRET is not set; set a secret of at least {} bytes (or run `oxbow serve --dev` on a development machine)",
-                platform::config::JWT_SECRET_MIN_BYTES
-            );
-        }
-        tracing::warn!(
-            "OXBOW_JWT_SECRET is not set: using the development default secret, which is public. Never use it in production."
+    if config.jwks.is_some() && (config.jwt_issuers.is_empty() || config.jwt_audience.is_none()) {
+        anyhow::bail!(
+            "OXBOW_JWKS is set without OXBOW_JWT_ISSUER and OXBOW_JWT_AUDIENCE; an identity provider signs tokens for other applications too, so set both to accept only this deployment's"
         );
-    } else if config.jwt_secret.len() < platform::config::JWT_SECRET_MIN_BYTES {
+    }
+    let public = config.jwt_secret == platform::config::DEVELOPMENT_JWT_SECRET;
+    if public && !config.development && !(config.jwt_secret_is_development_default && config.jwks.is_some()) {
+        anyhow::bail!(
+            "OXBOW_JWT_SECRET is {}; set a secret of at least {} bytes (or run `oxbow serve --dev` on a development machine)",
+            match config.jwt_secret_is_development_default {
+                true => "not set",
+                false => "the public development secret",
+            },
+            platform::config::JWT_SECRET_MIN_BYTES
+        );
+    }
+    if public && config.development {
+        tracing::warn!("using the public development secret for tokens. Never use it in production.");
+    } else if !public && config.jwt_secret.len() < platform::config::JWT_SECRET_MIN_BYTES {
         anyhow::bail!(
             "OXBOW_JWT_SECRET is {} bytes; it must be at least {}",
             config.jwt_secret.len(),

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
-    /// The user id.
+    /// The user id: the token's subject, or `{iss}#{sub}` once verified where more than one
+    /// issuer is trusted, so that two issuers' users of one subject stay two people.
     pub sub: String,
     /// The user's email, used to match invitations once the identity provider says it is
     /// verified (`email_verified`).
@@ -24,7 +25,8 @@ pub struct Claims {
     pub email_verified: Option<bool>,
     pub iat: i64,
     pub exp: i64,
-    /// Platform roles: `operator` names the platform's own staff (see [`Operators`]).
+    /// Platform roles: `operator` names the platform's own staff (see [`Operators`]). Kept only
+    /// from the deployment's own issuer (the first configured), or any signer when none is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub oxbow_roles: Vec<String>,
     /// Who issued the token, and for whom: checked when Oxbow is configured with them.
@@ -186,23 +188,26 @@ struct Keys {
     decoding: DecodingKey,
     validation: Validation,
     jwks: Option<Jwks>,
-    /// What minted tokens say in `iss` and `aud`, and what checked ones must say.
-    issuer: Option<String>,
+    /// The issuers a checked token may name in `iss` (any when empty); minted tokens name the
+    /// first, whose tokens alone may carry platform roles.
+    issuers: Vec<String>,
+    /// What minted tokens say in `aud`, and what checked ones must say.
     audience: Option<String>,
 }
 
 impl Tokens {
     pub fn new(secret: &str) -> Tokens {
-        Tokens::expecting(secret, None, None)
+        Tokens::expecting(secret, &[], None)
     }
 
-    /// Tokens that must name `issuer` in `iss` and `audience` in `aud`, each when given (an
-    /// identity provider's tokens for this deployment and no other).
-    pub fn expecting(secret: &str, issuer: Option<&str>, audience: Option<&str>) -> Tokens {
+    /// Tokens that must name one of `issuers` in `iss` and `audience` in `aud`, each when given
+    /// (an identity provider's tokens for this deployment and no other). `secret` is not empty:
+    /// the configuration refuses one shorter than 32 bytes.
+    pub fn expecting(secret: &str, issuers: &[String], audience: Option<&str>) -> Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
         let mut required = vec!["exp", "sub"];
-        if let Some(issuer) = issuer {
-            validation.set_issuer(&[issuer]);
+        if !issuers.is_empty() {
+            validation.set_issuer(issuers);
             required.push("iss");
         }
         match audience {
@@ -215,11 +220,11 @@ impl Tokens {
         validation.set_required_spec_claims(&required);
         validation.leeway = 30;
         let keys = Keys {
-            encoding: EncodingKey::from_secret(secret.as_bytes()),
-            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            encoding: EncodingKey::from_secret(secret.as_bytes()).expect("the secret is not empty"),
+            decoding: DecodingKey::from_secret(secret.as_bytes()).expect("the secret is not empty"),
             validation,
             jwks: None,
-            issuer: issuer.map(str::to_owned),
+            issuers: issuers.to_vec(),
             audience: audience.map(str::to_owned),
         };
         Tokens { keys: std::sync::Arc::new(keys) }
@@ -244,7 +249,7 @@ impl Tokens {
             iat: now,
             exp: now + ttl.num_seconds(),
             oxbow_roles: roles.iter().map(|role| role.to_string()).collect(),
-            iss: self.keys.issuer.clone(),
+            iss: self.keys.issuers.first().cloned(),
             aud: self.keys.audience.clone(),
         })
     }
@@ -274,7 +279,7 @@ impl Tokens {
         };
         let mut validation = self.keys.validation.clone();
         validation.algorithms = vec![algorithm];
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(invalid)?;
+        let mut data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(invalid)?;
         if data.claims.sub.is_empty() {
             return Err(AuthError::Invalid("`sub` is empty".into()));
         }
@@ -288,6 +293,15 @@ impl Tokens {
         // Oxbow's own roles act as `system:…` (the sagas); no token may speak for them.
         if data.claims.sub.starts_with("system:") {
             return Err(AuthError::Invalid("subjects under `system:` are Oxbow's own".into()));
+        }
+        // An identity provider shared with other issuers speaks for its own users only: their
+        // subjects are its namespace, and platform roles are the deployment's own issuer's word.
+        let issuer = data.claims.iss.clone().unwrap_or_default();
+        if self.keys.issuers.len() > 1 {
+            data.claims.sub = format!("{issuer}#{}", data.claims.sub);
+        }
+        if self.keys.issuers.first().is_some_and(|own| *own != issuer) {
+            data.claims.oxbow_roles.clear();
         }
         Ok(data.claims)
     }
@@ -358,6 +372,34 @@ mod tests {
             JwksSource::Url("https://id.example.com/jwks".into())
         );
         assert_eq!(JwksSource::parse("/etc/oxbow/jwks.json"), JwksSource::File("/etc/oxbow/jwks.json".into()));
+    }
+
+    #[test]
+    fn two_issuers_subjects_are_two_people_and_only_the_first_grants_platform_roles() {
+        let issuers = ["https://id.example.com".to_owned(), "https://eu.id.example.com".to_owned()];
+        let tokens = Tokens::expecting("a-test-secret-of-at-least-32-bytes", &issuers, Some("oxbow"));
+        let token_of = |issuer: &str| {
+            let now = Utc::now().timestamp();
+            tokens.sign(&Claims {
+                sub: "alice".into(),
+                email: None,
+                email_verified: None,
+                iat: now,
+                exp: now + 60,
+                oxbow_roles: vec!["operator".into()],
+                iss: Some(issuer.into()),
+                aud: Some("oxbow".into()),
+            })
+        };
+        let own = tokens.verify(&token_of("https://id.example.com")).unwrap();
+        assert_eq!((own.sub.as_str(), own.oxbow_roles.len()), ("https://id.example.com#alice", 1));
+        let other = tokens.verify(&token_of("https://eu.id.example.com")).unwrap();
+        assert_eq!(other.sub, "https://eu.id.example.com#alice");
+        assert!(!Operators::default().includes(&other), "{other:?}");
+        assert!(tokens.verify(&token_of("https://evil.example.com")).is_err());
+        // With one issuer, a subject is the user id as it always was.
+        let one = Tokens::expecting("a-test-secret-of-at-least-32-bytes", &issuers[..1], Some("oxbow"));
+        assert_eq!(one.verify(&token_of("https://id.example.com")).unwrap().sub, "alice");
     }
 
     #[test]

@@ -23,9 +23,10 @@ pub struct Config {
     pub jwt_secret: String,
     /// True when `jwt_secret` is the development default.
     pub jwt_secret_is_development_default: bool,
-    /// What tokens must say in `iss` and `aud`, when set (`OXBOW_JWT_ISSUER`,
-    /// `OXBOW_JWT_AUDIENCE`); `oxbow token` writes them into the tokens it mints.
-    pub jwt_issuer: Option<String>,
+    /// What tokens must say in `iss` (one of these, comma-separated in `OXBOW_JWT_ISSUER`) and
+    /// `aud` (`OXBOW_JWT_AUDIENCE`), when set; `oxbow token` writes the first issuer and the
+    /// audience into the tokens it mints.
+    pub jwt_issuers: Vec<String>,
     pub jwt_audience: Option<String>,
     pub events_topic: String,
     /// A topic shared by every tenant's workers that external tasks are also published on,
@@ -99,6 +100,12 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.trim().is_empty())
 }
 
+/// The issuers of `OXBOW_JWT_ISSUER`: a comma-separated list.
+pub fn issuers(variable: Option<&str>) -> Vec<String> {
+    let list = variable.unwrap_or_default().split(',').map(str::trim);
+    list.filter(|issuer| !issuer.is_empty()).map(str::to_owned).collect()
+}
+
 fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
 where
     T::Err: std::fmt::Display,
@@ -122,7 +129,7 @@ impl Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             jwt_secret: DEVELOPMENT_JWT_SECRET.to_owned(),
             jwt_secret_is_development_default: true,
-            jwt_issuer: None,
+            jwt_issuers: Vec::new(),
             jwt_audience: None,
             events_topic: "oxbow.events".into(),
             tasks_topic: None,
@@ -170,7 +177,7 @@ impl Config {
             http_addr: parsed("OXBOW_HTTP_ADDR", defaults.http_addr)?,
             jwt_secret,
             jwt_secret_is_development_default,
-            jwt_issuer: var("OXBOW_JWT_ISSUER"),
+            jwt_issuers: issuers(var("OXBOW_JWT_ISSUER").as_deref()),
             jwt_audience: var("OXBOW_JWT_AUDIENCE"),
             events_topic: var("OXBOW_EVENTS_TOPIC").unwrap_or(defaults.events_topic),
             tasks_topic: var("OXBOW_TASKS_TOPIC").or(defaults.tasks_topic),
@@ -269,6 +276,6 @@ impl Config {
             true => format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
             false => self.jwt_secret.clone(),
         };
-        crate::auth::Tokens::expecting(&secret, self.jwt_issuer.as_deref(), self.jwt_audience.as_deref())
+        crate::auth::Tokens::expecting(&secret, &self.jwt_issuers, self.jwt_audience.as_deref())
     }
 }

@@ -202,27 +202,38 @@ async fn log_state_shows_an_aggregate_as_it_was_at_a_position_or_a_time() {
 }
 
 /// `serve` refuses the public development secret unless told it runs on a development
-/// machine, and refuses a secret too short for HS256.
+/// machine, even when it is set explicitly; refuses a secret too short for HS256; and refuses an
+/// identity provider's keys without the issuer and audience that tell this deployment's tokens
+/// from the ones the provider signs for other applications.
 #[tokio::test]
-async fn serve_needs_a_real_jwt_secret_unless_it_is_a_development_machine() {
-    let serve = |secret: Option<&str>| {
+async fn serve_needs_a_real_jwt_secret_and_an_identity_providers_issuer_and_audience() {
+    let serve = |args: &[&str], variables: &[(&str, &str)]| {
         let mut command = tokio::process::Command::new(tests::oxbow_bin());
         command
             .args(["serve", "--role", "write-api"])
+            .args(args)
             .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
-            .env_remove("OXBOW_JWT_SECRET")
             .env("OXBOW_LOG", "error");
-        if let Some(secret) = secret {
-            command.env("OXBOW_JWT_SECRET", secret);
+        for name in ["OXBOW_JWT_SECRET", "OXBOW_JWKS", "OXBOW_JWT_ISSUER", "OXBOW_JWT_AUDIENCE"] {
+            command.env_remove(name);
         }
+        command.envs(variables.iter().copied());
         async move {
             let output = command.output().await.expect("run oxbow");
             let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
             (output.status.code().unwrap_or(-1), text(output.stdout), text(output.stderr))
         }
     };
-    assert_one_line_error(&serve(None).await, "OXBOW_JWT_SECRET is not set");
-    assert_one_line_error(&serve(Some("short")).await, "at least 32");
-    // A long enough secret gets past the check, to the database (which is not there).
-    assert_one_line_error(&serve(Some(&"k".repeat(32))).await, "PostgreSQL");
+    let public = platform::config::DEVELOPMENT_JWT_SECRET;
+    assert_one_line_error(&serve(&[], &[]).await, "OXBOW_JWT_SECRET is not set");
+    assert_one_line_error(&serve(&[], &[("OXBOW_JWT_SECRET", "short")]).await, "at least 32");
+    assert_one_line_error(&serve(&[], &[("OXBOW_JWT_SECRET", public)]).await, "the public development secret");
+    let jwks = ("OXBOW_JWKS", "/etc/oxbow/jwks.json");
+    let issuer = ("OXBOW_JWT_ISSUER", "https://id.example.com");
+    for variables in [vec![jwks], vec![jwks, issuer], vec![jwks, ("OXBOW_JWT_AUDIENCE", "oxbow")]] {
+        assert_one_line_error(&serve(&[], &variables).await, "OXBOW_JWT_AUDIENCE");
+    }
+    // What passes the checks gets as far as the database (which is not there).
+    assert_one_line_error(&serve(&[], &[("OXBOW_JWT_SECRET", &"k".repeat(32))]).await, "PostgreSQL");
+    assert_one_line_error(&serve(&["--dev"], &[("OXBOW_JWT_SECRET", public)]).await, "PostgreSQL");
 }

@@ -272,7 +272,7 @@ async fn command_latencies_are_histograms_by_type() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_must_name_the_configured_issuer_and_audience() {
     let app = TestApp::start_with(&[oxbow::Role::WriteApi], |config| {
-        config.jwt_issuer = Some("https://id.example.com".into());
+        config.jwt_issuers = vec!["https://id.example.com".into()];
         config.jwt_audience = Some("oxbow".into());
     })
     .await;
@@ -284,8 +284,12 @@ async fn tokens_must_name_the_configured_issuer_and_audience() {
         (Some("https://other.example.com"), Some("oxbow")),
         (Some("https://id.example.com"), Some("billing")),
     ] {
-        let token =
-            platform::auth::Tokens::expecting(secret, issuer, audience).mint("alice", None, chrono::Duration::hours(1));
+        let issuers: Vec<String> = issuer.into_iter().map(str::to_owned).collect();
+        let token = platform::auth::Tokens::expecting(secret, &issuers, audience).mint(
+            "alice",
+            None,
+            chrono::Duration::hours(1),
+        );
         let (status, problem) = app.command(&token, create()).await;
         assert_eq!((status, problem["code"].as_str()), (401, Some("unauthenticated")), "{issuer:?} {audience:?}");
     }
@@ -327,8 +331,10 @@ fn p256_key(dir: &std::path::Path, name: &str) -> jsonwebtoken::EncodingKey {
     jsonwebtoken::EncodingKey::from_ec_der(&std::fs::read(der).unwrap())
 }
 
-/// With an identity provider's JWKS configured, its RS256 and ES256 tokens are accepted; a key
-/// it does not publish, an algorithm other than the key's, and unsigned tokens are not.
+/// With an identity provider's JWKS configured, its RS256 and ES256 tokens for this audience are
+/// accepted; a key it does not publish, an algorithm other than the key's, unsigned tokens and
+/// tokens for another audience are not. Where two issuers are trusted, one subject of each is
+/// two people.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_identity_providers_rs256_and_es256_tokens_are_accepted_from_its_jwks() {
     use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -348,20 +354,34 @@ async fn an_identity_providers_rs256_and_es256_tokens_are_accepted_from_its_jwks
 
     let app = TestApp::start_with(&[oxbow::Role::WriteApi], |config| {
         config.jwks = Some(jwks.display().to_string());
-        config.jwt_issuer = Some("https://id.example.com".into());
+        config.jwt_issuers = vec!["https://id.example.com".into(), "https://eu.id.example.com".into()];
+        config.jwt_audience = Some("oxbow".into());
     })
     .await;
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({"sub": "idp-user", "iat": now, "exp": now + 600, "iss": "https://id.example.com"});
-    let sign = |algorithm: Algorithm, kid: Option<&str>, key: &EncodingKey| {
+    let claims_of = |issuer: &str, audience: &str| json!({"sub": "idp-user", "iat": now, "exp": now + 600, "iss": issuer, "aud": audience});
+    let claims = claims_of("https://id.example.com", "oxbow");
+    let sign_claims = |claims: &serde_json::Value, algorithm: Algorithm, kid: Option<&str>, key: &EncodingKey| {
         let header = Header { kid: kid.map(str::to_owned), ..Header::new(algorithm) };
-        jsonwebtoken::encode(&header, &claims, key).unwrap()
+        jsonwebtoken::encode(&header, claims, key).unwrap()
     };
+    let sign = |algorithm: Algorithm, kid: Option<&str>, key: &EncodingKey| sign_claims(&claims, algorithm, kid, key);
     let create = || json!({"type": "CreateWorkspace", "id": Uuid::now_v7(), "payload": {"name": "Federated"}});
     for token in [sign(Algorithm::RS256, Some("r1"), &rsa), sign(Algorithm::ES256, Some("e1"), &ec)] {
         let accepted = app.ok(&token, create()).await;
-        assert_eq!(accepted["events"][0]["payload"]["owner_id"], "idp-user");
+        assert_eq!(accepted["events"][0]["payload"]["owner_id"], "https://id.example.com#idp-user");
     }
+    // The same subject from the other trusted issuer is someone else: not a member of the
+    // first one's workspace.
+    let workspace = Uuid::now_v7();
+    let first = sign(Algorithm::RS256, Some("r1"), &rsa);
+    app.ok(&first, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Mine"}})).await;
+    let second = sign_claims(&claims_of("https://eu.id.example.com", "oxbow"), Algorithm::RS256, Some("r1"), &rsa);
+    let rename = json!({"type": "RenameWorkspace", "id": workspace, "payload": {"name": "Theirs"}});
+    let (status, problem) = app.command(&second, rename).await;
+    assert_eq!((status, problem["code"].as_str()), (403, Some("not_a_member")), "{problem}");
+    let accepted = app.ok(&second, create()).await;
+    assert_eq!(accepted["events"][0]["payload"]["owner_id"], "https://eu.id.example.com#idp-user");
     // A key the provider does not publish, a key under another's id, an RS256 key used as an
     // HS256 secret, and an unsigned token: all refused.
     let public_pem = {
@@ -372,7 +392,7 @@ async fn an_identity_providers_rs256_and_es256_tokens_are_accepted_from_its_jwks
             .unwrap();
         out.stdout
     };
-    let confused = sign(Algorithm::HS256, Some("r1"), &EncodingKey::from_secret(&public_pem));
+    let confused = sign(Algorithm::HS256, Some("r1"), &EncodingKey::from_secret(&public_pem).unwrap());
     let unsigned = {
         let encode = |value: serde_json::Value| {
             use base64::Engine;
@@ -380,12 +400,17 @@ async fn an_identity_providers_rs256_and_es256_tokens_are_accepted_from_its_jwks
         };
         format!("{}.{}.", encode(json!({"alg": "none", "typ": "JWT"})), encode(claims.clone()))
     };
+    let other_application =
+        sign_claims(&claims_of("https://id.example.com", "billing"), Algorithm::RS256, Some("r1"), &rsa);
+    let other_issuer = sign_claims(&claims_of("https://evil.example.com", "oxbow"), Algorithm::RS256, Some("r1"), &rsa);
     for token in [
         sign(Algorithm::RS256, Some("r1"), &stranger),
         sign(Algorithm::RS256, Some("e1"), &rsa),
         sign(Algorithm::RS256, None, &rsa),
         confused,
         unsigned,
+        other_application,
+        other_issuer,
     ] {
         let (status, problem) = app.command(&token, create()).await;
         assert_eq!((status, problem["code"].as_str()), (401, Some("unauthenticated")), "{problem}");

@@ -284,7 +284,7 @@ mod app {
                 iat: now,
                 exp: now + 3600,
                 oxbow_roles: Vec::new(),
-                iss: self.config.jwt_issuer.clone(),
+                iss: self.config.jwt_issuers.first().cloned(),
                 aud: self.config.jwt_audience.clone(),
             })
         }
