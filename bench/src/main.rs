@@ -118,6 +118,9 @@ enum Figure {
     /// spread over `workspaces` workspaces (each with its own billing account); runs completed
     /// per second, the time from StartRun's response to RunSucceeded committed (seen by a
     /// follower of the log woken by the append notification), and the counts per run.
+    /// With `--flood N`, first a flood from another creator: N workspaces of theirs, each
+    /// starting 16 runs of one step whose webhook (served by the bench) never answers until the
+    /// measurement ends. The server must allow webhooks on 127.0.0.1 (`OXBOW_WEBHOOK_ALLOW`).
     Runs {
         #[arg(long, default_value_t = 32)]
         in_flight: usize,
@@ -125,6 +128,8 @@ enum Figure {
         workspaces: usize,
         #[arg(long, default_value_t = 15)]
         seconds: u64,
+        #[arg(long, default_value_t = 0)]
+        flood: usize,
     },
 }
 
@@ -261,8 +266,18 @@ async fn main() -> anyhow::Result<()> {
         }
         Figure::LongStreams { streams, events } => long_streams(&caller, *streams, *events).await?,
         Figure::LongStream { workspaces, commands } => long_stream(&caller(0), workspaces, *commands).await?,
-        Figure::Runs { in_flight, workspaces, seconds } => {
-            runs::measure(caller(0), &observer().await?, *in_flight, *workspaces, *seconds).await?
+        Figure::Runs { in_flight, workspaces, seconds, flood } => {
+            let observer = observer().await?;
+            if *flood == 0 {
+                runs::measure(caller(0), &observer, *in_flight, *workspaces, *seconds).await?
+            } else {
+                let flooder =
+                    Caller { http: http.clone(), url: url.clone(), token: operator_token(&tokens, "bench-flood") };
+                let flood = runs::Flood::start(flooder, *flood).await?;
+                let mut measured = runs::measure(caller(0), &observer, *in_flight, *workspaces, *seconds).await?;
+                measured["flood"] = flood.end().await?;
+                measured
+            }
         }
         Figure::Throughput { clients, seconds } => {
             let observer = observer().await?;
@@ -469,6 +484,89 @@ mod runs {
             last = head;
         }
         Ok(())
+    }
+
+    /// Runs of one creator whose webhooks never answer while the flood lasts: each holds a saga
+    /// worker for as long as the sagas let it (its step's timeout is two minutes).
+    pub struct Flood {
+        caller: Caller,
+        runs: Vec<Uuid>,
+        /// Connections the webhook holds open; dropped when the flood ends.
+        held: Arc<Mutex<Vec<tokio::net::TcpStream>>>,
+        server: tokio::task::JoinHandle<()>,
+    }
+
+    /// Runs each flooding workspace starts.
+    const FLOOD_RUNS: usize = 16;
+
+    impl Flood {
+        /// Starts the flood over `workspaces` workspaces and waits until the sagas have called
+        /// as many of its webhooks as they will.
+        pub async fn start(caller: Caller, workspaces: usize) -> anyhow::Result<Flood> {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let url = format!("http://{}/never", listener.local_addr()?);
+            let held: Arc<Mutex<Vec<tokio::net::TcpStream>>> = Arc::default();
+            let holding = held.clone();
+            let server = tokio::spawn(async move {
+                while let Ok((connection, _)) = listener.accept().await {
+                    holding.lock().expect("held").push(connection);
+                }
+            });
+            let mut runs = Vec::new();
+            for _ in 0..workspaces {
+                let (workspace, agent, workflow) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+                caller.ok(json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Flood"}})).await?;
+                caller
+                    .ok(json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "bench", "overdraft_limit": 0}}))
+                    .await?;
+                caller
+                    .ok(json!({"type": "GrantCredits", "id": workspace, "payload": {"amount": 1_000_000, "reason": "bench"}}))
+                    .await?;
+                caller
+                    .ok(json!({"type": "RegisterAgent", "id": agent, "payload": {"workspace_id": workspace, "name": "Never",
+                        "kind": "tool", "executor": {"type": "webhook", "url": url, "timeout_ms": 120_000},
+                        "price": {"per_call": 1, "per_1k_tokens": 0}}}))
+                    .await?;
+                caller
+                    .ok(json!({"type": "DefineWorkflow", "id": workflow, "payload": {"workspace_id": workspace, "name": "Hang",
+                        "steps": [{"id": "call", "agent_id": agent, "timeout_ms": 120_000}]}}))
+                    .await?;
+                for _ in 0..FLOOD_RUNS {
+                    let run = Uuid::now_v7();
+                    caller
+                        .ok(json!({"type": "StartRun", "id": run, "payload": {"workspace_id": workspace,
+                            "workflow_id": workflow, "input": {}, "budget": 10}}))
+                        .await?;
+                    runs.push(run);
+                }
+            }
+            // The calls come in as the sagas lease the dispatches; they stop at what the sagas
+            // let one creator hold.
+            let (mut calls, mut steady_since) = (0, Instant::now());
+            let waited = Instant::now();
+            while steady_since.elapsed() < Duration::from_secs(2) && waited.elapsed() < Duration::from_secs(30) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let now = held.lock().expect("held").len();
+                if now != calls {
+                    (calls, steady_since) = (now, Instant::now());
+                }
+            }
+            Ok(Flood { caller, runs, held, server })
+        }
+
+        /// Ends the flood: its runs are cancelled and the calls held are dropped. Returns how
+        /// many calls the sagas had made, and how many runs there were.
+        pub async fn end(self) -> anyhow::Result<serde_json::Value> {
+            let calls = self.held.lock().expect("held").len();
+            for run in &self.runs {
+                let cancel = json!({"type": "CancelRun", "id": run, "payload": {"reason": "the flood is over"}});
+                // A run the flood's own timeout ended meanwhile has nothing to cancel.
+                let _ = self.caller.ok(cancel).await;
+            }
+            self.server.abort();
+            self.held.lock().expect("held").clear();
+            Ok(json!({"runs": self.runs.len(), "calls_held": calls}))
+        }
     }
 
     pub async fn measure(

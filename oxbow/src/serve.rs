@@ -334,7 +334,7 @@ fn sagas(
             tasks_topic: config.tasks_topic.clone(),
             notifications_topic: config.notifications_topic.clone(),
             max_in_flight: config.saga_concurrency,
-            workspace_share: config.saga_workspace_share,
+            share: config.saga_share,
             max_answer_bytes: config.max_event_bytes,
             webhook_allow: config.webhook_allow.clone(),
         },

@@ -41,8 +41,9 @@ pub struct Config {
     pub saga_group: String,
     /// Saga work (dispatches, timers, settlements) carried out at once by one process.
     pub saga_concurrency: usize,
-    /// Saga work one workspace may have under way at once, across every saga process.
-    pub saga_workspace_share: usize,
+    /// Saga work the workspaces of one creator may have under way at once, across every saga
+    /// process: workspaces are free, so a share per workspace would be no share at all.
+    pub saga_share: usize,
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
     pub redis_prefix: String,
     pub database_pool_size: u32,
@@ -137,7 +138,7 @@ impl Config {
             topic_partitions: 4,
             saga_group: "oxbow-sagas".into(),
             saga_concurrency: 64,
-            saga_workspace_share: 16,
+            saga_share: 16,
             redis_prefix: "oxbow:".into(),
             database_pool_size: 16,
             min_position_timeout: Duration::from_secs(5),
@@ -185,7 +186,7 @@ impl Config {
             topic_partitions: parsed("OXBOW_TOPIC_PARTITIONS", defaults.topic_partitions)?,
             saga_group: var("OXBOW_SAGA_GROUP").unwrap_or(defaults.saga_group),
             saga_concurrency: parsed("OXBOW_SAGA_CONCURRENCY", defaults.saga_concurrency)?,
-            saga_workspace_share: parsed("OXBOW_SAGA_WORKSPACE_SHARE", defaults.saga_workspace_share)?,
+            saga_share: parsed("OXBOW_SAGA_SHARE", defaults.saga_share)?,
             redis_prefix: var("OXBOW_REDIS_PREFIX").unwrap_or(defaults.redis_prefix),
             database_pool_size: parsed("OXBOW_DATABASE_POOL_SIZE", defaults.database_pool_size)?,
             min_position_timeout: Duration::from_millis(parsed(

@@ -50,10 +50,24 @@ pub enum Outcome {
     },
     /// The task is offered to the agent's workers, who report through the command endpoint.
     HandedOver,
+    /// Nothing to do until this moment (a sleep): ask again then. Waiting holds no worker.
+    WakeAt(DateTime<Utc>),
+    /// No answer came before the step's deadline: its timer ends the attempt.
+    PastDeadline,
+}
+
+/// The event that scheduled an attempt: where it is in the log, and when it was recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Scheduled {
+    pub position: i64,
+    pub at: DateTime<Utc>,
 }
 
 /// The longest a built-in `sleep` sleeps; the step's timeout is the real limit.
 const SLEEP_MAX: Duration = Duration::from_secs(3600);
+
+/// A sleep this close to its end is slept out in the worker: handing it back would cost more.
+const SLEEP_IN_WORKER: Duration = Duration::from_millis(20);
 
 pub struct Executors {
     http: reqwest::Client,
@@ -127,10 +141,10 @@ impl Executors {
         Ok(())
     }
 
-    /// Carries out `task` with `executor`; `scheduled_position` is its `StepScheduled`'s. An
-    /// error means the attempt could not even be handed over (the database or the tasks topic
-    /// is unreachable) and should be dispatched again later.
-    pub async fn run(&self, executor: &Executor, task: &Task, scheduled_position: i64) -> anyhow::Result<Outcome> {
+    /// Carries out `task` with `executor`; `scheduled` is its `StepScheduled`. An error means
+    /// the attempt could not even be handed over (the database or the tasks topic is
+    /// unreachable) and should be dispatched again later.
+    pub async fn run(&self, executor: &Executor, task: &Task, scheduled: Scheduled) -> anyhow::Result<Outcome> {
         let started = Instant::now();
         let elapsed = |started: Instant| started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64;
         match executor {
@@ -138,9 +152,21 @@ impl Executors {
                 let tokens = config.get("tokens").and_then(Value::as_u64).unwrap_or(0);
                 match name {
                     Builtin::Echo | Builtin::Usage => {}
+                    // A sleep is a wait, not work: it ends `ms` after the attempt was scheduled,
+                    // and until then the work is handed back to the queue, holding no worker.
                     Builtin::Sleep => {
-                        let ms = config.get("ms").and_then(Value::as_u64).unwrap_or(0);
-                        tokio::time::sleep(Duration::from_millis(ms).min(SLEEP_MAX)).await;
+                        let ms = Duration::from_millis(config.get("ms").and_then(Value::as_u64).unwrap_or(0));
+                        let wakes_at = scheduled.at + ms.min(SLEEP_MAX);
+                        let left = (wakes_at - Utc::now()).to_std().unwrap_or_default();
+                        if left > SLEEP_IN_WORKER {
+                            return Ok(Outcome::WakeAt(wakes_at));
+                        }
+                        tokio::time::sleep(left).await;
+                        let slept = (Utc::now() - scheduled.at).num_milliseconds().max(0) as u64;
+                        return Ok(Outcome::Completed {
+                            output: task.input.clone(),
+                            usage: Usage { tokens: 0, duration_ms: slept },
+                        });
                     }
                     Builtin::Fail => {
                         let error = config.get("error").and_then(Value::as_str).unwrap_or("the fail executor fails");
@@ -163,7 +189,7 @@ impl Executors {
                 let attempt =
                     crate::tasks::Attempt { run_id: task.run_id, step_id: task.step_id.clone(), attempt: task.attempt };
                 let (agent, workspace) = (task.agent_id, task.workspace_id);
-                crate::tasks::offer(&self.pool, &attempt, agent, workspace, scheduled_position, task.deadline).await?;
+                crate::tasks::offer(&self.pool, &attempt, agent, workspace, scheduled.position, task.deadline).await?;
                 if let Some(topic) = &self.tasks_topic {
                     self.publish(topic, &task.run_id.to_string(), &serde_json::to_vec(task)?).await?;
                 }
@@ -179,7 +205,15 @@ impl Executors {
         Ok(last.as_deref() == Some(events::DomainEvent::event_type(&retired)))
     }
 
+    /// Calls the webhook, waiting for its answer no longer than its own timeout nor past the
+    /// step's deadline: after that the attempt is over, and the worker is someone else's.
     async fn webhook(&self, url: &str, timeout_ms: u64, task: &Task, started: Instant) -> Outcome {
+        let until_deadline = (task.deadline - Utc::now()).to_std().unwrap_or_default();
+        let until_deadline = until_deadline.as_millis().min(u128::from(u64::MAX)) as u64;
+        let timed_out = || match until_deadline < timeout_ms {
+            true => Outcome::PastDeadline,
+            false => Outcome::Failed { error: format!("no answer within {timeout_ms} ms"), retryable: true },
+        };
         let body = serde_json::json!({
             "run_id": task.run_id,
             "step_id": task.step_id,
@@ -202,13 +236,13 @@ impl Executors {
             .http
             .post(url)
             .header("idempotency-key", format!("{}:{}:{}", task.run_id, task.step_id, task.attempt))
-            .timeout(Duration::from_millis(timeout_ms))
+            .timeout(Duration::from_millis(timeout_ms.min(until_deadline)))
             .json(&body)
             .send()
             .await;
         let response = match response {
             Ok(response) => response,
-            Err(error) if error.is_timeout() => return failed(format!("no answer within {timeout_ms} ms")),
+            Err(error) if error.is_timeout() => return timed_out(),
             Err(error) if refused_by_egress(&error) => return not_allowed(),
             // The cause stays in the server's log: its text would tell a tenant about the
             // network the call went through.
@@ -230,7 +264,7 @@ impl Executors {
                     retryable: false,
                 };
             }
-            Err(error) if error.is_timeout() => return failed(format!("no answer within {timeout_ms} ms")),
+            Err(error) if error.is_timeout() => return timed_out(),
             Err(error) => return failed(format!("the webhook's answer could not be read: {error}")),
         };
         let answer = match serde_json::from_slice::<WebhookAnswer>(&body) {

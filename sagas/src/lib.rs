@@ -43,8 +43,9 @@ pub struct SagaConfig {
     pub notifications_topic: String,
     /// Pieces of work carried out at once by one process.
     pub max_in_flight: usize,
-    /// Pieces of work one workspace may have under way at once, across every saga process.
-    pub workspace_share: usize,
+    /// Pieces of work the workspaces of one creator may have under way at once, across every
+    /// saga process.
+    pub share: usize,
     /// The largest webhook answer read (the event limit: the answer becomes an event).
     pub max_answer_bytes: usize,
     /// Networks webhooks may be called in besides the public internet.
@@ -85,8 +86,7 @@ impl Sagas {
             consume::Subscription { kafka: config.kafka.clone(), topic: config.topic, group: config.group };
         let planner = consume::Planner::new(pool.clone(), metrics.clone(), subscription, wake.clone(), own_appends);
         let steps = steps::Steps::new(pool, service, executors);
-        let workers =
-            workers::Workers::new(bookkeeping, steps, metrics, config.max_in_flight, config.workspace_share, wake);
+        let workers = workers::Workers::new(bookkeeping, steps, metrics, config.max_in_flight, config.share, wake);
         Ok(Sagas { planner: Arc::new(planner), workers: Arc::new(workers) })
     }
 

@@ -46,7 +46,8 @@ pub struct Cause {
 }
 
 /// Adds planned work, each with its cause; work already planned under the same key is kept as
-/// it is.
+/// it is. Each piece's workspace creator is read from the log in the same statement (one index
+/// lookup): the leases are shared out by creator.
 pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], causes: &[Cause]) -> sqlx::Result<()> {
     if planned.is_empty() {
         return Ok(());
@@ -60,9 +61,11 @@ pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], causes:
     let due: Vec<DateTime<Utc>> = planned.iter().map(|p| p.due_at).collect();
     let workspaces: Vec<Option<Uuid>> = planned.iter().map(|p| p.workspace_id).collect();
     sqlx::query(
-        "insert into saga_work (saga, key, work, correlation_id, due_at, workspace_id, trace_context) \
-         select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::uuid[], $5::timestamptz[], $6::uuid[], \
-                              $7::text[]) \
+        "insert into saga_work (saga, key, work, correlation_id, due_at, workspace_id, trace_context, creator) \
+         select w.*, (select e.metadata->>'actor' from events e \
+                       where e.stream_id = 'workspace-' || w.workspace_id::text and e.stream_version = 1) \
+           from unnest($1::text[], $2::text[], $3::jsonb[], $4::uuid[], $5::timestamptz[], $6::uuid[], \
+                       $7::text[]) as w(saga, key, work, correlation_id, due_at, workspace_id, trace_context) \
          on conflict (saga, key) do nothing",
     )
     .bind(&sagas)
@@ -110,30 +113,30 @@ pub async fn drop_moot(
 }
 
 /// Deletes the work `finished` (carried out), then leases up to `limit` pieces of due work, the
-/// longest due first, without letting any workspace hold more than `share` leases at once
-/// (across every saga process): a tenant's slow steps wait behind each other, and everyone
-/// else's work goes past them. One statement, so finishing work costs no round trip of its own.
+/// longest due first, without letting the workspaces of any one creator hold more than `share`
+/// leases at once (across every saga process): a tenant's slow steps wait behind each other,
+/// however many workspaces they are spread over, and everyone else's work goes past them. One
+/// statement, so finishing work costs no round trip of its own.
 pub async fn lease(pool: &PgPool, limit: i64, share: i64, finished: &[i64]) -> sqlx::Result<Vec<Leased>> {
     // `finished` is deleted; the rest of the statement still sees those rows (one snapshot),
-    // so `held` leaves them out. `held`: the leases each workspace holds now. `due`: the
-    // longest due work of workspaces below their share, a few times what is asked for. `fair`:
-    // of those, each workspace's first ones up to its share. Then lock what no other worker
-    // took meanwhile.
+    // so `held` leaves them out. `held`: the leases each share holds now. `due`: the longest
+    // due work of shares below their limit, a few times what is asked for. `fair`: of those,
+    // each share's first ones up to its limit. Then lock what no other worker took meanwhile.
     let rows: Vec<Row> = sqlx::query_as(
         "with finished as (delete from saga_work where id = any($4)), \
-              held as (select workspace_id, count(*) as leases from saga_work \
-                        where leased_until >= now() and workspace_id is not null and id <> all($4) \
-                        group by workspace_id), \
-              due as (select id, workspace_id, due_at from saga_work \
+              held as (select share_key, count(*) as leases from saga_work \
+                        where leased_until >= now() and share_key is not null and id <> all($4) \
+                        group by share_key), \
+              due as (select id, share_key, due_at from saga_work \
                        where due_at <= now() and (leased_until is null or leased_until < now()) and not set_aside \
-                         and (workspace_id is null \
-                              or workspace_id not in (select workspace_id from held where leases >= $3)) \
+                         and (share_key is null \
+                              or share_key not in (select share_key from held where leases >= $3)) \
                        order by due_at limit $1 * 8), \
               fair as (select d.id, d.due_at \
-                         from (select *, row_number() over (partition by workspace_id order by due_at) as nth \
+                         from (select *, row_number() over (partition by share_key order by due_at) as nth \
                                  from due) d \
-                         left join held h on h.workspace_id = d.workspace_id \
-                        where d.workspace_id is null or coalesce(h.leases, 0) + d.nth <= $3 \
+                         left join held h on h.share_key = d.share_key \
+                        where d.share_key is null or coalesce(h.leases, 0) + d.nth <= $3 \
                         order by d.due_at limit $1), \
               locked as (select id from saga_work where id in (select id from fair) for update skip locked) \
          update saga_work w set leased_until = now() + make_interval(secs => $2), attempts = w.attempts + 1 \
@@ -221,6 +224,17 @@ pub async fn retry_set_aside(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
             .execute(pool)
             .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// Gives back work that waits for a moment (a sleep), due again `at`: waiting is not a try,
+/// so it does not count towards [`TRIES`], and it holds no worker meanwhile.
+pub async fn wait_until(pool: &PgPool, id: i64, at: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query("update saga_work set leased_until = null, due_at = $2, attempts = attempts - 1 where id = $1")
+        .bind(id)
+        .bind(at)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Gives the work back, due again after `delay`, with why it failed.

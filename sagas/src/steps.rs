@@ -14,7 +14,7 @@ use events::{DomainEvent, RecordedEvent, RunId, StreamId, WorkspaceId};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::executors::{Executors, Outcome, Task};
+use crate::executors::{Executors, Outcome, Scheduled, Task};
 use crate::plan::{self, BILLING_SAGA, RUN_SAGA, Work};
 
 /// The suspension reason the billing saga gives, and the only one it lifts.
@@ -23,6 +23,15 @@ pub use commands::workspace::OVERDUE;
 /// Why a piece of work did not finish: to be tried again later.
 #[derive(Debug)]
 pub(crate) struct TryAgain(pub String);
+
+/// Where a piece of work that did not fail stands.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Progress {
+    /// Done, or moot.
+    Done,
+    /// Waiting until this moment (a sleep), when it is to be carried out again.
+    WakeAt(chrono::DateTime<chrono::Utc>),
+}
 
 impl From<CommandError> for TryAgain {
     fn from(error: CommandError) -> TryAgain {
@@ -49,16 +58,15 @@ impl Steps {
         Steps { pool, service, executors }
     }
 
-    /// Does `work`: `Ok` when it is done (or turned out moot), `TryAgain` when it should be
-    /// tried again later.
-    pub async fn perform(&self, work: &Work, correlation_id: Uuid) -> Result<(), TryAgain> {
+    /// Does `work`: how far it got, or `TryAgain` when it should be tried again later.
+    pub async fn perform(&self, work: &Work, correlation_id: Uuid) -> Result<Progress, TryAgain> {
         let run_saga = Caller::saga(RUN_SAGA);
-        let billing_saga = Caller::saga(BILLING_SAGA);
         let send = |caller, command, key| self.send(caller, command, key, correlation_id);
-        match work {
+        let done = match work {
             Work::ReserveBudget { run_id } => self.reserve_budget(*run_id, &run_saga, correlation_id).await,
+            // The one kind of work that may wait.
             Work::Dispatch { run_id, step_id, attempt } => {
-                self.dispatch(*run_id, step_id, *attempt, &run_saga, correlation_id).await
+                return self.dispatch(*run_id, step_id, *attempt, &run_saga, correlation_id).await;
             }
             Work::TimeOutStep { run_id, step_id, attempt } => {
                 let timer = TimeOutStep { step_id: step_id.clone(), attempt: *attempt };
@@ -75,30 +83,9 @@ impl Steps {
             }
             Work::Settle { run_id } => self.settle(*run_id, &run_saga, correlation_id).await,
             Work::SuspendIfUnpaid { workspace_id, invoice_id } => {
-                let account = self.load::<Billing>(workspace_id.billing_stream()).await?;
-                let unpaid = account.invoices.get(invoice_id).is_some_and(|invoice| invoice.paid < invoice.amount);
-                if !unpaid {
-                    return Ok(());
-                }
-                let suspend = SuspendWorkspace { reason: Some(OVERDUE.into()) };
-                let command = CommandRequest::workspace(*workspace_id, WorkspaceCommand::from(suspend));
-                // Invoice ids are the tenant's choice: the key names the workspace too, or one
-                // workspace's suspension would answer another's.
-                send(&billing_saga, command, Some(format!("suspend:{workspace_id}:{invoice_id}"))).await.map(drop)
+                self.suspend_if_unpaid(*workspace_id, *invoice_id, correlation_id).await
             }
-            Work::ReactivateIfPaid { workspace_id } => {
-                let account = self.load::<Billing>(workspace_id.billing_stream()).await?;
-                if account.invoices.values().any(|invoice| invoice.paid < invoice.amount) {
-                    return Ok(());
-                }
-                let workspace = self.load::<Workspace>(workspace_id.stream()).await?;
-                // Only a suspension for an overdue invoice is the billing saga's to lift.
-                if !workspace.suspended || workspace.suspension_reason.as_deref() != Some(OVERDUE) {
-                    return Ok(());
-                }
-                let command = CommandRequest::workspace(*workspace_id, WorkspaceCommand::from(ReactivateWorkspace {}));
-                send(&billing_saga, command, None).await.map(drop)
-            }
+            Work::ReactivateIfPaid { workspace_id } => self.reactivate_if_paid(*workspace_id, correlation_id).await,
             Work::NotifyLowBalance { workspace_id, balance, threshold } => {
                 let notification = serde_json::json!({
                     "type": "low_balance",
@@ -106,9 +93,43 @@ impl Steps {
                     "balance": balance,
                     "threshold": threshold,
                 });
-                Ok(self.executors.notify(workspace_id.uuid(), &notification).await?)
+                self.executors.notify(workspace_id.uuid(), &notification).await.map_err(TryAgain::from)
             }
+        };
+        done.map(|()| Progress::Done)
+    }
+
+    async fn suspend_if_unpaid(
+        &self,
+        workspace_id: WorkspaceId,
+        invoice_id: Uuid,
+        correlation_id: Uuid,
+    ) -> Result<(), TryAgain> {
+        let account = self.load::<Billing>(workspace_id.billing_stream()).await?;
+        let unpaid = account.invoices.get(&invoice_id).is_some_and(|invoice| invoice.paid < invoice.amount);
+        if !unpaid {
+            return Ok(());
         }
+        let suspend = SuspendWorkspace { reason: Some(OVERDUE.into()) };
+        let command = CommandRequest::workspace(workspace_id, WorkspaceCommand::from(suspend));
+        // Invoice ids are the tenant's choice: the key names the workspace too, or one
+        // workspace's suspension would answer another's.
+        let key = format!("suspend:{workspace_id}:{invoice_id}");
+        self.send(&Caller::saga(BILLING_SAGA), command, Some(key), correlation_id).await.map(drop)
+    }
+
+    async fn reactivate_if_paid(&self, workspace_id: WorkspaceId, correlation_id: Uuid) -> Result<(), TryAgain> {
+        let account = self.load::<Billing>(workspace_id.billing_stream()).await?;
+        if account.invoices.values().any(|invoice| invoice.paid < invoice.amount) {
+            return Ok(());
+        }
+        let workspace = self.load::<Workspace>(workspace_id.stream()).await?;
+        // Only a suspension for an overdue invoice is the billing saga's to lift.
+        if !workspace.suspended || workspace.suspension_reason.as_deref() != Some(OVERDUE) {
+            return Ok(());
+        }
+        let command = CommandRequest::workspace(workspace_id, WorkspaceCommand::from(ReactivateWorkspace {}));
+        self.send(&Caller::saga(BILLING_SAGA), command, None, correlation_id).await.map(drop)
     }
 
     /// Reserves the run's budget (the reservation has the run's id), then begins the run; or
@@ -140,8 +161,8 @@ impl Steps {
         Ok(())
     }
 
-    /// Hands the attempt to its executor, if it is still the step's current one, and reports
-    /// what the executor said.
+    /// Hands the attempt to its executor, if it is still the step's current one and its
+    /// deadline has not passed (then its timer ends it), and reports what the executor said.
     async fn dispatch(
         &self,
         run_id: RunId,
@@ -149,11 +170,11 @@ impl Steps {
         attempt: u32,
         caller: &Caller,
         correlation_id: Uuid,
-    ) -> Result<(), TryAgain> {
+    ) -> Result<Progress, TryAgain> {
         let history = self.history(run_id.stream()).await?;
         let state = fold::<RunAggregate>(&history)?;
         let Some(run) = state.0.as_ref().filter(|run| !run.status.is_final()) else {
-            return Ok(());
+            return Ok(Progress::Done);
         };
         // The event that scheduled this attempt holds its input: an external worker's lease
         // reads it from there.
@@ -161,17 +182,22 @@ impl Steps {
             matches!(<RunAggregate as Decider>::Event::from_recorded(recorded),
                 Ok(events::runs::RunEvent::StepScheduled(e)) if e.step_id == step_id && e.attempt == attempt)
         });
-        let Some(scheduled_position) = scheduled.map(|recorded| recorded.position) else {
-            return Ok(());
+        let Some(scheduled) =
+            scheduled.map(|recorded| Scheduled { position: recorded.position, at: recorded.recorded_at })
+        else {
+            return Ok(Progress::Done);
         };
         let Some(step) = run.steps.iter().find(|s| {
             s.planned.id == step_id
                 && s.attempt == attempt
                 && matches!(s.status, StepStatus::Scheduled | StepStatus::Running)
         }) else {
-            return Ok(());
+            return Ok(Progress::Done);
         };
         let deadline = step.deadline.unwrap_or_else(chrono::Utc::now);
+        if deadline <= chrono::Utc::now() {
+            return Ok(Progress::Done);
+        }
         let task = Task {
             run_id: run_id.uuid(),
             workspace_id: run.workspace_id,
@@ -181,8 +207,9 @@ impl Steps {
             input: step.planned.input.clone(),
             deadline,
         };
-        let report = match self.executors.run(&step.planned.executor, &task, scheduled_position).await? {
-            Outcome::HandedOver => return Ok(()),
+        let report = match self.executors.run(&step.planned.executor, &task, scheduled).await? {
+            Outcome::HandedOver | Outcome::PastDeadline => return Ok(Progress::Done),
+            Outcome::WakeAt(at) => return Ok(Progress::WakeAt(at)),
             Outcome::Completed { output, usage } => {
                 RunCommand::from(CompleteStep { step_id: step_id.to_owned(), attempt, output, usage })
             }
@@ -203,12 +230,11 @@ impl Steps {
             }) => {
                 let error = format!("{code}: {detail}").chars().take(commands::runs::TEXT_MAX_CHARS).collect();
                 let fail = FailStep { step_id: step_id.to_owned(), attempt, error, retryable: false };
-                self.send(caller, CommandRequest::run(run_id, RunCommand::from(fail)), None, correlation_id)
-                    .await
-                    .map(drop)
+                self.send(caller, CommandRequest::run(run_id, RunCommand::from(fail)), None, correlation_id).await?;
+                Ok(Progress::Done)
             }
             // Otherwise a refusal means the attempt timed out or the run ended meanwhile.
-            Sent::Accepted | Sent::Refused(_) => Ok(()),
+            Sent::Accepted | Sent::Refused(_) => Ok(Progress::Done),
         }
     }
 

@@ -1,7 +1,8 @@
 //! The workers: they lease due work from `saga_work`, carry it out ([`crate::steps`]) while
-//! renewing the lease, and record how it went. Leases are fair: no workspace holds more than
-//! its share of them across every saga process, so a tenant's slow steps queue behind each
-//! other and everyone else's work goes past them.
+//! renewing the lease, and record how it went. Leases are fair: the workspaces of one creator
+//! hold no more than their share of them across every saga process, so a tenant's slow steps
+//! queue behind each other and everyone else's work goes past them. Waits hold no worker: a
+//! sleep goes back to the queue until it ends, and a webhook is given up at its step's deadline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,9 +13,9 @@ use tokio::sync::{Notify, Semaphore};
 use tracing::Instrument;
 
 use crate::queue::{self, Leased};
-use crate::steps::{Steps, TryAgain};
+use crate::steps::{Progress, Steps, TryAgain};
 
-/// How often the workers look again when the due work left belongs to workspaces at their
+/// How often the workers look again when the due work left belongs to creators at their
 /// share of the leases.
 const AT_SHARE_POLL: Duration = Duration::from_millis(100);
 
@@ -26,8 +27,9 @@ pub(crate) struct Workers {
     metrics: Metrics,
     /// Pieces of work carried out at once by this process.
     max_in_flight: usize,
-    /// Pieces of work one workspace may have under way at once, across every saga process.
-    workspace_share: usize,
+    /// Pieces of work the workspaces of one creator may have under way at once, across every
+    /// saga process.
+    share: usize,
     /// Rung when there may be work to lease: new work planned in this process, or a worker
     /// slot freed.
     wake: Arc<Notify>,
@@ -41,10 +43,10 @@ impl Workers {
         steps: Steps,
         metrics: Metrics,
         max_in_flight: usize,
-        workspace_share: usize,
+        share: usize,
         wake: Arc<Notify>,
     ) -> Workers {
-        Workers { bookkeeping, steps, metrics, max_in_flight, workspace_share, wake, finished: Default::default() }
+        Workers { bookkeeping, steps, metrics, max_in_flight, share, wake, finished: Default::default() }
     }
 
     /// Leases due work and carries it out, several pieces at once. Runs until an error.
@@ -52,7 +54,7 @@ impl Workers {
         let permits = Arc::new(Semaphore::new(self.max_in_flight));
         loop {
             let free = permits.available_permits();
-            let share = self.workspace_share.max(1) as i64;
+            let share = self.share.max(1) as i64;
             let finished = std::mem::take(&mut *self.finished.lock().expect("finished work"));
             let leased = if free > 0 || !finished.is_empty() {
                 match queue::lease(&self.bookkeeping, free as i64, share, &finished).await {
@@ -81,7 +83,7 @@ impl Workers {
                 continue;
             }
             // With every slot taken, only a freed slot helps. Work that is due but was not
-            // leased belongs to workspaces at their share: a slot of theirs frees up when
+            // leased belongs to creators at their share: a slot of theirs frees up when
             // their work ends (here, or in another process: hence a short poll). While work
             // goes on here, its ends wake the loop anyway; only an idle loop asks when the
             // next work falls due.
@@ -128,15 +130,27 @@ impl Workers {
             }
         };
         let outcome_label = match &outcome {
-            Ok(()) => "done",
+            Ok(Progress::Done) => "done",
+            Ok(Progress::WakeAt(_)) => "waiting",
             Err(_) if leased.attempts >= queue::TRIES => "set_aside",
             Err(_) => "retry",
         };
         let recorded = match &outcome {
             // Deleted by the next lease, with whatever else finished meanwhile.
-            Ok(()) => {
+            Ok(Progress::Done) => {
                 self.finished.lock().expect("finished work").push(leased.id);
                 Ok(())
+            }
+            // Back in the queue until then; this process looks at the queue again then, and
+            // any other process would take it over if this one is gone.
+            Ok(Progress::WakeAt(at)) => {
+                let wake = self.wake.clone();
+                let after = (*at - chrono::Utc::now()).to_std().unwrap_or_default();
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    wake.notify_one();
+                });
+                queue::wait_until(pool, leased.id, *at).await
             }
             Err(TryAgain(reason)) if leased.attempts >= queue::TRIES => {
                 tracing::error!(saga = %leased.saga, work = kind, %reason, id = leased.id, "saga work set aside");

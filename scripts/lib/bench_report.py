@@ -172,6 +172,16 @@ if median(pgbench) is not None:
            + counts_text("runs", ["alone"], "run")
            + f" (idle, the process runs {spread(of('runs', 'alone', 'idle_statements_per_second'), count)} statements/s of its own)")
 
+    flooded = of("runs", "flooded", "p99_ms")
+    ratios = [f / a if f and a else None for f, a in zip(flooded, of("runs", "alone", "p99_ms"))]
+    figure("one run at a time beside a flood", f"p99 {spread(flooded, one)} ms; {spread(ratios, ratio)} of alone",
+           "<= 1.5x", median(ratios) is not None and median(ratios) <= 1.5 and not any(of("runs", "flooded", "failures")),
+           "as 'one run at a time', while another creator's eight workspaces hold 16 runs each whose webhook never "
+           "answers (two-minute step timeouts); against the p99 of one run at a time without the flood, same run",
+           f"p50 {spread(of('runs', 'flooded', 'p50_ms'), one)} ms; failures {spread(of('runs', 'flooded', 'failures'), count)}; "
+           f"the flood's calls held by the sagas {spread(of('runs', 'flooded', 'flood', 'calls_held'), count)} "
+           f"of {spread(of('runs', 'flooded', 'flood', 'runs'), count)} runs")
+
     p99 = of("freshness", "result", "p99_ms")
     missing = of("freshness", "result", "missing")
     meets = median(p99) is not None and median(p99) <= 50 and not any(missing)

@@ -151,34 +151,131 @@ async fn relayed(app: &TestApp) -> i64 {
         .unwrap()
 }
 
-/// One tenant's slow steps hold no more than its share of the saga's work: another tenant's
-/// run starts and settles while every one of them is still sleeping. (Without the share, the
-/// sleepers take every slot and the other run waits for the first of them to end.)
+/// Workspaces are free, so one person spreading a flood over many of them still holds only
+/// their one share of the sagas: webhooks that never answer, in four workspaces, hold two leases
+/// at once (a share per workspace gave them all four) and are given up at their steps'
+/// deadline, not at the webhook's own minute-long timeout; meanwhile another person's run goes
+/// through at once. (Before, the flood took every slot until the webhooks' timeout, and so did
+/// the other run's wait.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tenants_slow_steps_hold_only_its_share_of_the_sagas() {
+async fn a_flood_over_many_workspaces_of_one_creator_holds_only_their_share_of_the_sagas() {
     let app = TestApp::start_with(&oxbow::Role::ALL, |config| {
         config.saga_concurrency = 4;
-        config.saga_workspace_share = 2;
+        config.saga_share = 2;
+        config.webhook_allow = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
-    let slow_tenant = funded_workspace(&app, 1_000).await;
-    let sleeper = agent(&app, slow_tenant, builtin("sleep", json!({"ms": 3_000})), 1, 0).await;
-    let slow = workflow(&app, slow_tenant, json!([step("nap", sleeper, &[])])).await;
-    let naps = futures::future::join_all((0..6).map(|_| start_run(&app, slow_tenant, slow, 10))).await;
+    let never_answers = axum::Router::new().route(
+        "/hang",
+        axum::routing::post(|| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            "too late"
+        }),
+    );
+    let (base, server) = tests::serve_locally(never_answers).await;
+    let hanging = json!({"type": "webhook", "url": format!("{base}/hang"), "timeout_ms": 60_000});
+    let (mut flood, mut workspaces) = (Vec::new(), Vec::new());
+    for _ in 0..4 {
+        let workspace = funded_workspace(&app, 1_000).await;
+        workspaces.push(workspace);
+        let webhook = agent(&app, workspace, hanging.clone(), 1, 0).await;
+        let call = json!({"id": "call", "agent_id": webhook, "timeout_ms": 5_000});
+        let flow = workflow(&app, workspace, json!([call])).await;
+        for _ in 0..2 {
+            flood.push(start_run(&app, workspace, flow, 10).await);
+        }
+    }
+    // The creator's leases, watched while the flood lasts.
+    let watching = {
+        let pool = app.db.pool.clone();
+        tokio::spawn(async move {
+            let mut most = 0;
+            for _ in 0..60 {
+                let held: i64 = sqlx::query_scalar(
+                    "select count(*) from saga_work where workspace_id = any($1) and leased_until > now()",
+                )
+                .bind(&workspaces)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                most = most.max(held);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            most
+        })
+    };
 
-    let other = funded_workspace(&app, 1_000).await;
-    let echo = agent(&app, other, builtin("echo", json!({})), 1, 0).await;
-    let quick = workflow(&app, other, json!([step("one", echo, &[])])).await;
-    let run = start_run(&app, other, quick, 10).await;
+    // Bob's run, while the flood holds what it may.
+    let bob = app.token("bob");
+    let (workspace, echo, flow, run) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    app.ok(&bob, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Bob's"}})).await;
+    app.ok(&bob, json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "team"}})).await;
+    app.grant(workspace, 100).await;
+    app.ok(&bob, json!({"type": "RegisterAgent", "id": echo, "payload": {"workspace_id": workspace,
+        "name": "echo", "kind": "tool", "executor": builtin("echo", json!({})), "price": {"per_call": 1, "per_1k_tokens": 0}}}))
+        .await;
+    app.ok(
+        &bob,
+        json!({"type": "DefineWorkflow", "id": flow, "payload": {"workspace_id": workspace, "name": "quick",
+        "steps": [step("one", echo, &[])]}}),
+    )
+    .await;
+    app.ok(
+        &bob,
+        json!({"type": "StartRun", "id": run, "payload": {"workspace_id": workspace, "workflow_id": flow,
+        "input": {}, "budget": 10}}),
+    )
+    .await;
     let events = finished(&app, run).await;
     assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
-    let quick_done = events.last().unwrap().position;
-    assert_eq!(settlement(&app, other, run).await, (10, 1, 9));
+    let took = events.last().unwrap().recorded_at - events[0].recorded_at;
+    assert!(took < chrono::Duration::seconds(4), "bob's run waited behind the flood for {took}");
 
+    assert_eq!(watching.await.unwrap(), 2, "the creator's leases at most, across their four workspaces");
+    for run in flood {
+        let events = finished(&app, run).await;
+        assert!(types(&events).contains(&"StepTimedOut"), "{:?}", types(&events));
+    }
+    // Every call was given up with its step's deadline, so no dispatch is still under way
+    // (its webhook's own timeout is a minute away).
+    let given_up = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let held: i64 =
+            sqlx::query_scalar("select count(*) from saga_work where key like 'dispatch:%' and leased_until > now()")
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap();
+        if held == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < given_up, "a webhook held its worker past its step's deadline");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.abort();
+}
+
+/// A sleep is a wait, not work: sleepers hold no worker, so six of them in one workspace with a
+/// share of two all end about when they should (they used to take turns, two at a time), and
+/// the waiting is not counted as a failed try.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sleeping_steps_hold_no_worker() {
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| {
+        config.saga_concurrency = 4;
+        config.saga_share = 2;
+    })
+    .await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let sleeper = agent(&app, workspace, builtin("sleep", json!({"ms": 2_000})), 1, 0).await;
+    let flow = workflow(&app, workspace, json!([step("nap", sleeper, &[])])).await;
+    let naps = futures::future::join_all((0..6).map(|_| start_run(&app, workspace, flow, 10))).await;
     for nap in naps {
         let events = finished(&app, nap).await;
         assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
-        assert!(events.last().unwrap().position > quick_done, "a sleeper ended before the other tenant's run");
+        let at = |event_type: &str| events.iter().find(|e| e.event_type == event_type).unwrap().recorded_at;
+        let slept = at("StepSucceeded") - at("StepScheduled");
+        // Taking turns two at a time, the last pair would end six seconds in.
+        assert!(slept >= chrono::Duration::seconds(2), "woke early: {slept}");
+        assert!(slept < chrono::Duration::seconds(4), "waited for a worker: {slept}");
     }
 }
 
