@@ -25,9 +25,19 @@ pub struct ParkedEventSkipped {
     pub reason: String,
 }
 
+/// An operator forgot a person: the keys their data was sealed under are destroyed. Named by
+/// key id, never by email, so the log keeps no trace of whom; wherever the log holds this event,
+/// the keys stay destroyed (`serve` and `migrate` destroy them again after a restore).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectForgotten {
+    pub key_ids: Vec<Uuid>,
+}
+
 crate::event_enum! {
     /// Every event of the operations stream.
     pub enum OperationsEvent {
         ParkedEventSkipped,
+        SubjectForgotten,
     }
 }

@@ -28,7 +28,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Log { command: LogCommand::Verify(args) } => log::verify(args).await,
         Command::Log { command: LogCommand::Export(args) } => log::export(args).await,
         Command::Log { command: LogCommand::State(args) } => log::state(args).await,
-        Command::Log { command: LogCommand::Forget { subject } } => log::forget(subject.trim()).await,
+        Command::Log { command: LogCommand::Forget { subject, key_id, by } } => {
+            log::forget(subject.as_deref().map(str::trim), key_id, by).await
+        }
         Command::Projections { command: ProjectionsCommand::Status { json } } => projections::status(json).await,
         Command::Projections { command: ProjectionsCommand::Retry { position, consumer, wait } } => {
             projections::retry(&consumer, position, wait).await
@@ -73,7 +75,10 @@ async fn probe(url: &str) -> anyhow::Result<ExitCode> {
 
 async fn migrate() -> anyhow::Result<ExitCode> {
     let (config, pool) = database::connect(2).await?;
-    oxbow::migrate_for(&pool, config.serving_role.as_deref()).await?;
+    let erased = oxbow::migrate_for(&pool, config.serving_role.as_deref()).await?;
+    if erased > 0 {
+        println!("destroyed again {erased} key(s) the log records as forgotten (the database was restored?)");
+    }
     match &config.serving_role {
         Some(role) => println!("migrated; {role} may serve"),
         None => println!("migrated"),

@@ -19,13 +19,14 @@ pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
 }
 
 /// Applies every migration, then gives `serving_role` what the serving processes need and no
-/// more: see `store::roles`.
-pub async fn migrate_for(pool: &sqlx::PgPool, serving_role: Option<&str>) -> anyhow::Result<()> {
+/// more (see `store::roles`), and destroys again any key the log records as forgotten (a
+/// restored database may hold it again). Returns how many keys that destroyed.
+pub async fn migrate_for(pool: &sqlx::PgPool, serving_role: Option<&str>) -> anyhow::Result<u64> {
     migrate(pool).await?;
     if let Some(role) = serving_role {
         store::roles::grant_serving(pool, role).await?;
     }
-    Ok(())
+    Ok(store::personal::reapply_erasures(pool).await?)
 }
 
 /// Whether every migration of this build is applied, read without writing anything: a serving

@@ -243,6 +243,10 @@ async fn database(config: &Config) -> anyhow::Result<sqlx::PgPool> {
              run `oxbow migrate` as the schema's owner first",
         )?;
     }
+    let erased = store::personal::reapply_erasures(&pool).await.context("re-applying the log's erasures")?;
+    if erased > 0 {
+        tracing::warn!(erased, "destroyed again keys the log records as forgotten (the database was restored?)");
+    }
     Ok(pool)
 }
 

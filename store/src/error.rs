@@ -18,6 +18,9 @@ pub enum Error {
     /// A name that cannot be a role of Oxbow's.
     #[error("{0}")]
     Invalid(String),
+    /// An event of Oxbow's own (an operator's decision) could not be appended.
+    #[error("the log was not appended to: {0}")]
+    Append(#[from] AppendError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

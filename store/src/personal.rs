@@ -110,31 +110,89 @@ pub fn key_id_of(text: &str) -> Option<Uuid> {
     rest.split_once(':')?.0.parse().ok()
 }
 
-/// Destroys the keys of a subject, named by email, or the keys given, and the snapshots that
-/// were folded from their revealed data. Returns how many keys were destroyed (0 when there
-/// was nothing left to forget).
-pub async fn forget(pool: &sqlx::PgPool, email: Option<&str>, key_ids: &[Uuid]) -> Result<u64> {
+/// The keys not yet destroyed that `email`'s data is sealed under.
+pub async fn live_keys_of(executor: impl PgExecutor<'_>, email: &str) -> Result<Vec<Uuid>> {
+    let keys = sqlx::query_scalar("select key_id from personal_data_keys where subject_hash = $1 and key is not null")
+        .bind(subject_hash(email))
+        .fetch_all(executor)
+        .await?;
+    Ok(keys)
+}
+
+/// Records the erasure of `key_ids` in the log (`SubjectForgotten` by `actor`, on the
+/// operations stream), then destroys them ([`forget`]). The log first: an erasure that is not
+/// recorded does not happen, and one recorded twice (a rerun after a crash in between) is
+/// harmless. Returns how many keys were destroyed.
+pub async fn erase(pool: &sqlx::PgPool, key_ids: &[Uuid], actor: &str) -> Result<u64> {
+    use events::operations::{OperationsEvent, SubjectForgotten};
+    let erasure = OperationsEvent::from(SubjectForgotten { key_ids: key_ids.to_vec() });
+    let metadata = events::Metadata {
+        actor: actor.to_owned(),
+        workspace_id: None,
+        correlation_id: Uuid::now_v7(),
+        causation_id: Uuid::now_v7(),
+    };
+    let log = crate::EventStore::new(pool.clone(), crate::CommitterConfig::default());
+    log.append(crate::AppendRequest::to_stream(
+        events::operations::stream_id(),
+        crate::ExpectedVersion::Any,
+        vec![NewEvent::from_domain(Uuid::now_v7(), &erasure, &metadata)],
+    ))
+    .await?;
+    forget(pool, key_ids).await
+}
+
+/// Destroys the keys `key_ids`, and the snapshots that were folded from their revealed data.
+/// Returns how many keys were destroyed (0 when there was nothing left to forget). Without
+/// [`erase`]'s record in the log, a restore brings them back.
+pub async fn forget(pool: &sqlx::PgPool, key_ids: &[Uuid]) -> Result<u64> {
     let mut transaction = pool.begin().await?;
     let forgotten = sqlx::query(
         "update personal_data_keys set key = null, subject_hash = null, forgotten_at = now() \
-          where key is not null and (subject_hash = $1 or key_id = any($2))",
+          where key is not null and key_id = any($1)",
     )
-    .bind(email.map(subject_hash))
     .bind(key_ids)
     .execute(&mut *transaction)
     .await?
     .rows_affected();
+    drop_revealed_snapshots(&mut transaction, forgotten).await?;
+    transaction.commit().await?;
+    Ok(forgotten)
+}
+
+/// Destroys again every key the log says was forgotten (`SubjectForgotten`) that is there
+/// again: a restore to a moment between the erasure's record and the keys' destruction, or a
+/// copy of the keys older than the log. Idempotent: nothing to do is one index read of the
+/// operations stream. Returns how many keys were destroyed.
+pub async fn reapply_erasures(pool: &sqlx::PgPool) -> Result<u64> {
+    let mut transaction = pool.begin().await?;
+    let forgotten = sqlx::query(
+        "update personal_data_keys set key = null, subject_hash = null, forgotten_at = coalesce(forgotten_at, now()) \
+          where key is not null and key_id in ( \
+                select (jsonb_array_elements_text(payload->'key_ids'))::uuid from events \
+                 where stream_id = $1 and event_type = 'SubjectForgotten')",
+    )
+    .bind(events::operations::stream_id())
+    .execute(&mut *transaction)
+    .await?
+    .rows_affected();
+    drop_revealed_snapshots(&mut transaction, forgotten).await?;
+    transaction.commit().await?;
+    Ok(forgotten)
+}
+
+/// Once keys are destroyed, snapshots of streams with personal data may hold it revealed.
+async fn drop_revealed_snapshots(transaction: &mut sqlx::PgConnection, forgotten: u64) -> Result<()> {
     if forgotten > 0 {
         sqlx::query(
             "delete from snapshots s where exists \
                (select 1 from events e where e.stream_id = s.stream_id and e.event_type = any($1))",
         )
         .bind(events::personal_event_types().collect::<Vec<_>>())
-        .execute(&mut *transaction)
+        .execute(transaction)
         .await?;
     }
-    transaction.commit().await?;
-    Ok(forgotten)
+    Ok(())
 }
 
 async fn key_for<'c>(executor: impl PgExecutor<'c> + Copy, subject: &str) -> Result<(Uuid, Vec<u8>)> {

@@ -61,7 +61,7 @@ async fn a_forgotten_person_reads_as_erased_everywhere_and_the_log_still_verifie
     assert_eq!(sealed, 2, "nor in the read model");
     assert_eq!(exported_emails(&app, workspace).await, ["cy@example.com", "dee@example.com"]);
 
-    let (code, stdout, stderr) = oxbow(&app, &["log", "forget", "--subject", "cy"]).await;
+    let (code, stdout, stderr) = oxbow(&app, &["log", "forget", "--subject", "cy", "--by", "dpo"]).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with("forgot cy: 1 key(s) destroyed"), "{stdout}");
 
@@ -91,11 +91,11 @@ async fn a_forgotten_person_reads_as_erased_everywhere_and_the_log_still_verifie
     assert_eq!(invited_emails(&app, workspace, None).await, ["[erased]", "dee@example.com"]);
 
     // By email too, and forgetting again changes nothing.
-    let (code, stdout, _) = oxbow(&app, &["log", "forget", "--subject", "DEE@example.com"]).await;
+    let (code, stdout, _) = oxbow(&app, &["log", "forget", "--subject", "DEE@example.com", "--by", "dpo"]).await;
     assert_eq!(code, 0);
     assert!(stdout.starts_with("forgot DEE@example.com: 1 key(s)"), "{stdout}");
     assert_eq!(invited_emails(&app, workspace, None).await, ["[erased]", "[erased]"]);
-    let (code, stdout, _) = oxbow(&app, &["log", "forget", "--subject", "cy"]).await;
+    let (code, stdout, _) = oxbow(&app, &["log", "forget", "--subject", "cy", "--by", "dpo"]).await;
     assert_eq!(code, 0);
     assert!(stdout.starts_with("nothing to forget"), "{stdout}");
     let (code, _, stderr) = oxbow(&app, &["log", "forget", "--subject", " "]).await;
@@ -145,4 +145,96 @@ async fn snapshots_keep_invitation_emails_sealed_and_invitations_still_work() {
     let (status, problem) = app.command(&app.token("dee"), accept.clone()).await;
     assert_eq!((status, problem["code"].as_str()), (403, Some("invitation_for_another_email")), "{problem}");
     app.ok(&app.token("cy"), accept).await;
+}
+
+/// The key a MemberInvited of `workspace` sealed its email under, with the key's bytes and the
+/// hash that named its subject: what a restored database would hold again.
+async fn invitation_key(app: &TestApp, workspace: Uuid) -> (Uuid, Vec<u8>, Vec<u8>) {
+    let (sealed,): (String,) =
+        sqlx::query_as("select payload->>'email' from events where stream_id = $1 and event_type = 'MemberInvited'")
+            .bind(format!("workspace-{workspace}"))
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let key_id = store::personal::key_id_of(&sealed).expect("the email is sealed");
+    let (key, hash): (Vec<u8>, Vec<u8>) =
+        sqlx::query_as("select key, subject_hash from personal_data_keys where key_id = $1")
+            .bind(key_id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    (key_id, key, hash)
+}
+
+/// Puts the key back as it was before the erasure: what a point-in-time restore to a moment
+/// before the key was destroyed (or a copy of the keys older than the log) brings back.
+async fn restore_key(app: &TestApp, (key_id, key, hash): &(Uuid, Vec<u8>, Vec<u8>)) {
+    sqlx::query("update personal_data_keys set key = $2, subject_hash = $3, forgotten_at = null where key_id = $1")
+        .bind(key_id)
+        .bind(key)
+        .bind(hash)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+}
+
+/// An erasure is an event of the log (`SubjectForgotten`: the key ids and who decided, never
+/// the email), so it outlives a restore that brings the key back: `oxbow migrate` and
+/// `oxbow serve` destroy it again. (It used to be a row update alone, and a restore brought the
+/// person back.) Keys forgotten after the restore point are forgotten again by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_is_in_the_log_and_outlives_a_restore() {
+    let app = TestApp::start().await;
+    let alice = app.token("alice");
+    let workspace = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Private"}})).await;
+    let invite =
+        json!({"type": "InviteMember", "id": workspace, "payload": {"email": "eve@example.com", "role": "viewer"}});
+    app.ok(&alice, invite).await;
+    let key = invitation_key(&app, workspace).await;
+
+    let (code, stdout, stderr) = oxbow(&app, &["log", "forget", "--subject", "eve@example.com", "--by", "dpo"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("forgot eve@example.com: 1 key(s) destroyed"), "{stdout}");
+    let decisions = store::read_stream(&app.db.pool, &events::operations::stream_id(), 0).await.unwrap();
+    let erasure = decisions.last().expect("the erasure is in the log");
+    assert_eq!(erasure.event_type, "SubjectForgotten");
+    assert_eq!(erasure.payload, json!({"key_ids": [key.0]}));
+    assert_eq!(erasure.metadata["actor"], "operator:dpo");
+    assert!(!erasure.payload.to_string().contains("eve"), "the log names no one");
+    assert_eq!(invited_emails(&app, workspace, None).await, ["[erased]"]);
+
+    // A restore brings the key back; migrating destroys it again, and says so.
+    restore_key(&app, &key).await;
+    assert_eq!(invited_emails(&app, workspace, None).await, ["eve@example.com"], "the restore brought eve back");
+    let (code, stdout, stderr) = oxbow(&app, &["migrate"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("destroyed again 1 key(s)"), "{stdout}");
+    assert_eq!(invited_emails(&app, workspace, None).await, ["[erased]"]);
+
+    // So does starting a process over the restored database.
+    restore_key(&app, &key).await;
+    let server = oxbow::serve::start(app.config.clone(), &[oxbow::Role::Projector]).await.expect("start");
+    server.stop();
+    assert_eq!(invited_emails(&app, workspace, None).await, ["[erased]"]);
+
+    // An erasure made after the restore point is not in the restored log: the runbook forgets
+    // its keys again by id, from the old events topic's SubjectForgotten.
+    let second = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": second, "payload": {"name": "Later"}})).await;
+    let invite =
+        json!({"type": "InviteMember", "id": second, "payload": {"email": "fay@example.com", "role": "viewer"}});
+    app.ok(&alice, invite).await;
+    let (key_id, _, _) = invitation_key(&app, second).await;
+    let (code, stdout, stderr) = oxbow(&app, &["log", "forget", "--key-id", &key_id.to_string(), "--by", "dpo"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("forgot 1 key(s): 1 key(s) destroyed"), "{stdout}");
+    assert_eq!(invited_emails(&app, second, None).await, ["[erased]"]);
+    let (code, stdout, _) = oxbow(&app, &["log", "forget", "--key-id", &key_id.to_string(), "--by", "dpo"]).await;
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("nothing to forget"), "{stdout}");
+    // One way to name what to forget.
+    let (code, _, stderr) =
+        oxbow(&app, &["log", "forget", "--subject", "x@example.com", "--key-id", &key_id.to_string()]).await;
+    assert_ne!(code, 0, "{stderr}");
 }

@@ -161,12 +161,20 @@ pub enum LogCommand {
     Export(ExportArgs),
     /// Prints an aggregate's state at a point in its history, as JSON.
     State(StateArgs),
-    /// Crypto-shreds a person's personal data: destroys their keys, so it reads as erased
-    /// everywhere, rebuilt projections too. The log is untouched and still verifies.
+    /// Crypto-shreds a person's personal data: records the erasure in the log
+    /// (`SubjectForgotten`, key ids only), then destroys their keys, so it reads as erased
+    /// everywhere, rebuilt projections too. The log's history is untouched and still verifies.
     Forget {
         /// The person: an email, or a user id (the emails of the invitations they accepted).
+        #[arg(long, required_unless_present = "key_id", conflicts_with = "key_id")]
+        subject: Option<String>,
+        /// Keys to destroy by id, as a `SubjectForgotten` names them: to forget again, after a
+        /// restore, what was forgotten after the restore point. May be repeated.
+        #[arg(long = "key-id")]
+        key_id: Vec<uuid::Uuid>,
+        /// Who decides; recorded as the event's actor `operator:<by>` (default: $USER).
         #[arg(long)]
-        subject: String,
+        by: Option<String>,
     },
 }
 

@@ -77,24 +77,38 @@ pub async fn state(args: StateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn forget(subject: &str) -> anyhow::Result<ExitCode> {
-    if subject.is_empty() {
+/// Forgets a person (named by `subject`) or the keys `key_ids`, recording it in the log.
+pub async fn forget(subject: Option<&str>, key_ids: Vec<uuid::Uuid>, by: Option<String>) -> anyhow::Result<ExitCode> {
+    if subject.is_some_and(str::is_empty) {
         anyhow::bail!("--subject must name a person: an email or a user id");
     }
+    let by = by.or_else(|| std::env::var("USER").ok()).filter(|by| !by.trim().is_empty());
+    let Some(by) = by else { anyhow::bail!("--by must name the operator (no $USER to default to)") };
     let (_, pool) = database::connect(2).await?;
-    let (email, key_ids) = if subject.contains('@') {
-        (Some(subject), Vec::new())
-    } else {
-        // A user's emails are those of the invitations they accepted.
-        let emails = projections::workspaces::accepted_emails(&pool, subject).await?;
-        (None, emails.iter().filter_map(|email| store::personal::key_id_of(email)).collect())
+    let key_ids = match subject {
+        Some(email) if email.contains('@') => store::personal::live_keys_of(&pool, email).await?,
+        Some(user) => {
+            // A user's emails are those of the invitations they accepted.
+            let emails = projections::workspaces::accepted_emails(&pool, user).await?;
+            emails.iter().filter_map(|email| store::personal::key_id_of(email)).collect()
+        }
+        None => key_ids,
     };
-    match store::personal::forget(&pool, email, &key_ids).await? {
-        0 => println!("nothing to forget: no personal data of {subject} is held, or it was forgotten before"),
-        keys => println!(
-            "forgot {subject}: {keys} key(s) destroyed; their data reads {} everywhere from now on",
-            store::personal::ERASED
-        ),
+    let named = subject.map_or_else(|| format!("{} key(s)", key_ids.len()), str::to_owned);
+    let live: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "select key_id from personal_data_keys where key_id = any($1) and key is not null order by key_id",
+    )
+    .bind(&key_ids)
+    .fetch_all(&pool)
+    .await?;
+    if live.is_empty() {
+        println!("nothing to forget: no personal data of {named} is held, or it was forgotten before");
+        return Ok(ExitCode::SUCCESS);
     }
+    let keys = store::personal::erase(&pool, &live, &format!("operator:{by}")).await?;
+    println!(
+        "forgot {named}: {keys} key(s) destroyed; their data reads {} everywhere from now on, and the log records it",
+        store::personal::ERASED
+    );
     Ok(ExitCode::SUCCESS)
 }
