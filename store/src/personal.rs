@@ -162,23 +162,20 @@ pub async fn forget(pool: &sqlx::PgPool, key_ids: &[Uuid]) -> Result<u64> {
 
 /// Destroys again every key the log says was forgotten (`SubjectForgotten`) that is there
 /// again: a restore to a moment between the erasure's record and the keys' destruction, or a
-/// copy of the keys older than the log. Idempotent: nothing to do is one index read of the
-/// operations stream. Returns how many keys were destroyed.
+/// copy of the keys older than the log. Idempotent; with nothing recorded, one index read of
+/// the operations stream. Returns how many keys were destroyed.
 pub async fn reapply_erasures(pool: &sqlx::PgPool) -> Result<u64> {
-    let mut transaction = pool.begin().await?;
-    let forgotten = sqlx::query(
-        "update personal_data_keys set key = null, subject_hash = null, forgotten_at = coalesce(forgotten_at, now()) \
-          where key is not null and key_id in ( \
-                select (jsonb_array_elements_text(payload->'key_ids'))::uuid from events \
-                 where stream_id = $1 and event_type = 'SubjectForgotten')",
+    let recorded: Vec<Uuid> = sqlx::query_scalar(
+        "select distinct (jsonb_array_elements_text(payload->'key_ids'))::uuid from events \
+          where stream_id = $1 and event_type = 'SubjectForgotten'",
     )
     .bind(events::operations::stream_id())
-    .execute(&mut *transaction)
-    .await?
-    .rows_affected();
-    drop_revealed_snapshots(&mut transaction, forgotten).await?;
-    transaction.commit().await?;
-    Ok(forgotten)
+    .fetch_all(pool)
+    .await?;
+    match recorded.is_empty() {
+        true => Ok(0),
+        false => forget(pool, &recorded).await,
+    }
 }
 
 /// Once keys are destroyed, snapshots of streams with personal data may hold it revealed.

@@ -79,6 +79,26 @@ async fn the_serving_role_appends_and_serves_but_cannot_change_the_log_or_the_sc
         assert_eq!(code.as_deref(), Some("42501"), "{refused}: {error}");
     }
     assert_eq!(sqlx::query_scalar::<_, i64>("select count(*) from events").fetch_one(&app).await.unwrap(), 1);
+    // The refusals above would also come from the append-only trigger (42501 too): the grants
+    // themselves are what keeps the log unchanged should a trigger ever be off, so they are
+    // checked as PostgreSQL reports them.
+    let privileges: Vec<(String, bool)> = sqlx::query_as(
+        "select p, has_table_privilege(current_user, 'events', p) \
+           from unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'TRIGGER', 'REFERENCES']) p",
+    )
+    .fetch_all(&app)
+    .await
+    .unwrap();
+    let granted: Vec<&str> = privileges.iter().filter(|(_, held)| *held).map(|(p, _)| p.as_str()).collect();
+    assert_eq!(granted, ["SELECT", "INSERT"], "the serving role's privileges on the log");
+    let (owns, creates): (bool, bool) = sqlx::query_as(
+        "select pg_has_role(current_user, (select tableowner from pg_tables where tablename = 'events'), 'USAGE'), \
+                has_schema_privilege(current_user, 'public', 'CREATE')",
+    )
+    .fetch_one(&app)
+    .await
+    .unwrap();
+    assert_eq!((owns, creates), (false, false), "the serving role neither owns the log nor creates in the schema");
 
     // A projector connected as the serving role keeps the read models.
     let _projector = tests::oxbow_serve("projector", &config);

@@ -384,9 +384,14 @@ async fn long_streams_are_snapshotted_and_a_snapshot_this_code_cannot_use_is_ign
     let (_first, base) = fresh_write_api(&app.db.url).await;
     unchanged(base).await;
 
-    // Snapshots of another state version, or that do not parse, are not used.
-    for (state_version, state) in [(1, json!({"created": true, "name": "Stale"})), (2, json!("not a workspace"))] {
-        sqlx::query("update snapshots set state_version = $2, state = $3 where stream_id = $1")
+    // Snapshots of another state version, or that do not parse, are not used. Each stands at
+    // the head, so one that was used would answer for the whole stream: the stale one, a state
+    // this code parses but of another version, says the name is "Stale", and renaming to N250
+    // would record a rename.
+    let mut stale = state.clone();
+    stale["name"] = json!("Stale");
+    for (state_version, state) in [(1, stale), (2, json!("not a workspace"))] {
+        sqlx::query("update snapshots set version = 250, state_version = $2, state = $3 where stream_id = $1")
             .bind(&stream)
             .bind(state_version)
             .bind(state)

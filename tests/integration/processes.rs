@@ -4,16 +4,6 @@
 use std::time::Duration;
 
 /// The first answer of `url`, waiting for the process to listen.
-async fn first_answer(url: &str) -> reqwest::Response {
-    for _ in 0..200 {
-        if let Ok(response) = reqwest::get(url).await {
-            return response;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("nothing answered on {url}");
-}
-
 /// Each role is ready when what it needs is: a projector without a broker, and a relay only
 /// with one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,13 +16,13 @@ async fn each_role_is_ready_when_what_it_needs_is() {
     let _projector =
         tests::oxbow_serve_with("projector", &config, &[("OXBOW_HEALTH_ADDR", &health(projector_port)), no_broker]);
     let _relay = tests::oxbow_serve_with("relay", &config, &[("OXBOW_HEALTH_ADDR", &health(relay_port)), no_broker]);
-    let projector = first_answer(&format!("http://127.0.0.1:{projector_port}/readyz")).await;
+    let projector = tests::first_answer(&format!("http://127.0.0.1:{projector_port}/readyz")).await;
     assert_eq!(projector.status(), 200, "a projector needs no broker");
-    let relay = first_answer(&format!("http://127.0.0.1:{relay_port}/readyz")).await;
+    let relay = tests::first_answer(&format!("http://127.0.0.1:{relay_port}/readyz")).await;
     assert_eq!(relay.status(), 503, "a relay without its broker is not ready");
     let body: serde_json::Value = relay.json().await.unwrap();
     assert_eq!((body["postgres"].clone(), body["kafka"].clone()), (true.into(), false.into()), "{body}");
-    let metrics = first_answer(&format!("http://127.0.0.1:{projector_port}/metrics")).await;
+    let metrics = tests::first_answer(&format!("http://127.0.0.1:{projector_port}/metrics")).await;
     assert!(metrics.text().await.unwrap().contains("oxbow_"), "the projector's own metrics");
 }
 
@@ -50,7 +40,7 @@ async fn sigterm_lets_the_requests_in_flight_finish_and_closes_subscriptions_goi
         &[("OXBOW_HTTP_ADDR", &address), ("OXBOW_MIN_POSITION_TIMEOUT_MS", "3000")],
     );
     let base = format!("http://127.0.0.1:{port}");
-    first_answer(&format!("{base}/healthz")).await;
+    tests::first_answer(&format!("{base}/healthz")).await;
     let token = config.tokens().mint("alice", None, chrono::Duration::hours(1));
     // A read that waits for a position the log has not reached: it is in flight for 3 s.
     let waiting = tokio::spawn(
@@ -145,9 +135,10 @@ async fn scalar(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
 }
 
 /// Two processes of every role over the same services; under a load of runs, one of each is
-/// killed. Nothing is lost or applied twice: every command lands once, every run settles and
-/// is billed exactly, the read models equal a rebuild, and reads and subscriptions work through
-/// either read API. The survivors take over; the test prints how long each took.
+/// killed, read API included. Nothing is lost or applied twice: every command lands once, every
+/// run settles and is billed exactly, the read models equal a rebuild, and reads and
+/// subscriptions work through the surviving read API. The survivors take over; the test prints
+/// how long each took, from the log's head after the kill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_of_every_role_survive_losing_one_of_each_under_load() {
     use futures::{SinkExt, StreamExt};
@@ -162,7 +153,7 @@ async fn two_processes_of_every_role_survive_losing_one_of_each_under_load() {
     let writes = vec![first[0].base.clone(), second[0].base.clone()];
     let reads = [first[1].base.clone(), second[1].base.clone()];
     for process in first.iter().chain(&second) {
-        first_answer(&format!("{}/healthz", process.base)).await;
+        tests::first_answer(&format!("{}/healthz", process.base)).await;
     }
 
     let http = reqwest::Client::new();
@@ -210,28 +201,49 @@ async fn two_processes_of_every_role_survive_losing_one_of_each_under_load() {
         })
     };
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let head_at_kill = scalar(&db.pool, "select max(position) from events").await;
     for process in &mut first {
-        if process.base != reads[0] {
-            process.child.kill().await.unwrap(); // SIGKILL: the read API stays, to read through both
-        }
+        process.child.kill().await.unwrap(); // SIGKILL, one of every role
     }
     let (killed, killed_at) = (std::time::Instant::now(), chrono::Utc::now());
+    // Each role's takeover is timed from what the log holds after the kills: what a killed
+    // process had done before it died does not count as a survivor's.
+    let head_after_kill = scalar(&db.pool, "select max(position) from events").await;
     let mut took = std::collections::BTreeMap::new();
-    while took.len() < 2 {
+    let read = |base: String| {
+        let (http, alice) = (http.clone(), alice.clone());
+        async move {
+            let answer = http
+                .post(format!("{base}/graphql"))
+                .bearer_auth(&alice)
+                .json(&serde_json::json!({"query": "{ __typename }"}))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            answer.is_ok_and(|response| response.status().is_success())
+        }
+    };
+    while took.len() < 3 {
         let applied = scalar(&db.pool, "select max(position) from projection_checkpoints where name = 'catalog'").await;
-        if applied > head_at_kill {
+        if applied > head_after_kill {
             took.entry("projector").or_insert(killed.elapsed());
         }
         let published = scalar(&db.pool, "select max(position) from relay_checkpoints").await;
-        if published > head_at_kill {
+        if published > head_after_kill {
             took.entry("relay").or_insert(killed.elapsed());
+        }
+        // A client of the read APIs tries the killed one first, then the survivor.
+        if !took.contains_key("read API") && (read(reads[0].clone()).await || read(reads[1].clone()).await) {
+            took.insert("read API", killed.elapsed());
         }
         assert!(killed.elapsed() < Duration::from_secs(60), "no survivor took over: {took:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(!read(reads[0].clone()).await, "the killed read API still answers");
     let runs = load.await.unwrap();
     assert!(runs.len() > 10, "only {} runs under load", runs.len());
+    // The write API: the first command taken after the kill, through whichever answered.
+    let accepted_after = runs.iter().find(|(_, at, position)| *at > killed && *position > head_after_kill);
+    took.insert("write API", accepted_after.expect("a run accepted after the kill").1 - killed);
 
     // Every run ends, billed exactly: what it used was captured, the rest released.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
@@ -284,10 +296,10 @@ async fn two_processes_of_every_role_survive_losing_one_of_each_under_load() {
     assert_eq!(captured, 2 * runs.len() as i64, "each run's two steps were captured once");
     let last = runs.last().unwrap().2;
 
-    // Read your writes, and subscriptions, through either read API (the survivor and the other).
+    // Read your writes, and subscriptions, through the surviving read API.
     let query = format!(r#"{{ billingAccount(workspaceId: "{workspace}") {{ balance reserved }} }}"#);
     let settled = scalar(&db.pool, "select max(position) from events").await.max(last);
-    for base in &reads {
+    for base in &reads[1..] {
         let response: serde_json::Value = http
             .post(format!("{base}/graphql"))
             .bearer_auth(&alice)
@@ -362,10 +374,13 @@ async fn two_processes_of_every_role_survive_losing_one_of_each_under_load() {
     let (code, stdout, stderr) = tests::oxbow_output(&config, &["projections", "diff", "catalog"]).await;
     assert_eq!(code, 0, "{stdout}{stderr}");
     eprintln!(
-        "after SIGKILL: the log applied past the kill point in {:?}, published past it in {:?}; the first run \
+        "after SIGKILL of one process of every role: the log applied past the head after the kill in {:?}, \
+         published past it in {:?}; a command taken in {:?}, a read answered in {:?}; the first run \
          started after the kill succeeded {:.2} s after the kill, the slowest run of that second took {:.2} s; {} runs",
         took["projector"],
         took["relay"],
+        took["write API"],
+        took["read API"],
         (ended - killed_at).num_milliseconds() as f64 / 1000.0,
         rebalanced.unwrap_or_default(),
         runs.len()
@@ -383,10 +398,10 @@ async fn readiness_and_metrics_are_served_apart_and_probed_once_for_many_callers
     let (public, health) = (format!("127.0.0.1:{}", tests::free_port()), format!("127.0.0.1:{}", tests::free_port()));
     let _api =
         tests::oxbow_serve_with("write-api", &config, &[("OXBOW_HTTP_ADDR", &public), ("OXBOW_HEALTH_ADDR", &health)]);
-    assert_eq!(first_answer(&format!("http://{public}/healthz")).await.status(), 200);
+    assert_eq!(tests::first_answer(&format!("http://{public}/healthz")).await.status(), 200);
     for path in ["readyz", "metrics"] {
-        assert_eq!(first_answer(&format!("http://{public}/{path}")).await.status(), 404, "public /{path}");
-        assert_eq!(first_answer(&format!("http://{health}/{path}")).await.status(), 200, "health /{path}");
+        assert_eq!(tests::first_answer(&format!("http://{public}/{path}")).await.status(), 404, "public /{path}");
+        assert_eq!(tests::first_answer(&format!("http://{health}/{path}")).await.status(), 200, "health /{path}");
     }
 
     // A saga process whose broker is not there: every probe fails on Kafka.
@@ -396,7 +411,7 @@ async fn readiness_and_metrics_are_served_apart_and_probed_once_for_many_callers
         &config,
         &[("OXBOW_HEALTH_ADDR", &saga_health), ("KAFKA_BROKERS", "127.0.0.1:9")],
     );
-    first_answer(&format!("http://{saga_health}/healthz")).await;
+    tests::first_answer(&format!("http://{saga_health}/healthz")).await;
     let http = reqwest::Client::new();
     let asks = (0..40).map(|_| {
         let (http, url) = (http.clone(), format!("http://{saga_health}/readyz"));

@@ -146,7 +146,8 @@ async fn the_read_side_needs_no_broker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_projectors_take_turns_and_apply_each_event_once() {
     let app = TestApp::start().await;
-    let mut second = tests::oxbow_serve("projector", &app.config);
+    let health = format!("127.0.0.1:{}", tests::free_port());
+    let mut second = tests::oxbow_serve_with("projector", &app.config, &[("OXBOW_HEALTH_ADDR", &health)]);
     let workspace = funded_workspace(&app, 10_000).await;
     let (_, _, flow) = five_step_workflow(&app, workspace).await;
     let runs = futures::future::join_all((0..4).map(|_| start_run(&app, workspace, flow, 100))).await;
@@ -166,6 +167,14 @@ async fn two_projectors_take_turns_and_apply_each_event_once() {
     }
     caught_up(&app).await;
     assert!(second.try_wait().unwrap().is_none(), "the second projector is still running");
+    // Turns, not a standby: the second process applied some of the log itself.
+    let metrics = reqwest::get(format!("http://{health}/metrics")).await.unwrap().text().await.unwrap();
+    let applied: f64 = metrics
+        .lines()
+        .filter(|line| line.starts_with("oxbow_projection_apply_seconds_count"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(applied > 0.0, "the second projector applied nothing:\n{metrics}");
     second.kill().await.unwrap();
 
     let (code, stdout, stderr) = oxbow(&app, &["projections", "diff", "--all"]).await;

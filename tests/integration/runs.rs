@@ -577,6 +577,32 @@ async fn the_billing_saga_warns_of_a_low_balance_suspends_for_an_overdue_invoice
         let (status, answer) = app.deliver_payment(&payment, None).await;
         assert_eq!(status, 200, "{answer}");
     }
+    let billing = stream(&app, &format!("billing-{workspace}")).await;
+    let paid: Vec<&RecordedEvent> = billing.iter().filter(|e| e.event_type == "PaymentRecorded").collect();
+    assert_eq!(paid.len(), 1, "the provider's repeats are one payment");
+    // The billing saga looked at the account after the payment (its work for it is done) and
+    // left the workspace suspended.
+    let looked = format!("paid:{}", paid[0].event_id);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (handled, pending): (i64, i64) = sqlx::query_as(
+            "select (select coalesce(max(version), 0) from projection_streams \
+                      where projection = 'sagas' and stream_id = $1), \
+                    (select count(*) from saga_work where key = $2)",
+        )
+        .bind(format!("billing-{workspace}"))
+        .bind(&looked)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+        if handled >= paid[0].stream_version && pending == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the billing saga did not look at the partial payment");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let still = stream(&app, &format!("workspace-{workspace}")).await;
+    assert_eq!(still.last().unwrap().event_type, "WorkspaceSuspended", "part of the money lifted the suspension");
     app.ok(&app.operator(), pay(15)).await;
     let events =
         wait_for(&app, &format!("workspace-{workspace}"), 30, |events| has(events, "WorkspaceReactivated")).await;

@@ -67,7 +67,16 @@ async fn saga_work_that_fails_its_last_try_is_set_aside_until_an_operator_retrie
         shown.as_array().unwrap().iter().any(|work| work["id"] == id && work["key"] == format!("reserve:{run}")),
         "{status}"
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Meanwhile the workers lease and carry out a whole run's work: they were leasing, and
+    // passed the set-aside work by.
+    {
+        use crate::runs::{agent, builtin, finished, funded_workspace, start_run, step, workflow};
+        let workspace = funded_workspace(&app, 100).await;
+        let echo = agent(&app, workspace, builtin("echo", json!({})), 1, 0).await;
+        let flow = workflow(&app, workspace, json!([step("one", echo, &[])])).await;
+        let other = start_run(&app, workspace, flow, 10).await;
+        assert_eq!(finished(&app, other).await.last().unwrap().event_type, "RunSucceeded");
+    }
     assert_eq!(state().await.1, sagas::queue::TRIES, "set-aside work is not leased");
 
     // An operator's retry makes it due with a fresh count of tries, and a worker takes it up.

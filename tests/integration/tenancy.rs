@@ -1043,3 +1043,124 @@ async fn websockets_must_init_stay_small_and_are_kept_alive_by_the_server() {
     assert_eq!(ping, Ok(()));
     idle.send(Message::text(json!({"type": "pong"}).to_string())).await.expect("the socket is open");
 }
+
+/// An identity provider signs tokens for other applications too: a deployment that trusts its
+/// keys without naming the issuer and the audience of its own tokens does not start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwks_without_an_issuer_and_audience_is_refused_at_start() {
+    let db = tests::database().await;
+    for (issuers, audience) in
+        [(vec![], None), (vec!["https://id.example.com".to_owned()], None), (vec![], Some("oxbow"))]
+    {
+        let mut config = tests::config(&db.url);
+        config.jwks = Some("/etc/oxbow/jwks.json".into());
+        config.jwt_issuers = issuers;
+        config.jwt_audience = audience.map(str::to_owned);
+        let refused = oxbow::serve::start(config, &[oxbow::Role::WriteApi]).await.err().expect("refused");
+        assert!(refused.to_string().contains("OXBOW_JWT_AUDIENCE"), "{refused}");
+    }
+}
+
+/// Workspaces are free, so one person spreading a flood over many of them still holds only
+/// their one share of the sagas: webhooks that never answer, in four workspaces, hold two leases
+/// at once (a share per workspace gave them all four) and are given up at their steps'
+/// deadline, not at the webhook's own minute-long timeout; meanwhile another person's run goes
+/// through at once. (Before, the flood took every slot until the webhooks' timeout, and so did
+/// the other run's wait.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_over_many_workspaces_of_one_creator_holds_only_their_share_of_the_sagas() {
+    use crate::runs::{agent, builtin, finished, funded_workspace, start_run, step, types, workflow};
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| {
+        config.saga_concurrency = 4;
+        config.saga_share = 2;
+        config.webhook_allow = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let never_answers = axum::Router::new().route(
+        "/hang",
+        axum::routing::post(|| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            "too late"
+        }),
+    );
+    let (base, server) = tests::serve_locally(never_answers).await;
+    let hanging = json!({"type": "webhook", "url": format!("{base}/hang"), "timeout_ms": 60_000});
+    let (mut flood, mut workspaces) = (Vec::new(), Vec::new());
+    for _ in 0..4 {
+        let workspace = funded_workspace(&app, 1_000).await;
+        workspaces.push(workspace);
+        let webhook = agent(&app, workspace, hanging.clone(), 1, 0).await;
+        let call = json!({"id": "call", "agent_id": webhook, "timeout_ms": 5_000});
+        let flow = workflow(&app, workspace, json!([call])).await;
+        for _ in 0..2 {
+            flood.push(start_run(&app, workspace, flow, 10).await);
+        }
+    }
+    // The creator's leases, watched while the flood lasts.
+    let watching = {
+        let pool = app.db.pool.clone();
+        tokio::spawn(async move {
+            let mut most = 0;
+            for _ in 0..60 {
+                let held: i64 = sqlx::query_scalar(
+                    "select count(*) from saga_work where workspace_id = any($1) and leased_until > now()",
+                )
+                .bind(&workspaces)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                most = most.max(held);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            most
+        })
+    };
+
+    // Bob's run, while the flood holds what it may.
+    let bob = app.token("bob");
+    let (workspace, echo, flow, run) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    app.ok(&bob, json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Bob's"}})).await;
+    app.ok(&bob, json!({"type": "OpenBillingAccount", "id": workspace, "payload": {"plan": "team"}})).await;
+    app.grant(workspace, 100).await;
+    app.ok(&bob, json!({"type": "RegisterAgent", "id": echo, "payload": {"workspace_id": workspace,
+        "name": "echo", "kind": "tool", "executor": builtin("echo", json!({})), "price": {"per_call": 1, "per_1k_tokens": 0}}}))
+        .await;
+    app.ok(
+        &bob,
+        json!({"type": "DefineWorkflow", "id": flow, "payload": {"workspace_id": workspace, "name": "quick",
+        "steps": [step("one", echo, &[])]}}),
+    )
+    .await;
+    app.ok(
+        &bob,
+        json!({"type": "StartRun", "id": run, "payload": {"workspace_id": workspace, "workflow_id": flow,
+        "input": {}, "budget": 10}}),
+    )
+    .await;
+    let events = finished(&app, run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+    let took = events.last().unwrap().recorded_at - events[0].recorded_at;
+    assert!(took < chrono::Duration::seconds(4), "bob's run waited behind the flood for {took}");
+
+    assert_eq!(watching.await.unwrap(), 2, "the creator's leases at most, across their four workspaces");
+    for run in flood {
+        let events = finished(&app, run).await;
+        assert!(types(&events).contains(&"StepTimedOut"), "{:?}", types(&events));
+    }
+    // Every call was given up with its step's deadline, so no dispatch is still under way
+    // (its webhook's own timeout is a minute away).
+    let given_up = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let held: i64 =
+            sqlx::query_scalar("select count(*) from saga_work where key like 'dispatch:%' and leased_until > now()")
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap();
+        if held == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < given_up, "a webhook held its worker past its step's deadline");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.abort();
+}

@@ -117,12 +117,7 @@ async fn one_trace_follows_a_command_through_every_role_process() {
     ];
     let base = format!("http://{address}");
     let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    tests::first_answer(&format!("{base}/healthz")).await;
 
     let tokens = config.tokens();
     let alice = tokens.mint("alice", Some("alice@example.com"), chrono::Duration::hours(1));
@@ -299,12 +294,7 @@ async fn the_deployments_sampler_decides_whether_a_callers_request_is_traced() {
     let _write_api = tests::oxbow_serve_with("write-api", &config, &env);
     let base = format!("http://{address}");
     let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    tests::first_answer(&format!("{base}/healthz")).await;
     let alice = config.tokens().mint("alice", None, chrono::Duration::hours(1));
     let dropped = "4bf92f3577b34da6ffffffffffffffff";
     let kept = "4bf92f3577b34da60000000000000001";

@@ -71,6 +71,46 @@ pub fn oxbow_bin() -> std::path::PathBuf {
     exe.parent().and_then(|deps| deps.parent()).expect("a target directory").join("oxbow")
 }
 
+/// The first answer of `url` (a GET), waiting up to ten seconds for something to listen there.
+pub async fn first_answer(url: &str) -> reqwest::Response {
+    for _ in 0..200 {
+        if let Ok(response) = reqwest::get(url).await {
+            return response;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("nothing answered on {url}");
+}
+
+/// Whether consumer group `group` has committed every message now on `topic`: each
+/// partition's committed offset is at its high watermark. Asks the broker, as any operator's
+/// lag check does; the group is not joined.
+pub async fn group_has_consumed_everything(config: &platform::Config, group: &str, topic: &str) -> bool {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let (kafka, group, topic) = (config.kafka(), group.to_owned(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let timeout = std::time::Duration::from_secs(5);
+        let consumer: BaseConsumer = platform::kafka::consumer_config(&kafka, &group).create().expect("a consumer");
+        let metadata = consumer.fetch_metadata(Some(&topic), timeout).expect("the topic's metadata");
+        let partitions: Vec<i32> = metadata.topics()[0].partitions().iter().map(|p| p.id()).collect();
+        let mut asked = rdkafka::TopicPartitionList::new();
+        for partition in &partitions {
+            asked.add_partition(&topic, *partition);
+        }
+        let committed = consumer.committed_offsets(asked, timeout).expect("the group's committed offsets");
+        partitions.iter().all(|partition| {
+            let (_, high) = consumer.fetch_watermarks(&topic, *partition, timeout).expect("the partition's watermarks");
+            let offset = committed.find_partition(&topic, *partition).map(|p| p.offset());
+            match offset {
+                Some(rdkafka::Offset::Offset(offset)) => offset >= high,
+                _ => high == 0,
+            }
+        })
+    })
+    .await
+    .expect("the lag check")
+}
+
 /// The `oxbow` binary set up for `config`'s services, topics, consumer groups and Redis keys.
 pub fn oxbow_command(config: &platform::Config) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(oxbow_bin());
