@@ -47,7 +47,7 @@ pub struct Cause {
 
 /// Adds planned work, each with its cause; work already planned under the same key is kept as
 /// it is. Each piece's workspace creator is read from the log in the same statement (one index
-/// lookup): the leases are shared out by creator.
+/// lookup, `workspace_creator`): the leases are shared out by creator.
 pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], causes: &[Cause]) -> sqlx::Result<()> {
     if planned.is_empty() {
         return Ok(());
@@ -62,8 +62,7 @@ pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], causes:
     let workspaces: Vec<Option<Uuid>> = planned.iter().map(|p| p.workspace_id).collect();
     sqlx::query(
         "insert into saga_work (saga, key, work, correlation_id, due_at, workspace_id, trace_context, creator) \
-         select w.*, (select e.metadata->>'actor' from events e \
-                       where e.stream_id = 'workspace-' || w.workspace_id::text and e.stream_version = 1) \
+         select w.*, workspace_creator(w.workspace_id) \
            from unnest($1::text[], $2::text[], $3::jsonb[], $4::uuid[], $5::timestamptz[], $6::uuid[], \
                        $7::text[]) as w(saga, key, work, correlation_id, due_at, workspace_id, trace_context) \
          on conflict (saga, key) do nothing",

@@ -142,6 +142,17 @@ pub async fn erase(pool: &sqlx::PgPool, key_ids: &[Uuid], actor: &str) -> Result
     forget(pool, key_ids).await
 }
 
+/// Which of `key_ids` are not destroyed yet, in order.
+pub async fn live_keys(executor: impl PgExecutor<'_>, key_ids: &[Uuid]) -> Result<Vec<Uuid>> {
+    let live = sqlx::query_scalar(
+        "select key_id from personal_data_keys where key_id = any($1) and key is not null order by key_id",
+    )
+    .bind(key_ids)
+    .fetch_all(executor)
+    .await?;
+    Ok(live)
+}
+
 /// Destroys the keys `key_ids`, and the snapshots that were folded from their revealed data.
 /// Returns how many keys were destroyed (0 when there was nothing left to forget). Without
 /// [`erase`]'s record in the log, a restore brings them back.

@@ -95,12 +95,7 @@ pub async fn forget(subject: Option<&str>, key_ids: Vec<uuid::Uuid>, by: Option<
         None => key_ids,
     };
     let named = subject.map_or_else(|| format!("{} key(s)", key_ids.len()), str::to_owned);
-    let live: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "select key_id from personal_data_keys where key_id = any($1) and key is not null order by key_id",
-    )
-    .bind(&key_ids)
-    .fetch_all(&pool)
-    .await?;
+    let live = store::personal::live_keys(&pool, &key_ids).await?;
     if live.is_empty() {
         println!("nothing to forget: no personal data of {named} is held, or it was forgotten before");
         return Ok(ExitCode::SUCCESS);
