@@ -279,6 +279,7 @@ fn workflow_snapshot(at: WorkflowAt, loaded: &Loaded) -> Option<WorkflowSnapshot
         version: definition.version,
         archived: workflow.current.0.as_ref().is_some_and(|current| current.archived),
         steps,
+        output: definition.output.clone(),
     })
 }
 

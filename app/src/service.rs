@@ -301,6 +301,7 @@ impl<L: EventLog + KeyStore> CommandService<L> {
             new_id: Uuid::now_v7(),
             new_secret: NewSecret::from(random_secret),
             principal: caller.principal,
+            max_event_bytes: self.max_event_bytes,
         };
         let decided = A::decide(command, &state, &facts, &context)
             .map_err(|rejection| CommandError::rejected(&rejection, version))?;

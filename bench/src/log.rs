@@ -142,6 +142,7 @@ async fn runs(
             workspace_id: tenant.id,
             name: "Five".into(),
             steps: steps(&tenant.agents, 1),
+            output: None,
         };
         let stream = events::workflows::stream_id(tenant.workflow);
         log.push(&stream, "WorkflowDefined", value(defined), tenant.id, "bench-owner");
@@ -169,6 +170,7 @@ async fn runs(
                 version: tenant.workflow_version,
                 name: "Five".into(),
                 steps: steps(&tenant.agents, tenant.workflow_version),
+                output: None,
             };
             let stream = events::workflows::stream_id(tenant.workflow);
             log.push(&stream, "WorkflowRevised", value(revised), tenant.id, "bench-owner");
@@ -414,7 +416,7 @@ mod tests {
     #[test]
     fn generated_agents_and_workflows_are_events_their_deciders_read() {
         let agents = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
-        let revised = WorkflowRevised { version: 2, name: "Five".into(), steps: steps(&agents, 2) };
+        let revised = WorkflowRevised { version: 2, name: "Five".into(), steps: steps(&agents, 2), output: None };
         events::workflows::WorkflowEvent::from_stored("WorkflowRevised", 1, &value(revised)).unwrap();
         let updated = AgentUpdated {
             version: 2,

@@ -20,6 +20,9 @@ pub struct CommandContext {
     pub new_secret: NewSecret,
     /// What the platform, rather than the workspace, lets the caller do.
     pub principal: Principal,
+    /// The largest event payload the log takes: a decision that builds a payload from others
+    /// (a step's input from its ancestors' outputs) checks it.
+    pub max_event_bytes: usize,
 }
 
 impl CommandContext {

@@ -6,12 +6,16 @@
 //! and when the run is over. Reports are idempotent per step attempt; a report for an attempt
 //! that is not the step's current one is refused and changes nothing.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use chrono::Duration;
 use events::agents::Executor;
 use events::runs::{
     PlannedStep, RunCancelled, RunEvent, RunFailed, RunRejected, RunRequested, RunStarted, RunSucceeded, StepFailed,
     StepRetryScheduled, StepScheduled, StepStarted, StepSucceeded, StepTimedOut,
 };
+use events::template::{self, ResolveError, Source};
 use events::workspace::Role;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -217,6 +221,8 @@ pub struct WorkflowSnapshot {
     pub version: u32,
     pub archived: bool,
     pub steps: Vec<PlannedStep>,
+    /// The version's output template, if it has one.
+    pub output: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -272,11 +278,24 @@ pub struct StepState {
     /// When the current attempt times out, once it is scheduled.
     #[serde(default)]
     pub deadline: Option<chrono::DateTime<chrono::Utc>>,
+    /// What its attempts get: its input template resolved when it was first scheduled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<serde_json::Value>,
+    /// Whether a template reads this step's output: only then is it kept.
+    #[serde(default)]
+    pub output_read: bool,
+    /// Its output once it succeeded, when a template reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Arc<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     pub workspace_id: Uuid,
+    /// The run's input, which templates read (shared: states are cloned per command).
+    pub input: Arc<serde_json::Value>,
+    /// The workflow's output template, resolved when the run succeeds.
+    pub output_template: Option<serde_json::Value>,
     /// The reservation that holds the budget, once the run has begun.
     pub reservation_id: Option<Uuid>,
     pub budget: i64,
@@ -289,6 +308,32 @@ impl Run {
     fn step(&self, id: &str) -> Option<&StepState> {
         self.steps.iter().find(|s| s.planned.id == id)
     }
+
+    /// `template` with its references read from the run's input and its steps' outputs, and
+    /// from `fresh`, an output the state does not hold yet (the report being decided).
+    fn resolve(&self, template: &serde_json::Value, fresh: Fresh<'_>) -> Result<serde_json::Value, ResolveError> {
+        template::resolve(template, &|source: &Source| match source {
+            Source::RunInput => Some(&*self.input),
+            Source::StepOutput(id) => match fresh {
+                Some((step, output)) if step == id => Some(output),
+                _ => self.step(id)?.output.as_deref(),
+            },
+        })
+    }
+}
+
+/// A step's output that a decision has just been told of: (step id, output).
+type Fresh<'a> = Option<(&'a str, &'a serde_json::Value)>;
+
+/// The ids of the steps whose outputs `templates` read.
+fn read_outputs<'a>(templates: impl Iterator<Item = &'a serde_json::Value>) -> BTreeSet<String> {
+    templates
+        .flat_map(|template| template::references(template, "").unwrap_or_default())
+        .filter_map(|reference| match reference.source {
+            Source::StepOutput(id) => Some(id),
+            Source::RunInput => None,
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -373,14 +418,63 @@ fn newly_due(run: &Run, done: &str) -> Vec<usize> {
         .collect()
 }
 
-fn schedule(step: &PlannedStep, attempt: u32, context: &CommandContext) -> RunEvent {
-    StepScheduled {
-        step_id: step.id.clone(),
+/// The attempt `attempt` of `step`, with its input: resolved for the first attempt, the first
+/// attempt's for a retry. `Err` says why the input cannot be made, as the step's error.
+fn schedule(
+    run: &Run,
+    step: &StepState,
+    attempt: u32,
+    fresh: Fresh<'_>,
+    context: &CommandContext,
+) -> Result<StepScheduled, String> {
+    let input = match &step.input {
+        Some(input) if attempt > 1 => input.clone(),
+        _ => run.resolve(&step.planned.input, fresh).map_err(|error| error.to_string())?,
+    };
+    crate::validate::json("", &input).map_err(|error| format!("input_invalid: {}", error.message))?;
+    let scheduled = StepScheduled {
+        step_id: step.planned.id.clone(),
         attempt,
-        input: step.input.clone(),
-        deadline: context.now + Duration::milliseconds(step.timeout_ms.min(i64::MAX as u64) as i64),
+        input,
+        deadline: context.now + Duration::milliseconds(step.planned.timeout_ms.min(i64::MAX as u64) as i64),
+    };
+    let bytes = serde_json::to_vec(&scheduled).map_or(usize::MAX, |json| json.len());
+    if bytes > context.max_event_bytes {
+        return Err(format!(
+            "input_too_large: the input would be {bytes} bytes; events may be at most {}",
+            context.max_event_bytes
+        ));
     }
-    .into()
+    Ok(scheduled)
+}
+
+/// Attempts `attempt` of the steps at `due`, or, when one's input cannot be made, that step
+/// failed for good (attempt 1, nothing to pay: it never ran) and the run with it. Nothing else
+/// is scheduled then.
+fn schedule_all(
+    run: &Run,
+    due: &[usize],
+    attempt: u32,
+    fresh: Fresh<'_>,
+    used: i64,
+    context: &CommandContext,
+) -> Vec<RunEvent> {
+    let mut scheduled = Vec::with_capacity(due.len());
+    for &index in due {
+        let step = &run.steps[index];
+        match schedule(run, step, attempt, fresh, context) {
+            Ok(event) => scheduled.push(event.into()),
+            Err(error) => {
+                let error = error.chars().take(TEXT_MAX_CHARS).collect();
+                let step_id = step.planned.id.clone();
+                return vec![
+                    StepFailed { step_id, attempt, error, retryable: false, cost: 0 }.into(),
+                    RunFailed { reason: "step_failed".into(), credits_used: used }.into(),
+                ];
+            }
+        }
+    }
+    scheduled
 }
 
 /// The longest a retry waits.
@@ -440,6 +534,7 @@ impl Decider for RunAggregate {
                     input: start.input.clone(),
                     budget: start.budget,
                     steps: workflow.steps.clone(),
+                    output: workflow.output.clone(),
                 }
                 .into(),
             ]);
@@ -465,12 +560,9 @@ impl Decider for RunAggregate {
                     return Ok(Vec::new());
                 }
                 let mut events = vec![RunStarted { reservation_id: begin.reservation_id }.into()];
-                events.extend(
-                    run.steps
-                        .iter()
-                        .filter(|s| s.planned.depends_on.is_empty())
-                        .map(|s| schedule(&s.planned, 1, context)),
-                );
+                let roots: Vec<usize> =
+                    (0..run.steps.len()).filter(|&i| run.steps[i].planned.depends_on.is_empty()).collect();
+                events.extend(schedule_all(run, &roots, 1, None, run.used, context));
                 Ok(events)
             }
             RunCommand::RejectRun(reject) => {
@@ -521,14 +613,20 @@ impl Decider for RunAggregate {
                     return Ok(events);
                 }
                 let used = run.used + cost;
+                let fresh = Some((report.step_id.as_str(), &report.output));
                 let succeeded = run.steps.iter().filter(|s| s.status == StepStatus::Succeeded).count() + 1;
                 if succeeded == run.steps.len() {
-                    events.push(RunSucceeded { credits_used: used }.into());
+                    events.push(match run.output_template.as_ref().map(|output| run.resolve(output, fresh)) {
+                        None => RunSucceeded { credits_used: used, output: None }.into(),
+                        Some(Ok(output)) if crate::validate::json("", &output).is_ok() => {
+                            RunSucceeded { credits_used: used, output: Some(output) }.into()
+                        }
+                        // Never a silent null: a run whose output cannot be made has failed.
+                        Some(_) => RunFailed { reason: "output_invalid".into(), credits_used: used }.into(),
+                    });
                     return Ok(events);
                 }
-                events.extend(
-                    newly_due(run, &report.step_id).into_iter().map(|i| schedule(&run.steps[i].planned, 1, context)),
-                );
+                events.extend(schedule_all(run, &newly_due(run, &report.step_id), 1, fresh, used, context));
                 Ok(events)
             }
             RunCommand::FailStep(report) => {
@@ -561,9 +659,12 @@ impl Decider for RunAggregate {
                 // The attempt finished before its deadline: nothing to do.
                 Err(_) => Ok(Vec::new()),
             },
-            RunCommand::RetryStep(timer) => match run.step(&timer.step_id) {
-                Some(step) if step.status == StepStatus::RetryWaiting && step.attempt + 1 == timer.attempt => {
-                    Ok(vec![schedule(&step.planned, timer.attempt, context)])
+            RunCommand::RetryStep(timer) => match run.steps.iter().position(|s| s.planned.id == timer.step_id) {
+                Some(index)
+                    if run.steps[index].status == StepStatus::RetryWaiting
+                        && run.steps[index].attempt + 1 == timer.attempt =>
+                {
+                    Ok(schedule_all(run, &[index], timer.attempt, None, run.used, context))
                 }
                 _ => Ok(Vec::new()),
             },
@@ -573,23 +674,31 @@ impl Decider for RunAggregate {
     fn evolve(state: RunState, event: &RunEvent) -> RunState {
         let Some(mut run) = state.0 else {
             return match event {
-                RunEvent::RunRequested(e) => RunState(Some(Run {
-                    workspace_id: e.workspace_id,
-                    reservation_id: None,
-                    budget: e.budget,
-                    used: 0,
-                    status: RunStatus::Requested,
-                    steps: e
-                        .steps
-                        .iter()
-                        .map(|planned| StepState {
-                            planned: planned.clone(),
-                            status: StepStatus::Pending,
-                            attempt: 0,
-                            deadline: None,
-                        })
-                        .collect(),
-                })),
+                RunEvent::RunRequested(e) => {
+                    let read = read_outputs(e.steps.iter().map(|step| &step.input).chain(e.output.as_ref()));
+                    RunState(Some(Run {
+                        workspace_id: e.workspace_id,
+                        input: Arc::new(e.input.clone()),
+                        output_template: e.output.clone(),
+                        reservation_id: None,
+                        budget: e.budget,
+                        used: 0,
+                        status: RunStatus::Requested,
+                        steps: e
+                            .steps
+                            .iter()
+                            .map(|planned| StepState {
+                                planned: planned.clone(),
+                                status: StepStatus::Pending,
+                                attempt: 0,
+                                deadline: None,
+                                input: None,
+                                output_read: read.contains(&planned.id),
+                                output: None,
+                            })
+                            .collect(),
+                    }))
+                }
                 _ => RunState(None),
             };
         };
@@ -616,12 +725,16 @@ impl Decider for RunAggregate {
                 set(&mut run, &e.step_id, StepStatus::Scheduled, e.attempt);
                 if let Some(step) = run.steps.iter_mut().find(|s| s.planned.id == e.step_id) {
                     step.deadline = Some(e.deadline);
+                    step.input = Some(e.input.clone());
                 }
             }
             RunEvent::StepStarted(e) => set(&mut run, &e.step_id, StepStatus::Running, e.attempt),
             RunEvent::StepSucceeded(e) => {
                 run.used += e.cost;
                 set(&mut run, &e.step_id, StepStatus::Succeeded, e.attempt);
+                if let Some(step) = run.steps.iter_mut().find(|s| s.planned.id == e.step_id && s.output_read) {
+                    step.output = Some(Arc::new(e.output.clone()));
+                }
             }
             RunEvent::StepFailed(e) => {
                 run.used += e.cost;
@@ -672,8 +785,9 @@ fn current_attempt<'a>(run: &'a Run, step_id: &str, attempt: u32) -> Result<&'a 
 
 impl Aggregate for RunAggregate {
     const CATEGORY: events::Category = events::Category::Run;
-    /// 2: steps keep their attempt's deadline.
-    const STATE_VERSION: i32 = 2;
+    /// 2: steps keep their attempt's deadline. 3: the run keeps its input and output template,
+    /// steps their resolved input and the outputs templates read.
+    const STATE_VERSION: i32 = 3;
 
     fn workspace_id(_id: Uuid, state: &RunState) -> Option<Uuid> {
         state.0.as_ref().map(|run| run.workspace_id)

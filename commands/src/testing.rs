@@ -17,6 +17,7 @@ pub fn context_of(actor: &str) -> CommandContext {
         new_id: Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0001),
         new_secret: crate::decider::NewSecret::fixed(&"5e".repeat(32)),
         principal: crate::Principal::User,
+        max_event_bytes: 262_144,
     }
 }
 

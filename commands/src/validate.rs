@@ -17,6 +17,11 @@ impl FieldError {
         FieldError { path: path.to_owned(), message: message.into(), code: "invalid_payload" }
     }
 
+    /// A string of a template (a step's input, a workflow's output) that is not one.
+    pub fn template(path: &str, error: &events::template::TemplateError) -> FieldError {
+        FieldError { path: path.to_owned(), message: error.to_string(), code: "invalid_template" }
+    }
+
     /// Text with a NUL character: JSON allows it, PostgreSQL's `jsonb` and `text` refuse it.
     pub fn nul(path: &str) -> FieldError {
         FieldError {

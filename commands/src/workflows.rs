@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use events::template::{self, Reference, Source};
 use events::workflows::{Step, WorkflowArchived, WorkflowDefined, WorkflowEvent, WorkflowRevised};
 use events::workspace::Role;
 use schemars::JsonSchema;
@@ -26,9 +27,13 @@ pub struct DefineWorkflow {
     #[schemars(length(min = 1, max = 100))]
     pub name: String,
     pub steps: Vec<Step>,
+    /// What a run produces, a template over `run.input` and `steps.<id>.output`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
 }
 
-/// A new version: the whole new definition (the name stays when absent).
+/// A new version: the whole new definition (the name stays when absent, and so does nothing
+/// else: an absent `output` means none).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviseWorkflow {
@@ -36,6 +41,8 @@ pub struct ReviseWorkflow {
     #[schemars(length(min = 1, max = 100))]
     pub name: Option<String>,
     pub steps: Vec<Step>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -69,6 +76,21 @@ fn validate_steps(steps: &[Step]) -> Result<(), FieldError> {
         if !step.input.is_object() {
             return Err(FieldError::new(&at("input"), "must be a JSON object"));
         }
+        validate::json(&at("input"), &step.input)?;
+        templates(&step.input, &at("input"))?;
+    }
+    Ok(())
+}
+
+/// The references of a template, or the field of its first string that is not a template.
+fn templates(value: &serde_json::Value, pointer: &str) -> Result<Vec<Reference>, FieldError> {
+    template::references(value, pointer).map_err(|(field, error)| FieldError::template(&field, &error))
+}
+
+fn validate_output(output: Option<&serde_json::Value>) -> Result<(), FieldError> {
+    if let Some(output) = output {
+        validate::json("/output", output)?;
+        templates(output, "/output")?;
     }
     Ok(())
 }
@@ -76,7 +98,8 @@ fn validate_steps(steps: &[Step]) -> Result<(), FieldError> {
 impl Validate for DefineWorkflow {
     fn validate(&self) -> Result<(), FieldError> {
         validate::name("/name", &self.name)?;
-        validate_steps(&self.steps)
+        validate_steps(&self.steps)?;
+        validate_output(self.output.as_ref())
     }
 }
 
@@ -85,7 +108,8 @@ impl Validate for ReviseWorkflow {
         if let Some(name) = &self.name {
             validate::name("/name", name)?;
         }
-        validate_steps(&self.steps)
+        validate_steps(&self.steps)?;
+        validate_output(self.output.as_ref())
     }
 }
 
@@ -111,6 +135,7 @@ pub struct Definition {
     pub version: u32,
     pub name: String,
     pub steps: Vec<Step>,
+    pub output: Option<serde_json::Value>,
     pub archived: bool,
 }
 
@@ -143,6 +168,10 @@ pub enum WorkflowError {
     UnknownAgent { step: String, agent_id: Uuid },
     #[error("step `{step}` names agent {agent_id}, which is retired")]
     RetiredAgent { step: String, agent_id: Uuid },
+    /// A template reads `run.input` and the outputs of steps that ran before: a step's
+    /// ancestors, or any step for the workflow's output.
+    #[error("{place} references `{reference}`, which is not the run's input nor the output of {}", match place.as_str() { "the output" => "a step of the workflow", _ => "a step it depends on" })]
+    UnknownReference { place: String, reference: String },
 }
 
 crate::access::access_denied_into!(WorkflowError);
@@ -173,8 +202,46 @@ impl Rejection for WorkflowError {
             Cycle { .. } => "cycle",
             UnknownAgent { .. } => "unknown_agent",
             RetiredAgent { .. } => "retired_agent",
+            UnknownReference { .. } => "unknown_reference",
         }
     }
+}
+
+/// Checks that every template reads only what will have run: a step's input its ancestors'
+/// outputs, the workflow's output any step's. Run on a DAG (see [`check_dag`]).
+pub fn check_references(steps: &[Step], output: Option<&serde_json::Value>) -> Result<(), WorkflowError> {
+    let by_id: HashMap<&str, &Step> = steps.iter().map(|step| (step.id.as_str(), step)).collect();
+    let ancestors = |id: &str| {
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut stack: Vec<&str> =
+            by_id.get(id).map_or_else(Vec::new, |s| s.depends_on.iter().map(String::as_str).collect());
+        while let Some(next) = stack.pop() {
+            if seen.insert(next) {
+                stack.extend(by_id.get(next).into_iter().flat_map(|s| s.depends_on.iter().map(String::as_str)));
+            }
+        }
+        seen
+    };
+    let reads = |value: &serde_json::Value| template::references(value, "").unwrap_or_default();
+    for step in steps {
+        let allowed = ancestors(&step.id);
+        for reference in reads(&step.input) {
+            if let Source::StepOutput(id) = &reference.source
+                && !allowed.contains(id.as_str())
+            {
+                let place = format!("step `{}`", step.id);
+                return Err(WorkflowError::UnknownReference { place, reference: reference.text });
+            }
+        }
+    }
+    for reference in output.map(reads).unwrap_or_default() {
+        if let Source::StepOutput(id) = &reference.source
+            && !by_id.contains_key(id.as_str())
+        {
+            return Err(WorkflowError::UnknownReference { place: "the output".into(), reference: reference.text });
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `steps` form a DAG of this workspace's active agents.
@@ -249,12 +316,14 @@ impl Decider for Workflow {
             }
             facts.access.require(Role::Admin)?;
             check_dag(&command.steps, command.workspace_id, &facts.agents)?;
+            check_references(&command.steps, command.output.as_ref())?;
             return Ok(vec![
                 WorkflowDefined {
                     workflow_id: context.aggregate_id,
                     workspace_id: command.workspace_id,
                     name: command.name.trim().to_owned(),
                     steps: command.steps.clone(),
+                    output: command.output.clone(),
                 }
                 .into(),
             ]);
@@ -268,11 +337,13 @@ impl Decider for Workflow {
             WorkflowCommand::DefineWorkflow(_) => unreachable!("handled above"),
             WorkflowCommand::ReviseWorkflow(revision) => {
                 check_dag(&revision.steps, workflow.workspace_id, &facts.agents)?;
+                check_references(&revision.steps, revision.output.as_ref())?;
                 let name = revision.name.as_deref().map_or(workflow.name.clone(), |name| name.trim().to_owned());
-                if name == workflow.name && revision.steps == workflow.steps {
+                if name == workflow.name && revision.steps == workflow.steps && revision.output == workflow.output {
                     return Ok(Vec::new());
                 }
-                Ok(vec![WorkflowRevised { version: workflow.version + 1, name, steps: revision.steps.clone() }.into()])
+                let (steps, output) = (revision.steps.clone(), revision.output.clone());
+                Ok(vec![WorkflowRevised { version: workflow.version + 1, name, steps, output }.into()])
             }
             WorkflowCommand::ArchiveWorkflow(_) => Ok(vec![WorkflowArchived {}.into()]),
         }
@@ -285,11 +356,16 @@ impl Decider for Workflow {
                 version: 1,
                 name: e.name.clone(),
                 steps: e.steps.clone(),
+                output: e.output.clone(),
                 archived: false,
             },
-            (Some(current), WorkflowEvent::WorkflowRevised(e)) => {
-                Definition { version: e.version, name: e.name.clone(), steps: e.steps.clone(), ..current }
-            }
+            (Some(current), WorkflowEvent::WorkflowRevised(e)) => Definition {
+                version: e.version,
+                name: e.name.clone(),
+                steps: e.steps.clone(),
+                output: e.output.clone(),
+                ..current
+            },
             (Some(current), WorkflowEvent::WorkflowArchived(_)) => Definition { archived: true, ..current },
             (None, _) => return WorkflowState(None),
         };
@@ -299,6 +375,9 @@ impl Decider for Workflow {
 
 impl Aggregate for Workflow {
     const CATEGORY: events::Category = events::Category::Workflow;
+    /// 2: inputs are templates (a state folded from version 1 events before their upcaster
+    /// holds them unescaped), and a definition has an output.
+    const STATE_VERSION: i32 = 2;
 
     fn workspace_id(_id: Uuid, state: &WorkflowState) -> Option<Uuid> {
         state.0.as_ref().map(|workflow| workflow.workspace_id)

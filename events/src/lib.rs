@@ -12,6 +12,7 @@ mod ids;
 pub mod operations;
 pub mod runs;
 mod stream;
+pub mod template;
 pub mod workflows;
 pub mod workspace;
 

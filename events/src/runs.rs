@@ -30,6 +30,9 @@ pub struct PlannedStep {
     pub price: Price,
 }
 
+/// Schema version 2: the steps' inputs are templates (see [`crate::template`]), resolved as
+/// each step is scheduled. Version 1's were taken literally; they are read with every `{{`
+/// escaped (see [`inputs_v1_to_v2`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunRequested {
@@ -40,6 +43,14 @@ pub struct RunRequested {
     pub input: serde_json::Value,
     pub budget: i64,
     pub steps: Vec<PlannedStep>,
+    /// The workflow's output template, resolved when the run succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+}
+
+/// Upcasts a stored `RunRequested` payload to version 2 (see [`crate::workflows::inputs_v1_to_v2`]).
+pub fn inputs_v1_to_v2(stored_version: i32, payload: serde_json::Value) -> Result<serde_json::Value, String> {
+    crate::workflows::inputs_v1_to_v2(stored_version, payload)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -55,7 +66,8 @@ pub struct RunStarted {
     pub reservation_id: Uuid,
 }
 
-/// An attempt is due; it times out at `deadline`.
+/// An attempt is due; it times out at `deadline`. `input` is what the agent gets: the step's
+/// template resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepScheduled {
@@ -114,12 +126,15 @@ pub struct StepTimedOut {
 #[serde(deny_unknown_fields)]
 pub struct RunSucceeded {
     pub credits_used: i64,
+    /// What the run produced: the workflow's output template resolved, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunFailed {
-    /// `step_failed`, `step_timed_out` or `budget_exhausted`.
+    /// `step_failed`, `step_timed_out`, `budget_exhausted` or `output_invalid`.
     pub reason: String,
     pub credits_used: i64,
 }
@@ -134,7 +149,7 @@ pub struct RunCancelled {
 crate::event_enum! {
     /// Every event of a run's stream.
     pub enum RunEvent {
-        RunRequested,
+        RunRequested = 2 via inputs_v1_to_v2,
         RunRejected,
         RunStarted,
         StepScheduled,

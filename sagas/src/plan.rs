@@ -256,6 +256,7 @@ mod tests {
             input: json!(null),
             budget: 10,
             steps: Vec::new(),
+            output: None,
         });
         let planned = plan(&recorded(&format!("run-{run}"), &requested)).unwrap();
         assert_eq!(planned[0].work, Work::ReserveBudget { run_id: RunId(run) });

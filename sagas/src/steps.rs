@@ -204,7 +204,8 @@ impl Steps {
             step_id: step_id.to_owned(),
             attempt,
             agent_id: step.planned.agent_id,
-            input: step.planned.input.clone(),
+            // What the attempt was scheduled with: the template resolved.
+            input: step.input.clone().unwrap_or_default(),
             deadline,
         };
         let report = match self.executors.run(&step.planned.executor, &task, scheduled).await? {

@@ -69,7 +69,7 @@ async fn an_event_drops_exactly_the_work_it_makes_moot() {
     left.sort();
     assert_eq!(keys(&db.pool).await, left, "only the attempt's own timer goes");
 
-    let ended = RunEvent::from(RunSucceeded { credits_used: 1 });
+    let ended = RunEvent::from(RunSucceeded { credits_used: 1, output: None });
     queue::drop_moot(&mut connection, RUN_SAGA, &plan::moot(&recorded(run, &ended)), &[]).await.unwrap();
     let mut left = vec![format!("settle:{run}"), format!("timeout:{other}:a:1"), format!("dispatch:{other}:a:1")];
     left.sort();

@@ -32,6 +32,7 @@ fn requested(steps: Vec<PlannedStep>, budget: i64) -> RunEvent {
         input: serde_json::json!({}),
         budget,
         steps,
+        output: None,
     }
     .into()
 }
@@ -90,7 +91,8 @@ fn members_start_runs_of_existing_workflows() {
         input: serde_json::json!({}),
         budget: 100,
     });
-    let workflow = WorkflowSnapshot { workspace_id: WORKSPACE, version: 1, archived: false, steps: diamond() };
+    let workflow =
+        WorkflowSnapshot { workspace_id: WORKSPACE, version: 1, archived: false, steps: diamond(), output: None };
     let facts = RunFacts { access: Access::of(Role::Member), workflow: Some(workflow.clone()) };
     given::<RunAggregate>([]).when_with(start.clone(), &facts, context_of("alice")).then([requested(diamond(), 100)]);
     let viewer = RunFacts { access: Access::of(Role::Viewer), ..facts.clone() };
@@ -132,7 +134,7 @@ fn a_success_schedules_the_parallel_branch_and_the_last_one_ends_the_run() {
     done.extend([succeeded("c", 1, 0, 2), scheduled("d", 1)]);
     given::<RunAggregate>(done)
         .when_with(complete("d", 1, 0), &system(), by_saga())
-        .then([succeeded("d", 1, 0, 2), RunSucceeded { credits_used: 8 }.into()]);
+        .then([succeeded("d", 1, 0, 2), RunSucceeded { credits_used: 8, output: None }.into()]);
 }
 
 #[test]
@@ -374,4 +376,144 @@ proptest! {
         prop_assert_eq!(credits_used, run.used, "the run settles exactly what its steps used");
         prop_assert_eq!(captured, credits_used, "billing captured what the run used");
     }
+}
+
+/// fetch → summarize, where summarize reads fetch's output and the run's input, and the run's
+/// output reads both steps.
+fn piped(output: Option<serde_json::Value>) -> RunEvent {
+    let fetch = PlannedStep { input: serde_json::json!({"url": "{{ run.input.url }}"}), ..planned("fetch", &[], 2) };
+    let summarize = PlannedStep {
+        input: serde_json::json!({"text": "{{ steps.fetch.output.body }}", "say": "about {{ run.input.url }}: {{ steps.fetch.output.n }}"}),
+        ..planned("summarize", &["fetch"], 1)
+    };
+    let RunEvent::RunRequested(requested) = requested(vec![fetch, summarize], 100) else { unreachable!() };
+    RunRequested { input: serde_json::json!({"url": "https://a.example"}), output, ..requested }.into()
+}
+
+fn scheduled_with(step: &str, attempt: u32, input: serde_json::Value) -> RunEvent {
+    let RunEvent::StepScheduled(event) = scheduled(step, attempt) else { unreachable!() };
+    StepScheduled { input, ..event }.into()
+}
+
+fn completed_with(step: &str, output: serde_json::Value) -> RunCommand {
+    RunCommand::CompleteStep(CompleteStep {
+        step_id: step.into(),
+        attempt: 1,
+        output,
+        usage: Usage { tokens: 0, duration_ms: 5 },
+    })
+}
+
+#[test]
+fn a_step_is_scheduled_with_its_input_resolved_from_the_run_and_its_ancestors() {
+    let begin = RunCommand::BeginRun(BeginRun { reservation_id: Uuid::from_u128(5) });
+    let started: RunEvent = RunStarted { reservation_id: Uuid::from_u128(5) }.into();
+    let fetch_input = serde_json::json!({"url": "https://a.example"});
+    given::<RunAggregate>([piped(None)])
+        .when_with(begin, &system(), by_saga())
+        .then([started.clone(), scheduled_with("fetch", 1, fetch_input.clone())]);
+    let output = serde_json::json!({"body": {"words": ["otters"]}, "n": 3});
+    let mut succeeded_fetch = succeeded("fetch", 1, 0, 2);
+    if let RunEvent::StepSucceeded(event) = &mut succeeded_fetch {
+        event.output = output.clone();
+    }
+    given::<RunAggregate>([piped(None), started.clone(), scheduled_with("fetch", 1, fetch_input.clone())])
+        .when_with(completed_with("fetch", output.clone()), &system(), by_saga())
+        .then([
+            succeeded_fetch.clone(),
+            scheduled_with(
+                "summarize",
+                1,
+                serde_json::json!({"text": {"words": ["otters"]}, "say": "about https://a.example: 3"}),
+            ),
+        ]);
+    // The run's output is resolved when it succeeds, from the state's outputs and the last one.
+    let history = vec![
+        piped(Some(
+            serde_json::json!({"from": "{{ steps.fetch.output.n }}", "summary": "{{ steps.summarize.output }}"}),
+        )),
+        started,
+        scheduled_with("fetch", 1, fetch_input),
+        succeeded_fetch,
+        scheduled_with("summarize", 1, serde_json::json!({})),
+    ];
+    let mut done = succeeded("summarize", 1, 0, 2);
+    if let RunEvent::StepSucceeded(event) = &mut done {
+        event.output = serde_json::json!("short");
+    }
+    given::<RunAggregate>(history.clone())
+        .when_with(completed_with("summarize", serde_json::json!("short")), &system(), by_saga())
+        .then([
+            done,
+            RunSucceeded { credits_used: 4, output: Some(serde_json::json!({"from": 3, "summary": "short"})) }.into(),
+        ]);
+}
+
+#[test]
+fn an_input_or_output_that_cannot_be_made_fails_the_step_or_the_run_and_costs_nothing() {
+    let started: RunEvent = RunStarted { reservation_id: Uuid::from_u128(5) }.into();
+    let fetched = || vec![piped(None), started.clone(), scheduled_with("fetch", 1, serde_json::json!({}))];
+    // The report is taken; the step that cannot get its input fails for good, and the run.
+    let mut taken = succeeded("fetch", 1, 0, 2);
+    if let RunEvent::StepSucceeded(event) = &mut taken {
+        event.output = serde_json::json!({"n": 1});
+    }
+    given::<RunAggregate>(fetched())
+        .when_with(completed_with("fetch", serde_json::json!({"n": 1})), &system(), by_saga())
+        .then([
+            taken,
+            StepFailed {
+                step_id: "summarize".into(),
+                attempt: 1,
+                error: "input_reference_missing: steps.fetch.output.body".into(),
+                retryable: false,
+                cost: 0,
+            }
+            .into(),
+            RunFailed { reason: "step_failed".into(), credits_used: 2 }.into(),
+        ]);
+    // An input past the event size limit is refused the same way.
+    let small = crate::CommandContext { max_event_bytes: 200, ..by_saga() };
+    let big = serde_json::json!({"body": "x".repeat(300), "n": 1});
+    let state = RunAggregate::fold(fetched().iter());
+    let events = RunAggregate::decide(&completed_with("fetch", big), &state, &system(), &small).expect("taken");
+    let RunEvent::StepFailed(failed) = &events[1] else { panic!("{events:?}") };
+    assert!(failed.error.starts_with("input_too_large"), "{}", failed.error);
+    // An output that reads what is not there fails the run: never a silent null.
+    let mut history = vec![
+        piped(Some(serde_json::json!("{{ steps.fetch.output.missing }}"))),
+        started.clone(),
+        scheduled_with("fetch", 1, serde_json::json!({})),
+        succeeded("fetch", 1, 0, 2),
+    ];
+    history.push(scheduled_with("summarize", 1, serde_json::json!({})));
+    given::<RunAggregate>(history)
+        .when_with(completed_with("summarize", serde_json::json!(null)), &system(), by_saga())
+        .then([
+            succeeded_with_output("summarize", serde_json::json!(null)),
+            RunFailed { reason: "output_invalid".into(), credits_used: 4 }.into(),
+        ]);
+}
+
+fn succeeded_with_output(step: &str, output: serde_json::Value) -> RunEvent {
+    let mut event = succeeded(step, 1, 0, 2);
+    if let RunEvent::StepSucceeded(succeeded) = &mut event {
+        succeeded.output = output;
+    }
+    event
+}
+
+#[test]
+fn a_retry_gets_the_input_of_the_first_attempt() {
+    let input = serde_json::json!({"url": "https://a.example"});
+    let history = vec![
+        piped(None),
+        RunStarted { reservation_id: Uuid::from_u128(5) }.into(),
+        scheduled_with("fetch", 1, input.clone()),
+        StepTimedOut { step_id: "fetch".into(), attempt: 1 }.into(),
+        StepRetryScheduled { step_id: "fetch".into(), attempt: 2, at: context_of("alice").now }.into(),
+    ];
+    given::<RunAggregate>(history)
+        .when_with(RunCommand::RetryStep(RetryStep { step_id: "fetch".into(), attempt: 2 }), &system(), by_saga())
+        .then([scheduled_with("fetch", 2, input)]);
 }

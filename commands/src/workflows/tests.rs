@@ -32,7 +32,12 @@ fn facts() -> WorkflowFacts {
 }
 
 fn define(steps: Vec<Step>) -> WorkflowCommand {
-    WorkflowCommand::DefineWorkflow(DefineWorkflow { workspace_id: WORKSPACE, name: "Pipeline".into(), steps })
+    WorkflowCommand::DefineWorkflow(DefineWorkflow {
+        workspace_id: WORKSPACE,
+        name: "Pipeline".into(),
+        steps,
+        output: None,
+    })
 }
 
 fn defined(steps: Vec<Step>) -> WorkflowEvent {
@@ -41,6 +46,7 @@ fn defined(steps: Vec<Step>) -> WorkflowEvent {
         workspace_id: WORKSPACE,
         name: "Pipeline".into(),
         steps,
+        output: None,
     }
     .into()
 }
@@ -94,10 +100,10 @@ fn unknown_retired_and_foreign_agents_are_refused() {
 fn revisions_are_new_versions_until_the_workflow_is_archived() {
     let v1 = vec![step("a", &[])];
     let v2 = vec![step("a", &[]), step("b", &["a"])];
-    let revise = |steps| WorkflowCommand::ReviseWorkflow(ReviseWorkflow { name: None, steps });
+    let revise = |steps| WorkflowCommand::ReviseWorkflow(ReviseWorkflow { name: None, steps, output: None });
     given::<Workflow>([defined(v1.clone())])
         .when_with(revise(v2.clone()), &facts(), context_of("alice"))
-        .then([WorkflowRevised { version: 2, name: "Pipeline".into(), steps: v2.clone() }.into()]);
+        .then([WorkflowRevised { version: 2, name: "Pipeline".into(), steps: v2.clone(), output: None }.into()]);
     given::<Workflow>([defined(v1.clone())]).when_with(revise(v1.clone()), &facts(), context_of("alice")).then([]);
     given::<Workflow>([defined(v1), WorkflowArchived {}.into()])
         .when_with(revise(v2), &facts(), context_of("alice"))
@@ -110,6 +116,62 @@ fn step_fields_are_validated_with_their_path() {
         {"id": "a", "agent_id": agent(1), "retry": {"max_attempts": 0, "backoff_ms": 0}}]});
     let error = WorkflowCommand::parse("DefineWorkflow", &payload).unwrap().unwrap_err();
     assert_eq!(error.path, "/steps/0/retry/max_attempts");
+}
+
+#[test]
+fn templates_are_checked_where_they_are_written() {
+    let parse = |payload: serde_json::Value| WorkflowCommand::parse("DefineWorkflow", &payload).unwrap();
+    let error = parse(serde_json::json!({"workspace_id": WORKSPACE, "name": "P", "steps": [
+        {"id": "a", "agent_id": agent(1), "input": {"ok": "{{ run.input }}", "list": ["x", "{{ steps.a.output"]}}]}))
+    .unwrap_err();
+    assert_eq!((error.path.as_str(), error.code), ("/steps/0/input/list/1", "invalid_template"));
+    let error = parse(serde_json::json!({"workspace_id": WORKSPACE, "name": "P", "output": {"r": "{{ run.inputs }}"},
+        "steps": [{"id": "a", "agent_id": agent(1)}]}))
+    .unwrap_err();
+    assert_eq!((error.path.as_str(), error.code), ("/output/r", "invalid_template"));
+}
+
+#[test]
+fn a_template_reads_only_the_run_input_and_what_ran_before() {
+    let reads = |id: &str, depends_on: &[&str], text: &str| Step {
+        input: serde_json::json!({"in": text}),
+        ..step(id, depends_on)
+    };
+    let steps = vec![
+        step("a", &[]),
+        reads("b", &["a"], "{{ steps.a.output }}"),
+        reads("c", &["b"], "{{ steps.a.output.x }} {{ run.input.y }}"),
+    ];
+    given::<Workflow>([]).when_with(define(steps.clone()), &facts(), context_of("alice")).then([defined(steps)]);
+    // A sibling, itself, a later step or no step at all: not ancestors.
+    for (text, reference) in [
+        ("{{ steps.c.output }}", "steps.c.output"),
+        ("{{ steps.b.output }}", "steps.b.output"),
+        ("{{steps.z.output.q}}", "steps.z.output.q"),
+    ] {
+        let steps = vec![step("a", &[]), reads("b", &["a"], text), step("c", &["a"])];
+        refused(steps, WorkflowError::UnknownReference { place: "step `b`".into(), reference: reference.into() });
+    }
+    // The output reads any step, and nothing else.
+    let with_output = |output: serde_json::Value| {
+        WorkflowCommand::DefineWorkflow(DefineWorkflow {
+            workspace_id: WORKSPACE,
+            name: "P".into(),
+            steps: vec![step("a", &[]), step("b", &[])],
+            output: Some(output),
+        })
+    };
+    let facts = facts();
+    let fine = Workflow::decide(
+        &with_output(serde_json::json!(["{{ steps.a.output }}", "{{ steps.b.output }}"])),
+        &WorkflowState::default(),
+        &facts,
+        &context_of("alice"),
+    );
+    assert!(fine.is_ok(), "{fine:?}");
+    given::<Workflow>([])
+        .when_with(with_output(serde_json::json!("{{ steps.c.output }}")), &facts, context_of("alice"))
+        .then_err(WorkflowError::UnknownReference { place: "the output".into(), reference: "steps.c.output".into() });
 }
 
 proptest! {

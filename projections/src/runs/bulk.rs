@@ -103,6 +103,7 @@ mod tests {
                     price: Price { per_call: 1, per_1k_tokens: 1 },
                 })
                 .collect(),
+            output: None,
         }
         .into()
     }
@@ -152,7 +153,7 @@ mod tests {
             }
             .into()),
             (step, attempt).prop_map(|(step_id, attempt)| StepTimedOut { step_id, attempt }.into()),
-            cost.clone().prop_map(|credits_used| RunSucceeded { credits_used }.into()),
+            cost.clone().prop_map(|credits_used| RunSucceeded { credits_used, output: None }.into()),
             cost.clone().prop_map(|credits_used| RunFailed { reason: "step_failed".into(), credits_used }.into()),
             cost.prop_map(|credits_used| RunCancelled { reason: "cancelled".into(), credits_used }.into()),
             Just(RunRejected { reason: "insufficient_credits".into() }.into()),
