@@ -64,14 +64,20 @@ impl Run {
     async fn credits_used(&self) -> i64 {
         self.0.credits_used
     }
-    /// Why the run was rejected, failed (`step_failed`, `step_timed_out`, `budget_exhausted`)
-    /// or was cancelled.
+    /// Why the run was rejected, failed (`step_failed`, `step_timed_out`, `budget_exhausted`,
+    /// `output_invalid`) or was cancelled.
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
     }
     #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     async fn input(&self) -> Json<serde_json::Value> {
         Json(self.0.input.clone())
+    }
+    /// What the run produced: its workflow's `output` template resolved, once it succeeded
+    /// (null for a workflow without one).
+    #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
+    async fn output(&self) -> Option<Json<serde_json::Value>> {
+        self.0.output.clone().map(Json)
     }
     /// The user who started the run.
     async fn started_by(&self) -> &str {
@@ -120,6 +126,19 @@ impl RunStep {
     /// Attempts made so far.
     async fn attempts(&self) -> i32 {
         self.0.attempts
+    }
+    /// What its current attempt got: its input template resolved, once scheduled.
+    #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
+    async fn input(&self) -> Option<Json<serde_json::Value>> {
+        self.0.input.clone().map(Json)
+    }
+    /// When its current attempt times out.
+    async fn deadline(&self) -> Option<DateTime<Utc>> {
+        self.0.deadline
+    }
+    /// When its next attempt is due, while it waits for one.
+    async fn retry_at(&self) -> Option<DateTime<Utc>> {
+        self.0.retry_at
     }
     #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     async fn output(&self) -> Option<Json<serde_json::Value>> {

@@ -4,6 +4,7 @@ mod agents;
 mod architecture;
 mod bounds;
 mod cli;
+mod data_flow;
 mod database_roles;
 mod deployment;
 mod errors;

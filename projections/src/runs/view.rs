@@ -109,6 +109,8 @@ pub struct RunRow {
     pub credits_used: i64,
     pub reason: Option<String>,
     pub input: serde_json::Value,
+    /// What the run produced, once it succeeded with an output.
+    pub output: Option<serde_json::Value>,
     pub started_by: String,
     pub requested_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -134,6 +136,12 @@ pub struct StepRow {
     pub tokens: i64,
     pub duration_ms: i64,
     pub cost: i64,
+    /// What its current attempt got: its input template resolved.
+    pub input: Option<serde_json::Value>,
+    /// When its current attempt times out.
+    pub deadline: Option<DateTime<Utc>>,
+    /// When its next attempt is due, while it waits for one.
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// A run with its steps in plan order: what the rule reads.
@@ -222,7 +230,14 @@ pub fn change(view: Option<&RunView>, event: &RecordedEvent) -> Result<Option<Ru
         // A run is requested once: its stream's first event.
         RunEvent::RunRequested(_) => return Ok(None),
         RunEvent::RunStarted(_) => run.status = RunStatus::Running,
-        RunEvent::StepScheduled(e) => steps.extend(step(&e.step_id, StepStatus::Scheduled, e.attempt)),
+        RunEvent::StepScheduled(e) => {
+            steps.extend(step(&e.step_id, StepStatus::Scheduled, e.attempt).map(|step| StepRow {
+                input: Some(e.input),
+                deadline: Some(e.deadline),
+                retry_at: None,
+                ..step
+            }))
+        }
         RunEvent::StepStarted(e) => steps.extend(step(&e.step_id, StepStatus::Running, e.attempt)),
         RunEvent::StepSucceeded(e) => {
             let charge = Usage { attempts: 1, tokens: clamp_i64(e.tokens), credits: e.cost };
@@ -234,19 +249,24 @@ pub fn change(view: Option<&RunView>, event: &RecordedEvent) -> Result<Option<Ru
             usage = charge_attempt(&mut run, succeeded, charge, clamp_i64(e.duration_ms), at, &mut steps);
         }
         RunEvent::StepFailed(e) => {
-            let charge = Usage { attempts: 1, tokens: 0, credits: e.cost };
+            // A step whose input could not be made fails before any attempt was dispatched:
+            // usage counts no attempt for it.
+            let dispatched = view.steps.iter().any(|s| s.step_id == e.step_id && s.status != StepStatus::Pending);
+            let charge = Usage { attempts: i64::from(dispatched), tokens: 0, credits: e.cost };
             let failed =
                 step(&e.step_id, StepStatus::Failed, e.attempt).map(|step| StepRow { error: Some(e.error), ..step });
             usage = charge_attempt(&mut run, failed, charge, 0, at, &mut steps);
         }
         RunEvent::StepTimedOut(e) => steps.extend(step(&e.step_id, StepStatus::TimedOut, e.attempt)),
         // Waiting for its next attempt: pending again, its attempts so far counted.
-        RunEvent::StepRetryScheduled(e) => {
-            steps.extend(step(&e.step_id, StepStatus::Pending, e.attempt.saturating_sub(1)))
-        }
+        RunEvent::StepRetryScheduled(e) => steps.extend(
+            step(&e.step_id, StepStatus::Pending, e.attempt.saturating_sub(1))
+                .map(|step| StepRow { retry_at: Some(e.at), ..step }),
+        ),
         RunEvent::RunRejected(e) => steps = finish(&mut run, view, RunStatus::Rejected, Some(e.reason), None, at),
         // The run's own account of what it used is the last word.
         RunEvent::RunSucceeded(e) => {
+            run.output = e.output;
             steps = finish(&mut run, view, RunStatus::Succeeded, None, Some(e.credits_used), at)
         }
         RunEvent::RunFailed(e) => {
@@ -277,6 +297,9 @@ fn requested_run(run_id: Uuid, event: &RecordedEvent, requested: RunRequested) -
             tokens: 0,
             duration_ms: 0,
             cost: 0,
+            input: None,
+            deadline: None,
+            retry_at: None,
         })
         .collect();
     let run = RunRow {
@@ -289,6 +312,7 @@ fn requested_run(run_id: Uuid, event: &RecordedEvent, requested: RunRequested) -
         credits_used: 0,
         reason: None,
         input: requested.input,
+        output: None,
         started_by: event.actor().unwrap_or_default().to_owned(),
         requested_at: event.recorded_at,
         finished_at: None,

@@ -1,0 +1,211 @@
+//! Data between steps: a step's input is a template over the run's input and its ancestors'
+//! outputs, resolved when the step is scheduled; a workflow's output is resolved when its run
+//! succeeds. Against the real services, through a webhook agent served by the test.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tests::TestApp;
+use uuid::Uuid;
+
+use crate::runs::{agent, builtin, finished, funded_workspace, start_run, types};
+
+/// A webhook that answers `/fetch` with a document and records what `/summarize` received.
+async fn pipeline_server() -> (String, Arc<Mutex<Vec<Value>>>, tokio::task::JoinHandle<()>) {
+    use axum::Json;
+    use axum::routing::post;
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let recorded = received.clone();
+    let app = axum::Router::new()
+        .route(
+            "/fetch",
+            post(|Json(task): Json<Value>| async move {
+                let url = task["input"]["url"].as_str().unwrap_or_default().to_owned();
+                Json(json!({"output": {"url": url, "items": [{"title": "Otters hold hands"}], "count": 1}}))
+            }),
+        )
+        .route(
+            "/summarize",
+            post(move |Json(task): Json<Value>| {
+                recorded.lock().unwrap().push(task["input"].clone());
+                async { Json(json!({"output": {"summary": "short"}})) }
+            }),
+        );
+    let (base, server) = tests::serve_locally(app).await;
+    (base, received, server)
+}
+
+async fn define(app: &TestApp, workspace: Uuid, steps: Value, output: Option<Value>) -> (u16, Value, Uuid) {
+    let id = Uuid::now_v7();
+    let mut payload = json!({"workspace_id": workspace, "name": "pipeline", "steps": steps});
+    if let Some(output) = output {
+        payload["output"] = output;
+    }
+    let (status, body) =
+        app.command(&app.token("alice"), json!({"type": "DefineWorkflow", "id": id, "payload": payload})).await;
+    (status, body, id)
+}
+
+async fn run_with_input(app: &TestApp, workspace: Uuid, workflow: Uuid, input: Value) -> Uuid {
+    let run = Uuid::now_v7();
+    app.ok(
+        &app.token("alice"),
+        json!({"type": "StartRun", "id": run, "payload": {"workspace_id": workspace, "workflow_id": workflow,
+            "input": input, "budget": 20}}),
+    )
+    .await;
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_gets_its_ancestors_outputs_and_the_run_its_output() {
+    let (base, received, server) = pipeline_server().await;
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| {
+        config.webhook_allow = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let webhook = |path: &str| json!({"type": "webhook", "url": format!("{base}/{path}"), "timeout_ms": 2_000});
+    let fetch = agent(&app, workspace, webhook("fetch"), 1, 0).await;
+    let summarize = agent(&app, workspace, webhook("summarize"), 1, 0).await;
+    let steps = json!([
+        {"id": "fetch", "agent_id": fetch, "input": {"url": "{{ run.input.url }}"}},
+        {"id": "summarize", "agent_id": summarize, "depends_on": ["fetch"], "input": {
+            "items": "{{ steps.fetch.output.items }}",
+            "title": "{{steps.fetch.output.items.0.title}}",
+            "prompt": "Summarize {{ steps.fetch.output.count }} item(s) from {{ run.input.url }} for {{ run.input }}",
+            "literal": "\\{{ run.input }}",
+        }},
+    ]);
+    let output = json!({"summary": "{{ steps.summarize.output.summary }}", "source": "{{ steps.fetch.output.url }}"});
+    let (status, body, flow) = define(&app, workspace, steps, Some(output)).await;
+    assert_eq!(status, 200, "{body}");
+
+    let run = run_with_input(&app, workspace, flow, json!({"url": "https://news.example/otters"})).await;
+    let events = finished(&app, run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+    let got = received.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        [json!({
+            "items": [{"title": "Otters hold hands"}],
+            "title": "Otters hold hands",
+            "prompt": "Summarize 1 item(s) from https://news.example/otters for {\"url\":\"https://news.example/otters\"}",
+            "literal": "{{ run.input }}",
+        })]
+    );
+    // The log shows what each agent got, and what the run produced.
+    let scheduled: Vec<&Value> =
+        events.iter().filter(|e| e.event_type == "StepScheduled").map(|e| &e.payload["input"]).collect();
+    assert_eq!(scheduled[0], &json!({"url": "https://news.example/otters"}));
+    assert_eq!(scheduled[1], &got[0]);
+    let produced = json!({"summary": "short", "source": "https://news.example/otters"});
+    assert_eq!(events.last().unwrap().payload["output"], produced);
+    let last = events.last().unwrap().position;
+    let query = format!("{{ run(id: \"{run}\") {{ output steps {{ id input }} }} }}");
+    let answer = app.graphql(Some(&app.token("alice")), &query, Some(last)).await;
+    assert_eq!(answer["data"]["run"]["output"], produced, "{answer}");
+    assert_eq!(answer["data"]["run"]["steps"][1]["input"], got[0], "{answer}");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_templates_are_refused_and_what_is_missing_fails_the_step_for_nothing() {
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 2, 0).await;
+    let before = store::read_head(&app.db.pool).await.unwrap().position;
+    // Malformed: 400 with the field; a reference to a step that does not run before: 422.
+    let (status, body, _) =
+        define(&app, workspace, json!([{"id": "a", "agent_id": echo, "input": {"q": ["ok", "{{ run.input"]}}]), None)
+            .await;
+    assert_eq!(
+        (status, body["code"].as_str(), body["field"].as_str()),
+        (400, Some("invalid_template"), Some("/payload/steps/0/input/q/1")),
+        "{body}"
+    );
+    let (status, body, _) = define(
+        &app,
+        workspace,
+        json!([{"id": "a", "agent_id": echo, "input": {"q": "{{ steps.b.output }}"}}, {"id": "b", "agent_id": echo}]),
+        None,
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("unknown_reference")), "{body}");
+    let (status, body, _) =
+        define(&app, workspace, json!([{"id": "a", "agent_id": echo}]), Some(json!("{{ steps.z.output }}"))).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("unknown_reference")), "{body}");
+    assert_eq!(store::read_head(&app.db.pool).await.unwrap().position, before, "a refusal appended nothing");
+
+    // At run time, a path the output does not have fails the step that reads it, without a
+    // call or a cost, and the run with it.
+    let steps = json!([
+        {"id": "a", "agent_id": echo, "input": {"n": 1}},
+        {"id": "b", "agent_id": echo, "depends_on": ["a"], "input": {"x": "{{ steps.a.output.missing.0 }}"}},
+    ]);
+    let (status, body, flow) = define(&app, workspace, steps, None).await;
+    assert_eq!(status, 200, "{body}");
+    let run = run_with_input(&app, workspace, flow, json!({})).await;
+    let events = finished(&app, run).await;
+    assert_eq!(types(&events)[types(&events).len() - 2..], ["StepFailed", "RunFailed"], "{:?}", types(&events));
+    let failed = &events[events.len() - 2].payload;
+    assert_eq!(
+        (failed["step_id"].as_str(), failed["error"].as_str(), failed["cost"].as_i64(), failed["retryable"].as_bool()),
+        (Some("b"), Some("input_reference_missing: steps.a.output.missing.0"), Some(0), Some(false))
+    );
+    assert_eq!(events.last().unwrap().payload, json!({"reason": "step_failed", "credits_used": 2}));
+    assert_eq!(events.iter().filter(|e| e.event_type == "StepScheduled").count(), 1, "b was never dispatched");
+    // Usage counts the one attempt that ran.
+    let last = events.last().unwrap().position;
+    let today = chrono::Utc::now().date_naive();
+    let tomorrow = today.succ_opt().unwrap();
+    let query = format!(
+        "{{ usage(workspaceId: \"{workspace}\", from: \"{today}\", to: \"{tomorrow}\") {{ attempts credits }} }}"
+    );
+    let answer = app.graphql(Some(&app.token("alice")), &query, Some(last)).await;
+    assert_eq!(answer["data"]["usage"], json!([{"attempts": 1, "credits": 2}]), "{answer}");
+
+    // An output the run cannot make fails the run: never a silent null.
+    let (_, _, flow) = define(
+        &app,
+        workspace,
+        json!([{"id": "a", "agent_id": echo}]),
+        Some(json!({"r": "{{ steps.a.output.nope }}"})),
+    )
+    .await;
+    let run = run_with_input(&app, workspace, flow, json!({})).await;
+    let events = finished(&app, run).await;
+    assert_eq!(events.last().unwrap().payload, json!({"reason": "output_invalid", "credits_used": 2}));
+}
+
+/// A definition written before templates (schema version 1) held `{{` as text: it still does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_definition_holding_braces_runs_them_literally() {
+    use store::{AppendRequest, CommitterConfig, EventStore, ExpectedVersion};
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 1, 0).await;
+    let flow = Uuid::now_v7();
+    let prompt = "Write {{ a poem }} about {{ run.input }}";
+    let log = EventStore::new(app.db.pool.clone(), CommitterConfig::default());
+    log.append(AppendRequest::to_stream(
+        format!("workflow-{flow}"),
+        ExpectedVersion::NoStream,
+        vec![events::NewEvent {
+            event_id: Uuid::now_v7(),
+            event_type: "WorkflowDefined".into(),
+            schema_version: 1,
+            payload: json!({"workflow_id": flow, "workspace_id": workspace, "name": "old", "steps": [
+                {"id": "poem", "agent_id": echo, "depends_on": [], "input": {"prompt": prompt},
+                 "retry": {"max_attempts": 1, "backoff_ms": 0}, "timeout_ms": 30000}]}),
+            metadata: json!({"actor": "alice", "workspace_id": workspace, "correlation_id": flow, "causation_id": flow}),
+        }],
+    ))
+    .await
+    .unwrap();
+    let run = start_run(&app, workspace, flow, 10).await;
+    let events = finished(&app, run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+    let scheduled = events.iter().find(|e| e.event_type == "StepScheduled").unwrap();
+    assert_eq!(scheduled.payload["input"], json!({"prompt": prompt}));
+}
