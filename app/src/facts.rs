@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use commands::access::Access;
 use commands::agents::{Agent, AgentCommand, AgentState};
 use commands::billing::{Billing, BillingCommand};
-use commands::runs::{RunAggregate, RunCommand, RunFacts, WorkflowSnapshot};
+use commands::runs::{PriorRun, RunAggregate, RunCommand, RunFacts, WorkflowSnapshot};
 use commands::workflows::{AgentFacts, Definition, Workflow, WorkflowCommand, WorkflowFacts, WorkflowState};
 use commands::workspace::{Invitees, Workspace, WorkspaceCommand};
 use commands::{Aggregate, Decider, Principal};
@@ -40,6 +40,8 @@ pub(crate) struct Needs {
     pub agents: Vec<Uuid>,
     /// Sealed texts of the command's own state to reveal (the open invitations' emails).
     pub revealed: Vec<String>,
+    /// The run a retry retries, with its whole history.
+    pub prior_run: Option<Uuid>,
 }
 
 impl Needs {
@@ -47,6 +49,7 @@ impl Needs {
     pub fn with(mut self, other: Needs) -> Needs {
         self.workspace = self.workspace.or(other.workspace);
         self.workflow = self.workflow.or(other.workflow);
+        self.prior_run = self.prior_run.or(other.prior_run);
         for agent in other.agents {
             if !self.agents.contains(&agent) {
                 self.agents.push(agent);
@@ -81,6 +84,8 @@ pub(crate) struct Loaded {
     pub agents: BTreeMap<Uuid, AgentState>,
     /// Sealed text → what it reveals (or `[erased]`).
     pub revealed: HashMap<String, String>,
+    /// The run a retry retries, as read: `None` inside when it was never requested.
+    pub prior_run: Option<(Uuid, Option<PriorRun>)>,
 }
 
 /// A stream a decision's needs ask for that is not loaded yet.
@@ -91,6 +96,7 @@ pub(crate) enum Missing {
     /// The workflow's whole history, for a version older than the kept state knows.
     WorkflowHistory(WorkflowAt),
     Agent(Uuid),
+    PriorRun(Uuid),
 }
 
 impl Loaded {
@@ -111,6 +117,11 @@ impl Loaded {
                 }
                 _ => missing.push(Missing::Workflow(at)),
             }
+        }
+        if let Some(id) = needs.prior_run
+            && self.prior_run.as_ref().is_none_or(|(loaded, _)| *loaded != id)
+        {
+            missing.push(Missing::PriorRun(id));
         }
         for id in &needs.agents {
             let agent = Missing::Agent(*id);
@@ -222,13 +233,23 @@ impl DecisionFacts for RunAggregate {
     /// The run's workspace (or the one a `StartRun` names); for a `StartRun`, the workflow
     /// version and, once it is loaded, the agents its steps name.
     fn needs(_id: Uuid, command: &RunCommand, state: &<RunAggregate as Decider>::State, loaded: &Loaded) -> Needs {
-        let (workspace, workflow) = match (&state.0, command) {
-            (Some(run), _) => (Some(run.workspace_id), None),
+        let (workspace, workflow, prior_run) = match (&state.0, command) {
+            (Some(run), _) => (Some(run.workspace_id), None, None),
             (None, RunCommand::StartRun(start)) => {
-                let at = WorkflowAt { id: start.workflow_id, version: start.workflow_version };
-                (Some(start.workspace_id), Some(at))
+                // A retry follows the version of the run it retries unless told otherwise: that
+                // version is known once the run is read.
+                let prior = loaded.prior_run.as_ref().filter(|(id, _)| Some(*id) == start.retry_of);
+                let version = match (start.workflow_version, start.retry_of, prior) {
+                    (Some(version), _, _) => Some(Some(version)),
+                    (None, None, _) => Some(None),
+                    (None, Some(_), Some((_, Some(prior)))) => Some(Some(prior.workflow_version)),
+                    // Not read yet, or not there (the decision refuses it).
+                    (None, Some(_), _) => None,
+                };
+                let at = version.map(|version| WorkflowAt { id: start.workflow_id, version });
+                (Some(start.workspace_id), at, start.retry_of)
             }
-            (None, _) => (None, None),
+            (None, _) => (None, None, None),
         };
         let chosen = workflow
             .and_then(|at| loaded.workflow.as_ref().filter(|loaded| loaded.at == at))
@@ -237,7 +258,7 @@ impl DecisionFacts for RunAggregate {
             chosen.iter().flat_map(|definition| &definition.steps).map(|step| step.agent_id).collect();
         agents.sort_unstable();
         agents.dedup();
-        Needs { workspace, workflow, agents, ..Needs::default() }
+        Needs { workspace, workflow, agents, prior_run, ..Needs::default() }
     }
 
     fn facts(
@@ -251,6 +272,11 @@ impl DecisionFacts for RunAggregate {
         RunFacts {
             access: access(needs.workspace, caller, loaded),
             workflow: needs.workflow.and_then(|at| workflow_snapshot(at, loaded)),
+            prior: loaded
+                .prior_run
+                .as_ref()
+                .filter(|(id, _)| Some(*id) == needs.prior_run)
+                .and_then(|(_, run)| run.clone()),
         }
     }
 }

@@ -10,8 +10,10 @@
 
 use commands::Aggregate;
 use commands::agents::Agent;
+use commands::runs::{PriorRun, RunAggregate};
 use commands::workflows::{Workflow, WorkflowState};
 use commands::workspace::Workspace;
+use events::runs::RunEvent;
 use events::{DomainEvent, RecordedEvent};
 use store::{EventLog, KeyStore};
 use uuid::Uuid;
@@ -20,9 +22,9 @@ use crate::error::CommandError;
 use crate::facts::{DecisionFacts, Loaded, LoadedWorkflow, Missing, Needs};
 use crate::states::{Folded, States};
 
-/// Rounds of reads one command may take: its stream with what kept states name, what that
-/// read named, and a workflow's whole history for an old version.
-const MAX_ROUNDS: usize = 3;
+/// Rounds of reads one command may take: its stream with what kept states name (and a retried
+/// run), what that read named, a workflow's whole history for an old version, and its agents.
+const MAX_ROUNDS: usize = 4;
 
 /// A command's stream as loaded, with what its facts need.
 pub(crate) struct ForCommand<S> {
@@ -138,6 +140,7 @@ impl<L: EventLog + KeyStore> Loader<L> {
         let mut kept_workspace = None;
         let mut kept_workflow = None;
         let mut kept_agents = Vec::new();
+        let mut prior_run = None;
         let mut wanted: Vec<(String, i64)> =
             own.iter().map(|(stream, version)| ((*stream).to_owned(), *version)).collect();
         for missing in missing {
@@ -167,6 +170,11 @@ impl<L: EventLog + KeyStore> Loader<L> {
                     wanted.push((stream, kept.version));
                     kept_agents.push((id, kept));
                 }
+                // Its whole history: what each step got and gave is in its events, not its state.
+                Missing::PriorRun(id) => {
+                    wanted.push((RunAggregate::stream_id(id), 0));
+                    prior_run = Some(id);
+                }
             }
         }
         let streams: Vec<(&str, i64)> = wanted.iter().map(|(stream, version)| (stream.as_str(), *version)).collect();
@@ -191,6 +199,12 @@ impl<L: EventLog + KeyStore> Loader<L> {
             }
             self.states.put(&stream, current.clone());
             loaded.workflow = Some(LoadedWorkflow { at, current: current.state, chosen, whole_history });
+        }
+        if let Some(id) = prior_run {
+            let history = newer_of(&RunAggregate::stream_id(id));
+            let events: Vec<RunEvent> =
+                history.iter().filter_map(|event| RunEvent::from_recorded(event).ok()).collect();
+            loaded.prior_run = Some((id, PriorRun::from_history(id, &events)));
         }
         for (id, kept) in kept_agents {
             let stream = Agent::stream_id(id);

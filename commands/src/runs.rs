@@ -12,8 +12,8 @@ use std::sync::Arc;
 use chrono::Duration;
 use events::agents::Executor;
 use events::runs::{
-    PlannedStep, RunCancelled, RunEvent, RunFailed, RunRejected, RunRequested, RunStarted, RunSucceeded, StepFailed,
-    StepRetryScheduled, StepScheduled, StepStarted, StepSucceeded, StepTimedOut,
+    PlannedStep, ReusedFrom, RunCancelled, RunEvent, RunFailed, RunRejected, RunRequested, RunStarted, RunSucceeded,
+    StepFailed, StepRetryScheduled, StepReused, StepScheduled, StepStarted, StepSucceeded, StepTimedOut,
 };
 use events::template::{self, ResolveError, Source};
 use events::workspace::Role;
@@ -40,6 +40,11 @@ pub struct StartRun {
     /// The most credits the run may use.
     #[schemars(range(min = 1))]
     pub budget: i64,
+    /// A run of the same workflow that failed or was cancelled: the steps that succeeded there
+    /// with the same input are reused, not run again. Without `input` (or with `null`), the
+    /// retry takes that run's input; without `workflow_version`, its version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -230,6 +235,82 @@ pub struct RunFacts {
     pub access: Access,
     /// For StartRun: the workflow version, when it exists.
     pub workflow: Option<WorkflowSnapshot>,
+    /// For StartRun with `retry_of`: that run, when it exists (in any workspace).
+    pub prior: Option<PriorRun>,
+}
+
+/// A run as a retry of it needs it: what it was of, how it ended, and each step that succeeded
+/// with the input it got and the output it gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorRun {
+    pub run_id: Uuid,
+    pub workspace_id: Uuid,
+    pub workflow_id: Uuid,
+    pub workflow_version: u32,
+    pub input: serde_json::Value,
+    pub status: RunStatus,
+    pub succeeded: std::collections::BTreeMap<String, PriorStep>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorStep {
+    pub agent_id: Uuid,
+    pub input: serde_json::Value,
+    pub output: serde_json::Value,
+    /// The attempt that succeeded, or the one the step was reused from.
+    pub from: ReusedFrom,
+}
+
+impl PriorRun {
+    /// The run `run_id` from its history; `None` when it was never requested.
+    pub fn from_history<'a>(run_id: Uuid, history: impl IntoIterator<Item = &'a RunEvent>) -> Option<PriorRun> {
+        let mut prior: Option<PriorRun> = None;
+        let mut agents = std::collections::BTreeMap::new();
+        let mut inputs = std::collections::BTreeMap::new();
+        for event in history {
+            if let RunEvent::RunRequested(e) = event {
+                agents = e.steps.iter().map(|step| (step.id.clone(), step.agent_id)).collect();
+                prior = Some(PriorRun {
+                    run_id,
+                    workspace_id: e.workspace_id,
+                    workflow_id: e.workflow_id,
+                    workflow_version: e.workflow_version,
+                    input: e.input.clone(),
+                    status: RunStatus::Requested,
+                    succeeded: Default::default(),
+                });
+                continue;
+            }
+            let Some(run) = prior.as_mut() else { continue };
+            let step = |step_id: &str, input: Option<&serde_json::Value>, output: &serde_json::Value, from| {
+                let (agent_id, input) = (*agents.get(step_id)?, input?.clone());
+                Some(PriorStep { agent_id, input, output: output.clone(), from })
+            };
+            match event {
+                RunEvent::StepScheduled(e) => {
+                    inputs.insert(e.step_id.clone(), e.input.clone());
+                }
+                RunEvent::StepSucceeded(e) => {
+                    let from = ReusedFrom { run_id, attempt: e.attempt };
+                    if let Some(done) = step(&e.step_id, inputs.get(&e.step_id), &e.output, from) {
+                        run.succeeded.insert(e.step_id.clone(), done);
+                    }
+                }
+                RunEvent::StepReused(e) => {
+                    if let Some(done) = step(&e.step_id, Some(&e.input), &e.output, e.from) {
+                        run.succeeded.insert(e.step_id.clone(), done);
+                    }
+                }
+                RunEvent::RunStarted(_) => run.status = RunStatus::Running,
+                RunEvent::RunRejected(_) => run.status = RunStatus::Rejected,
+                RunEvent::RunSucceeded(_) => run.status = RunStatus::Succeeded,
+                RunEvent::RunFailed(_) => run.status = RunStatus::Failed,
+                RunEvent::RunCancelled(_) => run.status = RunStatus::Cancelled,
+                _ => {}
+            }
+        }
+        prior
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -366,6 +447,10 @@ pub enum RunError {
     WorkerCredentialRequired,
     #[error("step `{step}` is not run by this credential's agent, or not by a worker")]
     NotThisWorkersStep { step: String },
+    #[error("only a run that failed or was cancelled can be retried")]
+    RunNotRetryable,
+    #[error("a retry follows the workflow of the run it retries")]
+    RetryOfOtherWorkflow,
 }
 
 crate::access::access_denied_into!(RunError);
@@ -398,6 +483,8 @@ impl Rejection for RunError {
             StaleAttempt { .. } => "stale_attempt",
             WorkerCredentialRequired => "worker_credential_required",
             NotThisWorkersStep { .. } => "not_this_workers_step",
+            RunNotRetryable => "run_not_retryable",
+            RetryOfOtherWorkflow => "retry_of_other_workflow",
         }
     }
 }
@@ -477,6 +564,54 @@ fn schedule_all(
     scheduled
 }
 
+/// The end of a run whose steps all succeeded: its output resolved, or, when the output cannot
+/// be made, a failure (never a silent null).
+fn succeeded(run: &Run, used: i64, fresh: Fresh<'_>) -> RunEvent {
+    match run.output_template.as_ref().map(|output| run.resolve(output, fresh)) {
+        None => RunSucceeded { credits_used: used, output: None }.into(),
+        Some(Ok(output)) if crate::validate::json("", &output).is_ok() => {
+            RunSucceeded { credits_used: used, output: Some(output) }.into()
+        }
+        Some(_) => RunFailed { reason: "output_invalid".into(), credits_used: used }.into(),
+    }
+}
+
+/// The steps of `steps` a retry of `prior` with `input` takes over, in plan order: each
+/// succeeded there with the same agent, everything it depends on is taken over too, and its
+/// input resolves now to exactly what it got then.
+fn reusable(steps: &[PlannedStep], input: &serde_json::Value, prior: &PriorRun) -> Vec<StepReused> {
+    let mut reused: std::collections::BTreeMap<&str, &PriorStep> = Default::default();
+    // A pass per level of the DAG: each takes over the steps whose dependencies are taken.
+    for _ in 0..steps.len() {
+        let before = reused.len();
+        for step in steps {
+            if reused.contains_key(step.id.as_str()) || !step.depends_on.iter().all(|d| reused.contains_key(d.as_str()))
+            {
+                continue;
+            }
+            let Some(old) = prior.succeeded.get(&step.id).filter(|old| old.agent_id == step.agent_id) else {
+                continue;
+            };
+            let now = template::resolve(&step.input, &|source: &Source| match source {
+                Source::RunInput => Some(input),
+                Source::StepOutput(id) => reused.get(id.as_str()).map(|old| &old.output),
+            });
+            if now.as_ref() == Ok(&old.input) {
+                reused.insert(step.id.as_str(), old);
+            }
+        }
+        if reused.len() == before {
+            break;
+        }
+    }
+    let taken = |step: &PlannedStep| {
+        let old = reused.get(step.id.as_str())?;
+        let (input, output) = (old.input.clone(), old.output.clone());
+        Some(StepReused { step_id: step.id.clone(), input, output, from: old.from })
+    };
+    steps.iter().filter_map(taken).collect()
+}
+
 /// The longest a retry waits.
 const BACKOFF_MAX_MS: u64 = 3_600_000;
 
@@ -517,6 +652,24 @@ impl Decider for RunAggregate {
                 return Err(RunError::AlreadyExists);
             }
             facts.access.require(Role::Member)?;
+            let prior = match start.retry_of {
+                None => None,
+                Some(_) => {
+                    // Another workspace's run is as unknown as one that does not exist.
+                    let prior = facts
+                        .prior
+                        .as_ref()
+                        .filter(|p| p.workspace_id == start.workspace_id)
+                        .ok_or(RunError::NotFound)?;
+                    if !matches!(prior.status, RunStatus::Failed | RunStatus::Cancelled) {
+                        return Err(RunError::RunNotRetryable);
+                    }
+                    if prior.workflow_id != start.workflow_id {
+                        return Err(RunError::RetryOfOtherWorkflow);
+                    }
+                    Some(prior)
+                }
+            };
             let workflow = facts
                 .workflow
                 .as_ref()
@@ -525,19 +678,27 @@ impl Decider for RunAggregate {
             if workflow.archived {
                 return Err(RunError::WorkflowArchived);
             }
-            return Ok(vec![
+            let input = match (&start.input, prior) {
+                (serde_json::Value::Null, Some(prior)) => prior.input.clone(),
+                (input, _) => input.clone(),
+            };
+            let reused = prior.map(|prior| reusable(&workflow.steps, &input, prior)).unwrap_or_default();
+            let mut events: Vec<RunEvent> = vec![
                 RunRequested {
                     run_id: context.aggregate_id,
                     workspace_id: start.workspace_id,
                     workflow_id: start.workflow_id,
                     workflow_version: workflow.version,
-                    input: start.input.clone(),
+                    input,
                     budget: start.budget,
                     steps: workflow.steps.clone(),
                     output: workflow.output.clone(),
+                    retry_of: start.retry_of,
                 }
                 .into(),
-            ]);
+            ];
+            events.extend(reused.into_iter().map(RunEvent::from));
+            return Ok(events);
         }
         let run = state.0.as_ref().ok_or(RunError::NotFound)?;
         match command.reported_step() {
@@ -560,9 +721,18 @@ impl Decider for RunAggregate {
                     return Ok(Vec::new());
                 }
                 let mut events = vec![RunStarted { reservation_id: begin.reservation_id }.into()];
-                let roots: Vec<usize> =
-                    (0..run.steps.len()).filter(|&i| run.steps[i].planned.depends_on.is_empty()).collect();
-                events.extend(schedule_all(run, &roots, 1, None, run.used, context));
+                // Every step whose dependencies are done: the roots, and after the steps a
+                // retry reused, the steps that follow them. A retry with nothing left is done.
+                let done = |id: &String| run.step(id).is_some_and(|step| step.status == StepStatus::Succeeded);
+                let ready: Vec<usize> = (0..run.steps.len())
+                    .filter(|&i| run.steps[i].status == StepStatus::Pending)
+                    .filter(|&i| run.steps[i].planned.depends_on.iter().all(done))
+                    .collect();
+                if run.steps.iter().all(|step| step.status == StepStatus::Succeeded) {
+                    events.push(succeeded(run, run.used, None));
+                    return Ok(events);
+                }
+                events.extend(schedule_all(run, &ready, 1, None, run.used, context));
                 Ok(events)
             }
             RunCommand::RejectRun(reject) => {
@@ -616,14 +786,7 @@ impl Decider for RunAggregate {
                 let fresh = Some((report.step_id.as_str(), &report.output));
                 let succeeded = run.steps.iter().filter(|s| s.status == StepStatus::Succeeded).count() + 1;
                 if succeeded == run.steps.len() {
-                    events.push(match run.output_template.as_ref().map(|output| run.resolve(output, fresh)) {
-                        None => RunSucceeded { credits_used: used, output: None }.into(),
-                        Some(Ok(output)) if crate::validate::json("", &output).is_ok() => {
-                            RunSucceeded { credits_used: used, output: Some(output) }.into()
-                        }
-                        // Never a silent null: a run whose output cannot be made has failed.
-                        Some(_) => RunFailed { reason: "output_invalid".into(), credits_used: used }.into(),
-                    });
+                    events.push(self::succeeded(run, used, fresh));
                     return Ok(events);
                 }
                 events.extend(schedule_all(run, &newly_due(run, &report.step_id), 1, fresh, used, context));
@@ -729,6 +892,15 @@ impl Decider for RunAggregate {
                 }
             }
             RunEvent::StepStarted(e) => set(&mut run, &e.step_id, StepStatus::Running, e.attempt),
+            RunEvent::StepReused(e) => {
+                set(&mut run, &e.step_id, StepStatus::Succeeded, 0);
+                if let Some(step) = run.steps.iter_mut().find(|s| s.planned.id == e.step_id) {
+                    step.input = Some(e.input.clone());
+                    if step.output_read {
+                        step.output = Some(Arc::new(e.output.clone()));
+                    }
+                }
+            }
             RunEvent::StepSucceeded(e) => {
                 run.used += e.cost;
                 set(&mut run, &e.step_id, StepStatus::Succeeded, e.attempt);

@@ -46,6 +46,30 @@ pub struct RunRequested {
     /// The workflow's output template, resolved when the run succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<serde_json::Value>,
+    /// The failed or cancelled run this one retries: its steps that succeeded with the same
+    /// input are reused ([`StepReused`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<Uuid>,
+}
+
+/// Where a reused step's output comes from: an attempt of an earlier run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReusedFrom {
+    pub run_id: Uuid,
+    pub attempt: u32,
+}
+
+/// A retry takes a step's result from the run it retries, without a call or a cost: the step
+/// succeeded there with the same agent and this very `input`, and so did everything it depends
+/// on. Recorded with `RunRequested`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepReused {
+    pub step_id: String,
+    pub input: serde_json::Value,
+    pub output: serde_json::Value,
+    pub from: ReusedFrom,
 }
 
 /// Upcasts a stored `RunRequested` payload to version 2 (see [`crate::workflows::inputs_v1_to_v2`]).
@@ -152,6 +176,7 @@ crate::event_enum! {
         RunRequested = 2 via inputs_v1_to_v2,
         RunRejected,
         RunStarted,
+        StepReused,
         StepScheduled,
         StepStarted,
         StepSucceeded,

@@ -24,7 +24,7 @@ pub use view::{RunRow, RunStatus, StepRow, StepStatus, Usage};
 pub async fn run(executor: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<Option<RunRow>> {
     sqlx::query_as(
         "select id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, reason, input, \
-                output, started_by, requested_at, finished_at, updated_at, version from rm_runs where id = $1",
+                output, retry_of, started_by, requested_at, finished_at, updated_at, version from rm_runs where id = $1",
     )
     .bind(run_id.uuid())
     .fetch_optional(executor)
@@ -35,7 +35,8 @@ pub async fn run(executor: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<O
 pub async fn steps(executor: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<Vec<StepRow>> {
     sqlx::query_as(
         "select run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, error, tokens, \
-                duration_ms, cost, input, deadline, retry_at from rm_run_steps where run_id = $1 order by ordinal",
+                duration_ms, cost, input, deadline, retry_at, reused_from from rm_run_steps where run_id = $1 \
+          order by ordinal",
     )
     .bind(run_id.uuid())
     .fetch_all(executor)
@@ -53,13 +54,32 @@ pub async fn page(
 ) -> sqlx::Result<Vec<RunRow>> {
     sqlx::query_as(
         "select id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, reason, input, \
-                output, started_by, requested_at, finished_at, updated_at, version \
+                output, retry_of, started_by, requested_at, finished_at, updated_at, version \
            from rm_runs where workspace_id = $1 and id > $2 and ($3::text is null or status = $3) \
           order by id limit $4",
     )
     .bind(workspace_id.uuid())
     .bind(after)
     .bind(status.map(RunStatus::as_str))
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+}
+
+/// Up to `limit` of the runs that retry `run_id`, after `after` (by id, oldest first).
+pub async fn retries(
+    executor: impl PgExecutor<'_>,
+    run_id: RunId,
+    after: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<RunRow>> {
+    sqlx::query_as(
+        "select id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, reason, input, \
+                output, retry_of, started_by, requested_at, finished_at, updated_at, version \
+           from rm_runs where retry_of = $1 and id > $2 order by id limit $3",
+    )
+    .bind(run_id.uuid())
+    .bind(after)
     .bind(limit)
     .fetch_all(executor)
     .await
@@ -110,7 +130,7 @@ pub async fn load(connection: &mut PgConnection, run_ids: &[Uuid]) -> sqlx::Resu
     }
     let stored: Vec<Stored> = sqlx::query_as(
         "select r.id, r.workspace_id, r.workflow_id, r.workflow_version, r.status, r.budget, r.credits_used, \
-                r.reason, r.input, r.output, r.started_by, r.requested_at, r.finished_at, r.updated_at, r.version, \
+                r.reason, r.input, r.output, r.retry_of, r.started_by, r.requested_at, r.finished_at, r.updated_at, r.version, \
                 (select coalesce(jsonb_agg(to_jsonb(s) order by s.ordinal), '[]') \
                    from rm_run_steps s where s.run_id = r.id) as steps \
            from rm_runs r where r.id = any($1)",
@@ -130,10 +150,11 @@ async fn put_runs(connection: &mut PgConnection, runs: &[RunRow]) -> sqlx::Resul
     let column = |f: fn(&RunRow) -> i64| runs.iter().map(f).collect::<Vec<_>>();
     sqlx::query(
         "insert into rm_runs (id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, \
-                              reason, input, started_by, requested_at, finished_at, updated_at, version, output) \
+                              reason, input, started_by, requested_at, finished_at, updated_at, version, output, \
+                              retry_of) \
          select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::bigint[], \
                               $7::bigint[], $8::text[], $9::jsonb[], $10::text[], $11::timestamptz[], \
-                              $12::timestamptz[], $13::timestamptz[], $14::bigint[], $15::jsonb[]) \
+                              $12::timestamptz[], $13::timestamptz[], $14::bigint[], $15::jsonb[], $16::uuid[]) \
          on conflict (id) do update set status = excluded.status, credits_used = excluded.credits_used, \
             reason = excluded.reason, finished_at = excluded.finished_at, updated_at = excluded.updated_at, \
             version = excluded.version, output = excluded.output \
@@ -154,6 +175,7 @@ async fn put_runs(connection: &mut PgConnection, runs: &[RunRow]) -> sqlx::Resul
     .bind(runs.iter().map(|r| r.updated_at).collect::<Vec<_>>())
     .bind(column(|r| r.version))
     .bind(runs.iter().map(|r| r.output.as_ref()).collect::<Vec<_>>())
+    .bind(runs.iter().map(|r| r.retry_of).collect::<Vec<_>>())
     .execute(connection)
     .await?;
     Ok(())
@@ -169,18 +191,19 @@ async fn put_steps(connection: &mut PgConnection, steps: &[StepRow]) -> sqlx::Re
     let depends_on: Vec<String> = steps.iter().map(|s| array_text(&s.depends_on)).collect();
     sqlx::query(
         "insert into rm_run_steps (run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, \
-                                   error, tokens, duration_ms, cost, input, deadline, retry_at) \
+                                   error, tokens, duration_ms, cost, input, deadline, retry_at, \
+                                   reused_from) \
          select s.run_id, s.step_id, s.ordinal, s.agent_id, s.depends_on::text[], s.status, s.attempts, \
-                s.output, s.error, s.tokens, s.duration_ms, s.cost, s.input, s.deadline, s.retry_at \
+                s.output, s.error, s.tokens, s.duration_ms, s.cost, s.input, s.deadline, s.retry_at, s.reused_from \
            from unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::int[], \
                        $8::jsonb[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::jsonb[], \
-                       $14::timestamptz[], $15::timestamptz[]) \
+                       $14::timestamptz[], $15::timestamptz[], $16::uuid[]) \
              as s(run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, error, tokens, \
-                  duration_ms, cost, input, deadline, retry_at) \
+                  duration_ms, cost, input, deadline, retry_at, reused_from) \
          on conflict (run_id, step_id) do update set status = excluded.status, attempts = excluded.attempts, \
             output = excluded.output, error = excluded.error, tokens = excluded.tokens, \
             duration_ms = excluded.duration_ms, cost = excluded.cost, input = excluded.input, \
-            deadline = excluded.deadline, retry_at = excluded.retry_at",
+            deadline = excluded.deadline, retry_at = excluded.retry_at, reused_from = excluded.reused_from",
     )
     .bind(steps.iter().map(|s| s.run_id).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.step_id.as_str()).collect::<Vec<_>>())
@@ -197,6 +220,7 @@ async fn put_steps(connection: &mut PgConnection, steps: &[StepRow]) -> sqlx::Re
     .bind(steps.iter().map(|s| s.input.as_ref()).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.deadline).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.retry_at).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.reused_from).collect::<Vec<_>>())
     .execute(connection)
     .await?;
     Ok(())

@@ -79,6 +79,28 @@ impl Run {
     async fn output(&self) -> Option<Json<serde_json::Value>> {
         self.0.output.clone().map(Json)
     }
+    /// The failed or cancelled run this one retries.
+    async fn retry_of(&self) -> Option<ID> {
+        self.0.retry_of.map(|id| ID(id.to_string()))
+    }
+    /// The runs that retry this one, oldest first: `first` of them (50 unless asked, at most
+    /// 500) after the run `after`.
+    #[graphql(complexity = "crate::guard::page_weight(first) * child_complexity")]
+    async fn retries(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<ID>,
+    ) -> async_graphql::Result<Vec<Run>> {
+        let limit = crate::guard::page_size(first)?;
+        let after = match after {
+            Some(after) => parse_id(&after, "after")?,
+            None => uuid::Uuid::nil(),
+        };
+        let retries =
+            projections::runs::retries(&services(ctx).pool, self.0.id.into(), after, limit).await.map_err(internal)?;
+        Ok(retries.into_iter().map(Run).collect())
+    }
     /// The user who started the run.
     async fn started_by(&self) -> &str {
         &self.0.started_by
@@ -139,6 +161,10 @@ impl RunStep {
     /// When its next attempt is due, while it waits for one.
     async fn retry_at(&self) -> Option<DateTime<Utc>> {
         self.0.retry_at
+    }
+    /// The run whose result this step took over, when a retry reused it (no attempt, no cost).
+    async fn reused_from(&self) -> Option<ID> {
+        self.0.reused_from.map(|id| ID(id.to_string()))
     }
     #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     async fn output(&self) -> Option<Json<serde_json::Value>> {

@@ -257,6 +257,7 @@ mod tests {
             budget: 10,
             steps: Vec::new(),
             output: None,
+            retry_of: None,
         });
         let planned = plan(&recorded(&format!("run-{run}"), &requested)).unwrap();
         assert_eq!(planned[0].work, Work::ReserveBudget { run_id: RunId(run) });

@@ -209,3 +209,109 @@ async fn an_old_definition_holding_braces_runs_them_literally() {
     let scheduled = events.iter().find(|e| e.event_type == "StepScheduled").unwrap();
     assert_eq!(scheduled.payload["input"], json!({"prompt": prompt}));
 }
+
+async fn start(app: &TestApp, payload: Value) -> (u16, Value, Uuid) {
+    let run = Uuid::now_v7();
+    let (status, body) =
+        app.command(&app.token("alice"), json!({"type": "StartRun", "id": run, "payload": payload})).await;
+    (status, body, run)
+}
+
+fn billed(events: &[events::RecordedEvent]) -> Vec<(String, i64)> {
+    events
+        .iter()
+        .filter(|e| matches!(e.event_type.as_str(), "StepSucceeded" | "StepFailed"))
+        .map(|e| (e.payload["step_id"].as_str().unwrap().to_owned(), e.payload["cost"].as_i64().unwrap()))
+        .collect()
+}
+
+/// A run fails in one of two parallel branches (a step times out); its retry, on a fixed revision, takes over the
+/// other branch and the step before them, without a call or a cost, and bills only what ran.
+/// A retry with a new input reruns exactly what reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_takes_over_what_succeeded_and_bills_only_what_runs_again() {
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 2, 0).await;
+    // c fails by timing out, well after b (in the other branch) has succeeded.
+    let broken = agent(&app, workspace, builtin("sleep", json!({"ms": 3_000})), 1, 0).await;
+    let steps = |c_agent: Uuid| {
+        json!([
+            {"id": "a", "agent_id": echo, "input": {"n": 1}},
+            {"id": "b", "agent_id": echo, "depends_on": ["a"], "input": {"topic": "{{ run.input.topic }}", "a": "{{ steps.a.output }}"}},
+            {"id": "c", "agent_id": c_agent, "depends_on": ["a"], "timeout_ms": 1_000},
+            {"id": "d", "agent_id": echo, "depends_on": ["b", "c"], "input": {"b": "{{ steps.b.output }}"}},
+        ])
+    };
+    let (status, body, flow) =
+        define(&app, workspace, steps(broken), Some(json!("{{ steps.d.output.b.topic }}"))).await;
+    assert_eq!(status, 200, "{body}");
+    let first = run_with_input(&app, workspace, flow, json!({"topic": "otters"})).await;
+    let events = finished(&app, first).await;
+    assert_eq!(events.last().unwrap().event_type, "RunFailed", "{:?}", types(&events));
+
+    // Fix c in a revision and retry on it: a and b are taken over; c and d run.
+    let revise = json!({"type": "ReviseWorkflow", "id": flow, "payload": {"steps": steps(echo),
+        "output": "{{ steps.d.output.b.topic }}"}});
+    app.ok(&app.token("alice"), revise).await;
+    let (status, body, retry) = start(
+        &app,
+        json!({"workspace_id": workspace, "workflow_id": flow, "workflow_version": 2, "budget": 20, "retry_of": first}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let events = finished(&app, retry).await;
+    assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+    let reused: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event_type == "StepReused")
+        .map(|e| e.payload["step_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(reused, ["a", "b"]);
+    assert_eq!(billed(&events), [("c".to_owned(), 2), ("d".to_owned(), 2)], "only what ran is billed");
+    assert_eq!(events.last().unwrap().payload, json!({"credits_used": 4, "output": "otters"}));
+    assert_eq!(crate::runs::settlement(&app, workspace, retry).await, (20, 4, 16));
+    let last = events.last().unwrap().position;
+    let query = format!(
+        "{{ run(id: \"{retry}\") {{ retryOf steps {{ id reusedFrom attempts cost }} }} \
+           old: run(id: \"{first}\") {{ retries {{ id }} }} }}"
+    );
+    let answer = app.graphql(Some(&app.token("alice")), &query, Some(last)).await;
+    assert_eq!(answer["data"]["run"]["retryOf"], json!(first.to_string()), "{answer}");
+    assert_eq!(
+        answer["data"]["run"]["steps"][0],
+        json!({"id": "a", "reusedFrom": first.to_string(), "attempts": 0, "cost": 0})
+    );
+    assert_eq!(answer["data"]["run"]["steps"][2]["reusedFrom"], Value::Null, "{answer}");
+    assert_eq!(answer["data"]["old"]["retries"], json!([{"id": retry.to_string()}]), "{answer}");
+
+    // A new input reruns b, which reads it, and what follows; a is still taken over.
+    let (status, body, again) = start(
+        &app,
+        json!({"workspace_id": workspace, "workflow_id": flow, "workflow_version": 2,
+        "input": {"topic": "seals"}, "budget": 20, "retry_of": first}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let events = finished(&app, again).await;
+    let reused: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event_type == "StepReused")
+        .map(|e| e.payload["step_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(reused, ["a"]);
+    assert_eq!(events.last().unwrap().payload["output"], "seals");
+
+    // What cannot be retried, and a retry nobody may see.
+    let head = store::read_head(&app.db.pool).await.unwrap().position;
+    let refused = |retry_of: Uuid, workflow: Uuid| json!({"workspace_id": workspace, "workflow_id": workflow, "budget": 20, "retry_of": retry_of});
+    let (status, body, _) = start(&app, refused(retry, flow)).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("run_not_retryable")), "{body}");
+    let (status, body, _) = start(&app, refused(Uuid::now_v7(), flow)).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("run_not_found")), "{body}");
+    let other_flow = { define(&app, workspace, json!([{"id": "x", "agent_id": echo}]), None).await.2 };
+    let head = head.max(store::read_head(&app.db.pool).await.unwrap().position);
+    let (status, body, _) = start(&app, refused(first, other_flow)).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("retry_of_other_workflow")), "{body}");
+    assert_eq!(store::read_head(&app.db.pool).await.unwrap().position, head, "a refusal appended nothing");
+}

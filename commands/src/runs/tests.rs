@@ -33,12 +33,13 @@ fn requested(steps: Vec<PlannedStep>, budget: i64) -> RunEvent {
         budget,
         steps,
         output: None,
+        retry_of: None,
     }
     .into()
 }
 
 fn system() -> RunFacts {
-    RunFacts { access: Access::of(Role::Owner), workflow: None }
+    RunFacts { access: Access::of(Role::Owner), workflow: None, prior: None }
 }
 
 /// Oxbow's executors report builtin and webhook steps through the saga.
@@ -90,10 +91,11 @@ fn members_start_runs_of_existing_workflows() {
         workflow_version: None,
         input: serde_json::json!({}),
         budget: 100,
+        retry_of: None,
     });
     let workflow =
         WorkflowSnapshot { workspace_id: WORKSPACE, version: 1, archived: false, steps: diamond(), output: None };
-    let facts = RunFacts { access: Access::of(Role::Member), workflow: Some(workflow.clone()) };
+    let facts = RunFacts { access: Access::of(Role::Member), workflow: Some(workflow.clone()), prior: None };
     given::<RunAggregate>([]).when_with(start.clone(), &facts, context_of("alice")).then([requested(diamond(), 100)]);
     let viewer = RunFacts { access: Access::of(Role::Viewer), ..facts.clone() };
     given::<RunAggregate>([])
@@ -228,7 +230,7 @@ fn a_step_is_reported_by_its_runner_only() {
         principal: crate::Principal::Worker { agent_id: Uuid::from_u128(agent), workspace_id: workspace },
         ..context_of("worker:c1")
     };
-    let none = RunFacts { access: Access::default(), workflow: None };
+    let none = RunFacts { access: Access::default(), workflow: None, prior: None };
     // A member, even the owner, reports nothing: the outcome sets the cost.
     given::<RunAggregate>(history.clone())
         .when_with(complete("a", 1, 0), &system(), context_of("alice"))
@@ -516,4 +518,160 @@ fn a_retry_gets_the_input_of_the_first_attempt() {
     given::<RunAggregate>(history)
         .when_with(RunCommand::RetryStep(RetryStep { step_id: "fetch".into(), attempt: 2 }), &system(), by_saga())
         .then([scheduled_with("fetch", 2, input)]);
+}
+
+/// The diamond a → (b ∥ c) → d where b reads the run's input; a run of it in which a and b
+/// succeeded and c failed.
+fn failed_diamond() -> (Vec<PlannedStep>, PriorRun) {
+    let mut steps = diamond();
+    steps[1].input = serde_json::json!({"topic": "{{ run.input.topic }}", "from": "{{ steps.a.output }}"});
+    let old = Uuid::from_u128(0x01d);
+    let history: Vec<RunEvent> = vec![
+        RunRequested {
+            run_id: old,
+            workspace_id: WORKSPACE,
+            workflow_id: Uuid::from_u128(9),
+            workflow_version: 1,
+            input: serde_json::json!({"topic": "otters"}),
+            budget: 100,
+            steps: steps.clone(),
+            output: None,
+            retry_of: None,
+        }
+        .into(),
+        RunStarted { reservation_id: old }.into(),
+        scheduled_with("a", 1, serde_json::json!({})),
+        succeeded_with_output("a", serde_json::json!({"ok": true})),
+        scheduled_with("b", 1, serde_json::json!({"topic": "otters", "from": {"ok": true}})),
+        scheduled_with("c", 1, serde_json::json!({})),
+        succeeded_with_output("b", serde_json::json!("b's")),
+        StepFailed { step_id: "c".into(), attempt: 1, error: "boom".into(), retryable: false, cost: 2 }.into(),
+        RunFailed { reason: "step_failed".into(), credits_used: 6 }.into(),
+    ];
+    (steps.clone(), PriorRun::from_history(old, &history).unwrap())
+}
+
+fn retry(input: serde_json::Value, retry_of: Uuid) -> RunCommand {
+    RunCommand::StartRun(StartRun {
+        workspace_id: WORKSPACE,
+        workflow_id: Uuid::from_u128(9),
+        workflow_version: None,
+        input,
+        budget: 100,
+        retry_of: Some(retry_of),
+    })
+}
+
+#[test]
+fn a_retry_takes_over_what_succeeded_with_the_same_input_and_runs_the_rest() {
+    let (steps, prior) = failed_diamond();
+    let workflow =
+        WorkflowSnapshot { workspace_id: WORKSPACE, version: 1, archived: false, steps: steps.clone(), output: None };
+    let facts = RunFacts { access: Access::of(Role::Member), workflow: Some(workflow), prior: Some(prior.clone()) };
+    // Without an input, the old one: a and b are taken over, c and d run.
+    let events = RunAggregate::decide(
+        &retry(serde_json::Value::Null, prior.run_id),
+        &RunState::default(),
+        &facts,
+        &context_of("alice"),
+    )
+    .unwrap();
+    let RunEvent::RunRequested(requested) = &events[0] else { panic!("{events:?}") };
+    assert_eq!((requested.retry_of, &requested.input), (Some(prior.run_id), &serde_json::json!({"topic": "otters"})));
+    let reused: Vec<&str> = events[1..]
+        .iter()
+        .map(|e| match e {
+            RunEvent::StepReused(r) => r.step_id.as_str(),
+            _ => panic!("{e:?}"),
+        })
+        .collect();
+    assert_eq!(reused, ["a", "b"]);
+    let RunEvent::StepReused(b) = &events[2] else { unreachable!() };
+    assert_eq!((&b.output, b.from), (&serde_json::json!("b's"), ReusedFrom { run_id: prior.run_id, attempt: 1 }));
+    // Begun, it schedules c, whose dependency was taken over, and nothing that waits on c.
+    let begin = RunCommand::BeginRun(BeginRun { reservation_id: Uuid::from_u128(5) });
+    let state = RunAggregate::fold(events.iter());
+    let begun = RunAggregate::decide(&begin, &state, &system(), &by_saga()).unwrap();
+    let scheduled: Vec<&str> = begun
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::StepScheduled(s) => Some(s.step_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(scheduled, ["c"]);
+
+    // A new input reruns what reads it (b), and what follows; a is still taken over.
+    let events = RunAggregate::decide(
+        &retry(serde_json::json!({"topic": "seals"}), prior.run_id),
+        &RunState::default(),
+        &facts,
+        &context_of("alice"),
+    )
+    .unwrap();
+    let reused: Vec<&str> = events[1..]
+        .iter()
+        .map(|e| match e {
+            RunEvent::StepReused(r) => r.step_id.as_str(),
+            _ => panic!("{e:?}"),
+        })
+        .collect();
+    assert_eq!(reused, ["a"]);
+}
+
+#[test]
+fn only_a_failed_or_cancelled_run_of_the_workspace_and_workflow_is_retried() {
+    let (steps, prior) = failed_diamond();
+    let workflow = WorkflowSnapshot { workspace_id: WORKSPACE, version: 1, archived: false, steps, output: None };
+    let facts = |prior: Option<PriorRun>| RunFacts {
+        access: Access::of(Role::Member),
+        workflow: Some(workflow.clone()),
+        prior,
+    };
+    let decide = |facts: RunFacts| {
+        RunAggregate::decide(
+            &retry(serde_json::Value::Null, prior.run_id),
+            &RunState::default(),
+            &facts,
+            &context_of("alice"),
+        )
+    };
+    assert_eq!(decide(facts(None)), Err(RunError::NotFound));
+    let elsewhere = PriorRun { workspace_id: Uuid::from_u128(8), ..prior.clone() };
+    assert_eq!(decide(facts(Some(elsewhere))), Err(RunError::NotFound));
+    let running = PriorRun { status: RunStatus::Running, ..prior.clone() };
+    assert_eq!(decide(facts(Some(running))), Err(RunError::RunNotRetryable));
+    let succeeded = PriorRun { status: RunStatus::Succeeded, ..prior.clone() };
+    assert_eq!(decide(facts(Some(succeeded))), Err(RunError::RunNotRetryable));
+    let other = PriorRun { workflow_id: Uuid::from_u128(10), ..prior.clone() };
+    assert_eq!(decide(facts(Some(other))), Err(RunError::RetryOfOtherWorkflow));
+    let cancelled = PriorRun { status: RunStatus::Cancelled, ..prior };
+    assert!(decide(facts(Some(cancelled))).is_ok());
+}
+
+#[test]
+fn a_retry_with_nothing_left_to_do_succeeds_when_it_begins() {
+    let (steps, mut prior) = failed_diamond();
+    for id in ["c", "d"] {
+        let step = PriorStep {
+            agent_id: Uuid::from_u128(1),
+            input: serde_json::json!({}),
+            output: serde_json::json!(id),
+            from: ReusedFrom { run_id: prior.run_id, attempt: 1 },
+        };
+        prior.succeeded.insert(id.into(), step);
+    }
+    let workflow = WorkflowSnapshot { workspace_id: WORKSPACE, version: 1, archived: false, steps, output: None };
+    let facts = RunFacts { access: Access::of(Role::Member), workflow: Some(workflow), prior: Some(prior.clone()) };
+    let requested = RunAggregate::decide(
+        &retry(serde_json::Value::Null, prior.run_id),
+        &RunState::default(),
+        &facts,
+        &context_of("alice"),
+    )
+    .unwrap();
+    assert_eq!(requested.len(), 5, "{requested:?}");
+    let begin = RunCommand::BeginRun(BeginRun { reservation_id: Uuid::from_u128(5) });
+    let begun = RunAggregate::decide(&begin, &RunAggregate::fold(requested.iter()), &system(), &by_saga()).unwrap();
+    assert_eq!(begun[1], RunSucceeded { credits_used: 0, output: None }.into());
 }

@@ -104,6 +104,7 @@ mod tests {
                 })
                 .collect(),
             output: None,
+            retry_of: None,
         }
         .into()
     }

@@ -111,6 +111,8 @@ pub struct RunRow {
     pub input: serde_json::Value,
     /// What the run produced, once it succeeded with an output.
     pub output: Option<serde_json::Value>,
+    /// The run this one retries.
+    pub retry_of: Option<Uuid>,
     pub started_by: String,
     pub requested_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -142,6 +144,8 @@ pub struct StepRow {
     pub deadline: Option<DateTime<Utc>>,
     /// When its next attempt is due, while it waits for one.
     pub retry_at: Option<DateTime<Utc>>,
+    /// The run whose result it took over, when a retry reused it.
+    pub reused_from: Option<Uuid>,
 }
 
 /// A run with its steps in plan order: what the rule reads.
@@ -239,6 +243,13 @@ pub fn change(view: Option<&RunView>, event: &RecordedEvent) -> Result<Option<Ru
             }))
         }
         RunEvent::StepStarted(e) => steps.extend(step(&e.step_id, StepStatus::Running, e.attempt)),
+        // Taken over from the run retried: done, with no attempt and no cost of its own.
+        RunEvent::StepReused(e) => steps.extend(step(&e.step_id, StepStatus::Succeeded, 0).map(|step| StepRow {
+            input: Some(e.input),
+            output: Some(e.output),
+            reused_from: Some(e.from.run_id),
+            ..step
+        })),
         RunEvent::StepSucceeded(e) => {
             let charge = Usage { attempts: 1, tokens: clamp_i64(e.tokens), credits: e.cost };
             let succeeded = step(&e.step_id, StepStatus::Succeeded, e.attempt).map(|step| StepRow {
@@ -300,6 +311,7 @@ fn requested_run(run_id: Uuid, event: &RecordedEvent, requested: RunRequested) -
             input: None,
             deadline: None,
             retry_at: None,
+            reused_from: None,
         })
         .collect();
     let run = RunRow {
@@ -313,6 +325,7 @@ fn requested_run(run_id: Uuid, event: &RecordedEvent, requested: RunRequested) -
         reason: None,
         input: requested.input,
         output: None,
+        retry_of: requested.retry_of,
         started_by: event.actor().unwrap_or_default().to_owned(),
         requested_at: event.recorded_at,
         finished_at: None,
