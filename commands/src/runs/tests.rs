@@ -675,3 +675,191 @@ fn a_retry_with_nothing_left_to_do_succeeds_when_it_begins() {
     let begun = RunAggregate::decide(&begin, &RunAggregate::fold(requested.iter()), &system(), &by_saga()).unwrap();
     assert_eq!(begun[1], RunSucceeded { credits_used: 0, output: None }.into());
 }
+
+/// A DAG whose steps read the run's input and their dependencies' outputs (whole, embedded,
+/// and, for some, a path no output has).
+fn arb_templated_run() -> impl Strategy<Value = (Vec<PlannedStep>, Vec<Outcome>, Vec<Outcome>)> {
+    let steps = prop::collection::vec(
+        (prop::collection::vec(any::<prop::sample::Index>(), 0..3), 1u32..3, prop::bool::weighted(0.15)),
+        1..7,
+    )
+    .prop_map(|specs| {
+        specs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (picks, attempts, reads_missing))| {
+                let mut depends_on: Vec<String> =
+                    if i == 0 { Vec::new() } else { picks.iter().map(|p| format!("s{}", p.index(i))).collect() };
+                depends_on.sort();
+                depends_on.dedup();
+                let mut input = serde_json::json!({
+                    "topic": "{{ run.input.topic }}",
+                    "deps": depends_on.iter().map(|d| format!("{{{{ steps.{d}.output }}}}")).collect::<Vec<_>>(),
+                    "said": depends_on.iter().map(|d| format!("{d} said {{{{ steps.{d}.output.v }}}}")).collect::<String>(),
+                });
+                if reads_missing && let Some(first) = depends_on.first() {
+                    input["missing"] = serde_json::json!(format!("{{{{ steps.{first}.output.nope }}}}"));
+                }
+                PlannedStep { depends_on, input, ..planned(&format!("s{i}"), &[], attempts) }
+            })
+            .collect::<Vec<_>>()
+    });
+    (steps, prop::collection::vec(arb_outcome(), 1..30), prop::collection::vec(arb_outcome(), 1..30))
+}
+
+/// Drives a requested run to its end as the saga would, billing each attempt on its own
+/// account; checks captured + released = reserved, and returns the run's whole history.
+fn drive(requested: Vec<RunEvent>, budget: i64, outcomes: &[Outcome]) -> Result<Vec<RunEvent>, TestCaseError> {
+    use crate::billing::{
+        BillingCommand, CaptureCredits, GrantCredits, OpenBillingAccount, ReleaseReservation, ReserveCredits,
+    };
+    use events::billing::BillingEvent;
+    let context = by_saga();
+    let reservation_id = context.aggregate_id;
+    let mut account = Account(Default::default());
+    account.send(BillingCommand::OpenBillingAccount(OpenBillingAccount {
+        plan: "p".into(),
+        overdraft_limit: 0,
+        low_balance_threshold: 0,
+    }));
+    account.send(BillingCommand::GrantCredits(GrantCredits { amount: 1_000, reason: "r".into() }));
+    account.send(BillingCommand::ReserveCredits(ReserveCredits {
+        reservation_id,
+        amount: budget,
+        purpose: String::new(),
+    }));
+    let mut history = requested;
+    let mut state = apply(RunState::default(), &history);
+    let begun =
+        RunAggregate::decide(&RunCommand::BeginRun(BeginRun { reservation_id }), &state, &system(), &context).unwrap();
+    state = apply(state, &begun);
+    history.extend(begun.iter().cloned());
+    let mut pending = begun;
+    let mut turn = 0;
+    loop {
+        for event in &pending {
+            let cost = match event {
+                RunEvent::StepSucceeded(e) => e.cost,
+                RunEvent::StepFailed(e) => e.cost,
+                _ => continue,
+            };
+            if cost > 0 {
+                account.send(BillingCommand::CaptureCredits(CaptureCredits { reservation_id, amount: cost }));
+            }
+        }
+        let run = state.0.clone().unwrap();
+        if run.status.is_final() {
+            break;
+        }
+        prop_assert!(turn < 500, "the run did not end");
+        let step = run
+            .steps
+            .iter()
+            .find(|s| matches!(s.status, StepStatus::Scheduled | StepStatus::RetryWaiting))
+            .expect("something to do");
+        let (id, attempt) = (step.planned.id.clone(), step.attempt);
+        let command = match (step.status, outcomes[turn % outcomes.len()]) {
+            (StepStatus::RetryWaiting, _) => RunCommand::RetryStep(RetryStep { step_id: id, attempt: attempt + 1 }),
+            (_, Outcome::Succeed(tokens)) => RunCommand::CompleteStep(CompleteStep {
+                step_id: id.clone(),
+                attempt,
+                output: serde_json::json!({"v": tokens, "by": id}),
+                usage: Usage { tokens, duration_ms: 1 },
+            }),
+            (_, Outcome::Fail { retryable }) => {
+                RunCommand::FailStep(FailStep { step_id: id, attempt, error: "x".into(), retryable })
+            }
+            (_, Outcome::TimeOut) => RunCommand::TimeOutStep(TimeOutStep { step_id: id, attempt }),
+        };
+        pending = RunAggregate::decide(&command, &state, &system(), &context).unwrap();
+        state = apply(state, &pending);
+        history.extend(pending.iter().cloned());
+        turn += 1;
+    }
+    let released =
+        match account.send(BillingCommand::ReleaseReservation(ReleaseReservation { reservation_id })).as_slice() {
+            [BillingEvent::ReservationReleased(e)] => e.amount,
+            other => panic!("released with {other:?}"),
+        };
+    let captured = 1_000 - account.0.balance;
+    prop_assert_eq!(captured + released, budget, "captured + released = reserved");
+    prop_assert_eq!(captured, state.0.unwrap().used, "billing captured what the run used");
+    Ok(history)
+}
+
+/// Every input the run recorded (scheduled or reused) is its step's template applied to the
+/// run's input and the outputs its steps actually gave.
+fn inputs_follow_their_templates(history: &[RunEvent]) -> Result<(), TestCaseError> {
+    let Some(RunEvent::RunRequested(requested)) = history.first() else { panic!("{history:?}") };
+    let mut outputs = std::collections::BTreeMap::new();
+    for event in history {
+        match event {
+            RunEvent::StepSucceeded(e) => outputs.insert(e.step_id.clone(), e.output.clone()),
+            RunEvent::StepReused(e) => outputs.insert(e.step_id.clone(), e.output.clone()),
+            _ => None,
+        };
+    }
+    let expected = |step_id: &str| {
+        let step = requested.steps.iter().find(|s| s.id == step_id).unwrap();
+        template::resolve(&step.input, &|source: &Source| match source {
+            Source::RunInput => Some(&requested.input),
+            Source::StepOutput(id) => outputs.get(id),
+        })
+    };
+    for event in history {
+        let (step_id, input) = match event {
+            RunEvent::StepScheduled(e) => (&e.step_id, &e.input),
+            RunEvent::StepReused(e) => (&e.step_id, &e.input),
+            RunEvent::StepFailed(e) if e.error.starts_with("input_reference_missing") => {
+                prop_assert!(expected(&e.step_id).is_err(), "{} failed though its input resolves", e.step_id);
+                continue;
+            }
+            _ => continue,
+        };
+        let resolved = expected(step_id);
+        prop_assert_eq!(resolved.as_ref(), Ok(input), "step {}", step_id);
+    }
+    Ok(())
+}
+
+proptest! {
+    /// Runs of DAGs whose steps pass data along, with failures, timeouts and missing paths, and
+    /// a retry of each run that failed: every run is billed exactly, every recorded input is
+    /// its template applied to the outputs that actually ran, and a retry reruns nothing it
+    /// could take over.
+    #[test]
+    fn data_flows_as_recorded_and_retries_bill_only_what_runs((steps, first, second) in arb_templated_run()) {
+        let requested = |run_id: Uuid, retry_of: Option<Uuid>| RunRequested {
+            run_id,
+            workspace_id: WORKSPACE,
+            workflow_id: Uuid::from_u128(9),
+            workflow_version: 1,
+            input: serde_json::json!({"topic": "otters"}),
+            budget: 150,
+            steps: steps.clone(),
+            output: None,
+            retry_of,
+        };
+        let old = Uuid::from_u128(0x01d);
+        let history = drive(vec![requested(old, None).into()], 150, &first)?;
+        inputs_follow_their_templates(&history)?;
+        let Some(RunEvent::RunFailed(_)) = history.last() else { return Ok(()) };
+        // The retry, decided as StartRun decides it, from what the first run recorded.
+        let prior = PriorRun::from_history(old, &history).unwrap();
+        let workflow = WorkflowSnapshot { workspace_id: WORKSPACE, version: 1, archived: false, steps: steps.clone(), output: None };
+        let facts = RunFacts { access: Access::of(Role::Member), workflow: Some(workflow), prior: Some(prior.clone()) };
+        let start = RunCommand::StartRun(StartRun { workspace_id: WORKSPACE, workflow_id: Uuid::from_u128(9), workflow_version: None, input: serde_json::Value::Null, budget: 150, retry_of: Some(old) });
+        let requested = RunAggregate::decide(&start, &RunState::default(), &facts, &context_of("alice")).unwrap();
+        let reused: Vec<String> = requested.iter().filter_map(|e| match e { RunEvent::StepReused(r) => Some(r.step_id.clone()), _ => None }).collect();
+        // With the same input, everything that succeeded before and depends only on such steps
+        // is taken over.
+        for step in &steps {
+            let taken = prior.succeeded.contains_key(&step.id) && step.depends_on.iter().all(|d| reused.contains(d));
+            prop_assert_eq!(reused.contains(&step.id), taken, "step {}", step.id);
+        }
+        let retried = drive(requested, 150, &second)?;
+        inputs_follow_their_templates(&retried)?;
+        let ran_again: Vec<&String> = retried.iter().filter_map(|e| match e { RunEvent::StepScheduled(s) => Some(&s.step_id), _ => None }).collect();
+        prop_assert!(ran_again.iter().all(|id| !reused.contains(id)), "a reused step ran again");
+    }
+}
