@@ -130,6 +130,10 @@ enum Figure {
         seconds: u64,
         #[arg(long, default_value_t = 0)]
         flood: usize,
+        /// Each step's input reads its dependencies' outputs and the run's input (templates), so
+        /// the cost of passing data along shows.
+        #[arg(long)]
+        templated: bool,
     },
 }
 
@@ -266,15 +270,21 @@ async fn main() -> anyhow::Result<()> {
         }
         Figure::LongStreams { streams, events } => long_streams(&caller, *streams, *events).await?,
         Figure::LongStream { workspaces, commands } => long_stream(&caller(0), workspaces, *commands).await?,
-        Figure::Runs { in_flight, workspaces, seconds, flood } => {
+        Figure::Runs { in_flight, workspaces, seconds, flood, templated } => {
             let observer = observer().await?;
+            let shape = runs::Shape {
+                in_flight: *in_flight,
+                workspaces: *workspaces,
+                seconds: *seconds,
+                templated: *templated,
+            };
             if *flood == 0 {
-                runs::measure(caller(0), &observer, *in_flight, *workspaces, *seconds).await?
+                runs::measure(caller(0), &observer, shape).await?
             } else {
                 let flooder =
                     Caller { http: http.clone(), url: url.clone(), token: operator_token(&tokens, "bench-flood") };
                 let flood = runs::Flood::start(flooder, *flood).await?;
-                let mut measured = runs::measure(caller(0), &observer, *in_flight, *workspaces, *seconds).await?;
+                let mut measured = runs::measure(caller(0), &observer, shape).await?;
                 measured["flood"] = flood.end().await?;
                 measured
             }
@@ -425,9 +435,34 @@ mod runs {
     /// Who waits for which run's end: its event type, and when the follower saw it committed.
     type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<(String, Instant)>>>>;
 
+    /// What a run figure drives: how many runs at once, over how many workspaces, for how long,
+    /// and whether the steps pass data along.
+    #[derive(Clone, Copy)]
+    pub struct Shape {
+        pub in_flight: usize,
+        pub workspaces: usize,
+        pub seconds: u64,
+        pub templated: bool,
+    }
+
+    /// The five steps' inputs: fixed, or templates over the run's input and each step's
+    /// dependencies' outputs.
+    fn inputs(templated: bool) -> [serde_json::Value; 5] {
+        if !templated {
+            return std::array::from_fn(|_| json!({}));
+        }
+        [
+            json!({"n": "{{ run.input.n }}"}),
+            json!({"text": "{{ steps.fetch.output }}"}),
+            json!({"prompt": "summarize {{ steps.fetch.output.n }} for run {{ run.input.n }}"}),
+            json!({"clean": "{{ steps.clean.output.text }}", "summary": "{{ steps.summarize.output.prompt }}"}),
+            json!({"report": "{{ steps.merge.output.summary }}"}),
+        ]
+    }
+
     /// A funded workspace with an echo agent and the workflow fetch → (clean ∥ summarize) →
     /// merge → report. Returns the workspace and workflow ids.
-    async fn set_up(caller: &Caller) -> anyhow::Result<(Uuid, Uuid)> {
+    async fn set_up(caller: &Caller, templated: bool) -> anyhow::Result<(Uuid, Uuid)> {
         let (workspace, agent, workflow) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         caller.ok(json!({"type": "CreateWorkspace", "id": workspace, "payload": {"name": "Bench runs"}})).await?;
         caller
@@ -440,11 +475,13 @@ mod runs {
             .ok(json!({"type": "RegisterAgent", "id": agent, "payload": {"workspace_id": workspace, "name": "Echo",
                 "kind": "tool", "executor": {"type": "builtin", "name": "echo"}, "price": {"per_call": 1, "per_1k_tokens": 0}}}))
             .await?;
-        let step = |id: &str, depends_on: &[&str]| json!({"id": id, "agent_id": agent, "depends_on": depends_on});
+        let [fetch, clean, summarize, merge, report] = inputs(templated);
+        let step = |id: &str, depends_on: &[&str], input: serde_json::Value| json!({"id": id, "agent_id": agent, "depends_on": depends_on, "input": input});
         caller
             .ok(json!({"type": "DefineWorkflow", "id": workflow, "payload": {"workspace_id": workspace, "name": "Five",
-                "steps": [step("fetch", &[]), step("clean", &["fetch"]), step("summarize", &["fetch"]),
-                          step("merge", &["clean", "summarize"]), step("report", &["merge"])]}}))
+                "steps": [step("fetch", &[], fetch), step("clean", &["fetch"], clean),
+                          step("summarize", &["fetch"], summarize),
+                          step("merge", &["clean", "summarize"], merge), step("report", &["merge"], report)]}}))
             .await?;
         Ok((workspace, workflow))
     }
@@ -569,16 +606,11 @@ mod runs {
         }
     }
 
-    pub async fn measure(
-        caller: Caller,
-        observer: &Observer,
-        in_flight: usize,
-        workspaces: usize,
-        seconds: u64,
-    ) -> anyhow::Result<serde_json::Value> {
+    pub async fn measure(caller: Caller, observer: &Observer, shape: Shape) -> anyhow::Result<serde_json::Value> {
+        let Shape { in_flight, workspaces, seconds, templated } = shape;
         let mut set = Vec::with_capacity(workspaces.max(1));
         for _ in 0..workspaces.max(1) {
-            set.push(set_up(&caller).await?);
+            set.push(set_up(&caller, templated).await?);
         }
         // What the process runs when it has nothing to do (its loops' polling), for reading the
         // counts of a light load.

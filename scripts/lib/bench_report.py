@@ -163,6 +163,17 @@ if median(pgbench) is not None:
                f"p99 {spread(of('runs', key, 'p99_ms'), count)} ms; failures {spread(of('runs', key, 'failures'), count)}; "
                + counts_text("runs", [key], "run") + " (target: <= 25 statements/run)")
 
+    templated = of("runs", "templated", "rate")
+    ratios = [t / s if t and s else None for t, s in zip(templated, of("runs", "spread", "rate"))]
+    figure("runs passing data along", f"{spread(templated, one)} runs/s; {spread(ratios, ratio)} of plain", ">= 0.9x",
+           median(ratios) is not None and median(ratios) >= 0.9,
+           "as 'runs, 16 in flight over 16 workspaces', each step's input a template over the run's input and its "
+           "dependencies' outputs (whole values and text); against the plain runs of the same run",
+           f"{spread(of('runs', 'templated', 'counts', 'statements_per_unit'), one)} statements/run "
+           f"(plain {spread(of('runs', 'spread', 'counts', 'statements_per_unit'), one)}); "
+           f"p50 {spread(of('runs', 'templated', 'p50_ms'), count)} ms, p99 {spread(of('runs', 'templated', 'p99_ms'), count)} ms; "
+           f"failures {spread(of('runs', 'templated', 'failures'), count)}; " + counts_text("runs", ["templated"], "run"))
+
     p50, p99 = of("runs", "alone", "p50_ms"), of("runs", "alone", "p99_ms")
     figure("one run at a time", f"p50 {spread(p50, one)} ms, p99 {spread(p99, one)} ms", "<= 30/60 ms",
            median(p50) is not None and median(p50) <= 30 and median(p99) <= 60,
