@@ -133,7 +133,7 @@ async fn runs(
                 name: "Echo".into(),
                 kind: AgentKind::Tool,
                 executor: echo(),
-                price: Price { per_call: STEP_COST as u64, per_1k_tokens: 0 },
+                price: Price { per_call: STEP_COST as u64, per_1k_input_tokens: 0, per_1k_output_tokens: 0 },
             };
             log.push(&events::agents::stream_id(agent), "AgentRegistered", value(registered), tenant.id, "bench-owner");
         }
@@ -184,7 +184,7 @@ async fn runs(
                 name: format!("Echo {}", tenant.agent_versions[which]),
                 kind: AgentKind::Tool,
                 executor: echo(),
-                price: Price { per_call: STEP_COST as u64, per_1k_tokens: 0 },
+                price: Price { per_call: STEP_COST as u64, per_1k_input_tokens: 0, per_1k_output_tokens: 0 },
             };
             let stream = events::agents::stream_id(tenant.agents[which]);
             log.push(&stream, "AgentUpdated", value(updated), tenant.id, "bench-owner");
@@ -264,7 +264,7 @@ impl Log {
             stream_version: *version,
             event_id: Uuid::now_v7(),
             event_type: event_type.to_owned(),
-            schema_version: 1,
+            schema_version: events::current_schema_version(event_type),
             payload,
             metadata: json!({"actor": actor, "workspace_id": workspace,
                 "correlation_id": correlation, "causation_id": correlation}),
@@ -311,7 +311,7 @@ fn run_events(
             json!({"id": step.id, "agent_id": step.agent_id, "depends_on": step.depends_on, "input": step.input,
                 "retry": step.retry, "timeout_ms": step.timeout_ms,
                 "executor": {"type": "builtin", "name": "echo", "config": {}},
-                "price": {"per_call": STEP_COST, "per_1k_tokens": 0}})
+                "price": {"per_call": STEP_COST, "per_1k_input_tokens": 0, "per_1k_output_tokens": 0}})
         })
         .collect();
     let mut events = vec![
@@ -332,7 +332,7 @@ fn run_events(
         events.push((
             "StepSucceeded",
             json!({"step_id": id, "attempt": 1, "output": {"echo": {"topic": "otters"}},
-            "tokens": 0, "duration_ms": 1, "cost": STEP_COST}),
+            "input_tokens": 0, "output_tokens": 0, "duration_ms": 1, "cost": STEP_COST}),
         ));
     }
     events.push(("RunSucceeded", json!({"credits_used": STEP_COST * STEPS.len() as i64})));
@@ -390,7 +390,9 @@ mod tests {
         let events = run_events(run, workspace, Uuid::now_v7(), 2, &agents, Utc::now());
         assert_eq!(events.len(), 18);
         for (event_type, payload) in &events {
-            let read = events::runs::RunEvent::from_stored(event_type, 1, payload).unwrap();
+            let read =
+                events::runs::RunEvent::from_stored(event_type, events::current_schema_version(event_type), payload)
+                    .unwrap();
             assert_eq!(read.event_type(), *event_type);
         }
     }
@@ -402,7 +404,12 @@ mod tests {
         let (created, billing) = set_up.split_first().unwrap();
         events::workspace::WorkspaceEvent::from_stored(created.0, 1, &created.1).unwrap();
         for (event_type, payload) in billing.iter().chain(&billing_events(Uuid::now_v7())) {
-            let read = events::billing::BillingEvent::from_stored(event_type, 1, payload).unwrap();
+            let read = events::billing::BillingEvent::from_stored(
+                event_type,
+                events::current_schema_version(event_type),
+                payload,
+            )
+            .unwrap();
             assert_eq!(read.event_type(), *event_type);
         }
         let settled: i64 = billing_events(Uuid::now_v7())
@@ -423,7 +430,7 @@ mod tests {
             name: "Echo 2".into(),
             kind: AgentKind::Tool,
             executor: echo(),
-            price: Price { per_call: 2, per_1k_tokens: 0 },
+            price: Price { per_call: 2, per_1k_input_tokens: 0, per_1k_output_tokens: 0 },
         };
         events::agents::AgentEvent::from_stored("AgentUpdated", 1, &value(updated)).unwrap();
     }

@@ -27,7 +27,45 @@ pub struct RegisterAgent {
     pub name: String,
     pub kind: AgentKind,
     pub executor: Executor,
-    pub price: Price,
+    pub price: PriceOffer,
+}
+
+/// A price as a command states it: a fee per call and a rate for input and for output tokens.
+/// For one release the single `per_1k_tokens` of before is still taken, for both rates where
+/// they are not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceOffer {
+    pub per_call: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_1k_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_1k_output_tokens: Option<u64>,
+    /// Deprecated: both rates at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_1k_tokens: Option<u64>,
+}
+
+impl PriceOffer {
+    pub fn price(self) -> Price {
+        let both = self.per_1k_tokens.unwrap_or(0);
+        Price {
+            per_call: self.per_call,
+            per_1k_input_tokens: self.per_1k_input_tokens.unwrap_or(both),
+            per_1k_output_tokens: self.per_1k_output_tokens.unwrap_or(both),
+        }
+    }
+}
+
+impl From<Price> for PriceOffer {
+    fn from(price: Price) -> PriceOffer {
+        PriceOffer {
+            per_call: price.per_call,
+            per_1k_input_tokens: Some(price.per_1k_input_tokens),
+            per_1k_output_tokens: Some(price.per_1k_output_tokens),
+            per_1k_tokens: None,
+        }
+    }
 }
 
 /// Changes what is given; the rest stays. Each update that changes something is a new version.
@@ -42,7 +80,7 @@ pub struct UpdateAgent {
     #[serde(default)]
     pub executor: Option<Executor>,
     #[serde(default)]
-    pub price: Option<Price>,
+    pub price: Option<PriceOffer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -120,19 +158,32 @@ fn validate_executor(path: &str, executor: &Executor) -> Result<(), FieldError> 
             Some(ms) if ms.as_u64().is_some_and(|ms| ms <= WEBHOOK_TIMEOUT_MAX_MS) => Ok(()),
             _ => Err(FieldError::new(&format!("{path}/config/ms"), "sleep needs ms, 0 to 300000")),
         },
-        Executor::Builtin { name: Builtin::Usage, config } => match config.get("tokens") {
-            Some(tokens) if tokens.as_u64().is_some_and(|tokens| tokens <= crate::runs::TOKENS_MAX) => Ok(()),
-            _ => Err(FieldError::new(
-                &format!("{path}/config/tokens"),
-                format!("usage needs a whole number of tokens, at most {}", crate::runs::TOKENS_MAX),
-            )),
-        },
+        // `input_tokens` and `output_tokens` (or, from before they were told apart, `tokens`).
+        Executor::Builtin { name: Builtin::Usage, config } => {
+            let counts = ["input_tokens", "output_tokens", "tokens"];
+            let bad = |field: &str| {
+                FieldError::new(
+                    &format!("{path}/config/{field}"),
+                    format!("usage needs whole numbers of tokens, at most {}", crate::runs::TOKENS_MAX),
+                )
+            };
+            for field in counts {
+                if config.get(field).is_some_and(|n| n.as_u64().is_none_or(|n| n > crate::runs::TOKENS_MAX)) {
+                    return Err(bad(field));
+                }
+            }
+            match counts.iter().any(|field| config.get(*field).is_some()) {
+                true => Ok(()),
+                false => Err(bad("input_tokens")),
+            }
+        }
         Executor::Builtin { .. } | Executor::External => Ok(()),
     }
 }
 
-fn validate_price(path: &str, price: &Price) -> Result<(), FieldError> {
-    if price.per_call > PRICE_MAX || price.per_1k_tokens > PRICE_MAX {
+fn validate_price(path: &str, offer: &PriceOffer) -> Result<(), FieldError> {
+    let price = offer.price();
+    if [price.per_call, price.per_1k_input_tokens, price.per_1k_output_tokens].iter().any(|rate| *rate > PRICE_MAX) {
         return Err(FieldError::new(path, format!("prices are at most {PRICE_MAX} credits")));
     }
     Ok(())
@@ -282,7 +333,7 @@ impl Decider for Agent {
                     name: command.name.trim().to_owned(),
                     kind: command.kind,
                     executor: command.executor.clone(),
-                    price: command.price,
+                    price: command.price.price(),
                 }
                 .into(),
             ]);
@@ -298,7 +349,7 @@ impl Decider for Agent {
                 let name = update.name.as_deref().map_or(agent.name.clone(), |name| name.trim().to_owned());
                 let kind = update.kind.unwrap_or(agent.kind);
                 let executor = update.executor.clone().unwrap_or_else(|| agent.executor.clone());
-                let price = update.price.unwrap_or(agent.price);
+                let price = update.price.map_or(agent.price, PriceOffer::price);
                 if name == agent.name && kind == agent.kind && executor == agent.executor && price == agent.price {
                     return Ok(Vec::new());
                 }
@@ -395,7 +446,7 @@ mod tests {
             name: "Echo".into(),
             kind: AgentKind::Tool,
             executor: echo(),
-            price: Price { per_call: 2, per_1k_tokens: 1 },
+            price: Price { per_call: 2, per_1k_input_tokens: 1, per_1k_output_tokens: 1 }.into(),
         })
     }
 
@@ -406,7 +457,7 @@ mod tests {
             name: "Echo".into(),
             kind: AgentKind::Tool,
             executor: echo(),
-            price: Price { per_call: 2, per_1k_tokens: 1 },
+            price: Price { per_call: 2, per_1k_input_tokens: 1, per_1k_output_tokens: 1 },
         }
         .into()
     }
@@ -428,13 +479,17 @@ mod tests {
         let update = |price| AgentCommand::UpdateAgent(UpdateAgent { name: None, kind: None, executor: None, price });
         let admin = Access::of(Role::Admin);
         given::<Agent>([registered()])
-            .when_with(update(Some(Price { per_call: 5, per_1k_tokens: 1 })), &admin, context_of("alice"))
+            .when_with(
+                update(Some(Price { per_call: 5, per_1k_input_tokens: 1, per_1k_output_tokens: 1 }.into())),
+                &admin,
+                context_of("alice"),
+            )
             .then([AgentUpdated {
                 version: 2,
                 name: "Echo".into(),
                 kind: AgentKind::Tool,
                 executor: echo(),
-                price: Price { per_call: 5, per_1k_tokens: 1 },
+                price: Price { per_call: 5, per_1k_input_tokens: 1, per_1k_output_tokens: 1 },
             }
             .into()]);
         given::<Agent>([registered()]).when_with(update(None), &admin, context_of("alice")).then([]);

@@ -61,13 +61,31 @@ pub struct ReportStepStarted {
     pub attempt: u32,
 }
 
+/// What an attempt used: input and output tokens apart, as LLM platforms price them (and as
+/// OpenTelemetry's GenAI conventions name them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Usage {
     #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    /// Deprecated, taken for one release: counted as input tokens.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub tokens: u64,
     #[serde(default)]
     pub duration_ms: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+impl Usage {
+    /// Input tokens, the deprecated `tokens` among them.
+    pub fn input(&self) -> u64 {
+        self.input_tokens.saturating_add(self.tokens)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -198,8 +216,14 @@ impl Validate for CompleteStep {
     fn validate(&self) -> Result<(), FieldError> {
         validate::text("/step_id", &self.step_id, STEP_ID_MAX_CHARS)?;
         validate::json("/output", &self.output)?;
-        if self.usage.tokens > TOKENS_MAX {
-            return Err(FieldError::new("/usage/tokens", format!("must be at most {TOKENS_MAX}")));
+        for (field, tokens) in [
+            ("/usage/input_tokens", self.usage.input_tokens),
+            ("/usage/output_tokens", self.usage.output_tokens),
+            ("/usage/tokens", self.usage.tokens),
+        ] {
+            if tokens > TOKENS_MAX {
+                return Err(FieldError::new(field, format!("must be at most {TOKENS_MAX}")));
+            }
         }
         if self.usage.duration_ms > DURATION_MAX_MS {
             return Err(FieldError::new("/usage/duration_ms", format!("must be at most {DURATION_MAX_MS}")));
@@ -766,13 +790,16 @@ impl Decider for RunAggregate {
                     }
                     Err(error) => return Err(error),
                 };
-                let cost = i64::try_from(step.planned.price.of_attempt(report.usage.tokens)).unwrap_or(i64::MAX);
+                let (input_tokens, output_tokens) = (report.usage.input(), report.usage.output_tokens);
+                let cost =
+                    i64::try_from(step.planned.price.of_attempt(input_tokens, output_tokens)).unwrap_or(i64::MAX);
                 let mut events: Vec<RunEvent> = vec![
                     StepSucceeded {
                         step_id: report.step_id.clone(),
                         attempt: report.attempt,
                         output: report.output.clone(),
-                        tokens: report.usage.tokens,
+                        input_tokens,
+                        output_tokens,
                         duration_ms: report.usage.duration_ms,
                         cost: cost.min(remaining),
                     }

@@ -163,6 +163,15 @@ macro_rules! event_enum {
                 )),+]
             }
 
+            /// The schema version today's code writes for `event_type`; `None` when the type
+            /// is not this enum's.
+            pub fn current_version(event_type: &str) -> Option<i32> {
+                match event_type {
+                    $(stringify!($variant) => Some($crate::event_enum!(@version $($version)?)),)+
+                    _ => None,
+                }
+            }
+
             /// A stored payload of one of this enum's types in today's shape, with today's
             /// schema version. `None` when the type is not this enum's.
             pub fn upcast<'a>(

@@ -56,6 +56,17 @@ pub fn sees_personal_data(role: workspace::Role) -> bool {
     role.at_least(workspace::Role::Admin)
 }
 
+/// The schema version today's code writes for `event_type` (1 for a type it does not know).
+pub fn current_schema_version(event_type: &str) -> i32 {
+    workspace::WorkspaceEvent::current_version(event_type)
+        .or_else(|| agents::AgentEvent::current_version(event_type))
+        .or_else(|| workflows::WorkflowEvent::current_version(event_type))
+        .or_else(|| billing::BillingEvent::current_version(event_type))
+        .or_else(|| runs::RunEvent::current_version(event_type))
+        .or_else(|| operations::OperationsEvent::current_version(event_type))
+        .unwrap_or(1)
+}
+
 /// Puts a stored event in today's shape: its payload upcast and its schema version today's.
 /// Events of types this code does not know are left as they are.
 pub fn to_current_shape(event: &mut RecordedEvent) -> Result<()> {

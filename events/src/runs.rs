@@ -31,8 +31,9 @@ pub struct PlannedStep {
 }
 
 /// Schema version 2: the steps' inputs are templates (see [`crate::template`]), resolved as
-/// each step is scheduled. Version 1's were taken literally; they are read with every `{{`
-/// escaped (see [`inputs_v1_to_v2`]).
+/// each step is scheduled; version 1's were taken literally, and are read with every `{{`
+/// escaped. Version 3: the steps' prices rate input and output tokens apart (see
+/// [`requested_to_v3`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunRequested {
@@ -72,9 +73,35 @@ pub struct StepReused {
     pub from: ReusedFrom,
 }
 
-/// Upcasts a stored `RunRequested` payload to version 2 (see [`crate::workflows::inputs_v1_to_v2`]).
-pub fn inputs_v1_to_v2(stored_version: i32, payload: serde_json::Value) -> Result<serde_json::Value, String> {
-    crate::workflows::inputs_v1_to_v2(stored_version, payload)
+/// Upcasts a stored `RunRequested` payload to version 3: version 1's inputs escaped (see
+/// [`crate::workflows::inputs_v1_to_v2`]), then every step's price split (see
+/// [`crate::agents::upcast_price`]).
+pub fn requested_to_v3(stored_version: i32, payload: serde_json::Value) -> Result<serde_json::Value, String> {
+    let mut payload = match stored_version {
+        1 => crate::workflows::inputs_v1_to_v2(1, payload)?,
+        2 => payload,
+        other => return Err(format!("RunRequested has no schema version {other}")),
+    };
+    let steps = payload.get_mut("steps").and_then(serde_json::Value::as_array_mut);
+    for step in steps.ok_or("a RunRequested has steps")? {
+        if let Some(price) = step.get_mut("price") {
+            crate::agents::upcast_price(price);
+        }
+    }
+    Ok(payload)
+}
+
+/// Upcasts a stored `StepSucceeded` payload to version 2: its `tokens` were all counted as
+/// input tokens.
+pub fn succeeded_v1_to_v2(stored_version: i32, mut payload: serde_json::Value) -> Result<serde_json::Value, String> {
+    if stored_version != 1 {
+        return Err(format!("StepSucceeded has no schema version {stored_version}"));
+    }
+    let fields = payload.as_object_mut().ok_or("a version 1 StepSucceeded is an object")?;
+    let tokens = fields.remove("tokens").unwrap_or(serde_json::Value::from(0));
+    fields.insert("input_tokens".into(), tokens);
+    fields.insert("output_tokens".into(), serde_json::Value::from(0));
+    Ok(payload)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -114,7 +141,8 @@ pub struct StepSucceeded {
     pub step_id: String,
     pub attempt: u32,
     pub output: serde_json::Value,
-    pub tokens: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
     pub duration_ms: u64,
     /// Credits this attempt cost.
     pub cost: i64,
@@ -173,13 +201,13 @@ pub struct RunCancelled {
 crate::event_enum! {
     /// Every event of a run's stream.
     pub enum RunEvent {
-        RunRequested = 2 via inputs_v1_to_v2,
+        RunRequested = 3 via requested_to_v3,
         RunRejected,
         RunStarted,
         StepReused,
         StepScheduled,
         StepStarted,
-        StepSucceeded,
+        StepSucceeded = 2 via succeeded_v1_to_v2,
         StepFailed,
         StepRetryScheduled,
         StepTimedOut,

@@ -12,7 +12,8 @@ pub struct Definition {
     pub kind: String,
     pub executor: serde_json::Value,
     pub per_call: i64,
-    pub per_1k_tokens: i64,
+    pub per_1k_input_tokens: i64,
+    pub per_1k_output_tokens: i64,
 }
 
 impl Definition {
@@ -23,7 +24,8 @@ impl Definition {
             kind: kind.as_str().unwrap_or_default().to_owned(),
             executor: serde_json::to_value(executor).expect("executors serialize"),
             per_call: price.per_call as i64,
-            per_1k_tokens: price.per_1k_tokens as i64,
+            per_1k_input_tokens: i64::try_from(price.per_1k_input_tokens).unwrap_or(i64::MAX),
+            per_1k_output_tokens: i64::try_from(price.per_1k_output_tokens).unwrap_or(i64::MAX),
         }
     }
 }
@@ -72,8 +74,9 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
     match change {
         Change::Register { workspace_id, definition: d } => {
             sqlx::query(
-                "insert into rm_agents (id, workspace_id, name, kind, executor, per_call, per_1k_tokens, version, updated_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, 1, $8) on conflict (id) do nothing",
+                "insert into rm_agents (id, workspace_id, name, kind, executor, per_call, per_1k_input_tokens, \
+                                        per_1k_output_tokens, version, updated_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9) on conflict (id) do nothing",
             )
             .bind(id)
             .bind(workspace_id)
@@ -81,22 +84,24 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
             .bind(d.kind)
             .bind(d.executor)
             .bind(d.per_call)
-            .bind(d.per_1k_tokens)
+            .bind(d.per_1k_input_tokens)
+            .bind(d.per_1k_output_tokens)
             .bind(event.recorded_at)
             .execute(connection)
             .await?;
         }
         Change::Update { version, definition: d } => {
             sqlx::query(
-                "update rm_agents set name = $2, kind = $3, executor = $4, per_call = $5, per_1k_tokens = $6, \
-                   version = $7, updated_at = $8 where id = $1 and version < $7",
+                "update rm_agents set name = $2, kind = $3, executor = $4, per_call = $5, per_1k_input_tokens = $6, \
+                   per_1k_output_tokens = $7, version = $8, updated_at = $9 where id = $1 and version < $8",
             )
             .bind(id)
             .bind(d.name)
             .bind(d.kind)
             .bind(d.executor)
             .bind(d.per_call)
-            .bind(d.per_1k_tokens)
+            .bind(d.per_1k_input_tokens)
+            .bind(d.per_1k_output_tokens)
             .bind(version)
             .bind(event.recorded_at)
             .execute(connection)
@@ -122,7 +127,8 @@ pub struct AgentRow {
     pub kind: String,
     pub executor: serde_json::Value,
     pub per_call: i64,
-    pub per_1k_tokens: i64,
+    pub per_1k_input_tokens: i64,
+    pub per_1k_output_tokens: i64,
     pub version: i32,
     pub retired: bool,
     pub updated_at: chrono::DateTime<chrono::Utc>,

@@ -34,9 +34,9 @@ pub async fn run(executor: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<O
 /// A run's steps in plan order.
 pub async fn steps(executor: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<Vec<StepRow>> {
     sqlx::query_as(
-        "select run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, error, tokens, \
-                duration_ms, cost, input, deadline, retry_at, reused_from from rm_run_steps where run_id = $1 \
-          order by ordinal",
+        "select run_id, step_id, ordinal, kind, agent_id, approvers, depends_on, status, attempts, output, error, \
+                input_tokens, output_tokens, duration_ms, cost, input, deadline, retry_at, reused_from \
+           from rm_run_steps where run_id = $1 order by ordinal",
     )
     .bind(run_id.uuid())
     .fetch_all(executor)
@@ -92,9 +92,9 @@ pub async fn usage_by_agent(
     from: NaiveDate,
     to: NaiveDate,
 ) -> sqlx::Result<Vec<(Uuid, Usage)>> {
-    let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
-        "select agent_id, sum(attempts)::bigint as attempts, sum(tokens)::bigint as tokens, \
-                sum(credits)::bigint as credits \
+    let rows: Vec<(Uuid, i64, i64, i64, i64)> = sqlx::query_as(
+        "select agent_id, sum(attempts)::bigint as attempts, sum(input_tokens)::bigint as input_tokens, \
+                sum(output_tokens)::bigint as output_tokens, sum(credits)::bigint as credits \
            from rm_usage where workspace_id = $1 and day >= $2 and day < $3 \
           group by agent_id order by credits desc, agent_id",
     )
@@ -105,7 +105,9 @@ pub async fn usage_by_agent(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(agent, attempts, tokens, credits)| (agent, Usage { attempts, tokens, credits }))
+        .map(|(agent, attempts, input_tokens, output_tokens, credits)| {
+            (agent, Usage { attempts, input_tokens, output_tokens, credits })
+        })
         .collect())
 }
 
@@ -191,17 +193,20 @@ async fn put_steps(connection: &mut PgConnection, steps: &[StepRow]) -> sqlx::Re
     let depends_on: Vec<String> = steps.iter().map(|s| array_text(&s.depends_on)).collect();
     sqlx::query(
         "insert into rm_run_steps (run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, \
-                                   error, tokens, duration_ms, cost, input, deadline, retry_at, \
-                                   reused_from) \
+                                   error, input_tokens, duration_ms, cost, input, deadline, retry_at, \
+                                   reused_from, output_tokens, kind, approvers) \
          select s.run_id, s.step_id, s.ordinal, s.agent_id, s.depends_on::text[], s.status, s.attempts, \
-                s.output, s.error, s.tokens, s.duration_ms, s.cost, s.input, s.deadline, s.retry_at, s.reused_from \
+                s.output, s.error, s.input_tokens, s.duration_ms, s.cost, s.input, s.deadline, s.retry_at, \
+                s.reused_from, s.output_tokens, s.kind, s.approvers \
            from unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::int[], \
                        $8::jsonb[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::jsonb[], \
-                       $14::timestamptz[], $15::timestamptz[], $16::uuid[]) \
-             as s(run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, error, tokens, \
-                  duration_ms, cost, input, deadline, retry_at, reused_from) \
+                       $14::timestamptz[], $15::timestamptz[], $16::uuid[], $17::bigint[], $18::text[], \
+                       $19::text[]) \
+             as s(run_id, step_id, ordinal, agent_id, depends_on, status, attempts, output, error, input_tokens, \
+                  duration_ms, cost, input, deadline, retry_at, reused_from, output_tokens, kind, approvers) \
          on conflict (run_id, step_id) do update set status = excluded.status, attempts = excluded.attempts, \
-            output = excluded.output, error = excluded.error, tokens = excluded.tokens, \
+            output = excluded.output, error = excluded.error, input_tokens = excluded.input_tokens, \
+            output_tokens = excluded.output_tokens, \
             duration_ms = excluded.duration_ms, cost = excluded.cost, input = excluded.input, \
             deadline = excluded.deadline, retry_at = excluded.retry_at, reused_from = excluded.reused_from",
     )
@@ -214,13 +219,16 @@ async fn put_steps(connection: &mut PgConnection, steps: &[StepRow]) -> sqlx::Re
     .bind(steps.iter().map(|s| s.attempts).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.output.as_ref()).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.error.as_deref()).collect::<Vec<_>>())
-    .bind(steps.iter().map(|s| s.tokens).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.input_tokens).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.duration_ms).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.cost).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.input.as_ref()).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.deadline).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.retry_at).collect::<Vec<_>>())
     .bind(steps.iter().map(|s| s.reused_from).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.output_tokens).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.kind.as_str()).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.approvers.as_deref()).collect::<Vec<_>>())
     .execute(connection)
     .await?;
     Ok(())
@@ -232,18 +240,22 @@ async fn add_usage(connection: &mut PgConnection, usage: &[(UsageKey, Usage)]) -
         return Ok(());
     }
     sqlx::query(
-        "insert into rm_usage (workspace_id, day, agent_id, attempts, tokens, credits) \
-         select * from unnest($1::uuid[], $2::date[], $3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[]) \
+        "insert into rm_usage (workspace_id, day, agent_id, attempts, input_tokens, output_tokens, credits) \
+         select * from unnest($1::uuid[], $2::date[], $3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], \
+                              $7::bigint[]) \
          on conflict (workspace_id, day, agent_id) do update set \
             attempts = least(rm_usage.attempts::numeric + excluded.attempts, 9223372036854775807)::bigint, \
-            tokens = least(rm_usage.tokens::numeric + excluded.tokens, 9223372036854775807)::bigint, \
+            input_tokens = least(rm_usage.input_tokens::numeric + excluded.input_tokens, 9223372036854775807)::bigint, \
+            output_tokens = \
+              least(rm_usage.output_tokens::numeric + excluded.output_tokens, 9223372036854775807)::bigint, \
             credits = least(rm_usage.credits::numeric + excluded.credits, 9223372036854775807)::bigint",
     )
     .bind(usage.iter().map(|(key, _)| key.workspace_id).collect::<Vec<_>>())
     .bind(usage.iter().map(|(key, _)| key.day).collect::<Vec<_>>())
     .bind(usage.iter().map(|(key, _)| key.agent_id).collect::<Vec<_>>())
     .bind(usage.iter().map(|(_, u)| u.attempts).collect::<Vec<_>>())
-    .bind(usage.iter().map(|(_, u)| u.tokens).collect::<Vec<_>>())
+    .bind(usage.iter().map(|(_, u)| u.input_tokens).collect::<Vec<_>>())
+    .bind(usage.iter().map(|(_, u)| u.output_tokens).collect::<Vec<_>>())
     .bind(usage.iter().map(|(_, u)| u.credits).collect::<Vec<_>>())
     .execute(connection)
     .await?;

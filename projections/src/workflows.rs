@@ -11,6 +11,7 @@ pub struct Version {
     pub version: i32,
     pub name: String,
     pub steps: serde_json::Value,
+    pub output: Option<serde_json::Value>,
 }
 
 /// One change to the Workflows read model.
@@ -35,10 +36,10 @@ pub fn change(event: &RecordedEvent) -> Result<Option<(Uuid, Change)>, events::E
     let change = match WorkflowEvent::from_recorded(event)? {
         WorkflowEvent::WorkflowDefined(e) => Change::Define {
             workspace_id: e.workspace_id,
-            first: Version { version: 1, name: e.name, steps: steps(e.steps) },
+            first: Version { version: 1, name: e.name, steps: steps(e.steps), output: e.output },
         },
         WorkflowEvent::WorkflowRevised(e) => {
-            Change::Revise(Version { version: e.version as i32, name: e.name, steps: steps(e.steps) })
+            Change::Revise(Version { version: e.version as i32, name: e.name, steps: steps(e.steps), output: e.output })
         }
         WorkflowEvent::WorkflowArchived(_) => Change::Archive,
     };
@@ -53,14 +54,15 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
     let version = match change {
         Change::Define { workspace_id, first } => {
             sqlx::query(
-                "insert into rm_workflows (id, workspace_id, name, version, steps, updated_at) \
-                 values ($1, $2, $3, $4, $5, $6) on conflict (id) do nothing",
+                "insert into rm_workflows (id, workspace_id, name, version, steps, output, updated_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7) on conflict (id) do nothing",
             )
             .bind(id)
             .bind(workspace_id)
             .bind(&first.name)
             .bind(first.version)
             .bind(&first.steps)
+            .bind(&first.output)
             .bind(event.recorded_at)
             .execute(&mut *connection)
             .await?;
@@ -68,13 +70,14 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
         }
         Change::Revise(revised) => {
             sqlx::query(
-                "update rm_workflows set name = $2, version = $3, steps = $4, updated_at = $5 \
+                "update rm_workflows set name = $2, version = $3, steps = $4, output = $5, updated_at = $6 \
                   where id = $1 and version < $3",
             )
             .bind(id)
             .bind(&revised.name)
             .bind(revised.version)
             .bind(&revised.steps)
+            .bind(&revised.output)
             .bind(event.recorded_at)
             .execute(&mut *connection)
             .await?;
@@ -90,13 +93,14 @@ pub async fn apply(connection: &mut PgConnection, event: &RecordedEvent) -> anyh
         }
     };
     sqlx::query(
-        "insert into rm_workflow_versions (workflow_id, version, name, steps) values ($1, $2, $3, $4) \
-         on conflict do nothing",
+        "insert into rm_workflow_versions (workflow_id, version, name, steps, output) \
+         values ($1, $2, $3, $4, $5) on conflict do nothing",
     )
     .bind(id)
     .bind(version.version)
     .bind(version.name)
     .bind(version.steps)
+    .bind(version.output)
     .execute(connection)
     .await?;
     Ok(())
@@ -110,6 +114,7 @@ pub struct WorkflowRow {
     pub name: String,
     pub version: i32,
     pub steps: serde_json::Value,
+    pub output: Option<serde_json::Value>,
     pub archived: bool,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -145,8 +150,8 @@ pub async fn versions(
     after_version: i32,
     limit: i64,
 ) -> sqlx::Result<Vec<Version>> {
-    let rows: Vec<(i32, String, serde_json::Value)> = sqlx::query_as(
-        "select version, name, steps from rm_workflow_versions where workflow_id = $1 and version > $2 \
+    let rows: Vec<(i32, String, serde_json::Value, Option<serde_json::Value>)> = sqlx::query_as(
+        "select version, name, steps, output from rm_workflow_versions where workflow_id = $1 and version > $2 \
           order by version limit $3",
     )
     .bind(id.uuid())
@@ -154,5 +159,5 @@ pub async fn versions(
     .bind(limit)
     .fetch_all(executor)
     .await?;
-    Ok(rows.into_iter().map(|(version, name, steps)| Version { version, name, steps }).collect())
+    Ok(rows.into_iter().map(|(version, name, steps, output)| Version { version, name, steps, output }).collect())
 }

@@ -16,7 +16,12 @@ use crate::guard::{PageRequest, if_member, internal, parse_id, role_in, services
 #[derive(SimpleObject, Clone)]
 pub struct Price {
     pub per_call: i64,
-    #[graphql(name = "per1kTokens")]
+    #[graphql(name = "per1kInputTokens")]
+    pub per_1k_input_tokens: i64,
+    #[graphql(name = "per1kOutputTokens")]
+    pub per_1k_output_tokens: i64,
+    /// The input rate, as it was named before input and output tokens were priced apart.
+    #[graphql(name = "per1kTokens", deprecation = "use per1kInputTokens and per1kOutputTokens")]
     pub per_1k_tokens: i64,
 }
 
@@ -44,7 +49,12 @@ impl Agent {
         Json(self.0.executor.clone())
     }
     async fn price(&self) -> Price {
-        Price { per_call: self.0.per_call, per_1k_tokens: self.0.per_1k_tokens }
+        Price {
+            per_call: self.0.per_call,
+            per_1k_input_tokens: self.0.per_1k_input_tokens,
+            per_1k_output_tokens: self.0.per_1k_output_tokens,
+            per_1k_tokens: self.0.per_1k_input_tokens,
+        }
     }
     /// Each update is a new version.
     async fn version(&self) -> i32 {
@@ -96,7 +106,8 @@ pub struct RetryPolicy {
 #[derive(SimpleObject, Clone)]
 pub struct WorkflowStep {
     pub id: String,
-    pub agent_id: ID,
+    /// The agent that does its work; null for a step a person answers.
+    pub agent_id: Option<ID>,
     pub depends_on: Vec<String>,
     #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     pub input: Json<serde_json::Value>,
@@ -104,13 +115,15 @@ pub struct WorkflowStep {
     pub timeout_ms: i64,
 }
 
-fn steps_of(steps: &serde_json::Value) -> Vec<WorkflowStep> {
-    let steps: Vec<Step> = serde_json::from_value(steps.clone()).unwrap_or_default();
-    steps
+/// The steps a read model row stores. A row this code cannot read is an error, not an empty
+/// workflow.
+fn steps_of(steps: &serde_json::Value) -> async_graphql::Result<Vec<WorkflowStep>> {
+    let steps: Vec<Step> = serde_json::from_value(steps.clone()).map_err(internal)?;
+    Ok(steps
         .into_iter()
         .map(|step| WorkflowStep {
             id: step.id,
-            agent_id: ID(step.agent_id.to_string()),
+            agent_id: Some(ID(step.agent_id.to_string())),
             depends_on: step.depends_on,
             input: Json(step.input),
             retry: RetryPolicy {
@@ -119,7 +132,7 @@ fn steps_of(steps: &serde_json::Value) -> Vec<WorkflowStep> {
             },
             timeout_ms: step.timeout_ms as i64,
         })
-        .collect()
+        .collect())
 }
 
 #[derive(SimpleObject, Clone)]
@@ -128,6 +141,9 @@ pub struct WorkflowVersion {
     pub name: String,
     #[graphql(complexity = "crate::guard::STEPS * child_complexity")]
     pub steps: Vec<WorkflowStep>,
+    /// What a run of this version produces: a template over `run.input` and `steps.*`.
+    #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
+    pub output: Option<Json<serde_json::Value>>,
 }
 
 #[derive(Clone)]
@@ -155,8 +171,14 @@ impl Workflow {
         self.0.updated_at
     }
     #[graphql(complexity = "crate::guard::STEPS * child_complexity")]
-    async fn steps(&self) -> Vec<WorkflowStep> {
+    async fn steps(&self) -> async_graphql::Result<Vec<WorkflowStep>> {
         steps_of(&self.0.steps)
+    }
+    /// What a run produces: a template over `run.input` and `steps.*`, resolved when the run
+    /// succeeds. Null when the workflow declares none.
+    #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
+    async fn output(&self) -> Option<Json<serde_json::Value>> {
+        self.0.output.clone().map(Json)
     }
     /// Its versions, oldest first: `first` of them (50 unless asked, at most 500) after
     /// `afterVersion`.
@@ -172,10 +194,17 @@ impl Workflow {
         let versions = projections::workflows::versions(&services(ctx).pool, self.0.id.into(), after, limit)
             .await
             .map_err(internal)?;
-        Ok(versions
+        versions
             .into_iter()
-            .map(|v| WorkflowVersion { version: v.version, name: v.name, steps: steps_of(&v.steps) })
-            .collect())
+            .map(|v| {
+                Ok(WorkflowVersion {
+                    version: v.version,
+                    name: v.name,
+                    steps: steps_of(&v.steps)?,
+                    output: v.output.map(Json),
+                })
+            })
+            .collect()
     }
 }
 

@@ -124,7 +124,10 @@ impl Run {
 
 #[derive(SimpleObject, Clone)]
 pub struct StepUsage {
+    /// Input and output tokens together.
     pub tokens: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
     pub duration_ms: i64,
 }
 
@@ -136,8 +139,9 @@ impl RunStep {
     async fn id(&self) -> &str {
         &self.0.step_id
     }
-    async fn agent_id(&self) -> ID {
-        ID(self.0.agent_id.to_string())
+    /// The agent that does its work; null for a step a person answers.
+    async fn agent_id(&self) -> Option<ID> {
+        self.0.agent_id.map(|id| ID(id.to_string()))
     }
     async fn depends_on(&self) -> &[String] {
         &self.0.depends_on
@@ -176,7 +180,13 @@ impl RunStep {
     }
     /// Summed over the step's attempts.
     async fn usage(&self) -> StepUsage {
-        StepUsage { tokens: self.0.tokens, duration_ms: self.0.duration_ms }
+        let (input_tokens, output_tokens) = (self.0.input_tokens, self.0.output_tokens);
+        StepUsage {
+            tokens: input_tokens.saturating_add(output_tokens),
+            input_tokens,
+            output_tokens,
+            duration_ms: self.0.duration_ms,
+        }
     }
     /// Credits the step's attempts cost.
     async fn cost(&self) -> i64 {
@@ -189,7 +199,10 @@ impl RunStep {
 pub struct AgentUsage {
     pub agent_id: ID,
     pub attempts: i64,
+    /// Input and output tokens together.
     pub tokens: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
     pub credits: i64,
 }
 
@@ -250,7 +263,9 @@ impl RunsQuery {
             .map(|(agent_id, usage)| AgentUsage {
                 agent_id: ID(agent_id.to_string()),
                 attempts: usage.attempts,
-                tokens: usage.tokens,
+                tokens: usage.input_tokens.saturating_add(usage.output_tokens),
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
                 credits: usage.credits,
             })
             .collect())

@@ -91,8 +91,13 @@ struct WebhookAnswer {
     usage: WebhookUsage,
 }
 
+/// A webhook's usage: input and output tokens, or the `tokens` of before (counted as input).
 #[derive(Deserialize, Default)]
 struct WebhookUsage {
+    #[serde(default)]
+    input_tokens: u64,
+    #[serde(default)]
+    output_tokens: u64,
     #[serde(default)]
     tokens: u64,
 }
@@ -149,7 +154,9 @@ impl Executors {
         let elapsed = |started: Instant| started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64;
         match executor {
             Executor::Builtin { name, config } => {
-                let tokens = config.get("tokens").and_then(Value::as_u64).unwrap_or(0);
+                let count = |name: &str| config.get(name).and_then(Value::as_u64).unwrap_or(0);
+                let (input_tokens, output_tokens) =
+                    (count("tokens").saturating_add(count("input_tokens")), count("output_tokens"));
                 match name {
                     Builtin::Echo | Builtin::Usage => {}
                     // A sleep is a wait, not work: it ends `ms` after the attempt was scheduled,
@@ -165,7 +172,7 @@ impl Executors {
                         let slept = (Utc::now() - scheduled.at).num_milliseconds().max(0) as u64;
                         return Ok(Outcome::Completed {
                             output: task.input.clone(),
-                            usage: Usage { tokens: 0, duration_ms: slept },
+                            usage: Usage { duration_ms: slept, ..Usage::default() },
                         });
                     }
                     Builtin::Fail => {
@@ -173,10 +180,11 @@ impl Executors {
                         return Ok(Outcome::Failed { error: error.to_owned(), retryable: true });
                     }
                 }
-                let tokens = if *name == Builtin::Usage { tokens } else { 0 };
+                let (input_tokens, output_tokens) =
+                    if *name == Builtin::Usage { (input_tokens, output_tokens) } else { (0, 0) };
                 Ok(Outcome::Completed {
                     output: task.input.clone(),
-                    usage: Usage { tokens, duration_ms: elapsed(started) },
+                    usage: Usage { input_tokens, output_tokens, tokens: 0, duration_ms: elapsed(started) },
                 })
             }
             // Workflows keep the executor they were defined with; a retired agent is called by
@@ -278,7 +286,9 @@ impl Executors {
             attempt: task.attempt,
             output: answer.output,
             usage: Usage {
-                tokens: answer.usage.tokens,
+                input_tokens: answer.usage.input_tokens.saturating_add(answer.usage.tokens),
+                output_tokens: answer.usage.output_tokens,
+                tokens: 0,
                 duration_ms: started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64,
             },
         };

@@ -267,7 +267,8 @@ mod tests {
                 step_id: "a".into(),
                 attempt: 1,
                 output: json!(1),
-                tokens: 0,
+                input_tokens: 0,
+                output_tokens: 0,
                 duration_ms: 1,
                 cost,
             })

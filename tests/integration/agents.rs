@@ -318,7 +318,11 @@ async fn members_start_runs_of_a_workflow_version_and_saga_commands_stay_interna
     assert_eq!(requested["events"][0]["type"], "RunRequested");
     assert_eq!(payload["workflow_version"], 1);
     assert_eq!(payload["steps"].as_array().unwrap().len(), 2, "version 1 has two steps: {payload}");
-    assert_eq!(payload["steps"][0]["price"], json!({"per_call": 2, "per_1k_tokens": 1}));
+    // Registered with the single rate of before: both rates.
+    assert_eq!(
+        payload["steps"][0]["price"],
+        json!({"per_call": 2, "per_1k_input_tokens": 1, "per_1k_output_tokens": 1})
+    );
     let current = app.ok(&app.token("me"), start(Uuid::now_v7(), Value::Null)).await;
     assert_eq!(current["events"][0]["payload"]["workflow_version"], 2);
 

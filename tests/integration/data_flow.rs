@@ -78,7 +78,7 @@ async fn a_step_gets_its_ancestors_outputs_and_the_run_its_output() {
         }},
     ]);
     let output = json!({"summary": "{{ steps.summarize.output.summary }}", "source": "{{ steps.fetch.output.url }}"});
-    let (status, body, flow) = define(&app, workspace, steps, Some(output)).await;
+    let (status, body, flow) = define(&app, workspace, steps, Some(output.clone())).await;
     assert_eq!(status, 200, "{body}");
 
     let run = run_with_input(&app, workspace, flow, json!({"url": "https://news.example/otters"})).await;
@@ -102,10 +102,17 @@ async fn a_step_gets_its_ancestors_outputs_and_the_run_its_output() {
     let produced = json!({"summary": "short", "source": "https://news.example/otters"});
     assert_eq!(events.last().unwrap().payload["output"], produced);
     let last = events.last().unwrap().position;
-    let query = format!("{{ run(id: \"{run}\") {{ output steps {{ id input }} }} }}");
+    let query = format!(
+        "{{ run(id: \"{run}\") {{ output steps {{ id agentId input }} }} \
+           workflow(id: \"{flow}\") {{ output versions {{ output }} }} }}"
+    );
     let answer = app.graphql(Some(&app.token("alice")), &query, Some(last)).await;
     assert_eq!(answer["data"]["run"]["output"], produced, "{answer}");
     assert_eq!(answer["data"]["run"]["steps"][1]["input"], got[0], "{answer}");
+    assert_eq!(answer["data"]["run"]["steps"][1]["agentId"], json!(summarize.to_string()), "{answer}");
+    // The workflow shows its output template, as defined, in each version.
+    assert_eq!(answer["data"]["workflow"]["output"], output, "{answer}");
+    assert_eq!(answer["data"]["workflow"]["versions"], json!([{"output": output}]), "{answer}");
     server.abort();
 }
 
@@ -225,21 +232,47 @@ fn billed(events: &[events::RecordedEvent]) -> Vec<(String, i64)> {
         .collect()
 }
 
-/// A run fails in one of two parallel branches (a step times out); its retry, on a fixed revision, takes over the
+/// A webhook that fails each task it gets, but only once the run's step `b` has succeeded: the
+/// failing branch ends after the other one, however slow the machine.
+async fn failing_after_b(pool: sqlx::PgPool) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::Json;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/",
+        post(move |Json(task): Json<Value>| async move {
+            let stream = format!("run-{}", task["run_id"].as_str().unwrap_or_default());
+            for _ in 0..1_200 {
+                let events = store::read_stream(&pool, &stream, 0).await.unwrap_or_default();
+                if events.iter().any(|e| e.event_type == "StepSucceeded" && e.payload["step_id"] == "b") {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"error": "broken"})))
+        }),
+    );
+    tests::serve_locally(app).await
+}
+
+/// A run fails in one of two parallel branches; its retry, on a fixed revision, takes over the
 /// other branch and the step before them, without a call or a cost, and bills only what ran.
 /// A retry with a new input reruns exactly what reads it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_takes_over_what_succeeded_and_bills_only_what_runs_again() {
-    let app = TestApp::start().await;
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| {
+        config.webhook_allow = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
     let workspace = funded_workspace(&app, 1_000).await;
     let echo = agent(&app, workspace, builtin("echo", json!({})), 2, 0).await;
-    // c fails by timing out, well after b (in the other branch) has succeeded.
-    let broken = agent(&app, workspace, builtin("sleep", json!({"ms": 3_000})), 1, 0).await;
+    let (base, server) = failing_after_b(app.db.pool.clone()).await;
+    let broken = agent(&app, workspace, json!({"type": "webhook", "url": base, "timeout_ms": 60_000}), 1, 0).await;
     let steps = |c_agent: Uuid| {
         json!([
             {"id": "a", "agent_id": echo, "input": {"n": 1}},
             {"id": "b", "agent_id": echo, "depends_on": ["a"], "input": {"topic": "{{ run.input.topic }}", "a": "{{ steps.a.output }}"}},
-            {"id": "c", "agent_id": c_agent, "depends_on": ["a"], "timeout_ms": 1_000},
+            {"id": "c", "agent_id": c_agent, "depends_on": ["a"], "timeout_ms": 60_000},
             {"id": "d", "agent_id": echo, "depends_on": ["b", "c"], "input": {"b": "{{ steps.b.output }}"}},
         ])
     };
@@ -314,4 +347,5 @@ async fn a_retry_takes_over_what_succeeded_and_bills_only_what_runs_again() {
     let (status, body, _) = start(&app, refused(first, other_flow)).await;
     assert_eq!((status, body["code"].as_str()), (422, Some("retry_of_other_workflow")), "{body}");
     assert_eq!(store::read_head(&app.db.pool).await.unwrap().position, head, "a refusal appended nothing");
+    server.abort();
 }

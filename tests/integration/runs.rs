@@ -358,7 +358,10 @@ async fn webhook_agents_are_called_with_their_timeout() {
     assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
     let succeeded = events.iter().find(|e| e.event_type == "StepSucceeded").unwrap();
     assert_eq!(succeeded.payload["output"], json!({"summary": "read \"read\""}));
-    assert_eq!(succeeded.payload["tokens"], 2000);
+    assert_eq!(
+        (succeeded.payload["input_tokens"].as_u64(), succeeded.payload["output_tokens"].as_u64()),
+        (Some(2000), Some(0))
+    );
     assert_eq!(credits_used(&events), 3);
 
     let events = finished(&app, bad_run).await;
@@ -716,4 +719,96 @@ async fn graphql_serves_runs_with_their_steps_usage_and_live_updates_and_redis_r
         assert!(tokio::time::Instant::now() < deadline, "Redis was not filled in again: {status:?} {succeeded:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Input and output tokens are priced apart; an agent registered with the single rate of
+/// before (a version 1 event in the log, or a command that still sends `per_1k_tokens`) costs
+/// what it did, and the read side shows both counts and their sum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_and_output_tokens_are_priced_apart_and_old_prices_cost_what_they_did() {
+    use store::{AppendRequest, CommitterConfig, EventStore, ExpectedVersion};
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let alice = app.token("alice");
+    let llm = Uuid::now_v7();
+    app.ok(
+        &alice,
+        json!({"type": "RegisterAgent", "id": llm, "payload": {"workspace_id": workspace, "name": "llm",
+        "kind": "model", "executor": builtin("usage", json!({"input_tokens": 1500, "output_tokens": 500})),
+        "price": {"per_call": 1, "per_1k_input_tokens": 1, "per_1k_output_tokens": 4}}}),
+    )
+    .await;
+    // An agent registered before prices were split: its event says `per_1k_tokens`.
+    let old = Uuid::now_v7();
+    let log = EventStore::new(app.db.pool.clone(), CommitterConfig::default());
+    log.append(AppendRequest::to_stream(
+        format!("agent-{old}"),
+        ExpectedVersion::NoStream,
+        vec![events::NewEvent {
+            event_id: Uuid::now_v7(),
+            event_type: "AgentRegistered".into(),
+            schema_version: 1,
+            payload: json!({"agent_id": old, "workspace_id": workspace, "name": "old", "kind": "tool",
+                "executor": builtin("usage", json!({"tokens": 1500})), "price": {"per_call": 1, "per_1k_tokens": 2}}),
+            metadata: json!({"actor": "alice", "workspace_id": workspace, "correlation_id": old, "causation_id": old}),
+        }],
+    ))
+    .await
+    .unwrap();
+    let flow = workflow(&app, workspace, json!([step("think", llm, &[]), step("tool", old, &["think"])])).await;
+    let run = start_run(&app, workspace, flow, 50).await;
+    let events = finished(&app, run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+    let costs: Vec<(i64, u64, u64)> = events
+        .iter()
+        .filter(|e| e.event_type == "StepSucceeded")
+        .map(|e| {
+            let p = &e.payload;
+            (p["cost"].as_i64().unwrap(), p["input_tokens"].as_u64().unwrap(), p["output_tokens"].as_u64().unwrap())
+        })
+        .collect();
+    // 1 + ceil((1500 × 1 + 500 × 4) / 1000) = 5; the old agent: 1 + ceil(1500 × 2 / 1000) = 4, as before.
+    assert_eq!(costs, [(5, 1500, 500), (4, 1500, 0)]);
+
+    let last = events.last().unwrap().position;
+    let today = chrono::Utc::now().date_naive();
+    let query = format!(
+        "{{ agent(id: \"{old}\") {{ price {{ perCall per1kInputTokens per1kOutputTokens }} }} \
+           run(id: \"{run}\") {{ steps {{ usage {{ tokens inputTokens outputTokens }} }} }} \
+           usage(workspaceId: \"{workspace}\", from: \"{today}\", to: \"{}\") {{ agentId tokens inputTokens outputTokens credits }} }}",
+        today.succ_opt().unwrap()
+    );
+    let answer = app.graphql(Some(&alice), &query, Some(last)).await;
+    assert_eq!(
+        answer["data"]["agent"]["price"],
+        json!({"perCall": 1, "per1kInputTokens": 2, "per1kOutputTokens": 2}),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["data"]["run"]["steps"],
+        json!([{"usage": {"tokens": 2000, "inputTokens": 1500, "outputTokens": 500}},
+               {"usage": {"tokens": 1500, "inputTokens": 1500, "outputTokens": 0}}]),
+        "{answer}"
+    );
+    let usage = answer["data"]["usage"].as_array().unwrap();
+    assert!(
+        usage.contains(
+            &json!({"agentId": llm.to_string(), "tokens": 2000, "inputTokens": 1500, "outputTokens": 500, "credits": 5})
+        ),
+        "{answer}"
+    );
+
+    // A command that still sends the single rate sets both.
+    let older = Uuid::now_v7();
+    app.ok(
+        &alice,
+        json!({"type": "RegisterAgent", "id": older, "payload": {"workspace_id": workspace, "name": "older",
+        "kind": "tool", "executor": builtin("echo", json!({})), "price": {"per_call": 0, "per_1k_tokens": 3}}}),
+    )
+    .await;
+    let registered = store::read_stream(&app.db.pool, &format!("agent-{older}"), 0).await.unwrap();
+    assert_eq!(
+        registered[0].payload["price"],
+        json!({"per_call": 0, "per_1k_input_tokens": 3, "per_1k_output_tokens": 3})
+    );
 }

@@ -59,7 +59,8 @@ async fn an_event_drops_exactly_the_work_it_makes_moot() {
         step_id: "a".into(),
         attempt: 1,
         output: serde_json::json!({}),
-        tokens: 0,
+        input_tokens: 0,
+        output_tokens: 0,
         duration_ms: 1,
         cost: 1,
     });

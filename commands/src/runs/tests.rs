@@ -19,7 +19,7 @@ fn planned(id: &str, depends_on: &[&str], max_attempts: u32) -> PlannedStep {
         retry: RetryPolicy { max_attempts, backoff_ms: 100 },
         timeout_ms: 1000,
         executor: Executor::Builtin { name: Builtin::Echo, config: Default::default() },
-        price: Price { per_call: 2, per_1k_tokens: 1 },
+        price: Price { per_call: 2, per_1k_input_tokens: 1, per_1k_output_tokens: 1 },
     }
 }
 
@@ -63,7 +63,7 @@ fn complete(step: &str, attempt: u32, tokens: u64) -> RunCommand {
         step_id: step.into(),
         attempt,
         output: serde_json::json!({"ok": true}),
-        usage: Usage { tokens, duration_ms: 5 },
+        usage: Usage { input_tokens: tokens, duration_ms: 5, ..Usage::default() },
     })
 }
 
@@ -72,7 +72,8 @@ fn succeeded(step: &str, attempt: u32, tokens: u64, cost: i64) -> RunEvent {
         step_id: step.into(),
         attempt,
         output: serde_json::json!({"ok": true}),
-        tokens,
+        input_tokens: tokens,
+        output_tokens: 0,
         duration_ms: 5,
         cost,
     }
@@ -402,7 +403,7 @@ fn completed_with(step: &str, output: serde_json::Value) -> RunCommand {
         step_id: step.into(),
         attempt: 1,
         output,
-        usage: Usage { tokens: 0, duration_ms: 5 },
+        usage: Usage { duration_ms: 5, ..Usage::default() },
     })
 }
 
@@ -764,7 +765,7 @@ fn drive(requested: Vec<RunEvent>, budget: i64, outcomes: &[Outcome]) -> Result<
                 step_id: id.clone(),
                 attempt,
                 output: serde_json::json!({"v": tokens, "by": id}),
-                usage: Usage { tokens, duration_ms: 1 },
+                usage: Usage { input_tokens: tokens, output_tokens: tokens / 3, duration_ms: 1, tokens: 0 },
             }),
             (_, Outcome::Fail { retryable }) => {
                 RunCommand::FailStep(FailStep { step_id: id, attempt, error: "x".into(), retryable })

@@ -100,7 +100,7 @@ mod tests {
                     retry: RetryPolicy::default(),
                     timeout_ms: 1_000,
                     executor: Executor::Builtin { name: Builtin::Echo, config: Default::default() },
-                    price: Price { per_call: 1, per_1k_tokens: 1 },
+                    price: Price { per_call: 1, per_1k_input_tokens: 1, per_1k_output_tokens: 1 },
                 })
                 .collect(),
             output: None,
@@ -131,7 +131,8 @@ mod tests {
                     step_id,
                     attempt,
                     output: json!({"ok": true}),
-                    tokens,
+                    input_tokens: tokens,
+                    output_tokens: tokens / 2,
                     duration_ms,
                     cost
                 }
@@ -259,7 +260,7 @@ mod tests {
             once.dedup();
             prop_assert_eq!(&live(&once), &expected);
             for usage in expected.1.values() {
-                prop_assert!(usage.attempts >= 0 && usage.tokens >= 0 && usage.credits >= 0, "{usage:?}");
+                prop_assert!(usage.attempts >= 0 && usage.input_tokens >= 0 && usage.output_tokens >= 0 && usage.credits >= 0, "{usage:?}");
             }
         }
     }
@@ -274,7 +275,7 @@ mod tests {
                 stream_version: version,
                 event_id: Uuid::nil(),
                 event_type: event.event_type().into(),
-                schema_version: 1,
+                schema_version: event.schema_version(),
                 payload: event.to_payload(),
                 metadata: json!({"actor": "ann"}),
                 recorded_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
@@ -287,7 +288,8 @@ mod tests {
                 step_id: step.into(),
                 attempt: 1,
                 output: json!(1),
-                tokens: u64::MAX,
+                input_tokens: u64::MAX,
+                output_tokens: u64::MAX,
                 duration_ms: u64::MAX,
                 cost: i64::MAX,
             };
@@ -296,9 +298,14 @@ mod tests {
         let (runs, usage) = live(&log);
         let run = &runs[&Uuid::from_u128(1)];
         assert_eq!(run.run.credits_used, i64::MAX);
-        assert!(run.steps.iter().all(|s| s.tokens == i64::MAX && s.cost == i64::MAX));
+        assert!(
+            run.steps.iter().all(|s| s.input_tokens == i64::MAX && s.output_tokens == i64::MAX && s.cost == i64::MAX)
+        );
         // Both steps' agents differ; each usage row holds one attempt at the largest value.
-        assert!(usage.values().all(|u| u.tokens == i64::MAX && u.credits == i64::MAX && u.attempts == 1));
+        assert!(usage.values().all(|u| u.input_tokens == i64::MAX
+            && u.output_tokens == i64::MAX
+            && u.credits == i64::MAX
+            && u.attempts == 1));
         assert_eq!(rebuilt(&log, 3), (runs, usage));
     }
 }

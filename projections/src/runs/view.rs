@@ -121,6 +121,9 @@ pub struct RunRow {
     pub version: i64,
 }
 
+/// The kind of a step an agent works.
+pub const AGENT_STEP: &str = "agent";
+
 /// One `rm_run_steps` row (also read as the row's JSON, by its column names).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Deserialize)]
 pub struct StepRow {
@@ -128,14 +131,20 @@ pub struct StepRow {
     pub step_id: String,
     /// The step's place in the workflow, for listing in plan order.
     pub ordinal: i32,
-    pub agent_id: Uuid,
+    /// What does its work: `agent` for every step today.
+    pub kind: String,
+    /// The agent that does its work; a step of a kind a person answers has none.
+    pub agent_id: Option<Uuid>,
+    /// For a step a person answers, the least workspace role that may.
+    pub approvers: Option<String>,
     pub depends_on: Vec<String>,
     #[sqlx(try_from = "String")]
     pub status: StepStatus,
     pub attempts: i32,
     pub output: Option<serde_json::Value>,
     pub error: Option<String>,
-    pub tokens: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
     pub duration_ms: i64,
     pub cost: i64,
     /// What its current attempt got: its input template resolved.
@@ -167,7 +176,8 @@ pub struct UsageKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     pub attempts: i64,
-    pub tokens: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
     pub credits: i64,
 }
 
@@ -177,7 +187,8 @@ impl Usage {
     pub fn plus(self, other: Usage) -> Usage {
         Usage {
             attempts: self.attempts.saturating_add(other.attempts),
-            tokens: self.tokens.saturating_add(other.tokens),
+            input_tokens: self.input_tokens.saturating_add(other.input_tokens),
+            output_tokens: self.output_tokens.saturating_add(other.output_tokens),
             credits: self.credits.saturating_add(other.credits),
         }
     }
@@ -251,7 +262,12 @@ pub fn change(view: Option<&RunView>, event: &RecordedEvent) -> Result<Option<Ru
             ..step
         })),
         RunEvent::StepSucceeded(e) => {
-            let charge = Usage { attempts: 1, tokens: clamp_i64(e.tokens), credits: e.cost };
+            let charge = Usage {
+                attempts: 1,
+                input_tokens: clamp_i64(e.input_tokens),
+                output_tokens: clamp_i64(e.output_tokens),
+                credits: e.cost,
+            };
             let succeeded = step(&e.step_id, StepStatus::Succeeded, e.attempt).map(|step| StepRow {
                 output: Some(e.output),
                 error: None,
@@ -263,7 +279,7 @@ pub fn change(view: Option<&RunView>, event: &RecordedEvent) -> Result<Option<Ru
             // A step whose input could not be made fails before any attempt was dispatched:
             // usage counts no attempt for it.
             let dispatched = view.steps.iter().any(|s| s.step_id == e.step_id && s.status != StepStatus::Pending);
-            let charge = Usage { attempts: i64::from(dispatched), tokens: 0, credits: e.cost };
+            let charge = Usage { attempts: i64::from(dispatched), credits: e.cost, ..Usage::default() };
             let failed =
                 step(&e.step_id, StepStatus::Failed, e.attempt).map(|step| StepRow { error: Some(e.error), ..step });
             usage = charge_attempt(&mut run, failed, charge, 0, at, &mut steps);
@@ -299,13 +315,16 @@ fn requested_run(run_id: Uuid, event: &RecordedEvent, requested: RunRequested) -
             run_id,
             step_id: step.id,
             ordinal: clamp_i32(ordinal as u64),
-            agent_id: step.agent_id,
+            kind: AGENT_STEP.to_owned(),
+            agent_id: Some(step.agent_id),
+            approvers: None,
             depends_on: step.depends_on,
             status: StepStatus::Pending,
             attempts: 0,
             output: None,
             error: None,
-            tokens: 0,
+            input_tokens: 0,
+            output_tokens: 0,
             duration_ms: 0,
             cost: 0,
             input: None,
@@ -347,11 +366,13 @@ fn charge_attempt(
 ) -> Option<(UsageKey, Usage)> {
     run.credits_used = run.credits_used.saturating_add(charge.credits);
     let mut step = step?;
-    step.tokens = step.tokens.saturating_add(charge.tokens);
+    step.input_tokens = step.input_tokens.saturating_add(charge.input_tokens);
+    step.output_tokens = step.output_tokens.saturating_add(charge.output_tokens);
     step.duration_ms = step.duration_ms.saturating_add(duration_ms);
     step.cost = step.cost.saturating_add(charge.credits);
-    let key = UsageKey { workspace_id: run.workspace_id, day: at.date_naive(), agent_id: step.agent_id };
+    let agent_id = step.agent_id;
     steps.push(step);
+    let key = UsageKey { workspace_id: run.workspace_id, day: at.date_naive(), agent_id: agent_id? };
     // Usage counts what was charged; a negative cost, which no decider records, counts as none.
     Some((key, Usage { credits: charge.credits.max(0), ..charge }))
 }
