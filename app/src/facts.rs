@@ -255,7 +255,7 @@ impl DecisionFacts for RunAggregate {
             .and_then(|at| loaded.workflow.as_ref().filter(|loaded| loaded.at == at))
             .and_then(|loaded| loaded.chosen.as_ref());
         let mut agents: Vec<Uuid> =
-            chosen.iter().flat_map(|definition| &definition.steps).map(|step| step.agent_id).collect();
+            chosen.iter().flat_map(|definition| &definition.steps).filter_map(|step| step.agent_id).collect();
         agents.sort_unstable();
         agents.dedup();
         Needs { workspace, workflow, agents, prior_run, ..Needs::default() }
@@ -288,16 +288,23 @@ fn workflow_snapshot(at: WorkflowAt, loaded: &Loaded) -> Option<WorkflowSnapshot
     let definition = workflow.chosen.as_ref()?;
     let mut steps = Vec::with_capacity(definition.steps.len());
     for step in &definition.steps {
-        let agent = loaded.agents.get(&step.agent_id)?.0.as_ref()?;
+        let agent = match step.agent_id {
+            Some(agent_id) => Some(loaded.agents.get(&agent_id)?.0.as_ref()?),
+            None => None,
+        };
         steps.push(events::runs::PlannedStep {
             id: step.id.clone(),
+            kind: step.kind,
             agent_id: step.agent_id,
             depends_on: step.depends_on.clone(),
             input: step.input.clone(),
             retry: step.retry,
-            timeout_ms: step.timeout_ms,
-            executor: agent.executor.clone(),
-            price: agent.price,
+            timeout_ms: step.timeout_ms(),
+            executor: agent.map(|agent| agent.executor.clone()),
+            price: agent.map(|agent| agent.price),
+            approvers: step.approvers,
+            signalers: step.signalers,
+            signal_agent_id: step.signal_agent_id,
         });
     }
     Some(WorkflowSnapshot {
@@ -323,7 +330,8 @@ impl DecisionFacts for Workflow {
             WorkflowCommand::DefineWorkflow(define) if state.0.is_none() => &define.steps[..],
             _ => &[][..],
         };
-        let mut agents: Vec<Uuid> = steps.iter().map(|step| step.agent_id).collect();
+        let mut agents: Vec<Uuid> =
+            steps.iter().flat_map(|step| step.agent_id.into_iter().chain(step.signal_agent_id)).collect();
         agents.sort_unstable();
         agents.dedup();
         Needs { workspace, agents, ..Needs::default() }
@@ -341,7 +349,10 @@ impl DecisionFacts for Workflow {
             .agents
             .iter()
             .filter_map(|id| loaded.agents.get(id)?.0.as_ref())
-            .map(|agent| (agent.agent_id, AgentFacts { workspace_id: agent.workspace_id, retired: agent.retired }))
+            .map(|agent| {
+                let external = agent.executor == events::agents::Executor::External;
+                (agent.agent_id, AgentFacts { workspace_id: agent.workspace_id, retired: agent.retired, external })
+            })
             .collect();
         WorkflowFacts { access: access(needs.workspace, caller, loaded), agents }
     }

@@ -149,7 +149,7 @@ impl<L: EventLog + KeyStore> CommandService<L> {
         let key = idempotency_key;
         // A worker's credential reports its agent's steps and does nothing else, whatever the
         // aggregate's own rules would let a caller with no role do.
-        let report = matches!(&request.command, Command::Run(command) if command.reported_step().is_some());
+        let report = matches!(&request.command, Command::Run(command) if command.from_a_worker());
         if matches!(caller.principal, Principal::Worker { .. }) && !report {
             return Err(CommandError::Rejected {
                 kind: RejectionKind::Forbidden,

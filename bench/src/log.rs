@@ -208,11 +208,15 @@ fn steps(agents: &[Uuid; AGENTS], version: u32) -> Vec<Step> {
         .enumerate()
         .map(|(index, (id, depends_on))| Step {
             id: (*id).to_owned(),
-            agent_id: agents[index % AGENTS],
+            kind: Default::default(),
+            agent_id: Some(agents[index % AGENTS]),
             depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
             input: json!({"topic": "otters", "revision": version}),
             retry: RetryPolicy { max_attempts: 3, backoff_ms: 1000 },
-            timeout_ms: 30_000,
+            timeout_ms: Some(30_000),
+            approvers: None,
+            signalers: None,
+            signal_agent_id: None,
         })
         .collect()
 }

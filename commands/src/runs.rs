@@ -1,5 +1,6 @@
 //! The Run aggregate: one run of a workflow version. Members start and cancel runs; workers
-//! report their attempts; the run saga begins or rejects a run, fires timeouts and retries.
+//! report their attempts; members (and a signal's agent) answer the steps that wait for a person
+//! or an outside system; the run saga begins or rejects a run, fires timeouts and retries.
 //!
 //! Every rule of a run lives here: which steps are due once their dependencies succeed, what
 //! an attempt costs (never more than what remains of the budget), when a failure is retried,
@@ -13,9 +14,10 @@ use chrono::Duration;
 use events::agents::Executor;
 use events::runs::{
     PlannedStep, ReusedFrom, RunCancelled, RunEvent, RunFailed, RunRejected, RunRequested, RunStarted, RunSucceeded,
-    StepFailed, StepRetryScheduled, StepReused, StepScheduled, StepStarted, StepSucceeded, StepTimedOut,
+    StepAwaiting, StepFailed, StepRetryScheduled, StepReused, StepScheduled, StepStarted, StepSucceeded, StepTimedOut,
 };
 use events::template::{self, ResolveError, Source};
+use events::workflows::StepKind;
 use events::workspace::Role;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -108,6 +110,31 @@ pub struct FailStep {
     pub retryable: bool,
 }
 
+/// Approves an approval step: it succeeds with `{"approved": true, "by", "comment"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveStep {
+    pub step_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// Rejects an approval step: it fails, without a retry, and the run with it (`step_rejected`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectStep {
+    pub step_id: String,
+    pub reason: String,
+}
+
+/// Answers a signal step: `payload` is its output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignalStep {
+    pub step_id: String,
+    pub payload: serde_json::Value,
+}
+
 /// From the run saga: the budget is reserved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -146,6 +173,9 @@ command_enum! {
         ReportStepStarted,
         CompleteStep,
         FailStep,
+        ApproveStep,
+        RejectStep,
+        SignalStep,
         BeginRun,
         RejectRun,
         TimeOutStep,
@@ -172,6 +202,22 @@ impl RunCommand {
             RunCommand::FailStep(report) => Some((&report.step_id, report.attempt)),
             _ => None,
         }
+    }
+
+    /// The answer to a waiting step: an approval, a rejection or a signal.
+    pub fn answer(&self) -> Option<Answer<'_>> {
+        match self {
+            RunCommand::ApproveStep(approve) => Some(Answer::Approve(approve)),
+            RunCommand::RejectStep(reject) => Some(Answer::Reject(reject)),
+            RunCommand::SignalStep(signal) => Some(Answer::Signal(signal)),
+            _ => None,
+        }
+    }
+
+    /// What a worker's credential may send: its agent's reports, and the signals its agent is
+    /// named for.
+    pub fn from_a_worker(&self) -> bool {
+        self.reported_step().is_some() || matches!(self, RunCommand::SignalStep(_))
     }
 
     /// Commands that only the run saga sends.
@@ -237,6 +283,27 @@ impl Validate for FailStep {
         validate::text("/error", &self.error, TEXT_MAX_CHARS)
     }
 }
+impl Validate for ApproveStep {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::text("/step_id", &self.step_id, STEP_ID_MAX_CHARS)?;
+        validate::text("/comment", self.comment.as_deref().unwrap_or_default(), TEXT_MAX_CHARS)
+    }
+}
+impl Validate for RejectStep {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::text("/step_id", &self.step_id, STEP_ID_MAX_CHARS)?;
+        if self.reason.trim().is_empty() {
+            return Err(FieldError::new("/reason", "a rejection says why"));
+        }
+        validate::text("/reason", &self.reason, TEXT_MAX_CHARS)
+    }
+}
+impl Validate for SignalStep {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::text("/step_id", &self.step_id, STEP_ID_MAX_CHARS)?;
+        validate::json("/payload", &self.payload)
+    }
+}
 impl Validate for BeginRun {}
 impl Validate for RejectRun {}
 impl Validate for TimeOutStep {}
@@ -278,7 +345,8 @@ pub struct PriorRun {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PriorStep {
-    pub agent_id: Uuid,
+    pub kind: StepKind,
+    pub agent_id: Option<Uuid>,
     pub input: serde_json::Value,
     pub output: serde_json::Value,
     /// The attempt that succeeded, or the one the step was reused from.
@@ -293,7 +361,7 @@ impl PriorRun {
         let mut inputs = std::collections::BTreeMap::new();
         for event in history {
             if let RunEvent::RunRequested(e) = event {
-                agents = e.steps.iter().map(|step| (step.id.clone(), step.agent_id)).collect();
+                agents = e.steps.iter().map(|step| (step.id.clone(), (step.kind, step.agent_id))).collect();
                 prior = Some(PriorRun {
                     run_id,
                     workspace_id: e.workspace_id,
@@ -307,11 +375,14 @@ impl PriorRun {
             }
             let Some(run) = prior.as_mut() else { continue };
             let step = |step_id: &str, input: Option<&serde_json::Value>, output: &serde_json::Value, from| {
-                let (agent_id, input) = (*agents.get(step_id)?, input?.clone());
-                Some(PriorStep { agent_id, input, output: output.clone(), from })
+                let ((kind, agent_id), input) = (*agents.get(step_id)?, input?.clone());
+                Some(PriorStep { kind, agent_id, input, output: output.clone(), from })
             };
             match event {
                 RunEvent::StepScheduled(e) => {
+                    inputs.insert(e.step_id.clone(), e.input.clone());
+                }
+                RunEvent::StepAwaiting(e) => {
                     inputs.insert(e.step_id.clone(), e.input.clone());
                 }
                 RunEvent::StepSucceeded(e) => {
@@ -360,6 +431,8 @@ pub enum StepStatus {
     Pending,
     Scheduled,
     Running,
+    /// An approval or signal step, waiting for its answer.
+    Waiting,
     /// Failed or timed out, and waiting for its next attempt.
     RetryWaiting,
     Succeeded,
@@ -389,9 +462,13 @@ pub struct StepState {
     /// Whether a template reads this step's output: only then is it kept.
     #[serde(default)]
     pub output_read: bool,
-    /// Its output once it succeeded, when a template reads it.
+    /// Its output once it succeeded, when a template reads it or it is a signal's (a repeated
+    /// signal is compared with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Arc<serde_json::Value>>,
+    /// Who approved or rejected it, once someone did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -475,6 +552,12 @@ pub enum RunError {
     RunNotRetryable,
     #[error("a retry follows the workflow of the run it retries")]
     RetryOfOtherWorkflow,
+    #[error("step `{step}` is not waiting for an answer")]
+    StepNotWaiting { step: String },
+    #[error("step `{step}` is a {} step, answered otherwise", kind.as_str())]
+    WrongStepKind { step: String, kind: StepKind },
+    #[error("the workspace is suspended: its runs' steps are not answered until it is reactivated")]
+    WorkspaceSuspended,
 }
 
 crate::access::access_denied_into!(RunError);
@@ -509,6 +592,9 @@ impl Rejection for RunError {
             NotThisWorkersStep { .. } => "not_this_workers_step",
             RunNotRetryable => "run_not_retryable",
             RetryOfOtherWorkflow => "retry_of_other_workflow",
+            StepNotWaiting { .. } => "step_not_waiting",
+            WrongStepKind { .. } => "wrong_step_kind",
+            WorkspaceSuspended => "workspace_suspended",
         }
     }
 }
@@ -530,33 +616,38 @@ fn newly_due(run: &Run, done: &str) -> Vec<usize> {
 }
 
 /// The attempt `attempt` of `step`, with its input: resolved for the first attempt, the first
-/// attempt's for a retry. `Err` says why the input cannot be made, as the step's error.
+/// attempt's for a retry. An agent's step is scheduled; one a person or an outside system
+/// answers waits. `Err` says why the input cannot be made, as the step's error.
 fn schedule(
     run: &Run,
     step: &StepState,
     attempt: u32,
     fresh: Fresh<'_>,
     context: &CommandContext,
-) -> Result<StepScheduled, String> {
+) -> Result<RunEvent, String> {
     let input = match &step.input {
         Some(input) if attempt > 1 => input.clone(),
         _ => run.resolve(&step.planned.input, fresh).map_err(|error| error.to_string())?,
     };
     crate::validate::json("", &input).map_err(|error| format!("input_invalid: {}", error.message))?;
-    let scheduled = StepScheduled {
-        step_id: step.planned.id.clone(),
-        attempt,
-        input,
-        deadline: context.now + Duration::milliseconds(step.planned.timeout_ms.min(i64::MAX as u64) as i64),
+    let (step_id, kind) = (step.planned.id.clone(), step.planned.kind);
+    let deadline = context.now + Duration::milliseconds(step.planned.timeout_ms.min(i64::MAX as u64) as i64);
+    let (event, bytes) = if kind.waits() {
+        let awaiting = StepAwaiting { step_id, attempt, kind, input, deadline };
+        let bytes = serde_json::to_vec(&awaiting).map_or(usize::MAX, |json| json.len());
+        (RunEvent::from(awaiting), bytes)
+    } else {
+        let scheduled = StepScheduled { step_id, attempt, input, deadline };
+        let bytes = serde_json::to_vec(&scheduled).map_or(usize::MAX, |json| json.len());
+        (RunEvent::from(scheduled), bytes)
     };
-    let bytes = serde_json::to_vec(&scheduled).map_or(usize::MAX, |json| json.len());
     if bytes > context.max_event_bytes {
         return Err(format!(
             "input_too_large: the input would be {bytes} bytes; events may be at most {}",
             context.max_event_bytes
         ));
     }
-    Ok(scheduled)
+    Ok(event)
 }
 
 /// Attempts `attempt` of the steps at `due`, or, when one's input cannot be made, that step
@@ -574,12 +665,12 @@ fn schedule_all(
     for &index in due {
         let step = &run.steps[index];
         match schedule(run, step, attempt, fresh, context) {
-            Ok(event) => scheduled.push(event.into()),
+            Ok(event) => scheduled.push(event),
             Err(error) => {
                 let error = error.chars().take(TEXT_MAX_CHARS).collect();
                 let step_id = step.planned.id.clone();
                 return vec![
-                    StepFailed { step_id, attempt, error, retryable: false, cost: 0 }.into(),
+                    StepFailed { step_id, attempt, error, retryable: false, cost: 0, by: None }.into(),
                     RunFailed { reason: "step_failed".into(), credits_used: used }.into(),
                 ];
             }
@@ -613,7 +704,9 @@ fn reusable(steps: &[PlannedStep], input: &serde_json::Value, prior: &PriorRun) 
             {
                 continue;
             }
-            let Some(old) = prior.succeeded.get(&step.id).filter(|old| old.agent_id == step.agent_id) else {
+            let Some(old) =
+                prior.succeeded.get(&step.id).filter(|old| old.agent_id == step.agent_id && old.kind == step.kind)
+            else {
                 continue;
             };
             let now = template::resolve(&step.input, &|source: &Source| match source {
@@ -654,6 +747,146 @@ fn after_failure(step: &StepState, used: i64, reason: &str, context: &CommandCon
         .into();
     }
     RunFailed { reason: reason.into(), credits_used: used }.into()
+}
+
+/// What follows `step_id`'s success with `output`, the run having used `used`: the steps now
+/// due, or the run's end.
+fn after_success(
+    run: &Run,
+    step_id: &str,
+    output: &serde_json::Value,
+    used: i64,
+    context: &CommandContext,
+) -> Vec<RunEvent> {
+    let fresh = Some((step_id, output));
+    let succeeded = run.steps.iter().filter(|s| s.status == StepStatus::Succeeded).count() + 1;
+    if succeeded == run.steps.len() {
+        return vec![self::succeeded(run, used, fresh)];
+    }
+    schedule_all(run, &newly_due(run, step_id), 1, fresh, used, context)
+}
+
+/// An answer to a step that waits for a person or an outside system.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer<'a> {
+    Approve(&'a ApproveStep),
+    Reject(&'a RejectStep),
+    Signal(&'a SignalStep),
+}
+
+impl Answer<'_> {
+    fn step_id(&self) -> &str {
+        match self {
+            Answer::Approve(approve) => &approve.step_id,
+            Answer::Reject(reject) => &reject.step_id,
+            Answer::Signal(signal) => &signal.step_id,
+        }
+    }
+
+    /// The kind of step it answers.
+    fn answers(&self) -> StepKind {
+        match self {
+            Answer::Approve(_) | Answer::Reject(_) => StepKind::Approval,
+            Answer::Signal(_) => StepKind::Signal,
+        }
+    }
+
+    /// Whether `step` already took this answer from `actor`: it is accepted again and appends
+    /// nothing.
+    fn repeats(&self, step: &StepState, actor: &str) -> bool {
+        let by_actor = step.answered_by.as_deref() == Some(actor);
+        match self {
+            Answer::Approve(_) => step.status == StepStatus::Succeeded && by_actor,
+            Answer::Reject(_) => step.status == StepStatus::Failed && by_actor,
+            Answer::Signal(signal) => {
+                step.status == StepStatus::Succeeded && step.output.as_deref() == Some(&signal.payload)
+            }
+        }
+    }
+}
+
+/// Who may answer: for an approval, a member whose role is at least the step's `approvers`;
+/// for a signal, one at least its `signalers`, or the worker of its `signal_agent_id`. Never a
+/// saga, and an operator only through their own membership.
+fn authorize_answer(run: &Run, answer: Answer<'_>, facts: &RunFacts, context: &CommandContext) -> Result<(), RunError> {
+    let step_id = answer.step_id();
+    match context.principal {
+        Principal::Worker { agent_id, workspace_id } => {
+            let signals = matches!(answer, Answer::Signal(_))
+                && workspace_id == run.workspace_id
+                && run.step(step_id).is_some_and(|step| step.planned.signal_agent_id == Some(agent_id));
+            match signals {
+                true => Ok(()),
+                false => Err(RunError::NotThisWorkersStep { step: step_id.to_owned() }),
+            }
+        }
+        Principal::User | Principal::Operator => {
+            // A stranger learns nothing of the run's steps.
+            facts.access.require(Role::Viewer)?;
+            let step = run.step(step_id).ok_or_else(|| RunError::UnknownStep { step: step_id.to_owned() })?;
+            let least = match answer {
+                Answer::Signal(_) => step.planned.signalers,
+                Answer::Approve(_) | Answer::Reject(_) => step.planned.approvers,
+            };
+            Ok(facts.access.require(least.unwrap_or(Role::Member))?)
+        }
+        Principal::Saga | Principal::Payments => Err(RunError::NotAMember),
+    }
+}
+
+fn decide_answer(
+    run: &Run,
+    answer: Answer<'_>,
+    facts: &RunFacts,
+    context: &CommandContext,
+) -> Result<Vec<RunEvent>, RunError> {
+    authorize_answer(run, answer, facts, context)?;
+    let step_id = answer.step_id();
+    let step = run.step(step_id).ok_or_else(|| RunError::UnknownStep { step: step_id.to_owned() })?;
+    if step.planned.kind != answer.answers() {
+        return Err(RunError::WrongStepKind { step: step_id.to_owned(), kind: step.planned.kind });
+    }
+    if answer.repeats(step, &context.actor) {
+        return Ok(Vec::new());
+    }
+    if step.status != StepStatus::Waiting || run.status.is_final() {
+        return Err(RunError::StepNotWaiting { step: step_id.to_owned() });
+    }
+    // The deadline keeps running meanwhile.
+    if facts.access.suspended {
+        return Err(RunError::WorkspaceSuspended);
+    }
+    let (step_id, attempt) = (step_id.to_owned(), step.attempt);
+    let succeeded = |output: serde_json::Value| -> Vec<RunEvent> {
+        let mut events: Vec<RunEvent> = vec![
+            StepSucceeded {
+                step_id: step_id.clone(),
+                attempt,
+                output: output.clone(),
+                input_tokens: 0,
+                output_tokens: 0,
+                duration_ms: 0,
+                cost: 0,
+            }
+            .into(),
+        ];
+        events.extend(after_success(run, &step_id, &output, run.used, context));
+        events
+    };
+    Ok(match answer {
+        Answer::Approve(approve) => {
+            succeeded(serde_json::json!({"approved": true, "by": context.actor, "comment": approve.comment}))
+        }
+        Answer::Signal(signal) => succeeded(signal.payload.clone()),
+        Answer::Reject(reject) => {
+            let error = format!("rejected: {}", reject.reason).chars().take(TEXT_MAX_CHARS).collect();
+            let by = Some(context.actor.clone());
+            vec![
+                StepFailed { step_id, attempt, error, retryable: false, cost: 0, by }.into(),
+                RunFailed { reason: "step_rejected".into(), credits_used: run.used }.into(),
+            ]
+        }
+    })
 }
 
 pub struct RunAggregate;
@@ -725,6 +958,9 @@ impl Decider for RunAggregate {
             return Ok(events);
         }
         let run = state.0.as_ref().ok_or(RunError::NotFound)?;
+        if let Some(answer) = command.answer() {
+            return decide_answer(run, answer, facts, context);
+        }
         match command.reported_step() {
             Some(step) => authorize_report(run, step, facts, context)?,
             None => facts.access.require(if command.is_internal() { Role::Owner } else { Role::Member })?,
@@ -740,6 +976,9 @@ impl Decider for RunAggregate {
         let remaining = run.budget - run.used;
         match command {
             RunCommand::StartRun(_) => unreachable!("handled above"),
+            RunCommand::ApproveStep(_) | RunCommand::RejectStep(_) | RunCommand::SignalStep(_) => {
+                unreachable!("answers are decided above")
+            }
             RunCommand::BeginRun(begin) => {
                 if run.status != RunStatus::Requested {
                     return Ok(Vec::new());
@@ -791,8 +1030,7 @@ impl Decider for RunAggregate {
                     Err(error) => return Err(error),
                 };
                 let (input_tokens, output_tokens) = (report.usage.input(), report.usage.output_tokens);
-                let cost =
-                    i64::try_from(step.planned.price.of_attempt(input_tokens, output_tokens)).unwrap_or(i64::MAX);
+                let cost = i64::try_from(step.planned.cost_of_attempt(input_tokens, output_tokens)).unwrap_or(i64::MAX);
                 let mut events: Vec<RunEvent> = vec![
                     StepSucceeded {
                         step_id: report.step_id.clone(),
@@ -809,19 +1047,12 @@ impl Decider for RunAggregate {
                     events.push(RunFailed { reason: "budget_exhausted".into(), credits_used: run.budget }.into());
                     return Ok(events);
                 }
-                let used = run.used + cost;
-                let fresh = Some((report.step_id.as_str(), &report.output));
-                let succeeded = run.steps.iter().filter(|s| s.status == StepStatus::Succeeded).count() + 1;
-                if succeeded == run.steps.len() {
-                    events.push(self::succeeded(run, used, fresh));
-                    return Ok(events);
-                }
-                events.extend(schedule_all(run, &newly_due(run, &report.step_id), 1, fresh, used, context));
+                events.extend(after_success(run, &report.step_id, &report.output, run.used + cost, context));
                 Ok(events)
             }
             RunCommand::FailStep(report) => {
                 let step = current_attempt(run, &report.step_id, report.attempt)?;
-                let cost = i64::try_from(step.planned.price.per_call).unwrap_or(i64::MAX);
+                let cost = i64::try_from(step.planned.cost_of_call()).unwrap_or(i64::MAX);
                 let mut events: Vec<RunEvent> = vec![
                     StepFailed {
                         step_id: report.step_id.clone(),
@@ -829,6 +1060,7 @@ impl Decider for RunAggregate {
                         error: report.error.clone(),
                         retryable: report.retryable,
                         cost: cost.min(remaining),
+                        by: None,
                     }
                     .into(),
                 ];
@@ -841,13 +1073,13 @@ impl Decider for RunAggregate {
                 }
                 Ok(events)
             }
-            RunCommand::TimeOutStep(timer) => match current_attempt(run, &timer.step_id, timer.attempt) {
-                Ok(step) => Ok(vec![
+            RunCommand::TimeOutStep(timer) => match unfinished_attempt(run, &timer.step_id, timer.attempt) {
+                Some(step) => Ok(vec![
                     StepTimedOut { step_id: timer.step_id.clone(), attempt: timer.attempt }.into(),
                     after_failure(step, run.used, "step_timed_out", context),
                 ]),
                 // The attempt finished before its deadline: nothing to do.
-                Err(_) => Ok(Vec::new()),
+                None => Ok(Vec::new()),
             },
             RunCommand::RetryStep(timer) => match run.steps.iter().position(|s| s.planned.id == timer.step_id) {
                 Some(index)
@@ -885,6 +1117,7 @@ impl Decider for RunAggregate {
                                 input: None,
                                 output_read: read.contains(&planned.id),
                                 output: None,
+                                answered_by: None,
                             })
                             .collect(),
                     }))
@@ -918,6 +1151,13 @@ impl Decider for RunAggregate {
                     step.input = Some(e.input.clone());
                 }
             }
+            RunEvent::StepAwaiting(e) => {
+                set(&mut run, &e.step_id, StepStatus::Waiting, e.attempt);
+                if let Some(step) = run.steps.iter_mut().find(|s| s.planned.id == e.step_id) {
+                    step.deadline = Some(e.deadline);
+                    step.input = Some(e.input.clone());
+                }
+            }
             RunEvent::StepStarted(e) => set(&mut run, &e.step_id, StepStatus::Running, e.attempt),
             RunEvent::StepReused(e) => {
                 set(&mut run, &e.step_id, StepStatus::Succeeded, 0);
@@ -931,13 +1171,21 @@ impl Decider for RunAggregate {
             RunEvent::StepSucceeded(e) => {
                 run.used += e.cost;
                 set(&mut run, &e.step_id, StepStatus::Succeeded, e.attempt);
-                if let Some(step) = run.steps.iter_mut().find(|s| s.planned.id == e.step_id && s.output_read) {
-                    step.output = Some(Arc::new(e.output.clone()));
+                if let Some(step) = run.steps.iter_mut().find(|s| s.planned.id == e.step_id) {
+                    if step.output_read || step.planned.kind == StepKind::Signal {
+                        step.output = Some(Arc::new(e.output.clone()));
+                    }
+                    if step.planned.kind == StepKind::Approval {
+                        step.answered_by = e.output["by"].as_str().map(str::to_owned);
+                    }
                 }
             }
             RunEvent::StepFailed(e) => {
                 run.used += e.cost;
                 set(&mut run, &e.step_id, StepStatus::Failed, e.attempt);
+                if let Some(step) = run.steps.iter_mut().find(|s| s.planned.id == e.step_id) {
+                    step.answered_by = e.by.clone();
+                }
             }
             RunEvent::StepTimedOut(e) => set(&mut run, &e.step_id, StepStatus::TimedOut, e.attempt),
             RunEvent::StepRetryScheduled(e) => set(&mut run, &e.step_id, StepStatus::RetryWaiting, e.attempt - 1),
@@ -960,7 +1208,9 @@ fn authorize_report(run: &Run, step_id: &str, facts: &RunFacts, context: &Comman
                 return Err(RunError::NotAMember);
             }
             match run.step(step_id) {
-                Some(step) if step.planned.agent_id == agent_id && step.planned.executor == Executor::External => {
+                Some(step)
+                    if step.planned.agent_id == Some(agent_id) && step.planned.executor == Some(Executor::External) =>
+                {
                     Ok(())
                 }
                 _ => Err(RunError::NotThisWorkersStep { step: step_id.to_owned() }),
@@ -968,6 +1218,14 @@ fn authorize_report(run: &Run, step_id: &str, facts: &RunFacts, context: &Comman
         }
         _ => Err(RunError::WorkerCredentialRequired),
     }
+}
+
+/// The step when `attempt` is its current attempt and is not over: dispatched, or waiting for
+/// an answer. A timer for anything else is late.
+fn unfinished_attempt<'a>(run: &'a Run, step_id: &str, attempt: u32) -> Option<&'a StepState> {
+    let step = run.step(step_id)?;
+    let unfinished = matches!(step.status, StepStatus::Scheduled | StepStatus::Running | StepStatus::Waiting);
+    (step.attempt == attempt && unfinished).then_some(step)
 }
 
 fn current_attempt<'a>(run: &'a Run, step_id: &str, attempt: u32) -> Result<&'a StepState, RunError> {
@@ -985,8 +1243,9 @@ fn current_attempt<'a>(run: &'a Run, step_id: &str, attempt: u32) -> Result<&'a 
 impl Aggregate for RunAggregate {
     const CATEGORY: events::Category = events::Category::Run;
     /// 2: steps keep their attempt's deadline. 3: the run keeps its input and output template,
-    /// steps their resolved input and the outputs templates read.
-    const STATE_VERSION: i32 = 3;
+    /// steps their resolved input and the outputs templates read. 4: steps may wait for an
+    /// answer, and keep who gave it.
+    const STATE_VERSION: i32 = 4;
 
     fn workspace_id(_id: Uuid, state: &RunState) -> Option<Uuid> {
         state.0.as_ref().map(|run| run.workspace_id)

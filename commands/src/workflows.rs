@@ -1,11 +1,12 @@
-//! The Workflow aggregate: a versioned DAG of agent steps. Admins define, revise and archive
-//! workflows; a definition is refused when it has a cycle, an unknown dependency, a duplicate
-//! step id, an unknown or retired agent, or more than [`MAX_STEPS`] steps.
+//! The Workflow aggregate: a versioned DAG of steps, each an agent's or one a person or an outside
+//! system answers (approvals and signals). Admins define, revise and archive workflows; a
+//! definition is refused when it has a cycle, an unknown dependency, a duplicate step id, an
+//! unknown or retired agent, or more than [`MAX_STEPS`] steps.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use events::template::{self, Reference, Source};
-use events::workflows::{Step, WorkflowArchived, WorkflowDefined, WorkflowEvent, WorkflowRevised};
+use events::workflows::{Step, StepKind, WorkflowArchived, WorkflowDefined, WorkflowEvent, WorkflowRevised};
 use events::workspace::Role;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,8 @@ use crate::{
 pub const MAX_STEPS: usize = 100;
 pub const MAX_ATTEMPTS: u32 = 10;
 pub const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
+/// The longest an approval or a signal may be waited for: 30 days.
+pub const MAX_WAIT_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -70,9 +73,11 @@ fn validate_steps(steps: &[Step]) -> Result<(), FieldError> {
         if step.retry.backoff_ms > MAX_TIMEOUT_MS {
             return Err(FieldError::new(&at("retry/backoff_ms"), format!("must be at most {MAX_TIMEOUT_MS}")));
         }
-        if step.timeout_ms == 0 || step.timeout_ms > MAX_TIMEOUT_MS {
-            return Err(FieldError::new(&at("timeout_ms"), format!("must be 1 to {MAX_TIMEOUT_MS}")));
+        let longest = if step.kind.waits() { MAX_WAIT_MS } else { MAX_TIMEOUT_MS };
+        if step.timeout_ms == Some(0) || step.timeout_ms() > longest {
+            return Err(FieldError::new(&at("timeout_ms"), format!("must be 1 to {longest}")));
         }
+        validate_kind(step, &at)?;
         if !step.input.is_object() {
             return Err(FieldError::new(&at("input"), "must be a JSON object"));
         }
@@ -80,6 +85,48 @@ fn validate_steps(steps: &[Step]) -> Result<(), FieldError> {
         templates(&step.input, &at("input"))?;
     }
     Ok(())
+}
+
+/// The fields a step's kind needs, and none that another kind's.
+fn validate_kind(step: &Step, at: &dyn Fn(&str) -> String) -> Result<(), FieldError> {
+    let absent = |field: &str, present: bool| match present {
+        true => Err(FieldError::new(&at(field), format!("is not a field of {} steps", step.kind.as_str()))),
+        false => Ok(()),
+    };
+    let a_role = |field: &str, role: Option<Role>| match role {
+        Some(Role::Viewer) => Err(FieldError::new(&at(field), "must be member, admin or owner")),
+        _ => Ok(()),
+    };
+    match step.kind {
+        StepKind::Agent => {
+            if step.agent_id.is_none() {
+                return Err(FieldError::new(&at("agent_id"), "an agent step names its agent"));
+            }
+            absent("approvers", step.approvers.is_some())?;
+            absent("signalers", step.signalers.is_some())?;
+            absent("signal_agent_id", step.signal_agent_id.is_some())
+        }
+        StepKind::Approval | StepKind::Signal => {
+            absent("agent_id", step.agent_id.is_some())?;
+            if step.retry.max_attempts != 1 {
+                return Err(FieldError::new(&at("retry/max_attempts"), "a step a person answers is not retried"));
+            }
+            if step.kind == StepKind::Approval {
+                absent("signalers", step.signalers.is_some())?;
+                absent("signal_agent_id", step.signal_agent_id.is_some())?;
+                a_role("approvers", step.approvers)
+            } else {
+                absent("approvers", step.approvers.is_some())?;
+                a_role("signalers", step.signalers)
+            }
+        }
+    }
+}
+
+/// The steps as a definition records them: each with the time it is given, its kind's default
+/// when it named none.
+fn with_timeouts(steps: &[Step]) -> Vec<Step> {
+    steps.iter().map(|step| Step { timeout_ms: Some(step.timeout_ms()), ..step.clone() }).collect()
 }
 
 /// The references of a template, or the field of its first string that is not a template.
@@ -120,6 +167,8 @@ impl Validate for ArchiveWorkflow {}
 pub struct AgentFacts {
     pub workspace_id: Uuid,
     pub retired: bool,
+    /// Whether its steps are carried out by its own worker.
+    pub external: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -168,6 +217,9 @@ pub enum WorkflowError {
     UnknownAgent { step: String, agent_id: Uuid },
     #[error("step `{step}` names agent {agent_id}, which is retired")]
     RetiredAgent { step: String, agent_id: Uuid },
+    /// A signal's agent sends it through its worker: only an external agent has one.
+    #[error("step `{step}` names agent {agent_id} to signal it, which is not an external agent")]
+    AgentNotExternal { step: String, agent_id: Uuid },
     /// A template reads `run.input` and the outputs of steps that ran before: a step's
     /// ancestors, or any step for the workflow's output.
     #[error("{place} references `{reference}`, which is not the run's input nor the output of {}", match place.as_str() { "the output" => "a step of the workflow", _ => "a step it depends on" })]
@@ -202,6 +254,7 @@ impl Rejection for WorkflowError {
             Cycle { .. } => "cycle",
             UnknownAgent { .. } => "unknown_agent",
             RetiredAgent { .. } => "retired_agent",
+            AgentNotExternal { .. } => "agent_not_external",
             UnknownReference { .. } => "unknown_reference",
         }
     }
@@ -264,12 +317,21 @@ pub fn check_dag(steps: &[Step], workspace_id: Uuid, agents: &BTreeMap<Uuid, Age
                 return Err(WorkflowError::UnknownDependency { step: step.id.clone(), dependency: dependency.clone() });
             }
         }
-        match agents.get(&step.agent_id) {
-            Some(agent) if agent.workspace_id == workspace_id && agent.retired => {
-                return Err(WorkflowError::RetiredAgent { step: step.id.clone(), agent_id: step.agent_id });
+        // The agent that does the step, or the one whose worker signals it.
+        let named = [(step.agent_id, false), (step.signal_agent_id, true)];
+        for (agent_id, signals) in named.into_iter().filter_map(|(id, signals)| Some((id?, signals))) {
+            let step = step.id.clone();
+            match agents.get(&agent_id) {
+                Some(agent) if agent.workspace_id == workspace_id && agent.retired => {
+                    return Err(WorkflowError::RetiredAgent { step, agent_id });
+                }
+                Some(agent) if agent.workspace_id == workspace_id => {
+                    if signals && !agent.external {
+                        return Err(WorkflowError::AgentNotExternal { step, agent_id });
+                    }
+                }
+                _ => return Err(WorkflowError::UnknownAgent { step, agent_id }),
             }
-            Some(agent) if agent.workspace_id == workspace_id => {}
-            _ => return Err(WorkflowError::UnknownAgent { step: step.id.clone(), agent_id: step.agent_id }),
         }
     }
     // Kahn's algorithm: whatever cannot be ordered is on or behind a cycle.
@@ -322,7 +384,7 @@ impl Decider for Workflow {
                     workflow_id: context.aggregate_id,
                     workspace_id: command.workspace_id,
                     name: command.name.trim().to_owned(),
-                    steps: command.steps.clone(),
+                    steps: with_timeouts(&command.steps),
                     output: command.output.clone(),
                 }
                 .into(),
@@ -339,10 +401,11 @@ impl Decider for Workflow {
                 check_dag(&revision.steps, workflow.workspace_id, &facts.agents)?;
                 check_references(&revision.steps, revision.output.as_ref())?;
                 let name = revision.name.as_deref().map_or(workflow.name.clone(), |name| name.trim().to_owned());
-                if name == workflow.name && revision.steps == workflow.steps && revision.output == workflow.output {
+                let steps = with_timeouts(&revision.steps);
+                if name == workflow.name && steps == workflow.steps && revision.output == workflow.output {
                     return Ok(Vec::new());
                 }
-                let (steps, output) = (revision.steps.clone(), revision.output.clone());
+                let output = revision.output.clone();
                 Ok(vec![WorkflowRevised { version: workflow.version + 1, name, steps, output }.into()])
             }
             WorkflowCommand::ArchiveWorkflow(_) => Ok(vec![WorkflowArchived {}.into()]),

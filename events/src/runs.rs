@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::agents::{Executor, Price};
-use crate::workflows::RetryPolicy;
+use crate::workflows::{RetryPolicy, StepKind};
+use crate::workspace::Role;
 
 /// The stream that holds a run's events.
 pub fn stream_id(run_id: Uuid) -> String {
@@ -16,18 +17,42 @@ pub fn stream_id(run_id: Uuid) -> String {
 }
 
 /// A step as the run will carry it out: the workflow's step with its agent's executor and price
-/// as they were when the run was requested.
+/// as they were when the run was requested. A step a person or an outside system answers has
+/// no agent, executor or price; the fields it does not use are left out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlannedStep {
     pub id: String,
-    pub agent_id: Uuid,
+    #[serde(default, skip_serializing_if = "StepKind::is_agent")]
+    pub kind: StepKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<Uuid>,
     pub depends_on: Vec<String>,
     pub input: serde_json::Value,
     pub retry: RetryPolicy,
     pub timeout_ms: u64,
-    pub executor: Executor,
-    pub price: Price,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<Executor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Price>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvers: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signalers: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal_agent_id: Option<Uuid>,
+}
+
+impl PlannedStep {
+    /// What an attempt that used these tokens costs: nothing for a step without a price.
+    pub fn cost_of_attempt(&self, input_tokens: u64, output_tokens: u64) -> u64 {
+        self.price.map_or(0, |price| price.of_attempt(input_tokens, output_tokens))
+    }
+
+    /// What a failed attempt costs: its call.
+    pub fn cost_of_call(&self) -> u64 {
+        self.price.map_or(0, |price| price.per_call)
+    }
 }
 
 /// Schema version 2: the steps' inputs are templates (see [`crate::template`]), resolved as
@@ -128,6 +153,18 @@ pub struct StepScheduled {
     pub deadline: DateTime<Utc>,
 }
 
+/// An approval or signal step waits for its answer until `deadline`: nothing is dispatched.
+/// `input` is what the person answering is shown: the step's template resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepAwaiting {
+    pub step_id: String,
+    pub attempt: u32,
+    pub kind: StepKind,
+    pub input: serde_json::Value,
+    pub deadline: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepStarted {
@@ -156,6 +193,9 @@ pub struct StepFailed {
     pub error: String,
     pub retryable: bool,
     pub cost: i64,
+    /// Who rejected an approval step; absent for every other failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// The next attempt is due at `at` (the retry backoff, as a durable timer).
@@ -186,7 +226,8 @@ pub struct RunSucceeded {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunFailed {
-    /// `step_failed`, `step_timed_out`, `budget_exhausted` or `output_invalid`.
+    /// `step_failed`, `step_rejected`, `step_timed_out`, `budget_exhausted` or
+    /// `output_invalid`.
     pub reason: String,
     pub credits_used: i64,
 }
@@ -206,6 +247,7 @@ crate::event_enum! {
         RunStarted,
         StepReused,
         StepScheduled,
+        StepAwaiting,
         StepStarted,
         StepSucceeded = 2 via succeeded_v1_to_v2,
         StepFailed,

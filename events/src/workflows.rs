@@ -4,6 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::workspace::Role;
+
 /// The stream that holds a workflow's events.
 pub fn stream_id(workflow_id: Uuid) -> String {
     crate::StreamId::new(crate::Category::Workflow, workflow_id).to_string()
@@ -25,29 +27,95 @@ impl Default for RetryPolicy {
     }
 }
 
-fn default_timeout_ms() -> u64 {
-    30_000
+/// What does a step's work: an agent (the default), or a person or an outside system whose
+/// answer the run waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    #[default]
+    Agent,
+    /// A member of the workspace approves or rejects what the step's input shows.
+    Approval,
+    /// A member, or the worker of one external agent, sends the step's output.
+    Signal,
+}
+
+impl StepKind {
+    pub fn is_agent(&self) -> bool {
+        *self == StepKind::Agent
+    }
+
+    /// Whether the run waits for an answer instead of dispatching the step.
+    pub fn waits(&self) -> bool {
+        !self.is_agent()
+    }
+
+    /// The kind named by [`StepKind::as_str`].
+    pub fn parse(text: &str) -> Option<StepKind> {
+        [StepKind::Agent, StepKind::Approval, StepKind::Signal].into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Agent => "agent",
+            StepKind::Approval => "approval",
+            StepKind::Signal => "signal",
+        }
+    }
+
+    /// How long a step of this kind is given when its definition says nothing: 30 s for an
+    /// agent, 7 days for a person.
+    pub fn default_timeout_ms(self) -> u64 {
+        match self {
+            StepKind::Agent => 30_000,
+            StepKind::Approval | StepKind::Signal => 7 * 24 * 60 * 60 * 1000,
+        }
+    }
 }
 
 fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
-/// One step of a workflow: an agent, the steps it waits for, and its input: a template over
-/// the run's input and its ancestors' outputs (see [`crate::template`]).
+/// One step of a workflow: what does it (an agent, or a person or system the run waits for),
+/// the steps it waits for, and its input: a template over the run's input and its ancestors'
+/// outputs (see [`crate::template`]). Fields an agent step does not use are left out, so an
+/// agent step reads as it always did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub id: String,
-    pub agent_id: Uuid,
+    #[serde(default, skip_serializing_if = "StepKind::is_agent")]
+    pub kind: StepKind,
+    /// The agent of an agent step; approval and signal steps have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<Uuid>,
     #[serde(default)]
     pub depends_on: Vec<String>,
     #[serde(default = "empty_object")]
     pub input: serde_json::Value,
     #[serde(default)]
     pub retry: RetryPolicy,
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
+    /// The kind's default when absent (see [`StepKind::default_timeout_ms`]); a recorded
+    /// definition always holds the number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// An approval's least role that may answer it (`member` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvers: Option<Role>,
+    /// A signal's least role that may send it (`member` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signalers: Option<Role>,
+    /// The external agent whose worker may send a signal too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal_agent_id: Option<Uuid>,
+}
+
+impl Step {
+    /// The time the step is given: its own, or its kind's default.
+    pub fn timeout_ms(&self) -> u64 {
+        self.timeout_ms.unwrap_or_else(|| self.kind.default_timeout_ms())
+    }
 }
 
 /// Schema version 2: step inputs are templates. Version 1's were taken literally; they are

@@ -1,7 +1,7 @@
 //! GraphQL over the catalog: agents and workflows of the workspaces the caller belongs to.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use events::WorkspaceId;
 use events::workflows::Step;
@@ -103,11 +103,29 @@ pub struct RetryPolicy {
     pub backoff_ms: i64,
 }
 
+/// What does a step's work.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "events::workflows::StepKind")]
+pub enum StepKind {
+    Agent,
+    /// A member approves or rejects it.
+    Approval,
+    /// A member, or the worker of its signal agent, sends its output.
+    Signal,
+}
+
 #[derive(SimpleObject, Clone)]
 pub struct WorkflowStep {
     pub id: String,
+    pub kind: StepKind,
     /// The agent that does its work; null for a step a person answers.
     pub agent_id: Option<ID>,
+    /// An approval's least role that may answer it.
+    pub approvers: Option<crate::workspaces::Role>,
+    /// A signal's least role that may send it.
+    pub signalers: Option<crate::workspaces::Role>,
+    /// The external agent whose worker may send a signal.
+    pub signal_agent_id: Option<ID>,
     pub depends_on: Vec<String>,
     #[graphql(complexity = "crate::guard::JSON_WEIGHT")]
     pub input: Json<serde_json::Value>,
@@ -122,15 +140,19 @@ fn steps_of(steps: &serde_json::Value) -> async_graphql::Result<Vec<WorkflowStep
     Ok(steps
         .into_iter()
         .map(|step| WorkflowStep {
+            timeout_ms: step.timeout_ms() as i64,
             id: step.id,
-            agent_id: Some(ID(step.agent_id.to_string())),
+            kind: step.kind.into(),
+            agent_id: step.agent_id.map(|id| ID(id.to_string())),
+            approvers: step.approvers.map(Into::into),
+            signalers: step.signalers.map(Into::into),
+            signal_agent_id: step.signal_agent_id.map(|id| ID(id.to_string())),
             depends_on: step.depends_on,
             input: Json(step.input),
             retry: RetryPolicy {
                 max_attempts: step.retry.max_attempts.into(),
                 backoff_ms: step.retry.backoff_ms as i64,
             },
-            timeout_ms: step.timeout_ms as i64,
         })
         .collect())
 }

@@ -30,6 +30,8 @@ pub enum StepStatus {
     Pending,
     Scheduled,
     Running,
+    /// An approval or signal step, waiting for its answer.
+    Waiting,
     Succeeded,
     Failed,
     TimedOut,
@@ -139,9 +141,17 @@ impl RunStep {
     async fn id(&self) -> &str {
         &self.0.step_id
     }
+    async fn kind(&self) -> async_graphql::Result<crate::catalog::StepKind> {
+        let kind = events::workflows::StepKind::parse(&self.0.kind);
+        Ok(kind.ok_or_else(|| internal(format!("a step of unknown kind `{}`", self.0.kind)))?.into())
+    }
     /// The agent that does its work; null for a step a person answers.
     async fn agent_id(&self) -> Option<ID> {
         self.0.agent_id.map(|id| ID(id.to_string()))
+    }
+    /// For an approval or a signal, the least role that may answer it.
+    async fn approvers(&self) -> Option<crate::workspaces::Role> {
+        self.0.approvers.as_deref().and_then(events::workspace::Role::parse).map(Into::into)
     }
     async fn depends_on(&self) -> &[String] {
         &self.0.depends_on

@@ -32,6 +32,8 @@ pub enum Work {
     SuspendIfUnpaid { workspace_id: WorkspaceId, invoice_id: Uuid },
     /// A payment came in: reactivate the workspace if nothing is outstanding any more.
     ReactivateIfPaid { workspace_id: WorkspaceId },
+    /// Tell whoever may answer a waiting step that it waits, on the notifications topic.
+    NotifyAwaiting { run_id: RunId, step_id: String },
     /// Tell the workspace's owners that its balance is low, on the notifications topic.
     NotifyLowBalance { workspace_id: WorkspaceId, balance: i64, threshold: i64 },
 }
@@ -139,6 +141,23 @@ fn plan_run(recorded: &RecordedEvent, event: &RunEvent) -> events::Result<Vec<Pl
             vec![
                 work(format!("dispatch:{key}"), now, Work::Dispatch { run_id, step_id: step_id.clone(), attempt }),
                 work(format!("timeout:{key}"), e.deadline, Work::TimeOutStep { run_id, step_id, attempt }),
+            ]
+        }
+        // A step that waits for a person holds no worker: it is announced, and timed out at
+        // its deadline unless answered first.
+        RunEvent::StepAwaiting(e) => {
+            let (step_id, attempt) = (e.step_id.clone(), e.attempt);
+            vec![
+                work(
+                    format!("{}:{run_id}:{step_id}", e.kind.as_str()),
+                    now,
+                    Work::NotifyAwaiting { run_id, step_id: step_id.clone() },
+                ),
+                work(
+                    format!("timeout:{run_id}:{step_id}:{attempt}"),
+                    e.deadline,
+                    Work::TimeOutStep { run_id, step_id, attempt },
+                ),
             ]
         }
         RunEvent::StepRetryScheduled(e) => vec![work(

@@ -10,6 +10,8 @@ use commands::runs::{
 };
 use commands::workspace::{ReactivateWorkspace, SuspendWorkspace, Workspace, WorkspaceCommand};
 use commands::{Aggregate, Decider, RejectionKind};
+use events::workflows::StepKind;
+use events::workspace::Role;
 use events::{DomainEvent, RecordedEvent, RunId, StreamId, WorkspaceId};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -86,6 +88,7 @@ impl Steps {
                 self.suspend_if_unpaid(*workspace_id, *invoice_id, correlation_id).await
             }
             Work::ReactivateIfPaid { workspace_id } => self.reactivate_if_paid(*workspace_id, correlation_id).await,
+            Work::NotifyAwaiting { run_id, step_id } => self.notify_awaiting(*run_id, step_id).await,
             Work::NotifyLowBalance { workspace_id, balance, threshold } => {
                 let notification = serde_json::json!({
                     "type": "low_balance",
@@ -97,6 +100,38 @@ impl Steps {
             }
         };
         done.map(|()| Progress::Done)
+    }
+
+    /// Tells whoever watches the notifications topic that a step waits for an answer, and who
+    /// may give it. Never the step's input: the topic is shared by every workspace.
+    async fn notify_awaiting(&self, run_id: RunId, step_id: &str) -> Result<(), TryAgain> {
+        let state = self.load::<RunAggregate>(run_id.stream()).await?;
+        let Some(run) = state.0.as_ref().filter(|run| !run.status.is_final()) else {
+            return Ok(());
+        };
+        let Some(step) = run.steps.iter().find(|s| s.planned.id == step_id && s.status == StepStatus::Waiting) else {
+            return Ok(());
+        };
+        let notification = match step.planned.kind {
+            StepKind::Signal => serde_json::json!({
+                "type": "signal_requested",
+                "workspace_id": run.workspace_id,
+                "run_id": run_id,
+                "step_id": step_id,
+                "signalers": step.planned.signalers.unwrap_or(Role::Member),
+                "signal_agent_id": step.planned.signal_agent_id,
+                "deadline": step.deadline,
+            }),
+            _ => serde_json::json!({
+                "type": "approval_requested",
+                "workspace_id": run.workspace_id,
+                "run_id": run_id,
+                "step_id": step_id,
+                "approvers": step.planned.approvers.unwrap_or(Role::Member),
+                "deadline": step.deadline,
+            }),
+        };
+        self.executors.notify(run.workspace_id, &notification).await.map_err(TryAgain::from)
     }
 
     async fn suspend_if_unpaid(
@@ -194,6 +229,10 @@ impl Steps {
         }) else {
             return Ok(Progress::Done);
         };
+        // Only an agent's step is dispatched; the others wait for an answer.
+        let (Some(agent_id), Some(executor)) = (step.planned.agent_id, step.planned.executor.as_ref()) else {
+            return Ok(Progress::Done);
+        };
         let deadline = step.deadline.unwrap_or_else(chrono::Utc::now);
         if deadline <= chrono::Utc::now() {
             return Ok(Progress::Done);
@@ -203,12 +242,12 @@ impl Steps {
             workspace_id: run.workspace_id,
             step_id: step_id.to_owned(),
             attempt,
-            agent_id: step.planned.agent_id,
+            agent_id,
             // What the attempt was scheduled with: the template resolved.
             input: step.input.clone().unwrap_or_default(),
             deadline,
         };
-        let report = match self.executors.run(&step.planned.executor, &task, scheduled).await? {
+        let report = match self.executors.run(executor, &task, scheduled).await? {
             Outcome::HandedOver | Outcome::PastDeadline => return Ok(Progress::Done),
             Outcome::WakeAt(at) => return Ok(Progress::WakeAt(at)),
             Outcome::Completed { output, usage } => {

@@ -1,6 +1,7 @@
 //! Integration tests against real PostgreSQL, Redis and a Kafka-protocol broker.
 
 mod agents;
+mod approvals;
 mod architecture;
 mod bounds;
 mod cli;

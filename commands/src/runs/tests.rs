@@ -13,13 +13,17 @@ const WORKSPACE: Uuid = Uuid::from_u128(7);
 fn planned(id: &str, depends_on: &[&str], max_attempts: u32) -> PlannedStep {
     PlannedStep {
         id: id.into(),
-        agent_id: Uuid::from_u128(1),
+        kind: StepKind::Agent,
+        agent_id: Some(Uuid::from_u128(1)),
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
         input: serde_json::json!({}),
         retry: RetryPolicy { max_attempts, backoff_ms: 100 },
         timeout_ms: 1000,
-        executor: Executor::Builtin { name: Builtin::Echo, config: Default::default() },
-        price: Price { per_call: 2, per_1k_input_tokens: 1, per_1k_output_tokens: 1 },
+        executor: Some(Executor::Builtin { name: Builtin::Echo, config: Default::default() }),
+        price: Some(Price { per_call: 2, per_1k_input_tokens: 1, per_1k_output_tokens: 1 }),
+        approvers: None,
+        signalers: None,
+        signal_agent_id: None,
     }
 }
 
@@ -172,7 +176,7 @@ fn a_retryable_failure_waits_for_its_backoff_and_the_last_attempt_fails_the_run(
         RunCommand::FailStep(FailStep { step_id: "a".into(), attempt, error: "boom".into(), retryable: true })
     };
     let failed = |attempt| -> RunEvent {
-        StepFailed { step_id: "a".into(), attempt, error: "boom".into(), retryable: true, cost: 2 }.into()
+        StepFailed { step_id: "a".into(), attempt, error: "boom".into(), retryable: true, cost: 2, by: None }.into()
     };
     let history =
         vec![requested(steps, 100), RunStarted { reservation_id: Uuid::from_u128(5) }.into(), scheduled("a", 1)];
@@ -217,8 +221,8 @@ fn a_step_that_costs_more_than_what_remains_exhausts_the_budget() {
 #[test]
 fn a_step_is_reported_by_its_runner_only() {
     let external = |id: &str, agent: u128| PlannedStep {
-        agent_id: Uuid::from_u128(agent),
-        executor: Executor::External,
+        agent_id: Some(Uuid::from_u128(agent)),
+        executor: Some(Executor::External),
         ..planned(id, &[], 1)
     };
     let history = vec![
@@ -471,6 +475,7 @@ fn an_input_or_output_that_cannot_be_made_fails_the_step_or_the_run_and_costs_no
                 error: "input_reference_missing: steps.fetch.output.body".into(),
                 retryable: false,
                 cost: 0,
+                by: None,
             }
             .into(),
             RunFailed { reason: "step_failed".into(), credits_used: 2 }.into(),
@@ -546,7 +551,8 @@ fn failed_diamond() -> (Vec<PlannedStep>, PriorRun) {
         scheduled_with("b", 1, serde_json::json!({"topic": "otters", "from": {"ok": true}})),
         scheduled_with("c", 1, serde_json::json!({})),
         succeeded_with_output("b", serde_json::json!("b's")),
-        StepFailed { step_id: "c".into(), attempt: 1, error: "boom".into(), retryable: false, cost: 2 }.into(),
+        StepFailed { step_id: "c".into(), attempt: 1, error: "boom".into(), retryable: false, cost: 2, by: None }
+            .into(),
         RunFailed { reason: "step_failed".into(), credits_used: 6 }.into(),
     ];
     (steps.clone(), PriorRun::from_history(old, &history).unwrap())
@@ -655,7 +661,8 @@ fn a_retry_with_nothing_left_to_do_succeeds_when_it_begins() {
     let (steps, mut prior) = failed_diamond();
     for id in ["c", "d"] {
         let step = PriorStep {
-            agent_id: Uuid::from_u128(1),
+            kind: StepKind::Agent,
+            agent_id: Some(Uuid::from_u128(1)),
             input: serde_json::json!({}),
             output: serde_json::json!(id),
             from: ReusedFrom { run_id: prior.run_id, attempt: 1 },
@@ -863,4 +870,172 @@ proptest! {
         let ran_again: Vec<&String> = retried.iter().filter_map(|e| match e { RunEvent::StepScheduled(s) => Some(&s.step_id), _ => None }).collect();
         prop_assert!(ran_again.iter().all(|id| !reused.contains(id)), "a reused step ran again");
     }
+}
+
+/// An approval step after `a`, for admins, and a signal step after it that a member or the
+/// worker of agent 7 sends.
+fn with_a_person() -> Vec<PlannedStep> {
+    let waits = |id: &str, depends_on: &[&str], kind| PlannedStep {
+        kind,
+        agent_id: None,
+        executor: None,
+        price: None,
+        timeout_ms: 5_000,
+        input: serde_json::json!({"draft": "{{ steps.a.output }}"}),
+        ..planned(id, depends_on, 1)
+    };
+    vec![
+        planned("a", &[], 1),
+        PlannedStep { approvers: Some(Role::Admin), ..waits("review", &["a"], StepKind::Approval) },
+        PlannedStep { signal_agent_id: Some(Uuid::from_u128(7)), ..waits("callback", &["review"], StepKind::Signal) },
+    ]
+}
+
+fn awaiting(step: &str, kind: StepKind, input: serde_json::Value) -> RunEvent {
+    let context = context_of("alice");
+    StepAwaiting {
+        step_id: step.into(),
+        attempt: 1,
+        kind,
+        input,
+        deadline: context.now + Duration::milliseconds(5_000),
+    }
+    .into()
+}
+
+fn member(role: Role) -> RunFacts {
+    RunFacts { access: Access::of(role), workflow: None, prior: None }
+}
+
+fn approve(step: &str) -> RunCommand {
+    RunCommand::ApproveStep(ApproveStep { step_id: step.into(), comment: Some("looks right".into()) })
+}
+
+#[test]
+fn an_approval_waits_for_a_member_of_its_role_and_costs_nothing() {
+    let history = vec![
+        requested(with_a_person(), 100),
+        RunStarted { reservation_id: Uuid::from_u128(5) }.into(),
+        scheduled("a", 1),
+    ];
+    // a's success makes the approval wait, with its input resolved: nothing is dispatched.
+    let review = awaiting("review", StepKind::Approval, serde_json::json!({"draft": {"ok": true}}));
+    given::<RunAggregate>(history.clone())
+        .when_with(complete("a", 1, 0), &system(), by_saga())
+        .then([succeeded("a", 1, 0, 2), review.clone()]);
+
+    let waiting = [history, vec![succeeded("a", 1, 0, 2), review]].concat();
+    given::<RunAggregate>(waiting.clone())
+        .when_with(approve("review"), &member(Role::Member), context_of("bob"))
+        .then_err(RunError::RoleTooLow { required: Role::Admin });
+    given::<RunAggregate>(waiting.clone())
+        .when_with(approve("review"), &member(Role::Owner), by_saga())
+        .then_err(RunError::NotAMember);
+    given::<RunAggregate>(waiting.clone())
+        .when_with(approve("review"), &RunFacts { access: Access::default(), ..system() }, context_of("eve"))
+        .then_err(RunError::NotAMember);
+    let signal = RunCommand::SignalStep(SignalStep { step_id: "review".into(), payload: serde_json::json!(1) });
+    given::<RunAggregate>(waiting.clone())
+        .when_with(signal, &member(Role::Owner), context_of("carol"))
+        .then_err(RunError::WrongStepKind { step: "review".into(), kind: StepKind::Approval });
+    let suspended = RunFacts { access: Access { role: Some(Role::Admin), suspended: true }, ..system() };
+    given::<RunAggregate>(waiting.clone())
+        .when_with(approve("review"), &suspended, context_of("carol"))
+        .then_err(RunError::WorkspaceSuspended);
+
+    // An admin approves: the step succeeds for nothing and the signal step waits next.
+    let approved: RunEvent = StepSucceeded {
+        step_id: "review".into(),
+        attempt: 1,
+        output: serde_json::json!({"approved": true, "by": "carol", "comment": "looks right"}),
+        input_tokens: 0,
+        output_tokens: 0,
+        duration_ms: 0,
+        cost: 0,
+    }
+    .into();
+    let callback = awaiting("callback", StepKind::Signal, serde_json::json!({"draft": {"ok": true}}));
+    given::<RunAggregate>(waiting.clone())
+        .when_with(approve("review"), &member(Role::Admin), context_of("carol"))
+        .then([approved.clone(), callback.clone()]);
+    // The same verdict again by the same person appends nothing; anyone else's is too late.
+    let answered = [waiting.clone(), vec![approved, callback]].concat();
+    given::<RunAggregate>(answered.clone())
+        .when_with(approve("review"), &member(Role::Admin), context_of("carol"))
+        .then([]);
+    given::<RunAggregate>(answered.clone())
+        .when_with(approve("review"), &member(Role::Owner), context_of("dave"))
+        .then_err(RunError::StepNotWaiting { step: "review".into() });
+    // Nobody completes a step a person answers.
+    given::<RunAggregate>(answered.clone())
+        .when_with(complete("callback", 1, 0), &system(), by_saga())
+        .then_err(RunError::StaleAttempt { step: "callback".into(), attempt: 1 });
+
+    // The signal's agent's worker sends the last output: the run succeeds having paid for a.
+    let worker_of = |agent: u128| crate::CommandContext {
+        principal: crate::Principal::Worker { agent_id: Uuid::from_u128(agent), workspace_id: WORKSPACE },
+        ..context_of("worker:c1")
+    };
+    let signal = |payload| RunCommand::SignalStep(SignalStep { step_id: "callback".into(), payload });
+    given::<RunAggregate>(answered.clone())
+        .when_with(signal(serde_json::json!({"published": true})), &RunFacts::default(), worker_of(8))
+        .then_err(RunError::NotThisWorkersStep { step: "callback".into() });
+    let signalled: RunEvent = StepSucceeded {
+        step_id: "callback".into(),
+        attempt: 1,
+        output: serde_json::json!({"published": true}),
+        input_tokens: 0,
+        output_tokens: 0,
+        duration_ms: 0,
+        cost: 0,
+    }
+    .into();
+    given::<RunAggregate>(answered.clone())
+        .when_with(signal(serde_json::json!({"published": true})), &RunFacts::default(), worker_of(7))
+        .then([signalled.clone(), RunSucceeded { credits_used: 2, output: None }.into()]);
+    let done = [answered, vec![signalled, RunSucceeded { credits_used: 2, output: None }.into()]].concat();
+    given::<RunAggregate>(done.clone())
+        .when_with(signal(serde_json::json!({"published": true})), &member(Role::Member), context_of("bob"))
+        .then([]);
+    given::<RunAggregate>(done)
+        .when_with(signal(serde_json::json!({"published": false})), &member(Role::Member), context_of("bob"))
+        .then_err(RunError::StepNotWaiting { step: "callback".into() });
+}
+
+#[test]
+fn a_rejection_fails_the_run_and_a_deadline_times_the_approval_out_without_retry() {
+    let waiting = vec![
+        requested(with_a_person(), 100),
+        RunStarted { reservation_id: Uuid::from_u128(5) }.into(),
+        scheduled("a", 1),
+        succeeded("a", 1, 0, 2),
+        awaiting("review", StepKind::Approval, serde_json::json!({"draft": {"ok": true}})),
+    ];
+    let reject = RunCommand::RejectStep(RejectStep { step_id: "review".into(), reason: "off topic".into() });
+    let rejected = vec![
+        StepFailed {
+            step_id: "review".into(),
+            attempt: 1,
+            error: "rejected: off topic".into(),
+            retryable: false,
+            cost: 0,
+            by: Some("carol".into()),
+        }
+        .into(),
+        RunFailed { reason: "step_rejected".into(), credits_used: 2 }.into(),
+    ];
+    given::<RunAggregate>(waiting.clone())
+        .when_with(reject.clone(), &member(Role::Admin), context_of("carol"))
+        .then(rejected.clone());
+    let over = [waiting.clone(), rejected].concat();
+    given::<RunAggregate>(over.clone()).when_with(reject.clone(), &member(Role::Admin), context_of("carol")).then([]);
+    given::<RunAggregate>(over)
+        .when_with(approve("review"), &member(Role::Admin), context_of("carol"))
+        .then_err(RunError::StepNotWaiting { step: "review".into() });
+
+    let timer = RunCommand::TimeOutStep(TimeOutStep { step_id: "review".into(), attempt: 1 });
+    given::<RunAggregate>(waiting).when_with(timer, &system(), by_saga()).then([
+        StepTimedOut { step_id: "review".into(), attempt: 1 }.into(),
+        RunFailed { reason: "step_timed_out".into(), credits_used: 2 }.into(),
+    ]);
 }

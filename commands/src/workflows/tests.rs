@@ -1,6 +1,6 @@
 //! Given/when/then tests of the Workflow decider and a property test of the DAG check.
 
-use events::workflows::RetryPolicy;
+use events::workflows::{RetryPolicy, StepKind};
 use proptest::prelude::*;
 
 use super::*;
@@ -15,19 +15,23 @@ fn agent(n: u128) -> Uuid {
 fn step(id: &str, depends_on: &[&str]) -> Step {
     Step {
         id: id.into(),
-        agent_id: agent(1),
+        kind: StepKind::Agent,
+        agent_id: Some(agent(1)),
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
         input: serde_json::json!({}),
         retry: RetryPolicy::default(),
-        timeout_ms: 30_000,
+        timeout_ms: Some(30_000),
+        approvers: None,
+        signalers: None,
+        signal_agent_id: None,
     }
 }
 
 fn facts() -> WorkflowFacts {
     let mut agents = BTreeMap::new();
-    agents.insert(agent(1), AgentFacts { workspace_id: WORKSPACE, retired: false });
-    agents.insert(agent(2), AgentFacts { workspace_id: WORKSPACE, retired: true });
-    agents.insert(agent(3), AgentFacts { workspace_id: Uuid::from_u128(8), retired: false });
+    agents.insert(agent(1), AgentFacts { workspace_id: WORKSPACE, retired: false, external: false });
+    agents.insert(agent(2), AgentFacts { workspace_id: WORKSPACE, retired: true, external: false });
+    agents.insert(agent(3), AgentFacts { workspace_id: Uuid::from_u128(8), retired: false, external: false });
     WorkflowFacts { access: Access::of(Role::Admin), agents }
 }
 
@@ -90,7 +94,7 @@ fn malformed_dags_are_refused_with_the_step_named() {
 
 #[test]
 fn unknown_retired_and_foreign_agents_are_refused() {
-    let with_agent = |n| Step { agent_id: agent(n), ..step("a", &[]) };
+    let with_agent = |n| Step { agent_id: Some(agent(n)), ..step("a", &[]) };
     refused(vec![with_agent(2)], WorkflowError::RetiredAgent { step: "a".into(), agent_id: agent(2) });
     refused(vec![with_agent(3)], WorkflowError::UnknownAgent { step: "a".into(), agent_id: agent(3) });
     refused(vec![with_agent(9)], WorkflowError::UnknownAgent { step: "a".into(), agent_id: agent(9) });
@@ -201,4 +205,57 @@ proptest! {
         let cyclic = matches!(check_dag(&steps, WORKSPACE, &facts().agents), Err(WorkflowError::Cycle { .. }));
         prop_assert!(cyclic, "a back edge must make a cycle");
     }
+}
+
+#[test]
+fn steps_a_person_answers_have_no_agent_and_are_given_days() {
+    let parse = |steps: serde_json::Value| {
+        let payload = serde_json::json!({"workspace_id": WORKSPACE, "name": "P", "steps": steps});
+        WorkflowCommand::parse("DefineWorkflow", &payload).unwrap().map_err(|error| error.path)
+    };
+    let review = |extra: serde_json::Value| {
+        let mut step = serde_json::json!({"id": "review", "kind": "approval"});
+        step.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        serde_json::json!([step])
+    };
+    assert_eq!(parse(serde_json::json!([{"id": "a"}])).unwrap_err(), "/steps/0/agent_id");
+    assert_eq!(parse(review(serde_json::json!({"agent_id": agent(1)}))).unwrap_err(), "/steps/0/agent_id");
+    assert_eq!(parse(review(serde_json::json!({"approvers": "viewer"}))).unwrap_err(), "/steps/0/approvers");
+    assert_eq!(parse(review(serde_json::json!({"signalers": "admin"}))).unwrap_err(), "/steps/0/signalers");
+    let days = |n: u64| n * 24 * 60 * 60 * 1000;
+    assert_eq!(parse(review(serde_json::json!({"timeout_ms": days(31)}))).unwrap_err(), "/steps/0/timeout_ms");
+    assert!(parse(review(serde_json::json!({"timeout_ms": days(30)}))).is_ok());
+    assert_eq!(
+        parse(review(serde_json::json!({"retry": {"max_attempts": 2, "backoff_ms": 0}}))).unwrap_err(),
+        "/steps/0/retry/max_attempts"
+    );
+    let agent_step = serde_json::json!([{"id": "a", "agent_id": agent(1), "timeout_ms": days(2)}]);
+    assert_eq!(parse(agent_step).unwrap_err(), "/steps/0/timeout_ms");
+
+    // The definition records each step's time: an approval's 7 days, an agent's 30 s.
+    let approval = Step { kind: StepKind::Approval, agent_id: None, timeout_ms: None, ..step("review", &["a"]) };
+    let unset = Step { timeout_ms: None, ..step("a", &[]) };
+    let recorded = vec![step("a", &[]), Step { timeout_ms: Some(days(7)), ..approval.clone() }];
+    given::<Workflow>([])
+        .when_with(define(vec![unset, approval]), &facts(), context_of("alice"))
+        .then([defined(recorded)]);
+}
+
+#[test]
+fn a_signal_is_sent_by_a_member_or_an_external_agents_worker() {
+    let signal = |agent_id| Step {
+        kind: StepKind::Signal,
+        agent_id: None,
+        signal_agent_id: Some(agent_id),
+        timeout_ms: None,
+        ..step("callback", &[])
+    };
+    // agent(1) is a builtin: it has no worker to send the signal.
+    refused(vec![signal(agent(1))], WorkflowError::AgentNotExternal { step: "callback".into(), agent_id: agent(1) });
+    refused(vec![signal(agent(2))], WorkflowError::RetiredAgent { step: "callback".into(), agent_id: agent(2) });
+    let mut facts = facts();
+    facts.agents.insert(agent(4), AgentFacts { workspace_id: WORKSPACE, retired: false, external: true });
+    given::<Workflow>([])
+        .when_with(define(vec![signal(agent(4))]), &facts, context_of("alice"))
+        .then([defined(vec![Step { timeout_ms: Some(7 * 24 * 60 * 60 * 1000), ..signal(agent(4)) }])]);
 }

@@ -94,13 +94,17 @@ mod tests {
                 .enumerate()
                 .map(|(i, id)| PlannedStep {
                     id: (*id).into(),
-                    agent_id: agent(i),
+                    kind: Default::default(),
+                    agent_id: Some(agent(i)),
                     depends_on: STEPS[..i].iter().map(|s| (*s).into()).collect(),
                     input: json!(null),
                     retry: RetryPolicy::default(),
                     timeout_ms: 1_000,
-                    executor: Executor::Builtin { name: Builtin::Echo, config: Default::default() },
-                    price: Price { per_call: 1, per_1k_input_tokens: 1, per_1k_output_tokens: 1 },
+                    executor: Some(Executor::Builtin { name: Builtin::Echo, config: Default::default() }),
+                    price: Some(Price { per_call: 1, per_1k_input_tokens: 1, per_1k_output_tokens: 1 }),
+                    approvers: None,
+                    signalers: None,
+                    signal_agent_id: None,
                 })
                 .collect(),
             output: None,
@@ -144,7 +148,8 @@ mod tests {
                     attempt,
                     error: "x".into(),
                     retryable,
-                    cost
+                    cost,
+                    by: None,
                 }
                 .into()
             ),

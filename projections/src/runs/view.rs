@@ -32,6 +32,8 @@ pub enum StepStatus {
     Pending,
     Scheduled,
     Running,
+    /// An approval or signal step, waiting for its answer.
+    Waiting,
     Succeeded,
     Failed,
     TimedOut,
@@ -79,6 +81,7 @@ stored_names!(StepStatus {
     Pending => "PENDING",
     Scheduled => "SCHEDULED",
     Running => "RUNNING",
+    Waiting => "WAITING",
     Succeeded => "SUCCEEDED",
     Failed => "FAILED",
     TimedOut => "TIMED_OUT",
@@ -87,8 +90,8 @@ stored_names!(StepStatus {
 
 impl StepStatus {
     /// Still to finish: a run that ends cancels these.
-    pub fn is_waiting(self) -> bool {
-        matches!(self, StepStatus::Pending | StepStatus::Scheduled | StepStatus::Running)
+    pub fn is_unfinished(self) -> bool {
+        matches!(self, StepStatus::Pending | StepStatus::Scheduled | StepStatus::Running | StepStatus::Waiting)
     }
 }
 
@@ -121,9 +124,6 @@ pub struct RunRow {
     pub version: i64,
 }
 
-/// The kind of a step an agent works.
-pub const AGENT_STEP: &str = "agent";
-
 /// One `rm_run_steps` row (also read as the row's JSON, by its column names).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Deserialize)]
 pub struct StepRow {
@@ -131,11 +131,13 @@ pub struct StepRow {
     pub step_id: String,
     /// The step's place in the workflow, for listing in plan order.
     pub ordinal: i32,
-    /// What does its work: `agent` for every step today.
+    /// What does its work: `agent`, or `approval` or `signal` for a step that waits for an
+    /// answer.
     pub kind: String,
     /// The agent that does its work; a step of a kind a person answers has none.
     pub agent_id: Option<Uuid>,
-    /// For a step a person answers, the least workspace role that may.
+    /// For a step a person answers, the least workspace role that may (its `approvers` or
+    /// `signalers`).
     pub approvers: Option<String>,
     pub depends_on: Vec<String>,
     #[sqlx(try_from = "String")]
@@ -253,6 +255,14 @@ pub fn change(view: Option<&RunView>, event: &RecordedEvent) -> Result<Option<Ru
                 ..step
             }))
         }
+        RunEvent::StepAwaiting(e) => {
+            steps.extend(step(&e.step_id, StepStatus::Waiting, e.attempt).map(|step| StepRow {
+                input: Some(e.input),
+                deadline: Some(e.deadline),
+                retry_at: None,
+                ..step
+            }))
+        }
         RunEvent::StepStarted(e) => steps.extend(step(&e.step_id, StepStatus::Running, e.attempt)),
         // Taken over from the run retried: done, with no attempt and no cost of its own.
         RunEvent::StepReused(e) => steps.extend(step(&e.step_id, StepStatus::Succeeded, 0).map(|step| StepRow {
@@ -315,9 +325,9 @@ fn requested_run(run_id: Uuid, event: &RecordedEvent, requested: RunRequested) -
             run_id,
             step_id: step.id,
             ordinal: clamp_i32(ordinal as u64),
-            kind: AGENT_STEP.to_owned(),
-            agent_id: Some(step.agent_id),
-            approvers: None,
+            kind: step.kind.as_str().to_owned(),
+            agent_id: step.agent_id,
+            approvers: step.approvers.or(step.signalers).map(|role| role.as_str().to_owned()),
             depends_on: step.depends_on,
             status: StepStatus::Pending,
             attempts: 0,
@@ -393,8 +403,8 @@ fn finish(
     if let Some(used) = used {
         run.credits_used = used;
     }
-    let waiting = view.steps.iter().filter(|step| step.status.is_waiting());
-    waiting.map(|step| StepRow { status: StepStatus::Cancelled, ..step.clone() }).collect()
+    let unfinished = view.steps.iter().filter(|step| step.status.is_unfinished());
+    unfinished.map(|step| StepRow { status: StepStatus::Cancelled, ..step.clone() }).collect()
 }
 
 impl RunChange {
