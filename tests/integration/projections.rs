@@ -407,8 +407,24 @@ async fn a_rebuild_of_a_log_of_many_small_workspaces_replaces_redis_in_bounded_s
         let name: Option<String> = redis::cmd("HGET").arg(&key).arg("name").query_async(&mut redis).await.unwrap();
         assert_eq!(name.as_deref(), Some("Bench"), "{key}");
     }
-    let staged: Vec<String> =
-        redis::cmd("KEYS").arg(format!("{}live:staging:*", config.redis_prefix)).query_async(&mut redis).await.unwrap();
+    // SCAN, in steps: one KEYS over every test's keys may outlast the client's timeout.
+    let (mut cursor, mut staged) = (0u64, Vec::<String>::new());
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{}live:staging:*", config.redis_prefix))
+            .arg("COUNT")
+            .arg(10_000)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        staged.extend(keys);
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
     assert!(staged.is_empty(), "nothing is left staged");
     let (count,): (i64,) = sqlx::query_as("select count(*) from rm_workspaces").fetch_one(&db.pool).await.unwrap();
     assert_eq!(count, WORKSPACES as i64);
