@@ -177,6 +177,16 @@ fn validate_executor(path: &str, executor: &Executor) -> Result<(), FieldError> 
                 false => Err(bad("input_tokens")),
             }
         }
+        // `artifacts`: what each call reports it produced, as a worker would.
+        Executor::Builtin { name: Builtin::Echo, config } => match config.get("artifacts") {
+            None => Ok(()),
+            Some(artifacts) => {
+                let at = format!("{path}/config/artifacts");
+                let artifacts: Vec<events::runs::Artifact> = serde_json::from_value(artifacts.clone())
+                    .map_err(|error| FieldError::new(&at, format!("must be a list of artifacts: {error}")))?;
+                crate::validate::artifacts(&at, &artifacts)
+            }
+        },
         Executor::Builtin { .. } | Executor::External => Ok(()),
     }
 }

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use chrono::Duration;
 use events::agents::Executor;
 use events::runs::{
-    PlannedStep, ReusedFrom, RunCancelled, RunEvent, RunFailed, RunRejected, RunRequested, RunStarted, RunSucceeded,
-    StepAwaiting, StepFailed, StepRetryScheduled, StepReused, StepScheduled, StepStarted, StepSucceeded, StepTimedOut,
+    Artifact, PlannedStep, ReusedFrom, RunCancelled, RunEvent, RunFailed, RunRejected, RunRequested, RunStarted,
+    RunSucceeded, StepAwaiting, StepFailed, StepRetryScheduled, StepReused, StepScheduled, StepStarted, StepSucceeded,
+    StepTimedOut,
 };
 use events::template::{self, ResolveError, Source};
 use events::workflows::StepKind;
@@ -99,6 +100,9 @@ pub struct CompleteStep {
     pub output: serde_json::Value,
     #[serde(default)]
     pub usage: Usage,
+    /// The files the attempt produced: their metadata, never their bytes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<Artifact>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -274,7 +278,7 @@ impl Validate for CompleteStep {
         if self.usage.duration_ms > DURATION_MAX_MS {
             return Err(FieldError::new("/usage/duration_ms", format!("must be at most {DURATION_MAX_MS}")));
         }
-        Ok(())
+        validate::artifacts("/artifacts", &self.artifacts)
     }
 }
 impl Validate for FailStep {
@@ -867,6 +871,7 @@ fn decide_answer(
                 output_tokens: 0,
                 duration_ms: 0,
                 cost: 0,
+                artifacts: Vec::new(),
             }
             .into(),
         ];
@@ -1040,6 +1045,14 @@ impl Decider for RunAggregate {
                         output_tokens,
                         duration_ms: report.usage.duration_ms,
                         cost: cost.min(remaining),
+                        artifacts: report
+                            .artifacts
+                            .iter()
+                            .map(|artifact| Artifact {
+                                sha256: artifact.sha256.to_ascii_lowercase(),
+                                ..artifact.clone()
+                            })
+                            .collect(),
                     }
                     .into(),
                 ];

@@ -108,6 +108,99 @@ pub fn user_id(path: &str, value: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// The most artifacts one step may record.
+pub const ARTIFACTS_MAX: usize = 100;
+const ARTIFACT_NAME_MAX_CHARS: usize = 200;
+const MEDIA_TYPE_MAX_CHARS: usize = 255;
+const URI_MAX_CHARS: usize = 2048;
+/// The largest size JSON numbers carry exactly everywhere (2^53 - 1).
+const ARTIFACT_SIZE_MAX: u64 = (1 << 53) - 1;
+
+/// A step's artifacts: each a file's metadata within bounds, names unique, and no URI that
+/// carries a credential (a presigned URL kept in the log for ever would be one).
+pub fn artifacts(path: &str, artifacts: &[events::runs::Artifact]) -> Result<(), FieldError> {
+    if artifacts.len() > ARTIFACTS_MAX {
+        return Err(FieldError::new(path, format!("at most {ARTIFACTS_MAX} artifacts per step")));
+    }
+    let mut names = std::collections::HashSet::new();
+    for (index, artifact) in artifacts.iter().enumerate() {
+        let at = |field: &str| format!("{path}/{index}/{field}");
+        let name = &artifact.name;
+        let segments_ok = name.split('/').all(|segment| !matches!(segment, "" | "." | ".."));
+        if name.is_empty()
+            || name.chars().count() > ARTIFACT_NAME_MAX_CHARS
+            || name.chars().any(char::is_control)
+            || !segments_ok
+        {
+            return Err(FieldError::new(
+                &at("name"),
+                format!(
+                    "must be 1 to {ARTIFACT_NAME_MAX_CHARS} characters without control characters, \
+                     of `/`-separated segments none of which is empty, `.` or `..`"
+                ),
+            ));
+        }
+        if !names.insert(name.as_str()) {
+            return Err(FieldError::new(&at("name"), "is the name of another artifact of the step"));
+        }
+        if !is_media_type(&artifact.media_type) {
+            return Err(FieldError::new(&at("media_type"), "must be a media type, type/subtype[;parameters]"));
+        }
+        if artifact.size > ARTIFACT_SIZE_MAX {
+            return Err(FieldError::new(&at("size"), format!("must be at most {ARTIFACT_SIZE_MAX}")));
+        }
+        if artifact.sha256.len() != 64 || !artifact.sha256.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            return Err(FieldError::new(&at("sha256"), "must be 64 hexadecimal digits"));
+        }
+        uri(&at("uri"), &artifact.uri)?;
+    }
+    Ok(())
+}
+
+fn is_media_type(text: &str) -> bool {
+    let token =
+        |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b));
+    let essence = text.split(';').next().unwrap_or_default().trim();
+    text.len() <= MEDIA_TYPE_MAX_CHARS
+        && !text.chars().any(char::is_control)
+        && essence.split_once('/').is_some_and(|(kind, subtype)| token(kind) && token(subtype))
+}
+
+/// Query parameters by which object stores sign a URL: such a URL is a credential.
+const SIGNATURES: [&str; 4] = ["x-amz-signature", "x-goog-signature", "sig", "signature"];
+
+fn uri(path: &str, text: &str) -> Result<(), FieldError> {
+    let refused = |why: &str| Err(FieldError::new(path, why.to_owned()));
+    if text.chars().count() > URI_MAX_CHARS || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return refused("must be a URI of at most 2048 characters");
+    }
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return refused("must be an s3://, gs://, az:// or https:// URI");
+    };
+    if !matches!(scheme, "s3" | "gs" | "az" | "https") {
+        return refused("must be an s3://, gs://, az:// or https:// URI");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return refused("must name a bucket or host");
+    }
+    if authority.contains('@') {
+        return refused("must not carry user information");
+    }
+    if text.contains('#') {
+        return refused("must not have a fragment");
+    }
+    let query = text.split_once('?').map(|(_, query)| query).unwrap_or_default();
+    let signed = query.split('&').any(|pair| {
+        let key = pair.split('=').next().unwrap_or_default().to_ascii_lowercase();
+        SIGNATURES.contains(&key.as_str())
+    });
+    if signed {
+        return refused("must not be a signed URL: the log keeps it for ever, and a signature is a credential");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +235,41 @@ mod tests {
         assert!(name("/name", "Research").is_ok());
         assert!(name("/name", "  ").is_err());
         assert!(name("/name", &"x".repeat(NAME_MAX_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn artifacts_are_metadata_within_bounds_and_never_a_signed_url() {
+        let artifact = |name: &str, media_type: &str, uri: &str| events::runs::Artifact {
+            name: name.into(),
+            media_type: media_type.into(),
+            size: 1,
+            sha256: "F".repeat(64),
+            uri: uri.into(),
+        };
+        let field = |list: &[events::runs::Artifact]| artifacts("/artifacts", list).err().map(|error| error.path);
+        assert_eq!(
+            field(&[artifact("reports/2026/q1.pdf", "application/pdf; charset=binary", "az://acct/c/q1.pdf")]),
+            None
+        );
+        for uri in [
+            "https://bucket.example/r.pdf?sig=abc",
+            "https://bucket.example/r.pdf?Signature=abc&Expires=1",
+            "https://user:secret@bucket.example/r.pdf",
+            "https://bucket.example/r.pdf#page=2",
+            "http://bucket.example/r.pdf",
+            "s3:///no-bucket",
+        ] {
+            assert_eq!(field(&[artifact("r", "text/plain", uri)]), Some("/artifacts/0/uri".into()), "{uri}");
+        }
+        for name in ["", "/r", "r/", "a//b", "a/./b", "../r", "tab\there"] {
+            assert_eq!(
+                field(&[artifact(name, "text/plain", "s3://b/r")]),
+                Some("/artifacts/0/name".into()),
+                "{name:?}"
+            );
+        }
+        assert_eq!(field(&[artifact("r", "text", "s3://b/r")]), Some("/artifacts/0/media_type".into()));
+        let many: Vec<_> = (0..=ARTIFACTS_MAX).map(|i| artifact(&format!("r{i}"), "text/plain", "s3://b/r")).collect();
+        assert_eq!(field(&many), Some("/artifacts".into()));
     }
 }

@@ -172,6 +172,20 @@ pub struct StepStarted {
     pub attempt: u32,
 }
 
+/// A file a step produced, as metadata: the bytes stay in the user's object storage, at `uri`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    /// Unique within the step; versioned within the workspace.
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    /// The content's SHA-256, 64 lower-case hex digits.
+    pub sha256: String,
+    /// `s3://`, `gs://`, `az://` or `https://`, never signed: the log keeps it for ever.
+    pub uri: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepSucceeded {
@@ -183,6 +197,9 @@ pub struct StepSucceeded {
     pub duration_ms: u64,
     /// Credits this attempt cost.
     pub cost: i64,
+    /// The files it produced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<Artifact>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -38,7 +38,11 @@ pub const VARIABLES: &[Variable] = &[
         "none",
         "also publish external tasks to this topic, which every tenant's workers share: only where all are trusted",
     ),
-    variable("OXBOW_NOTIFICATIONS_TOPIC", "oxbow.notifications", "notices for people (low balance)"),
+    variable(
+        "OXBOW_NOTIFICATIONS_TOPIC",
+        "oxbow.notifications",
+        "notices for people (low balance, steps awaiting an answer)",
+    ),
     variable("OXBOW_TOPIC_PARTITIONS", "4", "every topic's partitions; a differing existing topic stops the start"),
     variable("OXBOW_TOPIC_REPLICATION_FACTOR", "1", "for the topics Oxbow creates (3 on a cluster)"),
     variable("OXBOW_CREATE_TOPICS", "true", "false without the CreateTopics permission: the topics must exist"),

@@ -33,7 +33,7 @@ macro_rules! dynamic {
 pub const SCHEMA: &str = "rebuild_catalog";
 
 /// The catalog's tables.
-pub const TABLES: [&str; 11] = [
+pub const TABLES: [&str; 12] = [
     "rm_workspaces",
     "rm_workspace_members",
     "rm_workspace_invitations",
@@ -45,6 +45,7 @@ pub const TABLES: [&str; 11] = [
     "rm_runs",
     "rm_run_steps",
     "rm_usage",
+    "rm_artifacts",
 ];
 
 /// Held by the projector while it applies a chunk of the log, and by a rebuild's last step.

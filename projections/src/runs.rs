@@ -18,7 +18,7 @@ use view::{RunView, UsageKey};
 pub mod bulk;
 pub mod view;
 
-pub use view::{RunRow, RunStatus, StepRow, StepStatus, Usage};
+pub use view::{ArtifactRow, RunRow, RunStatus, StepRow, StepStatus, Usage};
 
 /// A run's row.
 pub async fn run(executor: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<Option<RunRow>> {
@@ -263,6 +263,101 @@ async fn add_usage(connection: &mut PgConnection, usage: &[(UsageKey, Usage)]) -
 }
 
 /// A text array as PostgreSQL reads it: `{"a","b"}`.
+/// Numbers `artifacts` after the highest versions their names have (one read for the batch)
+/// and inserts them.
+async fn put_artifacts(connection: &mut PgConnection, mut artifacts: Vec<ArtifactRow>) -> sqlx::Result<()> {
+    if artifacts.is_empty() {
+        return Ok(());
+    }
+    let highest: Vec<(Uuid, String, i32)> = sqlx::query_as(
+        "select a.workspace_id, a.name, max(a.version) from rm_artifacts a \
+           join unnest($1::uuid[], $2::text[]) as n(workspace_id, name) using (workspace_id, name) \
+          group by a.workspace_id, a.name",
+    )
+    .bind(artifacts.iter().map(|a| a.workspace_id).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>())
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut highest = highest.into_iter().map(|(workspace, name, version)| ((workspace, name), version)).collect();
+    view::number_artifacts(&mut highest, &mut artifacts);
+    sqlx::query(
+        "insert into rm_artifacts (workspace_id, name, version, run_id, step_id, attempt, media_type, size, sha256, \
+                                   uri, position, ordinal, created_at) \
+         select * from unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::int[], $7::text[], \
+                              $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::int[], $13::timestamptz[]) \
+         on conflict do nothing",
+    )
+    .bind(artifacts.iter().map(|a| a.workspace_id).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.version).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.run_id).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.step_id.as_str()).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.attempt).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.media_type.as_str()).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.size).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.sha256.as_str()).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.uri.as_str()).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.position).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.ordinal).collect::<Vec<_>>())
+    .bind(artifacts.iter().map(|a| a.created_at).collect::<Vec<_>>())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// The artifacts a run's step produced, in the order it listed them.
+pub async fn step_artifacts(
+    executor: impl PgExecutor<'_>,
+    run_id: RunId,
+    step_id: &str,
+) -> sqlx::Result<Vec<ArtifactRow>> {
+    sqlx::query_as("select * from rm_artifacts where run_id = $1 and step_id = $2 order by position, ordinal")
+        .bind(run_id.uuid())
+        .bind(step_id)
+        .fetch_all(executor)
+        .await
+}
+
+/// Up to `limit` of a workspace's artifacts (of one name, when given), newest first, from
+/// before `before` (a `(position, ordinal)` cursor).
+pub async fn artifacts_page(
+    executor: impl PgExecutor<'_>,
+    workspace_id: WorkspaceId,
+    name: Option<&str>,
+    before: (i64, i32),
+    limit: i64,
+) -> sqlx::Result<Vec<ArtifactRow>> {
+    sqlx::query_as(
+        "select * from rm_artifacts where workspace_id = $1 and ($2::text is null or name = $2) \
+            and (position, ordinal) < ($3, $4) order by position desc, ordinal desc limit $5",
+    )
+    .bind(workspace_id.uuid())
+    .bind(name)
+    .bind(before.0)
+    .bind(before.1)
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+}
+
+/// A workspace's artifact by name: `version`, or the latest.
+pub async fn artifact(
+    executor: impl PgExecutor<'_>,
+    workspace_id: WorkspaceId,
+    name: &str,
+    version: Option<i32>,
+) -> sqlx::Result<Option<ArtifactRow>> {
+    sqlx::query_as(
+        "select * from rm_artifacts where workspace_id = $1 and name = $2 and ($3::int is null or version = $3) \
+          order by version desc limit 1",
+    )
+    .bind(workspace_id.uuid())
+    .bind(name)
+    .bind(version)
+    .fetch_optional(executor)
+    .await
+}
+
 fn array_text(elements: &[String]) -> String {
     let quoted: Vec<String> =
         elements.iter().map(|e| format!("\"{}\"", e.replace('\\', "\\\\").replace('"', "\\\""))).collect();

@@ -79,6 +79,10 @@ pub(crate) const JSON_WEIGHT: usize = 64;
 /// What a workflow's or run's steps weigh: the most steps a workflow has (the Workflow
 /// decider's `MAX_STEPS`).
 pub(crate) const STEPS: usize = 100;
+/// What a step's artifacts weigh. A step records at most 100 (`commands::validate::ARTIFACTS_MAX`),
+/// but weighing each step of a run's hundred at that would refuse every query of a run's
+/// artifacts; the response byte cap bounds the rare run whose steps all record that many.
+pub(crate) const ARTIFACTS: usize = 10;
 
 pub(crate) fn page_size(first: Option<i32>) -> async_graphql::Result<i64> {
     match first {

@@ -5,7 +5,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use events::RunId;
-use projections::runs::{RunRow, StepRow};
+use projections::runs::{ArtifactRow, RunRow, StepRow};
 use sqlx::PgPool;
 
 use crate::guard::{PageRequest, coded, if_member, internal, parse_id, role_in, services, viewer};
@@ -198,6 +198,14 @@ impl RunStep {
             duration_ms: self.0.duration_ms,
         }
     }
+    /// The files it produced, in the order it listed them.
+    #[graphql(complexity = "crate::guard::ARTIFACTS * child_complexity")]
+    async fn artifacts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Artifact>> {
+        let rows = projections::runs::step_artifacts(&services(ctx).pool, self.0.run_id.into(), &self.0.step_id)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(Artifact).collect())
+    }
     /// Credits the step's attempts cost.
     async fn cost(&self) -> i64 {
         self.0.cost
@@ -279,6 +287,109 @@ impl RunsQuery {
                 credits: usage.credits,
             })
             .collect())
+    }
+}
+
+/// A file a step produced: its metadata, the `version`th of its name in the workspace. The
+/// bytes are where `uri` says.
+#[derive(Clone)]
+pub struct Artifact(ArtifactRow);
+
+#[Object]
+impl Artifact {
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn media_type(&self) -> &str {
+        &self.0.media_type
+    }
+    /// In bytes.
+    async fn size(&self) -> i64 {
+        self.0.size
+    }
+    async fn sha256(&self) -> &str {
+        &self.0.sha256
+    }
+    async fn uri(&self) -> &str {
+        &self.0.uri
+    }
+    async fn run_id(&self) -> ID {
+        ID(self.0.run_id.to_string())
+    }
+    async fn step_id(&self) -> &str {
+        &self.0.step_id
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// An artifacts page's cursor: the position of the event that recorded the row, and its place
+/// in that event's list.
+fn artifact_cursor(row: &ArtifactRow) -> String {
+    format!("{}.{}", row.position, row.ordinal)
+}
+
+fn parse_artifact_cursor(after: Option<&str>) -> async_graphql::Result<(i64, i32)> {
+    let Some(after) = after else { return Ok((i64::MAX, i32::MAX)) };
+    let cursor =
+        after.split_once('.').and_then(|(position, ordinal)| Some((position.parse().ok()?, ordinal.parse().ok()?)));
+    cursor.ok_or_else(|| coded("BAD_USER_INPUT", "after is not a cursor of this list"))
+}
+
+#[derive(Default)]
+pub struct ArtifactsQuery;
+
+#[Object]
+impl ArtifactsQuery {
+    /// A workspace's artifacts, newest first: of one name (each version) when `name` is given,
+    /// else of every name. Empty for a workspace the caller is not a member of.
+    #[graphql(complexity = "crate::guard::page_weight(first) * child_complexity")]
+    async fn artifacts(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+        name: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Artifact>> {
+        viewer(ctx)?;
+        let workspace_id = parse_id(&workspace_id, "workspaceId")?;
+        let (limit, before) = (crate::guard::page_size(first)?, parse_artifact_cursor(after.as_deref())?);
+        if role_in(ctx, workspace_id).await?.is_none() {
+            return Ok(Connection::new(false, false));
+        }
+        let rows =
+            projections::runs::artifacts_page(&services(ctx).pool, workspace_id, name.as_deref(), before, limit + 1)
+                .await
+                .map_err(internal)?;
+        let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
+        for row in rows.into_iter().take(limit as usize) {
+            connection.edges.push(async_graphql::connection::Edge::new(artifact_cursor(&row), Artifact(row)));
+        }
+        Ok(connection)
+    }
+
+    /// A workspace's artifact by name: `version`, or the latest. Null for a workspace the caller
+    /// is not a member of.
+    async fn artifact(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+        name: String,
+        version: Option<i32>,
+    ) -> async_graphql::Result<Option<Artifact>> {
+        viewer(ctx)?;
+        let workspace_id = parse_id(&workspace_id, "workspaceId")?;
+        if role_in(ctx, workspace_id).await?.is_none() {
+            return Ok(None);
+        }
+        let row =
+            projections::runs::artifact(&services(ctx).pool, workspace_id, &name, version).await.map_err(internal)?;
+        Ok(row.map(Artifact))
     }
 }
 

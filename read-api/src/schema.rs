@@ -5,7 +5,7 @@ use async_graphql::{EmptyMutation, MergedObject, Schema};
 
 use crate::audit::AuditQuery;
 use crate::catalog::{BillingQuery, CatalogQuery};
-use crate::runs::RunsQuery;
+use crate::runs::{ArtifactsQuery, RunsQuery};
 use crate::services::Services;
 use crate::subscriptions::SubscriptionRoot;
 use crate::workspaces::WorkspacesQuery;
@@ -14,7 +14,7 @@ pub type OxbowSchema = Schema<Query, EmptyMutation, SubscriptionRoot>;
 
 /// Every query: workspaces, the audit trail, the catalog of agents and workflows, billing, runs.
 #[derive(MergedObject, Default)]
-pub struct Query(WorkspacesQuery, AuditQuery, CatalogQuery, BillingQuery, RunsQuery);
+pub struct Query(WorkspacesQuery, AuditQuery, CatalogQuery, BillingQuery, RunsQuery, ArtifactsQuery);
 
 pub fn build_schema(services: Services) -> OxbowSchema {
     let bounds = crate::bounds::Bounds { max_response_bytes: services.max_response_bytes };

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use commands::Validate;
 use commands::runs::{CompleteStep, Usage};
 use events::agents::{Builtin, Executor};
+use events::runs::Artifact;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -43,6 +44,7 @@ pub enum Outcome {
     Completed {
         output: Value,
         usage: Usage,
+        artifacts: Vec<Artifact>,
     },
     Failed {
         error: String,
@@ -89,6 +91,8 @@ struct WebhookAnswer {
     output: Value,
     #[serde(default)]
     usage: WebhookUsage,
+    #[serde(default)]
+    artifacts: Vec<Artifact>,
 }
 
 /// A webhook's usage: input and output tokens, or the `tokens` of before (counted as input).
@@ -173,6 +177,7 @@ impl Executors {
                         return Ok(Outcome::Completed {
                             output: task.input.clone(),
                             usage: Usage { duration_ms: slept, ..Usage::default() },
+                            artifacts: Vec::new(),
                         });
                     }
                     Builtin::Fail => {
@@ -182,9 +187,19 @@ impl Executors {
                 }
                 let (input_tokens, output_tokens) =
                     if *name == Builtin::Usage { (input_tokens, output_tokens) } else { (0, 0) };
+                // Echo reports the artifacts its configuration names (checked when it was
+                // registered).
+                let artifacts = match name {
+                    Builtin::Echo => config
+                        .get("artifacts")
+                        .and_then(|artifacts| serde_json::from_value(artifacts.clone()).ok())
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
                 Ok(Outcome::Completed {
                     output: task.input.clone(),
                     usage: Usage { input_tokens, output_tokens, tokens: 0, duration_ms: elapsed(started) },
+                    artifacts,
                 })
             }
             // Workflows keep the executor they were defined with; a retired agent is called by
@@ -291,12 +306,14 @@ impl Executors {
                 tokens: 0,
                 duration_ms: started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64,
             },
+            artifacts: answer.artifacts,
         };
-        // An answer the run cannot record (a NUL, usage past its bounds) fails for good too.
+        // An answer the run cannot record (a NUL, usage past its bounds, an artifact out of
+        // bounds or with a signed URL) fails for good too.
         if let Err(error) = completed.validate() {
             return Outcome::Failed { error: format!("answer_invalid: {error}"), retryable: false };
         }
-        Outcome::Completed { output: completed.output, usage: completed.usage }
+        Outcome::Completed { output: completed.output, usage: completed.usage, artifacts: completed.artifacts }
     }
 }
 

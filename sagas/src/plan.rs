@@ -290,6 +290,7 @@ mod tests {
                 output_tokens: 0,
                 duration_ms: 1,
                 cost,
+                artifacts: Vec::new(),
             })
         };
         let planned = plan(&recorded(&format!("run-{run}"), &succeeded(3))).unwrap();

@@ -250,8 +250,8 @@ impl Steps {
         let report = match self.executors.run(executor, &task, scheduled).await? {
             Outcome::HandedOver | Outcome::PastDeadline => return Ok(Progress::Done),
             Outcome::WakeAt(at) => return Ok(Progress::WakeAt(at)),
-            Outcome::Completed { output, usage } => {
-                RunCommand::from(CompleteStep { step_id: step_id.to_owned(), attempt, output, usage })
+            Outcome::Completed { output, usage, artifacts } => {
+                RunCommand::from(CompleteStep { step_id: step_id.to_owned(), attempt, output, usage, artifacts })
             }
             Outcome::Failed { error, retryable } => {
                 let error = error.chars().take(commands::runs::TEXT_MAX_CHARS).collect();

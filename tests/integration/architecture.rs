@@ -27,6 +27,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("rm_runs", "projections"),
     ("rm_run_steps", "projections"),
     ("rm_usage", "projections"),
+    ("rm_artifacts", "projections"),
     ("saga_work", "sagas"),
     ("agent_tasks", "sagas"),
     ("projection_streams", "sagas"),

@@ -3,11 +3,13 @@
 mod agents;
 mod approvals;
 mod architecture;
+mod artifacts;
 mod bounds;
 mod cli;
 mod data_flow;
 mod database_roles;
 mod deployment;
+mod dev;
 mod errors;
 mod forget;
 mod graphiql;

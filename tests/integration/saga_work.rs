@@ -63,6 +63,7 @@ async fn an_event_drops_exactly_the_work_it_makes_moot() {
         output_tokens: 0,
         duration_ms: 1,
         cost: 1,
+        artifacts: Vec::new(),
     });
     queue::drop_moot(&mut connection, RUN_SAGA, &plan::moot(&recorded(run, &succeeded)), &[]).await.unwrap();
     let mut left: Vec<String> = wanted.iter().map(|planned| planned.key.clone()).collect();

@@ -68,6 +68,7 @@ fn complete(step: &str, attempt: u32, tokens: u64) -> RunCommand {
         attempt,
         output: serde_json::json!({"ok": true}),
         usage: Usage { input_tokens: tokens, duration_ms: 5, ..Usage::default() },
+        artifacts: Vec::new(),
     })
 }
 
@@ -80,6 +81,7 @@ fn succeeded(step: &str, attempt: u32, tokens: u64, cost: i64) -> RunEvent {
         output_tokens: 0,
         duration_ms: 5,
         cost,
+        artifacts: Vec::new(),
     }
     .into()
 }
@@ -259,37 +261,101 @@ fn a_step_is_reported_by_its_runner_only() {
         .then_err(RunError::NotAMember);
 }
 
-/// What a worker does with an attempt.
-#[derive(Debug, Clone, Copy)]
+/// What a worker, a person or a member does next.
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Outcome {
+    /// An agent's step succeeds with these tokens; an approval is approved.
     Succeed(u64),
-    Fail { retryable: bool },
+    /// An agent's step fails; an approval is rejected.
+    Fail {
+        retryable: bool,
+    },
     TimeOut,
+    /// A member cancels the run.
+    Cancel,
 }
 
 fn arb_outcome() -> impl Strategy<Value = Outcome> {
     prop_oneof![
-        4 => (0u64..5000).prop_map(Outcome::Succeed),
-        1 => any::<bool>().prop_map(|retryable| Outcome::Fail { retryable }),
-        1 => Just(Outcome::TimeOut),
+        8 => (0u64..5000).prop_map(Outcome::Succeed),
+        2 => any::<bool>().prop_map(|retryable| Outcome::Fail { retryable }),
+        2 => Just(Outcome::TimeOut),
+        1 => Just(Outcome::Cancel),
     ]
 }
 
+/// Step `i` of a generated DAG: an approval, for one in four, else an agent's step.
+fn generated_step(i: usize, depends_on: Vec<String>, attempts: u32, approval: bool) -> PlannedStep {
+    let step = PlannedStep { depends_on, ..planned(&format!("s{i}"), &[], attempts) };
+    match approval {
+        true => PlannedStep {
+            kind: StepKind::Approval,
+            agent_id: None,
+            executor: None,
+            price: None,
+            retry: RetryPolicy::default(),
+            ..step
+        },
+        false => step,
+    }
+}
+
+/// The command that carries `outcome` out on `step`, with the facts and the caller it comes
+/// from: the saga's reports and timers, a member's answers and cancels.
+fn command_for(step: &StepState, outcome: Outcome) -> (RunCommand, RunFacts, crate::CommandContext) {
+    let (id, attempt) = (step.planned.id.clone(), step.attempt);
+    let by_member = |command| (command, member(Role::Admin), context_of("carol"));
+    if outcome == Outcome::Cancel {
+        return by_member(RunCommand::CancelRun(CancelRun { reason: "changed my mind".into() }));
+    }
+    if step.status == StepStatus::RetryWaiting {
+        return (RunCommand::RetryStep(RetryStep { step_id: id, attempt: attempt + 1 }), system(), by_saga());
+    }
+    let command = match (step.status, outcome) {
+        (StepStatus::Waiting, Outcome::Succeed(_)) => {
+            return by_member(RunCommand::ApproveStep(ApproveStep { step_id: id, comment: None }));
+        }
+        (StepStatus::Waiting, Outcome::Fail { .. }) => {
+            return by_member(RunCommand::RejectStep(RejectStep { step_id: id, reason: "no".into() }));
+        }
+        (_, Outcome::Succeed(tokens)) => RunCommand::CompleteStep(CompleteStep {
+            step_id: id.clone(),
+            attempt,
+            output: serde_json::json!({"v": tokens, "by": id}),
+            usage: Usage { input_tokens: tokens, output_tokens: tokens / 3, duration_ms: 1, tokens: 0 },
+            artifacts: Vec::new(),
+        }),
+        (_, Outcome::Fail { retryable }) => {
+            RunCommand::FailStep(FailStep { step_id: id, attempt, error: "x".into(), retryable })
+        }
+        (_, Outcome::TimeOut | Outcome::Cancel) => RunCommand::TimeOutStep(TimeOutStep { step_id: id, attempt }),
+    };
+    (command, system(), by_saga())
+}
+
+/// The step a driven run acts on next: one dispatched, waiting for an answer, or for its retry.
+fn next_step(run: &Run) -> &StepState {
+    run.steps
+        .iter()
+        .find(|s| matches!(s.status, StepStatus::Scheduled | StepStatus::Waiting | StepStatus::RetryWaiting))
+        .expect("something to do")
+}
+
 fn arb_run() -> impl Strategy<Value = (Vec<PlannedStep>, i64, Vec<Outcome>)> {
-    let steps = prop::collection::vec((prop::collection::vec(any::<prop::sample::Index>(), 0..3), 1u32..4), 1..8)
-        .prop_map(|specs| {
-            specs
-                .into_iter()
-                .enumerate()
-                .map(|(i, (picks, attempts))| {
-                    let mut depends_on: Vec<String> =
-                        if i == 0 { Vec::new() } else { picks.iter().map(|p| format!("s{}", p.index(i))).collect() };
-                    depends_on.sort();
-                    depends_on.dedup();
-                    PlannedStep { depends_on, ..planned(&format!("s{i}"), &[], attempts) }
-                })
-                .collect::<Vec<_>>()
-        });
+    let spec = (prop::collection::vec(any::<prop::sample::Index>(), 0..3), 1u32..4, prop::bool::weighted(0.25));
+    let steps = prop::collection::vec(spec, 1..8).prop_map(|specs| {
+        specs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (picks, attempts, approval))| {
+                let mut depends_on: Vec<String> =
+                    if i == 0 { Vec::new() } else { picks.iter().map(|p| format!("s{}", p.index(i))).collect() };
+                depends_on.sort();
+                depends_on.dedup();
+                generated_step(i, depends_on, attempts, approval)
+            })
+            .collect::<Vec<_>>()
+    });
     (steps, 1i64..200, prop::collection::vec(arb_outcome(), 1..40))
 }
 
@@ -317,10 +383,11 @@ impl Account {
 }
 
 proptest! {
-    /// Driven and billed the way the saga does it, any run of any DAG with any pattern of
-    /// successes, failures and timeouts ends, with every step final, no more credits used than
-    /// budgeted, and its reservation settled exactly: each costed attempt captured once, the
-    /// rest released, captured + released = reserved.
+    /// Driven and billed the way the saga does it, any run of any DAG of agent and approval
+    /// steps, with any pattern of successes, failures, timeouts, approvals, rejections and a
+    /// cancel at any point, ends, with every step final, no more credits used than budgeted,
+    /// and its reservation settled exactly: each costed attempt captured once, the rest
+    /// released, captured + released = reserved. Approvals cost nothing.
     #[test]
     fn every_run_ends_with_every_step_final_and_is_billed_exactly((steps, budget, outcomes) in arb_run()) {
         use crate::billing::{BillingCommand, CaptureCredits, GrantCredits, OpenBillingAccount, ReleaseReservation, ReserveCredits};
@@ -340,15 +407,8 @@ proptest! {
         while !state.0.as_ref().unwrap().status.is_final() {
             prop_assert!(turn < 1000, "the run did not end");
             let run = state.0.clone().unwrap();
-            let step = run.steps.iter().find(|s| matches!(s.status, StepStatus::Scheduled | StepStatus::RetryWaiting)).expect("something to do");
-            let (id, attempt) = (step.planned.id.clone(), step.attempt);
-            let command = match (step.status, outcomes[turn % outcomes.len()]) {
-                (StepStatus::RetryWaiting, _) => RunCommand::RetryStep(RetryStep { step_id: id, attempt: attempt + 1 }),
-                (_, Outcome::Succeed(tokens)) => complete(&id, attempt, tokens),
-                (_, Outcome::Fail { retryable }) => RunCommand::FailStep(FailStep { step_id: id, attempt, error: "x".into(), retryable }),
-                (_, Outcome::TimeOut) => RunCommand::TimeOutStep(TimeOutStep { step_id: id, attempt }),
-            };
-            events = RunAggregate::decide(&command, &state, &system(), &context).unwrap();
+            let (command, facts, caller) = command_for(next_step(&run), outcomes[turn % outcomes.len()]);
+            events = RunAggregate::decide(&command, &state, &facts, &caller).unwrap();
             state = apply(state, &events);
             // Usage is captured per attempt, under the attempt's key.
             for event in &events {
@@ -358,6 +418,8 @@ proptest! {
                     _ => continue,
                 };
                 prop_assert!(captured_attempts.insert((step_id.clone(), attempt)), "attempt {attempt} of {step_id} costed twice");
+                let waits = run.step(step_id).is_some_and(|step| step.planned.kind.waits());
+                prop_assert!(!waits || cost == 0, "an answer to {step_id} cost {cost}");
                 if cost > 0 {
                     account.send(BillingCommand::CaptureCredits(CaptureCredits { reservation_id, amount: cost }));
                 }
@@ -378,6 +440,7 @@ proptest! {
         let credits_used = match events.last() {
             Some(RunEvent::RunSucceeded(e)) => e.credits_used,
             Some(RunEvent::RunFailed(e)) => e.credits_used,
+            Some(RunEvent::RunCancelled(e)) => e.credits_used,
             other => panic!("the run ended with {other:?}"),
         };
         prop_assert_eq!(credits_used, run.used, "the run settles exactly what its steps used");
@@ -408,6 +471,7 @@ fn completed_with(step: &str, output: serde_json::Value) -> RunCommand {
         attempt: 1,
         output,
         usage: Usage { duration_ms: 5, ..Usage::default() },
+        artifacts: Vec::new(),
     })
 }
 
@@ -688,14 +752,19 @@ fn a_retry_with_nothing_left_to_do_succeeds_when_it_begins() {
 /// and, for some, a path no output has).
 fn arb_templated_run() -> impl Strategy<Value = (Vec<PlannedStep>, Vec<Outcome>, Vec<Outcome>)> {
     let steps = prop::collection::vec(
-        (prop::collection::vec(any::<prop::sample::Index>(), 0..3), 1u32..3, prop::bool::weighted(0.15)),
+        (
+            prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+            1u32..3,
+            prop::bool::weighted(0.15),
+            prop::bool::weighted(0.2),
+        ),
         1..7,
     )
     .prop_map(|specs| {
         specs
             .into_iter()
             .enumerate()
-            .map(|(i, (picks, attempts, reads_missing))| {
+            .map(|(i, (picks, attempts, reads_missing, approval))| {
                 let mut depends_on: Vec<String> =
                     if i == 0 { Vec::new() } else { picks.iter().map(|p| format!("s{}", p.index(i))).collect() };
                 depends_on.sort();
@@ -708,7 +777,7 @@ fn arb_templated_run() -> impl Strategy<Value = (Vec<PlannedStep>, Vec<Outcome>,
                 if reads_missing && let Some(first) = depends_on.first() {
                     input["missing"] = serde_json::json!(format!("{{{{ steps.{first}.output.nope }}}}"));
                 }
-                PlannedStep { depends_on, input, ..planned(&format!("s{i}"), &[], attempts) }
+                PlannedStep { input, ..generated_step(i, depends_on, attempts, approval) }
             })
             .collect::<Vec<_>>()
     });
@@ -760,26 +829,8 @@ fn drive(requested: Vec<RunEvent>, budget: i64, outcomes: &[Outcome]) -> Result<
             break;
         }
         prop_assert!(turn < 500, "the run did not end");
-        let step = run
-            .steps
-            .iter()
-            .find(|s| matches!(s.status, StepStatus::Scheduled | StepStatus::RetryWaiting))
-            .expect("something to do");
-        let (id, attempt) = (step.planned.id.clone(), step.attempt);
-        let command = match (step.status, outcomes[turn % outcomes.len()]) {
-            (StepStatus::RetryWaiting, _) => RunCommand::RetryStep(RetryStep { step_id: id, attempt: attempt + 1 }),
-            (_, Outcome::Succeed(tokens)) => RunCommand::CompleteStep(CompleteStep {
-                step_id: id.clone(),
-                attempt,
-                output: serde_json::json!({"v": tokens, "by": id}),
-                usage: Usage { input_tokens: tokens, output_tokens: tokens / 3, duration_ms: 1, tokens: 0 },
-            }),
-            (_, Outcome::Fail { retryable }) => {
-                RunCommand::FailStep(FailStep { step_id: id, attempt, error: "x".into(), retryable })
-            }
-            (_, Outcome::TimeOut) => RunCommand::TimeOutStep(TimeOutStep { step_id: id, attempt }),
-        };
-        pending = RunAggregate::decide(&command, &state, &system(), &context).unwrap();
+        let (command, facts, caller) = command_for(next_step(&run), outcomes[turn % outcomes.len()]);
+        pending = RunAggregate::decide(&command, &state, &facts, &caller).unwrap();
         state = apply(state, &pending);
         history.extend(pending.iter().cloned());
         turn += 1;
@@ -817,6 +868,7 @@ fn inputs_follow_their_templates(history: &[RunEvent]) -> Result<(), TestCaseErr
     for event in history {
         let (step_id, input) = match event {
             RunEvent::StepScheduled(e) => (&e.step_id, &e.input),
+            RunEvent::StepAwaiting(e) => (&e.step_id, &e.input),
             RunEvent::StepReused(e) => (&e.step_id, &e.input),
             RunEvent::StepFailed(e) if e.error.starts_with("input_reference_missing") => {
                 prop_assert!(expected(&e.step_id).is_err(), "{} failed though its input resolves", e.step_id);
@@ -952,6 +1004,7 @@ fn an_approval_waits_for_a_member_of_its_role_and_costs_nothing() {
         output_tokens: 0,
         duration_ms: 0,
         cost: 0,
+        artifacts: Vec::new(),
     }
     .into();
     let callback = awaiting("callback", StepKind::Signal, serde_json::json!({"draft": {"ok": true}}));
@@ -988,6 +1041,7 @@ fn an_approval_waits_for_a_member_of_its_role_and_costs_nothing() {
         output_tokens: 0,
         duration_ms: 0,
         cost: 0,
+        artifacts: Vec::new(),
     }
     .into();
     given::<RunAggregate>(answered.clone())

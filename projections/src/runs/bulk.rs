@@ -8,7 +8,7 @@ use events::RecordedEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::view::{self, RunView, Usage, UsageKey};
+use super::view::{self, ArtifactRow, RunChange, RunView, Usage, UsageKey};
 use crate::Touched;
 
 /// Runs, their steps and usage, held in memory until [`Runs::write`].
@@ -19,6 +19,8 @@ pub struct Runs {
     changed: HashSet<Uuid>,
     /// Increments to `rm_usage`.
     usage: HashMap<UsageKey, Usage>,
+    /// Artifacts recorded, in log order, not yet numbered.
+    artifacts: Vec<ArtifactRow>,
 }
 
 impl Runs {
@@ -35,8 +37,11 @@ impl Runs {
     /// Applies one run event to what is held; says which run changed, if one did.
     pub fn apply(&mut self, event: &RecordedEvent) -> Result<Option<Touched>, events::Error> {
         let Some(run_id) = view::run_of(event) else { return Ok(None) };
-        let Some(change) = view::change(self.views.get(&run_id), event)? else { return Ok(None) };
+        let Some(mut change) = view::change(self.views.get(&run_id), event)? else { return Ok(None) };
         let touched = Touched::Run { workspace_id: change.run().workspace_id.into(), run_id: run_id.into() };
+        if let RunChange::Update { artifacts, .. } = &mut change {
+            self.artifacts.append(artifacts);
+        }
         self.changed.insert(run_id);
         if let Some((key, usage)) = change.apply_to(&mut self.views) {
             let total = self.usage.entry(key).or_default();
@@ -58,7 +63,8 @@ impl Runs {
         super::put_runs(connection, &runs).await?;
         super::put_steps(connection, &steps).await?;
         let usage: Vec<(UsageKey, Usage)> = self.usage.drain().collect();
-        super::add_usage(connection, &usage).await
+        super::add_usage(connection, &usage).await?;
+        super::put_artifacts(connection, std::mem::take(&mut self.artifacts)).await
     }
 }
 
@@ -113,6 +119,24 @@ mod tests {
         .into()
     }
 
+    /// A step's artifacts, of a few names shared by every run, so that versions pile up.
+    fn arb_artifacts() -> impl Strategy<Value = Vec<Artifact>> {
+        let name = prop_oneof![Just("report.pdf"), Just("data/raw.csv"), Just("summary.md")];
+        proptest::collection::vec(name, 0..3).prop_map(|mut names| {
+            names.dedup();
+            names
+                .into_iter()
+                .map(|name| Artifact {
+                    name: name.into(),
+                    media_type: "text/plain".into(),
+                    size: 1,
+                    sha256: "0".repeat(64),
+                    uri: format!("s3://bucket/{name}"),
+                })
+                .collect()
+        })
+    }
+
     /// Any later event of a run, extreme numbers and unknown steps included.
     fn arb_event() -> impl Strategy<Value = RunEvent> {
         let step = prop_oneof![Just("fetch"), Just("clean"), Just("merge"), Just("unknown")].prop_map(String::from);
@@ -130,13 +154,14 @@ mod tests {
             }
             .into()),
             (step.clone(), attempt.clone()).prop_map(|(step_id, attempt)| StepStarted { step_id, attempt }.into()),
-            (step.clone(), attempt.clone(), tokens.clone(), tokens, cost.clone()).prop_map(
-                |(step_id, attempt, tokens, duration_ms, cost)| StepSucceeded {
+            (step.clone(), attempt.clone(), tokens.clone(), tokens, cost.clone(), arb_artifacts()).prop_map(
+                |(step_id, attempt, tokens, duration_ms, cost, artifacts)| StepSucceeded {
                     step_id,
                     attempt,
                     output: json!({"ok": true}),
                     input_tokens: tokens,
                     output_tokens: tokens / 2,
+                    artifacts,
                     duration_ms,
                     cost
                 }
@@ -215,25 +240,32 @@ mod tests {
         )
     }
 
-    type Tables = (HashMap<Uuid, RunView>, HashMap<UsageKey, Usage>);
+    type Tables = (HashMap<Uuid, RunView>, HashMap<UsageKey, Usage>, Vec<ArtifactRow>);
 
     /// Each event's change applied to the tables alone, as it comes: what the rule says.
     fn live(log: &[RecordedEvent]) -> Tables {
-        let (mut runs, mut usage): Tables = Default::default();
+        let (mut runs, mut usage, mut artifacts): Tables = Default::default();
+        let mut highest = HashMap::new();
         for event in log {
             let run_id = view::run_of(event).unwrap();
-            let change = view::change(runs.get(&run_id), event).unwrap();
-            if let Some((key, added)) = change.and_then(|change| change.apply_to(&mut runs)) {
+            let Some(mut change) = view::change(runs.get(&run_id), event).unwrap() else { continue };
+            if let RunChange::Update { artifacts: new, .. } = &mut change {
+                view::number_artifacts(&mut highest, new);
+                artifacts.append(new);
+            }
+            if let Some((key, added)) = change.apply_to(&mut runs) {
                 let total = usage.entry(key).or_default();
                 *total = total.plus(added);
             }
         }
-        (runs, usage)
+        (runs, usage, artifacts)
     }
 
     /// This adapter: batches folded in memory from what the tables hold, then written.
     fn rebuilt(log: &[RecordedEvent], batch: usize) -> Tables {
-        let (mut runs, mut usage): Tables = Default::default();
+        let (mut runs, mut usage, mut artifacts): Tables = Default::default();
+        // What `rm_artifacts` holds: the highest version of each name so far.
+        let mut highest: HashMap<(Uuid, String), i32> = HashMap::new();
         for events in log.chunks(batch) {
             let mut bulk = Runs::default();
             for event in events {
@@ -248,8 +280,20 @@ mod tests {
                 let total = usage.entry(key).or_default();
                 *total = total.plus(added);
             }
+            let mut written = std::mem::take(&mut bulk.artifacts);
+            let mut known: HashMap<(Uuid, String), i32> = written
+                .iter()
+                .filter_map(|a| {
+                    Some(((a.workspace_id, a.name.clone()), *highest.get(&(a.workspace_id, a.name.clone()))?))
+                })
+                .collect();
+            view::number_artifacts(&mut known, &mut written);
+            for artifact in &written {
+                highest.insert((artifact.workspace_id, artifact.name.clone()), artifact.version);
+            }
+            artifacts.append(&mut written);
         }
-        (runs, usage)
+        (runs, usage, artifacts)
     }
 
     proptest! {
@@ -297,10 +341,11 @@ mod tests {
                 output_tokens: u64::MAX,
                 duration_ms: u64::MAX,
                 cost: i64::MAX,
+                artifacts: Vec::new(),
             };
             push(version, event.into());
         }
-        let (runs, usage) = live(&log);
+        let (runs, usage, artifacts) = live(&log);
         let run = &runs[&Uuid::from_u128(1)];
         assert_eq!(run.run.credits_used, i64::MAX);
         assert!(
@@ -311,6 +356,6 @@ mod tests {
             && u.output_tokens == i64::MAX
             && u.credits == i64::MAX
             && u.attempts == 1));
-        assert_eq!(rebuilt(&log, 3), (runs, usage));
+        assert_eq!(rebuilt(&log, 3), (runs, usage, artifacts));
     }
 }

@@ -201,9 +201,42 @@ impl Usage {
 pub enum RunChange {
     /// A new run with its steps.
     Insert(RunView),
-    /// The run's row as it becomes, the steps that changed as they become, and what to add to
-    /// an agent's usage.
-    Update { run: RunRow, steps: Vec<StepRow>, usage: Option<(UsageKey, Usage)> },
+    /// The run's row as it becomes, the steps that changed as they become, what to add to an
+    /// agent's usage, and the artifacts a step produced (numbered when written: see
+    /// [`number_artifacts`]).
+    Update { run: RunRow, steps: Vec<StepRow>, usage: Option<(UsageKey, Usage)>, artifacts: Vec<ArtifactRow> },
+}
+
+/// One `rm_artifacts` row: a file a step produced, the `version`th of its name in its workspace.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ArtifactRow {
+    pub workspace_id: Uuid,
+    pub name: String,
+    /// 0 until [`number_artifacts`] gives it its number.
+    pub version: i32,
+    pub run_id: Uuid,
+    pub step_id: String,
+    pub attempt: i32,
+    pub media_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub uri: String,
+    /// The log position of the event that recorded it, and its place in that event's list:
+    /// newest first is by these, the same after any rebuild.
+    pub position: i64,
+    pub ordinal: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Numbers artifacts in log order: each is 1 + the highest version of its name in its
+/// workspace so far, `highest` holding what the table had. The same log numbers the same way
+/// however it is batched.
+pub fn number_artifacts(highest: &mut HashMap<(Uuid, String), i32>, artifacts: &mut [ArtifactRow]) {
+    for artifact in artifacts {
+        let version = highest.entry((artifact.workspace_id, artifact.name.clone())).or_insert(0);
+        *version = version.saturating_add(1);
+        artifact.version = *version;
+    }
 }
 
 impl RunChange {
@@ -243,6 +276,7 @@ pub fn change(view: Option<&RunView>, event: &RecordedEvent) -> Result<Option<Ru
     };
     let mut steps = Vec::new();
     let mut usage = None;
+    let mut artifacts = Vec::new();
     match decoded {
         // A run is requested once: its stream's first event.
         RunEvent::RunRequested(_) => return Ok(None),
@@ -272,6 +306,26 @@ pub fn change(view: Option<&RunView>, event: &RecordedEvent) -> Result<Option<Ru
             ..step
         })),
         RunEvent::StepSucceeded(e) => {
+            artifacts = e
+                .artifacts
+                .into_iter()
+                .enumerate()
+                .map(|(ordinal, artifact)| ArtifactRow {
+                    workspace_id: run.workspace_id,
+                    name: artifact.name,
+                    version: 0,
+                    run_id,
+                    step_id: e.step_id.clone(),
+                    attempt: clamp_i32(e.attempt.into()),
+                    media_type: artifact.media_type,
+                    size: clamp_i64(artifact.size),
+                    sha256: artifact.sha256,
+                    uri: artifact.uri,
+                    position: event.position,
+                    ordinal: clamp_i32(ordinal as u64),
+                    created_at: at,
+                })
+                .collect();
             let charge = Usage {
                 attempts: 1,
                 input_tokens: clamp_i64(e.input_tokens),
@@ -313,7 +367,7 @@ pub fn change(view: Option<&RunView>, event: &RecordedEvent) -> Result<Option<Ru
             steps = finish(&mut run, view, RunStatus::Cancelled, Some(e.reason), Some(e.credits_used), at)
         }
     }
-    Ok(Some(RunChange::Update { run, steps, usage }))
+    Ok(Some(RunChange::Update { run, steps, usage, artifacts }))
 }
 
 fn requested_run(run_id: Uuid, event: &RecordedEvent, requested: RunRequested) -> RunChange {
@@ -416,7 +470,7 @@ impl RunChange {
                 views.entry(view.run.id).or_insert(view);
                 None
             }
-            RunChange::Update { run, steps, usage } => {
+            RunChange::Update { run, steps, usage, .. } => {
                 let view = views.get_mut(&run.id)?;
                 view.run = run;
                 for step in steps {
