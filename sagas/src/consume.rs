@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::events_topic::{EventConsumer, of_this_log};
 use crate::handled::{handle_once, not_yet_handled};
+use crate::in_flight::InFlight;
 use crate::plan::{self, KeyRange, Planned, RUN_SAGA};
 use crate::queue::{self, Cause};
 use crate::tasks;
@@ -40,6 +41,8 @@ pub(crate) struct Planner {
     subscription: Subscription,
     /// Rung when new work is planned.
     wake: Arc<Notify>,
+    /// Told of the work an event made moot, which this process may be carrying out.
+    in_flight: Arc<InFlight>,
     /// What this process's command service appended, to react to before Kafka brings it.
     own_appends: tokio::sync::Mutex<mpsc::Receiver<Appended>>,
 }
@@ -50,9 +53,10 @@ impl Planner {
         metrics: Metrics,
         subscription: Subscription,
         wake: Arc<Notify>,
+        in_flight: Arc<InFlight>,
         own_appends: mpsc::Receiver<Appended>,
     ) -> Planner {
-        Planner { pool, metrics, subscription, wake, own_appends: tokio::sync::Mutex::new(own_appends) }
+        Planner { pool, metrics, subscription, wake, in_flight, own_appends: tokio::sync::Mutex::new(own_appends) }
     }
 
     /// Consumes the events topic and plans each event's work once in effect. Runs until an
@@ -145,8 +149,9 @@ impl Planner {
         // Planned, then dropped: an event only makes moot what earlier events planned
         // (attempts only go up, and nothing follows a run's end).
         queue::enqueue(&mut transaction, &planned, &causes).await?;
-        queue::drop_moot(&mut transaction, RUN_SAGA, &moot, &ended).await?;
+        let dropped = queue::drop_moot(&mut transaction, RUN_SAGA, &moot, &ended).await?;
         transaction.commit().await?;
+        self.in_flight.dropped(&dropped);
         drop(spans);
         if !planned.is_empty() {
             self.wake.notify_one();

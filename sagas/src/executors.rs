@@ -24,8 +24,8 @@ use uuid::Uuid;
 use crate::egress::{Egress, NotAllowed};
 
 /// An attempt as an executor receives it. This is also the JSON of a message on the shared
-/// tasks topic, where a deployment has one; a webhook receives `run_id`, `step_id`, `attempt`
-/// and `input` of it.
+/// tasks topic, where a deployment has one, with `"type": "task"`; a webhook receives `run_id`,
+/// `step_id`, `attempt` and `input` of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub run_id: Uuid,
@@ -142,6 +142,33 @@ impl Executors {
         self.publish(&self.notifications_topic, &workspace_id.to_string(), &serde_json::to_vec(notification)?).await
     }
 
+    /// Tells the workers reading the shared tasks topic, where there is one, that an attempt is
+    /// over (its run failed or was cancelled): `{"type": "cancel", "run_id", "workspace_id",
+    /// "agent_id", "step_id", "attempt"}`, keyed by run like its task. Workers that lease over
+    /// HTTP learn it from the lease, which answers `attempt_over`.
+    pub async fn cancel_task(
+        &self,
+        attempt: &crate::tasks::Attempt,
+        workspace_id: Uuid,
+        agent_id: Uuid,
+    ) -> anyhow::Result<()> {
+        let Some(topic) = &self.tasks_topic else { return Ok(()) };
+        let message = serde_json::json!({
+            "type": "cancel",
+            "run_id": attempt.run_id,
+            "workspace_id": workspace_id,
+            "agent_id": agent_id,
+            "step_id": attempt.step_id,
+            "attempt": attempt.attempt,
+        });
+        self.publish(topic, &attempt.run_id.to_string(), &serde_json::to_vec(&message)?).await
+    }
+
+    /// Whether attempts are also published on a shared tasks topic.
+    pub fn publishes_tasks(&self) -> bool {
+        self.tasks_topic.is_some()
+    }
+
     async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> anyhow::Result<()> {
         self.producer
             .send(FutureRecord::to(topic).key(key).payload(payload), Duration::from_secs(10))
@@ -214,7 +241,9 @@ impl Executors {
                 let (agent, workspace) = (task.agent_id, task.workspace_id);
                 crate::tasks::offer(&self.pool, &attempt, agent, workspace, scheduled.position, task.deadline).await?;
                 if let Some(topic) = &self.tasks_topic {
-                    self.publish(topic, &task.run_id.to_string(), &serde_json::to_vec(task)?).await?;
+                    let mut message = serde_json::to_value(task)?;
+                    message["type"] = "task".into();
+                    self.publish(topic, &task.run_id.to_string(), &serde_json::to_vec(&message)?).await?;
                 }
                 Ok(Outcome::HandedOver)
             }

@@ -16,6 +16,7 @@ pub mod egress;
 mod events_topic;
 pub mod executors;
 mod handled;
+mod in_flight;
 pub mod plan;
 pub mod queue;
 mod steps;
@@ -82,11 +83,20 @@ impl Sagas {
         let options = pool.connect_options().as_ref().clone().options([("synchronous_commit", "off")]);
         let bookkeeping = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect_lazy_with(options);
         let wake = Arc::new(Notify::new());
+        let in_flight = Arc::new(in_flight::InFlight::default());
         let subscription =
             consume::Subscription { kafka: config.kafka.clone(), topic: config.topic, group: config.group };
-        let planner = consume::Planner::new(pool.clone(), metrics.clone(), subscription, wake.clone(), own_appends);
+        let planner = consume::Planner::new(
+            pool.clone(),
+            metrics.clone(),
+            subscription,
+            wake.clone(),
+            in_flight.clone(),
+            own_appends,
+        );
         let steps = steps::Steps::new(pool, service, executors);
-        let workers = workers::Workers::new(bookkeeping, steps, metrics, config.max_in_flight, config.share, wake);
+        let workers =
+            workers::Workers::new(bookkeeping, steps, metrics, config.max_in_flight, config.share, wake, in_flight);
         Ok(Sagas { planner: Arc::new(planner), workers: Arc::new(workers) })
     }
 

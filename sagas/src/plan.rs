@@ -28,6 +28,9 @@ pub enum Work {
     CaptureUsage { run_id: RunId, workspace_id: WorkspaceId, step_id: String, attempt: u32, amount: i64 },
     /// The run is over: capture whatever is not captured yet, release the rest.
     Settle { run_id: RunId },
+    /// The run failed or was cancelled: tell the external attempts it left under way that they
+    /// are over, on the shared tasks topic where there is one.
+    CancelTasks { run_id: RunId },
     /// An invoice's due date has come: suspend the workspace if it is still unpaid.
     SuspendIfUnpaid { workspace_id: WorkspaceId, invoice_id: Uuid },
     /// A payment came in: reactivate the workspace if nothing is outstanding any more.
@@ -100,9 +103,10 @@ impl KeyRange {
     }
 }
 
-/// The run saga's work that `event` makes moot: an attempt's timer once the attempt is over,
-/// and every timer and dispatch of a run once it is over. Moot work would change nothing if it
-/// ran; dropping it keeps `saga_work` small.
+/// The run saga's work that `event` makes moot: an attempt's timer once the attempt is over (and
+/// its dispatch once it timed out), and every timer and dispatch of a run once it is over. Moot
+/// work would change nothing if it ran; dropping it keeps `saga_work` small, and work dropped
+/// while under way is abandoned (a webhook call cut off, a sleep ended).
 pub fn moot(event: &RecordedEvent) -> Vec<KeyRange> {
     let (Some(run_id), Ok(run_event)) = (event.aggregate_id(Category::Run), RunEvent::from_recorded(event)) else {
         return Vec::new();
@@ -112,7 +116,10 @@ pub fn moot(event: &RecordedEvent) -> Vec<KeyRange> {
     match run_event {
         RunEvent::StepSucceeded(e) => attempt_over(&e.step_id, e.attempt),
         RunEvent::StepFailed(e) => attempt_over(&e.step_id, e.attempt),
-        RunEvent::StepTimedOut(e) => attempt_over(&e.step_id, e.attempt),
+        RunEvent::StepTimedOut(e) => {
+            let dispatch = format!("dispatch:{run_id}:{}:{}", e.step_id, e.attempt);
+            [attempt_over(&e.step_id, e.attempt), vec![KeyRange::key(dispatch)]].concat()
+        }
         RunEvent::RunSucceeded(_) | RunEvent::RunFailed(_) | RunEvent::RunCancelled(_) | RunEvent::RunRejected(_) => {
             ["timeout", "retry", "dispatch"].iter().map(|kind| KeyRange::under(format!("{kind}:{run_id}:"))).collect()
         }
@@ -178,9 +185,12 @@ fn plan_run(recorded: &RecordedEvent, event: &RunEvent) -> events::Result<Vec<Pl
                 Work::CaptureUsage { run_id, workspace_id, step_id: step_id.clone(), attempt: *attempt, amount: *cost },
             )]
         }
-        RunEvent::RunSucceeded(_) | RunEvent::RunFailed(_) | RunEvent::RunCancelled(_) => {
-            vec![work(format!("settle:{run_id}"), now, Work::Settle { run_id })]
-        }
+        RunEvent::RunSucceeded(_) => vec![work(format!("settle:{run_id}"), now, Work::Settle { run_id })],
+        // A run that succeeded left nothing under way; one that failed or was cancelled may have.
+        RunEvent::RunFailed(_) | RunEvent::RunCancelled(_) => vec![
+            work(format!("settle:{run_id}"), now, Work::Settle { run_id }),
+            work(format!("cancel:{run_id}"), now, Work::CancelTasks { run_id }),
+        ],
         _ => Vec::new(),
     };
     Ok(planned)
@@ -313,9 +323,13 @@ mod tests {
         let stream = format!("run-{run}");
         let timed_out = RunEvent::from(events::runs::StepTimedOut { step_id: "load_50%".into(), attempt: 2 });
         let range = |from: String, until: String| KeyRange { from, until };
+        // A timed-out attempt's dispatch goes too: a call still under way is abandoned.
         assert_eq!(
             moot(&recorded(&stream, &timed_out)),
-            [range(format!("timeout:{run}:load_50%:2"), format!("timeout:{run}:load_50%:2\u{1}"))]
+            [
+                range(format!("timeout:{run}:load_50%:2"), format!("timeout:{run}:load_50%:2\u{1}")),
+                range(format!("dispatch:{run}:load_50%:2"), format!("dispatch:{run}:load_50%:2\u{1}")),
+            ]
         );
         let ended = RunEvent::from(events::runs::RunCancelled { reason: "stop".into(), credits_used: 0 });
         assert_eq!(

@@ -81,23 +81,24 @@ pub async fn enqueue(connection: &mut PgConnection, planned: &[Planned], causes:
 
 /// Drops the work of `saga` whose keys are in any of `ranges`: one index range scan each. The
 /// agent tasks the same events end ([`crate::tasks::ended_by`]) go in the same statement.
+/// Returns the ids of the work dropped: any of it under way here is abandoned.
 pub async fn drop_moot(
     connection: &mut PgConnection,
     saga: &str,
     ranges: &[KeyRange],
     ended_tasks: &[crate::tasks::Ended],
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Vec<i64>> {
     if ranges.is_empty() && ended_tasks.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let (from, until): (Vec<&str>, Vec<&str>) =
         ranges.iter().map(|range| (range.from.as_str(), range.until.as_str())).unzip();
     let (runs, steps, attempts, whole_runs) = crate::tasks::ended_columns(ended_tasks);
-    sqlx::query(concat!(
+    sqlx::query_scalar(concat!(
         "with ",
         crate::tasks::delete_ended_sql!(),
         " delete from saga_work w using unnest($6::text[], $7::text[]) as r(from_key, until_key) \
-          where w.saga = $1 and w.key >= r.from_key and w.key < r.until_key"
+          where w.saga = $1 and w.key >= r.from_key and w.key < r.until_key returning w.id"
     ))
     .bind(saga)
     .bind(&runs)
@@ -106,9 +107,8 @@ pub async fn drop_moot(
     .bind(&whole_runs)
     .bind(&from)
     .bind(&until)
-    .execute(connection)
-    .await?;
-    Ok(())
+    .fetch_all(connection)
+    .await
 }
 
 /// Deletes the work `finished` (carried out), then leases up to `limit` pieces of due work, the
@@ -172,13 +172,15 @@ pub async fn lease(pool: &PgPool, limit: i64, share: i64, finished: &[i64]) -> s
 }
 
 /// Keeps holding the lease of work still going on.
-pub async fn renew(pool: &PgPool, id: i64) -> sqlx::Result<()> {
-    sqlx::query("update saga_work set leased_until = now() + make_interval(secs => $2) where id = $1")
+/// Extends a lease; `false` when the work is gone: made moot (its attempt or its run ended)
+/// while it was carried out.
+pub async fn renew(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
+    let renewed = sqlx::query("update saga_work set leased_until = now() + make_interval(secs => $2) where id = $1")
         .bind(id)
         .bind(LEASE.as_secs_f64())
         .execute(pool)
         .await?;
-    Ok(())
+    Ok(renewed.rows_affected() > 0)
 }
 
 /// How many times in a row work may fail before it is set aside.

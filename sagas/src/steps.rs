@@ -84,6 +84,7 @@ impl Steps {
                 send(&run_saga, capture, Some(plan::capture_key(*run_id, step_id, *attempt))).await.map(drop)
             }
             Work::Settle { run_id } => self.settle(*run_id, &run_saga, correlation_id).await,
+            Work::CancelTasks { run_id } => self.cancel_tasks(*run_id).await,
             Work::SuspendIfUnpaid { workspace_id, invoice_id } => {
                 self.suspend_if_unpaid(*workspace_id, *invoice_id, correlation_id).await
             }
@@ -281,6 +282,33 @@ impl Steps {
     /// Captures every attempt's cost that is not captured yet, then releases what remains.
     /// The idempotency keys are the ones the per-attempt captures use, so nothing is captured
     /// twice whichever runs first; those done already are skipped after one read of the keys.
+    /// Tells the external attempts a failed or cancelled run left under way that they are over.
+    /// Only the shared tasks topic needs telling: a lease over HTTP already answers
+    /// `attempt_over`, the run's tasks having gone with its end.
+    async fn cancel_tasks(&self, run_id: RunId) -> Result<(), TryAgain> {
+        if !self.executors.publishes_tasks() {
+            return Ok(());
+        }
+        let history = self.history(run_id.stream()).await?;
+        // Nothing follows a run's end: the run just before it had these attempts under way.
+        let Some((_, before_end)) = history.split_last() else { return Ok(()) };
+        let Some(run) = fold::<RunAggregate>(before_end)?.0 else { return Ok(()) };
+        let under_way = run.steps.iter().filter(|step| {
+            matches!(step.status, StepStatus::Scheduled | StepStatus::Running)
+                && step.planned.executor == Some(events::agents::Executor::External)
+        });
+        for step in under_way {
+            let Some(agent_id) = step.planned.agent_id else { continue };
+            let attempt = crate::tasks::Attempt {
+                run_id: run_id.uuid(),
+                step_id: step.planned.id.clone(),
+                attempt: step.attempt,
+            };
+            self.executors.cancel_task(&attempt, run.workspace_id, agent_id).await?;
+        }
+        Ok(())
+    }
+
     async fn settle(&self, run_id: RunId, caller: &Caller, correlation_id: Uuid) -> Result<(), TryAgain> {
         let history = self.history(run_id.stream()).await?;
         let Some(run) = fold::<RunAggregate>(&history)?.0 else {

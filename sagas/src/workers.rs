@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore};
 use tracing::Instrument;
 
+use crate::in_flight::InFlight;
 use crate::queue::{self, Leased};
 use crate::steps::{Progress, Steps, TryAgain};
 
@@ -35,6 +36,8 @@ pub(crate) struct Workers {
     wake: Arc<Notify>,
     /// Work carried out and not deleted yet: the next lease deletes it in the same statement.
     finished: std::sync::Mutex<Vec<i64>>,
+    /// The work under way, abandoned when it is made moot.
+    in_flight: Arc<InFlight>,
 }
 
 impl Workers {
@@ -45,8 +48,9 @@ impl Workers {
         max_in_flight: usize,
         share: usize,
         wake: Arc<Notify>,
+        in_flight: Arc<InFlight>,
     ) -> Workers {
-        Workers { bookkeeping, steps, metrics, max_in_flight, share, wake, finished: Default::default() }
+        Workers { bookkeeping, steps, metrics, max_in_flight, share, wake, finished: Default::default(), in_flight }
     }
 
     /// Leases due work and carries it out, several pieces at once. Runs until an error.
@@ -119,15 +123,30 @@ impl Workers {
         tokio::pin!(work);
         let mut renew = tokio::time::interval(queue::LEASE / 3);
         renew.tick().await;
+        let dropped = self.in_flight.start(leased.id);
+        // Work made moot while under way (its attempt timed out, its run ended) is abandoned:
+        // at once when this process dropped it, else when renewing finds its row gone. A
+        // webhook call is cut off, a sleep ends; what it would have reported is refused anyway.
         let outcome = loop {
             tokio::select! {
-                outcome = &mut work => break outcome,
-                _ = renew.tick() => {
-                    if let Err(error) = queue::renew(pool, leased.id).await {
-                        tracing::warn!(%error, id = leased.id, "could not renew a saga lease");
-                    }
-                }
+                outcome = &mut work => break Some(outcome),
+                _ = dropped.notified() => break None,
+                _ = renew.tick() => match queue::renew(pool, leased.id).await {
+                    Ok(true) => {}
+                    Ok(false) => break None,
+                    Err(error) => tracing::warn!(%error, id = leased.id, "could not renew a saga lease"),
+                },
             }
+        };
+        self.in_flight.end(leased.id);
+        let Some(outcome) = outcome else {
+            self.metrics.increment(
+                "oxbow_saga_work_total",
+                "Saga work carried out, by saga, kind and outcome (done, retry, set_aside after failing too often, or abandoned once moot).",
+                &[("saga", &leased.saga), ("work", kind), ("outcome", "abandoned")],
+                1,
+            );
+            return;
         };
         let outcome_label = match &outcome {
             Ok(Progress::Done) => "done",
@@ -168,7 +187,7 @@ impl Workers {
         }
         self.metrics.increment(
             "oxbow_saga_work_total",
-            "Saga work carried out, by saga, kind and outcome (done, retry, or set_aside after failing too often).",
+            "Saga work carried out, by saga, kind and outcome (done, retry, set_aside after failing too often, or abandoned once moot).",
             &[("saga", &leased.saga), ("work", kind), ("outcome", outcome_label)],
             1,
         );

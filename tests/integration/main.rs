@@ -5,6 +5,7 @@ mod approvals;
 mod architecture;
 mod artifacts;
 mod bounds;
+mod cancel;
 mod cli;
 mod data_flow;
 mod database_roles;

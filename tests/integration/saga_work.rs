@@ -104,3 +104,27 @@ async fn the_next_lease_deletes_finished_work_and_does_not_count_it_against_the_
     assert_ne!(second[0].id, first[0].id);
     assert_eq!(keys(&db.pool).await.len(), 2, "the finished work is gone");
 }
+
+#[tokio::test]
+async fn work_made_moot_while_leased_is_dropped_and_its_lease_cannot_be_renewed() {
+    let db = tests::database().await;
+    let run = Uuid::now_v7();
+    let dispatch = Planned {
+        saga: RUN_SAGA,
+        key: format!("dispatch:{run}:call:1"),
+        due_at: Utc::now(),
+        work: Work::Dispatch { run_id: RunId(run), step_id: "call".into(), attempt: 1 },
+        workspace_id: None,
+    };
+    let mut connection = db.pool.acquire().await.unwrap();
+    queue::enqueue(&mut connection, &[dispatch], &[Cause { correlation_id: run, trace_context: None }]).await.unwrap();
+    let leased = queue::lease(&db.pool, 1, 10, &[]).await.unwrap();
+    assert!(queue::renew(&db.pool, leased[0].id).await.unwrap(), "a lease of work still there is renewed");
+    // The attempt times out while its call is under way: the dispatch is dropped, leased or not,
+    // and whoever holds it learns so, from the drop here or from its next renewal elsewhere.
+    let timed_out = RunEvent::from(events::runs::StepTimedOut { step_id: "call".into(), attempt: 1 });
+    let dropped =
+        queue::drop_moot(&mut connection, RUN_SAGA, &plan::moot(&recorded(run, &timed_out)), &[]).await.unwrap();
+    assert_eq!(dropped, [leased[0].id]);
+    assert!(!queue::renew(&db.pool, leased[0].id).await.unwrap(), "the lease of dropped work is not renewed");
+}
