@@ -217,3 +217,68 @@ async fn credential(app: &TestApp, agent: Uuid) -> String {
         app.ok(&app.token("alice"), json!({"type": "IssueWorkerCredential", "id": agent, "payload": {}})).await;
     issued["worker_credential"].as_str().unwrap().to_owned()
 }
+
+/// Approvals wait without holding anything: with two saga workers and another creator's forty
+/// runs waiting for people, a tenant's run goes through, and no waiting run's work is due
+/// before its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_waiting_approvals_holds_no_saga_worker_from_another_tenant() {
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| {
+        config.saga_concurrency = 2;
+        config.saga_share = 1;
+    })
+    .await;
+    // Mallory's workspace: forty runs that each wait for an approval.
+    let mallory = app.token("mallory");
+    let flooded = Uuid::now_v7();
+    app.ok(&mallory, json!({"type": "CreateWorkspace", "id": flooded, "payload": {"name": "Flood"}})).await;
+    app.ok(&mallory, json!({"type": "OpenBillingAccount", "id": flooded, "payload": {"plan": "team"}})).await;
+    app.grant(flooded, 10_000).await;
+    let wait = Uuid::now_v7();
+    let waits = json!({"type": "DefineWorkflow", "id": wait, "payload": {"workspace_id": flooded, "name": "wait",
+        "steps": [{"id": "review", "kind": "approval"}]}});
+    app.ok(&mallory, waits).await;
+    let mut runs = Vec::new();
+    for _ in 0..40 {
+        let run = Uuid::now_v7();
+        let payload = json!({"workspace_id": flooded, "workflow_id": wait, "budget": 1});
+        app.ok(&mallory, json!({"type": "StartRun", "id": run, "payload": payload})).await;
+        runs.push(run);
+    }
+    for run in &runs {
+        awaiting(&app, *run, "review").await;
+    }
+
+    // Alice's run goes through the same two workers.
+    let workspace = funded_workspace(&app, 1_000).await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 1, 0).await;
+    let flow = define(
+        &app,
+        workspace,
+        json!([{"id": "a", "agent_id": echo}, {"id": "b", "agent_id": echo, "depends_on": ["a"]}]),
+        None,
+    )
+    .await;
+    let run = start(&app, workspace, flow, json!({})).await;
+    let events = finished(&app, run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+
+    // What the waiting runs leave in the queue once their notices are out: a timeout each, due
+    // in a week, and nothing else.
+    let mut waiting: Vec<(String, bool)> = Vec::new();
+    for _ in 0..300 {
+        waiting = sqlx::query_as(
+            "select key, due_at > now() + interval '6 days' from saga_work where key like any($1) order by key",
+        )
+        .bind(runs.iter().map(|run| format!("%{run}%")).collect::<Vec<_>>())
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+        if waiting.iter().all(|(key, _)| key.starts_with("timeout:")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(waiting.len(), runs.len(), "{waiting:?}");
+    assert!(waiting.iter().all(|(key, later)| key.starts_with("timeout:") && *later), "{waiting:?}");
+}
