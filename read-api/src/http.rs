@@ -44,6 +44,8 @@ pub const SILENCE_LIMIT: Duration = Duration::from_secs(35);
 #[derive(Clone)]
 pub struct ReadState {
     pub schema: OxbowSchema,
+    /// Answers operations that ask only about the schema, within bounds of their own.
+    pub introspection: Arc<crate::introspection::Introspection>,
     pub tokens: Tokens,
     pub services: Services,
     /// Queries per caller: by identity once verified, by address until then (anonymous
@@ -63,6 +65,9 @@ impl ReadState {
     pub fn new(services: Services, tokens: Tokens, rate_limit: RateLimit, connections: OpenConnections) -> ReadState {
         ReadState {
             schema: crate::schema::build_schema(services.clone()),
+            introspection: Arc::new(crate::introspection::Introspection::new(
+                crate::schema::build_introspection_schema(services.clone()),
+            )),
             tokens,
             services,
             rate_limit,
@@ -311,6 +316,10 @@ async fn execute(
                 return async_graphql::Response::from_errors(vec![error]);
             }
         }
+    }
+    // A caller who may query may ask what the schema is, as deep as schema tools ask.
+    if viewer.0.is_ok() && crate::introspection::Introspection::asks_only_about_the_schema(&request) {
+        return state.introspection.answer(request.data(viewer)).await;
     }
     let request = request.data(viewer).data(report.clone());
     let mut response = state.schema.execute(request).await;

@@ -15,6 +15,7 @@ mod catalog;
 mod graphiql;
 mod guard;
 mod http;
+mod introspection;
 mod over_http;
 mod progress;
 mod runs;

@@ -28,3 +28,41 @@ pub fn build_schema(services: Services) -> OxbowSchema {
         .extension(bounds)
         .finish()
 }
+
+/// The same types, for operations that ask only about the schema (see [`crate::introspection`]):
+/// deeper, since a schema's types nest, and with bounds of their own.
+pub fn build_introspection_schema(services: Services) -> OxbowSchema {
+    let bounds = crate::bounds::Bounds { max_response_bytes: services.max_response_bytes };
+    Schema::build(Query::default(), EmptyMutation, SubscriptionRoot)
+        .data(services)
+        .limit_depth(crate::introspection::DEPTH)
+        .limit_complexity(crate::introspection::COMPLEXITY)
+        .extension(bounds)
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema in SDL, as `read-api/schema.graphql` holds it.
+    fn sdl() -> String {
+        Schema::build(Query::default(), EmptyMutation, SubscriptionRoot).finish().sdl()
+    }
+
+    /// The checked-in SDL is the schema served: clients generate from it. `UPDATE_SCHEMAS=1`
+    /// writes it anew.
+    #[test]
+    fn the_checked_in_sdl_is_the_served_schema() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+        let served = sdl();
+        if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+            std::fs::write(path, &served).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            checked_in == served,
+            "read-api/schema.graphql differs from the served schema; UPDATE_SCHEMAS=1 cargo test -p read-api writes it"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! GraphiQL in a real browser with no route off this machine: the page and everything it runs
-//! come from the read API itself, a query runs from the editor, and a subscription started
-//! there receives an event.
+//! come from the read API itself, a query runs from the editor, a subscription started there
+//! receives an event, and the docs explorer shows the schema.
 
 use serde_json::json;
 
@@ -48,6 +48,16 @@ async fn graphiql_runs_a_query_and_a_subscription_without_the_internet() {
     app.ok(&alice, json!({"type": "RenameWorkspace", "id": workspace, "payload": {"name": "Seen live"}})).await;
     let event = page.wait_for(&format!("{RESPONSE}.includes('WorkspaceRenamed') && {RESPONSE}")).await;
     assert!(event.as_str().unwrap().contains("workspaceActivity"), "{event}");
+
+    // The docs explorer shows the schema: GraphiQL's own introspection query is answered.
+    page.eval("document.querySelector('[aria-label=\"Show Documentation Explorer\"]').click(); true").await;
+    let explorer = "(document.querySelector('.graphiql-doc-explorer')?.innerText ?? '')";
+    page.wait_for(&format!("{explorer}.includes('Root Types')")).await;
+    page.eval(
+        "Array.from(document.querySelectorAll('.graphiql-doc-explorer-type-name')).find(a => a.textContent === 'Query').click(); true",
+    )
+    .await;
+    page.wait_for(&format!("{explorer}.includes('billingAccount') && {explorer}.includes('artifacts')")).await;
 
     // Nothing came from, or went to, anywhere but the read API.
     let requests = page.requests();

@@ -31,3 +31,37 @@ async fn the_graphql_endpoint_passes_every_must_and_should_of_the_graphql_over_h
         results.iter().filter(|r| matches!(r["status"].as_str(), Some("error" | "warn"))).collect();
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// Runs `introspect.mjs`: graphql-js's introspection query, and its schema built from the answer.
+async fn introspect(url: &str, token: Option<&str>) -> serde_json::Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphql-http/introspect.mjs");
+    let output =
+        tokio::process::Command::new("node").arg(script).arg(url).args(token).output().await.expect("run node");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The introspection query GraphiQL, Apollo, Relay and graphql-codegen send nests deeper than a
+/// data query may: it is answered, for a caller who may query, and describes the checked-in SDL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_tools_introspect_the_schema_a_caller_may_query() {
+    let app = TestApp::start_with(&[oxbow::Role::ReadApi], |_| {}).await;
+    let url = format!("{}/graphql", app.base);
+    let token = app.token("codegen");
+    let answer = introspect(&url, Some(&token)).await;
+    assert_eq!(answer["errors"], serde_json::Value::Null, "{answer}");
+    let printed = answer["sdl"].as_str().unwrap();
+    // graphql-js prints what it built; every type and field of the served schema is in it.
+    let checked_in =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../read-api/schema.graphql")).unwrap();
+    for line in checked_in.lines().filter(|line| line.starts_with("type ") || line.starts_with("enum ")) {
+        let name = line.split_whitespace().nth(1).unwrap();
+        assert!(printed.contains(&format!(" {name} ")), "{name} is missing from the introspected schema");
+    }
+    assert!(printed.contains("artifacts(workspaceId: ID!"), "{printed}");
+    // Asked again, it is the same answer (kept, not computed again).
+    assert_eq!(introspect(&url, Some(&token)).await, answer);
+    // A caller who may not query gets no schema.
+    let stranger = introspect(&url, None).await;
+    assert_eq!(stranger["sdl"], serde_json::Value::Null, "{stranger}");
+}
