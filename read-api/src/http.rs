@@ -65,9 +65,7 @@ impl ReadState {
     pub fn new(services: Services, tokens: Tokens, rate_limit: RateLimit, connections: OpenConnections) -> ReadState {
         ReadState {
             schema: crate::schema::build_schema(services.clone()),
-            introspection: Arc::new(crate::introspection::Introspection::new(
-                crate::schema::build_introspection_schema(services.clone()),
-            )),
+            introspection: Arc::new(crate::introspection::Introspection::new(services.clone())),
             tokens,
             services,
             rate_limit,

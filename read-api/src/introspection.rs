@@ -10,8 +10,11 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
 use async_graphql::parser::types::{DocumentOperations, OperationDefinition, Selection};
+use async_graphql::{EmptyMutation, Schema};
 
-use crate::schema::OxbowSchema;
+use crate::schema::{OxbowSchema, Query};
+use crate::services::Services;
+use crate::subscriptions::SubscriptionRoot;
 
 /// How deep an introspection may nest: graphql-js's query is about 13 levels deep.
 pub const DEPTH: usize = 20;
@@ -27,7 +30,16 @@ pub struct Introspection {
 }
 
 impl Introspection {
-    pub fn new(schema: OxbowSchema) -> Introspection {
+    /// The same types as the served schema, deeper, since a schema's types nest, and with
+    /// bounds of their own.
+    pub fn new(services: Services) -> Introspection {
+        let bounds = crate::bounds::Bounds { max_response_bytes: services.max_response_bytes };
+        let schema = Schema::build(Query::default(), EmptyMutation, SubscriptionRoot)
+            .data(services)
+            .limit_depth(DEPTH)
+            .limit_complexity(COMPLEXITY)
+            .extension(bounds)
+            .finish();
         Introspection { schema, answers: Mutex::default() }
     }
 

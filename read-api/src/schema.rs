@@ -29,18 +29,6 @@ pub fn build_schema(services: Services) -> OxbowSchema {
         .finish()
 }
 
-/// The same types, for operations that ask only about the schema (see [`crate::introspection`]):
-/// deeper, since a schema's types nest, and with bounds of their own.
-pub fn build_introspection_schema(services: Services) -> OxbowSchema {
-    let bounds = crate::bounds::Bounds { max_response_bytes: services.max_response_bytes };
-    Schema::build(Query::default(), EmptyMutation, SubscriptionRoot)
-        .data(services)
-        .limit_depth(crate::introspection::DEPTH)
-        .limit_complexity(crate::introspection::COMPLEXITY)
-        .extension(bounds)
-        .finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,8 @@
 //! Handlers are thin: they read the envelope (type + payload → a typed command), hand it to
 //! the application's [`app::CommandService`], and render the outcome, or the error as
 //! problem+json.
+// The OpenAPI document is one `json!` literal, deeper than the default limit expands.
+#![recursion_limit = "256"]
 
 mod handler;
 pub mod openapi;

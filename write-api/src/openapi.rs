@@ -17,12 +17,17 @@ fn hoist(schema: &schemars::Schema, components: &mut Map<String, Value>) -> Valu
 
 pub fn document() -> Value {
     let mut components = Map::new();
-    let mut variants = Vec::new();
+    let (mut variants, mut mapping) = (Vec::new(), Map::new());
     for command in schemas::commands() {
         let payload = hoist(&command.schema, &mut components);
         let name = format!("{}Payload", command.type_name);
         components.insert(name.clone(), payload);
-        variants.push(json!({
+        // Each command is a component of its own, so that the envelope's discriminator maps
+        // `type` to it and generators make one named type per command.
+        let envelope = format!("{}Command", command.type_name);
+        mapping.insert(command.type_name.to_owned(), json!(format!("#/components/schemas/{envelope}")));
+        variants.push(json!({"$ref": format!("#/components/schemas/{envelope}")}));
+        components.insert(envelope, json!({
             "type": "object",
             "title": command.type_name,
             "required": ["type", "id", "payload"],
@@ -35,7 +40,10 @@ pub fn document() -> Value {
             }
         }));
     }
-    components.insert("Command".into(), json!({"oneOf": variants}));
+    components.insert(
+        "Command".into(),
+        json!({"oneOf": variants, "discriminator": {"propertyName": "type", "mapping": mapping}}),
+    );
     components.insert(
         "Accepted".into(),
         json!({
@@ -68,12 +76,24 @@ pub fn document() -> Value {
             }
         }),
     );
+    let tags = json!([
+        {"name": "commands", "description": "Commands: each one validated, decided and appended to the log"},
+        {"name": "workers", "description": "External agents' workers: their tasks"},
+        {"name": "payments", "description": "The payment provider's confirmations"},
+        {"name": "queries", "description": "GraphQL over HTTP"},
+        {"name": "operations", "description": "Health, readiness and metrics"}
+    ]);
     let problem = |description: &str| json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Oxbow", "version": env!("CARGO_PKG_VERSION"), "description": "Event-sourced CQRS backend for multi-tenant AI-agent platforms."},
+        // Relative: the document is served by the deployment it describes.
+        "servers": [{"url": "/", "description": "This deployment"}],
+        "tags": tags,
         "paths": {
             "/v1/commands": {"post": {
+                "operationId": "sendCommand",
+                "tags": ["commands"],
                 "summary": "Send a command",
                 "security": [{"bearer": []}],
                 "parameters": [
@@ -96,6 +116,8 @@ pub fn document() -> Value {
                 }
             }},
             "/v1/tasks/lease": {"post": {
+                "operationId": "leaseTasks",
+                "tags": ["workers"],
                 "summary": "An external agent's worker takes up to `max` of its agent's tasks, waiting up to `wait_ms` for one; a lease lasts 30 s unless reported (through /v1/commands) or extended",
                 "parameters": [{"name": "Authorization", "in": "header", "required": true, "schema": {"type": "string"},
                     "description": "Bearer oxw.… : the agent's worker credential"}],
@@ -129,6 +151,8 @@ pub fn document() -> Value {
                 }
             }},
             "/v1/tasks/extend": {"post": {
+                "operationId": "extendTaskLease",
+                "tags": ["workers"],
                 "summary": "Extends a lease of one attempt by 30 s from now",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {
                     "type": "object", "additionalProperties": false, "required": ["run_id", "step_id", "attempt"],
@@ -146,6 +170,8 @@ pub fn document() -> Value {
                 }
             }},
             "/v1/payments/webhook": {"post": {
+                "operationId": "confirmPayment",
+                "tags": ["payments"],
                 "summary": "The payment provider confirms a payment: credits are purchased, or the named invoice paid, once per payment id",
                 "parameters": [
                     {"name": "Oxbow-Signature", "in": "header", "required": true, "schema": {"type": "string"},
@@ -170,13 +196,13 @@ pub fn document() -> Value {
                 }
             }},
             "/graphql": {
-                "get": {"summary": "A query from the URL's parameters (GraphQL over HTTP); GraphiQL for a browser asking for text/html", "responses": {"200": {"description": "GraphQL response"}, "405": {"description": "A mutation over GET"}}},
-                "post": {"summary": "GraphQL queries and mutations (GraphQL over HTTP; subscriptions at /graphql/ws)", "responses": {"200": {"description": "GraphQL response"}, "400": {"description": "A request error, when accepting application/graphql-response+json"}, "415": {"description": "The body is not application/json"}}}
+                "get": {"operationId": "queryOverGet", "tags": ["queries"], "summary": "A query from the URL's parameters (GraphQL over HTTP); GraphiQL for a browser asking for text/html", "responses": {"200": {"description": "GraphQL response"}, "405": {"description": "A mutation over GET"}}},
+                "post": {"operationId": "query", "tags": ["queries"], "summary": "GraphQL queries and mutations (GraphQL over HTTP; subscriptions at /graphql/ws)", "responses": {"200": {"description": "GraphQL response"}, "400": {"description": "A request error, when accepting application/graphql-response+json"}, "415": {"description": "The body is not application/json"}}}
             },
-            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
-            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "The process runs"}}}},
-            "/readyz": {"get": {"summary": "Readiness: PostgreSQL, Kafka and Redis answer", "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "Text exposition"}}}}
+            "/openapi.json": {"get": {"operationId": "openApi", "tags": ["operations"], "summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/healthz": {"get": {"operationId": "liveness", "tags": ["operations"], "summary": "Liveness", "responses": {"200": {"description": "The process runs"}}}},
+            "/readyz": {"get": {"operationId": "readiness", "tags": ["operations"], "summary": "Readiness: PostgreSQL, Kafka and Redis answer", "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}}}},
+            "/metrics": {"get": {"operationId": "metrics", "tags": ["operations"], "summary": "Prometheus metrics", "responses": {"200": {"description": "Text exposition"}}}}
         },
         "components": {
             "schemas": components,
@@ -187,6 +213,34 @@ pub fn document() -> Value {
 
 #[cfg(test)]
 mod tests {
+    /// Generators name methods by operationId and group them by tag: every operation has a
+    /// unique id and a declared tag, and the command envelope's discriminator maps every
+    /// command type to its own schema.
+    #[test]
+    fn every_operation_is_named_and_tagged_and_every_command_discriminated() {
+        let document = super::document();
+        let tags: Vec<&str> =
+            document["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        let mut ids = std::collections::HashSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id =
+                    operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+                assert!(ids.insert(id), "operationId {id} twice");
+                let tag = operation["tags"][0].as_str().unwrap_or_else(|| panic!("{method} {path} has no tag"));
+                assert!(tags.contains(&tag), "{method} {path}: tag {tag} is not declared");
+            }
+        }
+        let command = &document["components"]["schemas"]["Command"];
+        let mapping = command["discriminator"]["mapping"].as_object().unwrap();
+        assert_eq!(command["discriminator"]["propertyName"], "type");
+        assert_eq!(mapping.len(), schemas::commands().len());
+        for (type_name, target) in mapping {
+            let name = target.as_str().unwrap().strip_prefix("#/components/schemas/").unwrap();
+            assert_eq!(document["components"]["schemas"][name]["properties"]["type"]["const"], type_name.as_str());
+        }
+    }
+
     #[test]
     fn every_reference_points_at_a_component() {
         let document = super::document();
