@@ -622,6 +622,13 @@ fn failed_diamond() -> (Vec<PlannedStep>, PriorRun) {
     (steps.clone(), PriorRun::from_history(old, &history).unwrap())
 }
 
+/// A member's retry of `prior` with `input`, on a workflow version of `steps`.
+fn decide_retry(steps: Vec<PlannedStep>, prior: &PriorRun, input: serde_json::Value) -> Vec<RunEvent> {
+    let workflow = WorkflowSnapshot { workspace_id: WORKSPACE, version: 1, archived: false, steps, output: None };
+    let facts = RunFacts { access: Access::of(Role::Member), workflow: Some(workflow), prior: Some(prior.clone()) };
+    RunAggregate::decide(&retry(input, prior.run_id), &RunState::default(), &facts, &context_of("alice")).unwrap()
+}
+
 fn retry(input: serde_json::Value, retry_of: Uuid) -> RunCommand {
     RunCommand::StartRun(StartRun {
         workspace_id: WORKSPACE,
@@ -636,17 +643,8 @@ fn retry(input: serde_json::Value, retry_of: Uuid) -> RunCommand {
 #[test]
 fn a_retry_takes_over_what_succeeded_with_the_same_input_and_runs_the_rest() {
     let (steps, prior) = failed_diamond();
-    let workflow =
-        WorkflowSnapshot { workspace_id: WORKSPACE, version: 1, archived: false, steps: steps.clone(), output: None };
-    let facts = RunFacts { access: Access::of(Role::Member), workflow: Some(workflow), prior: Some(prior.clone()) };
     // Without an input, the old one: a and b are taken over, c and d run.
-    let events = RunAggregate::decide(
-        &retry(serde_json::Value::Null, prior.run_id),
-        &RunState::default(),
-        &facts,
-        &context_of("alice"),
-    )
-    .unwrap();
+    let events = decide_retry(steps.clone(), &prior, serde_json::Value::Null);
     let RunEvent::RunRequested(requested) = &events[0] else { panic!("{events:?}") };
     assert_eq!((requested.retry_of, &requested.input), (Some(prior.run_id), &serde_json::json!({"topic": "otters"})));
     let reused: Vec<&str> = events[1..]
@@ -673,13 +671,7 @@ fn a_retry_takes_over_what_succeeded_with_the_same_input_and_runs_the_rest() {
     assert_eq!(scheduled, ["c"]);
 
     // A new input reruns what reads it (b), and what follows; a is still taken over.
-    let events = RunAggregate::decide(
-        &retry(serde_json::json!({"topic": "seals"}), prior.run_id),
-        &RunState::default(),
-        &facts,
-        &context_of("alice"),
-    )
-    .unwrap();
+    let events = decide_retry(steps, &prior, serde_json::json!({"topic": "seals"}));
     let reused: Vec<&str> = events[1..]
         .iter()
         .map(|e| match e {
@@ -733,15 +725,7 @@ fn a_retry_with_nothing_left_to_do_succeeds_when_it_begins() {
         };
         prior.succeeded.insert(id.into(), step);
     }
-    let workflow = WorkflowSnapshot { workspace_id: WORKSPACE, version: 1, archived: false, steps, output: None };
-    let facts = RunFacts { access: Access::of(Role::Member), workflow: Some(workflow), prior: Some(prior.clone()) };
-    let requested = RunAggregate::decide(
-        &retry(serde_json::Value::Null, prior.run_id),
-        &RunState::default(),
-        &facts,
-        &context_of("alice"),
-    )
-    .unwrap();
+    let requested = decide_retry(steps, &prior, serde_json::Value::Null);
     assert_eq!(requested.len(), 5, "{requested:?}");
     let begin = RunCommand::BeginRun(BeginRun { reservation_id: Uuid::from_u128(5) });
     let begun = RunAggregate::decide(&begin, &RunAggregate::fold(requested.iter()), &system(), &by_saga()).unwrap();
