@@ -811,18 +811,20 @@ impl Answer<'_> {
 
 /// Who may answer: for an approval, a member whose role is at least the step's `approvers`;
 /// for a signal, one at least its `signalers`, or the worker of its `signal_agent_id`. Never a
-/// saga, and an operator only through their own membership.
-fn authorize_answer(run: &Run, answer: Answer<'_>, facts: &RunFacts, context: &CommandContext) -> Result<(), RunError> {
+/// saga, and an operator only through their own membership. Returns the step answered.
+fn authorize_answer<'a>(
+    run: &'a Run,
+    answer: Answer<'_>,
+    facts: &RunFacts,
+    context: &CommandContext,
+) -> Result<&'a StepState, RunError> {
     let step_id = answer.step_id();
     match context.principal {
         Principal::Worker { agent_id, workspace_id } => {
-            let signals = matches!(answer, Answer::Signal(_))
-                && workspace_id == run.workspace_id
-                && run.step(step_id).is_some_and(|step| step.planned.signal_agent_id == Some(agent_id));
-            match signals {
-                true => Ok(()),
-                false => Err(RunError::NotThisWorkersStep { step: step_id.to_owned() }),
-            }
+            let signals = matches!(answer, Answer::Signal(_)) && workspace_id == run.workspace_id;
+            run.step(step_id)
+                .filter(|step| signals && step.planned.signal_agent_id == Some(agent_id))
+                .ok_or_else(|| RunError::NotThisWorkersStep { step: step_id.to_owned() })
         }
         Principal::User | Principal::Operator => {
             // A stranger learns nothing of the run's steps.
@@ -832,7 +834,8 @@ fn authorize_answer(run: &Run, answer: Answer<'_>, facts: &RunFacts, context: &C
                 Answer::Signal(_) => step.planned.signalers,
                 Answer::Approve(_) | Answer::Reject(_) => step.planned.approvers,
             };
-            Ok(facts.access.require(least.unwrap_or(Role::Member))?)
+            facts.access.require(least.unwrap_or(Role::Member))?;
+            Ok(step)
         }
         Principal::Saga | Principal::Payments => Err(RunError::NotAMember),
     }
@@ -844,9 +847,8 @@ fn decide_answer(
     facts: &RunFacts,
     context: &CommandContext,
 ) -> Result<Vec<RunEvent>, RunError> {
-    authorize_answer(run, answer, facts, context)?;
+    let step = authorize_answer(run, answer, facts, context)?;
     let step_id = answer.step_id();
-    let step = run.step(step_id).ok_or_else(|| RunError::UnknownStep { step: step_id.to_owned() })?;
     if step.planned.kind != answer.answers() {
         return Err(RunError::WrongStepKind { step: step_id.to_owned(), kind: step.planned.kind });
     }

@@ -113,25 +113,21 @@ impl Steps {
         let Some(step) = run.steps.iter().find(|s| s.planned.id == step_id && s.status == StepStatus::Waiting) else {
             return Ok(());
         };
-        let notification = match step.planned.kind {
-            StepKind::Signal => serde_json::json!({
-                "type": "signal_requested",
-                "workspace_id": run.workspace_id,
-                "run_id": run_id,
-                "step_id": step_id,
-                "signalers": step.planned.signalers.unwrap_or(Role::Member),
-                "signal_agent_id": step.planned.signal_agent_id,
-                "deadline": step.deadline,
-            }),
-            _ => serde_json::json!({
-                "type": "approval_requested",
-                "workspace_id": run.workspace_id,
-                "run_id": run_id,
-                "step_id": step_id,
-                "approvers": step.planned.approvers.unwrap_or(Role::Member),
-                "deadline": step.deadline,
-            }),
+        let (kind, who, least) = match step.planned.kind {
+            StepKind::Signal => ("signal_requested", "signalers", step.planned.signalers),
+            _ => ("approval_requested", "approvers", step.planned.approvers),
         };
+        let mut notification = serde_json::json!({
+            "type": kind,
+            "workspace_id": run.workspace_id,
+            "run_id": run_id,
+            "step_id": step_id,
+            "deadline": step.deadline,
+        });
+        notification[who] = serde_json::json!(least.unwrap_or(Role::Member));
+        if step.planned.kind == StepKind::Signal {
+            notification["signal_agent_id"] = serde_json::json!(step.planned.signal_agent_id);
+        }
         self.executors.notify(run.workspace_id, &notification).await.map_err(TryAgain::from)
     }
 

@@ -140,12 +140,7 @@ impl Workers {
         };
         self.in_flight.end(leased.id);
         let Some(outcome) = outcome else {
-            self.metrics.increment(
-                "oxbow_saga_work_total",
-                "Saga work carried out, by saga, kind and outcome (done, retry, set_aside after failing too often, or abandoned once moot).",
-                &[("saga", &leased.saga), ("work", kind), ("outcome", "abandoned")],
-                1,
-            );
+            self.count(&leased, "abandoned");
             return;
         };
         let outcome_label = match &outcome {
@@ -185,18 +180,23 @@ impl Workers {
             // The lease runs out and the work is done again, which it tolerates.
             tracing::warn!(%error, id = leased.id, "could not record the outcome of saga work");
         }
-        self.metrics.increment(
-            "oxbow_saga_work_total",
-            "Saga work carried out, by saga, kind and outcome (done, retry, set_aside after failing too often, or abandoned once moot).",
-            &[("saga", &leased.saga), ("work", kind), ("outcome", outcome_label)],
-            1,
-        );
+        self.count(&leased, outcome_label);
         self.metrics.observe(
             "oxbow_saga_work_duration_seconds",
             "How long one piece of saga work took to carry out, by saga and kind.",
             &[("saga", &leased.saga), ("work", kind)],
             platform::metrics::SECONDS,
             started.elapsed().as_secs_f64(),
+        );
+    }
+
+    /// Counts a piece of work by how it ended.
+    fn count(&self, leased: &Leased, outcome: &str) {
+        self.metrics.increment(
+            "oxbow_saga_work_total",
+            "Saga work carried out, by saga, kind and outcome (done, retry, set_aside after failing too often, or abandoned once moot).",
+            &[("saga", &leased.saga), ("work", leased.kind.as_str()), ("outcome", outcome)],
+            1,
         );
     }
 }

@@ -622,6 +622,17 @@ fn failed_diamond() -> (Vec<PlannedStep>, PriorRun) {
     (steps.clone(), PriorRun::from_history(old, &history).unwrap())
 }
 
+/// The steps a retry's decision takes over: every event after its request is a `StepReused`.
+fn reused_after_request(events: &[RunEvent]) -> Vec<&str> {
+    events[1..]
+        .iter()
+        .map(|e| match e {
+            RunEvent::StepReused(r) => r.step_id.as_str(),
+            _ => panic!("{e:?}"),
+        })
+        .collect()
+}
+
 /// A member's retry of `prior` with `input`, on a workflow version of `steps`.
 fn decide_retry(steps: Vec<PlannedStep>, prior: &PriorRun, input: serde_json::Value) -> Vec<RunEvent> {
     let workflow = WorkflowSnapshot { workspace_id: WORKSPACE, version: 1, archived: false, steps, output: None };
@@ -647,14 +658,7 @@ fn a_retry_takes_over_what_succeeded_with_the_same_input_and_runs_the_rest() {
     let events = decide_retry(steps.clone(), &prior, serde_json::Value::Null);
     let RunEvent::RunRequested(requested) = &events[0] else { panic!("{events:?}") };
     assert_eq!((requested.retry_of, &requested.input), (Some(prior.run_id), &serde_json::json!({"topic": "otters"})));
-    let reused: Vec<&str> = events[1..]
-        .iter()
-        .map(|e| match e {
-            RunEvent::StepReused(r) => r.step_id.as_str(),
-            _ => panic!("{e:?}"),
-        })
-        .collect();
-    assert_eq!(reused, ["a", "b"]);
+    assert_eq!(reused_after_request(&events), ["a", "b"]);
     let RunEvent::StepReused(b) = &events[2] else { unreachable!() };
     assert_eq!((&b.output, b.from), (&serde_json::json!("b's"), ReusedFrom { run_id: prior.run_id, attempt: 1 }));
     // Begun, it schedules c, whose dependency was taken over, and nothing that waits on c.
@@ -672,14 +676,7 @@ fn a_retry_takes_over_what_succeeded_with_the_same_input_and_runs_the_rest() {
 
     // A new input reruns what reads it (b), and what follows; a is still taken over.
     let events = decide_retry(steps, &prior, serde_json::json!({"topic": "seals"}));
-    let reused: Vec<&str> = events[1..]
-        .iter()
-        .map(|e| match e {
-            RunEvent::StepReused(r) => r.step_id.as_str(),
-            _ => panic!("{e:?}"),
-        })
-        .collect();
-    assert_eq!(reused, ["a"]);
+    assert_eq!(reused_after_request(&events), ["a"]);
 }
 
 #[test]
