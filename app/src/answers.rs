@@ -29,6 +29,10 @@ pub struct Accepted {
     /// its secret's hash, and a retry under the same idempotency key does not show it again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_credential: Option<String>,
+    /// The secret a `RegisterAgent` of a webhook agent or a `RotateWebhookSecret` made, as
+    /// `whsec_…`, shown this once: the log keeps it sealed, and no read path opens it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 /// The answer `claim`'s key gave before, if it was used: a retry must get the first answer
@@ -77,6 +81,7 @@ where
     };
     Ok(Accepted {
         worker_credential: None,
+        webhook_secret: None,
         stream: outcome.stream_id.clone(),
         version: outcome.stream_version,
         position,

@@ -325,8 +325,21 @@ impl<L: EventLog + KeyStore> CommandService<L> {
             platform::metrics::BYTES,
             bytes as f64,
         );
-        // The caller hears back what it sent; the log only ever holds personal data sealed.
-        let payloads: Vec<Value> = new_events.iter().map(|e| e.payload.clone()).collect();
+        // The caller hears back what it sent; the log only ever holds personal data sealed. A
+        // secret the decision made is shown once, beside the events, never inside them.
+        let issued_credential = new_events.iter().any(|event| event.event_type == "WorkerCredentialIssued");
+        let webhook_secret = new_events.iter().find_map(|event| {
+            let field = events::secret_fields(&event.event_type).first()?;
+            event.payload.get(*field)?.as_str().map(str::to_owned)
+        });
+        let payloads: Vec<Value> = new_events
+            .iter()
+            .map(|event| {
+                let mut payload = event.payload.clone();
+                events::hide_secret_fields(&event.event_type, &mut payload);
+                payload
+            })
+            .collect();
         self.log.seal(&mut new_events).await.map_err(CommandError::unavailable)?;
         // States are kept as the log holds them, personal data sealed: no cached state or
         // snapshot holds a person's email, and forgetting them needs nothing else undone.
@@ -388,9 +401,11 @@ impl<L: EventLog + KeyStore> CommandService<L> {
         let worker_credential = context
             .new_secret
             .made()
+            .filter(|_| issued_credential)
             .map(|secret| commands::agents::worker_credential(request.id, context.new_id, secret));
         Ok(Accepted {
             worker_credential,
+            webhook_secret,
             stream: stream_id,
             version: outcome.stream_version,
             position: outcome.last_position.unwrap_or(last_position),

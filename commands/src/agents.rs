@@ -1,11 +1,13 @@
 //! The Agent aggregate: an AI agent or tool of a workspace, with its executor and price.
 //! Admins register, update (each update a new version) and retire agents, and issue and revoke
-//! the credentials with which an external agent's worker reports its steps.
+//! the credentials with which an external agent's worker reports its steps. A webhook agent has
+//! a secret with which its calls are signed; admins rotate it.
 
 use std::collections::BTreeMap;
 
+use base64::Engine;
 use events::agents::{
-    AgentEvent, AgentKind, AgentRegistered, AgentRetired, AgentUpdated, Builtin, Executor, Price,
+    AgentEvent, AgentKind, AgentRegistered, AgentRetired, AgentUpdated, Builtin, Executor, Price, WebhookSecretIssued,
     WorkerCredentialIssued, WorkerCredentialRevoked,
 };
 use events::workspace::Role;
@@ -98,6 +100,17 @@ pub struct RevokeWorkerCredential {
     pub credential_id: Uuid,
 }
 
+/// A new secret for signing the agent's webhook calls; the answer carries it, once. The secret
+/// it replaces still signs, beside it, for `grace_ms` (a day unless given), so that a receiver
+/// can move over without refusing a call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateWebhookSecret {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 604_800_000))]
+    pub grace_ms: Option<u64>,
+}
+
 command_enum! {
     /// Every command the Agent aggregate takes.
     pub enum AgentCommand {
@@ -106,7 +119,20 @@ command_enum! {
         RetireAgent,
         IssueWorkerCredential,
         RevokeWorkerCredential,
+        RotateWebhookSecret,
     }
+}
+
+/// How long a rotated-out webhook secret still signs unless the rotation says otherwise.
+pub const WEBHOOK_SECRET_GRACE_MS: u64 = 86_400_000;
+/// The longest a rotated-out webhook secret may still sign.
+pub const WEBHOOK_SECRET_GRACE_MAX_MS: u64 = 7 * WEBHOOK_SECRET_GRACE_MS;
+
+/// How a webhook secret is shown, as Standard Webhooks writes it: `whsec_` and the key's bytes
+/// in base64. `secret` is the decision's fresh secret, in hex.
+pub fn webhook_secret(secret: &str) -> String {
+    let bytes = hex::decode(secret).unwrap_or_else(|_| secret.as_bytes().to_vec());
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// The most credentials one agent may hold at once.
@@ -226,6 +252,18 @@ impl Validate for RetireAgent {}
 impl Validate for IssueWorkerCredential {}
 impl Validate for RevokeWorkerCredential {}
 
+impl Validate for RotateWebhookSecret {
+    fn validate(&self) -> Result<(), FieldError> {
+        match self.grace_ms {
+            Some(grace) if grace > WEBHOOK_SECRET_GRACE_MAX_MS => Err(FieldError::new(
+                "/grace_ms",
+                format!("a rotated-out secret signs at most {WEBHOOK_SECRET_GRACE_MAX_MS} ms more"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// An agent's current definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Definition {
@@ -241,6 +279,10 @@ pub struct Definition {
     /// Retiring the agent revokes them all.
     #[serde(default)]
     pub worker_credentials: BTreeMap<Uuid, String>,
+    /// Whether its webhook calls have a secret to be signed with (agents registered before
+    /// calls were signed have none until one is rotated in).
+    #[serde(default)]
+    pub webhook_secret: bool,
 }
 
 impl Definition {
@@ -285,6 +327,9 @@ pub enum AgentError {
     CredentialNotFound,
     #[error("an agent holds at most {WORKER_CREDENTIALS_MAX} credentials; revoke one first")]
     TooManyCredentials,
+    /// Only a webhook agent's calls are signed.
+    #[error("only a webhook agent has a webhook secret")]
+    NotAWebhook,
 }
 
 crate::access::access_denied_into!(AgentError);
@@ -295,9 +340,10 @@ impl Rejection for AgentError {
             AgentError::NotFound => RejectionKind::NotFound,
             AgentError::AlreadyExists => RejectionKind::AlreadyExists,
             AgentError::NotAMember | AgentError::RoleTooLow { .. } => RejectionKind::Forbidden,
-            AgentError::Retired | AgentError::NotExternal | AgentError::TooManyCredentials => {
-                RejectionKind::RuleViolated
-            }
+            AgentError::Retired
+            | AgentError::NotExternal
+            | AgentError::TooManyCredentials
+            | AgentError::NotAWebhook => RejectionKind::RuleViolated,
             AgentError::CredentialNotFound => RejectionKind::NotFound,
         }
     }
@@ -312,6 +358,7 @@ impl Rejection for AgentError {
             AgentError::NotExternal => "agent_not_external",
             AgentError::CredentialNotFound => "credential_not_found",
             AgentError::TooManyCredentials => "too_many_credentials",
+            AgentError::NotAWebhook => "agent_not_webhook",
         }
     }
 }
@@ -336,17 +383,17 @@ impl Decider for Agent {
                 return Err(AgentError::AlreadyExists);
             }
             access.require(Role::Admin)?;
-            return Ok(vec![
-                AgentRegistered {
-                    agent_id: context.aggregate_id,
-                    workspace_id: command.workspace_id,
-                    name: command.name.trim().to_owned(),
-                    kind: command.kind,
-                    executor: command.executor.clone(),
-                    price: command.price.price(),
-                }
-                .into(),
-            ]);
+            let registered = AgentRegistered {
+                agent_id: context.aggregate_id,
+                workspace_id: command.workspace_id,
+                name: command.name.trim().to_owned(),
+                kind: command.kind,
+                executor: command.executor.clone(),
+                price: command.price.price(),
+            };
+            let secret =
+                matches!(command.executor, Executor::Webhook { .. }).then(|| new_webhook_secret(context, None));
+            return Ok(std::iter::once(registered.into()).chain(secret).collect());
         }
         let agent = state.0.as_ref().ok_or(AgentError::NotFound)?;
         access.require(Role::Admin)?;
@@ -363,7 +410,20 @@ impl Decider for Agent {
                 if name == agent.name && kind == agent.kind && executor == agent.executor && price == agent.price {
                     return Ok(Vec::new());
                 }
-                Ok(vec![AgentUpdated { version: agent.version + 1, name, kind, executor, price }.into()])
+                // A webhook without a secret gets one: its calls are signed from now on.
+                let secret = (matches!(executor, Executor::Webhook { .. }) && !agent.webhook_secret)
+                    .then(|| new_webhook_secret(context, None));
+                let updated = AgentUpdated { version: agent.version + 1, name, kind, executor, price };
+                Ok(std::iter::once(updated.into()).chain(secret).collect())
+            }
+            AgentCommand::RotateWebhookSecret(rotate) => {
+                if !matches!(agent.executor, Executor::Webhook { .. }) {
+                    return Err(AgentError::NotAWebhook);
+                }
+                let grace = rotate.grace_ms.unwrap_or(WEBHOOK_SECRET_GRACE_MS).min(WEBHOOK_SECRET_GRACE_MAX_MS);
+                let until = (agent.webhook_secret && grace > 0)
+                    .then(|| context.now + chrono::Duration::milliseconds(grace as i64));
+                Ok(vec![new_webhook_secret(context, until)])
             }
             AgentCommand::RetireAgent(_) => Ok(vec![AgentRetired {}.into()]),
             AgentCommand::IssueWorkerCredential(_) => {
@@ -402,6 +462,7 @@ impl Decider for Agent {
                 price: e.price,
                 retired: false,
                 worker_credentials: BTreeMap::new(),
+                webhook_secret: false,
             },
             (Some(current), AgentEvent::AgentUpdated(e)) => Definition {
                 version: e.version,
@@ -422,11 +483,21 @@ impl Decider for Agent {
                 current.worker_credentials.remove(&e.credential_id);
                 current
             }
+            (Some(current), AgentEvent::WebhookSecretIssued(_)) => Definition { webhook_secret: true, ..current },
             // An update or retirement before registration cannot be in a valid stream.
             (None, _) => return AgentState(None),
         };
         AgentState(Some(definition))
     }
+}
+
+/// A webhook secret made of the decision's fresh secret, in the clear: the service seals it
+/// before it is appended and shows it to the caller this once.
+fn new_webhook_secret(
+    context: &CommandContext,
+    previous_valid_until: Option<chrono::DateTime<chrono::Utc>>,
+) -> AgentEvent {
+    WebhookSecretIssued { secret: webhook_secret(context.new_secret.get()), previous_valid_until }.into()
 }
 
 impl Aggregate for Agent {
@@ -564,6 +635,61 @@ mod tests {
         let credential = worker_credential(Uuid::nil(), context.new_id, context.new_secret.get());
         assert_eq!(parse_worker_credential(&credential), Some((Uuid::nil(), context.new_id, context.new_secret.get())));
         assert_eq!(parse_worker_credential("eyJhbGciOi.x.y"), None);
+    }
+
+    #[test]
+    fn a_webhook_agent_gets_a_signing_secret_that_rotations_replace_after_a_grace() {
+        let webhook = Executor::Webhook { url: "https://agent.example/run".into(), timeout_ms: 5000 };
+        let admin = Access::of(Role::Admin);
+        let context = context_of("alice");
+        let secret = webhook_secret(context.new_secret.get());
+        assert!(secret.starts_with("whsec_") && secret.len() == "whsec_".len() + 44, "{secret}");
+        let issued = |previous_valid_until| {
+            AgentEvent::from(WebhookSecretIssued { secret: secret.clone(), previous_valid_until })
+        };
+        let RegisterAgent { workspace_id, name, kind, price, .. } = match register() {
+            AgentCommand::RegisterAgent(register) => register,
+            _ => unreachable!(),
+        };
+        let register_webhook = RegisterAgent { workspace_id, name, kind, price, executor: webhook.clone() };
+        let registered_webhook =
+            AgentEvent::from(AgentRegistered { executor: webhook.clone(), ..registered_with_echo() });
+        given::<Agent>([])
+            .when_with(register_webhook.into(), &admin, context.clone())
+            .then([registered_webhook.clone(), issued(None)]);
+        // Other executors have nothing to sign.
+        given::<Agent>([]).when_with(register(), &admin, context.clone()).then([registered()]);
+
+        let rotate = |grace_ms| AgentCommand::RotateWebhookSecret(RotateWebhookSecret { grace_ms });
+        let signed = [registered_webhook.clone(), issued(None)];
+        let a_day_later = context.now + chrono::Duration::milliseconds(WEBHOOK_SECRET_GRACE_MS as i64);
+        given::<Agent>(signed.clone())
+            .when_with(rotate(None), &admin, context.clone())
+            .then([issued(Some(a_day_later))]);
+        given::<Agent>(signed.clone()).when_with(rotate(Some(0)), &admin, context.clone()).then([issued(None)]);
+        given::<Agent>(signed.clone())
+            .when_with(rotate(None), &Access::of(Role::Member), context.clone())
+            .then_err(AgentError::RoleTooLow { required: Role::Admin });
+        given::<Agent>([registered()])
+            .when_with(rotate(None), &admin, context.clone())
+            .then_err(AgentError::NotAWebhook);
+        assert!(RotateWebhookSecret { grace_ms: Some(WEBHOOK_SECRET_GRACE_MAX_MS + 1) }.validate().is_err());
+
+        // A webhook registered before calls were signed gets a secret with its next update, and
+        // the first rotation of such an agent has nothing to keep signing with.
+        let unsigned = [registered_webhook];
+        let rename = AgentCommand::UpdateAgent(UpdateAgent {
+            name: Some("Renamed".into()),
+            kind: None,
+            executor: None,
+            price: None,
+        });
+        let events = Agent::decide(&rename, &Agent::fold(unsigned.iter()), &admin, &context).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1], issued(None));
+        let events = Agent::decide(&rename, &Agent::fold(signed.iter()), &admin, &context).unwrap();
+        assert_eq!(events.len(), 1, "an agent with a secret keeps it");
+        given::<Agent>(unsigned).when_with(rotate(None), &admin, context).then([issued(None)]);
     }
 
     fn registered_with_echo() -> AgentRegistered {

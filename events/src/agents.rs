@@ -1,6 +1,7 @@
 //! Events of the Agents context: the AI agents and tools a workspace runs, each with an
 //! executor and a price. Every update is a new version of the agent.
 
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -138,6 +139,18 @@ pub struct WorkerCredentialRevoked {
     pub credential_id: Uuid,
 }
 
+/// A new secret with which Oxbow signs its calls to the agent's webhook, as Standard Webhooks
+/// specifies. The answer of the command that issued it shows it once, as `whsec_…`; the log
+/// holds it sealed (see [`crate::secret_fields`]) and no read path reveals it. The secret
+/// before it still signs, beside it, until `previous_valid_until`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSecretIssued {
+    pub secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_valid_until: Option<DateTime<Utc>>,
+}
+
 crate::event_enum! {
     /// Every event of an agent's stream.
     pub enum AgentEvent {
@@ -146,6 +159,7 @@ crate::event_enum! {
         AgentRetired,
         WorkerCredentialIssued,
         WorkerCredentialRevoked,
+        WebhookSecretIssued,
     }
 }
 

@@ -37,6 +37,26 @@ pub fn personal_event_types() -> impl Iterator<Item = &'static str> {
     PERSONAL_FIELDS.iter().map(|(name, _)| *name)
 }
 
+/// Every event type whose payload holds a secret Oxbow itself must use (the key that signs an
+/// agent's webhook calls), with the fields that hold it. They are sealed before they reach
+/// the log, each under a key of its own (see `store::secrets`), and only the code that uses
+/// them opens them: exports, Kafka, the read models and the activity feed show the seal.
+const SECRET_FIELDS: &[(&str, &[&str])] = &[("WebhookSecretIssued", &["secret"])];
+
+/// The payload fields of an event type that hold a secret.
+pub fn secret_fields(event_type: &str) -> &'static [&'static str] {
+    SECRET_FIELDS.iter().find(|(name, _)| *name == event_type).map_or(&[], |(_, fields)| fields)
+}
+
+/// Replaces the secret fields of an event's payload with [`HIDDEN`].
+pub fn hide_secret_fields(event_type: &str, payload: &mut serde_json::Value) {
+    for field in secret_fields(event_type) {
+        if let Some(value) = payload.get_mut(*field) {
+            *value = serde_json::Value::String(HIDDEN.to_owned());
+        }
+    }
+}
+
 /// What a reader who may not see a person's data reads in its place.
 pub const HIDDEN: &str = "[hidden]";
 

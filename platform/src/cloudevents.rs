@@ -69,6 +69,42 @@ pub fn headers(event: &RecordedEvent) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The headers of a message Oxbow sends itself (a task, a notification): CloudEvents in binary
+/// mode, so the body stays the JSON its consumers read before, and the trace it belongs to
+/// under both names, `traceparent` (as OpenTelemetry's Kafka instrumentations read it) and
+/// `ce_traceparent` (CloudEvents' distributed tracing extension). `id` names the message: the
+/// same message sent again has the same id.
+pub fn message_headers(
+    source: &str,
+    ce_type: &str,
+    id: &str,
+    subject: &str,
+    traceparent: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut headers = vec![
+        ("ce_specversion", "1.0".to_owned()),
+        ("ce_id", id.to_owned()),
+        ("ce_source", source.to_owned()),
+        ("ce_type", ce_type.to_owned()),
+        ("ce_subject", subject.to_owned()),
+        ("ce_time", Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)),
+        ("content-type", "application/json".to_owned()),
+    ];
+    if let Some(traceparent) = traceparent {
+        headers.push((crate::telemetry::KAFKA_HEADER, traceparent.to_owned()));
+        headers.push(("traceparent", traceparent.to_owned()));
+    }
+    headers
+}
+
+/// `headers` as a Kafka message carries them.
+pub fn kafka_headers(headers: &[(&'static str, String)]) -> rdkafka::message::OwnedHeaders {
+    use rdkafka::message::{Header, OwnedHeaders};
+    headers.iter().fold(OwnedHeaders::new_with_capacity(headers.len()), |all, (key, value)| {
+        all.insert(Header { key, value: Some(value.as_bytes()) })
+    })
+}
+
 /// The value of header `name` of a Kafka message.
 pub fn header<'a>(message: &'a impl rdkafka::message::Message, name: &str) -> Option<&'a [u8]> {
     use rdkafka::message::Headers;

@@ -62,6 +62,8 @@ pub fn change(event: &RecordedEvent) -> Result<Option<(Uuid, Change)>, events::E
         AgentEvent::AgentRetired(_) => Change::Retire,
         // Credentials are listed from the agent's own stream, to its admins only.
         AgentEvent::WorkerCredentialIssued(_) | AgentEvent::WorkerCredentialRevoked(_) => return Ok(None),
+        // A webhook's signing secret is for the executor that signs; no read model holds it.
+        AgentEvent::WebhookSecretIssued(_) => return Ok(None),
     };
     Ok(Some((id, change)))
 }

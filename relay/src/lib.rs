@@ -44,8 +44,8 @@ impl RelayConfig {
 /// Publishes `batch` in order, keyed by stream, as CloudEvents; returns once Kafka has
 /// acknowledged every message.
 /// A traced event's message carries its trace on, as the `ce_traceparent` header of the
-/// CloudEvents Distributed Tracing extension, from a span that lasts until the broker's
-/// acknowledgement.
+/// CloudEvents Distributed Tracing extension and as `traceparent`, from a span that lasts
+/// until the broker's acknowledgement.
 pub async fn publish(
     producer: &FutureProducer,
     topic: &str,
@@ -68,9 +68,11 @@ pub async fn publish(
                 oxbow.position = event.position,
             );
             platform::telemetry::continue_trace(&span, Some(traceparent));
+            // Under both names: OpenTelemetry's Kafka instrumentations read `traceparent`.
             if let Some(own) = platform::telemetry::traceparent_of(&span) {
-                headers =
-                    headers.insert(Header { key: platform::telemetry::KAFKA_HEADER, value: Some(own.as_bytes()) });
+                for key in [platform::telemetry::KAFKA_HEADER, "traceparent"] {
+                    headers = headers.insert(Header { key, value: Some(own.as_bytes()) });
+                }
             }
             spans.push(span);
         }

@@ -19,6 +19,7 @@ use events::runs::Artifact;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::egress::{Egress, NotAllowed};
@@ -139,7 +140,14 @@ impl Executors {
     /// Publishes a notification (JSON) for whoever watches the notifications topic: mailers,
     /// chat bots. Keyed by workspace, so a workspace's notifications stay in order.
     pub async fn notify(&self, workspace_id: Uuid, notification: &Value) -> anyhow::Result<()> {
-        self.publish(&self.notifications_topic, &workspace_id.to_string(), &serde_json::to_vec(notification)?).await
+        let body = serde_json::to_vec(notification)?;
+        let kind = notification["type"].as_str().unwrap_or("notification");
+        // The same notice sent again (work done twice) has the same id.
+        let id = hex::encode(&Sha256::digest(&body)[..16]);
+        let subject =
+            notification.get("run_id").and_then(Value::as_str).map_or(workspace_id.to_string(), str::to_owned);
+        let headers = message_headers("notifications", kind, &id, &subject);
+        self.publish(&self.notifications_topic, &workspace_id.to_string(), &body, &headers).await
     }
 
     /// Tells the workers reading the shared tasks topic, where there is one, that an attempt is
@@ -153,6 +161,8 @@ impl Executors {
         agent_id: Uuid,
     ) -> anyhow::Result<()> {
         let Some(topic) = &self.tasks_topic else { return Ok(()) };
+        let id = format!("{}:{}:{}:cancel", attempt.run_id, attempt.step_id, attempt.attempt);
+        let headers = message_headers("tasks", "cancel", &id, &attempt.run_id.to_string());
         let message = serde_json::json!({
             "type": "cancel",
             "run_id": attempt.run_id,
@@ -161,7 +171,7 @@ impl Executors {
             "step_id": attempt.step_id,
             "attempt": attempt.attempt,
         });
-        self.publish(topic, &attempt.run_id.to_string(), &serde_json::to_vec(&message)?).await
+        self.publish(topic, &attempt.run_id.to_string(), &serde_json::to_vec(&message)?, &headers).await
     }
 
     /// Whether attempts are also published on a shared tasks topic.
@@ -169,9 +179,16 @@ impl Executors {
         self.tasks_topic.is_some()
     }
 
-    async fn publish(&self, topic: &str, key: &str, payload: &[u8]) -> anyhow::Result<()> {
+    async fn publish(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        headers: &[(&'static str, String)],
+    ) -> anyhow::Result<()> {
+        let headers = platform::cloudevents::kafka_headers(headers);
         self.producer
-            .send(FutureRecord::to(topic).key(key).payload(payload), Duration::from_secs(10))
+            .send(FutureRecord::to(topic).key(key).payload(payload).headers(headers), Duration::from_secs(10))
             .await
             .map_err(|(error, _)| anyhow::anyhow!("publishing to {topic}: {error}"))?;
         Ok(())
@@ -234,7 +251,11 @@ impl Executors {
             Executor::Webhook { .. } | Executor::External if self.retired(task.agent_id).await? => {
                 Ok(Outcome::Failed { error: "agent_retired: the step's agent was retired".into(), retryable: false })
             }
-            Executor::Webhook { url, timeout_ms } => Ok(self.webhook(url, *timeout_ms, task, started).await),
+            Executor::Webhook { url, timeout_ms } => {
+                let stream = events::AgentId(task.agent_id).stream().to_string();
+                let secrets = store::secrets::signing_secrets(&self.pool, &stream, Utc::now()).await?;
+                Ok(self.webhook(url, *timeout_ms, task, &secrets, started).await)
+            }
             Executor::External => {
                 let attempt =
                     crate::tasks::Attempt { run_id: task.run_id, step_id: task.step_id.clone(), attempt: task.attempt };
@@ -243,7 +264,9 @@ impl Executors {
                 if let Some(topic) = &self.tasks_topic {
                     let mut message = serde_json::to_value(task)?;
                     message["type"] = "task".into();
-                    self.publish(topic, &task.run_id.to_string(), &serde_json::to_vec(&message)?).await?;
+                    let id = format!("{}:{}:{}", task.run_id, task.step_id, task.attempt);
+                    let headers = message_headers("tasks", "task", &id, &task.run_id.to_string());
+                    self.publish(topic, &task.run_id.to_string(), &serde_json::to_vec(&message)?, &headers).await?;
                 }
                 Ok(Outcome::HandedOver)
             }
@@ -258,8 +281,10 @@ impl Executors {
     }
 
     /// Calls the webhook, waiting for its answer no longer than its own timeout nor past the
-    /// step's deadline: after that the attempt is over, and the worker is someone else's.
-    async fn webhook(&self, url: &str, timeout_ms: u64, task: &Task, started: Instant) -> Outcome {
+    /// step's deadline: after that the attempt is over, and the worker is someone else's. The
+    /// call is signed with the agent's `secrets` as Standard Webhooks specifies; its
+    /// `webhook-id` is the attempt's idempotency key, the same on every delivery of it.
+    async fn webhook(&self, url: &str, timeout_ms: u64, task: &Task, secrets: &[String], started: Instant) -> Outcome {
         let until_deadline = (task.deadline - Utc::now()).to_std().unwrap_or_default();
         let until_deadline = until_deadline.as_millis().min(u128::from(u64::MAX)) as u64;
         let timed_out = || match until_deadline < timeout_ms {
@@ -284,14 +309,24 @@ impl Executors {
         if literal.is_some_and(|ip| !self.egress.permits(ip)) {
             return not_allowed();
         }
-        let response = self
+        let id = format!("{}:{}:{}", task.run_id, task.step_id, task.attempt);
+        let body = serde_json::to_vec(&body).expect("a task serializes");
+        let timestamp = Utc::now().timestamp();
+        let mut request = self
             .http
             .post(url)
-            .header("idempotency-key", format!("{}:{}:{}", task.run_id, task.step_id, task.attempt))
-            .timeout(Duration::from_millis(timeout_ms.min(until_deadline)))
-            .json(&body)
-            .send()
-            .await;
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("idempotency-key", &id)
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .timeout(Duration::from_millis(timeout_ms.min(until_deadline)));
+        if let Some(signature) = crate::signing::signature(secrets, &id, timestamp, &body) {
+            request = request.header("webhook-signature", signature);
+        }
+        if let Some(traceparent) = platform::telemetry::traceparent_of(&tracing::Span::current()) {
+            request = request.header("traceparent", traceparent);
+        }
+        let response = request.body(body).send().await;
         let response = match response {
             Ok(response) => response,
             Err(error) if error.is_timeout() => return timed_out(),
@@ -344,6 +379,14 @@ impl Executors {
         }
         Outcome::Completed { output: completed.output, usage: completed.usage, artifacts: completed.artifacts }
     }
+}
+
+/// The CloudEvents headers of a message on the tasks or notifications topic: its `ce_type` is
+/// `oxbow.{topic}.{type}.v1` after the body's `type`, and it carries the current trace.
+fn message_headers(topic: &str, kind: &str, id: &str, subject: &str) -> Vec<(&'static str, String)> {
+    let traceparent = platform::telemetry::traceparent_of(&tracing::Span::current());
+    let ce_type = format!("oxbow.{topic}.{kind}.v1");
+    platform::cloudevents::message_headers(&format!("/oxbow/{topic}"), &ce_type, id, subject, traceparent.as_deref())
 }
 
 /// Whether the call failed because `egress` refused the address its host resolved to.

@@ -19,6 +19,7 @@ mod handled;
 mod in_flight;
 pub mod plan;
 pub mod queue;
+mod signing;
 mod steps;
 pub mod tasks;
 mod workers;

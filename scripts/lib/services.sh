@@ -70,7 +70,7 @@ oxbow_ensure_test_tools() {
     oxbow_die "npm ci failed in tests/graphql-http"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     --target "$OXBOW_ROOT/.oxbow/python" --upgrade -r "$OXBOW_ROOT/tests/python/requirements.txt" ||
-    oxbow_die "installing the CloudEvents SDK failed"
+    oxbow_die "installing the tests' Python packages failed"
 }
 
 # Prints the path of a Tansu broker binary, fetching it once into the user's cache.

@@ -16,6 +16,7 @@ mod ports;
 mod present;
 mod read;
 pub mod roles;
+pub mod secrets;
 mod snapshots;
 pub mod traces;
 

@@ -30,6 +30,8 @@ struct Memory {
     /// Subject hash → key id; key id → key (`None` once forgotten).
     subjects: HashMap<Vec<u8>, Uuid>,
     personal_keys: HashMap<Uuid, Option<Vec<u8>>>,
+    /// Key id → the key of one sealed secret.
+    secret_keys: HashMap<Uuid, Vec<u8>>,
     round_trips: usize,
     /// Appended just before the next append, as another process would in between.
     interleaved: Vec<AppendRequest>,
@@ -253,6 +255,16 @@ impl EventLog for MemoryLog {
 
 impl KeyStore for MemoryLog {
     fn seal(&self, events: &mut [NewEvent]) -> impl Future<Output = Result<()>> + Send {
+        let secrets = crate::secrets::secret_texts(events);
+        if !secrets.is_empty() {
+            self.with(|memory| {
+                for text in secrets {
+                    let (key_id, key) = (Uuid::now_v7(), crate::personal::new_key().to_vec());
+                    *text = crate::secrets::seal_text(key_id, &key, text);
+                    memory.secret_keys.insert(key_id, key);
+                }
+            });
+        }
         let texts = crate::personal::personal_texts(events);
         if texts.is_empty() {
             return ready(Ok(()));
@@ -260,11 +272,8 @@ impl KeyStore for MemoryLog {
         self.with(|memory| {
             for text in texts {
                 let key_id = *memory.subjects.entry(crate::personal::subject_hash(text)).or_insert_with(Uuid::now_v7);
-                let key = memory.personal_keys.entry(key_id).or_insert_with(|| {
-                    let mut key = vec![0u8; 32];
-                    getrandom::fill(&mut key).expect("the operating system provides randomness");
-                    Some(key)
-                });
+                let key =
+                    memory.personal_keys.entry(key_id).or_insert_with(|| Some(crate::personal::new_key().to_vec()));
                 if let Some(key) = key {
                     *text = crate::personal::seal_text(key_id, key, text);
                 }

@@ -46,12 +46,17 @@ where
 
 /// The personal fields of `events` that hold text, to be sealed.
 pub(crate) fn personal_texts(events: &mut [NewEvent]) -> Vec<&mut String> {
-    events.iter_mut().flat_map(|event| text_fields(&event.event_type, &mut event.payload)).collect()
+    events
+        .iter_mut()
+        .flat_map(|event| text_fields(events::personal_fields(&event.event_type), &mut event.payload))
+        .collect()
 }
 
-/// The fields of a payload of `event_type` that hold a person's data as text.
-fn text_fields<'a>(event_type: &str, payload: &'a mut Value) -> impl Iterator<Item = &'a mut String> {
-    let fields = events::personal_fields(event_type);
+/// The `fields` of a payload that hold text.
+pub(crate) fn text_fields<'a>(
+    fields: &'static [&'static str],
+    payload: &'a mut Value,
+) -> impl Iterator<Item = &'a mut String> {
     let object = payload.as_object_mut().into_iter().flat_map(|object| object.iter_mut());
     object.filter(move |(name, _)| fields.contains(&name.as_str())).filter_map(|(_, value)| match value {
         Value::String(text) => Some(text),
@@ -67,7 +72,10 @@ pub async fn reveal(executor: impl PgExecutor<'_>, events: &mut [RecordedEvent])
 
 /// The personal fields of recorded `events`, sealed as the log holds them.
 pub(crate) fn sealed_texts(events: &mut [RecordedEvent]) -> Vec<&mut String> {
-    events.iter_mut().flat_map(|event| text_fields(&event.event_type, &mut event.payload)).collect()
+    events
+        .iter_mut()
+        .flat_map(|event| text_fields(events::personal_fields(&event.event_type), &mut event.payload))
+        .collect()
 }
 
 /// Replaces each sealed string with its plain text, or with [`ERASED`]; other strings are left
@@ -106,7 +114,12 @@ pub(crate) fn is_sealed(text: &str) -> bool {
 
 /// The key a sealed string was sealed under.
 pub fn key_id_of(text: &str) -> Option<Uuid> {
-    let rest = text.strip_prefix(PREFIX)?;
+    key_id_under(PREFIX, text)
+}
+
+/// The key a string sealed with `prefix` was sealed under.
+pub(crate) fn key_id_under(prefix: &str, text: &str) -> Option<Uuid> {
+    let rest = text.strip_prefix(prefix)?;
     rest.split_once(':')?.0.parse().ok()
 }
 
@@ -203,10 +216,16 @@ async fn drop_revealed_snapshots(transaction: &mut sqlx::PgConnection, forgotten
     Ok(())
 }
 
-async fn key_for<'c>(executor: impl PgExecutor<'c> + Copy, subject: &str) -> Result<(Uuid, Vec<u8>)> {
-    let hash = subject_hash(subject);
+/// A fresh 256-bit key.
+pub(crate) fn new_key() -> [u8; 32] {
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).expect("the operating system provides randomness");
+    key
+}
+
+async fn key_for<'c>(executor: impl PgExecutor<'c> + Copy, subject: &str) -> Result<(Uuid, Vec<u8>)> {
+    let hash = subject_hash(subject);
+    let key = new_key();
     // Made here unless the subject has a key; a racing insert of the same subject is read on
     // the second try.
     for _ in 0..2 {
@@ -231,6 +250,16 @@ async fn key_for<'c>(executor: impl PgExecutor<'c> + Copy, subject: &str) -> Res
 }
 
 pub(crate) fn seal_text(key_id: Uuid, key: &[u8], plain: &str) -> String {
+    seal_under(PREFIX, key_id, key, plain)
+}
+
+pub(crate) fn open_text(text: &str, keys: &std::collections::HashMap<Uuid, Vec<u8>>) -> Option<String> {
+    open_under(PREFIX, text, keys)
+}
+
+/// Seals `plain` under `key`, as `{prefix}{key id}:{nonce and ciphertext, base64url}`; the key
+/// id is authenticated with it.
+pub(crate) fn seal_under(prefix: &str, key_id: Uuid, key: &[u8], plain: &str) -> String {
     let cipher = ChaCha20Poly1305::new_from_slice(key).expect("keys are made 32 bytes long");
     let mut nonce = [0u8; 12];
     // The OS's randomness failing is not something to carry on from.
@@ -240,11 +269,12 @@ pub(crate) fn seal_text(key_id: Uuid, key: &[u8], plain: &str) -> String {
         .expect("ChaCha20-Poly1305 encrypts any message that fits in memory");
     let mut bytes = nonce.to_vec();
     bytes.extend(sealed);
-    format!("{PREFIX}{key_id}:{}", URL_SAFE_NO_PAD.encode(bytes))
+    format!("{prefix}{key_id}:{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
-pub(crate) fn open_text(text: &str, keys: &std::collections::HashMap<Uuid, Vec<u8>>) -> Option<String> {
-    let (key_id, body) = text.strip_prefix(PREFIX)?.split_once(':')?;
+/// What [`seal_under`] sealed with `prefix`, opened with its key among `keys`.
+pub(crate) fn open_under(prefix: &str, text: &str, keys: &std::collections::HashMap<Uuid, Vec<u8>>) -> Option<String> {
+    let (key_id, body) = text.strip_prefix(prefix)?.split_once(':')?;
     let key_id: Uuid = key_id.parse().ok()?;
     let key = keys.get(&key_id)?;
     let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;

@@ -63,7 +63,8 @@ pub trait EventLog: Clone + Send + Sync + 'static {
 /// Where people's keys are: personal fields are sealed before they are appended and revealed
 /// for whoever shows them (see [`crate::personal`]).
 pub trait KeyStore: Clone + Send + Sync + 'static {
-    /// Seals every personal field of `events` under its subject's key, making keys as needed.
+    /// Seals every personal field of `events` under its subject's key, making keys as needed,
+    /// and every secret field under a key of its own (see [`crate::secrets`]).
     fn seal(&self, events: &mut [NewEvent]) -> impl Future<Output = Result<()>> + Send;
 
     /// Replaces each sealed string with its plain text, or with [`crate::personal::ERASED`];
@@ -132,8 +133,9 @@ impl EventLog for crate::EventStore {
 }
 
 impl KeyStore for crate::EventStore {
-    fn seal(&self, events: &mut [NewEvent]) -> impl Future<Output = Result<()>> + Send {
-        crate::personal::seal(&self.pool, events)
+    async fn seal(&self, events: &mut [NewEvent]) -> Result<()> {
+        crate::personal::seal(&self.pool, events).await?;
+        crate::secrets::seal(&self.pool, events).await
     }
 
     fn reveal_texts(&self, texts: Vec<&mut String>) -> impl Future<Output = Result<()>> + Send {

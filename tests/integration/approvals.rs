@@ -51,6 +51,17 @@ async fn notice_of(consumer: &StreamConsumer, run: Uuid) -> Value {
         let message = tokio::time::timeout(Duration::from_secs(60), consumer.recv()).await.expect("a notice").unwrap();
         let notice: Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
         if notice["run_id"] == json!(run) {
+            // CloudEvents in binary mode: the body is the notice, the attributes are headers.
+            let header = |name: &str| {
+                platform::cloudevents::header(&message, name).map(|value| String::from_utf8_lossy(value).into_owned())
+            };
+            let kind = notice["type"].as_str().unwrap();
+            assert_eq!(header("ce_specversion").as_deref(), Some("1.0"));
+            assert_eq!(header("ce_type"), Some(format!("oxbow.notifications.{kind}.v1")));
+            assert_eq!(header("ce_source").as_deref(), Some("/oxbow/notifications"));
+            assert_eq!(header("ce_subject"), Some(run.to_string()));
+            assert_eq!(header("content-type").as_deref(), Some("application/json"));
+            assert!(header("ce_id").is_some_and(|id| id.len() == 32) && header("ce_time").is_some());
             return notice;
         }
     }

@@ -12,6 +12,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("idempotency_keys", "store"),
     ("snapshots", "store"),
     ("personal_data_keys", "store"),
+    ("secret_keys", "store"),
     ("parked_events", "store"),
     ("relay_checkpoints", "store"),
     ("event_trace_context", "store"),

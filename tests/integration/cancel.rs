@@ -84,7 +84,19 @@ async fn a_cancel_cuts_off_a_webhook_call_ends_a_sleep_and_tells_the_external_wo
     eventually("the webhook call", &called).await;
     let next_message = || async {
         let message = tokio::time::timeout(Duration::from_secs(60), tasks.recv()).await.expect("a message").unwrap();
-        serde_json::from_slice::<Value>(message.payload().unwrap()).unwrap()
+        let body = serde_json::from_slice::<Value>(message.payload().unwrap()).unwrap();
+        // CloudEvents in binary mode: the body is the task as before, the attributes headers.
+        let header = |name: &str| {
+            platform::cloudevents::header(&message, name).map(|value| String::from_utf8_lossy(value).into_owned())
+        };
+        let kind = body["type"].as_str().unwrap();
+        let id =
+            format!("{}:{}:{}", body["run_id"].as_str().unwrap(), body["step_id"].as_str().unwrap(), body["attempt"]);
+        assert_eq!(header("ce_type"), Some(format!("oxbow.tasks.{kind}.v1")));
+        assert_eq!(header("ce_id"), Some(if kind == "task" { id } else { format!("{id}:cancel") }));
+        assert_eq!(header("ce_subject").as_deref(), body["run_id"].as_str());
+        assert_eq!(header("ce_specversion").as_deref(), Some("1.0"));
+        body
     };
     let task = next_message().await;
     assert_eq!((task["type"].clone(), task["step_id"].clone()), (json!("task"), json!("think")), "{task}");

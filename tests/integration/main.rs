@@ -26,6 +26,7 @@ mod runs;
 mod saga_work;
 mod schema_evolution;
 mod set_aside;
+mod signed_webhooks;
 mod slice;
 mod tenancy;
 mod tls;

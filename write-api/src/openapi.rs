@@ -57,7 +57,9 @@ pub fn document() -> Value {
                     "type": "object",
                     "required": ["type", "id", "position", "payload"],
                     "properties": {"type": {"type": "string"}, "id": {"type": "string", "format": "uuid"}, "position": {"type": "integer"}, "payload": {"type": "object"}}
-                }}
+                }},
+                "worker_credential": {"type": "string", "description": "The credential an IssueWorkerCredential made (oxw.…), shown this once."},
+                "webhook_secret": {"type": "string", "pattern": "^whsec_", "description": "The secret a webhook agent's calls are signed with (Standard Webhooks), made by RegisterAgent or RotateWebhookSecret, shown this once."}
             }
         }),
     );
