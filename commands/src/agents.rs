@@ -38,13 +38,17 @@ pub struct RegisterAgent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriceOffer {
+    #[schemars(range(max = PRICE_MAX))]
     pub per_call: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = PRICE_MAX))]
     pub per_1k_input_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = PRICE_MAX))]
     pub per_1k_output_tokens: Option<u64>,
     /// Deprecated: both rates at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = PRICE_MAX))]
     pub per_1k_tokens: Option<u64>,
 }
 
@@ -107,7 +111,7 @@ pub struct RevokeWorkerCredential {
 #[serde(deny_unknown_fields)]
 pub struct RotateWebhookSecret {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(max = 604_800_000))]
+    #[schemars(range(max = WEBHOOK_SECRET_GRACE_MAX_MS))]
     pub grace_ms: Option<u64>,
 }
 

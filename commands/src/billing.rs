@@ -39,19 +39,19 @@ pub struct OpenBillingAccount {
     pub plan: String,
     /// An operator's to set: an owner opens with 0.
     #[serde(default)]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = AMOUNT_MAX))]
     pub overdraft_limit: i64,
     /// A capture that takes the balance below this raises a low-balance event (default 0:
     /// when the overdraft comes into use).
     #[serde(default)]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = AMOUNT_MAX))]
     pub low_balance_threshold: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantCredits {
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = AMOUNT_MAX))]
     pub amount: i64,
     #[schemars(length(min = 1, max = 500))]
     pub reason: String,
@@ -60,7 +60,7 @@ pub struct GrantCredits {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PurchaseCredits {
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = AMOUNT_MAX))]
     pub amount: i64,
     #[schemars(length(min = 1, max = 200))]
     pub payment_ref: String,
@@ -70,7 +70,7 @@ pub struct PurchaseCredits {
 #[serde(deny_unknown_fields)]
 pub struct ReserveCredits {
     pub reservation_id: Uuid,
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = AMOUNT_MAX))]
     pub amount: i64,
     #[serde(default)]
     pub purpose: String,
@@ -80,7 +80,7 @@ pub struct ReserveCredits {
 #[serde(deny_unknown_fields)]
 pub struct CaptureCredits {
     pub reservation_id: Uuid,
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = AMOUNT_MAX))]
     pub amount: i64,
 }
 
@@ -106,7 +106,7 @@ pub struct CloseBillingPeriod {
 #[serde(deny_unknown_fields)]
 pub struct RecordPayment {
     pub invoice_id: Uuid,
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = AMOUNT_MAX))]
     pub amount: i64,
     /// The payment provider's id of the payment: a payment is recorded once.
     #[serde(default)]
@@ -117,7 +117,7 @@ pub struct RecordPayment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetOverdraftLimit {
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = AMOUNT_MAX))]
     pub overdraft_limit: i64,
 }
 

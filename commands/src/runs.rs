@@ -41,7 +41,7 @@ pub struct StartRun {
     #[serde(default)]
     pub input: serde_json::Value,
     /// The most credits the run may use.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = crate::billing::AMOUNT_MAX))]
     pub budget: i64,
     /// A run of the same workflow that failed or was cancelled: the steps that succeeded there
     /// with the same input are reused, not run again. Without `input` (or with `null`), the
@@ -54,12 +54,14 @@ pub struct StartRun {
 #[serde(deny_unknown_fields)]
 pub struct CancelRun {
     #[serde(default)]
+    #[schemars(length(max = TEXT_MAX_CHARS))]
     pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportStepStarted {
+    #[schemars(length(min = 1, max = STEP_ID_MAX_CHARS))]
     pub step_id: String,
     pub attempt: u32,
 }
@@ -70,13 +72,17 @@ pub struct ReportStepStarted {
 #[serde(deny_unknown_fields)]
 pub struct Usage {
     #[serde(default)]
+    #[schemars(range(max = TOKENS_MAX))]
     pub input_tokens: u64,
     #[serde(default)]
+    #[schemars(range(max = TOKENS_MAX))]
     pub output_tokens: u64,
     /// Deprecated, taken for one release: counted as input tokens.
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(range(max = TOKENS_MAX))]
     pub tokens: u64,
     #[serde(default)]
+    #[schemars(range(max = DURATION_MAX_MS))]
     pub duration_ms: u64,
 }
 
@@ -94,6 +100,7 @@ impl Usage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteStep {
+    #[schemars(length(min = 1, max = STEP_ID_MAX_CHARS))]
     pub step_id: String,
     pub attempt: u32,
     #[serde(default)]
@@ -102,14 +109,17 @@ pub struct CompleteStep {
     pub usage: Usage,
     /// The files the attempt produced: their metadata, never their bytes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = validate::ARTIFACTS_MAX))]
     pub artifacts: Vec<Artifact>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailStep {
+    #[schemars(length(min = 1, max = STEP_ID_MAX_CHARS))]
     pub step_id: String,
     pub attempt: u32,
+    #[schemars(length(max = TEXT_MAX_CHARS))]
     pub error: String,
     pub retryable: bool,
 }
@@ -118,8 +128,10 @@ pub struct FailStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveStep {
+    #[schemars(length(min = 1, max = STEP_ID_MAX_CHARS))]
     pub step_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = TEXT_MAX_CHARS))]
     pub comment: Option<String>,
 }
 
@@ -127,7 +139,9 @@ pub struct ApproveStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectStep {
+    #[schemars(length(min = 1, max = STEP_ID_MAX_CHARS))]
     pub step_id: String,
+    #[schemars(length(min = 1, max = TEXT_MAX_CHARS))]
     pub reason: String,
 }
 
@@ -135,6 +149,7 @@ pub struct RejectStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignalStep {
+    #[schemars(length(min = 1, max = STEP_ID_MAX_CHARS))]
     pub step_id: String,
     pub payload: serde_json::Value,
 }
@@ -157,6 +172,7 @@ pub struct RejectRun {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeOutStep {
+    #[schemars(length(min = 1, max = STEP_ID_MAX_CHARS))]
     pub step_id: String,
     pub attempt: u32,
 }
@@ -165,6 +181,7 @@ pub struct TimeOutStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryStep {
+    #[schemars(length(min = 1, max = STEP_ID_MAX_CHARS))]
     pub step_id: String,
     pub attempt: u32,
 }

@@ -29,6 +29,7 @@ pub struct DefineWorkflow {
     pub workspace_id: Uuid,
     #[schemars(length(min = 1, max = 100))]
     pub name: String,
+    #[schemars(length(min = 1, max = MAX_STEPS))]
     pub steps: Vec<Step>,
     /// What a run produces, a template over `run.input` and `steps.<id>.output`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,6 +44,7 @@ pub struct ReviseWorkflow {
     #[serde(default)]
     #[schemars(length(min = 1, max = 100))]
     pub name: Option<String>,
+    #[schemars(length(min = 1, max = MAX_STEPS))]
     pub steps: Vec<Step>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<serde_json::Value>,

@@ -47,7 +47,12 @@ pub enum Executor {
         config: serde_json::Map<String, serde_json::Value>,
     },
     /// POSTs the task to `url` and waits at most `timeout_ms` for the result.
-    Webhook { url: String, timeout_ms: u64 },
+    Webhook {
+        #[schemars(length(max = 2048), regex(pattern = r"^https?://\S+$"))]
+        url: String,
+        #[schemars(range(min = 1, max = 300_000))]
+        timeout_ms: u64,
+    },
     /// A worker takes the task from Kafka and reports through the command endpoint.
     External,
 }
@@ -57,8 +62,11 @@ pub enum Executor {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
+    #[schemars(range(max = 1_000_000_000))]
     pub per_call: u64,
+    #[schemars(range(max = 1_000_000_000))]
     pub per_1k_input_tokens: u64,
+    #[schemars(range(max = 1_000_000_000))]
     pub per_1k_output_tokens: u64,
 }
 

@@ -177,12 +177,17 @@ pub struct StepStarted {
 #[serde(deny_unknown_fields)]
 pub struct Artifact {
     /// Unique within the step; versioned within the workspace.
+    #[schemars(length(min = 1, max = 200))]
     pub name: String,
+    #[schemars(length(min = 1, max = 255))]
     pub media_type: String,
+    #[schemars(range(max = 9_007_199_254_740_991u64))]
     pub size: u64,
     /// The content's SHA-256, 64 lower-case hex digits.
+    #[schemars(regex(pattern = r"^[0-9a-fA-F]{64}$"))]
     pub sha256: String,
     /// `s3://`, `gs://`, `az://` or `https://`, never signed: the log keeps it for ever.
+    #[schemars(length(max = 2048), regex(pattern = r"^(s3|gs|az|https)://"))]
     pub uri: String,
 }
 

@@ -16,8 +16,10 @@ pub fn stream_id(workflow_id: Uuid) -> String {
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
     /// 1 to 10; 1 means no retry.
+    #[schemars(range(min = 1, max = 10))]
     pub max_attempts: u32,
     /// The wait before the first retry; it doubles with each further one (at most an hour).
+    #[schemars(range(max = 86_400_000))]
     pub backoff_ms: u64,
 }
 
@@ -84,6 +86,7 @@ fn empty_object() -> serde_json::Value {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
+    #[schemars(length(min = 1, max = 100))]
     pub id: String,
     #[serde(default, skip_serializing_if = "StepKind::is_agent")]
     pub kind: StepKind,
@@ -99,6 +102,7 @@ pub struct Step {
     /// The kind's default when absent (see [`StepKind::default_timeout_ms`]); a recorded
     /// definition always holds the number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 2_592_000_000u64))]
     pub timeout_ms: Option<u64>,
     /// An approval's least role that may answer it (`member` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]

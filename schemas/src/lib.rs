@@ -21,6 +21,20 @@ impl PayloadSchema {
     pub fn file_name(&self, kind: &str) -> String {
         format!("{kind}/{}.v{}.json", self.type_name, self.version)
     }
+
+    /// The `$id` of its file, which names it wherever it is copied to: `urn:oxbow:{kind}:{type}:v{N}`.
+    /// (Only files get one: inside OpenAPI a schema's `$id` would change what its references
+    /// point to.)
+    pub fn id(&self, kind: &str) -> String {
+        format!("urn:oxbow:{kind}:{}:v{}", self.type_name, self.version)
+    }
+
+    /// The schema as its file holds it, with its `$id`.
+    fn file_content(&self, kind: &str) -> String {
+        // Inserted as text, first: the generated members keep their order.
+        let rendered = serde_json::to_string_pretty(&self.schema).expect("schemas serialize");
+        rendered.replacen("{\n", &format!("{{\n  \"$id\": \"{}\",\n", self.id(kind)), 1) + "\n"
+    }
 }
 
 fn settings() -> SchemaSettings {
@@ -56,9 +70,8 @@ pub fn events() -> Vec<PayloadSchema> {
 
 /// Every schema file as it should be on disk: relative path and pretty JSON.
 pub fn files() -> Vec<(String, String)> {
-    let render = |schema: &Schema| serde_json::to_string_pretty(schema).expect("schemas serialize") + "\n";
-    let commands = commands().into_iter().map(|s| (s.file_name("commands"), render(&s.schema)));
-    let events = events().into_iter().map(|s| (s.file_name("events"), render(&s.schema)));
+    let commands = commands().into_iter().map(|s| (s.file_name("commands"), s.file_content("commands")));
+    let events = events().into_iter().map(|s| (s.file_name("events"), s.file_content("events")));
     commands.chain(events).collect()
 }
 
@@ -84,6 +97,44 @@ mod tests {
             drifted.is_empty(),
             "these schemas differ from the Rust types: {drifted:?}; run UPDATE_SCHEMAS=1 cargo test -p schemas and review the diff"
         );
+    }
+
+    /// The schema of command `type_name`, as its file holds it.
+    fn command(type_name: &str) -> serde_json::Value {
+        let schema = super::commands().into_iter().find(|s| s.type_name == type_name).unwrap();
+        serde_json::from_str(&schema.file_content("commands")).unwrap()
+    }
+
+    /// Bounds written into types the commands share with events are numbers there: here they
+    /// are held to the constants the validation enforces.
+    #[test]
+    fn the_schemas_bounds_are_the_ones_the_code_enforces() {
+        use commands::{agents, runs, workflows};
+        let define = command("DefineWorkflow");
+        let at = |schema: &serde_json::Value, pointer: &str| {
+            schema.pointer(pointer).cloned().unwrap_or_else(|| panic!("{pointer} in {schema}"))
+        };
+        assert_eq!(at(&define, "/properties/steps/maxItems"), workflows::MAX_STEPS);
+        assert_eq!(at(&define, "/$defs/RetryPolicy/properties/max_attempts/maximum"), workflows::MAX_ATTEMPTS);
+        assert_eq!(at(&define, "/$defs/RetryPolicy/properties/backoff_ms/maximum"), workflows::MAX_TIMEOUT_MS);
+        assert_eq!(at(&define, "/$defs/Step/properties/timeout_ms/maximum"), workflows::MAX_WAIT_MS);
+        assert_eq!(at(&define, "/$defs/Step/properties/id/maxLength"), runs::STEP_ID_MAX_CHARS);
+        let register = command("RegisterAgent");
+        let webhook = at(&register, "/$defs/Executor/oneOf/1/properties");
+        assert_eq!(at(&webhook, "/timeout_ms/maximum"), agents::WEBHOOK_TIMEOUT_MAX_MS);
+        let complete = command("CompleteStep");
+        assert_eq!(at(&complete, "/properties/artifacts/maxItems"), commands::validate::ARTIFACTS_MAX);
+        assert_eq!(at(&complete, "/$defs/Usage/properties/input_tokens/maximum"), runs::TOKENS_MAX);
+        let price = at(&recorded_price(), "/per_call/maximum");
+        assert_eq!(price, agents::PRICE_MAX);
+        assert_eq!(at(&define, "/$id"), "urn:oxbow:commands:DefineWorkflow:v1");
+    }
+
+    /// The properties of a recorded price (an event's, not an offer's).
+    fn recorded_price() -> serde_json::Value {
+        let registered = super::events().into_iter().find(|s| s.type_name == "AgentRegistered" && s.version == 2);
+        let schema: serde_json::Value = serde_json::from_str(&registered.unwrap().file_content("events")).unwrap();
+        schema.pointer("/$defs/Price/properties").cloned().unwrap()
     }
 
     #[test]

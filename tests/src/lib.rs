@@ -2,6 +2,7 @@
 //! real services that `scripts/test` starts (`DATABASE_URL`, `REDIS_URL`, `KAFKA_BROKERS`).
 
 pub mod browser;
+mod contracts;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -22,20 +23,33 @@ impl Drop for TestDatabase {
         }
         let admin_url = env("DATABASE_URL");
         let statement = format!("drop database if exists {} with (force)", self.name);
+        let url = self.url.clone();
         // A drop cannot await: a thread and a runtime of its own, whatever runtime this is in.
         // `with (force)` ends the connections still open, the test's pool and processes among them.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async {
+                // Every event the test appended is held to its schema before the log goes.
+                let violations = contracts::violations(&url).await?;
+                if !violations.is_empty() {
+                    return Ok(violations);
+                }
                 let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await?;
                 sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&admin).await?;
                 admin.close().await;
-                anyhow::Ok(())
+                anyhow::Ok(Vec::new())
             })
         })
         .join();
-        if let Ok(Err(error)) = dropped {
-            eprintln!("could not drop the test database {}: {error:#}", self.url);
+        match dropped {
+            Ok(Ok(violations)) if !violations.is_empty() => panic!(
+                "{} events break their JSON Schema (the database {} is kept): {:#?}",
+                violations.len(),
+                self.url,
+                &violations[..violations.len().min(10)]
+            ),
+            Ok(Err(error)) => eprintln!("could not drop the test database {}: {error:#}", self.url),
+            _ => {}
         }
     }
 }
