@@ -16,6 +16,7 @@ use commands::workspace::Workspace;
 use events::runs::RunEvent;
 use events::{DomainEvent, RecordedEvent};
 use store::{EventLog, KeyStore};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::error::CommandError;
@@ -67,8 +68,12 @@ impl<L: EventLog + KeyStore> Loader<L> {
         A::Event: DomainEvent,
     {
         let kept = self.kept::<A>(stream_id, Start::KeptOrSnapshot).await;
-        let (mut newer, head) =
-            self.log.load_streams(&[(stream_id, kept.version)]).await.map_err(CommandError::unavailable)?;
+        let (mut newer, head) = self
+            .log
+            .load_streams(&[(stream_id, kept.version)])
+            .instrument(platform::db_span!("SELECT", "events"))
+            .await
+            .map_err(CommandError::unavailable)?;
         let folded = self.bring_up_to_date::<A>(stream_id, kept, newer.remove(stream_id).unwrap_or_default())?;
         Ok((folded, head))
     }
@@ -178,7 +183,12 @@ impl<L: EventLog + KeyStore> Loader<L> {
             }
         }
         let streams: Vec<(&str, i64)> = wanted.iter().map(|(stream, version)| (stream.as_str(), *version)).collect();
-        let (mut newer, head) = self.log.load_streams(&streams).await.map_err(CommandError::unavailable)?;
+        let (mut newer, head) = self
+            .log
+            .load_streams(&streams)
+            .instrument(platform::db_span!("SELECT", "events"))
+            .await
+            .map_err(CommandError::unavailable)?;
         let mut newer_of = |stream: &str| newer.remove(stream).unwrap_or_default();
         let newer_own = own.map(|(stream, _)| newer_of(stream)).unwrap_or_default();
         if let Some((id, kept)) = kept_workspace {

@@ -354,7 +354,7 @@ impl<L: EventLog + KeyStore> CommandService<L> {
         }
 
         // The relay and the projector continue the trace from the append.
-        let span = platform::traced_span!("append", oxbow.stream = %stream_id, oxbow.events = new_events.len());
+        let span = platform::db_span!("INSERT", "events", oxbow.stream = %stream_id, oxbow.events = new_events.len());
         let trace_context = platform::telemetry::traceparent_of(&span);
         let expected = if creating { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
         let appended = self

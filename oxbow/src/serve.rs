@@ -146,18 +146,36 @@ fn http_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
         return tracing::Span::none();
     }
     let route = request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |path| path.as_str());
+    // OpenTelemetry's HTTP server conventions, which trace backends draw service graphs from.
+    // The scheme is this listener's: TLS ends in front of it.
     let span = tracing::info_span!(
         "http",
         otel.name = format!("{} {route}", request.method()),
         otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
         http.request.method = %request.method(),
         http.route = route,
+        http.response.status_code = tracing::field::Empty,
+        url.scheme = "http",
+        url.path = request.uri().path(),
+        error.type = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
     let traceparent = request.headers().get("traceparent").and_then(|value| value.to_str().ok());
     platform::telemetry::continue_callers_trace(&span, traceparent);
     platform::telemetry::record_trace_id(&span);
     span
+}
+
+/// Records the answer's status on its request's span; a server error is an error of the span,
+/// a client's mistake is not (the conventions for a server).
+fn http_status<B>(response: &axum::http::Response<B>, _latency: Duration, span: &tracing::Span) {
+    let status = response.status();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("error.type", status.as_str());
+        span.record("otel.status_code", "ERROR");
+    }
 }
 
 /// Starts `roles` with `config`. Migrates the database first.
@@ -232,6 +250,7 @@ fn check_token_secret(config: &Config) -> anyhow::Result<()> {
 
 /// The serving pool, on a schema this build knows.
 async fn database(config: &Config) -> anyhow::Result<sqlx::PgPool> {
+    platform::telemetry::set_database(&config.database_url);
     let pool = store::connect(&config.database_url, config.database_pool_size)
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")?;
@@ -424,7 +443,7 @@ async fn serve_http(
     }
     let trusted_proxies = std::sync::Arc::new(config.trusted_proxies.clone());
     let app = app
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(http_span))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(http_span).on_response(http_status))
         .layer(axum::middleware::map_request(move |request| client_address(request, trusted_proxies.clone())));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     server.http_addr = Some(listener.local_addr()?);

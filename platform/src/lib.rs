@@ -15,12 +15,35 @@ macro_rules! traced_span {
     };
 }
 
+/// A CLIENT span of a statement on PostgreSQL, named and attributed as OpenTelemetry's database
+/// conventions say (`SELECT events`, `db.system.name`, `db.operation.name`, the server), so
+/// that trace backends draw the database in the service graph. Only where traces are exported.
+#[macro_export]
+macro_rules! db_span {
+    ($operation:literal, $collection:literal $(, $($field:tt)+)?) => {{
+        let database = $crate::telemetry::database();
+        $crate::traced_span!(
+            "db",
+            otel.name = concat!($operation, " ", $collection),
+            otel.kind = "client",
+            db.system.name = "postgresql",
+            db.operation.name = $operation,
+            db.collection.name = $collection,
+            db.namespace = %database.name,
+            server.address = %database.host,
+            server.port = database.port,
+            $($($field)+)?
+        )
+    }};
+}
+
 #[doc(hidden)]
 pub use tracing as __tracing;
 
 pub mod auth;
 pub mod cloudevents;
 pub mod config;
+mod json_logs;
 pub mod kafka;
 pub mod metrics;
 pub mod rate_limit;

@@ -114,7 +114,11 @@ where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     if std::env::var("OXBOW_LOG_FORMAT").is_ok_and(|format| format == "json") {
-        tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed()
+        tracing_subscriber::fmt::layer()
+            .event_format(crate::json_logs::JsonLines { ids: current_ids })
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .with_writer(std::io::stderr)
+            .boxed()
     } else {
         let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
         tracing_subscriber::fmt::layer().with_ansi(terminal).with_writer(std::io::stderr).boxed()
@@ -135,6 +139,7 @@ fn provider(roles: &str) -> anyhow::Result<SdkTracerProvider> {
     let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "oxbow".to_owned());
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(service)
+        .with_attribute(opentelemetry::KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
         .with_attribute(opentelemetry::KeyValue::new("oxbow.roles", roles.to_owned()))
         .with_attribute(opentelemetry::KeyValue::new("process.pid", i64::from(std::process::id())))
         .build();
@@ -150,6 +155,42 @@ pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
     let mut carrier = std::collections::HashMap::new();
     TraceContextPropagator::new().inject_context(&context, &mut carrier);
     carrier.remove("traceparent")
+}
+
+/// The PostgreSQL server and database the log is on, as database spans name them.
+#[derive(Debug, Clone, Default)]
+pub struct Database {
+    pub host: String,
+    pub port: u16,
+    pub name: String,
+}
+
+static DATABASE: std::sync::OnceLock<Database> = std::sync::OnceLock::new();
+
+/// Tells database spans where the log is, from `DATABASE_URL` (never its credentials).
+pub fn set_database(url: &str) {
+    let Ok(url) = reqwest::Url::parse(url) else { return };
+    let _ = DATABASE.set(Database {
+        host: url.host_str().unwrap_or("localhost").to_owned(),
+        port: url.port().unwrap_or(5432),
+        name: url.path().trim_start_matches('/').to_owned(),
+    });
+}
+
+/// Where the log is, as [`set_database`] was told.
+pub fn database() -> &'static Database {
+    static UNKNOWN: std::sync::OnceLock<Database> = std::sync::OnceLock::new();
+    DATABASE.get().unwrap_or_else(|| UNKNOWN.get_or_init(Database::default))
+}
+
+/// The trace and span ids of the current span, in their hex form, when it is part of a trace.
+pub fn current_ids() -> Option<(String, String)> {
+    if !enabled() {
+        return None;
+    }
+    let context = tracing::Span::current().context();
+    let span_context = context.span().span_context().clone();
+    span_context.is_valid().then(|| (span_context.trace_id().to_string(), span_context.span_id().to_string()))
 }
 
 /// Records the trace id of `span` in its `trace_id` field (declared empty by the span), so the

@@ -53,18 +53,26 @@ pub async fn publish(
     traces: &TraceContexts,
 ) -> anyhow::Result<()> {
     let mut deliveries = Vec::with_capacity(batch.len());
-    let mut spans = Vec::new();
+    let mut spans = Vec::with_capacity(batch.len());
     for event in batch {
         let mut headers = OwnedHeaders::new_with_capacity(17);
         for (key, value) in platform::cloudevents::headers(event) {
             headers = headers.insert(Header { key, value: Some(value.as_bytes()) });
         }
+        let mut traced = None;
         if let Some(traceparent) = traces.get(&event.position) {
+            // OpenTelemetry's messaging conventions for a Kafka producer.
             let span = tracing::info_span!(
-                "publish",
-                otel.name = format!("publish {topic}"),
+                "send",
+                otel.name = format!("send {topic}"),
                 otel.kind = "producer",
+                messaging.system = "kafka",
+                messaging.operation.type = "send",
+                messaging.operation.name = "send",
                 messaging.destination.name = topic,
+                messaging.kafka.message.key = %event.stream_id,
+                messaging.destination.partition.id = tracing::field::Empty,
+                messaging.kafka.offset = tracing::field::Empty,
                 oxbow.position = event.position,
             );
             platform::telemetry::continue_trace(&span, Some(traceparent));
@@ -74,8 +82,9 @@ pub async fn publish(
                     headers = headers.insert(Header { key, value: Some(own.as_bytes()) });
                 }
             }
-            spans.push(span);
+            traced = Some(span);
         }
+        spans.push(traced);
         let payload = serde_json::to_vec(&event.payload)?;
         let record = FutureRecord::to(topic).key(&event.stream_id).payload(&payload).headers(headers);
         match producer.send_result(record) {
@@ -83,9 +92,14 @@ pub async fn publish(
             Err((error, _)) => anyhow::bail!("queueing position {} for Kafka: {error}", event.position),
         }
     }
-    for (event, delivery) in batch.iter().zip(deliveries) {
+    for ((event, delivery), span) in batch.iter().zip(deliveries).zip(&spans) {
         match delivery.await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(delivered)) => {
+                if let Some(span) = span {
+                    span.record("messaging.destination.partition.id", delivered.partition.to_string());
+                    span.record("messaging.kafka.offset", delivered.offset);
+                }
+            }
             Ok(Err((error, _))) => anyhow::bail!("Kafka refused position {}: {error}", event.position),
             Err(_) => anyhow::bail!("the Kafka producer dropped position {}", event.position),
         }

@@ -109,12 +109,23 @@ impl Planner {
         if events.is_empty() {
             return Ok(());
         }
+        let (topic, group) = (&self.subscription.topic, &self.subscription.group);
         let spans: HashMap<i64, (tracing::Span, Option<String>)> = events
             .iter()
             .filter_map(|event| {
+                // OpenTelemetry's messaging conventions for a Kafka consumer: the event, from
+                // the topic or sooner from this process's own appends, is processed once.
                 let span = tracing::info_span!(
-                    "react",
-                    otel.name = format!("react {}", event.event_type),
+                    "process",
+                    otel.name = format!("process {topic}"),
+                    otel.kind = "consumer",
+                    messaging.system = "kafka",
+                    messaging.operation.type = "process",
+                    messaging.operation.name = "process",
+                    messaging.destination.name = topic,
+                    messaging.consumer.group.name = group,
+                    messaging.kafka.message.key = %event.stream_id,
+                    oxbow.event_type = %event.event_type,
                     oxbow.position = event.position
                 );
                 platform::telemetry::continue_trace(&span, Some(traces.get(&event.position)?));

@@ -6,6 +6,8 @@
 //! test fails when they drift from the types; `UPDATE_SCHEMAS=1 cargo test -p schemas` writes
 //! them anew.
 
+pub mod asyncapi;
+
 use schemars::Schema;
 use schemars::generate::SchemaSettings;
 
@@ -92,6 +94,13 @@ mod tests {
             } else if std::fs::read_to_string(&file).ok().as_deref() != Some(content.as_str()) {
                 drifted.push(path);
             }
+        }
+        let asyncapi = serde_json::to_string_pretty(&super::asyncapi::document()).unwrap() + "\n";
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("asyncapi.json");
+        if update {
+            std::fs::write(&file, &asyncapi).unwrap();
+        } else if std::fs::read_to_string(&file).ok() != Some(asyncapi) {
+            drifted.push("asyncapi.json".into());
         }
         assert!(
             drifted.is_empty(),

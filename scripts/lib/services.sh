@@ -66,8 +66,11 @@ oxbow_ensure_test_tools() {
   python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
   command -v stunnel >/dev/null || missing+=(stunnel4)
   oxbow_apt_install "${missing[@]}"
-  npm ci --prefix "$OXBOW_ROOT/tests/graphql-http" --no-audit --no-fund --silent >/dev/null ||
-    oxbow_die "npm ci failed in tests/graphql-http"
+  local package
+  for package in graphql-http contracts; do
+    npm ci --prefix "$OXBOW_ROOT/tests/$package" --no-audit --no-fund --silent >/dev/null ||
+      oxbow_die "npm ci failed in tests/$package"
+  done
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     --target "$OXBOW_ROOT/.oxbow/python" --upgrade -r "$OXBOW_ROOT/tests/python/requirements.txt" ||
     oxbow_die "installing the tests' Python packages failed"

@@ -62,6 +62,7 @@ async fn notice_of(consumer: &StreamConsumer, run: Uuid) -> Value {
             assert_eq!(header("ce_subject"), Some(run.to_string()));
             assert_eq!(header("content-type").as_deref(), Some("application/json"));
             assert!(header("ce_id").is_some_and(|id| id.len() == 32) && header("ce_time").is_some());
+            tests::contracts::check_message(&format!("notifications.{kind}"), &notice);
             return notice;
         }
     }

@@ -96,6 +96,7 @@ async fn a_cancel_cuts_off_a_webhook_call_ends_a_sleep_and_tells_the_external_wo
         assert_eq!(header("ce_id"), Some(if kind == "task" { id } else { format!("{id}:cancel") }));
         assert_eq!(header("ce_subject").as_deref(), body["run_id"].as_str());
         assert_eq!(header("ce_specversion").as_deref(), Some("1.0"));
+        tests::contracts::check_message(&format!("tasks.{kind}"), &body);
         body
     };
     let task = next_message().await;

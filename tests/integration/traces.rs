@@ -1,67 +1,87 @@
 //! One trace from a command through every role, each in its own process: the roles export
-//! their spans over OTLP/HTTP (JSON) to a small receiver in the test, and the command's trace
+//! their spans over OTLP/HTTP (protobuf, the exporters' default) to a small receiver in the
+//! test, which decodes them with OpenTelemetry's own protobuf definitions. The command's trace
 //! id turns up in the write API, the relay, the projector and the saga, including the saga's
-//! follow-up commands.
+//! follow-up commands, and the spans carry what trace backends draw a service graph from: the
+//! semantic conventions for HTTP servers, Kafka producers and consumers, and database clients.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::routing::post;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use prost::Message;
 use serde_json::{Value, json};
 
-/// A span as the receiver saw it, with the roles of the process that sent it.
+/// A span as the receiver saw it, with its process's resource attributes.
 #[derive(Debug, Clone)]
 struct Span {
     trace_id: String,
     span_id: String,
     parent_span_id: String,
     name: String,
+    kind: SpanKind,
+    attributes: HashMap<String, String>,
+    /// `oxbow.roles` of the process that sent it.
     roles: String,
+    resource: HashMap<String, String>,
 }
 
 type Received = Arc<Mutex<Vec<Span>>>;
 
-/// The attribute `key` of an OTLP/JSON attribute list, as a string.
-fn attribute(attributes: &Value, key: &str) -> String {
-    attributes
-        .as_array()
-        .and_then(|list| list.iter().find(|attribute| attribute["key"] == key))
-        .and_then(|attribute| attribute["value"]["stringValue"].as_str())
-        .unwrap_or_default()
-        .to_owned()
+/// Attributes as text, whatever their type.
+fn attributes(list: &[KeyValue]) -> HashMap<String, String> {
+    let text = |value: &Option<AnyValue>| match value.as_ref().and_then(|value| value.value.as_ref()) {
+        Some(any_value::Value::StringValue(text)) => text.clone(),
+        Some(any_value::Value::IntValue(number)) => number.to_string(),
+        Some(any_value::Value::BoolValue(flag)) => flag.to_string(),
+        Some(any_value::Value::DoubleValue(number)) => number.to_string(),
+        other => format!("{other:?}"),
+    };
+    list.iter().map(|attribute| (attribute.key.clone(), text(&attribute.value))).collect()
 }
 
-/// An OTLP/HTTP trace receiver (`POST /v1/traces`, JSON).
+/// An OTLP/HTTP trace receiver (`POST /v1/traces`, protobuf).
 async fn receiver() -> (String, Received) {
     let received: Received = Arc::default();
     let store = received.clone();
     let app = axum::Router::new().route(
         "/v1/traces",
-        post(move |axum::Json(body): axum::Json<Value>| {
+        post(move |body: axum::body::Bytes| {
             let store = store.clone();
             async move {
+                let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
                 let mut spans = store.lock().unwrap();
-                for resource in body["resourceSpans"].as_array().into_iter().flatten() {
-                    let roles = attribute(&resource["resource"]["attributes"], "oxbow.roles");
-                    for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
-                        for span in scope["spans"].as_array().into_iter().flatten() {
-                            let text = |key: &str| span[key].as_str().unwrap_or_default().to_lowercase();
-                            spans.push(Span {
-                                trace_id: text("traceId"),
-                                span_id: text("spanId"),
-                                parent_span_id: text("parentSpanId"),
-                                name: span["name"].as_str().unwrap_or_default().to_owned(),
-                                roles: roles.clone(),
-                            });
-                        }
+                for resource_spans in request.resource_spans {
+                    let resource = attributes(&resource_spans.resource.map(|r| r.attributes).unwrap_or_default());
+                    let roles = resource.get("oxbow.roles").cloned().unwrap_or_default();
+                    for span in resource_spans.scope_spans.into_iter().flat_map(|scope| scope.spans) {
+                        spans.push(Span {
+                            trace_id: hex(&span.trace_id),
+                            span_id: hex(&span.span_id),
+                            parent_span_id: hex(&span.parent_span_id),
+                            kind: SpanKind::try_from(span.kind).unwrap_or(SpanKind::Unspecified),
+                            attributes: attributes(&span.attributes),
+                            name: span.name,
+                            roles: roles.clone(),
+                            resource: resource.clone(),
+                        });
                     }
                 }
-                axum::Json(json!({}))
+                // An empty ExportTraceServiceResponse.
+                ([(axum::http::header::CONTENT_TYPE, "application/x-protobuf")], Vec::<u8>::new())
             }
         }),
     );
     let (base, _server) = tests::serve_locally(app).await;
     (base, received)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,7 +94,7 @@ async fn one_trace_follows_a_command_through_every_role_process() {
     let port = tests::free_port();
     let otel = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
     ];
     let address = format!("127.0.0.1:{port}");
@@ -184,11 +204,11 @@ async fn one_trace_follows_a_command_through_every_role_process() {
             .filter(|span| !ids.contains(span.parent_span_id.as_str()) && span.parent_span_id != caller_span)
             .collect();
         let done = from("write-api", "StartRun")
-            && from("write-api", "append")
+            && from("write-api", "INSERT events")
             && from("projector", "project")
             && from("saga", "ReserveCredits")
             && from("saga", "BeginRun")
-            && spans.iter().filter(|span| span.roles == "relay" && span.name.starts_with("publish ")).count() >= 2
+            && spans.iter().filter(|span| span.roles == "relay" && span.name.starts_with("send ")).count() >= 2
             && orphans.is_empty();
         if done {
             break spans;
@@ -213,10 +233,71 @@ async fn one_trace_follows_a_command_through_every_role_process() {
     let processes: std::collections::BTreeSet<&str> = spans.iter().map(|span| span.roles.as_str()).collect();
     assert_eq!(processes, ["projector", "relay", "saga", "write-api"].into_iter().collect());
 
-    // The write API's log lines of the request name its trace.
+    // What trace backends draw the service graph from: the kinds and the conventions' attributes.
+    let one = |role: &str, kind: SpanKind, name: &str| -> &Span {
+        spans
+            .iter()
+            .find(|span| span.roles == role && span.kind == kind && span.name.starts_with(name))
+            .unwrap_or_else(|| panic!("no {kind:?} span {name}… from {role}: {spans:#?}"))
+    };
+    let has = |span: &Span, expected: &[(&str, &str)]| {
+        for (key, value) in expected {
+            assert_eq!(span.attributes.get(*key).map(String::as_str), Some(*value), "{key} of {span:#?}");
+        }
+    };
+    let server = one("write-api", SpanKind::Server, "POST /v1/commands");
+    has(
+        server,
+        &[
+            ("http.request.method", "POST"),
+            ("http.route", "/v1/commands"),
+            ("http.response.status_code", "200"),
+            ("url.scheme", "http"),
+        ],
+    );
+    assert!(!server.attributes.contains_key("error.type"), "a success is no error");
+    let topic = config.events_topic.as_str();
+    let producer = one("relay", SpanKind::Producer, &format!("send {topic}"));
+    has(
+        producer,
+        &[("messaging.system", "kafka"), ("messaging.operation.type", "send"), ("messaging.destination.name", topic)],
+    );
+    assert!(
+        producer.attributes["messaging.kafka.message.key"].starts_with("run-")
+            || producer.attributes["messaging.kafka.message.key"].starts_with("billing-")
+    );
+    assert!(producer.attributes.contains_key("messaging.destination.partition.id"), "{producer:#?}");
+    let consumer = one("saga", SpanKind::Consumer, &format!("process {topic}"));
+    has(
+        consumer,
+        &[
+            ("messaging.system", "kafka"),
+            ("messaging.operation.type", "process"),
+            ("messaging.consumer.group.name", config.saga_group.as_str()),
+        ],
+    );
+    let database = db.url.rsplit('/').next().unwrap();
+    for (role, operation) in [("write-api", "INSERT"), ("write-api", "SELECT"), ("saga", "INSERT")] {
+        let client = one(role, SpanKind::Client, &format!("{operation} events"));
+        has(
+            client,
+            &[
+                ("db.system.name", "postgresql"),
+                ("db.operation.name", operation),
+                ("db.collection.name", "events"),
+                ("db.namespace", database),
+                ("server.address", "127.0.0.1"),
+            ],
+        );
+    }
+    let version = server.resource.get("service.version").map(String::as_str);
+    assert_eq!(version, Some(env!("CARGO_PKG_VERSION")), "{:#?}", server.resource);
+
+    // The write API's log lines of the request name its trace and span at the top, where log
+    // backends look to link a line to its trace.
     let logged = logs.lock().unwrap().iter().any(|line| {
         serde_json::from_str::<Value>(line).is_ok_and(|line| {
-            line["spans"].as_array().into_iter().flatten().any(|span| span["trace_id"] == trace_id.as_str())
+            line["trace_id"] == trace_id.as_str() && line["span_id"].as_str().is_some_and(|id| id.len() == 16)
         })
     });
     assert!(logged, "no log line names the trace: {:#?}", logs.lock().unwrap());
@@ -284,7 +365,7 @@ async fn the_deployments_sampler_decides_whether_a_callers_request_is_traced() {
     let address = format!("127.0.0.1:{}", tests::free_port());
     let env = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
         // A trace id's last 8 bytes decide: below half of u64's range is kept.
         ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),

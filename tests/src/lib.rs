@@ -2,7 +2,7 @@
 //! real services that `scripts/test` starts (`DATABASE_URL`, `REDIS_URL`, `KAFKA_BROKERS`).
 
 pub mod browser;
-mod contracts;
+pub mod contracts;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
