@@ -437,7 +437,9 @@ async fn serve_http(
         // Reads have a bucket of their own per caller, as large as the commands'.
         let rate_limit = platform::rate_limit::RateLimit::new(config.rate_limit_per_second, config.rate_limit_burst);
         server.tasks.push(rate_limit.spawn_forgetting());
-        let (read_api, connections) = read_api(config, pool, redis, keys, &tokens, rate_limit, stopping.clone());
+        let state = read_state(config, pool, redis, keys, &tokens, rate_limit, metrics.clone());
+        let connections = state.connections.clone();
+        let read_api = read_api::router(state.with_shutdown(stopping.clone()), config.max_body_bytes);
         server.subscriptions = Some(connections);
         app = app.merge(read_api);
     }
@@ -501,16 +503,17 @@ fn write_api(
     })
 }
 
-/// GraphQL over HTTP and WebSocket, and the connections it keeps open for subscriptions.
-fn read_api(
+/// What GraphQL over HTTP and WebSocket serves from, the connections it keeps open for
+/// subscriptions among it.
+fn read_state(
     config: &Config,
     pool: &sqlx::PgPool,
     redis: ConnectionManager,
     keys: &Keys,
     tokens: &platform::auth::Tokens,
     rate_limit: platform::rate_limit::RateLimit,
-    stopping: tokio::sync::watch::Receiver<bool>,
-) -> (axum::Router, read_api::OpenConnections) {
+    metrics: Metrics,
+) -> read_api::ReadState {
     let progress =
         read_api::Progress::spawn(pool.clone(), config.redis_url.clone(), keys.clone(), projections::catalog::NAME);
     let activity = read_api::ActivityFeed::spawn(pool.clone(), progress.clone());
@@ -523,12 +526,11 @@ fn read_api(
         min_position_timeout: config.min_position_timeout,
         operators: platform::auth::Operators::new(config.operators.clone()),
         max_response_bytes: config.max_response_bytes,
+        metrics,
     };
     let connections = read_api::OpenConnections::new(config.subscription_connections_per_caller);
-    let state = read_api::ReadState::new(services, tokens.clone(), rate_limit, connections.clone())
+    read_api::ReadState::new(services, tokens.clone(), rate_limit, connections)
         .with_subscriptions_per_connection(config.subscriptions_per_connection)
-        .with_shutdown(stopping);
-    (read_api::router(state, config.max_body_bytes), connections)
 }
 
 /// Oxbow's topics, made sure of once per process: by the start, or by the first role that

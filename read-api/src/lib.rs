@@ -16,6 +16,7 @@ mod graphiql;
 mod guard;
 mod http;
 mod introspection;
+mod operations;
 mod over_http;
 mod progress;
 mod runs;

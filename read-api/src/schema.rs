@@ -18,7 +18,9 @@ pub struct Query(WorkspacesQuery, AuditQuery, CatalogQuery, BillingQuery, RunsQu
 
 pub fn build_schema(services: Services) -> OxbowSchema {
     let bounds = crate::bounds::Bounds { max_response_bytes: services.max_response_bytes };
+    let operations = crate::operations::Operations::new(services.metrics.clone());
     Schema::build(Query::default(), EmptyMutation, SubscriptionRoot)
+        .extension(operations)
         .data(services)
         .limit_depth(12)
         // Every field weighs what it may return: a page the rows it may hold times what each

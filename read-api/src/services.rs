@@ -23,4 +23,6 @@ pub struct Services {
     pub operators: Operators,
     /// The largest answer one request may build.
     pub max_response_bytes: usize,
+    /// Where operations are counted, by name (see `operations`).
+    pub metrics: platform::metrics::Metrics,
 }

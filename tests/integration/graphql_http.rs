@@ -65,3 +65,38 @@ async fn schema_tools_introspect_the_schema_a_caller_may_query() {
     let stranger = introspect(&url, None).await;
     assert_eq!(stranger["sdl"], serde_json::Value::Null, "{stranger}");
 }
+
+/// Dashboards see GraphQL traffic by operation, as clients name it, and a caller who names
+/// every query anew cannot grow the series without bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_are_counted_by_their_names_within_a_bounded_set() {
+    let app = TestApp::start_with(&[oxbow::Role::ReadApi], |_| {}).await;
+    let token = app.token("dashboards");
+    app.graphql(Some(&token), "query MyWorkspaces { workspaces(first: 1) { nodes { id } } }", None).await;
+    app.graphql(Some(&token), "{ workspaces(first: 1) { nodes { id } } }", None).await;
+    app.graphql(Some(&token), "query Broken { workspace(id: \"not-a-uuid\") { id } }", None).await;
+    for n in 0..110 {
+        let answer = app
+            .graphql(Some(&token), &format!("query Named{n} {{ workspaces(first: 1) {{ nodes {{ id }} }} }}"), None)
+            .await;
+        assert!(answer["errors"].is_null(), "{answer}");
+    }
+    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let count = |labels: &str| {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(&format!("oxbow_graphql_operations_total{{{labels}}}")))
+            .and_then(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+    };
+    assert_eq!(count(r#"type="query",name="MyWorkspaces",outcome="ok""#), Some(1), "{metrics}");
+    assert_eq!(count(r#"type="query",name="anonymous",outcome="ok""#), Some(1));
+    assert_eq!(count(r#"type="query",name="Broken",outcome="error""#), Some(1));
+    let names: std::collections::HashSet<&str> = metrics
+        .lines()
+        .filter(|line| line.starts_with("oxbow_graphql_operations_total{"))
+        .filter_map(|line| line.split("name=\"").nth(1)?.split('"').next())
+        .collect();
+    // A hundred names, and `anonymous` and `other`.
+    assert!(names.len() <= 102, "{} names", names.len());
+    assert!(count(r#"type="query",name="other",outcome="ok""#).is_some_and(|n| n >= 10), "{metrics}");
+}
