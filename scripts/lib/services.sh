@@ -67,10 +67,12 @@ oxbow_ensure_test_tools() {
   command -v stunnel >/dev/null || missing+=(stunnel4)
   oxbow_apt_install "${missing[@]}"
   local package
-  for package in graphql-http contracts; do
-    npm ci --prefix "$OXBOW_ROOT/tests/$package" --no-audit --no-fund --silent >/dev/null ||
-      oxbow_die "npm ci failed in tests/$package"
+  for package in tests/graphql-http tests/contracts clients/typescript; do
+    npm ci --prefix "$OXBOW_ROOT/$package" --no-audit --no-fund --silent >/dev/null ||
+      oxbow_die "npm ci failed in $package"
   done
+  npm run --prefix "$OXBOW_ROOT/clients/typescript" --silent build >/dev/null ||
+    oxbow_die "building the TypeScript client failed"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     --target "$OXBOW_ROOT/.oxbow/python" --upgrade -r "$OXBOW_ROOT/tests/python/requirements.txt" ||
     oxbow_die "installing the tests' Python packages failed"

@@ -7,6 +7,7 @@ mod artifacts;
 mod bounds;
 mod cancel;
 mod cli;
+mod clients;
 mod contracts;
 mod data_flow;
 mod database_roles;

@@ -19,9 +19,12 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    /// A receiver that verifies with `verifier`: `standardwebhooks`, or `oxbow` (the worker
+    /// SDK's helper).
+    async fn start(verifier: &str) -> Receiver {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let packages = root.join("../.oxbow/python");
+        let path = std::env::join_paths([packages.clone(), root.join("../clients/python")]).unwrap();
         assert!(
             packages.join("standardwebhooks").is_dir(),
             "standardwebhooks is missing: python3 -m pip install --target .oxbow/python -r tests/python/requirements.txt (scripts/test does)"
@@ -31,7 +34,8 @@ impl Receiver {
         let mut process = tokio::process::Command::new("python3")
             .arg(root.join("python/webhook_receiver.py"))
             .arg(&secrets)
-            .env("PYTHONPATH", &packages)
+            .arg(verifier)
+            .env("PYTHONPATH", path)
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -84,7 +88,7 @@ async fn run_once(app: &TestApp, workspace: Uuid, flow: Uuid) -> Result<Value, S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_calls_are_signed_with_a_sealed_secret_that_rotates_with_a_grace_period() {
-    let receiver = Receiver::start().await;
+    let receiver = Receiver::start("standardwebhooks").await;
     let app = TestApp::start_with(&oxbow::Role::ALL, |config| {
         config.webhook_allow = vec!["127.0.0.1/32".parse().unwrap()];
     })
@@ -174,4 +178,30 @@ async fn webhook_calls_are_signed_with_a_sealed_secret_that_rotates_with_a_grace
         .map(|node| &node["payload"]["secret"])
         .collect();
     assert_eq!(audited, issued.iter().map(|sealed| json!(sealed)).collect::<Vec<_>>().iter().collect::<Vec<_>>());
+}
+
+/// The worker SDK's helper verifies what Oxbow signs, and refuses what another secret signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_sdks_helper_verifies_real_calls() {
+    let receiver = Receiver::start("oxbow").await;
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| {
+        config.webhook_allow = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let agent = Uuid::now_v7();
+    let registered = app
+        .ok(
+            &app.token("alice"),
+            json!({"type": "RegisterAgent", "id": agent, "payload": {"workspace_id": workspace, "name": "helped",
+                "kind": "tool", "executor": {"type": "webhook", "url": receiver.url, "timeout_ms": 5_000},
+                "price": {"per_call": 1}}}),
+        )
+        .await;
+    let flow = workflow(&app, workspace, json!([{"id": "call", "agent_id": agent}])).await;
+    receiver.accept(&["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]);
+    let refused = run_once(&app, workspace, flow).await.expect_err("another secret does not verify");
+    assert!(refused.contains("HTTP 401"), "{refused}");
+    receiver.accept(&[&secret_of(&registered)]);
+    assert_eq!(run_once(&app, workspace, flow).await.unwrap()["verified_with"], 0);
 }

@@ -1,7 +1,9 @@
 """A webhook agent that accepts only calls signed as Standard Webhooks specifies, checked with the
-`standardwebhooks` package, as a receiver would.
+`standardwebhooks` package, as a receiver would, or with the worker SDK's helper
+(`oxbow_worker.verify`) when told `oxbow`.
 
-Usage: webhook_receiver.py SECRETS_FILE. Prints the port it listens on, then serves: each call is
+Usage: webhook_receiver.py SECRETS_FILE [standardwebhooks|oxbow]. Prints the port it listens on,
+then serves: each call is
 verified against every secret in SECRETS_FILE (one `whsec_...` a line, read on each call). A call
 that verifies is answered 200 with `{"output": {"verified_with": <line>, "webhook_id", "traceparent"}}`;
 any other 401.
@@ -11,9 +13,20 @@ import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from standardwebhooks import Webhook, WebhookVerificationError
-
 SECRETS = sys.argv[1]
+VERIFIER = sys.argv[2] if len(sys.argv) > 2 else "standardwebhooks"
+
+if VERIFIER == "oxbow":
+    from oxbow_worker import WebhookVerificationError
+    from oxbow_worker import verify as oxbow_verify
+
+    def verify(secret, body, headers):
+        oxbow_verify(secret, body, headers)
+else:
+    from standardwebhooks import Webhook, WebhookVerificationError
+
+    def verify(secret, body, headers):
+        Webhook(secret).verify(body, headers)
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -24,7 +37,7 @@ class Receiver(BaseHTTPRequestHandler):
             secrets = [line.strip() for line in file if line.strip()]
         for line, secret in enumerate(secrets):
             try:
-                Webhook(secret).verify(body, headers)
+                verify(secret, body, headers)
             except WebhookVerificationError:
                 continue
             output = {

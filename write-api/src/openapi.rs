@@ -243,6 +243,22 @@ mod tests {
         }
     }
 
+    /// The checked-in document is the one served: clients are generated from it.
+    /// `UPDATE_SCHEMAS=1` writes it anew.
+    #[test]
+    fn the_checked_in_document_is_the_served_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        let served = serde_json::to_string_pretty(&super::document()).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+            std::fs::write(path, &served).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            checked_in == served,
+            "write-api/openapi.json differs from the served document; run UPDATE_SCHEMAS=1 cargo test -p write-api"
+        );
+    }
+
     #[test]
     fn every_reference_points_at_a_component() {
         let document = super::document();

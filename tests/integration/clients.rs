@@ -1,0 +1,138 @@
+//! The clients in `clients/`, run against a running Oxbow as their users run them: the Python
+//! worker SDK (the README's example worker, and a worker that hears of a cancel).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use tests::TestApp;
+use tokio::io::AsyncBufReadExt;
+use uuid::Uuid;
+
+use crate::runs::{agent, finished, funded_workspace, types, workflow};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// An external agent with a worker credential, and a one-step workflow of it.
+async fn external_agent(app: &TestApp, workspace: Uuid) -> (String, Uuid) {
+    let agent = agent(app, workspace, json!({"type": "external"}), 1, 0).await;
+    let issued =
+        app.ok(&app.token("alice"), json!({"type": "IssueWorkerCredential", "id": agent, "payload": {}})).await;
+    let credential = issued["worker_credential"].as_str().unwrap().to_owned();
+    let flow = workflow(
+        app,
+        workspace,
+        json!([{"id": "count", "agent_id": agent, "input": {"text": "{{ run.input.text }}"}}]),
+    )
+    .await;
+    (credential, flow)
+}
+
+/// Runs a Python script with the worker SDK on its path, told where Oxbow is and its credential.
+fn python_worker(app: &TestApp, script: &Path, credential: &str) -> tokio::process::Child {
+    tokio::process::Command::new("python3")
+        .arg(script)
+        .env("PYTHONPATH", root().join("clients/python"))
+        .env("OXBOW_URL", &app.base)
+        .env("OXBOW_WORKER_CREDENTIAL", credential)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run python3")
+}
+
+async fn start(app: &TestApp, workspace: Uuid, flow: Uuid, input: Value) -> Uuid {
+    let run = Uuid::now_v7();
+    app.ok(
+        &app.token("alice"),
+        json!({"type": "StartRun", "id": run, "payload": {"workspace_id": workspace, "workflow_id": flow,
+            "input": input, "budget": 10}}),
+    )
+    .await;
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_worker_takes_its_agents_tasks_and_reports_them_once() {
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let (credential, flow) = external_agent(&app, workspace).await;
+    let _worker = python_worker(&app, &root().join("examples/worker.py"), &credential);
+
+    let runs = [
+        start(&app, workspace, flow, json!({"text": "otters hold hands"})).await,
+        start(&app, workspace, flow, json!({"text": ""})).await,
+    ];
+    for (run, words) in runs.into_iter().zip([3, 0]) {
+        let events = finished(&app, run).await;
+        assert_eq!(events.last().unwrap().event_type, "RunSucceeded", "{:?}", types(&events));
+        let succeeded: Vec<&Value> =
+            events.iter().filter(|e| e.event_type == "StepSucceeded").map(|e| &e.payload["output"]).collect();
+        assert_eq!(succeeded, [&json!({"words": words})]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_hears_that_its_attempt_is_over_when_the_run_is_cancelled() {
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let (credential, flow) = external_agent(&app, workspace).await;
+    let mut worker = python_worker(&app, &root().join("tests/python/slow_worker.py"), &credential);
+    let mut said = tokio::io::BufReader::new(worker.stdout.take().unwrap()).lines();
+    let mut next_line = async || {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), said.next_line()).await;
+        line.expect("the worker says something within 30 s").unwrap().expect("a line")
+    };
+
+    let run = start(&app, workspace, flow, json!({"text": "a long job"})).await;
+    assert_eq!(next_line().await, format!("started {run}"));
+    app.ok(&app.token("alice"), json!({"type": "CancelRun", "id": run, "payload": {"reason": "not needed"}})).await;
+    assert_eq!(next_line().await, format!("over {run}"), "the handler hears of it while it works");
+    let events = finished(&app, run).await;
+    assert_eq!(events.last().unwrap().event_type, "RunCancelled", "{:?}", types(&events));
+    assert!(!events.iter().any(|e| e.event_type == "StepSucceeded"), "an attempt that is over is not reported");
+}
+
+/// Runs `program` with `args` in `dir`; its output, after checking it succeeded.
+async fn run_in(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap_or_else(|error| panic!("run {program} (scripts/test installs it): {error}"));
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{program} {args:?} failed:\n{stdout}\n{stderr}");
+    stdout.into_owned()
+}
+
+/// The TypeScript client's types are what its pinned generator makes of the checked-in OpenAPI
+/// document, and the client works against a running Oxbow: commands, read-your-writes queries,
+/// refusals as errors, subscriptions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typescript_client_is_generated_from_the_contract_and_works_against_oxbow() {
+    let client = root().join("clients/typescript");
+    assert!(
+        client.join("node_modules/openapi-typescript").is_dir() && client.join("dist/index.js").is_file(),
+        "the TypeScript client is not built: `npm ci && npm run build` in clients/typescript (scripts/test does)"
+    );
+    let generated = std::env::temp_dir().join(tests::unique_name("openapi")).with_extension("d.ts");
+    let target = generated.to_str().unwrap();
+    run_in(&client, "node_modules/.bin/openapi-typescript", &["../../write-api/openapi.json", "-o", target], &[]).await;
+    let fresh = std::fs::read_to_string(&generated).unwrap();
+    std::fs::remove_file(&generated).unwrap();
+    assert!(
+        fresh == std::fs::read_to_string(client.join("src/openapi.d.ts")).unwrap(),
+        "clients/typescript/src/openapi.d.ts is not what openapi-typescript makes of write-api/openapi.json: \
+         run `npm run generate && npm run build` in clients/typescript"
+    );
+
+    let app = TestApp::start().await;
+    let (token, other) = (app.token("typescript"), app.token("stranger"));
+    let env =
+        [("OXBOW_URL", app.base.as_str()), ("OXBOW_TOKEN", token.as_str()), ("OXBOW_OTHER_TOKEN", other.as_str())];
+    let report = run_in(&client, "node", &["--test", "test/"], &env).await;
+    assert!(report.contains("# fail 0") && !report.contains("# pass 0"), "{report}");
+}
