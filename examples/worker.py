@@ -1,6 +1,6 @@
 """An external agent's worker that counts the words of its input's "text".
 
-    PYTHONPATH=clients/python OXBOW_URL=http://localhost:8080 OXBOW_WORKER_CREDENTIAL=oxw.… python3 examples/worker.py
+    PYTHONPATH=clients/python/oxbow-worker OXBOW_URL=http://localhost:8080 OXBOW_WORKER_CREDENTIAL=oxw.… python3 examples/worker.py
 """
 import os
 

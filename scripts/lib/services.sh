@@ -73,9 +73,22 @@ oxbow_ensure_test_tools() {
   done
   npm run --prefix "$OXBOW_ROOT/clients/typescript" --silent build >/dev/null ||
     oxbow_die "building the TypeScript client failed"
+  oxbow_ensure_client_generators
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     --target "$OXBOW_ROOT/.oxbow/python" --upgrade -r "$OXBOW_ROOT/tests/python/requirements.txt" ||
     oxbow_die "installing the tests' Python packages failed"
+}
+
+# Installs the pinned generator of the Python client into .oxbow/generators, once per version.
+oxbow_ensure_client_generators() {
+  local requirements=$OXBOW_ROOT/clients/python/oxbow-client/generator-requirements.txt
+  local target=$OXBOW_ROOT/.oxbow/generators
+  if ! cmp -s "$requirements" "$target/requirements.txt"; then
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+      --target "$target" --upgrade -r "$requirements" ||
+      oxbow_die "installing openapi-python-client failed"
+    cp "$requirements" "$target/requirements.txt"
+  fi
 }
 
 # Prints the path of a Tansu broker binary, fetching it once into the user's cache.

@@ -24,7 +24,7 @@ impl Receiver {
     async fn start(verifier: &str) -> Receiver {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let packages = root.join("../.oxbow/python");
-        let path = std::env::join_paths([packages.clone(), root.join("../clients/python")]).unwrap();
+        let path = std::env::join_paths([packages.clone(), root.join("../clients/python/oxbow-worker")]).unwrap();
         assert!(
             packages.join("standardwebhooks").is_dir(),
             "standardwebhooks is missing: python3 -m pip install --target .oxbow/python -r tests/python/requirements.txt (scripts/test does)"

@@ -8,28 +8,63 @@ fn hoist(schema: &schemars::Schema, components: &mut Map<String, Value>) -> Valu
     let mut value: Value = serde_json::from_str(&text).expect("valid JSON");
     if let Some(object) = value.as_object_mut() {
         object.remove("$schema");
-        if let Some(Value::Object(definitions)) = object.remove("$defs") {
+        if let Some(Value::Object(mut definitions)) = object.remove("$defs") {
+            definitions.values_mut().for_each(any_as_object);
             components.extend(definitions);
         }
     }
+    any_as_object(&mut value);
     value
+}
+
+/// Makes each variant of a tagged union (`Executor`: `{"type": "webhook", …}`) a component of
+/// its own, named after its union and tag (`ExecutorWebhook`), so that generators name its type
+/// for what it is rather than `Executor_type_1`, and make it once.
+fn name_tagged_variants(components: &mut Map<String, Value>) {
+    let mut named = Vec::new();
+    for (name, schema) in components.iter_mut() {
+        let Some(Value::Array(variants)) = schema.get_mut("oneOf") else { continue };
+        for variant in variants.iter_mut() {
+            let Some(tag) = variant.pointer("/properties/type/const").and_then(Value::as_str) else { continue };
+            let pascal: String = tag.split('_').map(|word| word[..1].to_uppercase() + &word[1..]).collect();
+            let component = format!("{name}{pascal}");
+            let mut moved = std::mem::replace(variant, json!({"$ref": format!("#/components/schemas/{component}")}));
+            moved["title"] = json!(component);
+            named.push((component, moved));
+        }
+    }
+    components.extend(named);
+}
+
+/// Writes JSON Schema's `true` (anything, as schemars writes a `serde_json::Value` field) as
+/// `{}`, which means the same: OpenAPI 3.1 allows both, but generators (openapi-python-client)
+/// take only schema objects.
+fn any_as_object(schema: &mut Value) {
+    match schema {
+        Value::Bool(true) => *schema = json!({}),
+        Value::Object(fields) => fields.values_mut().for_each(any_as_object),
+        Value::Array(items) => items.iter_mut().for_each(any_as_object),
+        _ => {}
+    }
 }
 
 pub fn document() -> Value {
     let mut components = Map::new();
     let (mut variants, mut mapping) = (Vec::new(), Map::new());
     for command in schemas::commands() {
-        let payload = hoist(&command.schema, &mut components);
+        let mut payload = hoist(&command.schema, &mut components);
         let name = format!("{}Payload", command.type_name);
+        // Titled as the component is named: generators name their types by titles.
+        payload["title"] = json!(name);
         components.insert(name.clone(), payload);
         // Each command is a component of its own, so that the envelope's discriminator maps
         // `type` to it and generators make one named type per command.
         let envelope = format!("{}Command", command.type_name);
         mapping.insert(command.type_name.to_owned(), json!(format!("#/components/schemas/{envelope}")));
         variants.push(json!({"$ref": format!("#/components/schemas/{envelope}")}));
-        components.insert(envelope, json!({
+        components.insert(envelope.clone(), json!({
             "type": "object",
-            "title": command.type_name,
+            "title": envelope,
             "required": ["type", "id", "payload"],
             "additionalProperties": false,
             "properties": {
@@ -40,6 +75,7 @@ pub fn document() -> Value {
             }
         }));
     }
+    name_tagged_variants(&mut components);
     components.insert(
         "Command".into(),
         json!({"oneOf": variants, "discriminator": {"propertyName": "type", "mapping": mapping}}),

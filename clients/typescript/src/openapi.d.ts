@@ -162,7 +162,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** AcceptInvitation */
+        /** AcceptInvitationCommand */
         AcceptInvitationCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -178,7 +178,7 @@ export interface components {
              */
             type: "AcceptInvitation";
         };
-        /** AcceptInvitation */
+        /** AcceptInvitationPayload */
         AcceptInvitationPayload: {
             /** Format: uuid */
             invitation_id: string;
@@ -202,7 +202,7 @@ export interface components {
         };
         /** @enum {string} */
         AgentKind: "prompt" | "model" | "decision" | "governance" | "operations" | "tool";
-        /** ApproveStep */
+        /** ApproveStepCommand */
         ApproveStepCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -219,14 +219,14 @@ export interface components {
             type: "ApproveStep";
         };
         /**
-         * ApproveStep
+         * ApproveStepPayload
          * @description Approves an approval step: it succeeds with `{"approved": true, "by", "comment"}`.
          */
         ApproveStepPayload: {
             comment?: string | null;
             step_id: string;
         };
-        /** ArchiveWorkflow */
+        /** ArchiveWorkflowCommand */
         ArchiveWorkflowCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -242,7 +242,7 @@ export interface components {
              */
             type: "ArchiveWorkflow";
         };
-        /** ArchiveWorkflow */
+        /** ArchiveWorkflowPayload */
         ArchiveWorkflowPayload: Record<string, never>;
         /** @description A file a step produced, as metadata: the bytes stay in the user's object storage, at `uri`. */
         Artifact: {
@@ -256,7 +256,7 @@ export interface components {
             /** @description `s3://`, `gs://`, `az://` or `https://`, never signed: the log keeps it for ever. */
             uri: string;
         };
-        /** BeginRun */
+        /** BeginRunCommand */
         BeginRunCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -273,7 +273,7 @@ export interface components {
             type: "BeginRun";
         };
         /**
-         * BeginRun
+         * BeginRunPayload
          * @description From the run saga: the budget is reserved.
          */
         BeginRunPayload: {
@@ -282,7 +282,7 @@ export interface components {
         };
         /** @description The deterministic built-in executors, for development, demos and tests. */
         Builtin: "echo" | "sleep" | "fail" | "usage";
-        /** CancelRun */
+        /** CancelRunCommand */
         CancelRunCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -298,12 +298,12 @@ export interface components {
              */
             type: "CancelRun";
         };
-        /** CancelRun */
+        /** CancelRunPayload */
         CancelRunPayload: {
             /** @default  */
             reason: string;
         };
-        /** CaptureCredits */
+        /** CaptureCreditsCommand */
         CaptureCreditsCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -319,14 +319,14 @@ export interface components {
              */
             type: "CaptureCredits";
         };
-        /** CaptureCredits */
+        /** CaptureCreditsPayload */
         CaptureCreditsPayload: {
             /** Format: int64 */
             amount: number;
             /** Format: uuid */
             reservation_id: string;
         };
-        /** ChangeMemberRole */
+        /** ChangeMemberRoleCommand */
         ChangeMemberRoleCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -342,12 +342,12 @@ export interface components {
              */
             type: "ChangeMemberRole";
         };
-        /** ChangeMemberRole */
+        /** ChangeMemberRolePayload */
         ChangeMemberRolePayload: {
             role: components["schemas"]["Role"];
             user_id: string;
         };
-        /** CloseBillingPeriod */
+        /** CloseBillingPeriodCommand */
         CloseBillingPeriodCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -363,7 +363,7 @@ export interface components {
              */
             type: "CloseBillingPeriod";
         };
-        /** CloseBillingPeriod */
+        /** CloseBillingPeriodPayload */
         CloseBillingPeriodPayload: {
             /**
              * Format: int64
@@ -379,7 +379,7 @@ export interface components {
             invoice_id: string | null;
         };
         Command: components["schemas"]["CreateWorkspaceCommand"] | components["schemas"]["RenameWorkspaceCommand"] | components["schemas"]["InviteMemberCommand"] | components["schemas"]["AcceptInvitationCommand"] | components["schemas"]["ChangeMemberRoleCommand"] | components["schemas"]["RemoveMemberCommand"] | components["schemas"]["SuspendWorkspaceCommand"] | components["schemas"]["ReactivateWorkspaceCommand"] | components["schemas"]["RegisterAgentCommand"] | components["schemas"]["UpdateAgentCommand"] | components["schemas"]["RetireAgentCommand"] | components["schemas"]["IssueWorkerCredentialCommand"] | components["schemas"]["RevokeWorkerCredentialCommand"] | components["schemas"]["RotateWebhookSecretCommand"] | components["schemas"]["DefineWorkflowCommand"] | components["schemas"]["ReviseWorkflowCommand"] | components["schemas"]["ArchiveWorkflowCommand"] | components["schemas"]["OpenBillingAccountCommand"] | components["schemas"]["GrantCreditsCommand"] | components["schemas"]["PurchaseCreditsCommand"] | components["schemas"]["ReserveCreditsCommand"] | components["schemas"]["CaptureCreditsCommand"] | components["schemas"]["ReleaseReservationCommand"] | components["schemas"]["CloseBillingPeriodCommand"] | components["schemas"]["RecordPaymentCommand"] | components["schemas"]["SetOverdraftLimitCommand"] | components["schemas"]["StartRunCommand"] | components["schemas"]["CancelRunCommand"] | components["schemas"]["ReportStepStartedCommand"] | components["schemas"]["CompleteStepCommand"] | components["schemas"]["FailStepCommand"] | components["schemas"]["ApproveStepCommand"] | components["schemas"]["RejectStepCommand"] | components["schemas"]["SignalStepCommand"] | components["schemas"]["BeginRunCommand"] | components["schemas"]["RejectRunCommand"] | components["schemas"]["TimeOutStepCommand"] | components["schemas"]["RetryStepCommand"];
-        /** CompleteStep */
+        /** CompleteStepCommand */
         CompleteStepCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -395,7 +395,7 @@ export interface components {
              */
             type: "CompleteStep";
         };
-        /** CompleteStep */
+        /** CompleteStepPayload */
         CompleteStepPayload: {
             /** @description The files the attempt produced: their metadata, never their bytes. */
             artifacts?: components["schemas"]["Artifact"][];
@@ -413,7 +413,7 @@ export interface components {
              */
             usage: components["schemas"]["Usage"];
         };
-        /** CreateWorkspace */
+        /** CreateWorkspaceCommand */
         CreateWorkspaceCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -429,12 +429,12 @@ export interface components {
              */
             type: "CreateWorkspace";
         };
-        /** CreateWorkspace */
+        /** CreateWorkspacePayload */
         CreateWorkspacePayload: {
             /** @description 1 to 100 characters, not blank. */
             name: string;
         };
-        /** DefineWorkflow */
+        /** DefineWorkflowCommand */
         DefineWorkflowCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -450,7 +450,7 @@ export interface components {
              */
             type: "DefineWorkflow";
         };
-        /** DefineWorkflow */
+        /** DefineWorkflowPayload */
         DefineWorkflowPayload: {
             name: string;
             /** @description What a run produces, a template over `run.input` and `steps.<id>.output`. */
@@ -460,7 +460,12 @@ export interface components {
             workspace_id: string;
         };
         /** @description Where a step's task is carried out. */
-        Executor: {
+        Executor: components["schemas"]["ExecutorBuiltin"] | components["schemas"]["ExecutorWebhook"] | components["schemas"]["ExecutorExternal"];
+        /**
+         * ExecutorBuiltin
+         * @description In-process.
+         */
+        ExecutorBuiltin: {
             /** @default {} */
             config: {
                 [key: string]: unknown;
@@ -468,17 +473,27 @@ export interface components {
             name: components["schemas"]["Builtin"];
             /** @constant */
             type: "builtin";
-        } | {
+        };
+        /**
+         * ExecutorExternal
+         * @description A worker takes the task from Kafka and reports through the command endpoint.
+         */
+        ExecutorExternal: {
+            /** @constant */
+            type: "external";
+        };
+        /**
+         * ExecutorWebhook
+         * @description POSTs the task to `url` and waits at most `timeout_ms` for the result.
+         */
+        ExecutorWebhook: {
             /** Format: uint64 */
             timeout_ms: number;
             /** @constant */
             type: "webhook";
             url: string;
-        } | {
-            /** @constant */
-            type: "external";
         };
-        /** FailStep */
+        /** FailStepCommand */
         FailStepCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -494,7 +509,7 @@ export interface components {
              */
             type: "FailStep";
         };
-        /** FailStep */
+        /** FailStepPayload */
         FailStepPayload: {
             /** Format: uint32 */
             attempt: number;
@@ -502,7 +517,7 @@ export interface components {
             retryable: boolean;
             step_id: string;
         };
-        /** GrantCredits */
+        /** GrantCreditsCommand */
         GrantCreditsCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -518,13 +533,13 @@ export interface components {
              */
             type: "GrantCredits";
         };
-        /** GrantCredits */
+        /** GrantCreditsPayload */
         GrantCreditsPayload: {
             /** Format: int64 */
             amount: number;
             reason: string;
         };
-        /** InviteMember */
+        /** InviteMemberCommand */
         InviteMemberCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -540,7 +555,7 @@ export interface components {
              */
             type: "InviteMember";
         };
-        /** InviteMember */
+        /** InviteMemberPayload */
         InviteMemberPayload: {
             /** Format: email */
             email: string;
@@ -551,7 +566,7 @@ export interface components {
             invitation_id?: string | null;
             role: components["schemas"]["Role"];
         };
-        /** IssueWorkerCredential */
+        /** IssueWorkerCredentialCommand */
         IssueWorkerCredentialCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -568,11 +583,11 @@ export interface components {
             type: "IssueWorkerCredential";
         };
         /**
-         * IssueWorkerCredential
+         * IssueWorkerCredentialPayload
          * @description A credential for the agent's worker; the answer carries it, once.
          */
         IssueWorkerCredentialPayload: Record<string, never>;
-        /** OpenBillingAccount */
+        /** OpenBillingAccountCommand */
         OpenBillingAccountCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -588,7 +603,7 @@ export interface components {
              */
             type: "OpenBillingAccount";
         };
-        /** OpenBillingAccount */
+        /** OpenBillingAccountPayload */
         OpenBillingAccountPayload: {
             /**
              * Format: int64
@@ -637,7 +652,7 @@ export interface components {
             title: string;
             type: string;
         };
-        /** PurchaseCredits */
+        /** PurchaseCreditsCommand */
         PurchaseCreditsCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -653,13 +668,13 @@ export interface components {
              */
             type: "PurchaseCredits";
         };
-        /** PurchaseCredits */
+        /** PurchaseCreditsPayload */
         PurchaseCreditsPayload: {
             /** Format: int64 */
             amount: number;
             payment_ref: string;
         };
-        /** ReactivateWorkspace */
+        /** ReactivateWorkspaceCommand */
         ReactivateWorkspaceCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -675,9 +690,9 @@ export interface components {
              */
             type: "ReactivateWorkspace";
         };
-        /** ReactivateWorkspace */
+        /** ReactivateWorkspacePayload */
         ReactivateWorkspacePayload: Record<string, never>;
-        /** RecordPayment */
+        /** RecordPaymentCommand */
         RecordPaymentCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -693,7 +708,7 @@ export interface components {
              */
             type: "RecordPayment";
         };
-        /** RecordPayment */
+        /** RecordPaymentPayload */
         RecordPaymentPayload: {
             /** Format: int64 */
             amount: number;
@@ -705,7 +720,7 @@ export interface components {
              */
             payment_ref: string | null;
         };
-        /** RegisterAgent */
+        /** RegisterAgentCommand */
         RegisterAgentCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -721,7 +736,7 @@ export interface components {
              */
             type: "RegisterAgent";
         };
-        /** RegisterAgent */
+        /** RegisterAgentPayload */
         RegisterAgentPayload: {
             executor: components["schemas"]["Executor"];
             kind: components["schemas"]["AgentKind"];
@@ -730,7 +745,7 @@ export interface components {
             /** Format: uuid */
             workspace_id: string;
         };
-        /** RejectRun */
+        /** RejectRunCommand */
         RejectRunCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -747,13 +762,13 @@ export interface components {
             type: "RejectRun";
         };
         /**
-         * RejectRun
+         * RejectRunPayload
          * @description From the run saga: credits are short or the workspace is suspended.
          */
         RejectRunPayload: {
             reason: string;
         };
-        /** RejectStep */
+        /** RejectStepCommand */
         RejectStepCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -770,14 +785,14 @@ export interface components {
             type: "RejectStep";
         };
         /**
-         * RejectStep
+         * RejectStepPayload
          * @description Rejects an approval step: it fails, without a retry, and the run with it (`step_rejected`).
          */
         RejectStepPayload: {
             reason: string;
             step_id: string;
         };
-        /** ReleaseReservation */
+        /** ReleaseReservationCommand */
         ReleaseReservationCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -793,12 +808,12 @@ export interface components {
              */
             type: "ReleaseReservation";
         };
-        /** ReleaseReservation */
+        /** ReleaseReservationPayload */
         ReleaseReservationPayload: {
             /** Format: uuid */
             reservation_id: string;
         };
-        /** RemoveMember */
+        /** RemoveMemberCommand */
         RemoveMemberCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -814,11 +829,11 @@ export interface components {
              */
             type: "RemoveMember";
         };
-        /** RemoveMember */
+        /** RemoveMemberPayload */
         RemoveMemberPayload: {
             user_id: string;
         };
-        /** RenameWorkspace */
+        /** RenameWorkspaceCommand */
         RenameWorkspaceCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -834,11 +849,11 @@ export interface components {
              */
             type: "RenameWorkspace";
         };
-        /** RenameWorkspace */
+        /** RenameWorkspacePayload */
         RenameWorkspacePayload: {
             name: string;
         };
-        /** ReportStepStarted */
+        /** ReportStepStartedCommand */
         ReportStepStartedCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -854,13 +869,13 @@ export interface components {
              */
             type: "ReportStepStarted";
         };
-        /** ReportStepStarted */
+        /** ReportStepStartedPayload */
         ReportStepStartedPayload: {
             /** Format: uint32 */
             attempt: number;
             step_id: string;
         };
-        /** ReserveCredits */
+        /** ReserveCreditsCommand */
         ReserveCreditsCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -876,7 +891,7 @@ export interface components {
              */
             type: "ReserveCredits";
         };
-        /** ReserveCredits */
+        /** ReserveCreditsPayload */
         ReserveCreditsPayload: {
             /** Format: int64 */
             amount: number;
@@ -885,7 +900,7 @@ export interface components {
             /** Format: uuid */
             reservation_id: string;
         };
-        /** RetireAgent */
+        /** RetireAgentCommand */
         RetireAgentCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -901,7 +916,7 @@ export interface components {
              */
             type: "RetireAgent";
         };
-        /** RetireAgent */
+        /** RetireAgentPayload */
         RetireAgentPayload: Record<string, never>;
         /** @description How often a step is tried, and how long to wait between tries. */
         RetryPolicy: {
@@ -916,7 +931,7 @@ export interface components {
              */
             max_attempts: number;
         };
-        /** RetryStep */
+        /** RetryStepCommand */
         RetryStepCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -933,7 +948,7 @@ export interface components {
             type: "RetryStep";
         };
         /**
-         * RetryStep
+         * RetryStepPayload
          * @description From the run saga: a retry's backoff is over.
          */
         RetryStepPayload: {
@@ -941,7 +956,7 @@ export interface components {
             attempt: number;
             step_id: string;
         };
-        /** ReviseWorkflow */
+        /** ReviseWorkflowCommand */
         ReviseWorkflowCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -958,7 +973,7 @@ export interface components {
             type: "ReviseWorkflow";
         };
         /**
-         * ReviseWorkflow
+         * ReviseWorkflowPayload
          * @description A new version: the whole new definition (the name stays when absent, and so does nothing
          *     else: an absent `output` means none).
          */
@@ -968,7 +983,7 @@ export interface components {
             output?: unknown;
             steps: components["schemas"]["Step"][];
         };
-        /** RevokeWorkerCredential */
+        /** RevokeWorkerCredentialCommand */
         RevokeWorkerCredentialCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -984,7 +999,7 @@ export interface components {
              */
             type: "RevokeWorkerCredential";
         };
-        /** RevokeWorkerCredential */
+        /** RevokeWorkerCredentialPayload */
         RevokeWorkerCredentialPayload: {
             /** Format: uuid */
             credential_id: string;
@@ -994,7 +1009,7 @@ export interface components {
          * @enum {string}
          */
         Role: "owner" | "admin" | "member" | "viewer";
-        /** RotateWebhookSecret */
+        /** RotateWebhookSecretCommand */
         RotateWebhookSecretCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -1011,7 +1026,7 @@ export interface components {
             type: "RotateWebhookSecret";
         };
         /**
-         * RotateWebhookSecret
+         * RotateWebhookSecretPayload
          * @description A new secret for signing the agent's webhook calls; the answer carries it, once. The secret
          *     it replaces still signs, beside it, for `grace_ms` (a day unless given), so that a receiver
          *     can move over without refusing a call.
@@ -1020,7 +1035,7 @@ export interface components {
             /** Format: uint64 */
             grace_ms?: number | null;
         };
-        /** SetOverdraftLimit */
+        /** SetOverdraftLimitCommand */
         SetOverdraftLimitCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -1036,12 +1051,12 @@ export interface components {
              */
             type: "SetOverdraftLimit";
         };
-        /** SetOverdraftLimit */
+        /** SetOverdraftLimitPayload */
         SetOverdraftLimitPayload: {
             /** Format: int64 */
             overdraft_limit: number;
         };
-        /** SignalStep */
+        /** SignalStepCommand */
         SignalStepCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -1058,14 +1073,14 @@ export interface components {
             type: "SignalStep";
         };
         /**
-         * SignalStep
+         * SignalStepPayload
          * @description Answers a signal step: `payload` is its output.
          */
         SignalStepPayload: {
             payload: unknown;
             step_id: string;
         };
-        /** StartRun */
+        /** StartRunCommand */
         StartRunCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -1081,7 +1096,7 @@ export interface components {
              */
             type: "StartRun";
         };
-        /** StartRun */
+        /** StartRunPayload */
         StartRunPayload: {
             /**
              * Format: int64
@@ -1154,7 +1169,7 @@ export interface components {
          *     answer the run waits for.
          */
         StepKind: "agent" | "approval" | "signal";
-        /** SuspendWorkspace */
+        /** SuspendWorkspaceCommand */
         SuspendWorkspaceCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -1170,11 +1185,11 @@ export interface components {
              */
             type: "SuspendWorkspace";
         };
-        /** SuspendWorkspace */
+        /** SuspendWorkspacePayload */
         SuspendWorkspacePayload: {
             reason?: string | null;
         };
-        /** TimeOutStep */
+        /** TimeOutStepCommand */
         TimeOutStepCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -1191,7 +1206,7 @@ export interface components {
             type: "TimeOutStep";
         };
         /**
-         * TimeOutStep
+         * TimeOutStepPayload
          * @description From the run saga: an attempt's deadline passed.
          */
         TimeOutStepPayload: {
@@ -1199,7 +1214,7 @@ export interface components {
             attempt: number;
             step_id: string;
         };
-        /** UpdateAgent */
+        /** UpdateAgentCommand */
         UpdateAgentCommand: {
             /** @description Optimistic concurrency: the version the aggregate must be at. */
             expected_version?: number;
@@ -1216,7 +1231,7 @@ export interface components {
             type: "UpdateAgent";
         };
         /**
-         * UpdateAgent
+         * UpdateAgentPayload
          * @description Changes what is given; the rest stays. Each update that changes something is a new version.
          */
         UpdateAgentPayload: {
