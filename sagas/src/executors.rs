@@ -260,7 +260,10 @@ impl Executors {
                 let attempt =
                     crate::tasks::Attempt { run_id: task.run_id, step_id: task.step_id.clone(), attempt: task.attempt };
                 let (agent, workspace) = (task.agent_id, task.workspace_id);
-                crate::tasks::offer(&self.pool, &attempt, agent, workspace, scheduled.position, task.deadline).await?;
+                let trace = platform::telemetry::traceparent_of(&tracing::Span::current());
+                let (position, deadline) = (scheduled.position, task.deadline);
+                crate::tasks::offer(&self.pool, &attempt, agent, workspace, position, deadline, trace.as_deref())
+                    .await?;
                 if let Some(topic) = &self.tasks_topic {
                     let mut message = serde_json::to_value(task)?;
                     message["type"] = "task".into();

@@ -46,6 +46,9 @@ pub struct LeasedTask {
     pub deadline: DateTime<Utc>,
     /// The lease ends then, unless the worker reports or extends it.
     pub lease_expires_at: DateTime<Utc>,
+    /// The trace the task was offered in, for the worker to continue (its reports with it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 /// Offers an attempt to its agent's workers, and wakes those waiting. Offering it again
@@ -58,11 +61,13 @@ pub async fn offer(
     workspace_id: Uuid,
     scheduled_position: i64,
     deadline: DateTime<Utc>,
+    trace_context: Option<&str>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "with offered as ( \
-             insert into agent_tasks (run_id, step_id, attempt, agent_id, workspace_id, scheduled_position, deadline) \
-             values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning agent_id) \
+             insert into agent_tasks (run_id, step_id, attempt, agent_id, workspace_id, scheduled_position, deadline, \
+                                      trace_context) \
+             values ($1, $2, $3, $4, $5, $6, $7, $9) on conflict do nothing returning agent_id) \
          select pg_notify($8, agent_id::text) from offered",
     )
     .bind(attempt.run_id)
@@ -73,6 +78,7 @@ pub async fn offer(
     .bind(scheduled_position)
     .bind(deadline)
     .bind(CHANNEL)
+    .bind(trace_context)
     .execute(pool)
     .await?;
     Ok(())
@@ -82,13 +88,14 @@ pub async fn offer(
 /// oldest first, with their input read from the log.
 pub async fn lease(pool: &PgPool, agent_id: Uuid, max: i64) -> anyhow::Result<Vec<LeasedTask>> {
     #[allow(clippy::type_complexity)]
-    let rows: Vec<(Uuid, String, i32, Uuid, i64, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+    let rows: Vec<(Uuid, String, i32, Uuid, i64, DateTime<Utc>, DateTime<Utc>, Option<String>)> = sqlx::query_as(
         "with free as (select run_id, step_id, attempt from agent_tasks \
                         where agent_id = $1 and (leased_until is null or leased_until < now()) and deadline > now() \
                         order by offered_at limit $2 for update skip locked) \
          update agent_tasks t set leased_until = now() + make_interval(secs => $3) \
            from free where t.run_id = free.run_id and t.step_id = free.step_id and t.attempt = free.attempt \
-         returning t.run_id, t.step_id, t.attempt, t.workspace_id, t.scheduled_position, t.deadline, t.leased_until",
+         returning t.run_id, t.step_id, t.attempt, t.workspace_id, t.scheduled_position, t.deadline, t.leased_until, \
+                   t.trace_context",
     )
     .bind(agent_id)
     .bind(max.clamp(1, MAX_PER_LEASE))
@@ -101,7 +108,7 @@ pub async fn lease(pool: &PgPool, agent_id: Uuid, max: i64) -> anyhow::Result<Ve
     let positions: Vec<i64> = rows.iter().map(|row| row.4).collect();
     let scheduled = store::read_positions(pool, &positions).await?;
     let mut tasks = Vec::with_capacity(rows.len());
-    for (run_id, step_id, attempt, workspace_id, position, deadline, leased_until) in rows {
+    for (run_id, step_id, attempt, workspace_id, position, deadline, leased_until, traceparent) in rows {
         let input = scheduled.iter().find(|event| event.position == position).and_then(|event| {
             match RunEvent::from_recorded(event) {
                 Ok(RunEvent::StepScheduled(scheduled)) => Some(scheduled.input),
@@ -121,6 +128,7 @@ pub async fn lease(pool: &PgPool, agent_id: Uuid, max: i64) -> anyhow::Result<Ve
             input,
             deadline,
             lease_expires_at: leased_until,
+            traceparent,
         });
     }
     Ok(tasks)

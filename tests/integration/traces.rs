@@ -302,6 +302,46 @@ async fn one_trace_follows_a_command_through_every_role_process() {
     });
     assert!(logged, "no log line names the trace: {:#?}", logs.lock().unwrap());
 
+    // A task leased over HTTP carries the trace it was offered in, for its worker to continue.
+    let (external, worker_flow, worker_run) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let alice = tokens.mint("alice", Some("alice@example.com"), chrono::Duration::hours(1));
+    send(
+        alice.clone(),
+        json!({"type": "RegisterAgent", "id": external, "payload": {"workspace_id": workspace, "name": "Worker",
+            "kind": "tool", "executor": {"type": "external"}, "price": {"per_call": 1}}}),
+        None,
+    )
+    .await;
+    let issued =
+        send(alice.clone(), json!({"type": "IssueWorkerCredential", "id": external, "payload": {}}), None).await;
+    let credential = issued["worker_credential"].as_str().unwrap().to_owned();
+    send(
+        alice.clone(),
+        json!({"type": "DefineWorkflow", "id": worker_flow, "payload": {"workspace_id": workspace, "name": "Ext",
+            "steps": [{"id": "w", "agent_id": external}]}}),
+        None,
+    )
+    .await;
+    let worker_trace = uuid::Uuid::new_v4().simple().to_string();
+    send(
+        alice,
+        json!({"type": "StartRun", "id": worker_run, "payload": {"workspace_id": workspace, "workflow_id": worker_flow, "budget": 5}}),
+        Some(format!("00-{worker_trace}-{caller_span}-01")),
+    )
+    .await;
+    let leased = http
+        .post(format!("{base}/v1/tasks/lease"))
+        .bearer_auth(&credential)
+        .json(&json!({"max": 1, "wait_ms": 30_000}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let traceparent = leased["tasks"][0]["traceparent"].as_str().unwrap_or_else(|| panic!("{leased}"));
+    assert!(traceparent.starts_with(&format!("00-{worker_trace}-")), "{traceparent}");
+
     // The trace context stays out of the hash-chained log.
     let in_log: i64 = sqlx::query_scalar("select count(*) from events where metadata::text like '%' || $1 || '%'")
         .bind(&trace_id)

@@ -179,7 +179,8 @@ pub fn document() -> Value {
                                 "attempt": {"type": "integer", "minimum": 1},
                                 "input": {},
                                 "deadline": {"type": "string", "format": "date-time"},
-                                "lease_expires_at": {"type": "string", "format": "date-time"}
+                                "lease_expires_at": {"type": "string", "format": "date-time"},
+                                "traceparent": {"type": "string", "description": "W3C Trace Context of the trace the task was offered in, where traces are on: send it on the reports to continue it."}
                             }}}}
                     }}}},
                     "400": problem("Malformed, or max / wait_ms out of bounds"),

@@ -1690,6 +1690,8 @@ export interface operations {
                             /** Format: uuid */
                             run_id: string;
                             step_id: string;
+                            /** @description W3C Trace Context of the trace the task was offered in, where traces are on: send it on the reports to continue it. */
+                            traceparent?: string;
                             /** Format: uuid */
                             workspace_id: string;
                         }[];

@@ -27,12 +27,14 @@ class Client:
         self.timeout = timeout
         self.attempts = attempts
 
-    def post(self, path, body, idempotency_key=None, timeout=None):
+    def post(self, path, body, idempotency_key=None, timeout=None, traceparent=None):
         """POSTs ``body``; the answer's JSON, or :class:`Problem` once retrying is pointless."""
         data = json.dumps(body).encode()
         headers = {"content-type": "application/json", "authorization": f"Bearer {self.credential}"}
         if idempotency_key:
             headers["idempotency-key"] = idempotency_key
+        if traceparent:
+            headers["traceparent"] = traceparent
         wait = 0.2
         for attempt in range(self.attempts):
             request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method="POST")

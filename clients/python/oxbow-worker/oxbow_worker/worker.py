@@ -25,6 +25,8 @@ class Task:
     input: Any
     #: RFC 3339: a report after it is refused.
     deadline: str
+    #: The trace the task was offered in, where Oxbow traces: the reports continue it.
+    traceparent: Optional[str] = None
     #: Set when the attempt is over before the handler is: cancelled, timed out, taken back.
     over: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -36,7 +38,7 @@ class Task:
     @classmethod
     def of(cls, leased):
         """The task a lease's answer describes (fields it does not know are left out)."""
-        names = ("run_id", "workspace_id", "agent_id", "step_id", "attempt", "input", "deadline")
+        names = ("run_id", "workspace_id", "agent_id", "step_id", "attempt", "input", "deadline", "traceparent")
         return cls(**{name: leased.get(name) for name in names})
 
 
@@ -112,7 +114,7 @@ class Worker:
             log.info("attempt %s is over; not reporting it", task.key)
             return
         try:
-            self.client.post("/v1/commands", report, idempotency_key=f"{task.key}:report")
+            self.client.post("/v1/commands", report, idempotency_key=f"{task.key}:report", traceparent=task.traceparent)
         except Problem as problem:
             # The run refused it: the attempt ended meanwhile. Nothing to do again.
             log.warning("the report of %s was refused: %s", task.key, problem)

@@ -8,6 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..types import UNSET, Unset
 from typing import cast
 from uuid import UUID
 import datetime
@@ -33,6 +34,8 @@ class LeaseTasksResponse200TasksItem:
             run_id (UUID):
             step_id (str):
             workspace_id (UUID):
+            traceparent (str | Unset): W3C Trace Context of the trace the task was offered in, where traces are on: send it
+                on the reports to continue it.
      """
 
     agent_id: UUID
@@ -43,6 +46,7 @@ class LeaseTasksResponse200TasksItem:
     run_id: UUID
     step_id: str
     workspace_id: UUID
+    traceparent: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -66,6 +70,8 @@ class LeaseTasksResponse200TasksItem:
 
         workspace_id = str(self.workspace_id)
 
+        traceparent = self.traceparent
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -79,6 +85,8 @@ class LeaseTasksResponse200TasksItem:
             "step_id": step_id,
             "workspace_id": workspace_id,
         })
+        if traceparent is not UNSET:
+            field_dict["traceparent"] = traceparent
 
         return field_dict
 
@@ -118,6 +126,8 @@ class LeaseTasksResponse200TasksItem:
 
 
 
+        traceparent = d.pop("traceparent", UNSET)
+
         lease_tasks_response_200_tasks_item = cls(
             agent_id=agent_id,
             attempt=attempt,
@@ -127,6 +137,7 @@ class LeaseTasksResponse200TasksItem:
             run_id=run_id,
             step_id=step_id,
             workspace_id=workspace_id,
+            traceparent=traceparent,
         )
 
 
