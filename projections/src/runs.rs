@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use events::{RunId, WorkspaceId};
 use sqlx::{PgConnection, PgExecutor};
@@ -43,27 +43,65 @@ pub async fn steps(executor: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result
     .await
 }
 
-/// Up to `limit` of a workspace's runs after `after` (by id, oldest first), of `status` when
-/// given.
+/// Which of a workspace's runs a list holds: of a status, of a workflow, requested in
+/// `[from, to)`; each when given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunFilter {
+    pub status: Option<RunStatus>,
+    pub workflow_id: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// How a list of runs is ordered, and where a page of it starts.
+#[derive(Debug, Clone, Copy)]
+pub enum RunsAfter {
+    /// By id, after this one.
+    Id(Uuid),
+    /// By the time they were requested, then id, newest first: after this run, or from the
+    /// newest when `None`.
+    NewestFirst(Option<(DateTime<Utc>, Uuid)>),
+    /// The same, oldest first.
+    OldestFirst(Option<(DateTime<Utc>, Uuid)>),
+}
+
+/// Up to `limit` of a workspace's runs that `filter` keeps, in the order `after` names, after it.
 pub async fn page(
     executor: impl PgExecutor<'_>,
     workspace_id: WorkspaceId,
-    status: Option<RunStatus>,
-    after: Uuid,
+    filter: &RunFilter,
+    after: RunsAfter,
     limit: i64,
 ) -> sqlx::Result<Vec<RunRow>> {
-    sqlx::query_as(
-        "select id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, reason, input, \
-                output, retry_of, started_by, requested_at, finished_at, updated_at, version \
-           from rm_runs where workspace_id = $1 and id > $2 and ($3::text is null or status = $3) \
-          order by id limit $4",
-    )
-    .bind(workspace_id.uuid())
-    .bind(after)
-    .bind(status.map(RunStatus::as_str))
-    .bind(limit)
-    .fetch_all(executor)
-    .await
+    const SELECT: &str = "select id, workspace_id, workflow_id, workflow_version, status, budget, credits_used, \
+          reason, input, output, retry_of, started_by, requested_at, finished_at, updated_at, version \
+          from rm_runs where workspace_id = $1 and ($2::text is null or status = $2) \
+           and ($3::uuid is null or workflow_id = $3) and ($4::timestamptz is null or requested_at >= $4) \
+           and ($5::timestamptz is null or requested_at < $5)";
+    let (order, after_at, after_id) = match after {
+        RunsAfter::Id(id) => ("and id > $7 order by id limit $8", None, id),
+        RunsAfter::NewestFirst(after) => (
+            "and ($6::timestamptz is null or (requested_at, id) < ($6, $7)) order by requested_at desc, id desc limit $8",
+            after.map(|(at, _)| at),
+            after.map_or(Uuid::nil(), |(_, id)| id),
+        ),
+        RunsAfter::OldestFirst(after) => (
+            "and ($6::timestamptz is null or (requested_at, id) > ($6, $7)) order by requested_at, id limit $8",
+            after.map(|(at, _)| at),
+            after.map_or(Uuid::nil(), |(_, id)| id),
+        ),
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} {order}")))
+        .bind(workspace_id.uuid())
+        .bind(filter.status.map(RunStatus::as_str))
+        .bind(filter.workflow_id)
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(executor)
+        .await
 }
 
 /// Up to `limit` of the runs that retry `run_id`, after `after` (by id, oldest first).
@@ -107,6 +145,31 @@ pub async fn usage_by_agent(
         .into_iter()
         .map(|(agent, attempts, input_tokens, output_tokens, credits)| {
             (agent, Usage { attempts, input_tokens, output_tokens, credits })
+        })
+        .collect())
+}
+
+/// What each agent used on each day from `from` up to and excluding `to` (UTC days), by day
+/// then agent.
+pub async fn usage_by_day(
+    executor: impl PgExecutor<'_>,
+    workspace_id: WorkspaceId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> sqlx::Result<Vec<(NaiveDate, Uuid, Usage)>> {
+    let rows: Vec<(NaiveDate, Uuid, i64, i64, i64, i64)> = sqlx::query_as(
+        "select day, agent_id, attempts, input_tokens, output_tokens, credits \
+           from rm_usage where workspace_id = $1 and day >= $2 and day < $3 order by day, agent_id",
+    )
+    .bind(workspace_id.uuid())
+    .bind(from)
+    .bind(to)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(day, agent, attempts, input_tokens, output_tokens, credits)| {
+            (day, agent, Usage { attempts, input_tokens, output_tokens, credits })
         })
         .collect())
 }

@@ -22,6 +22,30 @@ pub enum RunStatus {
     Cancelled,
 }
 
+/// How a list of runs is ordered. Run ids are chosen by clients, so id order is not time order.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+pub enum RunOrder {
+    /// By id (the order of before, kept as the default).
+    #[default]
+    Id,
+    /// By the time each run was requested, newest first.
+    NewestFirst,
+    /// By the time each run was requested, oldest first.
+    OldestFirst,
+}
+
+/// A cursor of a list in time order: `<requested_at in microseconds>.<id>`.
+fn time_cursor(run: &Run) -> String {
+    format!("{}.{}", run.0.requested_at.timestamp_micros(), run.0.id)
+}
+
+fn parse_time_cursor(cursor: &str) -> async_graphql::Result<(DateTime<Utc>, uuid::Uuid)> {
+    let bad = || coded("BAD_USER_INPUT", "after is not a cursor of this list");
+    let (micros, id) = cursor.split_once('.').ok_or_else(bad)?;
+    let at = micros.parse().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
 /// A step's status, as the runs read model defines it.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "projections::runs::StepStatus")]
@@ -212,6 +236,21 @@ impl RunStep {
     }
 }
 
+/// What one agent used on one day.
+#[derive(SimpleObject, Clone)]
+pub struct DailyUsage {
+    /// The UTC day.
+    pub day: NaiveDate,
+    pub agent_id: ID,
+    pub attempts: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub credits: i64,
+}
+
+/// The longest period `usageByDay` answers for.
+const USAGE_DAYS_MAX: i64 = 366;
+
 /// What one agent used in a period.
 #[derive(SimpleObject, Clone)]
 pub struct AgentUsage {
@@ -236,25 +275,87 @@ impl RunsQuery {
         if_member(ctx, run, |run: &Run| run.0.workspace_id.into()).await
     }
 
-    /// A workspace's runs, oldest first, of one status when given.
+    /// A workspace's runs: of one status, of one workflow, and requested in `[from, to)`, each
+    /// when given; by id unless `order` says by time (`NEWEST_FIRST` for a console's list).
+    #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "crate::guard::page_weight(first) * child_complexity")]
     async fn runs(
         &self,
         ctx: &Context<'_>,
         workspace_id: ID,
         status: Option<RunStatus>,
+        workflow_id: Option<ID>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        #[graphql(default)] order: RunOrder,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Run>> {
-        let Some(request) = PageRequest::of(ctx, &workspace_id, first, after).await? else {
+        use projections::runs::{RunFilter, RunsAfter};
+        let workflow_id = workflow_id.map(|id| parse_id::<uuid::Uuid>(&id, "workflowId")).transpose()?;
+        let filter = RunFilter { status: status.map(Into::into), workflow_id, from, to };
+        // A cursor in time order is not an id: read here, not by the page request.
+        let (id_after, time_after) = match (order, after) {
+            (RunOrder::Id, after) => (after, None),
+            (_, Some(cursor)) => (None, Some(parse_time_cursor(&cursor)?)),
+            (_, None) => (None, None),
+        };
+        let Some(request) = PageRequest::of(ctx, &workspace_id, first, id_after).await? else {
             return Ok(Connection::new(false, false));
         };
-        let status = status.map(projections::runs::RunStatus::from);
-        let rows =
-            projections::runs::page(&services(ctx).pool, request.workspace_id, status, request.after, request.rows())
-                .await
-                .map_err(internal)?;
-        Ok(request.connection(rows.into_iter().map(Run).collect(), |run: &Run| run.0.id))
+        let after = match order {
+            RunOrder::Id => RunsAfter::Id(request.after),
+            RunOrder::NewestFirst => RunsAfter::NewestFirst(time_after),
+            RunOrder::OldestFirst => RunsAfter::OldestFirst(time_after),
+        };
+        let pool = &services(ctx).pool;
+        let rows = projections::runs::page(pool, request.workspace_id, &filter, after, request.rows())
+            .await
+            .map_err(internal)?;
+        let runs: Vec<Run> = rows.into_iter().map(Run).collect();
+        Ok(match order {
+            RunOrder::Id => request.connection(runs, |run: &Run| run.0.id),
+            _ => {
+                let mut connection = Connection::new(time_after.is_some(), runs.len() as i64 > request.limit);
+                for run in runs.into_iter().take(request.limit as usize) {
+                    connection.edges.push(async_graphql::connection::Edge::new(time_cursor(&run), run));
+                }
+                connection
+            }
+        })
+    }
+
+    /// What each agent used on each day from `from` up to and excluding `to` (UTC days, at most
+    /// 366 of them), by day then agent: a chart's series.
+    #[graphql(complexity = "200 * child_complexity")]
+    async fn usage_by_day(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> async_graphql::Result<Vec<DailyUsage>> {
+        viewer(ctx)?;
+        let workspace_id = parse_id(&workspace_id, "workspaceId")?;
+        if to < from || (to - from).num_days() > USAGE_DAYS_MAX {
+            return Err(coded("BAD_USER_INPUT", "`to` must be from `from` to 366 days after it"));
+        }
+        if role_in(ctx, workspace_id).await?.is_none() {
+            return Ok(Vec::new());
+        }
+        let usage =
+            projections::runs::usage_by_day(&services(ctx).pool, workspace_id, from, to).await.map_err(internal)?;
+        Ok(usage
+            .into_iter()
+            .map(|(day, agent_id, usage)| DailyUsage {
+                day,
+                agent_id: ID(agent_id.to_string()),
+                attempts: usage.attempts,
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
+                credits: usage.credits,
+            })
+            .collect())
     }
 
     /// What each agent used from `from` up to and excluding `to` (UTC days), most credits first.

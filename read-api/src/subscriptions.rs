@@ -71,6 +71,38 @@ impl SubscriptionRoot {
         run_updated(ctx, &run_id).await
     }
 
+    /// Every change of any run of a workspace (a new run, a step's progress, an end), in log
+    /// order, from now on, each with its run's row: what a live list of runs needs. Members
+    /// only; ends after the caller is removed from the workspace.
+    async fn workspace_run_updated(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<RunUpdate>>> {
+        let (_, _, _, feed) = member_feed(ctx, &workspace_id).await?;
+        let pool = services(ctx).pool.clone();
+        let of_a_run = |activity: &async_graphql::Result<Arc<Activity>>| match activity {
+            Ok(activity) => events::StreamId::id_of(&activity.stream_id, events::Category::Run),
+            Err(_) => Some(uuid::Uuid::nil()),
+        };
+        let stream =
+            feed.filter(move |activity| futures::future::ready(of_a_run(activity).is_some())).then(move |activity| {
+                let pool = pool.clone();
+                async move {
+                    let activity = activity?;
+                    let run_id = events::StreamId::id_of(&activity.stream_id, events::Category::Run)
+                        .expect("only runs' events pass the filter");
+                    Ok(RunUpdate {
+                        position: activity.position,
+                        event_type: activity.event_type.clone(),
+                        payload: Json(activity.payload.clone()),
+                        run: crate::runs::load(&pool, RunId(run_id)).await?,
+                    })
+                }
+            });
+        Ok(stream)
+    }
+
     /// Every change of a workspace's credits, in log order, from now on. Members only. Ends
     /// after the caller is removed from the workspace.
     async fn balance_changed(

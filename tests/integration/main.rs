@@ -24,6 +24,7 @@ mod projections;
 mod redelivery;
 mod relay;
 mod restore;
+mod run_lists;
 mod runs;
 mod saga_work;
 mod schema_evolution;
