@@ -1,6 +1,7 @@
 //! The `oxbow` binary's library: every role wired together, for the binary and for tests.
 
 mod health;
+mod operations;
 pub mod serve;
 
 pub use serve::{Role, Server};

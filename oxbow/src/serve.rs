@@ -431,6 +431,10 @@ async fn serve_http(
         server.tasks.push(rate_limit.spawn_forgetting());
         let service = service.expect("made for the write API");
         app = app.merge(write_api(config, pool, service, metrics, &tokens, rate_limit));
+        // The operators' hands on the dead letters, beside the commands.
+        let operators = platform::auth::Operators::new(config.operators.clone());
+        let operations = crate::operations::Operations { pool: pool.clone(), tokens: tokens.clone(), operators };
+        app = app.merge(crate::operations::router(operations));
     }
     if roles.contains(&Role::ReadApi) {
         let redis = redis.expect("connected above");

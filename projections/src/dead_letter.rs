@@ -26,6 +26,41 @@ pub enum Settled {
     Pending,
 }
 
+/// What an operator asked that cannot be done: the same answer to the same question, so the
+/// HTTP endpoint tells it apart from a failure of the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    UnknownConsumer(String),
+    NotParked {
+        consumer: String,
+        position: i64,
+    },
+    /// The event waits behind the failed one at `first` (a position, or "an earlier event").
+    NotFailed {
+        position: i64,
+        first: String,
+    },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::UnknownConsumer(consumer) => {
+                write!(f, "there is no consumer named {consumer:?} (known: {})", CONSUMERS.join(", "))
+            }
+            Refusal::NotParked { consumer, position } => {
+                write!(f, "{consumer} has no event parked at position {position} (see `oxbow projections status`)")
+            }
+            Refusal::NotFailed { position, first } => write!(
+                f,
+                "the event at position {position} did not fail: it waits behind {first} of its stream; skip that one"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
 /// The consumers with a dead letter of events: the catalog projection, the relay, and the
 /// sagas (events they cannot read; their work has a dead letter of its own, `saga_work`).
 pub const CONSUMERS: [&str; 3] = [catalog::NAME, "relay", "sagas"];
@@ -33,16 +68,15 @@ pub const CONSUMERS: [&str; 3] = [catalog::NAME, "relay", "sagas"];
 /// Every event `consumer` parked.
 async fn parked_by(pool: &PgPool, consumer: &str) -> anyhow::Result<Vec<Parked>> {
     if !CONSUMERS.contains(&consumer) {
-        anyhow::bail!("there is no consumer named {consumer:?} (known: {})", CONSUMERS.join(", "));
+        return Err(Refusal::UnknownConsumer(consumer.to_owned()).into());
     }
     Ok(store::parked::list(pool, Some(consumer)).await?)
 }
 
 /// The event of `parked` (what `consumer` parked) at `position`.
 fn parked_at(parked: &[Parked], consumer: &str, position: i64) -> anyhow::Result<Parked> {
-    parked.iter().find(|parked| parked.position == position).cloned().with_context(|| {
-        format!("{consumer} has no event parked at position {position} (see `oxbow projections status`)")
-    })
+    let found = parked.iter().find(|parked| parked.position == position).cloned();
+    found.ok_or_else(|| Refusal::NotParked { consumer: consumer.to_owned(), position }.into())
 }
 
 /// Asks `consumer` to apply the stream of the event parked at `position` again, from its
@@ -64,9 +98,7 @@ pub async fn skip(pool: &PgPool, consumer: &str, position: i64, reason: &str, ac
             .iter()
             .find(|other| other.stream_id == parked.stream_id && other.error.is_some())
             .map_or_else(|| "an earlier event".to_owned(), |first| format!("position {}", first.position));
-        anyhow::bail!(
-            "the event at position {position} did not fail: it waits behind {first} of its stream; skip that one"
-        );
+        return Err(Refusal::NotFailed { position, first }.into());
     };
     // The log first: a skip that is not recorded must not happen; one recorded twice (a rerun
     // after a crash in between) is harmless.

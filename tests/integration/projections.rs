@@ -429,3 +429,97 @@ async fn a_rebuild_of_a_log_of_many_small_workspaces_replaces_redis_in_bounded_s
     let (count,): (i64,) = sqlx::query_as("select count(*) from rm_workspaces").fetch_one(&db.pool).await.unwrap();
     assert_eq!(count, WORKSPACES as i64);
 }
+
+/// The dead letter's retry and skip over HTTP, for operators only: a refused request changes
+/// nothing, a skip is recorded in the log with the operator as its actor, and the stream flows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_retry_and_skip_parked_events_over_http() {
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| config.operators = vec!["ops".into()]).await;
+    let alice = app.token("alice");
+    let careless = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": careless, "payload": {"name": "Before"}})).await;
+    let store = EventStore::new(app.db.pool.clone(), CommitterConfig::default());
+    let raw = |payload: Value| {
+        AppendRequest::to_stream(
+            format!("workspace-{careless}"),
+            ExpectedVersion::Any,
+            vec![events::NewEvent {
+                event_id: Uuid::now_v7(),
+                event_type: "WorkspaceRenamed".into(),
+                schema_version: 1,
+                payload,
+                metadata: json!({"actor": "alice", "workspace_id": careless, "correlation_id": Uuid::now_v7(),
+                    "causation_id": Uuid::now_v7()}),
+            }],
+        )
+    };
+    let poison = store.append(raw(json!({"name": 42}))).await.unwrap().last_position.unwrap();
+    let behind = store.append(raw(json!({"name": "After"}))).await.unwrap().last_position.unwrap();
+    let parked = || async {
+        let parked = store::parked::list(&app.db.pool, Some("catalog")).await.unwrap();
+        parked.into_iter().map(|parked| parked.position).collect::<Vec<i64>>()
+    };
+    while parked().await != [poison, behind] {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let post = |token: String, path: &'static str, body: Value| {
+        let request = app.http.post(format!("{}/v1/operations/{path}", app.base)).bearer_auth(token).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let ops = app.token("ops");
+    let skip = |position: i64| json!({"consumer": "catalog", "position": position, "reason": "a bad import"});
+    let head = store::read_head(&app.db.pool).await.unwrap().position;
+    for (token, path, body, status, code) in [
+        (alice.clone(), "parked/skip", skip(poison), 403, "operator_only"),
+        (ops.clone(), "parked/skip", skip(behind), 422, "not_failed"),
+        (ops.clone(), "parked/skip", skip(head + 100), 404, "not_parked"),
+        (ops.clone(), "parked/skip", json!({"consumer": "catalog", "position": poison}), 400, "invalid_payload"),
+        (ops.clone(), "parked/retry", json!({"consumer": "nobody", "position": poison}), 400, "invalid_payload"),
+        (ops.clone(), "saga-work/retry", json!({"id": 123456}), 404, "not_set_aside"),
+    ] {
+        let (got, problem) = post(token, path, body.clone()).await;
+        assert_eq!((got, problem["code"].as_str()), (status, Some(code)), "{path} {body}: {problem}");
+    }
+    assert_eq!(store::read_head(&app.db.pool).await.unwrap().position, head, "refusals append nothing");
+    assert_eq!(parked().await, [poison, behind]);
+
+    // A retry of a stream that still fails says so; a skip gives the event up, in the log.
+    let (status, retried) = post(ops.clone(), "parked/retry", json!({"consumer": "catalog", "position": poison})).await;
+    assert_eq!((status, retried["settled"].as_str()), (200, Some("failed_again")), "{retried}");
+    let (status, skipped) = post(ops.clone(), "parked/skip", skip(poison)).await;
+    assert_eq!((status, skipped["settled"].as_str()), (200, Some("applied")), "{skipped}");
+    let decisions = store::read_stream(&app.db.pool, &events::operations::stream_id(), 0).await.unwrap();
+    let decision = decisions.iter().find(|event| event.event_type == "ParkedEventSkipped").expect("the skip is logged");
+    assert_eq!(decision.payload["position"], poison);
+    assert_eq!(decision.metadata["actor"], "operator:ops");
+    let read =
+        app.graphql(Some(&alice), &format!("{{ workspace(id: \"{careless}\") {{ name }} }}"), Some(behind)).await;
+    assert_eq!(read["data"]["workspace"]["name"], "After", "the stream flows on: {read}");
+
+    // Set-aside saga work is made due again, with a fresh count of tries.
+    let (id,): (i64,) = sqlx::query_as(
+        "insert into saga_work (saga, key, work, correlation_id, due_at, attempts, set_aside) \
+         values ($1, 'settle:operations-test', $2, $3, now() + interval '1 hour', $4, true) returning id",
+    )
+    .bind(sagas::plan::RUN_SAGA)
+    .bind(json!({"type": "settle", "run_id": Uuid::now_v7()}))
+    .bind(Uuid::now_v7())
+    .bind(sagas::queue::TRIES)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let (status, retried) = post(alice, "saga-work/retry", json!({"id": id})).await;
+    assert_eq!((status, retried["code"].as_str()), (403, Some("operator_only")), "{retried}");
+    let (status, retried) = post(ops, "saga-work/retry", json!({"id": id})).await;
+    assert_eq!((status, retried), (200, json!({"id": id, "settled": "due"})));
+    let set_aside: bool = sqlx::query_scalar("select set_aside from saga_work where id = $1")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(!set_aside);
+}

@@ -100,6 +100,29 @@ pub fn document() -> Value {
         }),
     );
     components.insert(
+        "ParkedRequest".into(),
+        json!({
+            "type": "object", "required": ["consumer", "position"], "additionalProperties": false,
+            "properties": {
+                "consumer": {"type": "string", "enum": ["catalog", "relay", "sagas"]},
+                "position": {"type": "integer", "description": "The parked event's position in the log"},
+                "reason": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "Why it is given up (a skip needs one)"}
+            }
+        }),
+    );
+    components.insert(
+        "Settled".into(),
+        json!({
+            "type": "object", "required": ["settled"],
+            "properties": {
+                "settled": {"type": "string", "enum": ["applied", "failed_again", "pending", "due"]},
+                "stream_id": {"type": "string"},
+                "error": {"type": "string", "description": "Why the stream failed again"},
+                "id": {"type": "integer"}
+            }
+        }),
+    );
+    components.insert(
         "Problem".into(),
         json!({
             "type": "object",
@@ -239,6 +262,50 @@ pub fn document() -> Value {
                 "post": {"operationId": "query", "tags": ["queries"], "summary": "GraphQL queries and mutations (GraphQL over HTTP; subscriptions at /graphql/ws)", "responses": {"200": {"description": "GraphQL response"}, "400": {"description": "A request error, when accepting application/graphql-response+json"}, "415": {"description": "The body is not application/json"}}}
             },
             "/openapi.json": {"get": {"operationId": "openApi", "tags": ["operations"], "summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/v1/operations/parked/retry": {"post": {
+                "operationId": "retryParked",
+                "tags": ["operations"],
+                "summary": "An operator asks a consumer (catalog, relay or sagas) to apply the stream of the event parked at `position` again; answered once it is applied or fails again, or after 5 s (pending)",
+                "security": [{"bearer": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ParkedRequest"}}}},
+                "responses": {
+                    "200": {"description": "How the stream settled", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Settled"}}}},
+                    "400": problem("Malformed, or no such consumer"),
+                    "401": problem("No valid bearer token"),
+                    "403": problem("Not an operator (operator_only)"),
+                    "404": problem("No event parked at this position (not_parked)")
+                }
+            }},
+            "/v1/operations/parked/skip": {"post": {
+                "operationId": "skipParked",
+                "tags": ["operations"],
+                "summary": "An operator gives up the failed event parked at `position`, saying why: recorded in the log as ParkedEventSkipped with the operator as its actor; the events behind it flow on",
+                "security": [{"bearer": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ParkedRequest"}}}},
+                "responses": {
+                    "200": {"description": "How the stream settled", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Settled"}}}},
+                    "400": problem("Malformed, no such consumer, or no reason"),
+                    "401": problem("No valid bearer token"),
+                    "403": problem("Not an operator (operator_only)"),
+                    "404": problem("No event parked at this position (not_parked)"),
+                    "422": problem("The event did not fail: it waits behind the one that did (not_failed)")
+                }
+            }},
+            "/v1/operations/saga-work/retry": {"post": {
+                "operationId": "retrySagaWork",
+                "tags": ["operations"],
+                "summary": "An operator makes set-aside saga work due again, with a fresh count of tries",
+                "security": [{"bearer": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["id"], "additionalProperties": false,
+                    "properties": {"id": {"type": "integer", "description": "The work's id, as projections { sagas } and `oxbow projections status` show it"}}}}}},
+                "responses": {
+                    "200": {"description": "Due again", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Settled"}}}},
+                    "401": problem("No valid bearer token"),
+                    "403": problem("Not an operator (operator_only)"),
+                    "404": problem("No saga work with this id is set aside (not_set_aside)")
+                }
+            }},
             "/healthz": {"get": {"operationId": "liveness", "tags": ["operations"], "summary": "Liveness", "responses": {"200": {"description": "The process runs"}}}},
             "/readyz": {"get": {"operationId": "readiness", "tags": ["operations"], "summary": "Readiness: PostgreSQL, Kafka and Redis answer", "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}}}},
             "/metrics": {"get": {"operationId": "metrics", "tags": ["operations"], "summary": "Prometheus metrics", "responses": {"200": {"description": "Text exposition"}}}}

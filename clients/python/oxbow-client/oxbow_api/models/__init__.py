@@ -47,6 +47,8 @@ from .lease_tasks_response_200 import LeaseTasksResponse200
 from .lease_tasks_response_200_tasks_item import LeaseTasksResponse200TasksItem
 from .open_billing_account_command import OpenBillingAccountCommand
 from .open_billing_account_payload import OpenBillingAccountPayload
+from .parked_request import ParkedRequest
+from .parked_request_consumer import ParkedRequestConsumer
 from .price_offer import PriceOffer
 from .problem import Problem
 from .purchase_credits_command import PurchaseCreditsCommand
@@ -74,6 +76,7 @@ from .reserve_credits_payload import ReserveCreditsPayload
 from .retire_agent_command import RetireAgentCommand
 from .retire_agent_payload import RetireAgentPayload
 from .retry_policy import RetryPolicy
+from .retry_saga_work_body import RetrySagaWorkBody
 from .retry_step_command import RetryStepCommand
 from .retry_step_payload import RetryStepPayload
 from .revise_workflow_command import ReviseWorkflowCommand
@@ -85,6 +88,8 @@ from .rotate_webhook_secret_command import RotateWebhookSecretCommand
 from .rotate_webhook_secret_payload import RotateWebhookSecretPayload
 from .set_overdraft_limit_command import SetOverdraftLimitCommand
 from .set_overdraft_limit_payload import SetOverdraftLimitPayload
+from .settled import Settled
+from .settled_settled import SettledSettled
 from .signal_step_command import SignalStepCommand
 from .signal_step_payload import SignalStepPayload
 from .start_run_command import StartRunCommand
@@ -147,6 +152,8 @@ __all__ = (
     "LeaseTasksResponse200TasksItem",
     "OpenBillingAccountCommand",
     "OpenBillingAccountPayload",
+    "ParkedRequest",
+    "ParkedRequestConsumer",
     "PriceOffer",
     "Problem",
     "PurchaseCreditsCommand",
@@ -174,6 +181,7 @@ __all__ = (
     "RetireAgentCommand",
     "RetireAgentPayload",
     "RetryPolicy",
+    "RetrySagaWorkBody",
     "RetryStepCommand",
     "RetryStepPayload",
     "ReviseWorkflowCommand",
@@ -185,6 +193,8 @@ __all__ = (
     "RotateWebhookSecretPayload",
     "SetOverdraftLimitCommand",
     "SetOverdraftLimitPayload",
+    "Settled",
+    "SettledSettled",
     "SignalStepCommand",
     "SignalStepPayload",
     "StartRunCommand",
