@@ -1,5 +1,5 @@
 //! The HTTP side: queries and mutations on `/graphql` (GraphQL over HTTP: see [`over_http`]),
-//! GraphiQL there for a browser, subscriptions on `/graphql/ws`.
+//! GraphiQL there for a browser, subscriptions on `/graphql/ws`; the run console on `/console`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -211,6 +211,8 @@ pub fn router(mut state: ReadState, max_body_bytes: usize) -> Router {
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(subscriptions))
         .route("/graphiql/{file}", get(crate::graphiql::file))
+        .route("/console", get(crate::console::page))
+        .route("/console/{file}", get(crate::console::file))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body_bytes))
         .with_state(state)
 }

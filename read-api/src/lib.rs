@@ -12,6 +12,7 @@ mod activity;
 mod audit;
 mod bounds;
 mod catalog;
+mod console;
 mod graphiql;
 mod guard;
 mod http;

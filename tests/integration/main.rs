@@ -8,6 +8,7 @@ mod bounds;
 mod cancel;
 mod cli;
 mod clients;
+mod console;
 mod contracts;
 mod data_flow;
 mod database_roles;

@@ -1,0 +1,159 @@
+//! The run console in headless Chromium, against the real services: runs appear and change
+//! without a reload, a waiting approval is approved by clicking, a run is cancelled and a failed
+//! one retried by clicking, and what a viewer, a stranger and a hostile step output can do is
+//! what they may. Set `OXBOW_SCREENSHOTS=1` to write the screenshots in `docs/`.
+
+use serde_json::{Value, json};
+use tests::TestApp;
+use tests::browser::{Browser, Page};
+use uuid::Uuid;
+
+use crate::runs::{agent, builtin, finished, funded_workspace, workflow};
+
+/// A button labelled `label` inside `scope` (a CSS selector), as JavaScript.
+fn button(scope: &str, label: &str) -> String {
+    format!("Array.from(document.querySelectorAll('{scope} button')).find(b => b.textContent === '{label}')")
+}
+
+async fn click(page: &Page, scope: &str, label: &str) {
+    page.wait_for(&format!("{} !== undefined", button(scope, label))).await;
+    page.eval(&format!("{}.click(); true", button(scope, label))).await;
+}
+
+/// Writes a screenshot of the page at 1280×800 to `docs/<name>.png`, when asked to.
+async fn screenshot(page: &Page, name: &str) {
+    if std::env::var_os("OXBOW_SCREENSHOTS").is_none() {
+        return;
+    }
+    use base64::Engine;
+    let shot = page.call("Page.captureScreenshot", json!({"format": "png"})).await;
+    let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../docs/{name}.png"));
+    std::fs::write(path, png).unwrap();
+}
+
+async fn start(app: &TestApp, workspace: Uuid, flow: Uuid, input: Value) -> Uuid {
+    let run = Uuid::now_v7();
+    app.ok(
+        &app.token("alice"),
+        json!({"type": "StartRun", "id": run, "payload": {"workspace_id": workspace, "workflow_id": flow,
+            "input": input, "budget": 20}}),
+    )
+    .await;
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
+    let app = TestApp::start().await;
+    let workspace = funded_workspace(&app, 1_000).await;
+    let alice = app.token("alice");
+    app.join(&alice, workspace, "vic", "viewer").await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 2, 0).await;
+    let sleepy = agent(&app, workspace, builtin("sleep", json!({"ms": 60_000})), 1, 0).await;
+    let reviewed = workflow(
+        &app,
+        workspace,
+        json!([
+            {"id": "draft", "agent_id": echo, "input": {"text": "{{ run.input.text }}"}},
+            {"id": "review", "kind": "approval", "depends_on": ["draft"], "input": {"draft": "{{ steps.draft.output }}"}},
+            {"id": "publish", "agent_id": echo, "depends_on": ["review"]},
+        ]),
+    )
+    .await;
+    let slow = workflow(&app, workspace, json!([{"id": "nap", "agent_id": sleepy}])).await;
+
+    let browser = Browser::launch().await;
+    let page = browser.open(&format!("{}/console#token={alice}", app.base)).await;
+    page.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false}),
+    )
+    .await;
+    page.wait_for(&format!("document.querySelector('[data-workspace-id=\"{workspace}\"]')")).await;
+    assert_eq!(page.eval("location.hash").await, "#/", "the token leaves the address bar");
+    let balance_before =
+        page.eval(&format!("document.querySelector('[data-workspace-id=\"{workspace}\"]').innerText")).await;
+
+    // A run started through the API appears in the list without a reload.
+    page.eval(&format!("location.hash = '#/w/{workspace}'; window.__sameDocument = true; true")).await;
+    page.wait_for("document.querySelector('#runs')").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let run = start(&app, workspace, reviewed, json!({"text": "otters"})).await;
+    page.wait_for(&format!("document.querySelector('[data-run-id=\"{run}\"]')")).await;
+    assert_eq!(page.eval("window.__sameDocument").await, true, "no reload");
+    screenshot(&page, "console-runs").await;
+
+    // Its page draws the DAG, and the steps change colour as they go, to the waiting approval.
+    page.eval(&format!("location.hash = '#/r/{run}'; true")).await;
+    page.wait_for("document.querySelector('g[data-step-id=\"draft\"][data-status=\"SUCCEEDED\"]')").await;
+    page.wait_for("document.querySelector('g[data-step-id=\"review\"][data-status=\"WAITING\"]')").await;
+    screenshot(&page, "console-approval").await;
+    click(&page, "section[data-step-id=\"review\"]", "Approve").await;
+    page.wait_for("document.querySelector('g[data-step-id=\"publish\"][data-status=\"SUCCEEDED\"]')").await;
+    page.wait_for("document.querySelector('h1[data-status=\"SUCCEEDED\"]')").await;
+    screenshot(&page, "console-dag").await;
+    assert_eq!(finished(&app, run).await.last().unwrap().event_type, "RunSucceeded");
+    page.eval("location.hash = '#/'; true").await;
+    let balance_row = format!("document.querySelector('[data-workspace-id=\"{workspace}\"]')");
+    page.wait_for(&format!("{balance_row} && {balance_row}.innerText !== {balance_before}")).await;
+
+    // A run is cancelled by clicking, and retried by clicking: the retry's page follows.
+    let napping = start(&app, workspace, slow, json!({})).await;
+    page.eval(&format!("location.hash = '#/r/{napping}'; true")).await;
+    click(&page, "main", "Cancel run").await;
+    page.wait_for("document.querySelector('h1[data-status=\"CANCELLED\"]')").await;
+    // A refusal shows the server's own words, and changes nothing.
+    let budget = "document.querySelector('input[aria-label=\"Budget of the retry\"]')";
+    page.wait_for(budget).await;
+    page.eval(&format!("{budget}.value = '0'; true")).await;
+    click(&page, "main", "Retry").await;
+    let said = page.wait_for("document.querySelector('[role=alert]')?.textContent").await;
+    assert!(said.as_str().unwrap().contains("budget"), "{said}");
+    assert_eq!(
+        page.eval("document.querySelector('h1[data-run-id]').getAttribute('data-run-id')").await,
+        napping.to_string()
+    );
+    page.eval(&format!("{budget}.value = '20'; true")).await;
+    click(&page, "main", "Retry").await;
+    let retry = page
+        .wait_for(&format!(
+            "document.querySelector('h1[data-run-id]')?.getAttribute('data-run-id') !== '{napping}' \
+             && document.querySelector('h1[data-run-id]')?.getAttribute('data-run-id')"
+        ))
+        .await;
+    let retry: Uuid = retry.as_str().unwrap().parse().unwrap();
+    let retried = app.graphql(Some(&alice), &format!("{{ run(id: \"{retry}\") {{ retryOf }} }}"), None).await;
+    assert_eq!(retried["data"]["run"]["retryOf"], napping.to_string(), "{retried}");
+    app.ok(&alice, json!({"type": "CancelRun", "id": retry, "payload": {}})).await;
+
+    // A step output of markup is shown as text and runs no script.
+    let hostile = start(&app, workspace, reviewed, json!({"text": "<img src=x onerror=\"window.__pwned = 1\">"})).await;
+    page.eval(&format!("location.hash = '#/r/{hostile}'; true")).await;
+    page.wait_for("document.querySelector('section[data-step-id=\"draft\"] pre.output')?.textContent.includes('<img')")
+        .await;
+    assert_eq!(page.eval("document.querySelectorAll('main img').length").await, 0);
+    assert_eq!(page.eval("window.__pwned === undefined").await, true);
+
+    // Nothing came from, or went to, anywhere but this origin, and the page logged no error.
+    let local = |url: &String| url.starts_with(&app.base) || url.starts_with(&app.base.replace("http://", "ws://"));
+    let requests = page.requests();
+    assert!(requests.iter().all(local), "requests off this origin: {requests:#?}");
+    assert!(requests.iter().any(|url| url.ends_with("/console/console.js")), "{requests:#?}");
+    // (Chrome logs the refused retry's answer, which the page showed as it should.)
+    let refused = "Failed to load resource: the server responded with a status of 400";
+    let problems: Vec<String> = page.problems().into_iter().filter(|problem| !problem.contains(refused)).collect();
+    assert_eq!(problems, Vec::<String>::new());
+
+    // A viewer sees the waiting approval and no button to act; a stranger sees no workspace.
+    let other = start(&app, workspace, reviewed, json!({"text": "viewed"})).await;
+    let viewer = browser.open(&format!("{}/console#token={}", app.base, app.token("vic"))).await;
+    viewer.eval(&format!("location.hash = '#/r/{other}'; true")).await;
+    viewer.wait_for("document.querySelector('g[data-step-id=\"review\"][data-status=\"WAITING\"]')").await;
+    let buttons = viewer.eval("Array.from(document.querySelectorAll('main button')).map(b => b.textContent)").await;
+    assert_eq!(buttons, json!([]), "a viewer has no action");
+    let stranger = browser.open(&format!("{}/console#token={}", app.base, app.token("eve"))).await;
+    stranger.wait_for("document.querySelector('main p')?.textContent.includes('no workspace')").await;
+    stranger.eval(&format!("location.hash = '#/r/{other}'; true")).await;
+    stranger.wait_for("document.querySelector('main h1')?.textContent === 'No such run'").await;
+}
