@@ -2,6 +2,7 @@
 //! stream again, give up a failed event (recorded in the log as `ParkedEventSkipped`, the
 //! operator its actor), and make set-aside saga work due again. For operators' tokens only.
 //!
+//! - `GET /v1/operations/dead-letters`: every consumer's parked events, and set-aside saga work
 //! - `POST /v1/operations/parked/retry` `{"consumer", "position"}`
 //! - `POST /v1/operations/parked/skip` `{"consumer", "position", "reason"}`
 //! - `POST /v1/operations/saga-work/retry` `{"id"}`
@@ -17,7 +18,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use platform::auth::{Operators, Tokens};
 use projections::dead_letter::{Refusal, Settled};
 use serde::Deserialize;
@@ -38,6 +39,7 @@ pub struct Operations {
 
 pub fn router(operations: Operations) -> axum::Router {
     axum::Router::new()
+        .route("/v1/operations/dead-letters", get(dead_letters))
         .route("/v1/operations/parked/retry", post(retry_parked))
         .route("/v1/operations/parked/skip", post(skip_parked))
         .route("/v1/operations/saga-work/retry", post(retry_saga_work))
@@ -114,6 +116,22 @@ fn respond(outcome: Result<Value, Problem>) -> Response {
         Ok(answer) => (StatusCode::OK, axum::Json(answer)).into_response(),
         Err(problem) => problem.into_response(),
     }
+}
+
+async fn dead_letters(State(state): State<Arc<Operations>>, headers: HeaderMap) -> Response {
+    respond(
+        async {
+            operator(&state, &headers)?;
+            let unavailable = |error: sqlx::Error| {
+                tracing::error!(%error, "reading the dead letters failed");
+                Problem::unavailable("the dead letters could not be read; try again")
+            };
+            let parked = store::parked::list(&state.pool, None).await.map_err(unavailable)?;
+            let set_aside = sagas::queue::set_aside_work(&state.pool).await.map_err(unavailable)?;
+            Ok(json!({"parked": parked, "set_aside": set_aside}))
+        }
+        .await,
+    )
 }
 
 async fn retry_parked(State(state): State<Arc<Operations>>, headers: HeaderMap, bytes: Bytes) -> Response {

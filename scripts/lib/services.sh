@@ -67,7 +67,7 @@ oxbow_ensure_test_tools() {
   command -v stunnel >/dev/null || missing+=(stunnel4)
   oxbow_apt_install "${missing[@]}"
   local package
-  for package in tests/graphql-http tests/contracts clients/typescript; do
+  for package in tests/graphql-http tests/contracts clients/typescript read-api/console; do
     npm ci --prefix "$OXBOW_ROOT/$package" --no-audit --no-fund --silent >/dev/null ||
       oxbow_die "npm ci failed in $package"
   done

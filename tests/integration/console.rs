@@ -45,7 +45,7 @@ async fn start(app: &TestApp, workspace: Uuid, flow: Uuid, input: Value) -> Uuid
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
-    let app = TestApp::start().await;
+    let app = TestApp::start_with(&oxbow::Role::ALL, |config| config.operators = vec!["ops".into()]).await;
     let workspace = funded_workspace(&app, 1_000).await;
     let alice = app.token("alice");
     app.join(&alice, workspace, "vic", "viewer").await;
@@ -98,6 +98,25 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     let balance_row = format!("document.querySelector('[data-workspace-id=\"{workspace}\"]')");
     page.wait_for(&format!("{balance_row} && {balance_row}.innerText !== {balance_before}")).await;
 
+    // The workspace's agents and workflows, and its usage by day: today's bar is not empty.
+    page.eval(&format!("location.hash = '#/w/{workspace}/catalog'; true")).await;
+    page.wait_for(&format!("document.querySelector('[data-agent-id=\"{echo}\"]')")).await;
+    page.wait_for(&format!("document.querySelector('[data-workflow-id=\"{reviewed}\"]')")).await;
+    let today = chrono::Utc::now().date_naive();
+    page.wait_for(&format!("document.querySelector('[data-day=\"{today}\"]').style.height !== '0%'")).await;
+    // It fits a narrow screen: nothing wider than the window but what scrolls on its own.
+    page.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 390, "height": 800, "deviceScaleFactor": 1, "mobile": true}),
+    )
+    .await;
+    assert_eq!(page.eval("document.documentElement.scrollWidth <= window.innerWidth").await, true);
+    page.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false}),
+    )
+    .await;
+
     // A run is cancelled by clicking, and retried by clicking: the retry's page follows.
     let napping = start(&app, workspace, slow, json!({})).await;
     page.eval(&format!("location.hash = '#/r/{napping}'; true")).await;
@@ -145,6 +164,46 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     let problems: Vec<String> = page.problems().into_iter().filter(|problem| !problem.contains(refused)).collect();
     assert_eq!(problems, Vec::<String>::new());
 
+    // Operators see the dead letters and decide on them; others see that the page is not theirs.
+    page.eval("location.hash = '#/ops'; true").await;
+    page.wait_for("document.querySelector('main p')?.textContent.includes('operators only')").await;
+    // A workspace of its own: its stream cannot be read any more, by commands either.
+    let spoiled = Uuid::now_v7();
+    app.ok(&alice, json!({"type": "CreateWorkspace", "id": spoiled, "payload": {"name": "Spoiled"}})).await;
+    let store = store::EventStore::new(app.db.pool.clone(), store::CommitterConfig::default());
+    let poisoned = store
+        .append(store::AppendRequest::to_stream(
+            format!("workspace-{spoiled}"),
+            store::ExpectedVersion::Any,
+            vec![events::NewEvent {
+                event_id: Uuid::now_v7(),
+                event_type: "WorkspaceRenamed".into(),
+                schema_version: 1,
+                payload: json!({"name": 42}),
+                metadata: json!({"actor": "alice", "workspace_id": spoiled, "correlation_id": Uuid::now_v7(),
+                    "causation_id": Uuid::now_v7()}),
+            }],
+        ))
+        .await
+        .unwrap()
+        .last_position
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !store::parked::list(&app.db.pool, Some("catalog")).await.unwrap().iter().any(|p| p.position == poisoned) {
+        assert!(tokio::time::Instant::now() < deadline, "the poisoned event was never parked");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let operator = browser.open(&format!("{}/console#token={}", app.base, app.token("ops"))).await;
+    operator.eval("location.hash = '#/ops'; true").await;
+    let row = format!("document.querySelector('tr[data-position=\"{poisoned}\"]')");
+    operator.wait_for(&row).await;
+    operator.eval(&format!("{row}.querySelector('input').value = 'a test of the console'; true")).await;
+    click(&operator, &format!("tr[data-position=\"{poisoned}\"]"), "Skip").await;
+    operator.wait_for("document.querySelector('[role=alert]')?.textContent.includes('applied')").await;
+    operator.wait_for(&format!("{row} === null")).await;
+    let logged = store::read_stream(&app.db.pool, &events::operations::stream_id(), 0).await.unwrap();
+    assert!(logged.iter().any(|e| e.event_type == "ParkedEventSkipped" && e.metadata["actor"] == "operator:ops"));
+
     // A viewer sees the waiting approval and no button to act; a stranger sees no workspace.
     let other = start(&app, workspace, reviewed, json!({"text": "viewed"})).await;
     let viewer = browser.open(&format!("{}/console#token={}", app.base, app.token("vic"))).await;
@@ -156,4 +215,28 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     stranger.wait_for("document.querySelector('main p')?.textContent.includes('no workspace')").await;
     stranger.eval(&format!("location.hash = '#/r/{other}'; true")).await;
     stranger.wait_for("document.querySelector('main h1')?.textContent === 'No such run'").await;
+}
+
+/// The checked-in build is what the pinned TypeScript makes of the console's source.
+#[tokio::test]
+async fn the_checked_in_console_is_built_from_its_source() {
+    let console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../read-api/console");
+    assert!(
+        console.join("node_modules/.bin/tsc").is_file(),
+        "the console's TypeScript is missing: `npm ci` in read-api/console (scripts/test does)"
+    );
+    let out = std::env::temp_dir().join(tests::unique_name("console"));
+    let built = tokio::process::Command::new("node_modules/.bin/tsc")
+        .args(["-p", ".", "--outDir", out.to_str().unwrap()])
+        .current_dir(&console)
+        .output()
+        .await
+        .expect("run tsc");
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stdout));
+    let fresh = std::fs::read(out.join("console.js")).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+    assert!(
+        fresh == std::fs::read(console.join("dist/console.js")).unwrap(),
+        "read-api/console/dist/console.js is not built from src/: run scripts/build-console"
+    );
 }

@@ -486,6 +486,20 @@ async fn operators_retry_and_skip_parked_events_over_http() {
     }
     assert_eq!(store::read_head(&app.db.pool).await.unwrap().position, head, "refusals append nothing");
     assert_eq!(parked().await, [poison, behind]);
+    let list = |token: String| {
+        let request = app.http.get(format!("{}/v1/operations/dead-letters", app.base)).bearer_auth(token);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    assert_eq!(list(alice.clone()).await.0, 403, "the dead letters name other tenants' streams");
+    let (status, letters) = list(ops.clone()).await;
+    assert_eq!(status, 200, "{letters}");
+    let positions: Vec<i64> =
+        letters["parked"].as_array().unwrap().iter().map(|p| p["position"].as_i64().unwrap()).collect();
+    assert_eq!(positions, [poison, behind], "{letters}");
+    assert!(letters["parked"][0]["error"].as_str().unwrap().contains("WorkspaceRenamed"), "{letters}");
 
     // A retry of a stream that still fails says so; a skip gives the event up, in the log.
     let (status, retried) = post(ops.clone(), "parked/retry", json!({"consumer": "catalog", "position": poison})).await;

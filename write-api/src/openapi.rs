@@ -262,6 +262,34 @@ pub fn document() -> Value {
                 "post": {"operationId": "query", "tags": ["queries"], "summary": "GraphQL queries and mutations (GraphQL over HTTP; subscriptions at /graphql/ws)", "responses": {"200": {"description": "GraphQL response"}, "400": {"description": "A request error, when accepting application/graphql-response+json"}, "415": {"description": "The body is not application/json"}}}
             },
             "/openapi.json": {"get": {"operationId": "openApi", "tags": ["operations"], "summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/v1/operations/dead-letters": {"get": {
+                "operationId": "deadLetters",
+                "tags": ["operations"],
+                "summary": "An operator reads every consumer's parked events and the set-aside saga work",
+                "security": [{"bearer": []}],
+                "responses": {
+                    "200": {"description": "The dead letters", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["parked", "set_aside"],
+                        "properties": {
+                            "parked": {"type": "array", "items": {"type": "object",
+                                "required": ["consumer", "position", "stream_id", "event_type", "tries", "retry_requested", "parked_at"],
+                                "properties": {
+                                    "consumer": {"type": "string"}, "position": {"type": "integer"}, "stream_id": {"type": "string"},
+                                    "event_type": {"type": "string"}, "error": {"type": ["string", "null"]}, "tries": {"type": "integer"},
+                                    "retry_requested": {"type": "boolean"}, "parked_at": {"type": "string", "format": "date-time"}
+                                }}},
+                            "set_aside": {"type": "array", "items": {"type": "object",
+                                "required": ["id", "saga", "key", "attempts"],
+                                "properties": {
+                                    "id": {"type": "integer"}, "saga": {"type": "string"}, "key": {"type": "string"},
+                                    "workspace_id": {"type": ["string", "null"], "format": "uuid"}, "attempts": {"type": "integer"},
+                                    "last_error": {"type": ["string", "null"]}
+                                }}}
+                        }}}}},
+                    "401": problem("No valid bearer token"),
+                    "403": problem("Not an operator (operator_only)")
+                }
+            }},
             "/v1/operations/parked/retry": {"post": {
                 "operationId": "retryParked",
                 "tags": ["operations"],

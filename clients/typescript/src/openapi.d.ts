@@ -107,6 +107,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/operations/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An operator reads every consumer's parked events and the set-aside saga work */
+        get: operations["deadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/operations/parked/retry": {
         parameters: {
             query?: never;
@@ -1582,6 +1599,65 @@ export interface operations {
             };
             /** @description The log is unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dead letters */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        parked: {
+                            consumer: string;
+                            error?: string | null;
+                            event_type: string;
+                            /** Format: date-time */
+                            parked_at: string;
+                            position: number;
+                            retry_requested: boolean;
+                            stream_id: string;
+                            tries: number;
+                        }[];
+                        set_aside: {
+                            attempts: number;
+                            id: number;
+                            key: string;
+                            last_error?: string | null;
+                            saga: string;
+                            /** Format: uuid */
+                            workspace_id?: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an operator (operator_only) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -47,6 +47,26 @@ async function command(type, id, payload) {
     lastPosition = Math.max(lastPosition, body.position ?? 0);
     return body;
 }
+async function deadLetters() {
+    const response = await fetch('/v1/operations/dead-letters', { headers: { authorization: `Bearer ${token()}` } });
+    if (response.status === 403)
+        return null;
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok)
+        throw new Refused(body.detail ?? `HTTP ${response.status}`);
+    return body;
+}
+async function operate(path, body) {
+    const response = await fetch(`/v1/operations/${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+    });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok)
+        throw new Refused(answer.detail ?? `HTTP ${response.status}`);
+    return answer;
+}
 class Live {
     #socket = null;
     #ready = null;
@@ -171,7 +191,7 @@ async function runs(workspaceId, status) {
     const body = el('tbody', {}, ...data.runs.nodes.map(runRow));
     const filter = el('select', { id: 'status-filter', 'aria-label': 'Status' }, ...['', 'REQUESTED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED'].map((value) => el('option', { value, ...(value === status ? { selected: true } : {}) }, value || 'any status')));
     filter.addEventListener('change', () => (location.hash = `#/w/${workspaceId}${filter.value ? `?status=${filter.value}` : ''}`));
-    show(el('h1', {}, data.workspace.name), el('div', { class: 'actions' }, el('label', { for: 'status-filter' }, 'Runs:'), filter), el('div', { class: 'scroll' }, el('table', { id: 'runs' }, el('thead', {}, el('tr', {}, el('th', {}, 'Run'), el('th', {}, 'Status'), el('th', {}, 'Workflow'), el('th', {}, 'Credits / budget'), el('th', {}, 'Requested'), el('th', {}, 'Finished'))), body)));
+    show(el('h1', {}, data.workspace.name), el('nav', { 'aria-label': 'Workspace' }, el('a', { href: `#/w/${workspaceId}/catalog` }, 'Agents, workflows and usage')), el('div', { class: 'actions' }, el('label', { for: 'status-filter' }, 'Runs:'), filter), el('div', { class: 'scroll' }, el('table', { id: 'runs' }, el('thead', {}, el('tr', {}, el('th', {}, 'Run'), el('th', {}, 'Status'), el('th', {}, 'Workflow'), el('th', {}, 'Credits / budget'), el('th', {}, 'Requested'), el('th', {}, 'Finished'))), body)));
     await live.subscribe(`subscription ConsoleRunsLive($id: ID!) { workspaceRunUpdated(workspaceId: $id) { run { ${RUN_FIELDS} } } }`, { id: workspaceId }, (data) => {
         const run = data?.workspaceRunUpdated?.run;
         if (!run || (status && run.status !== status && !body.querySelector(`[data-run-id="${run.id}"]`)))
@@ -183,6 +203,69 @@ async function runs(workspaceId, status) {
         else
             body.prepend(row);
     });
+}
+const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+async function catalog(workspaceId) {
+    const data = await query(`query ConsoleCatalog($id: ID!, $from: NaiveDate!, $to: NaiveDate!) { workspace(id: $id) { name }
+       agents(workspaceId: $id, includeRetired: true, first: 50) { nodes { id name kind version retired
+         price { perCall per1kInputTokens per1kOutputTokens } } }
+       workflows(workspaceId: $id, includeArchived: true, first: 20) { nodes { id name version archived
+         steps { id kind dependsOn } } }
+       usageByDay(workspaceId: $id, from: $from, to: $to) { day agentId credits } }`, { id: workspaceId, from: day(-29), to: day(1) });
+    if (!data.workspace)
+        return show(el('h1', {}, 'No such workspace'), el('p', {}, 'Or you are not a member of it.'));
+    const names = new Map(data.agents.nodes.map((agent) => [agent.id, agent.name]));
+    const byDay = new Map();
+    const byAgent = new Map();
+    for (const row of data.usageByDay) {
+        byDay.set(row.day, (byDay.get(row.day) ?? 0) + row.credits);
+        byAgent.set(row.agentId, (byAgent.get(row.agentId) ?? 0) + row.credits);
+    }
+    const days = Array.from({ length: 30 }, (_, n) => day(n - 29));
+    const most = Math.max(1, ...byDay.values());
+    const table = (head, rows) => el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)));
+    show(el('p', {}, el('a', { href: `#/w/${workspaceId}` }, `← Runs of ${data.workspace.name}`)), el('h1', {}, `${data.workspace.name}: agents, workflows and usage`), el('h2', {}, 'Credits by day, the last 30 days'), el('div', { class: 'bars', role: 'img', 'aria-label': 'Credits used each day' }, ...days.map((d) => {
+        const credits = byDay.get(d) ?? 0;
+        const bar = el('div', { title: `${d}: ${credits} credits`, 'data-day': d });
+        bar.style.height = `${Math.round((credits / most) * 100)}%`;
+        return bar;
+    })), table(['Agent', 'Credits, 30 days'], Array.from(byAgent, ([agent, credits]) => el('tr', {}, el('td', {}, names.get(agent) ?? agent), el('td', {}, credits)))), el('h2', {}, 'Agents'), table(['Agent', 'Kind', 'Version', 'Price (call / 1k in / 1k out)', ''], data.agents.nodes.map((agent) => el('tr', { 'data-agent-id': agent.id }, el('td', {}, agent.name), el('td', {}, agent.kind), el('td', {}, agent.version), el('td', {}, `${agent.price.perCall} / ${agent.price.per1kInputTokens} / ${agent.price.per1kOutputTokens}`), el('td', {}, agent.retired ? 'retired' : '')))), el('h2', {}, 'Workflows'), table(['Workflow', 'Version', 'Steps', ''], data.workflows.nodes.map((flow) => el('tr', { 'data-workflow-id': flow.id }, el('td', {}, flow.name), el('td', {}, flow.version), el('td', {}, flow.steps.map((step) => step.dependsOn.length ? `${step.id} ← ${step.dependsOn.join(', ')}` : step.id).join('; ')), el('td', {}, flow.archived ? 'archived' : '')))));
+}
+async function operations() {
+    const [status, letters] = await Promise.all([
+        query('query ConsoleProjections { projections { name position lag lastError } }'),
+        deadLetters(),
+    ]);
+    if (!letters)
+        return show(el('h1', {}, 'Operations'), el('p', {}, 'For the platform\'s operators only.'));
+    const { element: alert, say } = alertBox();
+    const done = (what) => (answer) => {
+        say(`${what}: ${answer.settled}${answer.error ? ` (${answer.error})` : ''}`);
+        setTimeout(route, 1500);
+    };
+    const parkedRows = letters.parked.map((parked) => {
+        const actions = el('td', {});
+        const retry = el('button', { type: 'button' }, 'Retry');
+        retry.addEventListener('click', () => operate('parked/retry', { consumer: parked.consumer, position: parked.position }).then(done(`Retry of ${parked.position}`), say));
+        actions.append(retry);
+        if (parked.error) {
+            const reason = el('input', { type: 'text', 'aria-label': `Why position ${parked.position} is given up` });
+            const skip = el('button', { type: 'button' }, 'Skip');
+            skip.addEventListener('click', () => operate('parked/skip', { consumer: parked.consumer, position: parked.position, reason: reason.value })
+                .then(done(`Skip of ${parked.position}`), say));
+            actions.append(' ', reason, ' ', skip);
+        }
+        return el('tr', { 'data-position': String(parked.position) }, el('td', {}, parked.consumer), el('td', {}, parked.position), el('td', {}, parked.stream_id), el('td', {}, parked.event_type), el('td', {}, parked.error ?? 'waits behind'), actions);
+    });
+    const workRows = letters.set_aside.map((work) => {
+        const retry = el('button', { type: 'button' }, 'Retry');
+        retry.addEventListener('click', () => operate('saga-work/retry', { id: work.id }).then(done(`Retry of work ${work.id}`), say));
+        return el('tr', { 'data-work-id': String(work.id) }, el('td', {}, work.id), el('td', {}, `${work.saga} ${work.key}`), el('td', {}, work.attempts), el('td', {}, work.last_error ?? ''), el('td', {}, retry));
+    });
+    const table = (head, rows) => rows.length
+        ? el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)))
+        : el('p', {}, 'None.');
+    show(el('h1', {}, 'Operations'), alert, el('h2', {}, 'Projections'), table(['Projection', 'Position', 'Lag', 'Last error'], status.projections.map((p) => el('tr', {}, el('td', {}, p.name), el('td', {}, p.position), el('td', {}, p.lag), el('td', {}, p.lastError ?? '')))), el('h2', {}, 'Parked events'), table(['Consumer', 'Position', 'Stream', 'Type', 'Error', ''], parkedRows), el('h2', {}, 'Set-aside saga work'), table(['Id', 'Work', 'Tries', 'Last error', ''], workRows));
 }
 const RUN_QUERY = `${RUN_FIELDS} input output reason retryOf steps { id kind agentId approvers dependsOn status attempts
   input output error deadline retryAt cost artifacts { name version mediaType size uri } }`;
@@ -248,7 +331,11 @@ function stepDetails(run, step, role, refresh) {
 }
 async function runPage(runId) {
     const load = () => query(`query ConsoleRun($id: ID!) { run(id: $id) { ${RUN_QUERY} } }`, { id: runId });
-    const first = await load();
+    let first = await load();
+    for (let tries = 0; !first.run && tries < 10; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        first = await load();
+    }
     if (!first.run)
         return show(el('h1', {}, 'No such run'), el('p', {}, 'Or you are not a member of its workspace.'));
     const roleAnswer = await query('query ConsoleRole($id: ID!) { workspace(id: $id) { myRole name } }', { id: first.run.workspaceId });
@@ -291,8 +378,12 @@ async function route() {
     const [path, search] = location.hash.replace(/^#/, '').split('?');
     const parts = path.split('/').filter(Boolean);
     try {
-        if (parts[0] === 'w' && parts[1])
+        if (parts[0] === 'w' && parts[1] && parts[2] === 'catalog')
+            await catalog(parts[1]);
+        else if (parts[0] === 'w' && parts[1])
             await runs(parts[1], new URLSearchParams(search).get('status') ?? '');
+        else if (parts[0] === 'ops')
+            await operations();
         else if (parts[0] === 'r' && parts[1])
             await runPage(parts[1]);
         else

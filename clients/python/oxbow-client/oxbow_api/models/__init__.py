@@ -26,6 +26,9 @@ from .complete_step_payload import CompleteStepPayload
 from .confirm_payment_body import ConfirmPaymentBody
 from .create_workspace_command import CreateWorkspaceCommand
 from .create_workspace_payload import CreateWorkspacePayload
+from .dead_letters_response_200 import DeadLettersResponse200
+from .dead_letters_response_200_parked_item import DeadLettersResponse200ParkedItem
+from .dead_letters_response_200_set_aside_item import DeadLettersResponse200SetAsideItem
 from .define_workflow_command import DefineWorkflowCommand
 from .define_workflow_payload import DefineWorkflowPayload
 from .executor_builtin import ExecutorBuiltin
@@ -131,6 +134,9 @@ __all__ = (
     "ConfirmPaymentBody",
     "CreateWorkspaceCommand",
     "CreateWorkspacePayload",
+    "DeadLettersResponse200",
+    "DeadLettersResponse200ParkedItem",
+    "DeadLettersResponse200SetAsideItem",
     "DefineWorkflowCommand",
     "DefineWorkflowPayload",
     "ExecutorBuiltin",
