@@ -62,6 +62,8 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     )
     .await;
     let slow = workflow(&app, workspace, json!([{"id": "nap", "agent_id": sleepy}])).await;
+    let failing = agent(&app, workspace, builtin("fail", json!({})), 1, 0).await;
+    let broken = workflow(&app, workspace, json!([{"id": "try", "agent_id": failing}])).await;
 
     let browser = Browser::launch().await;
     let page = browser.open(&format!("{}/console#token={alice}", app.base)).await;
@@ -117,11 +119,24 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     )
     .await;
 
-    // A run is cancelled by clicking, and retried by clicking: the retry's page follows.
+    // The list filters by workflow: only the runs of the slow one, the new one among them, live.
+    page.eval(&format!("location.hash = '#/w/{workspace}?workflow={slow}'; true")).await;
+    page.wait_for("document.querySelector('#runs')").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let napping = start(&app, workspace, slow, json!({})).await;
+    page.wait_for(&format!("document.querySelector('[data-run-id=\"{napping}\"]')")).await;
+    let other_workflow = format!("document.querySelector('[data-run-id=\"{run}\"]') === null");
+    assert_eq!(page.eval(&other_workflow).await, true, "the filter keeps the other workflow's runs out");
+
+    // A run is cancelled by clicking, and a failed one retried by clicking: the retry's page
+    // follows.
     page.eval(&format!("location.hash = '#/r/{napping}'; true")).await;
     click(&page, "main", "Cancel run").await;
     page.wait_for("document.querySelector('h1[data-status=\"CANCELLED\"]')").await;
+    let failed = start(&app, workspace, broken, json!({})).await;
+    assert_eq!(finished(&app, failed).await.last().unwrap().event_type, "RunFailed");
+    page.eval(&format!("location.hash = '#/r/{failed}'; true")).await;
+    page.wait_for("document.querySelector('h1[data-status=\"FAILED\"]')").await;
     // A refusal shows the server's own words, and changes nothing.
     let budget = "document.querySelector('input[aria-label=\"Budget of the retry\"]')";
     page.wait_for(budget).await;
@@ -129,22 +144,19 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     click(&page, "main", "Retry").await;
     let said = page.wait_for("document.querySelector('[role=alert]')?.textContent").await;
     assert!(said.as_str().unwrap().contains("budget"), "{said}");
-    assert_eq!(
-        page.eval("document.querySelector('h1[data-run-id]').getAttribute('data-run-id')").await,
-        napping.to_string()
-    );
+    let shown = page.eval("document.querySelector('h1[data-run-id]').getAttribute('data-run-id')").await;
+    assert_eq!(shown, failed.to_string());
     page.eval(&format!("{budget}.value = '20'; true")).await;
     click(&page, "main", "Retry").await;
     let retry = page
         .wait_for(&format!(
-            "document.querySelector('h1[data-run-id]')?.getAttribute('data-run-id') !== '{napping}' \
+            "document.querySelector('h1[data-run-id]')?.getAttribute('data-run-id') !== '{failed}' \
              && document.querySelector('h1[data-run-id]')?.getAttribute('data-run-id')"
         ))
         .await;
     let retry: Uuid = retry.as_str().unwrap().parse().unwrap();
     let retried = app.graphql(Some(&alice), &format!("{{ run(id: \"{retry}\") {{ retryOf }} }}"), None).await;
-    assert_eq!(retried["data"]["run"]["retryOf"], napping.to_string(), "{retried}");
-    app.ok(&alice, json!({"type": "CancelRun", "id": retry, "payload": {}})).await;
+    assert_eq!(retried["data"]["run"]["retryOf"], failed.to_string(), "{retried}");
 
     // A step output of markup is shown as text and runs no script.
     let hostile = start(&app, workspace, reviewed, json!({"text": "<img src=x onerror=\"window.__pwned = 1\">"})).await;
@@ -155,7 +167,10 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     assert_eq!(page.eval("window.__pwned === undefined").await, true);
 
     // Nothing came from, or went to, anywhere but this origin, and the page logged no error.
-    let local = |url: &String| url.starts_with(&app.base) || url.starts_with(&app.base.replace("http://", "ws://"));
+    // (`data:` is the browser's own: the date inputs' calendar icon.)
+    let local = |url: &String| {
+        url.starts_with(&app.base) || url.starts_with(&app.base.replace("http://", "ws://")) || url.starts_with("data:")
+    };
     let requests = page.requests();
     assert!(requests.iter().all(local), "requests off this origin: {requests:#?}");
     assert!(requests.iter().any(|url| url.ends_with("/console/console.js")), "{requests:#?}");

@@ -183,21 +183,48 @@ const RUN_FIELDS = 'id workspaceId workflowId workflowVersion status budget cred
 function runRow(run) {
     return el('tr', { 'data-run-id': run.id, 'data-status': run.status }, el('td', {}, el('a', { href: `#/r/${run.id}` }, run.id.slice(0, 8))), el('td', {}, statusOf(run.status)), el('td', {}, `${run.workflowId.slice(0, 8)} v${run.workflowVersion}`), el('td', {}, `${run.creditsUsed} / ${run.budget}`), el('td', {}, time(run.requestedAt)), el('td', {}, time(run.finishedAt)));
 }
-async function runs(workspaceId, status) {
-    const data = await query(`query ConsoleRuns($id: ID!, $status: RunStatus) { workspace(id: $id) { name }
-       runs(workspaceId: $id, status: $status, order: NEWEST_FIRST, first: 100) { nodes { ${RUN_FIELDS} } } }`, { id: workspaceId, status: status || null });
+const filterOf = (search) => {
+    const params = new URLSearchParams(search);
+    return { status: params.get('status') ?? '', workflow: params.get('workflow') ?? '', from: params.get('from') ?? '', to: params.get('to') ?? '' };
+};
+const kept = (run, filter) => (!filter.status || run.status === filter.status) && (!filter.workflow || run.workflowId === filter.workflow)
+    && (!filter.from || run.requestedAt >= new Date(filter.from).toISOString())
+    && (!filter.to || run.requestedAt < new Date(filter.to).toISOString());
+async function runs(workspaceId, filter) {
+    const data = await query(`query ConsoleRuns($id: ID!, $status: RunStatus, $workflow: ID, $from: DateTime, $to: DateTime) {
+       workspace(id: $id) { name }
+       workflows(workspaceId: $id, includeArchived: true, first: 100) { nodes { id name } }
+       runs(workspaceId: $id, status: $status, workflowId: $workflow, from: $from, to: $to, order: NEWEST_FIRST,
+            first: 100) { nodes { ${RUN_FIELDS} } } }`, {
+        id: workspaceId, status: filter.status || null, workflow: filter.workflow || null,
+        from: filter.from ? new Date(filter.from).toISOString() : null, to: filter.to ? new Date(filter.to).toISOString() : null,
+    });
     if (!data.workspace)
         return show(el('h1', {}, 'No such workspace'), el('p', {}, 'Or you are not a member of it.'));
     const body = el('tbody', {}, ...data.runs.nodes.map(runRow));
-    const filter = el('select', { id: 'status-filter', 'aria-label': 'Status' }, ...['', 'REQUESTED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED'].map((value) => el('option', { value, ...(value === status ? { selected: true } : {}) }, value || 'any status')));
-    filter.addEventListener('change', () => (location.hash = `#/w/${workspaceId}${filter.value ? `?status=${filter.value}` : ''}`));
-    show(el('h1', {}, data.workspace.name), el('nav', { 'aria-label': 'Workspace' }, el('a', { href: `#/w/${workspaceId}/catalog` }, 'Agents, workflows and usage')), el('div', { class: 'actions' }, el('label', { for: 'status-filter' }, 'Runs:'), filter), el('div', { class: 'scroll' }, el('table', { id: 'runs' }, el('thead', {}, el('tr', {}, el('th', {}, 'Run'), el('th', {}, 'Status'), el('th', {}, 'Workflow'), el('th', {}, 'Credits / budget'), el('th', {}, 'Requested'), el('th', {}, 'Finished'))), body)));
+    const status = el('select', { id: 'status-filter', 'aria-label': 'Status' }, ...['', 'REQUESTED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED'].map((value) => el('option', { value, ...(value === filter.status ? { selected: true } : {}) }, value || 'any status')));
+    const workflow = el('select', { id: 'workflow-filter', 'aria-label': 'Workflow' }, el('option', { value: '' }, 'any workflow'), ...data.workflows.nodes.map((flow) => el('option', { value: flow.id, ...(flow.id === filter.workflow ? { selected: true } : {}) }, flow.name)));
+    const from = el('input', { type: 'date', id: 'from-filter', 'aria-label': 'Requested from', value: filter.from });
+    const to = el('input', { type: 'date', id: 'to-filter', 'aria-label': 'Requested before', value: filter.to });
+    const apply = () => {
+        const params = new URLSearchParams();
+        for (const [name, input] of [['status', status], ['workflow', workflow], ['from', from], ['to', to]]) {
+            if (input.value)
+                params.set(name, input.value);
+        }
+        location.hash = `#/w/${workspaceId}${params.size ? `?${params}` : ''}`;
+    };
+    for (const input of [status, workflow, from, to])
+        input.addEventListener('change', apply);
+    show(el('h1', {}, data.workspace.name), el('nav', { 'aria-label': 'Workspace' }, el('a', { href: `#/w/${workspaceId}/catalog` }, 'Agents, workflows and usage')), el('div', { class: 'actions' }, el('label', { for: 'status-filter' }, 'Runs:'), status, workflow, el('label', {}, 'from ', from), el('label', {}, 'before ', to)), el('div', { class: 'scroll' }, el('table', { id: 'runs' }, el('thead', {}, el('tr', {}, el('th', {}, 'Run'), el('th', {}, 'Status'), el('th', {}, 'Workflow'), el('th', {}, 'Credits / budget'), el('th', {}, 'Requested'), el('th', {}, 'Finished'))), body)));
     await live.subscribe(`subscription ConsoleRunsLive($id: ID!) { workspaceRunUpdated(workspaceId: $id) { run { ${RUN_FIELDS} } } }`, { id: workspaceId }, (data) => {
         const run = data?.workspaceRunUpdated?.run;
-        if (!run || (status && run.status !== status && !body.querySelector(`[data-run-id="${run.id}"]`)))
+        if (!run)
             return;
-        const row = runRow(run);
         const old = body.querySelector(`[data-run-id="${run.id}"]`);
+        if (!kept(run, filter))
+            return old?.remove();
+        const row = runRow(run);
         if (old)
             old.replaceWith(row);
         else
@@ -381,7 +408,7 @@ async function route() {
         if (parts[0] === 'w' && parts[1] && parts[2] === 'catalog')
             await catalog(parts[1]);
         else if (parts[0] === 'w' && parts[1])
-            await runs(parts[1], new URLSearchParams(search).get('status') ?? '');
+            await runs(parts[1], filterOf(search ?? ''));
         else if (parts[0] === 'ops')
             await operations();
         else if (parts[0] === 'r' && parts[1])
