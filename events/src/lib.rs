@@ -29,7 +29,21 @@ const PERSONAL_FIELDS: &[(&str, &[&str])] = &[("MemberInvited", &["email"])];
 
 /// The payload fields of an event type that hold a person's data.
 pub fn personal_fields(event_type: &str) -> &'static [&'static str] {
-    PERSONAL_FIELDS.iter().find(|(name, _)| *name == event_type).map_or(&[], |(_, fields)| fields)
+    fields_in(PERSONAL_FIELDS, event_type)
+}
+
+/// The fields `table` names for `event_type`; none when it names the type not.
+fn fields_in(table: &'static [(&str, &'static [&'static str])], event_type: &str) -> &'static [&'static str] {
+    table.iter().find(|(name, _)| *name == event_type).map_or(&[], |(_, fields)| fields)
+}
+
+/// Replaces `fields` of a payload with [`HIDDEN`].
+fn hide(fields: &[&str], payload: &mut serde_json::Value) {
+    for field in fields {
+        if let Some(value) = payload.get_mut(*field) {
+            *value = serde_json::Value::String(HIDDEN.to_owned());
+        }
+    }
 }
 
 /// Every event type with [`personal_fields`].
@@ -45,16 +59,12 @@ const SECRET_FIELDS: &[(&str, &[&str])] = &[("WebhookSecretIssued", &["secret"])
 
 /// The payload fields of an event type that hold a secret.
 pub fn secret_fields(event_type: &str) -> &'static [&'static str] {
-    SECRET_FIELDS.iter().find(|(name, _)| *name == event_type).map_or(&[], |(_, fields)| fields)
+    fields_in(SECRET_FIELDS, event_type)
 }
 
 /// Replaces the secret fields of an event's payload with [`HIDDEN`].
 pub fn hide_secret_fields(event_type: &str, payload: &mut serde_json::Value) {
-    for field in secret_fields(event_type) {
-        if let Some(value) = payload.get_mut(*field) {
-            *value = serde_json::Value::String(HIDDEN.to_owned());
-        }
-    }
+    hide(secret_fields(event_type), payload);
 }
 
 /// What a reader who may not see a person's data reads in its place.
@@ -63,11 +73,7 @@ pub const HIDDEN: &str = "[hidden]";
 /// Replaces the personal fields of an event's payload with [`HIDDEN`], for readers whose role
 /// does not show them (invitations' emails are for a workspace's admins).
 pub fn hide_personal_fields(event_type: &str, payload: &mut serde_json::Value) {
-    for field in personal_fields(event_type) {
-        if let Some(value) = payload.get_mut(*field) {
-            *value = serde_json::Value::String(HIDDEN.to_owned());
-        }
-    }
+    hide(personal_fields(event_type), payload);
 }
 
 /// Whether a member of `role` sees people's data (invitations' emails): admins and owners, as

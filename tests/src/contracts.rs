@@ -77,8 +77,12 @@ pub(crate) async fn violations(url: &str) -> anyhow::Result<Vec<String>> {
 /// Holds a message Oxbow put on the tasks or notifications topic to its payload's schema in
 /// the AsyncAPI document (`schemas/asyncapi.json`), `message` naming it there (`tasks.task`).
 pub fn check_message(message: &str, body: &serde_json::Value) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/asyncapi.json");
-    let mut document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
+    let document = DOCUMENT.get_or_init(|| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/asyncapi.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    });
+    let mut document = document.clone();
     assert!(document.pointer(&format!("/components/messages/{message}/payload")).is_some(), "no message {message}");
     // The whole document as the schema's root, so that the payload's references resolve.
     document["$ref"] = format!("#/components/messages/{message}/payload").into();

@@ -231,6 +231,11 @@ async function runs(workspaceId, filter) {
             body.prepend(row);
     });
 }
+function table(head, rows, empty) {
+    if (!rows.length && empty)
+        return el('p', {}, empty);
+    return el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)));
+}
 const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 async function catalog(workspaceId) {
     const data = await query(`query ConsoleCatalog($id: ID!, $from: NaiveDate!, $to: NaiveDate!) { workspace(id: $id) { name }
@@ -250,7 +255,6 @@ async function catalog(workspaceId) {
     }
     const days = Array.from({ length: 30 }, (_, n) => day(n - 29));
     const most = Math.max(1, ...byDay.values());
-    const table = (head, rows) => el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)));
     show(el('p', {}, el('a', { href: `#/w/${workspaceId}` }, `← Runs of ${data.workspace.name}`)), el('h1', {}, `${data.workspace.name}: agents, workflows and usage`), el('h2', {}, 'Credits by day, the last 30 days'), el('div', { class: 'bars', role: 'img', 'aria-label': 'Credits used each day' }, ...days.map((d) => {
         const credits = byDay.get(d) ?? 0;
         const bar = el('div', { title: `${d}: ${credits} credits`, 'data-day': d });
@@ -289,10 +293,7 @@ async function operations() {
         retry.addEventListener('click', () => operate('saga-work/retry', { id: work.id }).then(done(`Retry of work ${work.id}`), say));
         return el('tr', { 'data-work-id': String(work.id) }, el('td', {}, work.id), el('td', {}, `${work.saga} ${work.key}`), el('td', {}, work.attempts), el('td', {}, work.last_error ?? ''), el('td', {}, retry));
     });
-    const table = (head, rows) => rows.length
-        ? el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)))
-        : el('p', {}, 'None.');
-    show(el('h1', {}, 'Operations'), alert, el('h2', {}, 'Projections'), table(['Projection', 'Position', 'Lag', 'Last error'], status.projections.map((p) => el('tr', {}, el('td', {}, p.name), el('td', {}, p.position), el('td', {}, p.lag), el('td', {}, p.lastError ?? '')))), el('h2', {}, 'Parked events'), table(['Consumer', 'Position', 'Stream', 'Type', 'Error', ''], parkedRows), el('h2', {}, 'Set-aside saga work'), table(['Id', 'Work', 'Tries', 'Last error', ''], workRows));
+    show(el('h1', {}, 'Operations'), alert, el('h2', {}, 'Projections'), table(['Projection', 'Position', 'Lag', 'Last error'], status.projections.map((p) => el('tr', {}, el('td', {}, p.name), el('td', {}, p.position), el('td', {}, p.lag), el('td', {}, p.lastError ?? ''))), 'None.'), el('h2', {}, 'Parked events'), table(['Consumer', 'Position', 'Stream', 'Type', 'Error', ''], parkedRows, 'None.'), el('h2', {}, 'Set-aside saga work'), table(['Id', 'Work', 'Tries', 'Last error', ''], workRows, 'None.'));
 }
 const RUN_QUERY = `${RUN_FIELDS} input output reason retryOf steps { id kind agentId approvers dependsOn status attempts
   input output error deadline retryAt cost artifacts { name version mediaType size uri } }`;

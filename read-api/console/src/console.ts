@@ -391,6 +391,14 @@ interface Catalog {
   usageByDay: { day: string; agentId: string; credits: number }[];
 }
 
+/** A table of `rows` under `head`, scrolling on its own on a narrow screen; `empty` when
+ * there are no rows and it is given. */
+function table(head: string[], rows: HTMLElement[], empty?: string): HTMLElement {
+  if (!rows.length && empty) return el('p', {}, empty);
+  return el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))),
+    el('tbody', {}, ...rows)));
+}
+
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 
 /** A workspace's agents and workflows with their versions and steps, and its usage: credits by
@@ -415,9 +423,6 @@ async function catalog(workspaceId: string): Promise<void> {
   }
   const days = Array.from({ length: 30 }, (_, n) => day(n - 29));
   const most = Math.max(1, ...byDay.values());
-  const table = (head: string[], rows: HTMLElement[]) =>
-    el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))),
-      el('tbody', {}, ...rows)));
   show(
     el('p', {}, el('a', { href: `#/w/${workspaceId}` }, `← Runs of ${data.workspace.name}`)),
     el('h1', {}, `${data.workspace.name}: agents, workflows and usage`),
@@ -481,20 +486,16 @@ async function operations(): Promise<void> {
     return el('tr', { 'data-work-id': String(work.id) }, el('td', {}, work.id), el('td', {}, `${work.saga} ${work.key}`),
       el('td', {}, work.attempts), el('td', {}, work.last_error ?? ''), el('td', {}, retry));
   });
-  const table = (head: string[], rows: HTMLElement[]) => rows.length
-    ? el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))),
-        el('tbody', {}, ...rows)))
-    : el('p', {}, 'None.');
   show(
     el('h1', {}, 'Operations'),
     alert,
     el('h2', {}, 'Projections'),
     table(['Projection', 'Position', 'Lag', 'Last error'], status.projections.map((p) =>
-      el('tr', {}, el('td', {}, p.name), el('td', {}, p.position), el('td', {}, p.lag), el('td', {}, p.lastError ?? '')))),
+      el('tr', {}, el('td', {}, p.name), el('td', {}, p.position), el('td', {}, p.lag), el('td', {}, p.lastError ?? ''))), 'None.'),
     el('h2', {}, 'Parked events'),
-    table(['Consumer', 'Position', 'Stream', 'Type', 'Error', ''], parkedRows),
+    table(['Consumer', 'Position', 'Stream', 'Type', 'Error', ''], parkedRows, 'None.'),
     el('h2', {}, 'Set-aside saga work'),
-    table(['Id', 'Work', 'Tries', 'Last error', ''], workRows),
+    table(['Id', 'Work', 'Tries', 'Last error', ''], workRows, 'None.'),
   );
 }
 
