@@ -368,7 +368,12 @@ async function runPage(runId) {
         return show(el('h1', {}, 'No such run'), el('p', {}, 'Or you are not a member of its workspace.'));
     const roleAnswer = await query('query ConsoleRole($id: ID!) { workspace(id: $id) { myRole name } }', { id: first.run.workspaceId });
     const role = roleAnswer.workspace?.myRole ?? null;
+    let drawn = '';
     const render = (run) => {
+        const state = JSON.stringify(run);
+        if (state === drawn)
+            return;
+        drawn = state;
         const { element: alert, say } = alertBox();
         const actions = el('div', { class: 'actions' });
         const refresh = () => load().then((answer) => answer.run && render(answer.run), say);

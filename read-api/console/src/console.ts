@@ -621,7 +621,13 @@ async function runPage(runId: string): Promise<void> {
     { id: first.run.workspaceId },
   );
   const role = roleAnswer.workspace?.myRole ?? null;
+  // The subscription first replays the run's history, each update with the run as it is now:
+  // only a run that changed is drawn again, so what the user typed or was told stays.
+  let drawn = '';
   const render = (run: Run) => {
+    const state = JSON.stringify(run);
+    if (state === drawn) return;
+    drawn = state;
     const { element: alert, say } = alertBox();
     const actions = el('div', { class: 'actions' });
     const refresh = () => load().then((answer) => answer.run && render(answer.run), say);
