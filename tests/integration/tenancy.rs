@@ -841,7 +841,7 @@ async fn two_workspaces_invoices_of_one_id_are_each_their_own() {
         assert_eq!(closed["events"][0]["payload"]["invoice_id"], json!(invoice), "{closed}");
     }
     for workspace in &workspaces {
-        let events = wait_for(&app, &format!("workspace-{workspace}"), 30, |events| {
+        let events = wait_for(&app, &format!("workspace-{workspace}"), 60, |events| {
             events.iter().any(|e| e.event_type == "WorkspaceSuspended")
         })
         .await;

@@ -40,7 +40,21 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// Starts Chromium. A first start on a busy machine can take long (it builds its font cache,
+    /// and the suite builds beside it), so it is given a minute, and a second try if it hangs.
     pub async fn launch() -> Browser {
+        let mut said = Vec::new();
+        for _ in 0..2 {
+            match Browser::try_launch().await {
+                Ok(browser) => return browser,
+                Err(stderr) => said.push(stderr),
+            }
+        }
+        panic!("chromium did not listen for DevTools within a minute, twice; it said:\n{}", said.join("\n---\n"));
+    }
+
+    /// One start; on failure, what Chromium wrote to stderr.
+    async fn try_launch() -> Result<Browser, String> {
         let profile = std::env::temp_dir().join(crate::unique_name("chromium"));
         let mut process = tokio::process::Command::new(chromium())
             .args([
@@ -70,20 +84,27 @@ impl Browser {
             .unwrap_or_else(|error| panic!("start {} (scripts/test installs Debian's chromium): {error}", chromium()));
         // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/…"
         let mut lines = BufReader::new(process.stderr.take().expect("piped")).lines();
-        let devtools = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.expect("chromium's stderr") {
+        let mut said = String::new();
+        let listening = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(url) = line.split("DevTools listening on ").nth(1) {
                     let address = url.trim_start_matches("ws://").split('/').next().unwrap_or_default();
-                    return format!("http://{address}");
+                    return Some(format!("http://{address}"));
                 }
+                said.push_str(&line);
+                said.push('\n');
             }
-            panic!("chromium exited before it listened for DevTools");
+            None
         })
-        .await
-        .expect("chromium listens for DevTools within 30 s");
+        .await;
+        let Ok(Some(devtools)) = listening else {
+            let _ = process.kill().await;
+            let _ = std::fs::remove_dir_all(&profile);
+            return Err(said);
+        };
         // Keep draining its stderr so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Browser { _process: process, devtools, profile }
+        Ok(Browser { _process: process, devtools, profile })
     }
 
     /// Opens `url` in a new tab and waits for it to load.
