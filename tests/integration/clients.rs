@@ -130,9 +130,13 @@ async fn the_typescript_client_is_generated_from_the_contract_and_works_against_
     );
 
     let app = TestApp::start().await;
-    let (token, other) = (app.token("typescript"), app.token("stranger"));
-    let env =
-        [("OXBOW_URL", app.base.as_str()), ("OXBOW_TOKEN", token.as_str()), ("OXBOW_OTHER_TOKEN", other.as_str())];
+    let (token, other, operator) = (app.token("typescript"), app.token("stranger"), app.operator());
+    let env = [
+        ("OXBOW_URL", app.base.as_str()),
+        ("OXBOW_TOKEN", token.as_str()),
+        ("OXBOW_OTHER_TOKEN", other.as_str()),
+        ("OXBOW_OPERATOR_TOKEN", operator.as_str()),
+    ];
     let report = run_in(&client, "node", &["--test", "test/"], &env).await;
     assert!(report.contains("# fail 0") && !report.contains("# pass 0"), "{report}");
 }

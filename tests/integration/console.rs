@@ -128,6 +128,15 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     let other_workflow = format!("document.querySelector('[data-run-id=\"{run}\"]') === null");
     assert_eq!(page.eval(&other_workflow).await, true, "the filter keeps the other workflow's runs out");
 
+    // A page of one run, then the next by clicking: newest first, and no more after the last.
+    page.eval(&format!("location.hash = '#/w/{workspace}?page=1'; true")).await;
+    let shown = "Array.from(document.querySelectorAll('#runs [data-run-id]')).map(r => r.dataset.runId).join(' ')";
+    page.wait_for("document.getElementById('more-runs')?.hidden === false").await;
+    assert_eq!(page.eval(shown).await, json!(napping.to_string()));
+    click(&page, "main", "More runs").await;
+    assert_eq!(page.wait_for(&format!("{shown}.includes(' ') && {shown}")).await, json!(format!("{napping} {run}")));
+    page.wait_for("document.getElementById('more-runs').hidden").await;
+
     // A run is cancelled by clicking, and a failed one retried by clicking: the retry's page
     // follows.
     page.eval(&format!("location.hash = '#/r/{napping}'; true")).await;
@@ -232,24 +241,27 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     stranger.wait_for("document.querySelector('main h1')?.textContent === 'No such run'").await;
 }
 
-/// The checked-in build is what the pinned TypeScript makes of the console's source.
+/// The checked-in build is what the pinned TypeScript and esbuild make of the console's source and
+/// the TypeScript client's.
 #[tokio::test]
 async fn the_checked_in_console_is_built_from_its_source() {
     let console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../read-api/console");
     assert!(
-        console.join("node_modules/.bin/tsc").is_file(),
-        "the console's TypeScript is missing: `npm ci` in read-api/console (scripts/test does)"
+        console.join("node_modules/.bin/esbuild").is_file()
+            && console.join("../../clients/typescript/node_modules/graphql-ws").is_dir(),
+        "the console's or the TypeScript client's packages are missing: `npm ci` in read-api/console and \
+         clients/typescript (scripts/test does)"
     );
-    let out = std::env::temp_dir().join(tests::unique_name("console"));
-    let built = tokio::process::Command::new("node_modules/.bin/tsc")
-        .args(["-p", ".", "--outDir", out.to_str().unwrap()])
-        .current_dir(&console)
-        .output()
-        .await
-        .expect("run tsc");
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stdout));
-    let fresh = std::fs::read(out.join("console.js")).unwrap();
-    std::fs::remove_dir_all(&out).unwrap();
+    let out = std::env::temp_dir().join(tests::unique_name("console")).with_extension("js");
+    let outfile = format!("--outfile={}", out.display());
+    for args in [&["run", "--silent", "check"][..], &["run", "--silent", "bundle", "--", &outfile]] {
+        let built =
+            tokio::process::Command::new("npm").args(args).current_dir(&console).output().await.expect("run npm");
+        let said = format!("{}{}", String::from_utf8_lossy(&built.stdout), String::from_utf8_lossy(&built.stderr));
+        assert!(built.status.success(), "npm {args:?}: {said}");
+    }
+    let fresh = std::fs::read(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
     assert!(
         fresh == std::fs::read(console.join("dist/console.js")).unwrap(),
         "read-api/console/dist/console.js is not built from src/: run scripts/build-console"

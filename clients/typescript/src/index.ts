@@ -3,16 +3,25 @@
 // queries go over HTTP with read-your-writes; subscriptions over graphql-ws. What is written by
 // hand is what generators leave out: an idempotency key per command, kept across its retries;
 // retries of what the server throttled or could not do (429, 503, honouring Retry-After); and
-// the server's problem details and GraphQL error codes as errors.
+// the server's problem details and GraphQL error codes as errors. It runs in Node and in
+// browsers (the console bundles it): there `ws` maps to nothing and the browser's WebSocket is
+// used.
 import createFetchClient from 'openapi-fetch';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { components, paths } from './openapi.js';
+import type { components, operations, paths } from './openapi.js';
 
 export type Command = components['schemas']['Command'];
 export type CommandType = Command['type'];
 export type Accepted = components['schemas']['Accepted'];
 export type Problem = components['schemas']['Problem'];
+export type DeadLetters = operations['deadLetters']['responses'][200]['content']['application/json'];
+export type Parked = DeadLetters['parked'][number];
+export type SetAside = DeadLetters['set_aside'][number];
+export type Consumer = components['schemas']['ParkedRequest']['consumer'];
+/** How an operator's retry or skip settled: `applied`, `failed_again`, `pending` (not yet, after
+ * five seconds) or `due` (saga work, taken up on the saga's next pass). */
+export type Settled = components['schemas']['Settled'];
 
 export interface OxbowOptions {
   /** Where the API is, e.g. `http://localhost:8080`. */
@@ -59,7 +68,11 @@ export class OxbowGraphQLError extends Error {
   }
 }
 
+/** What a command is sent again after: its idempotency key makes any of them safe. */
 const RETRIED = new Set([429, 502, 503, 504]);
+/** What an operation without an idempotency key is sent again after: answers that say it was not
+ * done. (A gateway's 502 or 504 may come after it was.) */
+const NOT_DONE = new Set([429, 503]);
 
 function wait(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -70,6 +83,15 @@ function retryAfter(response: Response, attempt: number): number {
   const seconds = Number(response.headers.get('retry-after'));
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : Math.min(200 * 2 ** attempt, 10_000);
 }
+
+/** The problem details of a refusal; one of its own when the body was none (a proxy's page). */
+function problemOf(response: Response, error: unknown): Problem {
+  if (typeof error === 'object' && error !== null && 'code' in error) return error as Problem;
+  const detail = typeof error === 'string' && error ? error : response.statusText || `HTTP ${response.status}`;
+  return { type: 'about:blank', title: response.statusText, status: response.status, code: `http_${response.status}`, detail };
+}
+
+type Answered<T> = { data?: T; error?: unknown; response: Response };
 
 export class Oxbow {
   readonly #options: Required<OxbowOptions>;
@@ -86,22 +108,57 @@ export class Oxbow {
     return typeof token === 'function' ? token() : token;
   }
 
-  /** Sends a command; its answer, or an {@link OxbowError}. Retried under one idempotency key,
-   * so a retry after a lost answer appends nothing twice. */
-  async command(command: Command, options: CommandOptions = {}): Promise<Accepted> {
-    const key = options.idempotencyKey ?? crypto.randomUUID();
+  #authorization(): { authorization: string } {
+    return { authorization: `Bearer ${this.#token()}` };
+  }
+
+  /** Sends a request again while it is answered with one of `retried`; its data, or an
+   * {@link OxbowError}. */
+  async #answer<T>(send: () => Promise<Answered<T>>, retried: Set<number>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const { data, error, response } = await this.#http.POST('/v1/commands', {
-        body: command,
-        headers: { authorization: `Bearer ${this.#token()}`, 'idempotency-key': key },
-      });
-      if (data) return data;
-      if (RETRIED.has(response.status) && attempt < this.#options.retries) {
+      const { data, error, response } = await send();
+      if (response.ok && data !== undefined) return data;
+      if (retried.has(response.status) && attempt < this.#options.retries) {
         await wait(retryAfter(response, attempt));
         continue;
       }
-      throw new OxbowError(response.status, error as Problem);
+      throw new OxbowError(response.status, problemOf(response, error));
     }
+  }
+
+  /** Sends a command; its answer, or an {@link OxbowError}. Retried under one idempotency key,
+   * so a retry after a lost answer appends nothing twice. */
+  command(command: Command, options: CommandOptions = {}): Promise<Accepted> {
+    const headers = { ...this.#authorization(), 'idempotency-key': options.idempotencyKey ?? crypto.randomUUID() };
+    return this.#answer(() => this.#http.POST('/v1/commands', { body: command, headers }), RETRIED);
+  }
+
+  /** Operators only (403 `operator_only` for others): every consumer's parked events and the
+   * saga work set aside. */
+  deadLetters(): Promise<DeadLetters> {
+    return this.#answer(() => this.#http.GET('/v1/operations/dead-letters', { headers: this.#authorization() }), NOT_DONE);
+  }
+
+  /** Operators only: applies a parked event again; how that settled. */
+  retryParked(consumer: Consumer, position: number): Promise<Settled> {
+    const body = { consumer, position };
+    return this.#answer(() => this.#http.POST('/v1/operations/parked/retry', { body, headers: this.#authorization() }), NOT_DONE);
+  }
+
+  /** Operators only: gives a parked event up, recorded in the log with the reason and the
+   * operator as actor. */
+  skipParked(consumer: Consumer, position: number, reason: string): Promise<Settled> {
+    const body = { consumer, position, reason };
+    return this.#answer(() => this.#http.POST('/v1/operations/parked/skip', { body, headers: this.#authorization() }), NOT_DONE);
+  }
+
+  /** Operators only: makes set-aside saga work due again. */
+  retrySagaWork(id: number): Promise<Settled> {
+    const body = { id };
+    return this.#answer(
+      () => this.#http.POST('/v1/operations/saga-work/retry', { body, headers: this.#authorization() }),
+      NOT_DONE,
+    );
   }
 
   /** Runs a GraphQL query; its `data`, or an {@link OxbowGraphQLError}. */
@@ -111,7 +168,7 @@ export class Oxbow {
     options: QueryOptions = {},
   ): Promise<T> {
     const headers: Record<string, string> = {
-      authorization: `Bearer ${this.#token()}`,
+      ...this.#authorization(),
       'content-type': 'application/json',
       accept: 'application/graphql-response+json',
     };
@@ -126,7 +183,13 @@ export class Oxbow {
         await wait(retryAfter(response, attempt));
         continue;
       }
-      const answer = (await response.json()) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
+      const text = await response.text();
+      let answer: { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
+      try {
+        answer = JSON.parse(text);
+      } catch {
+        throw new OxbowError(response.status, problemOf(response, text.slice(0, 200)));
+      }
       if (answer.errors?.length) throw new OxbowGraphQLError(answer.errors);
       return answer.data as T;
     }
@@ -142,7 +205,7 @@ export class Oxbow {
   ): () => void {
     this.#ws ??= createWsClient({
       url: `${this.#options.baseUrl.replace(/^http/, 'ws')}/graphql/ws`,
-      webSocketImpl: WebSocket,
+      webSocketImpl: globalThis.WebSocket ?? WebSocket,
       connectionParams: () => ({ Authorization: `Bearer ${this.#token()}` }),
       retryAttempts: this.#options.retries,
     });

@@ -77,3 +77,21 @@ test('a subscription hears of each change', async () => {
     clearInterval(renames);
   }
 });
+
+test('dead letters are for operators only, and a retry of what is not parked is refused', async () => {
+  await assert.rejects(
+    oxbow.deadLetters(),
+    (error) => error instanceof OxbowError && error.status === 403 && error.code === 'operator_only',
+  );
+  const operator = new Oxbow({ baseUrl, token: process.env.OXBOW_OPERATOR_TOKEN });
+  const letters = await operator.deadLetters();
+  assert.ok(Array.isArray(letters.parked) && Array.isArray(letters.set_aside));
+  await assert.rejects(
+    operator.retryParked('catalog', 999_999_999),
+    (error) => error instanceof OxbowError && error.status === 404 && error.code === 'not_parked',
+  );
+  await assert.rejects(
+    operator.skipParked('catalog', 999_999_999, ''),
+    (error) => error instanceof OxbowError && error.status === 400,
+  );
+});

@@ -1,6 +1,18 @@
 // The run console: a client of Oxbow's public API and nothing else. It reads over GraphQL
 // (`/graphql`, subscriptions on `/graphql/ws`) and acts through the command endpoint
-// (`/v1/commands`), both on this origin. Tenant data is only ever set as text, never as markup.
+// (`/v1/commands`), both on this origin, through Oxbow's TypeScript client (bundled in by
+// scripts/build-console). Tenant data is only ever set as text, never as markup.
+
+import {
+  type Accepted,
+  type Command,
+  type Consumer,
+  type DeadLetters,
+  Oxbow,
+  OxbowError,
+  OxbowGraphQLError,
+  type Settled,
+} from '../../../clients/typescript/src/index.js';
 
 type Json = unknown;
 type Role = 'VIEWER' | 'MEMBER' | 'ADMIN' | 'OWNER';
@@ -23,141 +35,50 @@ function takeTokenFromAddress(): void {
 
 const token = () => sessionStorage.getItem(TOKEN_KEY);
 
-// ---- The API.
+// ---- The API, through Oxbow's TypeScript client.
 
-class Refused extends Error {}
-
-interface GraphQLError {
-  message: string;
-  extensions?: { code?: string };
-}
+const oxbow = new Oxbow({ baseUrl: location.origin, token: () => token() ?? '' });
 
 /** The log position of this page's last accepted command: queries read at least that far. */
 let lastPosition = 0;
 
-async function query<T>(document: string, variables: Record<string, Json> = {}): Promise<T> {
-  const headers: Record<string, string> = {
-    authorization: `Bearer ${token()}`,
-    'content-type': 'application/json',
-    accept: 'application/graphql-response+json',
-  };
-  if (lastPosition > 0) headers['x-oxbow-min-position'] = String(lastPosition);
-  const response = await fetch('/graphql', {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ query: document, variables }),
-  });
-  const answer = (await response.json()) as { data?: T; errors?: GraphQLError[] };
-  if (answer.errors?.length) throw new Refused(answer.errors.map((error) => error.message).join('; '));
-  return answer.data as T;
+function query<T>(document: string, variables: Record<string, Json> = {}): Promise<T> {
+  return oxbow.query<T>(document, variables, lastPosition > 0 ? { minPosition: lastPosition } : {});
 }
 
-/** Sends a command; its answer, or a {@link Refused} with the server's problem `detail`. */
-async function command(type: string, id: string, payload: Record<string, Json>): Promise<{ position: number }> {
-  const response = await fetch('/v1/commands', {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token()}`,
-      'content-type': 'application/json',
-      'idempotency-key': crypto.randomUUID(),
-    },
-    body: JSON.stringify({ type, id, payload }),
-  });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Refused(body.detail ?? `HTTP ${response.status}`);
-  lastPosition = Math.max(lastPosition, body.position ?? 0);
-  return body;
+/** Sends a command; its answer, or an {@link OxbowError} with the server's problem details. */
+async function command(command: Command): Promise<Accepted> {
+  const accepted = await oxbow.command(command);
+  lastPosition = Math.max(lastPosition, accepted.position);
+  return accepted;
 }
 
 /** An operator's read of the dead letters; `null` when the caller is no operator. */
-async function deadLetters(): Promise<{ parked: Parked[]; set_aside: SetAside[] } | null> {
-  const response = await fetch('/v1/operations/dead-letters', { headers: { authorization: `Bearer ${token()}` } });
-  if (response.status === 403) return null;
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Refused(body.detail ?? `HTTP ${response.status}`);
-  return body;
-}
-
-/** An operator's decision on a dead letter; how it settled, or a {@link Refused}. */
-async function operate(path: string, body: Record<string, Json>): Promise<{ settled: string; error?: string }> {
-  const response = await fetch(`/v1/operations/${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+function deadLetters(): Promise<DeadLetters | null> {
+  return oxbow.deadLetters().catch((error) => {
+    if (error instanceof OxbowError && error.status === 403) return null;
+    throw error;
   });
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Refused(answer.detail ?? `HTTP ${response.status}`);
-  return answer;
 }
 
-interface Parked {
-  consumer: string;
-  position: number;
-  stream_id: string;
-  event_type: string;
-  error: string | null;
-  tries: number;
+/** What the server said when it refused: the problem's `detail`, or the GraphQL errors. */
+function refusal(error: unknown): string {
+  if (error instanceof OxbowError) return error.problem.detail;
+  if (error instanceof OxbowGraphQLError) return error.errors.map((each) => each.message).join('; ');
+  return error instanceof Error ? error.message : String(error);
 }
 
-interface SetAside {
-  id: number;
-  saga: string;
-  key: string;
-  attempts: number;
-  last_error: string | null;
+/** The live subscriptions of the page shown, all over one socket; ended when the page changes. */
+const subscriptions: (() => void)[] = [];
+
+function subscribe<T>(document: string, variables: Record<string, Json>, sink: (data: T) => void): void {
+  const refused = (error: unknown) => console.error(`a live update was refused: ${refusal(error)}`);
+  subscriptions.push(oxbow.subscribe<T>(document, variables, sink, refused));
 }
 
-/** Subscriptions over graphql-transport-ws, one socket for the page, opened when first needed. */
-class Live {
-  #socket: WebSocket | null = null;
-  #ready: Promise<WebSocket> | null = null;
-  #next = 0;
-  #sinks = new Map<string, (data: any) => void>();
-
-  #open(): Promise<WebSocket> {
-    this.#ready ??= new Promise((resolve, reject) => {
-      const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql/ws`;
-      const socket = new WebSocket(url, 'graphql-transport-ws');
-      socket.onopen = () =>
-        socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${token()}` } }));
-      socket.onmessage = (event) => {
-        const message = JSON.parse(event.data);
-        if (message.type === 'connection_ack') resolve(socket);
-        else if (message.type === 'ping') socket.send(JSON.stringify({ type: 'pong' }));
-        else if (message.type === 'next') this.#sinks.get(message.id)?.(message.payload?.data);
-        else if (message.type === 'error') {
-          this.#sinks.delete(message.id);
-          console.error(`a live update was refused: ${JSON.stringify(message.payload)}`);
-        }
-      };
-      socket.onclose = () => {
-        this.#socket = null;
-        this.#ready = null;
-        reject(new Error('the live connection closed'));
-      };
-      this.#socket = socket;
-    });
-    return this.#ready;
-  }
-
-  async subscribe(document: string, variables: Record<string, Json>, sink: (data: any) => void): Promise<() => void> {
-    const socket = await this.#open();
-    const id = String(++this.#next);
-    this.#sinks.set(id, sink);
-    socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: document, variables } }));
-    return () => {
-      this.#sinks.delete(id);
-      if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify({ id, type: 'complete' }));
-    };
-  }
-
-  stopAll(): void {
-    for (const id of this.#sinks.keys()) this.#socket?.send(JSON.stringify({ id, type: 'complete' }));
-    this.#sinks.clear();
-  }
+function unsubscribeAll(): void {
+  for (const stop of subscriptions.splice(0)) stop();
 }
-
-const live = new Live();
 
 // ---- Building the page: elements with text, never markup.
 
@@ -197,7 +118,7 @@ const statusOf = (status: string) => el('span', { class: `status status-${status
 /** An alert that shows what the server said when it refused. */
 function alertBox(): { element: HTMLElement; say: (error: unknown) => void } {
   const element = el('p', { role: 'alert' });
-  return { element, say: (error) => (element.textContent = error instanceof Error ? error.message : String(error)) };
+  return { element, say: (error) => (element.textContent = refusal(error)) };
 }
 
 // ---- Views.
@@ -308,11 +229,17 @@ interface RunFilter {
   workflow: string;
   from: string;
   to: string;
+  /** How many runs a page holds: `?page=`, 1 to 100, 50 unless given. */
+  page: number;
 }
 
 const filterOf = (search: string): RunFilter => {
   const params = new URLSearchParams(search);
-  return { status: params.get('status') ?? '', workflow: params.get('workflow') ?? '', from: params.get('from') ?? '', to: params.get('to') ?? '' };
+  const page = Math.trunc(Number(params.get('page')));
+  return {
+    status: params.get('status') ?? '', workflow: params.get('workflow') ?? '', from: params.get('from') ?? '',
+    to: params.get('to') ?? '', page: page >= 1 && page <= 100 ? page : 50,
+  };
 };
 
 /** Whether a run changed live belongs in the list as filtered. */
@@ -321,21 +248,50 @@ const kept = (run: RunRow, filter: RunFilter) =>
   && (!filter.from || run.requestedAt >= new Date(filter.from).toISOString())
   && (!filter.to || run.requestedAt < new Date(filter.to).toISOString());
 
+interface RunsPage {
+  nodes: RunRow[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
 async function runs(workspaceId: string, filter: RunFilter): Promise<void> {
-  const data = await query<{ workspace: { name: string } | null; runs: { nodes: RunRow[] };
+  const variables = {
+    id: workspaceId, status: filter.status || null, workflow: filter.workflow || null,
+    from: filter.from ? new Date(filter.from).toISOString() : null, to: filter.to ? new Date(filter.to).toISOString() : null,
+  };
+  const RUNS = `runs(workspaceId: $id, status: $status, workflowId: $workflow, from: $from, to: $to, order: NEWEST_FIRST,
+    first: ${filter.page}, after: $after) { nodes { ${RUN_FIELDS} } pageInfo { hasNextPage endCursor } }`;
+  const VARIABLES = '$id: ID!, $status: RunStatus, $workflow: ID, $from: DateTime, $to: DateTime, $after: String';
+  const data = await query<{ workspace: { name: string } | null; runs: RunsPage;
     workflows: { nodes: { id: string; name: string }[] } }>(
-    `query ConsoleRuns($id: ID!, $status: RunStatus, $workflow: ID, $from: DateTime, $to: DateTime) {
+    `query ConsoleRuns(${VARIABLES}) {
        workspace(id: $id) { name }
        workflows(workspaceId: $id, includeArchived: true, first: 100) { nodes { id name } }
-       runs(workspaceId: $id, status: $status, workflowId: $workflow, from: $from, to: $to, order: NEWEST_FIRST,
-            first: 100) { nodes { ${RUN_FIELDS} } } }`,
-    {
-      id: workspaceId, status: filter.status || null, workflow: filter.workflow || null,
-      from: filter.from ? new Date(filter.from).toISOString() : null, to: filter.to ? new Date(filter.to).toISOString() : null,
-    },
+       ${RUNS} }`,
+    { ...variables, after: null },
   );
   if (!data.workspace) return show(el('h1', {}, 'No such workspace'), el('p', {}, 'Or you are not a member of it.'));
   const body = el('tbody', {}, ...data.runs.nodes.map(runRow));
+  const { element: alert, say } = alertBox();
+  // The next page starts after the last run shown; a run that arrived live meanwhile is not
+  // shown twice.
+  const more = el('button', { type: 'button', id: 'more-runs' }, 'More runs') as HTMLButtonElement;
+  let next = data.runs.pageInfo;
+  more.hidden = !next.hasNextPage;
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try {
+      const page = await query<{ runs: RunsPage }>(`query ConsoleMoreRuns(${VARIABLES}) { ${RUNS} }`,
+        { ...variables, after: next.endCursor });
+      for (const run of page.runs.nodes) {
+        if (!body.querySelector(`[data-run-id="${run.id}"]`)) body.append(runRow(run));
+      }
+      next = page.runs.pageInfo;
+      more.hidden = !next.hasNextPage;
+    } catch (error) {
+      say(error);
+    }
+    more.disabled = false;
+  });
   const status = el('select', { id: 'status-filter', 'aria-label': 'Status' },
     ...['', 'REQUESTED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED'].map((value) =>
       el('option', { value, ...(value === filter.status ? { selected: true } : {}) }, value || 'any status'),
@@ -353,6 +309,7 @@ async function runs(workspaceId: string, filter: RunFilter): Promise<void> {
     for (const [name, input] of [['status', status], ['workflow', workflow], ['from', from], ['to', to]] as const) {
       if (input.value) params.set(name, input.value);
     }
+    if (filter.page !== 50) params.set('page', String(filter.page));
     location.hash = `#/w/${workspaceId}${params.size ? `?${params}` : ''}`;
   };
   for (const input of [status, workflow, from, to]) input.addEventListener('change', apply);
@@ -365,13 +322,15 @@ async function runs(workspaceId: string, filter: RunFilter): Promise<void> {
       el('thead', {}, el('tr', {}, el('th', {}, 'Run'), el('th', {}, 'Status'), el('th', {}, 'Workflow'),
         el('th', {}, 'Credits / budget'), el('th', {}, 'Requested'), el('th', {}, 'Finished'))),
       body)),
+    more,
+    alert,
   );
   // New runs come first and changed ones change in place, without a reload.
-  await live.subscribe(
+  subscribe<{ workspaceRunUpdated: { run: RunRow | null } | null }>(
     `subscription ConsoleRunsLive($id: ID!) { workspaceRunUpdated(workspaceId: $id) { run { ${RUN_FIELDS} } } }`,
     { id: workspaceId },
     (data) => {
-      const run: RunRow | null = data?.workspaceRunUpdated?.run;
+      const run = data?.workspaceRunUpdated?.run;
       if (!run) return;
       const old = body.querySelector(`[data-run-id="${run.id}"]`);
       if (!kept(run, filter)) return old?.remove();
@@ -459,7 +418,7 @@ async function operations(): Promise<void> {
   ]);
   if (!letters) return show(el('h1', {}, 'Operations'), el('p', {}, 'For the platform\'s operators only.'));
   const { element: alert, say } = alertBox();
-  const done = (what: string) => (answer: { settled: string; error?: string }) => {
+  const done = (what: string) => (answer: Settled) => {
     say(`${what}: ${answer.settled}${answer.error ? ` (${answer.error})` : ''}`);
     setTimeout(route, 1500);
   };
@@ -467,13 +426,13 @@ async function operations(): Promise<void> {
     const actions = el('td', {});
     const retry = el('button', { type: 'button' }, 'Retry');
     retry.addEventListener('click', () =>
-      operate('parked/retry', { consumer: parked.consumer, position: parked.position }).then(done(`Retry of ${parked.position}`), say));
+      oxbow.retryParked(parked.consumer as Consumer, parked.position).then(done(`Retry of ${parked.position}`), say));
     actions.append(retry);
     if (parked.error) {
       const reason = el('input', { type: 'text', 'aria-label': `Why position ${parked.position} is given up` }) as HTMLInputElement;
       const skip = el('button', { type: 'button' }, 'Skip');
       skip.addEventListener('click', () =>
-        operate('parked/skip', { consumer: parked.consumer, position: parked.position, reason: reason.value })
+        oxbow.skipParked(parked.consumer as Consumer, parked.position, reason.value)
           .then(done(`Skip of ${parked.position}`), say));
       actions.append(' ', reason, ' ', skip);
     }
@@ -482,7 +441,7 @@ async function operations(): Promise<void> {
   });
   const workRows = letters.set_aside.map((work) => {
     const retry = el('button', { type: 'button' }, 'Retry');
-    retry.addEventListener('click', () => operate('saga-work/retry', { id: work.id }).then(done(`Retry of work ${work.id}`), say));
+    retry.addEventListener('click', () => oxbow.retrySagaWork(work.id).then(done(`Retry of work ${work.id}`), say));
     return el('tr', { 'data-work-id': String(work.id) }, el('td', {}, work.id), el('td', {}, `${work.saga} ${work.key}`),
       el('td', {}, work.attempts), el('td', {}, work.last_error ?? ''), el('td', {}, retry));
   });
@@ -597,10 +556,10 @@ function stepDetails(run: Run, step: Step, role: Role | null, refresh: () => voi
     const approve = el('button', { type: 'button' }, 'Approve');
     const reject = el('button', { type: 'button' }, 'Reject');
     approve.addEventListener('click', () =>
-      command('ApproveStep', run.id, { step_id: step.id, ...(note.value ? { comment: note.value } : {}) })
+      command({ type: 'ApproveStep', id: run.id, payload: { step_id: step.id, ...(note.value ? { comment: note.value } : {}) } })
         .then(refresh, say));
     reject.addEventListener('click', () =>
-      command('RejectStep', run.id, { step_id: step.id, reason: note.value }).then(refresh, say));
+      command({ type: 'RejectStep', id: run.id, payload: { step_id: step.id, reason: note.value } }).then(refresh, say));
     section.append(el('div', { class: 'actions' }, note, approve, reject), alert);
   }
   return section;
@@ -633,7 +592,8 @@ async function runPage(runId: string): Promise<void> {
     const refresh = () => load().then((answer) => answer.run && render(answer.run), say);
     if (atLeast(role, 'MEMBER') && (run.status === 'REQUESTED' || run.status === 'RUNNING')) {
       const cancel = el('button', { type: 'button' }, 'Cancel run');
-      cancel.addEventListener('click', () => command('CancelRun', run.id, { reason: 'cancelled in the console' }).then(refresh, say));
+      cancel.addEventListener('click', () =>
+        command({ type: 'CancelRun', id: run.id, payload: { reason: 'cancelled in the console' } }).then(refresh, say));
       actions.append(cancel);
     }
     if (atLeast(role, 'MEMBER') && (run.status === 'FAILED' || run.status === 'CANCELLED')) {
@@ -641,10 +601,10 @@ async function runPage(runId: string): Promise<void> {
       const retry = el('button', { type: 'button' }, 'Retry');
       retry.addEventListener('click', () => {
         const id = crypto.randomUUID();
-        command('StartRun', id, {
+        command({ type: 'StartRun', id, payload: {
           workspace_id: run.workspaceId, workflow_id: run.workflowId, workflow_version: run.workflowVersion,
           input: run.input, budget: Number(budget.value), retry_of: run.id,
-        }).then(() => (location.hash = `#/r/${id}`), say);
+        } }).then(() => (location.hash = `#/r/${id}`), say);
       });
       actions.append(el('label', {}, 'Budget ', budget), retry);
     }
@@ -662,7 +622,7 @@ async function runPage(runId: string): Promise<void> {
     );
   };
   render(first.run);
-  await live.subscribe(
+  subscribe<{ runUpdated: { run: Run | null } | null }>(
     `subscription ConsoleRunLive($id: ID!) { runUpdated(runId: $id) { run { ${RUN_QUERY} } } }`,
     { id: runId },
     (data) => data?.runUpdated?.run && render(data.runUpdated.run),
@@ -673,7 +633,7 @@ async function runPage(runId: string): Promise<void> {
 // workflows and usage), #/r/<id> (a run), #/ops (operators).
 
 async function route(): Promise<void> {
-  live.stopAll();
+  unsubscribeAll();
   const signOut = document.getElementById('sign-out') as HTMLButtonElement;
   if (!token()) {
     signOut.hidden = true;
