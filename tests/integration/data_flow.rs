@@ -334,6 +334,8 @@ async fn a_retry_takes_over_what_succeeded_and_bills_only_what_runs_again() {
         .collect();
     assert_eq!(reused, ["a"]);
     assert_eq!(events.last().unwrap().payload["output"], "seals");
+    // Its settlement is the last thing anyone appends: then the log stands still.
+    crate::runs::settlement(&app, workspace, again).await;
 
     // What cannot be retried, and a retry nobody may see.
     let head = store::read_head(&app.db.pool).await.unwrap().position;

@@ -72,6 +72,8 @@ async fn run_once(app: &TestApp, workspace: Uuid, flow: Uuid) -> Result<Value, S
     )
     .await;
     let events = finished(app, run).await;
+    // Settled too, so that nothing more of this run is appended after it is answered.
+    crate::runs::settlement(app, workspace, run).await;
     let last = events.last().unwrap();
     match last.event_type.as_str() {
         "RunSucceeded" => {
