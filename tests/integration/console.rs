@@ -32,6 +32,12 @@ async fn screenshot(page: &Page, name: &str) {
     std::fs::write(path, png).unwrap();
 }
 
+/// axe-core finds nothing against WCAG 2.1 A and AA on the page as it is.
+async fn assert_accessible(page: &Page, what: &str) {
+    let violations = page.accessibility_violations().await;
+    assert!(violations.is_empty(), "{what} breaks WCAG 2.1 AA:\n{}", violations.join("\n"));
+}
+
 async fn start(app: &TestApp, workspace: Uuid, flow: Uuid, input: Value) -> Uuid {
     let run = Uuid::now_v7();
     app.ok(
@@ -85,12 +91,14 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     page.wait_for(&format!("document.querySelector('[data-run-id=\"{run}\"]')")).await;
     assert_eq!(page.eval("window.__sameDocument").await, true, "no reload");
     screenshot(&page, "console-runs").await;
+    assert_accessible(&page, "the runs list").await;
 
     // Its page draws the DAG, and the steps change colour as they go, to the waiting approval.
     page.eval(&format!("location.hash = '#/r/{run}'; true")).await;
     page.wait_for("document.querySelector('g[data-step-id=\"draft\"][data-status=\"SUCCEEDED\"]')").await;
     page.wait_for("document.querySelector('g[data-step-id=\"review\"][data-status=\"WAITING\"]')").await;
     screenshot(&page, "console-approval").await;
+    assert_accessible(&page, "a run waiting for an approval").await;
     click(&page, "section[data-step-id=\"review\"]", "Approve").await;
     page.wait_for("document.querySelector('g[data-step-id=\"publish\"][data-status=\"SUCCEEDED\"]')").await;
     page.wait_for("document.querySelector('h1[data-status=\"SUCCEEDED\"]')").await;
@@ -99,6 +107,7 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     page.eval("location.hash = '#/'; true").await;
     let balance_row = format!("document.querySelector('[data-workspace-id=\"{workspace}\"]')");
     page.wait_for(&format!("{balance_row} && {balance_row}.innerText !== {balance_before}")).await;
+    assert_accessible(&page, "the workspaces").await;
 
     // The workspace's agents and workflows, and its usage by day: today's bar is not empty.
     page.eval(&format!("location.hash = '#/w/{workspace}/catalog'; true")).await;
@@ -106,6 +115,7 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     page.wait_for(&format!("document.querySelector('[data-workflow-id=\"{reviewed}\"]')")).await;
     let today = chrono::Utc::now().date_naive();
     page.wait_for(&format!("document.querySelector('[data-day=\"{today}\"]').style.height !== '0%'")).await;
+    assert_accessible(&page, "the agents, workflows and usage").await;
     // It fits a narrow screen: nothing wider than the window but what scrolls on its own.
     page.call(
         "Emulation.setDeviceMetricsOverride",
@@ -221,6 +231,7 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     operator.eval("location.hash = '#/ops'; true").await;
     let row = format!("document.querySelector('tr[data-position=\"{poisoned}\"]')");
     operator.wait_for(&row).await;
+    assert_accessible(&operator, "the operations page").await;
     operator.eval(&format!("{row}.querySelector('input').value = 'a test of the console'; true")).await;
     click(&operator, &format!("tr[data-position=\"{poisoned}\"]"), "Skip").await;
     operator.wait_for("document.querySelector('[role=alert]')?.textContent.includes('applied')").await;
@@ -239,6 +250,11 @@ async fn the_console_shows_runs_live_and_acts_as_the_callers_role_allows() {
     stranger.wait_for("document.querySelector('main p')?.textContent.includes('no workspace')").await;
     stranger.eval(&format!("location.hash = '#/r/{other}'; true")).await;
     stranger.wait_for("document.querySelector('main h1')?.textContent === 'No such run'").await;
+
+    // Without a token, the sign-in form.
+    let signed_out = browser.open(&format!("{}/console", app.base)).await;
+    signed_out.wait_for("document.querySelector('form.sign-in')").await;
+    assert_accessible(&signed_out, "the sign-in form").await;
 }
 
 /// The checked-in build is what the pinned TypeScript and esbuild make of the console's source and

@@ -266,6 +266,26 @@ impl Page {
         }
     }
 
+    /// What axe-core finds against WCAG 2.1 A and AA on the page as it is: one line for each
+    /// rule broken, with the elements that break it. (axe comes from `tests/contracts`, which
+    /// scripts/test installs; it is evaluated in the page over DevTools, past the page's CSP.)
+    pub async fn accessibility_violations(&self) -> Vec<String> {
+        if self.eval("typeof window.axe").await != "object" {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/node_modules/axe-core/axe.min.js");
+            let axe = std::fs::read_to_string(path)
+                .unwrap_or_else(|error| panic!("read {path} (`npm ci` in tests/contracts): {error}"));
+            self.eval(&format!("{axe}\n;true")).await;
+        }
+        let found = self
+            .eval(
+                "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+                   .then(result => result.violations.map(v =>
+                     `${v.id} (${v.impact}): ${v.help}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`))",
+            )
+            .await;
+        serde_json::from_value(found).expect("axe's violations")
+    }
+
     /// Every URL the page asked for (documents, scripts, fetches, WebSockets), in order.
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()

@@ -1791,7 +1791,7 @@
     }
     const width = 20 + (Math.max(0, ...layer.values()) + 1) * 190;
     const height = 20 + Math.max(1, ...rows.values()) * 64;
-    const drawing = svg("svg", { width, height, role: "img", "aria-label": "The run's steps and their dependencies" });
+    const drawing = svg("svg", { width, height, role: "group", "aria-label": "The run's steps and their dependencies" });
     for (const step of steps) {
       const to = place.get(step.id);
       for (const parent of step.dependsOn) {
