@@ -8,7 +8,7 @@ use tests::TestApp;
 use tokio::io::AsyncBufReadExt;
 use uuid::Uuid;
 
-use crate::runs::{agent, finished, funded_workspace, types, workflow};
+use crate::runs::{agent, builtin, finished, funded_workspace, types, workflow};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -185,9 +185,32 @@ async fn the_python_client_is_generated_from_the_contract_and_works_against_oxbo
         "clients/python/oxbow-client/oxbow_api is not what openapi-python-client makes of write-api/openapi.json: \
          run scripts/generate-clients"
     );
+    // The typed GraphQL client: ariadne-codegen, configured in pyproject.toml, runs on a copy of
+    // the settings that writes elsewhere.
+    let copy = std::env::temp_dir().join(tests::unique_name("oxbow_graphql"));
+    std::fs::create_dir_all(&copy).unwrap();
+    let settings = std::fs::read_to_string(client.join("pyproject.toml")).unwrap();
+    let elsewhere = format!("target_package_path = {:?}", copy.to_str().unwrap());
+    assert!(settings.contains("target_package_path = \".\""), "{settings}");
+    let settings = settings.replace("target_package_path = \".\"", &elsewhere);
+    std::fs::write(copy.join("pyproject.toml"), settings).unwrap();
+    let config = copy.join("pyproject.toml");
+    let args = ["-m", "ariadne_codegen", "--config", config.to_str().unwrap()];
+    run_in(&client, "python3", &args, &[("PYTHONPATH", generators_path)]).await;
+    let (fresh, checked_in) = (files_of(&copy.join("oxbow_graphql")), files_of(&client.join("oxbow_graphql")));
+    std::fs::remove_dir_all(&copy).unwrap();
+    assert!(
+        fresh == checked_in,
+        "clients/python/oxbow-client/oxbow_graphql is not what ariadne-codegen makes of read-api/schema.graphql \
+         and queries.graphql: run scripts/generate-clients"
+    );
 
     let app = TestApp::start().await;
-    let (token, other) = (app.token("python"), app.token("stranger"));
+    let (token, other, owner) = (app.token("python"), app.token("stranger"), app.token("alice"));
+    let workspace = funded_workspace(&app, 100).await;
+    let echo = agent(&app, workspace, builtin("echo", json!({})), 2, 0).await;
+    let workflow = workflow(&app, workspace, json!([{"id": "only", "agent_id": echo}])).await;
+    let (workspace, workflow) = (workspace.to_string(), workflow.to_string());
     let path = std::env::join_paths([client.clone(), packages]).unwrap();
     let path = path.to_str().unwrap();
     let env = [
@@ -195,6 +218,9 @@ async fn the_python_client_is_generated_from_the_contract_and_works_against_oxbo
         ("OXBOW_URL", app.base.as_str()),
         ("OXBOW_TOKEN", token.as_str()),
         ("OXBOW_OTHER_TOKEN", other.as_str()),
+        ("OXBOW_OWNER_TOKEN", owner.as_str()),
+        ("OXBOW_WORKSPACE", workspace.as_str()),
+        ("OXBOW_WORKFLOW", workflow.as_str()),
     ];
     let output = tokio::process::Command::new("python3")
         .args(["-m", "unittest", "-v", "tests/test_client.py"])
@@ -204,5 +230,5 @@ async fn the_python_client_is_generated_from_the_contract_and_works_against_oxbo
         .await
         .expect("run python3");
     let report = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success() && report.contains("Ran 3 tests"), "{report}");
+    assert!(output.status.success() && report.contains("Ran 4 tests"), "{report}");
 }
