@@ -1533,6 +1533,27 @@
     };
   };
   var kept = (run, filter) => (!filter.status || run.status === filter.status) && (!filter.workflow || run.workflowId === filter.workflow) && (!filter.from || run.requestedAt >= new Date(filter.from).toISOString()) && (!filter.to || run.requestedAt < new Date(filter.to).toISOString());
+  function moreButton(label, first, next, row, body, say) {
+    const more = el("button", { type: "button", class: "more" }, label);
+    let at = first;
+    more.hidden = !at.hasNextPage;
+    more.addEventListener("click", async () => {
+      more.disabled = true;
+      try {
+        const page = await next(at.endCursor);
+        for (const node of page.nodes) {
+          const drawn = row(node);
+          if (drawn) body.append(drawn);
+        }
+        at = page.pageInfo;
+        more.hidden = !at.hasNextPage;
+      } catch (error) {
+        say(error);
+      }
+      more.disabled = false;
+    });
+    return more;
+  }
   async function runs(workspaceId, filter) {
     const variables = {
       id: workspaceId,
@@ -1554,26 +1575,15 @@
     if (!data.workspace) return show(el("h1", {}, "No such workspace"), el("p", {}, "Or you are not a member of it."));
     const body = el("tbody", {}, ...data.runs.nodes.map(runRow));
     const { element: alert, say } = alertBox();
-    const more = el("button", { type: "button", id: "more-runs" }, "More runs");
-    let next = data.runs.pageInfo;
-    more.hidden = !next.hasNextPage;
-    more.addEventListener("click", async () => {
-      more.disabled = true;
-      try {
-        const page = await query(
-          `query ConsoleMoreRuns(${VARIABLES}) { ${RUNS} }`,
-          { ...variables, after: next.endCursor }
-        );
-        for (const run of page.runs.nodes) {
-          if (!body.querySelector(`[data-run-id="${run.id}"]`)) body.append(runRow(run));
-        }
-        next = page.runs.pageInfo;
-        more.hidden = !next.hasNextPage;
-      } catch (error) {
-        say(error);
-      }
-      more.disabled = false;
-    });
+    const more = moreButton(
+      "More runs",
+      data.runs.pageInfo,
+      (after) => query(`query ConsoleMoreRuns(${VARIABLES}) { ${RUNS} }`, { ...variables, after }).then((page) => page.runs),
+      (run) => body.querySelector(`[data-run-id="${run.id}"]`) ? null : runRow(run),
+      body,
+      say
+    );
+    more.id = "more-runs";
     const status = el(
       "select",
       { id: "status-filter", "aria-label": "Status" },
@@ -1642,6 +1652,10 @@
       }
     );
   }
+  var AGENTS = `agents(workspaceId: $id, includeRetired: true, first: 50, after: $after) { nodes { id name kind version
+  retired price { perCall per1kInputTokens per1kOutputTokens } } pageInfo { hasNextPage endCursor } }`;
+  var WORKFLOWS = `workflows(workspaceId: $id, includeArchived: true, first: 20, after: $after) { nodes { id name version
+  archived steps { id kind dependsOn } } pageInfo { hasNextPage endCursor } }`;
   function table(head, rows, empty) {
     if (!rows.length && empty) return el("p", {}, empty);
     return el("div", { class: "scroll" }, el(
@@ -1654,13 +1668,9 @@
   var day = (offset) => new Date(Date.now() + offset * 864e5).toISOString().slice(0, 10);
   async function catalog(workspaceId) {
     const data = await query(
-      `query ConsoleCatalog($id: ID!, $from: NaiveDate!, $to: NaiveDate!) { workspace(id: $id) { name }
-       agents(workspaceId: $id, includeRetired: true, first: 50) { nodes { id name kind version retired
-         price { perCall per1kInputTokens per1kOutputTokens } } }
-       workflows(workspaceId: $id, includeArchived: true, first: 20) { nodes { id name version archived
-         steps { id kind dependsOn } } }
-       usageByDay(workspaceId: $id, from: $from, to: $to) { day agentId credits } }`,
-      { id: workspaceId, from: day(-29), to: day(1) }
+      `query ConsoleCatalog($id: ID!, $from: NaiveDate!, $to: NaiveDate!, $after: String) { workspace(id: $id) { name }
+       ${AGENTS} ${WORKFLOWS} usageByDay(workspaceId: $id, from: $from, to: $to) { day agentId credits } }`,
+      { id: workspaceId, from: day(-29), to: day(1), after: null }
     );
     if (!data.workspace) return show(el("h1", {}, "No such workspace"), el("p", {}, "Or you are not a member of it."));
     const names = new Map(data.agents.nodes.map((agent) => [agent.id, agent.name]));
@@ -1672,9 +1682,31 @@
     }
     const days = Array.from({ length: 30 }, (_, n) => day(n - 29));
     const most = Math.max(1, ...byDay.values());
+    const { element: alert, say } = alertBox();
+    const agentRow = (agent) => el(
+      "tr",
+      { "data-agent-id": agent.id },
+      el("td", {}, agent.name),
+      el("td", {}, agent.kind),
+      el("td", {}, agent.version),
+      el("td", {}, `${agent.price.perCall} / ${agent.price.per1kInputTokens} / ${agent.price.per1kOutputTokens}`),
+      el("td", {}, agent.retired ? "retired" : "")
+    );
+    const workflowRow = (flow) => el(
+      "tr",
+      { "data-workflow-id": flow.id },
+      el("td", {}, flow.name),
+      el("td", {}, flow.version),
+      el("td", {}, flow.steps.map((step) => step.dependsOn.length ? `${step.id} ← ${step.dependsOn.join(", ")}` : step.id).join("; ")),
+      el("td", {}, flow.archived ? "archived" : "")
+    );
+    const agents = table(["Agent", "Kind", "Version", "Price (call / 1k in / 1k out)", ""], data.agents.nodes.map(agentRow));
+    const workflows = table(["Workflow", "Version", "Steps", ""], data.workflows.nodes.map(workflowRow));
+    const next = (list) => (after) => query(`query ConsoleMore($id: ID!, $after: String) { ${list} }`, { id: workspaceId, after });
     show(
       el("p", {}, el("a", { href: `#/w/${workspaceId}` }, `← Runs of ${data.workspace.name}`)),
       el("h1", {}, `${data.workspace.name}: agents, workflows and usage`),
+      alert,
       el("h2", {}, "Credits by day, the last 30 days"),
       el(
         "div",
@@ -1688,24 +1720,25 @@
       ),
       table(["Agent", "Credits, 30 days"], Array.from(byAgent, ([agent, credits]) => el("tr", {}, el("td", {}, names.get(agent) ?? agent), el("td", {}, credits)))),
       el("h2", {}, "Agents"),
-      table(["Agent", "Kind", "Version", "Price (call / 1k in / 1k out)", ""], data.agents.nodes.map((agent) => el(
-        "tr",
-        { "data-agent-id": agent.id },
-        el("td", {}, agent.name),
-        el("td", {}, agent.kind),
-        el("td", {}, agent.version),
-        el("td", {}, `${agent.price.perCall} / ${agent.price.per1kInputTokens} / ${agent.price.per1kOutputTokens}`),
-        el("td", {}, agent.retired ? "retired" : "")
-      ))),
+      agents,
+      moreButton(
+        "More agents",
+        data.agents.pageInfo,
+        (after) => next(AGENTS)(after).then((page) => page.agents),
+        agentRow,
+        agents.querySelector("tbody"),
+        say
+      ),
       el("h2", {}, "Workflows"),
-      table(["Workflow", "Version", "Steps", ""], data.workflows.nodes.map((flow) => el(
-        "tr",
-        { "data-workflow-id": flow.id },
-        el("td", {}, flow.name),
-        el("td", {}, flow.version),
-        el("td", {}, flow.steps.map((step) => step.dependsOn.length ? `${step.id} ← ${step.dependsOn.join(", ")}` : step.id).join("; ")),
-        el("td", {}, flow.archived ? "archived" : "")
-      )))
+      workflows,
+      moreButton(
+        "More workflows",
+        data.workflows.pageInfo,
+        (after) => next(WORKFLOWS)(after).then((page) => page.workflows),
+        workflowRow,
+        workflows.querySelector("tbody"),
+        say
+      )
     );
   }
   async function operations() {

@@ -248,9 +248,46 @@ const kept = (run: RunRow, filter: RunFilter) =>
   && (!filter.from || run.requestedAt >= new Date(filter.from).toISOString())
   && (!filter.to || run.requestedAt < new Date(filter.to).toISOString());
 
-interface RunsPage {
-  nodes: RunRow[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+interface PageInfo {
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+interface Page<T> {
+  nodes: T[];
+  pageInfo: PageInfo;
+}
+
+/** A button that adds the next page of a list to `body`, after the page `first`, and hides
+ * itself after the last page. `row` draws a node, or gives null for one shown already; a refusal
+ * is told to `say`. */
+function moreButton<T>(
+  label: string,
+  first: PageInfo,
+  next: (after: string | null) => Promise<Page<T>>,
+  row: (node: T) => HTMLElement | null,
+  body: HTMLElement,
+  say: (error: unknown) => void,
+): HTMLButtonElement {
+  const more = el('button', { type: 'button', class: 'more' }, label) as HTMLButtonElement;
+  let at = first;
+  more.hidden = !at.hasNextPage;
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try {
+      const page = await next(at.endCursor);
+      for (const node of page.nodes) {
+        const drawn = row(node);
+        if (drawn) body.append(drawn);
+      }
+      at = page.pageInfo;
+      more.hidden = !at.hasNextPage;
+    } catch (error) {
+      say(error);
+    }
+    more.disabled = false;
+  });
+  return more;
 }
 
 async function runs(workspaceId: string, filter: RunFilter): Promise<void> {
@@ -261,7 +298,7 @@ async function runs(workspaceId: string, filter: RunFilter): Promise<void> {
   const RUNS = `runs(workspaceId: $id, status: $status, workflowId: $workflow, from: $from, to: $to, order: NEWEST_FIRST,
     first: ${filter.page}, after: $after) { nodes { ${RUN_FIELDS} } pageInfo { hasNextPage endCursor } }`;
   const VARIABLES = '$id: ID!, $status: RunStatus, $workflow: ID, $from: DateTime, $to: DateTime, $after: String';
-  const data = await query<{ workspace: { name: string } | null; runs: RunsPage;
+  const data = await query<{ workspace: { name: string } | null; runs: Page<RunRow>;
     workflows: { nodes: { id: string; name: string }[] } }>(
     `query ConsoleRuns(${VARIABLES}) {
        workspace(id: $id) { name }
@@ -274,24 +311,11 @@ async function runs(workspaceId: string, filter: RunFilter): Promise<void> {
   const { element: alert, say } = alertBox();
   // The next page starts after the last run shown; a run that arrived live meanwhile is not
   // shown twice.
-  const more = el('button', { type: 'button', id: 'more-runs' }, 'More runs') as HTMLButtonElement;
-  let next = data.runs.pageInfo;
-  more.hidden = !next.hasNextPage;
-  more.addEventListener('click', async () => {
-    more.disabled = true;
-    try {
-      const page = await query<{ runs: RunsPage }>(`query ConsoleMoreRuns(${VARIABLES}) { ${RUNS} }`,
-        { ...variables, after: next.endCursor });
-      for (const run of page.runs.nodes) {
-        if (!body.querySelector(`[data-run-id="${run.id}"]`)) body.append(runRow(run));
-      }
-      next = page.runs.pageInfo;
-      more.hidden = !next.hasNextPage;
-    } catch (error) {
-      say(error);
-    }
-    more.disabled = false;
-  });
+  const more = moreButton<RunRow>('More runs', data.runs.pageInfo,
+    (after) => query<{ runs: Page<RunRow> }>(`query ConsoleMoreRuns(${VARIABLES}) { ${RUNS} }`, { ...variables, after })
+      .then((page) => page.runs),
+    (run) => (body.querySelector(`[data-run-id="${run.id}"]`) ? null : runRow(run)), body, say);
+  more.id = 'more-runs';
   const status = el('select', { id: 'status-filter', 'aria-label': 'Status' },
     ...['', 'REQUESTED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'REJECTED'].map((value) =>
       el('option', { value, ...(value === filter.status ? { selected: true } : {}) }, value || 'any status'),
@@ -341,12 +365,33 @@ async function runs(workspaceId: string, filter: RunFilter): Promise<void> {
   );
 }
 
+interface Agent {
+  id: string;
+  name: string;
+  kind: string;
+  version: number;
+  retired: boolean;
+  price: { perCall: number; per1kInputTokens: number; per1kOutputTokens: number };
+}
+
+interface Workflow {
+  id: string;
+  name: string;
+  version: number;
+  archived: boolean;
+  steps: { id: string; kind: string; dependsOn: string[] }[];
+}
+
+const AGENTS = `agents(workspaceId: $id, includeRetired: true, first: 50, after: $after) { nodes { id name kind version
+  retired price { perCall per1kInputTokens per1kOutputTokens } } pageInfo { hasNextPage endCursor } }`;
+// Twenty a page: a workflow's steps weigh a hundred each in the server's bound on a query.
+const WORKFLOWS = `workflows(workspaceId: $id, includeArchived: true, first: 20, after: $after) { nodes { id name version
+  archived steps { id kind dependsOn } } pageInfo { hasNextPage endCursor } }`;
+
 interface Catalog {
   workspace: { name: string } | null;
-  agents: { nodes: { id: string; name: string; kind: string; version: number; retired: boolean;
-    price: { perCall: number; per1kInputTokens: number; per1kOutputTokens: number } }[] };
-  workflows: { nodes: { id: string; name: string; version: number; archived: boolean;
-    steps: { id: string; kind: string; dependsOn: string[] }[] }[] };
+  agents: Page<Agent>;
+  workflows: Page<Workflow>;
   usageByDay: { day: string; agentId: string; credits: number }[];
 }
 
@@ -364,13 +409,9 @@ const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISO
  * day over the last 30 days (a chart), and by agent. */
 async function catalog(workspaceId: string): Promise<void> {
   const data = await query<Catalog>(
-    `query ConsoleCatalog($id: ID!, $from: NaiveDate!, $to: NaiveDate!) { workspace(id: $id) { name }
-       agents(workspaceId: $id, includeRetired: true, first: 50) { nodes { id name kind version retired
-         price { perCall per1kInputTokens per1kOutputTokens } } }
-       workflows(workspaceId: $id, includeArchived: true, first: 20) { nodes { id name version archived
-         steps { id kind dependsOn } } }
-       usageByDay(workspaceId: $id, from: $from, to: $to) { day agentId credits } }`,
-    { id: workspaceId, from: day(-29), to: day(1) },
+    `query ConsoleCatalog($id: ID!, $from: NaiveDate!, $to: NaiveDate!, $after: String) { workspace(id: $id) { name }
+       ${AGENTS} ${WORKFLOWS} usageByDay(workspaceId: $id, from: $from, to: $to) { day agentId credits } }`,
+    { id: workspaceId, from: day(-29), to: day(1), after: null },
   );
   if (!data.workspace) return show(el('h1', {}, 'No such workspace'), el('p', {}, 'Or you are not a member of it.'));
   const names = new Map(data.agents.nodes.map((agent) => [agent.id, agent.name]));
@@ -382,9 +423,23 @@ async function catalog(workspaceId: string): Promise<void> {
   }
   const days = Array.from({ length: 30 }, (_, n) => day(n - 29));
   const most = Math.max(1, ...byDay.values());
+  const { element: alert, say } = alertBox();
+  const agentRow = (agent: Agent) =>
+    el('tr', { 'data-agent-id': agent.id }, el('td', {}, agent.name), el('td', {}, agent.kind), el('td', {}, agent.version),
+      el('td', {}, `${agent.price.perCall} / ${agent.price.per1kInputTokens} / ${agent.price.per1kOutputTokens}`),
+      el('td', {}, agent.retired ? 'retired' : ''));
+  const workflowRow = (flow: Workflow) =>
+    el('tr', { 'data-workflow-id': flow.id }, el('td', {}, flow.name), el('td', {}, flow.version),
+      el('td', {}, flow.steps.map((step) => step.dependsOn.length ? `${step.id} ← ${step.dependsOn.join(', ')}` : step.id).join('; ')),
+      el('td', {}, flow.archived ? 'archived' : ''));
+  const agents = table(['Agent', 'Kind', 'Version', 'Price (call / 1k in / 1k out)', ''], data.agents.nodes.map(agentRow));
+  const workflows = table(['Workflow', 'Version', 'Steps', ''], data.workflows.nodes.map(workflowRow));
+  const next = (list: string) => (after: string | null) =>
+    query<Catalog>(`query ConsoleMore($id: ID!, $after: String) { ${list} }`, { id: workspaceId, after });
   show(
     el('p', {}, el('a', { href: `#/w/${workspaceId}` }, `← Runs of ${data.workspace.name}`)),
     el('h1', {}, `${data.workspace.name}: agents, workflows and usage`),
+    alert,
     el('h2', {}, 'Credits by day, the last 30 days'),
     el('div', { class: 'bars', role: 'img', 'aria-label': 'Credits used each day' },
       ...days.map((d) => {
@@ -396,15 +451,13 @@ async function catalog(workspaceId: string): Promise<void> {
     table(['Agent', 'Credits, 30 days'], Array.from(byAgent, ([agent, credits]) =>
       el('tr', {}, el('td', {}, names.get(agent) ?? agent), el('td', {}, credits)))),
     el('h2', {}, 'Agents'),
-    table(['Agent', 'Kind', 'Version', 'Price (call / 1k in / 1k out)', ''], data.agents.nodes.map((agent) =>
-      el('tr', { 'data-agent-id': agent.id }, el('td', {}, agent.name), el('td', {}, agent.kind), el('td', {}, agent.version),
-        el('td', {}, `${agent.price.perCall} / ${agent.price.per1kInputTokens} / ${agent.price.per1kOutputTokens}`),
-        el('td', {}, agent.retired ? 'retired' : '')))),
+    agents,
+    moreButton('More agents', data.agents.pageInfo, (after) => next(AGENTS)(after).then((page) => page.agents),
+      agentRow, agents.querySelector('tbody')!, say),
     el('h2', {}, 'Workflows'),
-    table(['Workflow', 'Version', 'Steps', ''], data.workflows.nodes.map((flow) =>
-      el('tr', { 'data-workflow-id': flow.id }, el('td', {}, flow.name), el('td', {}, flow.version),
-        el('td', {}, flow.steps.map((step) => step.dependsOn.length ? `${step.id} ← ${step.dependsOn.join(', ')}` : step.id).join('; ')),
-        el('td', {}, flow.archived ? 'archived' : '')))),
+    workflows,
+    moreButton('More workflows', data.workflows.pageInfo, (after) => next(WORKFLOWS)(after).then((page) => page.workflows),
+      workflowRow, workflows.querySelector('tbody')!, say),
   );
 }
 
