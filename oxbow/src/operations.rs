@@ -78,7 +78,7 @@ fn operator(state: &Operations, headers: &HeaderMap) -> Result<String, Problem> 
 
 fn body<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> Result<T, Problem> {
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "Body too large", "at most 4 KiB"));
+        return Err(Problem::body_too_large(MAX_BODY_BYTES));
     }
     serde_json::from_slice(bytes).map_err(|error| Problem::malformed(error.to_string()))
 }

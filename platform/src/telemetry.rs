@@ -177,10 +177,10 @@ pub fn set_database(url: &str) {
     });
 }
 
-/// Where the log is, as [`set_database`] was told.
+/// Where the log is, as [`set_database`] was told; empty until it is.
 pub fn database() -> &'static Database {
-    static UNKNOWN: std::sync::OnceLock<Database> = std::sync::OnceLock::new();
-    DATABASE.get().unwrap_or_else(|| UNKNOWN.get_or_init(Database::default))
+    static UNKNOWN: Database = Database { host: String::new(), port: 0, name: String::new() };
+    DATABASE.get().unwrap_or(&UNKNOWN)
 }
 
 /// The trace and span ids of the current span, in their hex form, when it is part of a trace.

@@ -19,25 +19,27 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("console.css", "text/css; charset=utf-8", include_bytes!("../console/console.css")),
 ];
 
-fn secured(media_type: &'static str, cache: &'static str) -> [(header::HeaderName, &'static str); 5] {
+/// The headers of every answer: the page and its files are checked again on each load, so a
+/// new build is seen at once.
+fn secured(media_type: &'static str) -> [(header::HeaderName, &'static str); 5] {
     [
         (header::CONTENT_TYPE, media_type),
         (header::CONTENT_SECURITY_POLICY, POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
-        (header::CACHE_CONTROL, cache),
+        (header::CACHE_CONTROL, "no-cache"),
     ]
 }
 
 /// `GET /console`.
 pub async fn page() -> Response {
-    (secured("text/html; charset=utf-8", "no-cache"), PAGE).into_response()
+    (secured("text/html; charset=utf-8"), PAGE).into_response()
 }
 
 /// `GET /console/{file}`.
 pub async fn file(Path(name): Path<String>) -> Response {
     match FILES.iter().find(|(file, _, _)| *file == name) {
-        Some((_, media_type, bytes)) => (secured(media_type, "no-cache"), *bytes).into_response(),
+        Some((_, media_type, bytes)) => (secured(media_type), *bytes).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

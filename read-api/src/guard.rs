@@ -148,15 +148,26 @@ impl PageRequest {
         self.limit + 1
     }
 
-    /// The connection of `rows`, read with [`PageRequest::rows`].
+    /// The connection of `rows`, read with [`PageRequest::rows`], each row's cursor its id.
     pub fn connection<T: async_graphql::OutputType>(
         &self,
         rows: Vec<T>,
         id_of: fn(&T) -> Uuid,
     ) -> Connection<String, T> {
-        let mut connection = Connection::new(self.after != Uuid::nil(), rows.len() as i64 > self.limit);
+        self.connection_with(rows, self.after != Uuid::nil(), |row| id_of(row).to_string())
+    }
+
+    /// The connection of `rows`, read with [`PageRequest::rows`], each row's cursor as
+    /// `cursor_of` writes it; `after_a_cursor` when the page started after one.
+    pub fn connection_with<T: async_graphql::OutputType>(
+        &self,
+        rows: Vec<T>,
+        after_a_cursor: bool,
+        cursor_of: impl Fn(&T) -> String,
+    ) -> Connection<String, T> {
+        let mut connection = Connection::new(after_a_cursor, rows.len() as i64 > self.limit);
         for row in rows.into_iter().take(self.limit as usize) {
-            connection.edges.push(Edge::new(id_of(&row).to_string(), row));
+            connection.edges.push(Edge::new(cursor_of(&row), row));
         }
         connection
     }

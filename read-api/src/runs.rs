@@ -315,13 +315,7 @@ impl RunsQuery {
         let runs: Vec<Run> = rows.into_iter().map(Run).collect();
         Ok(match order {
             RunOrder::Id => request.connection(runs, |run: &Run| run.0.id),
-            _ => {
-                let mut connection = Connection::new(time_after.is_some(), runs.len() as i64 > request.limit);
-                for run in runs.into_iter().take(request.limit as usize) {
-                    connection.edges.push(async_graphql::connection::Edge::new(time_cursor(&run), run));
-                }
-                connection
-            }
+            _ => request.connection_with(runs, time_after.is_some(), time_cursor),
         })
     }
 

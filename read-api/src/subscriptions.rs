@@ -81,26 +81,26 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<RunUpdate>>> {
         let (_, _, _, feed) = member_feed(ctx, &workspace_id).await?;
         let pool = services(ctx).pool.clone();
-        let of_a_run = |activity: &async_graphql::Result<Arc<Activity>>| match activity {
-            Ok(activity) => events::StreamId::id_of(&activity.stream_id, events::Category::Run),
-            Err(_) => Some(uuid::Uuid::nil()),
-        };
-        let stream =
-            feed.filter(move |activity| futures::future::ready(of_a_run(activity).is_some())).then(move |activity| {
-                let pool = pool.clone();
-                async move {
-                    let activity = activity?;
-                    let run_id = events::StreamId::id_of(&activity.stream_id, events::Category::Run)
-                        .expect("only runs' events pass the filter");
-                    Ok(RunUpdate {
-                        position: activity.position,
-                        event_type: activity.event_type.clone(),
-                        payload: Json(activity.payload.clone()),
-                        run: crate::runs::load(&pool, RunId(run_id)).await?,
-                    })
-                }
-            });
-        Ok(stream)
+        // Runs' events, each with its run's id; an end of the feed (a removal) passes as it is.
+        let of_runs = feed.filter_map(|activity| {
+            futures::future::ready(match activity {
+                Ok(activity) => events::StreamId::id_of(&activity.stream_id, events::Category::Run)
+                    .map(|run_id| Ok((activity, run_id))),
+                Err(error) => Some(Err(error)),
+            })
+        });
+        Ok(of_runs.then(move |activity| {
+            let pool = pool.clone();
+            async move {
+                let (activity, run_id) = activity?;
+                Ok(RunUpdate {
+                    position: activity.position,
+                    event_type: activity.event_type.clone(),
+                    payload: Json(activity.payload.clone()),
+                    run: crate::runs::load(&pool, RunId(run_id)).await?,
+                })
+            }
+        }))
     }
 
     /// Every change of a workspace's credits, in log order, from now on. Members only. Ends

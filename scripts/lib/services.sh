@@ -79,14 +79,14 @@ oxbow_ensure_test_tools() {
     oxbow_die "installing the tests' Python packages failed"
 }
 
-# Installs the pinned generator of the Python client into .oxbow/generators, once per version.
+# Installs the Python client's pinned generators into .oxbow/generators, once per version.
 oxbow_ensure_client_generators() {
   local requirements=$OXBOW_ROOT/clients/python/oxbow-client/generator-requirements.txt
   local target=$OXBOW_ROOT/.oxbow/generators
   if ! cmp -s "$requirements" "$target/requirements.txt"; then
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
       --target "$target" --upgrade -r "$requirements" ||
-      oxbow_die "installing openapi-python-client failed"
+      oxbow_die "installing the Python client's generators failed"
     cp "$requirements" "$target/requirements.txt"
   fi
 }

@@ -179,14 +179,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
 
 /// The body, refused when it is larger than the bound (before it is read, when it says so).
 async fn read_body(state: &WriteApi, headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Problem> {
-    let too_large = || {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "The request body is too large",
-            format!("the body may be at most {} bytes", state.max_body_bytes),
-        )
-    };
+    let too_large = || Problem::body_too_large(state.max_body_bytes);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
@@ -273,9 +266,7 @@ async fn post_payment(State(state): State<Arc<WriteApi>>, headers: HeaderMap, bo
         return Problem::new(StatusCode::NOT_FOUND, "not_found", "Not found", detail).into_response();
     };
     let Ok(body) = to_bytes(body, state.max_body_bytes).await else {
-        let detail = format!("the body may be at most {} bytes", state.max_body_bytes);
-        return Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "The request body is too large", detail)
-            .into_response();
+        return Problem::body_too_large(state.max_body_bytes).into_response();
     };
     match crate::payments::receive(&state.service, secret.as_bytes(), &headers, &body).await {
         Ok(Some(accepted)) => (StatusCode::OK, axum::Json(accepted)).into_response(),

@@ -40,6 +40,12 @@ impl Problem {
             .with("field", error.path.as_str())
     }
 
+    /// A body over `limit` bytes.
+    pub fn body_too_large(limit: usize) -> Problem {
+        let detail = format!("the body may be at most {limit} bytes");
+        Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "The request body is too large", detail)
+    }
+
     pub fn unauthenticated(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "A valid bearer token is required", detail)
     }

@@ -1465,47 +1465,27 @@
       `query ConsoleWorkspaces { workspaces(first: 100) { nodes { id name myRole
        runCounts { requested running succeeded failed cancelled rejected } } } }`
     );
-    const rows = await Promise.all(
-      data.workspaces.nodes.map(async (workspace) => {
-        const billing = await query(
-          "query ConsoleBilling($id: ID!) { billingAccount(workspaceId: $id) { balance reserved available } }",
-          { id: workspace.id }
-        ).catch(() => ({ billingAccount: null }));
-        const account = billing.billingAccount;
-        const counts = Object.entries(workspace.runCounts).filter(([, count]) => count > 0).map(([status, count]) => `${status} ${count}`).join(", ");
-        return el(
-          "tr",
-          { "data-workspace-id": workspace.id },
-          el("td", {}, el("a", { href: `#/w/${workspace.id}` }, workspace.name)),
-          el("td", {}, workspace.myRole),
-          el("td", {}, counts || "no runs"),
-          el("td", {}, account ? `${account.balance} / ${account.reserved} / ${account.available}` : "—")
-        );
-      })
-    );
+    const nodes = data.workspaces.nodes;
+    const accounts = nodes.length ? await query(
+      `query ConsoleBilling(${nodes.map((_, n) => `$w${n}: ID!`).join(", ")}) {
+           ${nodes.map((_, n) => `w${n}: billingAccount(workspaceId: $w${n}) { balance reserved available }`).join(" ")} }`,
+      Object.fromEntries(nodes.map((workspace, n) => [`w${n}`, workspace.id]))
+    ).catch(() => ({})) : {};
+    const rows = nodes.map((workspace, n) => {
+      const account = accounts[`w${n}`];
+      const counts = Object.entries(workspace.runCounts).filter(([, count]) => count > 0).map(([status, count]) => `${status} ${count}`).join(", ");
+      return el(
+        "tr",
+        { "data-workspace-id": workspace.id },
+        el("td", {}, el("a", { href: `#/w/${workspace.id}` }, workspace.name)),
+        el("td", {}, workspace.myRole),
+        el("td", {}, counts || "no runs"),
+        el("td", {}, account ? `${account.balance} / ${account.reserved} / ${account.available}` : "—")
+      );
+    });
     show(
       el("h1", {}, "Workspaces"),
-      rows.length ? el(
-        "div",
-        { class: "scroll" },
-        el(
-          "table",
-          {},
-          el(
-            "thead",
-            {},
-            el(
-              "tr",
-              {},
-              el("th", {}, "Workspace"),
-              el("th", {}, "Your role"),
-              el("th", {}, "Runs"),
-              el("th", {}, "Balance / reserved / available")
-            )
-          ),
-          el("tbody", {}, ...rows)
-        )
-      ) : el("p", {}, "You are a member of no workspace.")
+      table(["Workspace", "Your role", "Runs", "Balance / reserved / available"], rows, "You are a member of no workspace.")
     );
   }
   var RUN_FIELDS = "id workspaceId workflowId workflowVersion status budget creditsUsed requestedAt finishedAt";

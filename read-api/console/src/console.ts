@@ -148,51 +148,45 @@ interface WorkspaceRow {
   runCounts: Record<string, number>;
 }
 
+interface Account {
+  balance: number;
+  reserved: number;
+  available: number;
+}
+
 async function workspaces(): Promise<void> {
   const data = await query<{ workspaces: { nodes: WorkspaceRow[] } }>(
     `query ConsoleWorkspaces { workspaces(first: 100) { nodes { id name myRole
        runCounts { requested running succeeded failed cancelled rejected } } } }`,
   );
-  const rows = await Promise.all(
-    data.workspaces.nodes.map(async (workspace) => {
-      const billing = await query<{ billingAccount: { balance: number; reserved: number; available: number } | null }>(
-        'query ConsoleBilling($id: ID!) { billingAccount(workspaceId: $id) { balance reserved available } }',
-        { id: workspace.id },
-      ).catch(() => ({ billingAccount: null }));
-      const account = billing.billingAccount;
-      const counts = Object.entries(workspace.runCounts)
-        .filter(([, count]) => count > 0)
-        .map(([status, count]) => `${status} ${count}`)
-        .join(', ');
-      return el(
-        'tr',
-        { 'data-workspace-id': workspace.id },
-        el('td', {}, el('a', { href: `#/w/${workspace.id}` }, workspace.name)),
-        el('td', {}, workspace.myRole),
-        el('td', {}, counts || 'no runs'),
-        el('td', {}, account ? `${account.balance} / ${account.reserved} / ${account.available}` : '—'),
-      );
-    }),
-  );
+  const nodes = data.workspaces.nodes;
+  // Every workspace's account in one request, an alias each: a request per workspace would
+  // spend the caller's rate limit on one page.
+  const accounts = nodes.length
+    ? await query<Record<string, Account | null>>(
+        `query ConsoleBilling(${nodes.map((_, n) => `$w${n}: ID!`).join(', ')}) {
+           ${nodes.map((_, n) => `w${n}: billingAccount(workspaceId: $w${n}) { balance reserved available }`).join(' ')} }`,
+        Object.fromEntries(nodes.map((workspace, n) => [`w${n}`, workspace.id])),
+      ).catch(() => ({}) as Record<string, Account | null>)
+    : {};
+  const rows = nodes.map((workspace, n) => {
+    const account = accounts[`w${n}`];
+    const counts = Object.entries(workspace.runCounts)
+      .filter(([, count]) => count > 0)
+      .map(([status, count]) => `${status} ${count}`)
+      .join(', ');
+    return el(
+      'tr',
+      { 'data-workspace-id': workspace.id },
+      el('td', {}, el('a', { href: `#/w/${workspace.id}` }, workspace.name)),
+      el('td', {}, workspace.myRole),
+      el('td', {}, counts || 'no runs'),
+      el('td', {}, account ? `${account.balance} / ${account.reserved} / ${account.available}` : '—'),
+    );
+  });
   show(
     el('h1', {}, 'Workspaces'),
-    rows.length
-      ? el(
-          'div',
-          { class: 'scroll' },
-          el(
-            'table',
-            {},
-            el(
-              'thead',
-              {},
-              el('tr', {}, el('th', {}, 'Workspace'), el('th', {}, 'Your role'), el('th', {}, 'Runs'),
-                el('th', {}, 'Balance / reserved / available')),
-            ),
-            el('tbody', {}, ...rows),
-          ),
-        )
-      : el('p', {}, 'You are a member of no workspace.'),
+    table(['Workspace', 'Your role', 'Runs', 'Balance / reserved / available'], rows, 'You are a member of no workspace.'),
   );
 }
 
